@@ -1,0 +1,1 @@
+console.log('weir cli placeholder', process.argv.slice(2));
