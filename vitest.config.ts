@@ -1,0 +1,14 @@
+// Test runner settings. Integration tests start real Envoy processes, so files run on at most two
+// workers (this is a 2-core machine) and get generous timeouts.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
