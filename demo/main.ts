@@ -1,0 +1,37 @@
+// `npm run demo [-- SCENARIO] [-- --check]`: runs a demo scenario and keeps it running until Ctrl-C,
+// or with --check runs its script once and exits 0 only if every outcome matched.
+import { runR2d2Demo, type RunningR2d2Demo } from './r2d2/scenario.ts';
+
+const SCENARIOS: Record<string, () => Promise<RunningR2d2Demo>> = { r2d2: runR2d2Demo };
+
+const args = process.argv.slice(2);
+const check = args.includes('--check');
+const unknownFlags = args.filter((arg) => arg.startsWith('-') && arg !== '--check');
+const names = args.filter((arg) => !arg.startsWith('-'));
+const name = names[0] ?? 'r2d2';
+const scenario = SCENARIOS[name];
+if (unknownFlags.length > 0 || names.length > 1 || scenario === undefined) {
+  console.error(`usage: npm run demo [-- SCENARIO] [-- --check]; scenarios: ${Object.keys(SCENARIOS).join(', ')}`);
+  process.exit(2);
+}
+
+const demo = await scenario().catch((error: unknown) => {
+  console.error(`demo ${name} failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
+console.log('');
+for (const outcome of demo.outcomes) {
+  console.log(`${outcome.ok ? 'ok  ' : 'FAIL'}  ${outcome.step}${outcome.ok ? '' : ` (expected ${outcome.expected}, got ${outcome.actual})`}`);
+}
+const failed = demo.outcomes.filter((outcome) => !outcome.ok).length;
+if (check) {
+  await demo.stop();
+  console.log(failed === 0 ? `demo ${name}: every outcome matched` : `demo ${name}: ${failed} outcome(s) did not match`);
+  process.exit(failed === 0 ? 0 : 1);
+}
+console.log('\nThe demo keeps running: try `nc -C 127.0.0.1 10000` and type READ sloop or WRITE C-3PO. Ctrl-C stops it.');
+const shutdown = (): void => {
+  void demo.stop().then(() => process.exit(failed === 0 ? 0 : 1));
+};
+process.once('SIGINT', shutdown);
+process.once('SIGTERM', shutdown);

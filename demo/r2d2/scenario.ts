@@ -1,0 +1,131 @@
+// The r2d2 demo: the backend, `weir serve` and an Envoy bootstrapped by `weir bootstrap`, run as
+// separate processes the way a user would run them, then a scripted session that shows one allowed
+// and one refused request. Every outcome is checked, so `--check` can gate CI.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { projectRoot } from '../../server/envoy/binary.ts';
+import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
+import { listenerPort } from '../../server/envoy/listeners.ts';
+import { startR2d2Backend, type R2d2Backend } from '../backends/r2d2-backend.ts';
+import { openR2d2Session } from './client.ts';
+
+export const R2D2_DEMO = {
+  configFile: path.join(projectRoot, 'demo', 'r2d2', 'weir.yaml'),
+  nodeId: 'weir-demo',
+  xdsPort: 18000,
+  adminPort: 9901,
+  backendPort: 9000,
+  listenerName: 'weir-r2d2',
+} as const;
+
+export interface Outcome {
+  step: string;
+  expected: string;
+  actual: string;
+  ok: boolean;
+}
+
+export interface RunningR2d2Demo {
+  outcomes: Outcome[];
+  stop(): Promise<void>;
+}
+
+const say = (message: string): void => console.log(message);
+
+export async function runR2d2Demo(): Promise<RunningR2d2Demo> {
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async (): Promise<void> => {
+    for (const stopOne of stops.reverse()) await stopOne().catch(() => undefined);
+  };
+  try {
+    const backend = await startR2d2Backend({ port: R2D2_DEMO.backendPort });
+    stops.push(() => backend.close());
+    say(`r2d2 backend      listening on 127.0.0.1:${backend.port}`);
+
+    const server = await startWeirServe();
+    stops.push(() => stopChild(server));
+    say(`weir serve        xDS on 127.0.0.1:${R2D2_DEMO.xdsPort} (pid ${server.pid}, log .weir/demo-server.log)`);
+
+    const bootstrap = execFileSync(process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), 'bootstrap',
+      '--node-id', R2D2_DEMO.nodeId, '--xds', `127.0.0.1:${R2D2_DEMO.xdsPort}`, '--admin-port', String(R2D2_DEMO.adminPort)], { encoding: 'utf8' });
+    const envoy = await startEnvoy({ bootstrapYaml: bootstrap });
+    stops.push(() => envoy.stop());
+    await envoy.waitReady();
+    const port = await listenerPort(envoy, R2D2_DEMO.listenerName);
+    say(`envoy             pid ${envoy.pid}, admin ${envoy.adminUrl}, r2d2 listener on 127.0.0.1:${port}`);
+    say('');
+    const outcomes = await scriptedSession(port, backend, envoy);
+    return { outcomes, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function scriptedSession(port: number, backend: R2d2Backend, envoy: EnvoyProcess): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  const session = await openR2d2Session(port);
+  const exchange = async (request: string, expected: RegExp, step: string): Promise<void> => {
+    say(`client -> ${request}`);
+    const [reply = ''] = await session.request(`${request}\r\n`).catch((error: unknown) => [`(no reply: ${String(error)})`]);
+    say(`client <- ${reply}`);
+    outcomes.push({ step, expected: String(expected), actual: reply, ok: expected.test(reply) });
+  };
+  await exchange('READ sloop', /^OK /, 'an allowed request reaches the backend and its reply comes back');
+  await exchange('WRITE C-3PO', /^ERROR$/, 'a request naming C-3PO is refused with ERROR');
+  await exchange('READ sloop', /^OK /, 'the same connection still works after the refusal');
+  session.close();
+  const leaked = backend.received.filter((line) => line.includes('C-3PO'));
+  outcomes.push({
+    step: 'the refused request never reached the backend',
+    expected: 'no line with C-3PO at the backend',
+    actual: leaked.length === 0 ? 'none' : leaked.join(' | '),
+    ok: leaked.length === 0,
+  });
+  const denial = await envoy.waitForLog(/weir-accesslog \{[^\n]*"Denied"[^\n]*C-3PO/, 3_000).catch(() => '');
+  outcomes.push({
+    step: 'Envoy logged the denial',
+    expected: 'a weir-accesslog Denied entry naming C-3PO',
+    actual: denial === '' ? 'no such log line' : denial,
+    ok: denial !== '',
+  });
+  return outcomes;
+}
+
+async function startWeirServe(): Promise<ChildProcess> {
+  const { mkdirSync, openSync } = await import('node:fs');
+  mkdirSync(path.join(projectRoot, '.weir'), { recursive: true });
+  const log = openSync(path.join(projectRoot, '.weir', 'demo-server.log'), 'w');
+  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), 'serve', '--config', R2D2_DEMO.configFile], {
+    stdio: ['ignore', log, log],
+  });
+  await waitForPort(R2D2_DEMO.xdsPort, child);
+  return child;
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs = 15_000): Promise<void> {
+  const net = await import('node:net');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`weir serve exited with ${child.exitCode}; see .weir/demo-server.log`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`weir serve did not listen on 127.0.0.1:${port} within ${timeoutMs} ms; see .weir/demo-server.log`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
