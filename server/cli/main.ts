@@ -1,1 +1,4 @@
-console.log('weir cli placeholder', process.argv.slice(2));
+// Entry point run by bin/weir.js: hands the arguments to the CLI and exits with its status.
+import { runCli } from './cli.ts';
+
+process.exitCode = await runCli(process.argv.slice(2));

@@ -1,0 +1,68 @@
+// `weir serve`: loads the config file, builds the per-node snapshot (listeners and clusters of the
+// redirects), starts the xDS server and the status endpoint, and stops both on request. main.ts
+// adds the signal handling; tests call runServe directly.
+import type { Logger } from 'pino';
+import { loadWeirConfig, WEIR_CONFIG_DEFAULTS, type WeirConfig } from '../config/weir-config.ts';
+import { createLogger } from '../log/logger.ts';
+import { startControlServer, type ControlServer } from '../xds/control-server.ts';
+import { buildRedirectSnapshot } from '../xds/redirect-snapshot.ts';
+import { startStatusEndpoint, type StatusEndpoint } from './status-endpoint.ts';
+
+export interface ServeOptions {
+  /** Default weir.yaml. */
+  configFile?: string;
+  /** Default: pino JSON on stdout. */
+  logger?: Logger;
+}
+
+export interface RunningServe {
+  config: WeirConfig;
+  controlServer: ControlServer;
+  statusEndpoint: StatusEndpoint;
+  /** Rebuilds the snapshot from the config file (e.g. after an edit or a new filter build). */
+  reload(): void;
+  stop(): Promise<void>;
+}
+
+export async function runServe(options: ServeOptions = {}): Promise<RunningServe> {
+  const configFile = options.configFile ?? WEIR_CONFIG_DEFAULTS.file;
+  const logger = options.logger ?? createLogger();
+  let config = loadWeirConfig(configFile);
+  const snapshot = buildRedirectSnapshot({ redirects: config.redirects, filtersDir: config.filtersDir });
+  const controlServer = await startControlServer({
+    address: config.xds.address,
+    port: config.xds.port,
+    batchWindowMs: config.xds.batchWindowMs,
+    logger,
+    snapshot,
+    ...(config.xds.tls
+      ? { tls: { certFile: config.xds.tls.cert, keyFile: config.xds.tls.key, clientCaFile: config.xds.tls.clientCa } }
+      : {}),
+  });
+  const statusEndpoint = await startStatusEndpoint({
+    address: config.status.address,
+    port: config.status.port,
+    listProxies: () => controlServer.listProxies(),
+  }).catch(async (error: unknown) => {
+    await controlServer.stop();
+    throw error;
+  });
+  logger.info(
+    { config: configFile, redirects: config.redirects.map((redirect) => redirect.name), xdsPort: controlServer.port, statusPort: statusEndpoint.port },
+    'weir serve ready',
+  );
+  return {
+    config,
+    controlServer,
+    statusEndpoint,
+    reload: () => {
+      config = loadWeirConfig(configFile);
+      controlServer.setSnapshot(buildRedirectSnapshot({ redirects: config.redirects, filtersDir: config.filtersDir }));
+      logger.info({ config: configFile }, 'config reloaded');
+    },
+    stop: async () => {
+      await statusEndpoint.stop();
+      await controlServer.stop();
+    },
+  };
+}

@@ -1,0 +1,230 @@
+// Reads and checks the server's YAML config file (`weir.yaml`): the xDS listen address, the
+// per-node redirects and where parser modules live. Defaults live in WEIR_CONFIG_DEFAULTS. Every
+// problem is reported at once with the file and the field path, e.g.
+// `weir.yaml: redirects[0].upstream.port: must be 1-65535`. Builds no xDS resources.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+
+export interface SocketAddressConfig {
+  address: string;
+  port: number;
+}
+
+export interface RedirectConfig {
+  name: string;
+  listen: SocketAddressConfig;
+  parser: string;
+  upstream: SocketAddressConfig;
+}
+
+export interface XdsTlsConfig {
+  cert: string;
+  key: string;
+  clientCa: string;
+}
+
+export interface XdsConfig extends SocketAddressConfig {
+  /** Changes inside this window coalesce into one push per proxy. */
+  batchWindowMs: number;
+  tls: XdsTlsConfig | undefined;
+}
+
+export interface StatusConfig extends SocketAddressConfig {}
+
+export interface WeirConfig {
+  /** The file it came from, for messages. */
+  source: string;
+  xds: XdsConfig;
+  redirects: RedirectConfig[];
+  /** Absolute directory with `<parser>.wasm` files. */
+  filtersDir: string;
+  /** Loopback HTTP endpoint serving proxy status for `weir proxy list`. */
+  status: StatusConfig;
+}
+
+export const WEIR_CONFIG_DEFAULTS = {
+  file: 'weir.yaml',
+  xdsAddress: '127.0.0.1',
+  xdsPort: 18000,
+  batchWindowMs: 100,
+  filtersDir: 'build/filters',
+  statusAddress: '127.0.0.1',
+  statusPort: 18001,
+} as const;
+
+export class ConfigError extends Error {
+  constructor(readonly source: string, readonly problems: readonly string[]) {
+    super(problems.map((problem) => `${source}: ${problem}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadWeirConfig(file: string = WEIR_CONFIG_DEFAULTS.file): WeirConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(file, [`cannot read the config file (${reason}); pass --config FILE`]);
+  }
+  return parseWeirConfig(text, { source: file, baseDir: path.dirname(path.resolve(file)) });
+}
+
+export function parseWeirConfig(text: string, origin: { source: string; baseDir: string }): WeirConfig {
+  let document: unknown;
+  try {
+    document = parse(text);
+  } catch (error) {
+    throw new ConfigError(origin.source, [`not valid YAML: ${error instanceof Error ? error.message : String(error)}`]);
+  }
+  const problems: string[] = [];
+  if (document !== null && document !== undefined && !isRecord(document)) {
+    throw new ConfigError(origin.source, ['the top level must be a mapping with xds, redirects, filters and status']);
+  }
+  const config = readConfig(new FieldReader(document ?? {}, '', problems), origin);
+  if (problems.length > 0) throw new ConfigError(origin.source, problems);
+  return config;
+}
+
+function readConfig(root: FieldReader, origin: { source: string; baseDir: string }): WeirConfig {
+  root.expectKeys(['xds', 'redirects', 'filters', 'status']);
+  const xds = root.child('xds', {});
+  xds.expectKeys(['address', 'port', 'batchWindowMs', 'tls']);
+  const tlsReader = xds.has('tls') ? xds.child('tls', {}) : undefined;
+  tlsReader?.expectKeys(['cert', 'key', 'clientCa']);
+  const filters = root.child('filters', {});
+  filters.expectKeys(['dir']);
+  const statusReader = root.child('status', {});
+  statusReader.expectKeys(['address', 'port']);
+  const redirects = root.list('redirects').map((entry) => readRedirect(entry));
+  checkUnique(root, redirects.map((redirect) => redirect.name), 'name');
+  checkUnique(root, redirects.map((redirect) => `${redirect.listen.address}:${redirect.listen.port}`), 'listen');
+  const resolve = (file: string): string => path.resolve(origin.baseDir, file);
+  return {
+    source: origin.source,
+    xds: {
+      address: xds.string('address', WEIR_CONFIG_DEFAULTS.xdsAddress),
+      port: xds.port('port', WEIR_CONFIG_DEFAULTS.xdsPort, { allowZero: true }),
+      batchWindowMs: xds.integer('batchWindowMs', WEIR_CONFIG_DEFAULTS.batchWindowMs, { min: 0, max: 60_000 }),
+      tls: tlsReader
+        ? { cert: resolve(tlsReader.string('cert')), key: resolve(tlsReader.string('key')), clientCa: resolve(tlsReader.string('clientCa')) }
+        : undefined,
+    },
+    redirects,
+    filtersDir: resolve(filters.string('dir', WEIR_CONFIG_DEFAULTS.filtersDir)),
+    status: {
+      address: statusReader.string('address', WEIR_CONFIG_DEFAULTS.statusAddress),
+      port: statusReader.port('port', WEIR_CONFIG_DEFAULTS.statusPort, { allowZero: true }),
+    },
+  };
+}
+
+const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+function readRedirect(entry: FieldReader): RedirectConfig {
+  entry.expectKeys(['name', 'listen', 'parser', 'upstream']);
+  return {
+    name: entry.matching('name', NAME_PATTERN, 'lower-case letters, digits, "-" or "_", starting with a letter or digit'),
+    listen: readAddress(entry.child('listen')),
+    parser: entry.matching('parser', NAME_PATTERN, 'a parser name such as r2d2 or memcache'),
+    upstream: readAddress(entry.child('upstream')),
+  };
+}
+
+function readAddress(reader: FieldReader): SocketAddressConfig {
+  reader.expectKeys(['address', 'port']);
+  return { address: reader.string('address'), port: reader.port('port') };
+}
+
+function checkUnique(root: FieldReader, values: readonly string[], field: string): void {
+  const seen = new Map<string, number>();
+  values.forEach((value, index) => {
+    const first = seen.get(value);
+    if (first !== undefined) root.problem(`redirects[${index}].${field}`, `"${value}" is already used by redirects[${first}]`);
+    else seen.set(value, index);
+  });
+}
+
+/** Walks a parsed YAML value, collecting problems with their field path instead of throwing. */
+class FieldReader {
+  constructor(
+    private readonly value: unknown,
+    private readonly path: string,
+    private readonly problems: string[],
+  ) {}
+
+  problem(field: string, message: string): void {
+    this.problems.push(`${this.#join(field)}: ${message}`);
+  }
+
+  has(field: string): boolean {
+    return this.#record()[field] !== undefined;
+  }
+
+  expectKeys(allowed: readonly string[]): void {
+    for (const key of Object.keys(this.#record())) {
+      if (!allowed.includes(key)) this.problem(key, `unknown field; expected one of ${allowed.join(', ')}`);
+    }
+  }
+
+  child(field: string, fallback?: object): FieldReader {
+    const raw = this.#record()[field] ?? fallback;
+    if (raw === undefined) this.problem(field, 'is required');
+    else if (!isRecord(raw)) this.problem(field, 'must be a mapping');
+    return new FieldReader(isRecord(raw) ? raw : {}, this.#join(field), this.problems);
+  }
+
+  list(field: string): FieldReader[] {
+    const raw = this.#record()[field] ?? [];
+    if (!Array.isArray(raw)) {
+      this.problem(field, 'must be a list');
+      return [];
+    }
+    return raw.map((item: unknown, index) => {
+      const itemPath = `${this.#join(field)}[${index}]`;
+      if (!isRecord(item)) this.problems.push(`${itemPath}: must be a mapping`);
+      return new FieldReader(isRecord(item) ? item : {}, itemPath, this.problems);
+    });
+  }
+
+  string(field: string, fallback?: string): string {
+    const raw = this.#record()[field] ?? fallback;
+    if (typeof raw === 'string' && raw !== '') return raw;
+    this.problem(field, raw === undefined ? 'is required' : 'must be a non-empty string');
+    return '';
+  }
+
+  matching(field: string, pattern: RegExp, description: string): string {
+    const raw = this.string(field);
+    if (raw !== '' && !pattern.test(raw)) this.problem(field, `"${raw}" is not valid: use ${description}`);
+    return raw;
+  }
+
+  integer(field: string, fallback: number | undefined, range: { min: number; max: number }): number {
+    const raw = this.#record()[field] ?? fallback;
+    if (typeof raw === 'number' && Number.isInteger(raw) && raw >= range.min && raw <= range.max) return raw;
+    this.problem(field, raw === undefined ? 'is required' : `must be an integer ${range.min}-${range.max}`);
+    return range.min;
+  }
+
+  port(field: string, fallback?: number, rules: { allowZero?: boolean } = {}): number {
+    const raw = this.#record()[field] ?? fallback;
+    const lowest = rules.allowZero ? 0 : 1;
+    if (typeof raw === 'number' && Number.isInteger(raw) && raw >= lowest && raw <= 65535) return raw;
+    this.problem(field, raw === undefined ? 'is required' : `must be ${lowest}-65535`);
+    return 0;
+  }
+
+  #record(): Record<string, unknown> {
+    return isRecord(this.value) ? this.value : {};
+  }
+
+  #join(field: string): string {
+    return this.path === '' ? field : `${this.path}.${field}`;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,69 @@
+// The boundary between the xDS streams and whatever computes config (go-control-plane's
+// ConfigWatcher): a stream opens a watch for one proxy and type with a view of what that proxy
+// already has, and the watcher answers at most once, when there is something new to send. Nothing
+// here knows gRPC, nonces or how config is computed.
+import type { EncodedResource } from './resources/encoded-resource.ts';
+
+export interface NodeIdentity {
+  /** Envoy's node.id. */
+  id: string;
+  /** Envoy's node.cluster. */
+  cluster: string;
+}
+
+export type CancelWatch = () => void;
+
+export interface SotwWatchRequest {
+  node: NodeIdentity;
+  typeUrl: string;
+  /** Everything of the type (LDS/CDS as Envoy asks), or only `resourceNames`. */
+  wildcard: boolean;
+  resourceNames: ReadonlySet<string>;
+}
+
+/** What the stream already delivered for this type. */
+export interface SotwSubscriptionView {
+  /** Version last sent on this stream (ACKed or NACKed alike), or the one Envoy reported on reconnect. */
+  deliveredVersion: string | undefined;
+  /** Names that delivery covered. */
+  deliveredNames: ReadonlySet<string>;
+}
+
+export interface SotwWatchResponse {
+  typeUrl: string;
+  version: string;
+  resources: readonly EncodedResource[];
+}
+
+export interface DeltaWatchRequest {
+  node: NodeIdentity;
+  typeUrl: string;
+  wildcard: boolean;
+  resourceNames: ReadonlySet<string>;
+}
+
+/** What the proxy holds: name -> resource version (content hash). */
+export interface DeltaSubscriptionView {
+  knownVersions: ReadonlyMap<string, string>;
+}
+
+export interface DeltaWatchResponse {
+  typeUrl: string;
+  /** Debug-only version of the whole type. */
+  systemVersion: string;
+  changed: readonly EncodedResource[];
+  removed: readonly string[];
+}
+
+export interface ConfigWatcher {
+  createWatch(
+    request: SotwWatchRequest,
+    subscription: SotwSubscriptionView,
+    respond: (response: SotwWatchResponse) => void,
+  ): CancelWatch;
+  createDeltaWatch(
+    request: DeltaWatchRequest,
+    subscription: DeltaSubscriptionView,
+    respond: (response: DeltaWatchResponse) => void,
+  ): CancelWatch;
+}

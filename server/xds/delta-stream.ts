@@ -1,0 +1,188 @@
+// Serves one incremental (delta) xDS stream: subscribe/unsubscribe per type (honoured even when the
+// request's nonce is stale), `initial_resource_versions` on reconnect so unchanged resources are not
+// pushed again and deleted ones are removed, per-resource versions (content hashes), removals in
+// `removed_resources`, one response in flight per type (latest wins), NACKed content never resent
+// unchanged. Knows nothing of gRPC (see ads.ts) or of how config is computed.
+import type { CancelWatch, DeltaWatchResponse, NodeIdentity } from './config-watcher.ts';
+import {
+  StreamStatus,
+  type DeltaDiscoveryRequest,
+  type DeltaDiscoveryResponse,
+  type XdsStreamTransport,
+} from './discovery-messages.ts';
+import type { StreamContext } from './stream-context.ts';
+import { classifyAcknowledgement, NonceSequence, TypeSubscription } from './subscription.ts';
+
+interface DeltaTypeState {
+  subscription: TypeSubscription;
+  /** name -> version the proxy holds (or was sent and rejected: never resent unchanged). */
+  knownVersions: Map<string, string>;
+  latestNonce: string | undefined;
+  latestSystemVersion: string | undefined;
+  awaitingReply: boolean;
+  cancelWatch: CancelWatch | undefined;
+}
+
+export function serveDeltaStream(
+  transport: XdsStreamTransport<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
+  context: StreamContext,
+): void {
+  const stream = new DeltaStream(transport, context);
+  transport.onRequest((request) => stream.receive(request));
+  transport.onClose(() => stream.close());
+}
+
+class DeltaStream {
+  readonly #types = new Map<string, DeltaTypeState>();
+  readonly #nonces = new NonceSequence();
+  #node: NodeIdentity | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly transport: XdsStreamTransport<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
+    private readonly context: StreamContext,
+  ) {}
+
+  receive(request: DeltaDiscoveryRequest): void {
+    if (this.#closed) return;
+    const node = this.#node ?? this.#admit(request);
+    if (!node) return;
+    if (request.type_url === '') {
+      this.#refuse(StreamStatus.InvalidArgument, 'DeltaDiscoveryRequest.type_url is empty; every request must name its resource type');
+      return;
+    }
+    const isFirstOfType = !this.#types.has(request.type_url);
+    const state = this.#stateFor(request.type_url);
+    if (isFirstOfType) this.#adoptInitialVersions(state, request);
+    this.#applySubscriptionChanges(state, request);
+    this.#recordAcknowledgement(node, state, request);
+    if (!state.awaitingReply) this.#watch(node, request.type_url, state);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const state of this.#types.values()) state.cancelWatch?.();
+    if (this.#node) {
+      this.context.status.streamClosed(this.#node);
+      this.context.logger.info({ nodeId: this.#node.id, peer: this.transport.peer }, 'proxy disconnected');
+    }
+  }
+
+  #admit(request: DeltaDiscoveryRequest): NodeIdentity | undefined {
+    if (!request.node || request.node.id === '') {
+      this.#refuse(StreamStatus.InvalidArgument, 'the first DeltaDiscoveryRequest on a stream must carry node.id');
+      return undefined;
+    }
+    const node: NodeIdentity = { id: request.node.id, cluster: request.node.cluster };
+    const refusal = this.context.admitNode(node, this.transport.peerIdentities);
+    if (refusal) {
+      this.context.logger.warn({ nodeId: node.id, peer: this.transport.peer, reason: refusal }, 'xDS stream refused');
+      this.#refuse(StreamStatus.PermissionDenied, refusal);
+      return undefined;
+    }
+    this.#node = node;
+    this.context.status.streamOpened(node, { variant: 'delta', peer: this.transport.peer });
+    this.context.logger.info({ nodeId: node.id, cluster: node.cluster, peer: this.transport.peer, variant: 'delta' }, 'proxy connected');
+    return node;
+  }
+
+  #adoptInitialVersions(state: DeltaTypeState, request: DeltaDiscoveryRequest): void {
+    for (const [name, version] of Object.entries(request.initial_resource_versions)) {
+      state.knownVersions.set(name, version);
+    }
+  }
+
+  #applySubscriptionChanges(state: DeltaTypeState, request: DeltaDiscoveryRequest): void {
+    const initial = request.initial_resource_versions;
+    state.subscription.subscribe(request.resource_names_subscribe);
+    // A name subscribed again must be sent again, even if the server thinks the proxy has it.
+    for (const name of request.resource_names_subscribe) {
+      if (!(name in initial)) state.knownVersions.delete(name);
+    }
+    for (const name of state.subscription.unsubscribe(request.resource_names_unsubscribe)) {
+      if (!state.subscription.covers(name)) state.knownVersions.delete(name);
+    }
+  }
+
+  #recordAcknowledgement(node: NodeIdentity, state: DeltaTypeState, request: DeltaDiscoveryRequest): void {
+    const acknowledgement = classifyAcknowledgement(state.latestNonce, request.response_nonce, request.error_detail);
+    const log = { nodeId: node.id, typeUrl: request.type_url, nonce: request.response_nonce, version: state.latestSystemVersion };
+    const version = state.latestSystemVersion ?? '';
+    if (acknowledgement.kind === 'ack') {
+      state.awaitingReply = false;
+      this.context.status.recordAck(node.id, request.type_url, version);
+      this.context.logger.info(log, 'xDS ACK');
+    } else if (acknowledgement.kind === 'nack') {
+      state.awaitingReply = false;
+      this.context.status.recordNack(node.id, request.type_url, version, acknowledgement.message);
+      this.context.logger.warn(
+        { ...log, error: acknowledgement.message },
+        'xDS NACK: proxy rejected the resources and keeps its previous config; not resending them unchanged',
+      );
+    } else if (acknowledgement.kind === 'stale') {
+      this.context.logger.debug({ ...log, latestNonce: state.latestNonce }, 'delta request with a stale nonce: subscription changes applied, no ACK recorded');
+    }
+  }
+
+  #watch(node: NodeIdentity, typeUrl: string, state: DeltaTypeState): void {
+    state.cancelWatch?.();
+    state.cancelWatch = undefined;
+    const request = { node, typeUrl, wildcard: state.subscription.wildcard, resourceNames: state.subscription.names };
+    let answeredAtOnce = false;
+    const cancel = this.context.watcher.createDeltaWatch(request, { knownVersions: state.knownVersions }, (response) => {
+      answeredAtOnce = true;
+      state.cancelWatch = undefined;
+      this.#send(node, state, response);
+    });
+    if (!answeredAtOnce) state.cancelWatch = cancel;
+  }
+
+  #send(node: NodeIdentity, state: DeltaTypeState, response: DeltaWatchResponse): void {
+    if (this.#closed) return;
+    const nonce = this.#nonces.next();
+    this.transport.send({
+      system_version_info: response.systemVersion,
+      resources: response.changed.map((resource) => ({
+        name: resource.name,
+        version: resource.hash,
+        resource: { type_url: resource.typeUrl, value: resource.value },
+      })),
+      type_url: response.typeUrl,
+      removed_resources: [...response.removed],
+      nonce,
+      control_plane: { identifier: this.context.controlPlaneId },
+    });
+    for (const resource of response.changed) state.knownVersions.set(resource.name, resource.hash);
+    for (const name of response.removed) state.knownVersions.delete(name);
+    state.latestNonce = nonce;
+    state.latestSystemVersion = response.systemVersion;
+    state.awaitingReply = true;
+    this.context.status.recordSent(node.id, response.typeUrl, response.systemVersion);
+    this.context.logger.debug(
+      { nodeId: node.id, typeUrl: response.typeUrl, version: response.systemVersion, nonce, changed: response.changed.length, removed: response.removed.length },
+      'delta xDS response sent',
+    );
+  }
+
+  #stateFor(typeUrl: string): DeltaTypeState {
+    let state = this.#types.get(typeUrl);
+    if (!state) {
+      state = {
+        subscription: new TypeSubscription(),
+        knownVersions: new Map(),
+        latestNonce: undefined,
+        latestSystemVersion: undefined,
+        awaitingReply: false,
+        cancelWatch: undefined,
+      };
+      this.#types.set(typeUrl, state);
+    }
+    return state;
+  }
+
+  #refuse(status: StreamStatus, message: string): void {
+    this.transport.fail(status, message);
+    this.close();
+  }
+}

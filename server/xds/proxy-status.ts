@@ -1,0 +1,217 @@
+// Remembers, per proxy and resource type, which version was sent, acknowledged or rejected (with
+// Envoy's message) and when, and whether the proxy is connected. `weir proxy list`, the REST API and
+// `weir policy wait` read it to report what is enforced: "enforced means acknowledged". Builds no
+// resources (see resources/) and speaks no gRPC (see ads.ts).
+import type { NodeIdentity } from './config-watcher.ts';
+
+export interface NackRecord {
+  version: string;
+  message: string;
+  at: Date;
+}
+
+export interface TypeApplyState {
+  typeUrl: string;
+  sentVersion: string | undefined;
+  sentAt: Date | undefined;
+  /** A response is out and neither ACKed nor NACKed yet. */
+  awaitingReply: boolean;
+  ackedVersion: string | undefined;
+  ackedAt: Date | undefined;
+  /** The latest rejection; cleared when a later version is ACKed. */
+  lastNack: NackRecord | undefined;
+}
+
+export type StreamVariant = 'sotw' | 'delta';
+
+export interface ProxyStatus {
+  nodeId: string;
+  cluster: string;
+  connected: boolean;
+  openStreams: number;
+  variant: StreamVariant | undefined;
+  peer: string | undefined;
+  connectedAt: Date | undefined;
+  disconnectedAt: Date | undefined;
+  types: TypeApplyState[];
+}
+
+export interface ProxyStatusOptions {
+  /** Source of timestamps. Default: wall clock. */
+  now?: () => Date;
+}
+
+export interface WaitForAppliedOptions {
+  nodeIds: readonly string[];
+  typeUrl: string;
+  /** True once the proxy's state for the type includes the change being waited for. */
+  isApplied: (state: TypeApplyState) => boolean;
+  timeoutMs: number;
+}
+
+type StatusListener = () => void;
+
+export class ProxyStatusRegistry {
+  readonly #proxies = new Map<string, ProxyStatus>();
+  readonly #listeners = new Set<StatusListener>();
+  readonly #now: () => Date;
+
+  constructor(options: ProxyStatusOptions = {}) {
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  streamOpened(node: NodeIdentity, stream: { variant: StreamVariant; peer: string }): void {
+    const proxy = this.#proxy(node);
+    proxy.cluster = node.cluster;
+    proxy.openStreams += 1;
+    proxy.connected = true;
+    proxy.variant = stream.variant;
+    proxy.peer = stream.peer;
+    proxy.connectedAt = this.#now();
+    this.#changed();
+  }
+
+  streamClosed(node: NodeIdentity): void {
+    const proxy = this.#proxy(node);
+    proxy.openStreams = Math.max(0, proxy.openStreams - 1);
+    proxy.connected = proxy.openStreams > 0;
+    if (!proxy.connected) proxy.disconnectedAt = this.#now();
+    for (const state of proxy.types) state.awaitingReply = false;
+    this.#changed();
+  }
+
+  recordSent(nodeId: string, typeUrl: string, version: string): void {
+    const state = this.#typeState(nodeId, typeUrl);
+    state.sentVersion = version;
+    state.sentAt = this.#now();
+    state.awaitingReply = true;
+    this.#changed();
+  }
+
+  recordAck(nodeId: string, typeUrl: string, version: string): void {
+    const state = this.#typeState(nodeId, typeUrl);
+    state.ackedVersion = version;
+    state.ackedAt = this.#now();
+    state.awaitingReply = false;
+    if (state.lastNack && state.lastNack.version !== version) state.lastNack = undefined;
+    this.#changed();
+  }
+
+  recordNack(nodeId: string, typeUrl: string, version: string, message: string): void {
+    const state = this.#typeState(nodeId, typeUrl);
+    state.lastNack = { version, message, at: this.#now() };
+    state.awaitingReply = false;
+    this.#changed();
+  }
+
+  /** Every proxy seen since start, connected or not, sorted by node id. Copies, safe to keep. */
+  list(): ProxyStatus[] {
+    return [...this.#proxies.values()]
+      .sort((left, right) => left.nodeId.localeCompare(right.nodeId))
+      .map(copyStatus);
+  }
+
+  get(nodeId: string): ProxyStatus | undefined {
+    const proxy = this.#proxies.get(nodeId);
+    return proxy ? copyStatus(proxy) : undefined;
+  }
+
+  ackedVersion(nodeId: string, typeUrl: string): string | undefined {
+    return this.#proxies.get(nodeId)?.types.find((state) => state.typeUrl === typeUrl)?.ackedVersion;
+  }
+
+  /**
+   * Resolves when every listed proxy's state for the type satisfies `isApplied`; rejects when one of
+   * them NACKs (with Envoy's message) or when the timeout passes (naming the proxies still behind).
+   */
+  waitForApplied(options: WaitForAppliedOptions): Promise<void> {
+    const startedAt = this.#now().getTime();
+    return new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        const outcome = this.#waitOutcome(options, startedAt);
+        if (outcome === 'pending') return;
+        finish();
+        if (outcome === 'applied') resolve();
+        else reject(outcome);
+      };
+      const timer = setTimeout(() => {
+        finish();
+        const behind = options.nodeIds.filter((nodeId) => !this.#isApplied(nodeId, options));
+        reject(new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.typeUrl} on ${behind.join(', ')}`));
+      }, options.timeoutMs);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.#listeners.delete(check);
+      };
+      this.#listeners.add(check);
+      check();
+    });
+  }
+
+  #waitOutcome(options: WaitForAppliedOptions, startedAt: number): 'pending' | 'applied' | Error {
+    for (const nodeId of options.nodeIds) {
+      const state = this.#proxies.get(nodeId)?.types.find((candidate) => candidate.typeUrl === options.typeUrl);
+      if (state?.lastNack && state.lastNack.at.getTime() >= startedAt) {
+        return new Error(`proxy ${nodeId} rejected ${options.typeUrl} version ${state.lastNack.version}: ${state.lastNack.message}`);
+      }
+    }
+    return options.nodeIds.every((nodeId) => this.#isApplied(nodeId, options)) ? 'applied' : 'pending';
+  }
+
+  #isApplied(nodeId: string, options: WaitForAppliedOptions): boolean {
+    const state = this.#proxies.get(nodeId)?.types.find((candidate) => candidate.typeUrl === options.typeUrl);
+    return state !== undefined && options.isApplied(state);
+  }
+
+  #proxy(node: NodeIdentity): ProxyStatus {
+    return this.#proxyById(node.id, node.cluster);
+  }
+
+  #proxyById(nodeId: string, cluster = ''): ProxyStatus {
+    let proxy = this.#proxies.get(nodeId);
+    if (!proxy) {
+      proxy = {
+        nodeId,
+        cluster,
+        connected: false,
+        openStreams: 0,
+        variant: undefined,
+        peer: undefined,
+        connectedAt: undefined,
+        disconnectedAt: undefined,
+        types: [],
+      };
+      this.#proxies.set(nodeId, proxy);
+    }
+    return proxy;
+  }
+
+  #typeState(nodeId: string, typeUrl: string): TypeApplyState {
+    const proxy = this.#proxyById(nodeId);
+    let state = proxy.types.find((candidate) => candidate.typeUrl === typeUrl);
+    if (!state) {
+      state = {
+        typeUrl,
+        sentVersion: undefined,
+        sentAt: undefined,
+        awaitingReply: false,
+        ackedVersion: undefined,
+        ackedAt: undefined,
+        lastNack: undefined,
+      };
+      proxy.types.push(state);
+    }
+    return state;
+  }
+
+  #changed(): void {
+    for (const listener of [...this.#listeners]) listener();
+  }
+}
+
+function copyStatus(proxy: ProxyStatus): ProxyStatus {
+  return {
+    ...proxy,
+    types: proxy.types.map((state) => ({ ...state, lastNack: state.lastNack ? { ...state.lastNack } : undefined })),
+  };
+}

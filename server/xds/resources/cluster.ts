@@ -1,0 +1,47 @@
+// Cluster resources (CDS): the type URL, the subset of envoy.config.cluster.v3.Cluster that Weir
+// builds, and the builder for a STATIC cluster with its endpoints inline.
+import { encodeResource, type EncodedResource } from './encoded-resource.ts';
+
+export const CLUSTER_TYPE_URL = 'type.googleapis.com/envoy.config.cluster.v3.Cluster' as const;
+export type ClusterTypeUrl = typeof CLUSTER_TYPE_URL;
+
+export interface SocketAddressSpec {
+  address: string;
+  port: number;
+}
+
+export interface StaticClusterSpec {
+  name: string;
+  endpoints: readonly SocketAddressSpec[];
+  /** Default 1000 ms. */
+  connectTimeoutMs?: number;
+}
+
+export interface SocketAddressMessage {
+  socket_address: { address: string; port_value: number };
+}
+
+export function socketAddress(spec: SocketAddressSpec): SocketAddressMessage {
+  return { socket_address: { address: spec.address, port_value: spec.port } };
+}
+
+/** A Duration message from milliseconds. */
+export function durationFromMs(milliseconds: number): { seconds: number; nanos: number } {
+  const seconds = Math.floor(milliseconds / 1000);
+  return { seconds, nanos: (milliseconds - seconds * 1000) * 1_000_000 };
+}
+
+export function buildStaticCluster(spec: StaticClusterSpec): EncodedResource {
+  const message = {
+    name: spec.name,
+    type: 'STATIC',
+    connect_timeout: durationFromMs(spec.connectTimeoutMs ?? 1000),
+    load_assignment: {
+      cluster_name: spec.name,
+      endpoints: [
+        { lb_endpoints: spec.endpoints.map((endpoint) => ({ endpoint: { address: socketAddress(endpoint) } })) },
+      ],
+    },
+  };
+  return encodeResource(CLUSTER_TYPE_URL, spec.name, message);
+}

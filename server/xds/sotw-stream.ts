@@ -1,0 +1,169 @@
+// Serves one state-of-the-world xDS stream (ADS or a per-type service): reads the node from the
+// first request, tells ACK, NACK and stale requests apart per type, keeps at most one response in
+// flight per type (a watch answers once; the next opens on the proxy's reply), never resends a
+// NACKed version unchanged, and records everything in the proxy status registry.
+// Knows nothing of gRPC (see ads.ts) or of how config is computed (see config-watcher.ts).
+import type { CancelWatch, NodeIdentity, SotwWatchResponse } from './config-watcher.ts';
+import {
+  StreamStatus,
+  type DiscoveryRequest,
+  type DiscoveryResponse,
+  type XdsStreamTransport,
+} from './discovery-messages.ts';
+import type { StreamContext } from './stream-context.ts';
+import { classifyAcknowledgement, NonceSequence, TypeSubscription } from './subscription.ts';
+
+interface SotwTypeState {
+  subscription: TypeSubscription;
+  latestNonce: string | undefined;
+  deliveredVersion: string | undefined;
+  deliveredNames: ReadonlySet<string>;
+  cancelWatch: CancelWatch | undefined;
+}
+
+export function serveSotwStream(
+  transport: XdsStreamTransport<DiscoveryRequest, DiscoveryResponse>,
+  context: StreamContext,
+): void {
+  const stream = new SotwStream(transport, context);
+  transport.onRequest((request) => stream.receive(request));
+  transport.onClose(() => stream.close());
+}
+
+class SotwStream {
+  readonly #types = new Map<string, SotwTypeState>();
+  readonly #nonces = new NonceSequence();
+  #node: NodeIdentity | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly transport: XdsStreamTransport<DiscoveryRequest, DiscoveryResponse>,
+    private readonly context: StreamContext,
+  ) {}
+
+  receive(request: DiscoveryRequest): void {
+    if (this.#closed) return;
+    const node = this.#node ?? this.#admit(request);
+    if (!node) return;
+    if (request.type_url === '') {
+      this.#refuse(StreamStatus.InvalidArgument, 'DiscoveryRequest.type_url is empty; every request must name its resource type');
+      return;
+    }
+    const state = this.#stateFor(request.type_url);
+    const acknowledgement = classifyAcknowledgement(state.latestNonce, request.response_nonce, request.error_detail);
+    const log = { nodeId: node.id, typeUrl: request.type_url, nonce: request.response_nonce };
+    switch (acknowledgement.kind) {
+      case 'stale':
+        this.context.logger.debug({ ...log, latestNonce: state.latestNonce }, 'xDS request with a stale nonce ignored');
+        return;
+      case 'ack':
+        this.context.status.recordAck(node.id, request.type_url, state.deliveredVersion ?? request.version_info);
+        this.context.logger.info({ ...log, version: state.deliveredVersion }, 'xDS ACK');
+        break;
+      case 'nack':
+        this.context.status.recordNack(node.id, request.type_url, state.deliveredVersion ?? '', acknowledgement.message);
+        this.context.logger.warn(
+          { ...log, version: state.deliveredVersion, keptVersion: request.version_info, error: acknowledgement.message },
+          'xDS NACK: proxy rejected the version and keeps its previous config; not resending it unchanged',
+        );
+        break;
+      case 'request':
+        this.#adoptReportedVersion(node, state, request);
+        break;
+    }
+    state.subscription.replaceNames(request.resource_names);
+    this.#watch(node, request.type_url, state);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const state of this.#types.values()) state.cancelWatch?.();
+    if (this.#node) {
+      this.context.status.streamClosed(this.#node);
+      this.context.logger.info({ nodeId: this.#node.id, peer: this.transport.peer }, 'proxy disconnected');
+    }
+  }
+
+  #admit(request: DiscoveryRequest): NodeIdentity | undefined {
+    if (!request.node || request.node.id === '') {
+      this.#refuse(StreamStatus.InvalidArgument, 'the first DiscoveryRequest on a stream must carry node.id');
+      return undefined;
+    }
+    const node: NodeIdentity = { id: request.node.id, cluster: request.node.cluster };
+    const refusal = this.context.admitNode(node, this.transport.peerIdentities);
+    if (refusal) {
+      this.context.logger.warn({ nodeId: node.id, peer: this.transport.peer, reason: refusal }, 'xDS stream refused');
+      this.#refuse(StreamStatus.PermissionDenied, refusal);
+      return undefined;
+    }
+    this.#node = node;
+    this.context.status.streamOpened(node, { variant: 'sotw', peer: this.transport.peer });
+    this.context.logger.info({ nodeId: node.id, cluster: node.cluster, peer: this.transport.peer, variant: 'sotw' }, 'proxy connected');
+    return node;
+  }
+
+  /** A reconnecting proxy reports the version it runs; versions are content hashes, so an equal one needs no resend. */
+  #adoptReportedVersion(node: NodeIdentity, state: SotwTypeState, request: DiscoveryRequest): void {
+    if (state.latestNonce !== undefined || request.version_info === '') return;
+    state.deliveredVersion = request.version_info;
+    state.deliveredNames = new Set(request.resource_names);
+    this.context.status.recordAck(node.id, request.type_url, request.version_info);
+  }
+
+  #watch(node: NodeIdentity, typeUrl: string, state: SotwTypeState): void {
+    state.cancelWatch?.();
+    state.cancelWatch = undefined;
+    const request = { node, typeUrl, wildcard: state.subscription.wildcard, resourceNames: state.subscription.names };
+    const subscription = { deliveredVersion: state.deliveredVersion, deliveredNames: state.deliveredNames };
+    let answeredAtOnce = false;
+    const cancel = this.context.watcher.createWatch(request, subscription, (response) => {
+      answeredAtOnce = true;
+      state.cancelWatch = undefined;
+      this.#send(node, state, response);
+    });
+    if (!answeredAtOnce) state.cancelWatch = cancel;
+  }
+
+  #send(node: NodeIdentity, state: SotwTypeState, response: SotwWatchResponse): void {
+    if (this.#closed) return;
+    const nonce = this.#nonces.next();
+    this.transport.send({
+      version_info: response.version,
+      resources: response.resources.map((resource) => ({ type_url: resource.typeUrl, value: resource.value })),
+      type_url: response.typeUrl,
+      nonce,
+      control_plane: { identifier: this.context.controlPlaneId },
+    });
+    state.latestNonce = nonce;
+    state.deliveredVersion = response.version;
+    state.deliveredNames = state.subscription.wildcard
+      ? new Set(response.resources.map((resource) => resource.name))
+      : new Set(state.subscription.names);
+    this.context.status.recordSent(node.id, response.typeUrl, response.version);
+    this.context.logger.debug(
+      { nodeId: node.id, typeUrl: response.typeUrl, version: response.version, nonce, resources: response.resources.length },
+      'xDS response sent',
+    );
+  }
+
+  #stateFor(typeUrl: string): SotwTypeState {
+    let state = this.#types.get(typeUrl);
+    if (!state) {
+      state = {
+        subscription: new TypeSubscription(),
+        latestNonce: undefined,
+        deliveredVersion: undefined,
+        deliveredNames: new Set(),
+        cancelWatch: undefined,
+      };
+      this.#types.set(typeUrl, state);
+    }
+    return state;
+  }
+
+  #refuse(status: StreamStatus, message: string): void {
+    this.transport.fail(status, message);
+    this.close();
+  }
+}

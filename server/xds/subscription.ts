@@ -1,0 +1,88 @@
+// What one stream asked for, per type URL, and how a request relates to what was sent: the shared
+// subscription and ACK/NACK rules of both SotW and delta streams. Wildcard follows the xDS spec:
+// `*` subscribes to everything; a type whose requests never named anything is a legacy wildcard;
+// once anything was named, an empty set means nothing. ACK vs NACK is told by error_detail only.
+// Speaks no gRPC and builds no resources.
+
+export const WILDCARD_NAME = '*';
+
+export class TypeSubscription {
+  #names = new Set<string>();
+  #explicitWildcard = false;
+  #everNamed = false;
+
+  get wildcard(): boolean {
+    return this.#explicitWildcard || !this.#everNamed;
+  }
+
+  /** Explicit names (without `*`). */
+  get names(): ReadonlySet<string> {
+    return this.#names;
+  }
+
+  /** SotW: the request carries the complete desired set. */
+  replaceNames(requested: readonly string[]): void {
+    if (requested.length > 0) this.#everNamed = true;
+    this.#explicitWildcard = requested.includes(WILDCARD_NAME);
+    this.#names = new Set(requested.filter((name) => name !== WILDCARD_NAME));
+  }
+
+  /** Delta: add names. The first delta request of a type with nothing to subscribe is a legacy wildcard. */
+  subscribe(requested: readonly string[]): void {
+    if (requested.length > 0) this.#everNamed = true;
+    for (const name of requested) {
+      if (name === WILDCARD_NAME) this.#explicitWildcard = true;
+      else this.#names.add(name);
+    }
+  }
+
+  /** Delta: drop names; unknown names are ignored. Returns the names that were really dropped. */
+  unsubscribe(requested: readonly string[]): string[] {
+    if (requested.length > 0) this.#everNamed = true;
+    const dropped: string[] = [];
+    for (const name of requested) {
+      if (name === WILDCARD_NAME) this.#explicitWildcard = false;
+      else if (this.#names.delete(name)) dropped.push(name);
+    }
+    return dropped;
+  }
+
+  covers(name: string): boolean {
+    return this.wildcard || this.#names.has(name);
+  }
+}
+
+export type ResponseAcknowledgement =
+  /** No response of this type sent yet, or the request carries no nonce: a new request. */
+  | { kind: 'request' }
+  /** Echoes the latest nonce without error_detail: the sent version is applied. */
+  | { kind: 'ack' }
+  /** Echoes the latest nonce with error_detail: the sent version is rejected. */
+  | { kind: 'nack'; message: string }
+  /** Echoes an older nonce: superseded by a response the proxy has not seen yet. */
+  | { kind: 'stale' };
+
+export interface ErrorDetail {
+  code: number;
+  message: string;
+}
+
+/** Classifies a request against the latest nonce sent for its type on this stream. */
+export function classifyAcknowledgement(
+  latestNonce: string | undefined,
+  responseNonce: string,
+  errorDetail: ErrorDetail | null | undefined,
+): ResponseAcknowledgement {
+  if (responseNonce === '' || latestNonce === undefined) return { kind: 'request' };
+  if (responseNonce !== latestNonce) return { kind: 'stale' };
+  if (errorDetail) return { kind: 'nack', message: errorDetail.message || `error code ${errorDetail.code}` };
+  return { kind: 'ack' };
+}
+
+/** Per-stream nonces: unique within the stream, never reused. */
+export class NonceSequence {
+  #next = 1;
+  next(): string {
+    return String(this.#next++);
+  }
+}
