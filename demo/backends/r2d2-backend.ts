@@ -13,12 +13,14 @@ export interface R2d2Backend {
   host: string;
   port: number;
   received: string[]; // every request line, without its \r\n, in arrival order
+  receivedBytes(): number; // every byte that arrived, complete line or not
   close(): Promise<void>;
 }
 
 export async function startR2d2Backend(options: R2d2BackendOptions = {}): Promise<R2d2Backend> {
   const host = options.host ?? '127.0.0.1';
   const received: string[] = [];
+  let receivedBytes = 0;
   const files = new Map<string, number>();
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -28,6 +30,7 @@ export async function startR2d2Backend(options: R2d2BackendOptions = {}): Promis
     let pending = '';
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {
+      receivedBytes += chunk.length;
       pending += chunk;
       let end = pending.indexOf('\r\n');
       while (end >= 0) {
@@ -50,6 +53,7 @@ export async function startR2d2Backend(options: R2d2BackendOptions = {}): Promis
     host,
     port: address.port,
     received,
+    receivedBytes: () => receivedBytes,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
