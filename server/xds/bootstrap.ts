@@ -2,6 +2,7 @@
 // admin on loopback, the `weir-xds` HTTP/2 cluster, and ADS for listeners and clusters (state of
 // the world or delta). Everything else arrives over xDS.
 import { stringify } from 'yaml';
+import { discoveryTypeFor } from './resources/cluster.ts';
 
 export type XdsVariant = 'sotw' | 'delta';
 
@@ -52,7 +53,7 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
       clusters: [
         {
           name: XDS_CLUSTER_NAME,
-          type: 'STATIC',
+          type: discoveryTypeFor([{ address: settings.xdsAddress, port: settings.xdsPort }]),
           connect_timeout: '1s',
           typed_extension_protocol_options: {
             'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {

@@ -1,5 +1,7 @@
 // Cluster resources (CDS): the type URL, the subset of envoy.config.cluster.v3.Cluster that Weir
-// builds, and the builder for a STATIC cluster with its endpoints inline.
+// builds, and the builder for a cluster with its endpoints inline: STATIC for IP addresses,
+// STRICT_DNS when an endpoint is a host name (docker-compose service names, for instance).
+import net from 'node:net';
 import { encodeResource, type EncodedResource } from './encoded-resource.ts';
 
 export const CLUSTER_TYPE_URL = 'type.googleapis.com/envoy.config.cluster.v3.Cluster' as const;
@@ -25,6 +27,11 @@ export function socketAddress(spec: SocketAddressSpec): SocketAddressMessage {
   return { socket_address: { address: spec.address, port_value: spec.port } };
 }
 
+/** STATIC needs IP literals; a host name makes Envoy resolve it (and re-resolve it) itself. */
+export function discoveryTypeFor(endpoints: readonly SocketAddressSpec[]): 'STATIC' | 'STRICT_DNS' {
+  return endpoints.every((endpoint) => net.isIP(endpoint.address) !== 0) ? 'STATIC' : 'STRICT_DNS';
+}
+
 /** A Duration message from milliseconds. */
 export function durationFromMs(milliseconds: number): { seconds: number; nanos: number } {
   const seconds = Math.floor(milliseconds / 1000);
@@ -34,7 +41,7 @@ export function durationFromMs(milliseconds: number): { seconds: number; nanos: 
 export function buildStaticCluster(spec: StaticClusterSpec): EncodedResource {
   const message = {
     name: spec.name,
-    type: 'STATIC',
+    type: discoveryTypeFor(spec.endpoints),
     connect_timeout: durationFromMs(spec.connectTimeoutMs ?? 1000),
     load_assignment: {
       cluster_name: spec.name,
