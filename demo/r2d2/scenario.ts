@@ -83,6 +83,7 @@ async function scriptedSession(port: number, backend: R2d2Backend, envoy: EnvoyP
     ok: leaked.length === 0,
   });
   const denial = await envoy.waitForLog(/weir-accesslog \{[^\n]*"Denied"[^\n]*C-3PO/, 3_000).catch(() => '');
+  if (denial !== '') say(`envoy log: ${denial}`);
   outcomes.push({
     step: 'Envoy logged the denial',
     expected: 'a weir-accesslog Denied entry naming C-3PO',
