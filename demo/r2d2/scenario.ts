@@ -82,7 +82,7 @@ async function scriptedSession(port: number, backend: R2d2Backend, envoy: EnvoyP
     actual: leaked.length === 0 ? 'none' : leaked.join(' | '),
     ok: leaked.length === 0,
   });
-  const denial = await envoy.waitForLog(/weir-accesslog \{[^\n]*"Denied"[^\n]*C-3PO/, 3_000).catch(() => '');
+  const denial = await envoy.waitForLog(/weir-accesslog \{[^\n]*"Denied"[^\n]*C-3PO[^\n]*/, 3_000).catch(() => '');
   if (denial !== '') say(`envoy log: ${denial}`);
   outcomes.push({
     step: 'Envoy logged the denial',
