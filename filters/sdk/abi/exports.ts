@@ -1,0 +1,54 @@
+// The Proxy-Wasm 0.2.1 entry points Envoy calls, as raw exports. Each parser's entry file
+// re-exports this module (`export * from '../../sdk/abi/exports'`). They only translate ABI
+// arguments and hand over to filter-context.ts; the abort handler lives in abort.ts.
+import { Action } from './imports';
+import { allocateForHost } from './host';
+import { Direction } from '../connection';
+import { configureRoot, createContext, deleteContext, onConnectionData } from '../filter-context';
+import './abort'; // registers the global abort handler the build names with --use abort=weirAbort
+
+export function proxy_abi_version_0_2_1(): void {}
+
+export function proxy_on_memory_allocate(size: usize): usize {
+  return allocateForHost(size);
+}
+
+export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
+  createContext(contextId, parentContextId);
+}
+
+export function proxy_on_vm_start(rootContextId: u32, vmConfigurationSize: u32): bool {
+  return true;
+}
+
+export function proxy_on_configure(rootContextId: u32, pluginConfigurationSize: u32): bool {
+  return configureRoot(rootContextId, pluginConfigurationSize);
+}
+
+export function proxy_on_new_connection(contextId: u32): u32 {
+  return Action.Continue;
+}
+
+export function proxy_on_downstream_data(contextId: u32, dataSize: u32, endOfStream: bool): u32 {
+  onConnectionData(contextId, Direction.Request, dataSize, endOfStream);
+  return Action.Continue;
+}
+
+export function proxy_on_upstream_data(contextId: u32, dataSize: u32, endOfStream: bool): u32 {
+  onConnectionData(contextId, Direction.Reply, dataSize, endOfStream);
+  return Action.Continue;
+}
+
+export function proxy_on_downstream_connection_close(contextId: u32, peerType: u32): void {}
+
+export function proxy_on_upstream_connection_close(contextId: u32, peerType: u32): void {}
+
+export function proxy_on_done(contextId: u32): bool {
+  return true;
+}
+
+export function proxy_on_log(contextId: u32): void {}
+
+export function proxy_on_delete(contextId: u32): void {
+  deleteContext(contextId);
+}

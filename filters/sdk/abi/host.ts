@@ -1,0 +1,106 @@
+// Typed wrappers over the Proxy-Wasm host calls (imports.ts): logging, reading and replacing
+// Envoy's connection buffers, closing the connection, reading properties. Also owns the memory
+// the host writes into: proxy_on_memory_allocate (exports.ts) calls allocateForHost(), which can
+// hand the host a slot inside a ByteBuffer so connection bytes land where the op loop reads them,
+// without a second copy.
+import { ByteBuffer } from '../byte-buffer';
+import {
+  BufferType,
+  LogLevel,
+  Status,
+  StreamType,
+  proxy_close_stream,
+  proxy_get_buffer_bytes,
+  proxy_get_property,
+  proxy_log,
+  proxy_set_buffer_bytes,
+} from './imports';
+
+// Two return slots (pointer, size) for host calls that return data.
+const returnSlots: usize = memory.data(16);
+
+// When non-zero, the next host allocation of at most `allocationTargetSize` bytes goes here.
+let allocationTarget: usize = 0;
+let allocationTargetSize: usize = 0;
+
+export function allocateForHost(size: usize): usize {
+  if (allocationTarget != 0 && size <= allocationTargetSize) {
+    const target = allocationTarget;
+    allocationTarget = 0;
+    return target;
+  }
+  return heap.alloc(size == 0 ? 1 : size);
+}
+
+export function logText(level: LogLevel, text: string): void {
+  const encoded = String.UTF8.encode(text);
+  proxy_log(level, changetype<usize>(encoded), <usize>encoded.byteLength);
+}
+
+// Appends the first `size` bytes of Envoy's buffer `bufferType` to `target`. Returns false when
+// the host refused (the buffer is then left as it was).
+export function appendHostBuffer(bufferType: BufferType, size: u32, target: ByteBuffer): bool {
+  if (size == 0) return true;
+  const slot = target.writePtr(<usize>size);
+  allocationTarget = slot;
+  allocationTargetSize = <usize>size;
+  const status = proxy_get_buffer_bytes(bufferType, 0, size, returnSlots, returnSlots + 8);
+  allocationTarget = 0;
+  if (status != Status.Ok) return false;
+  const returnedPtr = load<usize>(returnSlots);
+  const returnedSize = load<usize>(returnSlots + 8);
+  // safe: the host clamps the copy to the `size` we asked for, which writePtr reserved
+  const copied = returnedSize < <usize>size ? returnedSize : <usize>size;
+  if (returnedPtr != slot && returnedPtr != 0) {
+    memory.copy(slot, returnedPtr, copied);
+    heap.free(returnedPtr);
+  }
+  target.advanceEnd(copied);
+  return true;
+}
+
+// Replaces the first `replacedSize` bytes of Envoy's buffer with the unread bytes of `source`.
+export function replaceHostBuffer(bufferType: BufferType, replacedSize: u32, source: ByteBuffer): void {
+  if (replacedSize == 0 && source.length == 0) return;
+  proxy_set_buffer_bytes(bufferType, 0, replacedSize, source.readPtr, source.length);
+}
+
+// Closes the downstream connection after the current callback, flushing bytes already written.
+export function closeConnection(): void {
+  proxy_close_stream(StreamType.Downstream);
+}
+
+// The raw bytes of a property (`path` segments separated by '.'), or null when Envoy has none.
+export function propertyBytes(path: string): ArrayBuffer | null {
+  const encodedPath = encodePropertyPath(path);
+  const status = proxy_get_property(changetype<usize>(encodedPath), <usize>encodedPath.byteLength, returnSlots, returnSlots + 8);
+  if (status != Status.Ok) return null;
+  const pointer = load<usize>(returnSlots);
+  const size = load<usize>(returnSlots + 8);
+  const copy = new ArrayBuffer(<i32>size);
+  if (size > 0 && pointer != 0) memory.copy(changetype<usize>(copy), pointer, size);
+  if (pointer != 0) heap.free(pointer);
+  return copy;
+}
+
+// An integer property (Envoy encodes int/uint as 8 little-endian bytes), or `fallback`.
+export function propertyU64(path: string, fallback: u64): u64 {
+  const bytes = propertyBytes(path);
+  if (bytes === null || bytes.byteLength != 8) return fallback;
+  return load<u64>(changetype<usize>(bytes));
+}
+
+// A string property decoded as UTF-8, or `fallback`.
+export function propertyString(path: string, fallback: string): string {
+  const bytes = propertyBytes(path);
+  if (bytes === null) return fallback;
+  return String.UTF8.decode(bytes);
+}
+
+// Envoy separates property path segments with NUL bytes.
+function encodePropertyPath(path: string): ArrayBuffer {
+  const encoded = String.UTF8.encode(path);
+  const bytes = Uint8Array.wrap(encoded);
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] == 0x2e) bytes[i] = 0;
+  return encoded;
+}

@@ -1,0 +1,55 @@
+// Proxy-Wasm ABI 0.2.1 host calls that Weir filters use, as Envoy (proxy-wasm-cpp-host) provides
+// them in module `env`, and the numeric enums they take. Declarations only: typed wrappers live in
+// host.ts. Every import here must exist in Envoy, or V8 refuses to load the module
+// (scripts/build-filters.mjs checks this).
+
+export const enum Status {
+  Ok = 0,
+  NotFound = 1,
+  BadArgument = 2,
+  Empty = 7,
+}
+
+export const enum Action {
+  Continue = 0,
+  Pause = 1,
+}
+
+export const enum BufferType {
+  DownstreamData = 2,
+  UpstreamData = 3,
+  VmConfiguration = 6,
+  PluginConfiguration = 7,
+}
+
+export const enum StreamType {
+  Downstream = 2,
+  Upstream = 3,
+}
+
+export const enum LogLevel {
+  Trace = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+  Critical = 5,
+}
+
+@external("env", "proxy_log")
+export declare function proxy_log(level: u32, messagePtr: usize, messageLen: usize): u32;
+
+@external("env", "proxy_get_buffer_bytes")
+export declare function proxy_get_buffer_bytes(bufferType: u32, start: u32, maxSize: u32, returnPtrPtr: usize, returnSizePtr: usize): u32;
+
+@external("env", "proxy_set_buffer_bytes")
+export declare function proxy_set_buffer_bytes(bufferType: u32, start: u32, size: u32, valuePtr: usize, valueLen: usize): u32;
+
+@external("env", "proxy_close_stream")
+export declare function proxy_close_stream(streamType: u32): u32;
+
+@external("env", "proxy_get_property")
+export declare function proxy_get_property(pathPtr: usize, pathLen: usize, returnPtrPtr: usize, returnLenPtr: usize): u32;
+
+@external("env", "proxy_set_effective_context")
+export declare function proxy_set_effective_context(contextId: u32): u32;

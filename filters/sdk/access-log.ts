@@ -1,0 +1,108 @@
+// Writes access-log entries as one `proxy_log` line each, until the access-log pipeline (agent +
+// shared queue) exists: `weir-accesslog {"type":..,"proto":..,"connection":..,"fields":{..},
+// "reason":".."}`. Request entries log at info, Denied and Error at warn. Owns the JSON encoding
+// of field values (bytes are escaped byte by byte, so any wire content yields valid JSON).
+// Reuses one buffer per connection; building a line allocates only when a buffer grows.
+import { ByteBuffer } from './byte-buffer';
+import { ByteView } from './byte-view';
+import { LogLevel, proxy_log } from './abi/imports';
+
+export const enum EntryType {
+  Request = 0,
+  Denied = 1,
+  Error = 2,
+}
+
+export const ACCESS_LOG_PREFIX = 'weir-accesslog ';
+
+// The `fields` object of one entry, filled by the parser before it calls Connection.log().
+export class LogFields {
+  buffer: ByteBuffer = new ByteBuffer();
+  private count: i32 = 0;
+
+  clear(): LogFields {
+    this.buffer.clear();
+    this.count = 0;
+    return this;
+  }
+
+  // Adds "key": "<bytes of the view>"; a range outside the view adds an empty string.
+  addBytes(key: string, view: ByteView, offset: i32, length: i32): LogFields {
+    this.beginField(key);
+    if (view.has(offset, length)) appendJsonStringBytes(this.buffer, view.pointer + <usize>offset, <usize>length);
+    else this.buffer.appendAscii('""');
+    return this;
+  }
+
+  addString(key: string, value: string): LogFields {
+    this.beginField(key);
+    appendJsonString(this.buffer, value);
+    return this;
+  }
+
+  addNumber(key: string, value: u64): LogFields {
+    this.beginField(key);
+    this.buffer.appendDecimal(value);
+    return this;
+  }
+
+  private beginField(key: string): void {
+    if (this.count > 0) this.buffer.appendByte(0x2c); // ,
+    this.count += 1;
+    appendJsonString(this.buffer, key);
+    this.buffer.appendByte(0x3a); // :
+  }
+}
+
+// Emits one entry through proxy_log, using `line` as scratch space.
+export function writeAccessLog(line: ByteBuffer, type: EntryType, proto: string, connectionId: u64, fields: LogFields, reason: string): void {
+  line.clear();
+  line.appendAscii(ACCESS_LOG_PREFIX);
+  line.appendAscii('{"type":"');
+  line.appendAscii(entryTypeName(type));
+  line.appendAscii('","proto":');
+  appendJsonString(line, proto);
+  line.appendAscii(',"connection":');
+  line.appendDecimal(connectionId);
+  line.appendAscii(',"fields":{');
+  line.appendBytes(fields.buffer.readPtr, fields.buffer.length);
+  line.appendAscii('},"reason":');
+  appendJsonString(line, reason);
+  line.appendByte(0x7d); // }
+  const level = type == EntryType.Request ? LogLevel.Info : LogLevel.Warn;
+  proxy_log(level, line.readPtr, line.length);
+}
+
+export function entryTypeName(type: EntryType): string {
+  if (type == EntryType.Request) return 'Request';
+  if (type == EntryType.Denied) return 'Denied';
+  return 'Error';
+}
+
+// Appends `text` as a JSON string, encoding characters outside ASCII as \uXXXX escapes.
+export function appendJsonString(target: ByteBuffer, text: string): void {
+  target.appendByte(0x22);
+  for (let i = 0; i < text.length; i++) appendJsonChar(target, <u32>text.charCodeAt(i));
+  target.appendByte(0x22);
+}
+
+function appendJsonStringBytes(target: ByteBuffer, pointer: usize, length: usize): void {
+  target.appendByte(0x22);
+  for (let i: usize = 0; i < length; i++) appendJsonChar(target, <u32>load<u8>(pointer + i));
+  target.appendByte(0x22);
+}
+
+function appendJsonChar(target: ByteBuffer, code: u32): void {
+  if (code == 0x22 || code == 0x5c) {
+    target.appendByte(0x5c);
+    target.appendByte(<u8>code);
+  } else if (code >= 0x20 && code < 0x7f) {
+    target.appendByte(<u8>code);
+  } else {
+    target.appendAscii('\\u');
+    for (let shift = 12; shift >= 0; shift -= 4) {
+      const digit = (code >> <u32>shift) & 0xf;
+      target.appendByte(<u8>(digit < 10 ? 0x30 + digit : 0x61 + digit - 10));
+    }
+  }
+}

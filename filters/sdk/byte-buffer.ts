@@ -1,0 +1,108 @@
+// A growable run of bytes in raw (non-GC) Wasm memory with a read offset: the per-connection,
+// per-direction input and output buffers of the op loop, and scratch space for log lines.
+// Owns its heap block and frees it in release(). Knows nothing about frames or ops.
+
+export class ByteBuffer {
+  ptr: usize = 0;
+  capacity: usize = 0;
+  start: usize = 0; // first unread byte (offset from ptr)
+  end: usize = 0; // one past the last written byte (offset from ptr)
+
+  get length(): usize {
+    return this.end - this.start;
+  }
+
+  get readPtr(): usize {
+    return this.ptr + this.start;
+  }
+
+  // Makes room for `extra` more bytes after `end`, first sliding unread bytes to the front.
+  reserve(extra: usize): void {
+    if (this.start > 0) this.compact();
+    const needed = this.end + extra;
+    if (needed <= this.capacity) return;
+    let grown = this.capacity < 256 ? <usize>256 : this.capacity;
+    while (grown < needed) grown <<= 1;
+    this.ptr = this.ptr == 0 ? heap.alloc(grown) : heap.realloc(this.ptr, grown);
+    this.capacity = grown;
+  }
+
+  // Pointer where the next `extra` bytes may be written; call advanceEnd(n) after writing n.
+  writePtr(extra: usize): usize {
+    this.reserve(extra);
+    return this.ptr + this.end;
+  }
+
+  advanceEnd(written: usize): void {
+    this.end += written;
+  }
+
+  appendBytes(source: usize, count: usize): void {
+    if (count == 0) return;
+    const target = this.writePtr(count);
+    memory.copy(target, source, count);
+    this.end += count;
+  }
+
+  appendByte(value: u8): void {
+    const target = this.writePtr(1);
+    store<u8>(target, value);
+    this.end += 1;
+  }
+
+  appendArrayBuffer(bytes: ArrayBuffer): void {
+    this.appendBytes(changetype<usize>(bytes), <usize>bytes.byteLength);
+  }
+
+  // Appends an ASCII/Latin-1 string byte by byte (the string's UTF-16 code units truncated to a
+  // byte); for the fixed text of log lines and protocol constants.
+  appendAscii(text: string): void {
+    const count = <usize>text.length;
+    const target = this.writePtr(count);
+    for (let i: usize = 0; i < count; i++) store<u8>(target + i, <u8>text.charCodeAt(<i32>i));
+    this.end += count;
+  }
+
+  appendDecimal(value: u64): void {
+    if (value == 0) {
+      this.appendByte(0x30);
+      return;
+    }
+    let digits: usize = 0;
+    for (let rest = value; rest > 0; rest /= 10) digits++;
+    const target = this.writePtr(digits);
+    let rest = value;
+    for (let i = digits; i > 0; i--) {
+      store<u8>(target + i - 1, <u8>(0x30 + <u32>(rest % 10)));
+      rest /= 10;
+    }
+    this.end += digits;
+  }
+
+  // Marks `count` unread bytes as consumed (count must not exceed length).
+  consume(count: usize): void {
+    this.start += count;
+    if (this.start >= this.end) this.clear();
+  }
+
+  clear(): void {
+    this.start = 0;
+    this.end = 0;
+  }
+
+  compact(): void {
+    if (this.start == 0) return;
+    const remaining = this.end - this.start;
+    if (remaining > 0) memory.copy(this.ptr, this.ptr + this.start, remaining);
+    this.start = 0;
+    this.end = remaining;
+  }
+
+  // Frees the heap block; the buffer is empty and reusable afterwards.
+  release(): void {
+    if (this.ptr != 0) heap.free(this.ptr);
+    this.ptr = 0;
+    this.capacity = 0;
+    this.clear();
+  }
+}

@@ -1,0 +1,146 @@
+// One proxied connection as a parser sees it: identity (id, protocol, addresses), its policy
+// (rules and a reusable request record), the reply bookkeeping behind denials (expectReply, deny,
+// endOfReply), injection, and access logging. Also holds the per-direction stream state the op
+// loop (op-loop.ts) works on. Created when Envoy opens the connection, released on delete.
+import { ByteBuffer } from './byte-buffer';
+import { ByteView } from './byte-view';
+import { EntryType, LogFields, writeAccessLog } from './access-log';
+import { ReplyQueue } from './reply-queue';
+import { RequestRecord } from './rules';
+import { PluginSettings } from './settings';
+import { propertyString, propertyU64 } from './abi/host';
+
+export const enum Direction {
+  Request = 0, // client -> server (Envoy: downstream data)
+  Reply = 1, // server -> client (Envoy: upstream data)
+}
+
+// What the op loop keeps for one direction between Envoy callbacks.
+export class DirectionStream {
+  input: ByteBuffer = new ByteBuffer(); // bytes not yet passed or dropped
+  output: ByteBuffer = new ByteBuffer(); // bytes to forward at the end of this callback
+  injected: ByteBuffer = new ByteBuffer(); // bytes queued by injectHere() for an INJECT op
+  view: ByteView = new ByteView();
+  passAhead: u64 = 0; // PASS bytes not yet arrived
+  dropAhead: u64 = 0; // DROP bytes not yet arrived
+  needBuffered: u64 = 0; // do not call the parser until this many bytes are buffered
+
+  release(): void {
+    this.input.release();
+    this.output.release();
+    this.injected.release();
+  }
+}
+
+export class Connection {
+  readonly requestStream: DirectionStream = new DirectionStream();
+  readonly replyStream: DirectionStream = new DirectionStream();
+  readonly replies: ReplyQueue = new ReplyQueue();
+  readonly record: RequestRecord;
+  readonly fields: LogFields = new LogFields();
+  private logLine: ByteBuffer = new ByteBuffer();
+  private connectionId: u64 = 0;
+  // Set when the connection failed (ERROR op): later bytes are discarded until Envoy closes it.
+  failed: bool = false;
+  // Optional detail the parser gives for its next ERROR op; logged as the reason.
+  errorDetail: string = '';
+
+  constructor(
+    readonly contextId: u32,
+    readonly protocol: string,
+    readonly settings: PluginSettings,
+    ruleKeyCount: i32,
+  ) {
+    this.record = new RequestRecord(ruleKeyCount);
+  }
+
+  // Envoy's connection id (as in Envoy's own logs), or the Proxy-Wasm context id if unavailable.
+  get id(): u64 {
+    if (this.connectionId == 0) this.connectionId = propertyU64('connection.id', <u64>this.contextId);
+    return this.connectionId;
+  }
+
+  // "ip:port" of the client and of the address it connected to (allocates; not for the hot path).
+  sourceAddress(): string {
+    return propertyString('source.address', '');
+  }
+
+  destinationAddress(): string {
+    return propertyString('destination.address', '');
+  }
+
+  sourcePort(): u64 {
+    return propertyU64('source.port', 0);
+  }
+
+  destinationPort(): u64 {
+    return propertyU64('destination.port', 0);
+  }
+
+  // True when the configured rules allow the request decoded into `record`. Without configured
+  // rules this returns `whenNoRules`, so the parser decides its documented default.
+  allows(whenNoRules: bool): bool {
+    const rules = this.settings.rules;
+    if (rules === null) return whenNoRules;
+    return rules.allows(this.record);
+  }
+
+  // Request direction: the request about to be PASSed will get one reply from the server.
+  expectReply(): void {
+    this.replies.expectServerReply();
+  }
+
+  // Request direction: the request about to be DROPped is denied. Its deny reply reaches the
+  // client at the request's position among replies: queued behind outstanding replies, or, when
+  // none is outstanding, the request is replaced by `probe` (which the server answers harmlessly)
+  // and that answer is rewritten into `denyReply`. Returns false when too many replies are
+  // pending; the parser should then return ERROR TooManyPendingReplies.
+  deny(denyReply: ArrayBuffer, probe: ArrayBuffer): bool {
+    if (this.replies.isFull) return false;
+    if (this.replies.isEmpty) {
+      this.requestStream.output.appendArrayBuffer(probe);
+      this.replies.pushProbe(denyReply);
+    } else {
+      this.replies.pushDenied(denyReply);
+    }
+    return true;
+  }
+
+  // Reply direction: the frame about to be PASSed completes the oldest outstanding reply.
+  endOfReply(): void {
+    this.replyEnded = true;
+  }
+  replyEnded: bool = false;
+
+  // Queues bytes for an INJECT op in `direction` (the direction being parsed); the op then
+  // emits them at the current stream position.
+  injectHere(direction: Direction, bytes: ArrayBuffer): void {
+    this.streamOf(direction).injected.appendArrayBuffer(bytes);
+  }
+
+  // Queues bytes toward the client at the current request position among replies (like a deny
+  // reply, without a probe): they are written once every earlier reply has passed, on the next
+  // bytes the server sends.
+  injectReply(bytes: ArrayBuffer): bool {
+    if (this.replies.isFull) return false;
+    this.replies.pushDenied(bytes);
+    return true;
+  }
+
+  // Writes one access-log entry with the fields the parser put in `fields`, then clears them.
+  log(type: EntryType, reason: string): void {
+    writeAccessLog(this.logLine, type, this.protocol, this.id, this.fields, reason);
+    this.fields.clear();
+  }
+
+  streamOf(direction: Direction): DirectionStream {
+    return direction == Direction.Request ? this.requestStream : this.replyStream;
+  }
+
+  release(): void {
+    this.requestStream.release();
+    this.replyStream.release();
+    this.fields.buffer.release();
+    this.logLine.release();
+  }
+}

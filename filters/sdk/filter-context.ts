@@ -1,0 +1,131 @@
+// Binds Envoy's per-plugin (root) and per-connection contexts to Weir's objects and runs each
+// data callback: append Envoy's bytes to the direction's buffer, run the op loop, replace Envoy's
+// buffer with exactly the bytes to forward (one proxy_set_buffer_bytes call), and on an ERROR log
+// the reason and close the connection. Always answers Continue: holding bytes is done in Wasm
+// memory, never by pausing Envoy. The raw exports are in abi/exports.ts.
+import { Connection, Direction } from './connection';
+import { EntryType } from './access-log';
+import { ErrorCode, Parser, ParserFactory } from './parser';
+import { PluginSettings } from './settings';
+import { readPluginSettings } from './plugin-config';
+import { parserFactory } from './registry';
+import { runOpLoop } from './op-loop';
+import { ByteBuffer } from './byte-buffer';
+import { BufferType, LogLevel } from './abi/imports';
+import { appendHostBuffer, closeConnection, logText, replaceHostBuffer } from './abi/host';
+
+class RootContext {
+  settings: PluginSettings = new PluginSettings();
+}
+
+class ConnectionContext {
+  constructor(
+    public connection: Connection,
+    public parser: Parser,
+  ) {}
+}
+
+const roots = new Map<u32, RootContext>();
+const connections = new Map<u32, ConnectionContext>();
+
+// The connection whose callback is running, for the abort handler's last log entry.
+let runningConnection: Connection | null = null;
+
+export function currentConnection(): Connection | null {
+  return runningConnection;
+}
+
+export function createContext(contextId: u32, parentId: u32): void {
+  if (parentId == 0) {
+    roots.set(contextId, new RootContext());
+    return;
+  }
+  const factory = parserFactory();
+  if (factory === null) return;
+  const settings = roots.has(parentId) ? roots.get(parentId).settings : new PluginSettings();
+  const connection = new Connection(contextId, factory.protocol, settings, factory.ruleSchema().keys.length);
+  connections.set(contextId, new ConnectionContext(connection, factory.create(connection)));
+}
+
+// proxy_on_configure: false refuses the configuration (Envoy NACKs it or does not start).
+export function configureRoot(rootId: u32, configurationSize: u32): bool {
+  const factory = parserFactory();
+  if (factory === null) {
+    logText(LogLevel.Error, 'weir: this module registered no parser; its entry file must call useParser(new <Name>Factory())');
+    return false;
+  }
+  const raw = new ByteBuffer();
+  if (!appendHostBuffer(BufferType.PluginConfiguration, configurationSize, raw)) {
+    logText(LogLevel.Error, 'weir ' + factory.protocol + ': could not read the plugin configuration from Envoy');
+    raw.release();
+    return false;
+  }
+  const problem = new Array<string>();
+  const settings = readPluginSettings(raw.readPtr, <i32>raw.length, factory, problem);
+  raw.release();
+  if (settings === null) {
+    logText(LogLevel.Error, 'weir ' + factory.protocol + ': plugin configuration rejected: ' + problem[0] + '; expected JSON such as {"parser":"' + factory.protocol + '","maxBufferBytes":1048576}');
+    return false;
+  }
+  if (!roots.has(rootId)) roots.set(rootId, new RootContext());
+  roots.get(rootId).settings = settings;
+  const rules = settings.rules;
+  const ruleText = rules === null ? 'no rules (parser default)' : rules.rules.length.toString() + ' rules';
+  logText(LogLevel.Info, 'weir ' + factory.protocol + ': configured, maxBufferBytes=' + settings.maxBufferBytes.toString() + ', ' + ruleText);
+  return true;
+}
+
+export function onConnectionData(contextId: u32, direction: Direction, size: u32, endStream: bool): void {
+  if (!connections.has(contextId)) return;
+  const context = connections.get(contextId);
+  const connection = context.connection;
+  const bufferType = direction == Direction.Request ? BufferType.DownstreamData : BufferType.UpstreamData;
+  const stream = connection.streamOf(direction);
+  stream.output.clear();
+  if (connection.failed) {
+    replaceHostBuffer(bufferType, size, stream.output);
+    return;
+  }
+  runningConnection = connection;
+  appendHostBuffer(bufferType, size, stream.input);
+  const failure = runOpLoop(connection, context.parser, direction, endStream);
+  replaceHostBuffer(bufferType, size, stream.output);
+  if (failure != 0) failConnection(connection, direction, failure);
+  runningConnection = null;
+}
+
+export function deleteContext(contextId: u32): void {
+  if (connections.has(contextId)) {
+    connections.get(contextId).connection.release();
+    connections.delete(contextId);
+  } else if (roots.has(contextId)) {
+    roots.delete(contextId);
+  }
+}
+
+function failConnection(connection: Connection, direction: Direction, code: u32): void {
+  connection.failed = true;
+  connection.requestStream.input.clear();
+  connection.replyStream.input.clear();
+  connection.fields.clear();
+  connection.fields.addString('direction', direction == Direction.Request ? 'request' : 'reply');
+  connection.fields.addNumber('code', <u64>code);
+  connection.log(EntryType.Error, errorReason(connection, direction, code) + '; connection closed');
+  connection.errorDetail = '';
+  closeConnection();
+}
+
+function errorReason(connection: Connection, direction: Direction, code: u32): string {
+  const side = direction == Direction.Request ? 'request' : 'reply';
+  const detail = connection.errorDetail.length > 0 ? ': ' + connection.errorDetail : '';
+  if (code == ErrorCode.FrameTooLarge) {
+    return side + ' frame exceeds maxBufferBytes (' + connection.settings.maxBufferBytes.toString() + ' bytes) without completing; raise maxBufferBytes in the plugin configuration if such frames are legitimate';
+  }
+  if (code == ErrorCode.InvalidFrameType) return 'malformed ' + side + ' frame' + detail;
+  if (code == ErrorCode.InvalidFrameLength) return 'invalid ' + side + ' frame length' + detail;
+  if (code == ErrorCode.TooManyPendingReplies) return 'too many denied requests waiting for earlier replies' + detail;
+  if (code == ErrorCode.InvalidOpLength) return connection.protocol + ' parser bug: op with length 0 or unknown op on the ' + side + ' direction';
+  if (code == ErrorCode.InjectOverflow) return connection.protocol + ' parser bug: INJECT of more bytes than were queued';
+  if (code == ErrorCode.TooManyOps) return connection.protocol + ' parser bug: INJECT loop without consuming input';
+  return connection.protocol + ' parser error code ' + code.toString() + ' on the ' + side + ' direction' + detail;
+}

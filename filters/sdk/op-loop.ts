@@ -1,0 +1,103 @@
+// Applies a parser's ops to one direction of one connection for one Envoy callback: carries
+// PASS/DROP beyond the buffered bytes over to later callbacks without calling the parser, waits
+// for MORE, copies INJECTed bytes, and on the reply direction turns probe replies into deny
+// replies and emits queued deny replies when their turn comes. Produces the bytes to forward in
+// stream.output; talking to Envoy is left to filter-context.ts.
+import { Connection, Direction, DirectionStream } from './connection';
+import { ErrorCode, OpKind, Parser, opCount, opKind } from './parser';
+import { SlotKind } from './reply-queue';
+
+// A parser that injects this many times in a row without consuming input is looping.
+const MAX_INJECTS_IN_A_ROW: i32 = 1024;
+
+// Runs the op loop; returns 0, or the ErrorCode that must close the connection.
+export function runOpLoop(connection: Connection, parser: Parser, direction: Direction, endStream: bool): u32 {
+  const stream = connection.streamOf(direction);
+  const reply = direction == Direction.Reply;
+  let injectsInARow = 0;
+  while (true) {
+    if (!carryOver(stream)) break;
+    if (reply) flushDeniedReplies(connection, stream);
+    const available = stream.input.length;
+    if (<u64>available < stream.needBuffered) break;
+    stream.view.setWindow(stream.input.readPtr, <i32>available);
+    connection.replyEnded = false;
+    const op = parser.onData(reply, endStream, stream.view);
+    const kind = opKind(op);
+    const count = opCount(op);
+    if (kind == OpKind.Nop) break;
+    if (count == 0) return ErrorCode.InvalidOpLength;
+    if (kind == OpKind.More) {
+      stream.needBuffered = <u64>available + <u64>count;
+      break;
+    }
+    if (kind == OpKind.Error) return count;
+    stream.needBuffered = 0;
+    if (kind == OpKind.Pass) {
+      if (reply) passReply(connection, stream, count);
+      else stream.passAhead = count;
+      injectsInARow = 0;
+    } else if (kind == OpKind.Drop) {
+      stream.dropAhead = count;
+      injectsInARow = 0;
+    } else if (kind == OpKind.Inject) {
+      if (<usize>count > stream.injected.length) return ErrorCode.InjectOverflow;
+      stream.output.appendBytes(stream.injected.readPtr, <usize>count);
+      stream.injected.consume(<usize>count);
+      if (++injectsInARow > MAX_INJECTS_IN_A_ROW) return ErrorCode.TooManyOps;
+    } else {
+      return ErrorCode.InvalidOpLength;
+    }
+  }
+  if (stream.input.length > <usize>connection.settings.maxBufferBytes) return ErrorCode.FrameTooLarge;
+  return 0;
+}
+
+// Applies pending PASS/DROP bytes to what is buffered; false while some are still to come.
+function carryOver(stream: DirectionStream): bool {
+  if (stream.passAhead > 0) {
+    const count = minBytes(stream.passAhead, stream.input.length);
+    stream.output.appendBytes(stream.input.readPtr, count);
+    stream.input.consume(count);
+    stream.passAhead -= <u64>count;
+    if (stream.passAhead > 0) return false;
+  }
+  if (stream.dropAhead > 0) {
+    const count = minBytes(stream.dropAhead, stream.input.length);
+    stream.input.consume(count);
+    stream.dropAhead -= <u64>count;
+    if (stream.dropAhead > 0) return false;
+  }
+  return true;
+}
+
+// A reply frame is passed, unless it answers one of our probes: then it is dropped and, when the
+// parser marked it as the reply's last frame, the deny reply takes its place.
+function passReply(connection: Connection, stream: DirectionStream, count: u32): void {
+  const replies = connection.replies;
+  if (replies.headKind() == SlotKind.Probe) {
+    stream.dropAhead = count;
+    if (connection.replyEnded) {
+      const denyReply = replies.peek().denyReply;
+      if (denyReply !== null) stream.output.appendArrayBuffer(denyReply);
+      replies.popOne();
+    }
+    return;
+  }
+  stream.passAhead = count;
+  if (connection.replyEnded) replies.popOne();
+}
+
+// Emits deny replies that have reached the head of the reply queue.
+function flushDeniedReplies(connection: Connection, stream: DirectionStream): void {
+  const replies = connection.replies;
+  while (replies.headKind() == SlotKind.Denied) {
+    const denyReply = replies.peek().denyReply;
+    if (denyReply !== null) stream.output.appendArrayBuffer(denyReply);
+    replies.popOne();
+  }
+}
+
+function minBytes(wanted: u64, available: usize): usize {
+  return wanted < <u64>available ? <usize>wanted : available;
+}

@@ -1,0 +1,95 @@
+// Builds every Weir Wasm filter: each `filters/parsers/<name>/index.ts` into
+// `build/filters/<name>.wasm` (release) and `build/filters/checked/<name>.wasm` (the same with
+// `--uncheckedBehavior never`, for test runs), plus the lead's `filters/probe/index.ts` when present.
+// Owns the AssemblyScript flags that make a module load in Envoy's V8 runtime (see
+// docs/parser-sdk.md "Build") and checks each module's imports against what Envoy provides.
+// It does not run anything; tests and the control server consume the .wasm files.
+import { readdir, mkdir, readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import asc from 'assemblyscript/asc';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = path.join(repoRoot, 'build', 'filters');
+const checkedDir = path.join(outDir, 'checked');
+
+// Every import a module may have: Proxy-Wasm 0.2.1 host calls live in `env`; WASI calls that
+// proxy-wasm-cpp-host provides live in `wasi_snapshot_preview1`. Anything else (env.abort,
+// env.seed, env.trace, ...) makes Envoy refuse to load the module.
+const ENVOY_IMPORT_MODULES = new Set(['wasi_snapshot_preview1', 'wasi_unstable']);
+const isEnvoyImport = (imp) => (imp.module === 'env' && imp.name.startsWith('proxy_')) || ENVOY_IMPORT_MODULES.has(imp.module);
+const REQUIRED_EXPORTS = ['proxy_abi_version_0_2_1', 'proxy_on_memory_allocate', 'memory', 'proxy_on_context_create'];
+
+// Flags shared by every build. `--debug` keeps the names section (function names in Envoy's
+// in-VM backtrace) even at -O3; `--exportStart _initialize` runs top-level code as a WASI
+// reactor initializer instead of a start section that would run before Envoy set a context.
+const COMMON_FLAGS = [
+  '-O3',
+  '--runtime', 'incremental',
+  '--debug',
+  '--exportStart', '_initialize',
+  '--noAssert',
+];
+
+async function listTargets() {
+  const targets = [];
+  const parsersDir = path.join(repoRoot, 'filters', 'parsers');
+  const entries = existsSync(parsersDir) ? await readdir(parsersDir, { withFileTypes: true }) : [];
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const entryFile = path.join(parsersDir, entry.name, 'index.ts');
+    // The SDK's global handler logs at critical before the trap (filters/sdk/abi/abort.ts).
+    if (entry.isDirectory() && existsSync(entryFile)) targets.push({ name: entry.name, entryFile, abortHandler: 'weirAbort' });
+  }
+  const probeEntry = path.join(repoRoot, 'filters', 'probe', 'index.ts');
+  // The probe is independent of the SDK and brings its own handler.
+  if (existsSync(probeEntry)) targets.push({ name: 'probe', entryFile: probeEntry, abortHandler: 'filters/probe/index/probeAbort' });
+  return targets;
+}
+
+async function compile(target, outFile, extraFlags) {
+  const args = [path.relative(repoRoot, target.entryFile), '-o', path.relative(repoRoot, outFile), ...COMMON_FLAGS, '--use', `abort=${target.abortHandler}`, ...extraFlags];
+  let diagnostics = '';
+  const sink = { write: (chunk) => { diagnostics += String(chunk); return true; } };
+  const { error } = await asc.main(args, { stdout: sink, stderr: sink });
+  if (error) {
+    throw new Error(`build-filters: compiling ${path.relative(repoRoot, target.entryFile)} failed: ${error.message}\n${diagnostics}`);
+  }
+  if (diagnostics.trim().length > 0) process.stdout.write(diagnostics);
+  await checkModule(outFile);
+}
+
+async function checkModule(outFile) {
+  const module = await WebAssembly.compile(await readFile(outFile));
+  const foreign = WebAssembly.Module.imports(module).filter((imp) => !isEnvoyImport(imp));
+  if (foreign.length > 0) {
+    const names = foreign.map((imp) => `${imp.module}.${imp.name}`).join(', ');
+    throw new Error(`build-filters: ${path.relative(repoRoot, outFile)} imports ${names}, which Envoy does not provide; remove the code that needs them (console.log, Math.random, Date.now, trace, ...)`);
+  }
+  const exported = new Set(WebAssembly.Module.exports(module).map((exp) => exp.name));
+  const missing = REQUIRED_EXPORTS.filter((name) => !exported.has(name));
+  if (missing.length > 0) {
+    throw new Error(`build-filters: ${path.relative(repoRoot, outFile)} lacks exports ${missing.join(', ')}; the entry file must \`export * from '../../sdk/abi/exports'\``);
+  }
+}
+
+async function main() {
+  const started = Date.now();
+  await mkdir(checkedDir, { recursive: true });
+  const targets = await listTargets();
+  if (targets.length === 0) console.log('build-filters: no filters/parsers/<name>/index.ts found; nothing to build');
+  for (const target of targets) {
+    const releaseFile = path.join(outDir, `${target.name}.wasm`);
+    const checkedFile = path.join(checkedDir, `${target.name}.wasm`);
+    await compile(target, releaseFile, []);
+    await compile(target, checkedFile, ['--uncheckedBehavior', 'never']);
+    const { size } = await stat(releaseFile);
+    console.log(`build-filters: ${path.relative(repoRoot, target.entryFile)} -> ${path.relative(repoRoot, releaseFile)} (${size} bytes) and ${path.relative(repoRoot, checkedFile)}`);
+  }
+  console.log(`build-filters: done in ${Date.now() - started} ms`);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});
