@@ -1,0 +1,59 @@
+// The snapshot cache: content-hash versions, batching window, push order across types.
+import { describe, expect, it } from 'vitest';
+import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
+import { LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
+import { DEFAULT_SNAPSHOT_KEY, SnapshotCache } from '../../../server/xds/snapshot-cache.ts';
+import { Snapshot } from '../../../server/xds/snapshot.ts';
+import { cluster, NODE } from './support/resources.ts';
+
+const wildcard = (typeUrl: string) => ({ node: NODE, typeUrl, wildcard: true, resourceNames: new Set<string>() });
+const nothingDelivered = { deliveredVersion: undefined, deliveredNames: new Set<string>() };
+
+describe('snapshot versions', () => {
+  it('are content hashes: equal content gives the same version in a new process, other content another', () => {
+    const first = new Snapshot([cluster('a'), cluster('b')]).forType(CLUSTER_TYPE_URL).version;
+    const sameContentOtherOrder = new Snapshot([cluster('b'), cluster('a')]).forType(CLUSTER_TYPE_URL).version;
+    const changed = new Snapshot([cluster('a'), cluster('b', 1)]).forType(CLUSTER_TYPE_URL).version;
+    expect(sameContentOtherOrder).toBe(first);
+    expect(changed).not.toBe(first);
+  });
+
+  it('rejects two resources of one type with the same name', () => {
+    expect(() => new Snapshot([cluster('a'), cluster('a', 1)])).toThrow(/two .*Cluster resources named "a"/);
+  });
+});
+
+describe('SnapshotCache', () => {
+  it('coalesces changes inside the batching window into one answer', async () => {
+    const cache = new SnapshotCache({ batchWindowMs: 40 });
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a')]));
+    const versions: string[] = [];
+    const delivered = { deliveredVersion: new Snapshot([cluster('a')]).forType(CLUSTER_TYPE_URL).version, deliveredNames: new Set<string>() };
+    cache.createWatch(wildcard(CLUSTER_TYPE_URL), delivered, (response) => versions.push(response.version));
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a', 1)]));
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a', 2)]));
+    expect(versions).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(versions).toEqual([new Snapshot([cluster('a', 2)]).forType(CLUSTER_TYPE_URL).version]);
+    cache.close();
+  });
+
+  it('answers waiting watches in push order: clusters before listeners', () => {
+    const cache = new SnapshotCache({ batchWindowMs: 0 });
+    const order: string[] = [];
+    cache.createWatch(wildcard(LISTENER_TYPE_URL), nothingDelivered, (response) => order.push(response.typeUrl));
+    cache.createWatch(wildcard(CLUSTER_TYPE_URL), nothingDelivered, (response) => order.push(response.typeUrl));
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a')]));
+    expect(order).toEqual([CLUSTER_TYPE_URL, LISTENER_TYPE_URL]);
+  });
+
+  it('answers a watch once and forgets a cancelled one', () => {
+    const cache = new SnapshotCache({ batchWindowMs: 0 });
+    let answers = 0;
+    const cancel = cache.createWatch(wildcard(CLUSTER_TYPE_URL), nothingDelivered, () => answers++);
+    cancel();
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a')]));
+    expect(answers).toBe(0);
+    expect(cache.openWatchCount()).toBe(0);
+  });
+});
