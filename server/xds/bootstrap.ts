@@ -16,7 +16,7 @@ export interface BootstrapOptions {
   xdsPort?: number;
   /** Admin interface port on 127.0.0.1. Default 9901. */
   adminPort?: number;
-  /** 'sotw' (AGGREGATED_GRPC) or 'delta' (AGGREGATED_DELTA_GRPC). Default 'sotw'. */
+  /** 'sotw' (ads_config api_type GRPC) or 'delta' (DELTA_GRPC). Default 'sotw'. */
   variant?: XdsVariant;
 }
 
@@ -41,7 +41,7 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: settings.adminPort } } },
     dynamic_resources: {
       ads_config: {
-        api_type: settings.variant === 'delta' ? 'AGGREGATED_DELTA_GRPC' : 'GRPC',
+        api_type: settings.variant === 'delta' ? 'DELTA_GRPC' : 'GRPC',
         transport_api_version: 'V3',
         set_node_on_first_message_only: true,
         grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER_NAME } }],

@@ -1,0 +1,139 @@
+// The xDS server against a real Envoy 1.40: the initial listener and cluster are applied and ACKed
+// (state of the world and delta), traffic flows through the pushed Wasm filter, an invalid listener
+// is NACKed with Envoy's message and not resent, and a restarted server does not re-push unchanged
+// resources to a delta proxy that kept forwarding meanwhile.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { renderBootstrap, type XdsVariant } from '../../../server/xds/bootstrap.ts';
+import { startControlServer, type ControlServer } from '../../../server/xds/control-server.ts';
+import { buildRedirectSnapshot, clusterNameOf, listenerNameOf, type RedirectSpec } from '../../../server/xds/redirect-snapshot.ts';
+import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
+import { LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
+import type { TypeApplyState } from '../../../server/xds/proxy-status.ts';
+import {
+  compileProbeModule,
+  exchange,
+  freePort,
+  makeWorkDir,
+  startEchoServer,
+  startEnvoy,
+  waitFor,
+  type RunningEnvoy,
+} from './support/envoy-process.ts';
+
+const workDir = makeWorkDir();
+let echo: { port: number; stop(): Promise<void> };
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  await compileProbeModule(workDir);
+  echo = await startEchoServer();
+}, 60_000);
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  await echo.stop();
+  fs.rmSync(workDir, { recursive: true, force: true });
+});
+
+async function redirectTo(listenPort: number): Promise<RedirectSpec> {
+  return { name: 'probe', listen: { address: '127.0.0.1', port: listenPort }, parser: 'probe', upstream: { address: '127.0.0.1', port: echo.port } };
+}
+
+async function startServer(redirect: RedirectSpec, port = 0): Promise<ControlServer> {
+  const server = await startControlServer({ port, batchWindowMs: 0, snapshot: buildRedirectSnapshot({ redirects: [redirect], filtersDir: workDir }) });
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+async function startProxy(server: ControlServer, nodeId: string, variant: XdsVariant): Promise<RunningEnvoy> {
+  const envoy = await startEnvoy(renderBootstrap({ nodeId, xdsPort: server.port, adminPort: 0, variant }), workDir);
+  cleanups.push(() => envoy.stop());
+  return envoy;
+}
+
+function typeState(server: ControlServer, nodeId: string, typeUrl: string): TypeApplyState | undefined {
+  return server.status.get(nodeId)?.types.find((state) => state.typeUrl === typeUrl);
+}
+
+async function waitForAcks(server: ControlServer, nodeId: string, envoy: RunningEnvoy): Promise<void> {
+  await waitFor(
+    () => {
+      const listener = typeState(server, nodeId, LISTENER_TYPE_URL);
+      const cluster = typeState(server, nodeId, CLUSTER_TYPE_URL);
+      const acked = (state: TypeApplyState | undefined) => state?.ackedVersion !== undefined && state.ackedVersion === state.sentVersion;
+      return acked(listener) && acked(cluster) ? true : undefined;
+    },
+    15_000,
+    () => `no ACKs from ${nodeId}: ${JSON.stringify(server.status.get(nodeId))}\n${envoy.log()}`,
+  );
+}
+
+async function pongThrough(port: number): Promise<string> {
+  return waitFor(async () => exchange(port, 'ping').catch(() => undefined), 10_000, () => `no answer through port ${port}`);
+}
+
+async function envoyStat(envoy: RunningEnvoy, name: string): Promise<number> {
+  const text = await (await fetch(`${envoy.adminUrl}/stats?filter=^${name}$`)).text();
+  const match = new RegExp(`${name.replaceAll('.', '\\.')}: (\\d+)`).exec(text);
+  return match?.[1] ? Number(match[1]) : Number.NaN;
+}
+
+function dynamicNames(dump: Awaited<ReturnType<RunningEnvoy['configDump']>>): { listeners: string[]; clusters: string[] } {
+  const find = (suffix: string) => dump.configs.find((config) => config['@type'].endsWith(suffix)) ?? {};
+  const listeners = (find('ListenersConfigDump')['dynamic_listeners'] as Array<{ name: string }> | undefined) ?? [];
+  const clusters = (find('ClustersConfigDump')['dynamic_active_clusters'] as Array<{ cluster: { name: string } }> | undefined) ?? [];
+  return { listeners: listeners.map((listener) => listener.name), clusters: clusters.map((entry) => entry.cluster.name) };
+}
+
+describe('xDS server with a real Envoy', () => {
+  it('state of the world: Envoy applies and ACKs the listener and cluster, and traffic passes the Wasm filter', async () => {
+    const redirect = await redirectTo(await freePort());
+    const server = await startServer(redirect);
+    const envoy = await startProxy(server, 'envoy-sotw', 'sotw');
+    await waitForAcks(server, 'envoy-sotw', envoy);
+    const names = dynamicNames(await envoy.configDump());
+    expect(names.listeners).toContain(listenerNameOf('probe'));
+    expect(names.clusters).toContain(clusterNameOf('probe'));
+    expect(server.status.get('envoy-sotw')).toMatchObject({ connected: true, variant: 'sotw' });
+    expect(await pongThrough(redirect.listen.port)).toBe('pong');
+  }, 40_000);
+
+  it('an invalid listener is NACKed with Envoy\'s message, not resent, and the old listener keeps working', async () => {
+    const redirect = await redirectTo(await freePort());
+    const server = await startServer(redirect);
+    const envoy = await startProxy(server, 'envoy-nack', 'sotw');
+    await waitForAcks(server, 'envoy-nack', envoy);
+    const goodVersion = typeState(server, 'envoy-nack', LISTENER_TYPE_URL)?.ackedVersion;
+    fs.writeFileSync(path.join(workDir, 'broken.wasm'), Buffer.from('this is not wasm'));
+    server.setSnapshot(buildRedirectSnapshot({ redirects: [{ ...redirect, parser: 'broken' }], filtersDir: workDir }));
+    const nack = await waitFor(() => typeState(server, 'envoy-nack', LISTENER_TYPE_URL)?.lastNack, 15_000, () => `no NACK\n${envoy.log()}`);
+    expect(nack.message).toMatch(/wasm/i);
+    expect(typeState(server, 'envoy-nack', LISTENER_TYPE_URL)?.ackedVersion).toBe(goodVersion);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await envoyStat(envoy, 'listener_manager.lds.update_rejected')).toBe(1);
+    expect(await pongThrough(redirect.listen.port)).toBe('pong');
+  }, 40_000);
+
+  it('delta: ACKs, and after a server restart Envoy keeps forwarding and gets nothing unchanged again', async () => {
+    const redirect = await redirectTo(await freePort());
+    const first = await startServer(redirect);
+    const envoy = await startProxy(first, 'envoy-delta', 'delta');
+    await waitForAcks(first, 'envoy-delta', envoy);
+    expect(first.status.get('envoy-delta')?.variant).toBe('delta');
+    expect(await pongThrough(redirect.listen.port)).toBe('pong');
+    const port = first.port;
+    await first.stop();
+    expect(await pongThrough(redirect.listen.port)).toBe('pong');
+    const second = await startServer(redirect, port);
+    await waitFor(() => (second.status.get('envoy-delta')?.connected ? true : undefined), 20_000, () => `Envoy did not reconnect\n${envoy.log()}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(typeState(second, 'envoy-delta', LISTENER_TYPE_URL)?.sentVersion).toBeUndefined();
+    expect(typeState(second, 'envoy-delta', CLUSTER_TYPE_URL)?.sentVersion).toBeUndefined();
+    expect(await pongThrough(redirect.listen.port)).toBe('pong');
+  }, 60_000);
+});
