@@ -84,7 +84,7 @@ async function envoyStat(envoy: RunningEnvoy, name: string): Promise<number> {
 }
 
 function dynamicNames(dump: Awaited<ReturnType<RunningEnvoy['configDump']>>): { listeners: string[]; clusters: string[] } {
-  const find = (suffix: string) => dump.configs.find((config) => config['@type'].endsWith(suffix)) ?? {};
+  const find = (suffix: string): Record<string, unknown> => dump.configs.find((config) => config['@type'].endsWith(suffix)) ?? {};
   const listeners = (find('ListenersConfigDump')['dynamic_listeners'] as Array<{ name: string }> | undefined) ?? [];
   const clusters = (find('ClustersConfigDump')['dynamic_active_clusters'] as Array<{ cluster: { name: string } }> | undefined) ?? [];
   return { listeners: listeners.map((listener) => listener.name), clusters: clusters.map((entry) => entry.cluster.name) };
