@@ -127,9 +127,9 @@ export class VmInstance implements ProxyHostBackend, QueueConsumer, GrpcDelivery
     checkModuleInterface(options.moduleInterface);
     const vm = new VmInstance(options);
     vm.instantiate();
+    options.grpc.attach(vm); // before start: the VM may open gRPC streams in proxy_on_vm_start
     vm.start();
     vm.configure();
-    options.grpc.attach(vm);
     return vm;
   }
 
