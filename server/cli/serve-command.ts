@@ -6,6 +6,7 @@ import { loadWeirConfig, WEIR_CONFIG_DEFAULTS, type WeirConfig } from '../config
 import { createLogger } from '../log/logger.ts';
 import { startControlServer, type ControlServer } from '../xds/control-server.ts';
 import { buildRedirectSnapshot } from '../xds/redirect-snapshot.ts';
+import type { Snapshot } from '../xds/snapshot.ts';
 import { startStatusEndpoint, type StatusEndpoint } from './status-endpoint.ts';
 
 export interface ServeOptions {
@@ -28,7 +29,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   const configFile = options.configFile ?? WEIR_CONFIG_DEFAULTS.file;
   const logger = options.logger ?? createLogger();
   let config = loadWeirConfig(configFile);
-  const snapshot = buildRedirectSnapshot({ redirects: config.redirects, filtersDir: config.filtersDir });
+  const snapshot = snapshotOf(config);
   const controlServer = await startControlServer({
     address: config.xds.address,
     port: config.xds.port,
@@ -57,7 +58,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     statusEndpoint,
     reload: () => {
       config = loadWeirConfig(configFile);
-      controlServer.setSnapshot(buildRedirectSnapshot({ redirects: config.redirects, filtersDir: config.filtersDir }));
+      controlServer.setSnapshot(snapshotOf(config));
       logger.info({ config: configFile }, 'config reloaded');
     },
     stop: async () => {
@@ -65,4 +66,8 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
       await controlServer.stop();
     },
   };
+}
+
+function snapshotOf(config: WeirConfig): Snapshot {
+  return buildRedirectSnapshot({ redirects: config.redirects, filtersDir: config.filtersDir, filterDelivery: config.xds.filterDelivery });
 }

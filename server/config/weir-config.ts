@@ -24,7 +24,11 @@ export interface XdsTlsConfig {
   clientCa: string;
 }
 
+export type FilterDeliveryConfig = 'ecds' | 'inline';
+
 export interface XdsConfig extends SocketAddressConfig {
+  /** How parser Wasm filters reach Envoy: 'ecds' (new builds without listener drains) or 'inline'. */
+  filterDelivery: FilterDeliveryConfig;
   /** Changes inside this window coalesce into one push per proxy. */
   batchWindowMs: number;
   tls: XdsTlsConfig | undefined;
@@ -48,6 +52,7 @@ export const WEIR_CONFIG_DEFAULTS = {
   xdsAddress: '127.0.0.1',
   xdsPort: 18000,
   batchWindowMs: 100,
+  filterDelivery: 'ecds',
   filtersDir: 'build/filters',
   statusAddress: '127.0.0.1',
   statusPort: 18001,
@@ -90,7 +95,7 @@ export function parseWeirConfig(text: string, origin: { source: string; baseDir:
 function readConfig(root: FieldReader, origin: { source: string; baseDir: string }): WeirConfig {
   root.expectKeys(['xds', 'redirects', 'filters', 'status']);
   const xds = root.child('xds', {});
-  xds.expectKeys(['address', 'port', 'batchWindowMs', 'tls']);
+  xds.expectKeys(['address', 'port', 'batchWindowMs', 'filterDelivery', 'tls']);
   const tlsReader = xds.has('tls') ? xds.child('tls', {}) : undefined;
   tlsReader?.expectKeys(['cert', 'key', 'clientCa']);
   const filters = root.child('filters', {});
@@ -106,6 +111,7 @@ function readConfig(root: FieldReader, origin: { source: string; baseDir: string
     xds: {
       address: xds.string('address', WEIR_CONFIG_DEFAULTS.xdsAddress),
       port: xds.port('port', WEIR_CONFIG_DEFAULTS.xdsPort, { allowZero: true }),
+      filterDelivery: xds.oneOf('filterDelivery', ['ecds', 'inline'] as const, WEIR_CONFIG_DEFAULTS.filterDelivery),
       batchWindowMs: xds.integer('batchWindowMs', WEIR_CONFIG_DEFAULTS.batchWindowMs, { min: 0, max: 60_000 }),
       tls: tlsReader
         ? { cert: resolve(tlsReader.string('cert')), key: resolve(tlsReader.string('key')), clientCa: resolve(tlsReader.string('clientCa')) }
@@ -193,6 +199,14 @@ class FieldReader {
     if (typeof raw === 'string' && raw !== '') return raw;
     this.problem(field, raw === undefined ? 'is required' : 'must be a non-empty string');
     return '';
+  }
+
+  oneOf<T extends string>(field: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.#record()[field] ?? fallback;
+    const match = allowed.find((candidate) => candidate === raw);
+    if (match !== undefined) return match;
+    this.problem(field, `must be one of ${allowed.join(', ')}`);
+    return fallback;
   }
 
   matching(field: string, pattern: RegExp, description: string): string {

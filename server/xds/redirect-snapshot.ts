@@ -1,11 +1,13 @@
-// Turns per-node redirects (listen here, parse with this parser, forward there) into the listeners
-// and clusters of a snapshot: listener `weir-<name>` runs the parser's Wasm filter then tcp_proxy to
-// cluster `weir-<name>-backend`. Reads each parser module once from the filters directory.
+// Turns per-node redirects (listen here, parse with this parser, forward there) into the listeners,
+// clusters and extension configs of a snapshot: listener `weir-<name>` runs the parser's Wasm
+// filter then tcp_proxy to cluster `weir-<name>-backend`. The Wasm filter travels over ECDS as
+// `weir.<name>` (default) or inline in the listener. Reads each parser module once.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Snapshot } from './snapshot.ts';
 import { buildStaticCluster, type SocketAddressSpec } from './resources/cluster.ts';
-import { buildRedirectListener } from './resources/listener.ts';
+import { buildRedirectListener, type ParserFilterDelivery } from './resources/listener.ts';
+import { buildExtensionConfig } from './resources/extension-config.ts';
 import { buildParserFilterConfig } from './resources/wasm-filter.ts';
 import type { EncodedResource } from './resources/encoded-resource.ts';
 
@@ -22,12 +24,21 @@ export interface RedirectSnapshotOptions {
   redirects: readonly RedirectSpec[];
   /** Directory holding `<parser>.wasm`. */
   filtersDir: string;
+  /** 'ecds' (default): the listener asks for the Wasm filter by name; 'inline': it is in the listener. */
+  filterDelivery?: FilterDelivery;
   /** Reads a module file; tests may substitute. Default: fs.readFileSync. */
   readModule?: (file: string) => Uint8Array;
 }
 
+export type FilterDelivery = 'ecds' | 'inline';
+
 export function listenerNameOf(redirectName: string): string {
   return `weir-${redirectName}`;
+}
+
+/** The plugin name and, with ECDS, the TypedExtensionConfig resource name. */
+export function filterConfigNameOf(redirectName: string): string {
+  return `weir.${redirectName}`;
 }
 
 export function clusterNameOf(redirectName: string): string {
@@ -49,12 +60,17 @@ export function buildRedirectSnapshot(options: RedirectSnapshotOptions): Snapsho
   for (const redirect of options.redirects) {
     const cluster = clusterNameOf(redirect.name);
     resources.push(buildStaticCluster({ name: cluster, endpoints: [redirect.upstream] }));
-    const parserFilter = buildParserFilterConfig({
+    const typedConfig = buildParserFilterConfig({
       redirectName: redirect.name,
       parser: redirect.parser,
       moduleBytes: moduleFor(redirect.parser),
       ...(redirect.maxBufferBytes !== undefined ? { maxBufferBytes: redirect.maxBufferBytes } : {}),
     });
+    let parserFilter: ParserFilterDelivery = { kind: 'inline', typedConfig };
+    if ((options.filterDelivery ?? 'ecds') === 'ecds') {
+      parserFilter = { kind: 'ecds', resourceName: filterConfigNameOf(redirect.name) };
+      resources.push(buildExtensionConfig(parserFilter.resourceName, typedConfig));
+    }
     resources.push(
       buildRedirectListener({ name: listenerNameOf(redirect.name), listen: redirect.listen, parserFilter, upstreamCluster: cluster }),
     );

@@ -1,8 +1,10 @@
 // Listener resources (LDS): the type URL and the builder for a Weir redirect listener, whose only
-// filter chain is the parser's Wasm filter followed by tcp_proxy to the redirect's cluster.
+// filter chain is the parser's Wasm filter followed by tcp_proxy to the redirect's cluster. The Wasm
+// filter is either inline or discovered over ECDS (config_discovery on the same ADS stream), so a
+// new parser build reaches new connections without replacing the listener.
 import { encodeResource, packAny, type EncodedResource, type PackedAny } from './encoded-resource.ts';
 import { socketAddress, type SocketAddressSpec } from './cluster.ts';
-import { NETWORK_WASM_FILTER_NAME } from './wasm-filter.ts';
+import { NETWORK_WASM_FILTER_NAME, NETWORK_WASM_TYPE_URL } from './wasm-filter.ts';
 
 export const LISTENER_TYPE_URL = 'type.googleapis.com/envoy.config.listener.v3.Listener' as const;
 export type ListenerTypeUrl = typeof LISTENER_TYPE_URL;
@@ -10,11 +12,16 @@ export type ListenerTypeUrl = typeof LISTENER_TYPE_URL;
 export const TCP_PROXY_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy' as const;
 export const TCP_PROXY_FILTER_NAME = 'envoy.filters.network.tcp_proxy';
 
+export type ParserFilterDelivery =
+  /** typed_config of the parser's Wasm filter (see wasm-filter.ts), inside the listener. */
+  | { kind: 'inline'; typedConfig: PackedAny }
+  /** Fetched over ECDS as the TypedExtensionConfig named `resourceName`. */
+  | { kind: 'ecds'; resourceName: string };
+
 export interface RedirectListenerSpec {
   name: string;
   listen: SocketAddressSpec;
-  /** typed_config of the parser's Wasm filter (see wasm-filter.ts). */
-  parserFilter: PackedAny;
+  parserFilter: ParserFilterDelivery;
   /** Cluster that tcp_proxy forwards to. */
   upstreamCluster: string;
   /** Default 1 MiB, matching the parser's cap. */
@@ -29,7 +36,7 @@ export function buildRedirectListener(spec: RedirectListenerSpec): EncodedResour
     filter_chains: [
       {
         filters: [
-          { name: NETWORK_WASM_FILTER_NAME, typed_config: spec.parserFilter },
+          parserFilterMessage(spec.parserFilter),
           {
             name: TCP_PROXY_FILTER_NAME,
             typed_config: packAny(TCP_PROXY_TYPE_URL, { stat_prefix: spec.name, cluster: spec.upstreamCluster }),
@@ -39,4 +46,15 @@ export function buildRedirectListener(spec: RedirectListenerSpec): EncodedResour
     ],
   };
   return encodeResource(LISTENER_TYPE_URL, spec.name, message);
+}
+
+function parserFilterMessage(delivery: ParserFilterDelivery): object {
+  if (delivery.kind === 'inline') return { name: NETWORK_WASM_FILTER_NAME, typed_config: delivery.typedConfig };
+  return {
+    name: delivery.resourceName,
+    config_discovery: {
+      config_source: { ads: {}, resource_api_version: 'V3' },
+      type_urls: [NETWORK_WASM_TYPE_URL],
+    },
+  };
 }

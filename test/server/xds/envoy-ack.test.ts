@@ -7,9 +7,10 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderBootstrap, type XdsVariant } from '../../../server/xds/bootstrap.ts';
 import { startControlServer, type ControlServer } from '../../../server/xds/control-server.ts';
-import { buildRedirectSnapshot, clusterNameOf, listenerNameOf, type RedirectSpec } from '../../../server/xds/redirect-snapshot.ts';
+import { buildRedirectSnapshot, clusterNameOf, listenerNameOf, type FilterDelivery, type RedirectSpec } from '../../../server/xds/redirect-snapshot.ts';
 import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
 import { LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
+import { EXTENSION_CONFIG_TYPE_URL } from '../../../server/xds/resources/extension-config.ts';
 import type { TypeApplyState } from '../../../server/xds/proxy-status.ts';
 import {
   compileProbeModule,
@@ -44,8 +45,9 @@ async function redirectTo(listenPort: number): Promise<RedirectSpec> {
   return { name: 'probe', listen: { address: '127.0.0.1', port: listenPort }, parser: 'probe', upstream: { address: '127.0.0.1', port: echo.port } };
 }
 
-async function startServer(redirect: RedirectSpec, port = 0): Promise<ControlServer> {
-  const server = await startControlServer({ port, batchWindowMs: 0, snapshot: buildRedirectSnapshot({ redirects: [redirect], filtersDir: workDir }) });
+async function startServer(redirect: RedirectSpec, port = 0, filterDelivery: FilterDelivery = 'ecds'): Promise<ControlServer> {
+  const snapshot = buildRedirectSnapshot({ redirects: [redirect], filtersDir: workDir, filterDelivery });
+  const server = await startControlServer({ port, batchWindowMs: 0, snapshot });
   cleanups.push(() => server.stop());
   return server;
 }
@@ -60,13 +62,19 @@ function typeState(server: ControlServer, nodeId: string, typeUrl: string): Type
   return server.status.get(nodeId)?.types.find((state) => state.typeUrl === typeUrl);
 }
 
-async function waitForAcks(server: ControlServer, nodeId: string, envoy: RunningEnvoy): Promise<void> {
+async function waitForAcks(
+  server: ControlServer,
+  nodeId: string,
+  envoy: RunningEnvoy,
+  typeUrls: readonly string[] = [CLUSTER_TYPE_URL, LISTENER_TYPE_URL, EXTENSION_CONFIG_TYPE_URL],
+): Promise<void> {
   await waitFor(
     () => {
-      const listener = typeState(server, nodeId, LISTENER_TYPE_URL);
-      const cluster = typeState(server, nodeId, CLUSTER_TYPE_URL);
-      const acked = (state: TypeApplyState | undefined) => state?.ackedVersion !== undefined && state.ackedVersion === state.sentVersion;
-      return acked(listener) && acked(cluster) ? true : undefined;
+      const acked = (typeUrl: string) => {
+        const state = typeState(server, nodeId, typeUrl);
+        return state?.ackedVersion !== undefined && state.ackedVersion === state.sentVersion;
+      };
+      return typeUrls.every(acked) ? true : undefined;
     },
     15_000,
     () => `no ACKs from ${nodeId}: ${JSON.stringify(server.status.get(nodeId))}\n${envoy.log()}`,
@@ -103,19 +111,33 @@ describe('xDS server with a real Envoy', () => {
     expect(await pongThrough(redirect.listen.port)).toBe('pong');
   }, 40_000);
 
-  it('an invalid listener is NACKed with Envoy\'s message, not resent, and the old listener keeps working', async () => {
+  it('inline filter: an invalid listener is NACKed with Envoy\'s message, not resent, and the old listener keeps working', async () => {
     const redirect = await redirectTo(await freePort());
-    const server = await startServer(redirect);
+    const server = await startServer(redirect, 0, 'inline');
     const envoy = await startProxy(server, 'envoy-nack', 'sotw');
-    await waitForAcks(server, 'envoy-nack', envoy);
+    await waitForAcks(server, 'envoy-nack', envoy, [CLUSTER_TYPE_URL, LISTENER_TYPE_URL]);
     const goodVersion = typeState(server, 'envoy-nack', LISTENER_TYPE_URL)?.ackedVersion;
     fs.writeFileSync(path.join(workDir, 'broken.wasm'), Buffer.from('this is not wasm'));
-    server.setSnapshot(buildRedirectSnapshot({ redirects: [{ ...redirect, parser: 'broken' }], filtersDir: workDir }));
+    server.setSnapshot(buildRedirectSnapshot({ redirects: [{ ...redirect, parser: 'broken' }], filtersDir: workDir, filterDelivery: 'inline' }));
     const nack = await waitFor(() => typeState(server, 'envoy-nack', LISTENER_TYPE_URL)?.lastNack, 15_000, () => `no NACK\n${envoy.log()}`);
     expect(nack.message).toMatch(/wasm/i);
     expect(typeState(server, 'envoy-nack', LISTENER_TYPE_URL)?.ackedVersion).toBe(goodVersion);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await envoyStat(envoy, 'listener_manager.lds.update_rejected')).toBe(1);
+    expect(await pongThrough(redirect.listen.port)).toBe('pong');
+  }, 40_000);
+
+  it('ECDS: a module that fails to load is NACKed on the extension config, and the running module keeps serving', async () => {
+    const redirect = await redirectTo(await freePort());
+    const server = await startServer(redirect);
+    const envoy = await startProxy(server, 'envoy-ecds-nack', 'sotw');
+    await waitForAcks(server, 'envoy-ecds-nack', envoy);
+    const listenerVersion = typeState(server, 'envoy-ecds-nack', LISTENER_TYPE_URL)?.ackedVersion;
+    fs.writeFileSync(path.join(workDir, 'broken.wasm'), Buffer.from('this is not wasm'));
+    server.setSnapshot(buildRedirectSnapshot({ redirects: [{ ...redirect, parser: 'broken' }], filtersDir: workDir }));
+    const nack = await waitFor(() => typeState(server, 'envoy-ecds-nack', EXTENSION_CONFIG_TYPE_URL)?.lastNack, 15_000, () => `no NACK\n${envoy.log()}`);
+    expect(nack.message).toMatch(/wasm/i);
+    expect(typeState(server, 'envoy-ecds-nack', LISTENER_TYPE_URL)?.ackedVersion).toBe(listenerVersion);
     expect(await pongThrough(redirect.listen.port)).toBe('pong');
   }, 40_000);
 
