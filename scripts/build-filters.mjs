@@ -8,8 +8,10 @@ import { readdir, mkdir, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import asc from 'assemblyscript/asc';
+import { execFile } from 'node:child_process';
+import os from 'node:os';
 
+const ascBin = fileURLToPath(new URL('../node_modules/assemblyscript/bin/asc.js', import.meta.url));
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = path.join(repoRoot, 'build', 'filters');
 const checkedDir = path.join(outDir, 'checked');
@@ -41,22 +43,57 @@ async function listTargets() {
     // The SDK's global handler logs at critical before the trap (filters/sdk/abi/abort.ts).
     if (entry.isDirectory() && existsSync(entryFile)) targets.push({ name: entry.name, entryFile, abortHandler: 'weirAbort' });
   }
+  // The SDK's toy parsers (filters/sdk/testparsers/<name>/index.ts), built for SDK tests only.
+  const toysDir = path.join(repoRoot, 'filters', 'sdk', 'testparsers');
+  const toys = existsSync(toysDir) ? await readdir(toysDir, { withFileTypes: true }) : [];
+  for (const entry of toys.sort((a, b) => a.name.localeCompare(b.name))) {
+    const entryFile = path.join(toysDir, entry.name, 'index.ts');
+    if (entry.isDirectory() && existsSync(entryFile)) targets.push({ name: `testparsers/${entry.name}`, entryFile, abortHandler: 'weirAbort' });
+  }
   const probeEntry = path.join(repoRoot, 'filters', 'probe', 'index.ts');
   // The probe is independent of the SDK and brings its own handler.
   if (existsSync(probeEntry)) targets.push({ name: 'probe', entryFile: probeEntry, abortHandler: 'filters/probe/index/probeAbort' });
   return targets;
 }
 
+// Runs the asc binary in a child process, so that several modules compile in parallel.
 async function compile(target, outFile, extraFlags) {
-  const args = [path.relative(repoRoot, target.entryFile), '-o', path.relative(repoRoot, outFile), ...COMMON_FLAGS, '--use', `abort=${target.abortHandler}`, ...extraFlags];
-  let diagnostics = '';
-  const sink = { write: (chunk) => { diagnostics += String(chunk); return true; } };
-  const { error } = await asc.main(args, { stdout: sink, stderr: sink });
-  if (error) {
-    throw new Error(`build-filters: compiling ${path.relative(repoRoot, target.entryFile)} failed: ${error.message}\n${diagnostics}`);
+  if (await isUpToDate(target, outFile)) {
+    console.log(`build-filters: ${path.relative(repoRoot, outFile)} is up to date`);
+    return;
   }
+  const args = [ascBin, path.relative(repoRoot, target.entryFile), '-o', path.relative(repoRoot, outFile), ...COMMON_FLAGS, '--use', `abort=${target.abortHandler}`, ...extraFlags];
+  const diagnostics = await new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const text = `${stdout}${stderr}`;
+      if (err) reject(new Error(`build-filters: compiling ${path.relative(repoRoot, target.entryFile)} failed:\n${text}`));
+      else resolve(text);
+    });
+  });
   if (diagnostics.trim().length > 0) process.stdout.write(diagnostics);
   await checkModule(outFile);
+  await report(target, outFile);
+}
+
+
+// A module is up to date when it is newer than this script and every .ts file it can import
+// (its own folder, and filters/sdk/ unless it is the SDK-independent probe).
+async function isUpToDate(target, outFile) {
+  if (!existsSync(outFile)) return false;
+  const built = (await stat(outFile)).mtimeMs;
+  const sourceDirs = [path.dirname(target.entryFile)];
+  if (target.name !== 'probe') sourceDirs.push(path.join(repoRoot, 'filters', 'sdk'));
+  const newest = Math.max((await stat(fileURLToPath(import.meta.url))).mtimeMs, ...(await Promise.all(sourceDirs.map(newestSourceTime))));
+  return built > newest;
+}
+
+async function newestSourceTime(dir) {
+  let newest = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+    newest = Math.max(newest, (await stat(path.join(entry.parentPath ?? entry.path, entry.name))).mtimeMs);
+  }
+  return newest;
 }
 
 async function checkModule(outFile) {
@@ -75,18 +112,33 @@ async function checkModule(outFile) {
 
 async function main() {
   const started = Date.now();
-  await mkdir(checkedDir, { recursive: true });
+  await mkdir(path.join(checkedDir, 'testparsers'), { recursive: true });
+  await mkdir(path.join(outDir, 'testparsers'), { recursive: true });
   const targets = await listTargets();
   if (targets.length === 0) console.log('build-filters: no filters/parsers/<name>/index.ts found; nothing to build');
+  const jobs = [];
   for (const target of targets) {
     const releaseFile = path.join(outDir, `${target.name}.wasm`);
     const checkedFile = path.join(checkedDir, `${target.name}.wasm`);
-    await compile(target, releaseFile, []);
-    await compile(target, checkedFile, ['--uncheckedBehavior', 'never']);
-    const { size } = await stat(releaseFile);
-    console.log(`build-filters: ${path.relative(repoRoot, target.entryFile)} -> ${path.relative(repoRoot, releaseFile)} (${size} bytes) and ${path.relative(repoRoot, checkedFile)}`);
+    // Toy parsers exist only for tests: the checked variant is enough.
+    if (!target.name.startsWith('testparsers/')) jobs.push(() => compile(target, releaseFile, []));
+    jobs.push(() => compile(target, checkedFile, ['--uncheckedBehavior', 'never']));
   }
+  await runWithConcurrency(jobs, Math.max(1, Math.min(os.cpus().length, 4)));
   console.log(`build-filters: done in ${Date.now() - started} ms`);
+}
+
+async function report(target, outFile) {
+  const { size } = await stat(outFile);
+  console.log(`build-filters: ${path.relative(repoRoot, target.entryFile)} -> ${path.relative(repoRoot, outFile)} (${size} bytes)`);
+}
+
+async function runWithConcurrency(jobs, limit) {
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) await jobs[next++]();
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
 }
 
 main().catch((err) => {

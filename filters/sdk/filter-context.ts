@@ -11,6 +11,7 @@ import { readPluginSettings } from './plugin-config';
 import { parserFactory } from './registry';
 import { runOpLoop } from './op-loop';
 import { ByteBuffer } from './byte-buffer';
+import { setRunningConnection } from './running-connection';
 import { BufferType, LogLevel } from './abi/imports';
 import { appendHostBuffer, closeConnection, logText, replaceHostBuffer } from './abi/host';
 
@@ -27,13 +28,6 @@ class ConnectionContext {
 
 const roots = new Map<u32, RootContext>();
 const connections = new Map<u32, ConnectionContext>();
-
-// The connection whose callback is running, for the abort handler's last log entry.
-let runningConnection: Connection | null = null;
-
-export function currentConnection(): Connection | null {
-  return runningConnection;
-}
 
 export function createContext(contextId: u32, parentId: u32): void {
   if (parentId == 0) {
@@ -86,12 +80,12 @@ export function onConnectionData(contextId: u32, direction: Direction, size: u32
     replaceHostBuffer(bufferType, size, stream.output);
     return;
   }
-  runningConnection = connection;
+  setRunningConnection(connection);
   appendHostBuffer(bufferType, size, stream.input);
   const failure = runOpLoop(connection, context.parser, direction, endStream);
   replaceHostBuffer(bufferType, size, stream.output);
   if (failure != 0) failConnection(connection, direction, failure);
-  runningConnection = null;
+  setRunningConnection(null);
 }
 
 export function deleteContext(contextId: u32): void {

@@ -6,7 +6,7 @@
 import { LogLevel } from './imports';
 import { logText } from './host';
 import { EntryType } from '../access-log';
-import { currentConnection } from '../filter-context';
+import { runningConnection } from '../running-connection';
 
 let aborting = false;
 
@@ -19,7 +19,7 @@ export function weirAbort(message: string | null, fileName: string | null, line:
     const what = message === null ? 'abort' : message;
     const reason = 'filter trapped: ' + what + ' at ' + where + '; the VM is restarted for new connections (FAIL_RELOAD)';
     logText(LogLevel.Critical, 'weir: ' + reason);
-    const connection = currentConnection();
+    const connection = runningConnection();
     if (connection !== null) {
       connection.fields.clear();
       connection.log(EntryType.Denied, reason);

@@ -1,0 +1,104 @@
+// The SDK's op loop, driven through its toy parsers on the Proxy-Wasm test host: bytes forwarded
+// whatever the TCP chunking, PASS/DROP ahead of the buffered data, INJECT, reply-side injection,
+// ERROR closing the connection with the reason logged, and the buffer cap.
+import { describe, expect, it } from 'vitest';
+import { everySplit, lineResponder, echoUpstream, describeChunking } from '../../../server/wasm-host/index.ts';
+import { accessLog, loadWeirFilter } from '../host-helpers.ts';
+
+describe('test.passer', () => {
+  it('forwards every byte unchanged in both directions, one set_buffer_bytes per callback', () => {
+    const vm = loadWeirFilter('testparsers/passer', 'test.passer', {}, echoUpstream);
+    const connection = vm.openConnection();
+    connection.fromClient('hello\r\nworld\x00\xff', { chunking: 'per-byte' });
+    expect(connection.upstreamText).toBe('hello\r\nworld\x00\xff');
+    expect(connection.clientText).toBe('hello\r\nworld\x00\xff');
+    expect(connection.hostCallCounts('proxy_on_downstream_data', 'proxy_set_buffer_bytes').every((count) => count === 1)).toBe(true);
+    expect(connection.isOpen).toBe(true);
+  });
+});
+
+describe('test.lineparser', () => {
+  const script = 'PASS one\nDROP two\nINSERT three\nPASS four\n';
+
+  it.each(everySplit(script).map((chunking) => [describeChunking(chunking), chunking] as const))(
+    'frames lines the same way when TCP splits the script (%s)',
+    (_name, chunking) => {
+      const vm = loadWeirFilter('testparsers/lineparser', 'test.lineparser', {});
+      const connection = vm.openConnection();
+      connection.fromClient(script, { chunking });
+      expect(connection.upstreamText).toBe('PASS one\nINSERT three\nPASS four\n');
+    },
+  );
+
+  it('INSERT injects the line before itself and drops the original', () => {
+    const vm = loadWeirFilter('testparsers/lineparser', 'test.lineparser', {});
+    const connection = vm.openConnection();
+    connection.fromClient('INSERT x\nPASS y\n');
+    expect(connection.upstreamText).toBe('INSERT x\nPASS y\n');
+  });
+
+  it('REPLY lines reach the client at their position among replies, with the next server bytes', () => {
+    const upstream = () => lineResponder((line) => `re:${line}\n`);
+    const vm = loadWeirFilter('testparsers/lineparser', 'test.lineparser', {}, upstream);
+    const connection = vm.openConnection();
+    // The responder answers lines ending in \r\n; these end in \n, so answer by hand.
+    connection.fromClient('PASS a\nREPLY b\nPASS c\n');
+    expect(connection.upstreamText).toBe('PASS a\nPASS c\n');
+    connection.fromServer('reply-a\nreply-c\n');
+    expect(connection.clientText).toBe('reply-a\nREPLY b\nreply-c\n');
+  });
+
+  it('an unknown verdict is an ERROR: the connection is closed, nothing after it forwarded, the reason logged', () => {
+    const vm = loadWeirFilter('testparsers/lineparser', 'test.lineparser', {});
+    const connection = vm.openConnection();
+    connection.fromClient('PASS ok\n');
+    connection.fromClient('BOGUS\nPASS never\n');
+    expect(connection.upstreamText).toBe('PASS ok\n');
+    expect(connection.closed?.reason).toBe('wasm_downstream_close');
+    const errors = accessLog(vm).filter((entry) => entry.type === 'Error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.reason).toContain('malformed request frame: line starts with no known verdict');
+  });
+
+  it('a line longer than maxBufferBytes is an ERROR and none of it is forwarded', () => {
+    const vm = loadWeirFilter('testparsers/lineparser', 'test.lineparser', { maxBufferBytes: 64 });
+    const connection = vm.openConnection();
+    connection.fromClient('PASS short\n' + 'x'.repeat(40), { chunking: { sizes: [11, 20, 20] } });
+    expect(connection.isOpen).toBe(true);
+    connection.fromClient('y'.repeat(40));
+    expect(connection.upstreamText).toBe('PASS short\n');
+    expect(connection.isOpen).toBe(false);
+    expect(accessLog(vm).at(-1)?.reason).toContain('exceeds maxBufferBytes (64 bytes)');
+  });
+});
+
+describe('test.blockparser', () => {
+  const script = '11:PASS abc14:DROP abcdef12:keep 123\n';
+
+  it.each(everySplit(script).map((chunking) => [describeChunking(chunking), chunking] as const))(
+    'carries PASS/DROP beyond the buffered bytes over to later reads (%s)',
+    (_name, chunking) => {
+      const vm = loadWeirFilter('testparsers/blockparser', 'test.blockparser', {});
+      const connection = vm.openConnection();
+      connection.fromClient(script, { chunking });
+      expect(connection.upstreamText).toBe('11:PASS abc12:keep 123\n');
+      expect(connection.isOpen).toBe(true);
+    },
+  );
+
+  it('passes a large block byte by byte while calling the parser only for its header', () => {
+    const vm = loadWeirFilter('testparsers/blockparser', 'test.blockparser', {});
+    const connection = vm.openConnection();
+    const block = '1000:PASS' + 'z'.repeat(991);
+    connection.fromClient(block, { chunking: { sizes: [9, 500, 491] } });
+    expect(connection.upstreamText).toBe(block);
+  });
+
+  it('a block length not larger than its header is an ERROR', () => {
+    const vm = loadWeirFilter('testparsers/blockparser', 'test.blockparser', {});
+    const connection = vm.openConnection();
+    connection.fromClient('2:xx');
+    expect(connection.isOpen).toBe(false);
+    expect(accessLog(vm).at(-1)).toMatchObject({ type: 'Error', proto: 'test.blockparser' });
+  });
+});
