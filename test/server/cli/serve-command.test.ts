@@ -1,0 +1,88 @@
+// `weir serve` and `weir proxy list`: the server runs from a config file, a proxy's NACK shows up in
+// the proxy table with Envoy's message, and the real CLI process logs JSON and stops on SIGTERM.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../server/log/logger.ts';
+import { proxyList } from '../../../server/cli/proxy-command.ts';
+import { runServe } from '../../../server/cli/serve-command.ts';
+import { LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
+import { openAds } from '../xds/support/grpc-client.ts';
+import { sotwRequest } from '../xds/support/resources.ts';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-serve-'));
+const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
+fs.writeFileSync(path.join(dir, 'r2d2.wasm'), Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
+const configFile = path.join(dir, 'weir.yaml');
+fs.writeFileSync(
+  configFile,
+  [
+    'xds: { address: 127.0.0.1, port: 0 }',
+    'status: { address: 127.0.0.1, port: 0 }',
+    'redirects:',
+    '  - name: r2d2',
+    '    listen: { address: 127.0.0.1, port: 10000 }',
+    '    parser: r2d2',
+    '    upstream: { address: 127.0.0.1, port: 9000 }',
+    'filters: { dir: . }',
+  ].join('\n'),
+);
+
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('weir serve', () => {
+  it('serves the redirect listener and shows a NACK with Envoy\'s message in `weir proxy list`', async () => {
+    const serve = await runServe({ configFile, logger: silentLogger() });
+    try {
+      const stream = openAds(`127.0.0.1:${serve.controlServer.port}`);
+      stream.write(sotwRequest({ node: { id: 'edge-7', cluster: 'c' }, type_url: LISTENER_TYPE_URL }));
+      const response = await stream.nextResponse();
+      expect(response.resources).toHaveLength(1);
+      stream.write(sotwRequest({ type_url: LISTENER_TYPE_URL, response_nonce: response.nonce, error_detail: { code: 13, message: 'Unable to create Wasm network filter weir.r2d2' } }));
+      const status = `127.0.0.1:${serve.statusEndpoint.port}`;
+      await expect.poll(() => proxyList({ status }), { timeout: 3000 }).toContain('Unable to create Wasm network filter weir.r2d2');
+      const table = await proxyList({ status });
+      expect(table.split('\n')[0]).toMatch(/^NODE\s+STATE\s+TYPE\s+SENT\s+ACKED\s+LAST NACK$/);
+      expect(table).toMatch(new RegExp(`edge-7\\s+connected \\(sotw\\)\\s+Listener\\s+${response.version_info}\\s+-\\s+${response.version_info} at `));
+      const json = JSON.parse(await proxyList({ status, format: 'json' })) as Array<{ nodeId: string }>;
+      expect(json.map((proxy) => proxy.nodeId)).toEqual(['edge-7']);
+      stream.close();
+    } finally {
+      await serve.stop();
+    }
+  });
+
+  it('proxy list says what to do when no server answers', async () => {
+    await expect(proxyList({ status: '127.0.0.1:1' })).rejects.toThrow(/is `weir serve` running\? pass --status HOST:PORT/);
+  });
+
+  it('the CLI process logs pino JSON and stops cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'weir.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await expect.poll(() => stdout, { timeout: 15_000 }).toContain('weir serve ready');
+      if (child.pid === undefined) throw new Error('no pid');
+      process.kill(child.pid, 'SIGTERM');
+      expect(await exited).toBe(0);
+      const messages = stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
+      expect(messages).toEqual(['xDS server listening', 'weir serve ready', 'stopping weir serve', 'xDS server stopped']);
+    } finally {
+      if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    }
+  }, 30_000);
+
+  it('the CLI exits 1 with the field path when the config is invalid', async () => {
+    const badConfig = path.join(dir, 'bad.yaml');
+    fs.writeFileSync(badConfig, 'xds: { port: 99999 }\n');
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'weir.js'), 'serve', '--config', badConfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${badConfig}: xds.port: must be 0-65535`);
+  }, 30_000);
+});

@@ -1,0 +1,68 @@
+// The config file reader: defaults, every problem reported with file and field path.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseWeirConfig } from '../../../server/config/weir-config.ts';
+
+const origin = { source: 'weir.yaml', baseDir: '/etc/weir' };
+
+function problemsOf(text: string): readonly string[] {
+  try {
+    parseWeirConfig(text, origin);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('weir.yaml', () => {
+  it('reads redirects and fills in defaults, resolving paths against the file\'s directory', () => {
+    const config = parseWeirConfig(
+      ['redirects:', '  - name: r2d2', '    listen: { address: 127.0.0.1, port: 10000 }', '    parser: r2d2', '    upstream: { address: 127.0.0.1, port: 9000 }'].join('\n'),
+      origin,
+    );
+    expect(config.xds).toEqual({ address: '127.0.0.1', port: 18000, batchWindowMs: 100, filterDelivery: 'ecds', tls: undefined });
+    expect(config.filtersDir).toBe('/etc/weir/build/filters');
+    expect(config.redirects).toEqual([
+      { name: 'r2d2', listen: { address: '127.0.0.1', port: 10000 }, parser: 'r2d2', upstream: { address: '127.0.0.1', port: 9000 } },
+    ]);
+  });
+
+  it('reports a bad port with the field path', () => {
+    const problems = problemsOf(
+      ['redirects:', '  - name: r2d2', '    listen: { address: 127.0.0.1, port: 10000 }', '    parser: r2d2', '    upstream: { address: 127.0.0.1, port: 70000 }'].join('\n'),
+    );
+    expect(problems).toEqual(['redirects[0].upstream.port: must be 1-65535']);
+  });
+
+  it('reports every problem at once: missing fields, unknown keys, bad names, duplicates', () => {
+    const problems = problemsOf(
+      [
+        'xds: { port: 18000, colour: red }',
+        'redirects:',
+        '  - name: Bad Name',
+        '    listen: { address: 127.0.0.1, port: 10000 }',
+        '    parser: r2d2',
+        '  - name: dup',
+        '    listen: { address: 127.0.0.1, port: 10000 }',
+        '    parser: r2d2',
+        '    upstream: { address: 127.0.0.1, port: 9000 }',
+      ].join('\n'),
+    );
+    expect(problems).toEqual([
+      'xds.colour: unknown field; expected one of address, port, batchWindowMs, filterDelivery, tls',
+      'redirects[0].name: "Bad Name" is not valid: use lower-case letters, digits, "-" or "_", starting with a letter or digit',
+      'redirects[0].upstream: is required',
+      'redirects[0].upstream.address: is required',
+      'redirects[0].upstream.port: is required',
+      'redirects[1].listen: "127.0.0.1:10000" is already used by redirects[0]',
+    ]);
+  });
+
+  it('prefixes the message with the file name', () => {
+    expect(() => parseWeirConfig('xds: { port: -1 }', origin)).toThrow('weir.yaml: xds.port: must be 0-65535');
+  });
+
+  it('rejects a file that is not a mapping', () => {
+    expect(problemsOf('- just\n- a list')).toEqual(['the top level must be a mapping with xds, redirects, filters and status']);
+  });
+});
