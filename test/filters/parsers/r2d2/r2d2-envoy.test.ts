@@ -78,3 +78,33 @@ describe('r2d2 filter in Envoy, default rule (deny lines containing C-3PO)', () 
     next.close();
   }, 20000);
 });
+
+describe('r2d2 filter in Envoy, configured rules', () => {
+  let backend: R2d2Backend;
+  let envoy: WasmEnvoy;
+
+  beforeAll(async () => {
+    buildFilters();
+    backend = await startR2d2Backend();
+    envoy = await startWasmEnvoy({
+      wasmFile: filterWasm('r2d2'),
+      rootId: 'r2d2',
+      configuration: JSON.stringify({ parser: 'r2d2', rules: [{ cmd: 'READ' }, { cmd: 'HALT' }] }),
+      backendPort: backend.port,
+    });
+  }, 60000);
+
+  afterAll(async () => {
+    await envoy?.stop();
+    await backend?.close();
+  });
+
+  it('forwards what the rules allow and answers ERROR for the rest, in order', async () => {
+    const client = await connectLineClient(envoy.listenerPort);
+    await client.send('READ x\r\nWRITE x\r\nHALT\r\n');
+    expect(await client.waitForLines(3)).toEqual(['OK x written 0 times', 'ERROR', 'OK halted']);
+    client.close();
+    expect(backend.received).toEqual(['READ x', 'HALT']);
+    await envoy.waitForLog(/weir-accesslog \{"type":"Denied".*"reason":"no rule allows this request"/);
+  });
+});
