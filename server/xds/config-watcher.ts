@@ -25,8 +25,10 @@ export interface SotwWatchRequest {
 export interface SotwSubscriptionView {
   /** Version last sent on this stream (ACKed or NACKed alike), or the one Envoy reported on reconnect. */
   deliveredVersion: string | undefined;
-  /** Names that delivery covered. */
+  /** Names that delivery covered (for named subscriptions, including names that did not exist). */
   deliveredNames: ReadonlySet<string>;
+  /** name -> content hash of the resources that delivery carried. */
+  deliveredHashes: ReadonlyMap<string, string>;
 }
 
 export interface SotwWatchResponse {

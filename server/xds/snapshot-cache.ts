@@ -1,8 +1,9 @@
 // A ConfigWatcher over per-proxy snapshots (go-control-plane's SnapshotCache): each proxy gets
 // the snapshot set for its node id, else the default snapshot shared by all proxies, so shared
 // config is encoded once. Open watches are answered when a new snapshot changes what they see;
-// changes inside the batching window coalesce into one answer per watch, in push order
-// (clusters before listeners). Knows nothing of gRPC or nonces.
+// changes inside the batching window coalesce into one answer per watch. Answers that add or change
+// go first, in push order (clusters before listeners); answers that only remove go last, in reverse
+// (listeners before the clusters they used). Knows nothing of gRPC or nonces.
 import type {
   CancelWatch,
   ConfigWatcher,
@@ -28,11 +29,17 @@ export interface SnapshotCacheOptions {
 
 export const DEFAULT_BATCH_WINDOW_MS = 100;
 
+interface PendingAnswer {
+  /** The answer only takes resources away. */
+  removalOnly: boolean;
+  deliver: () => void;
+}
+
 interface OpenWatch {
   node: NodeIdentity;
   typeUrl: string;
-  /** Answers if there is something to send; true when it answered (the watch is then spent). */
-  tryAnswer: (snapshot: Snapshot) => boolean;
+  /** What this watch would answer with the snapshot, if anything. */
+  pendingAnswer: (snapshot: Snapshot) => PendingAnswer | undefined;
 }
 
 export class SnapshotCache implements ConfigWatcher {
@@ -66,11 +73,16 @@ export class SnapshotCache implements ConfigWatcher {
   flush(): void {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    const inPushOrder = [...this.#watches].sort((left, right) => pushRank(left.typeUrl) - pushRank(right.typeUrl));
-    for (const watch of inPushOrder) {
-      if (!this.#watches.has(watch)) continue;
+    const answers: Array<{ watch: OpenWatch; answer: PendingAnswer }> = [];
+    for (const watch of this.#watches) {
       const snapshot = this.snapshotFor(watch.node);
-      if (snapshot && watch.tryAnswer(snapshot)) this.#watches.delete(watch);
+      const answer = snapshot ? watch.pendingAnswer(snapshot) : undefined;
+      if (answer) answers.push({ watch, answer });
+    }
+    answers.sort((left, right) => answerRank(left.watch, left.answer) - answerRank(right.watch, right.answer));
+    for (const { watch, answer } of answers) {
+      if (!this.#watches.delete(watch)) continue;
+      answer.deliver();
     }
   }
 
@@ -93,10 +105,10 @@ export class SnapshotCache implements ConfigWatcher {
     return this.#open({
       node: request.node,
       typeUrl: request.typeUrl,
-      tryAnswer: (snapshot) => {
+      pendingAnswer: (snapshot) => {
         const response = sotwResponseIfChanged(snapshot, request, subscription);
-        if (response) respond(response);
-        return response !== undefined;
+        if (!response) return undefined;
+        return { removalOnly: sotwRemovesOnly(response, subscription), deliver: () => respond(response) };
       },
     });
   }
@@ -109,17 +121,21 @@ export class SnapshotCache implements ConfigWatcher {
     return this.#open({
       node: request.node,
       typeUrl: request.typeUrl,
-      tryAnswer: (snapshot) => {
+      pendingAnswer: (snapshot) => {
         const response = deltaResponseIfChanged(snapshot, request, subscription);
-        if (response) respond(response);
-        return response !== undefined;
+        if (!response) return undefined;
+        return { removalOnly: response.changed.length === 0, deliver: () => respond(response) };
       },
     });
   }
 
   #open(watch: OpenWatch): CancelWatch {
     const snapshot = this.snapshotFor(watch.node);
-    if (snapshot && watch.tryAnswer(snapshot)) return () => {};
+    const answer = snapshot ? watch.pendingAnswer(snapshot) : undefined;
+    if (answer) {
+      answer.deliver();
+      return () => {};
+    }
     this.#watches.add(watch);
     return () => {
       this.#watches.delete(watch);
@@ -133,6 +149,18 @@ export class SnapshotCache implements ConfigWatcher {
     }
     this.#flushTimer ??= setTimeout(() => this.flush(), this.#batchWindowMs);
   }
+}
+
+/** Adds and changes in push order first, then removal-only answers in reverse push order. */
+function answerRank(watch: OpenWatch, answer: PendingAnswer): number {
+  const rank = pushRank(watch.typeUrl);
+  return answer.removalOnly ? 1000 - rank : rank;
+}
+
+/** True when every resource sent is one the proxy already has, and some it had are gone. */
+function sotwRemovesOnly(response: SotwWatchResponse, subscription: SotwSubscriptionView): boolean {
+  const unchanged = response.resources.every((resource) => subscription.deliveredHashes.get(resource.name) === resource.hash);
+  return unchanged && response.resources.length < subscription.deliveredHashes.size;
 }
 
 function sotwResponseIfChanged(

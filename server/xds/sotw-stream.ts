@@ -18,6 +18,7 @@ interface SotwTypeState {
   latestNonce: string | undefined;
   deliveredVersion: string | undefined;
   deliveredNames: ReadonlySet<string>;
+  deliveredHashes: ReadonlyMap<string, string>;
   cancelWatch: CancelWatch | undefined;
 }
 
@@ -115,7 +116,7 @@ class SotwStream {
     state.cancelWatch?.();
     state.cancelWatch = undefined;
     const request = { node, typeUrl, wildcard: state.subscription.wildcard, resourceNames: state.subscription.names };
-    const subscription = { deliveredVersion: state.deliveredVersion, deliveredNames: state.deliveredNames };
+    const subscription = { deliveredVersion: state.deliveredVersion, deliveredNames: state.deliveredNames, deliveredHashes: state.deliveredHashes };
     let answeredAtOnce = false;
     const cancel = this.context.watcher.createWatch(request, subscription, (response) => {
       answeredAtOnce = true;
@@ -137,6 +138,7 @@ class SotwStream {
     });
     state.latestNonce = nonce;
     state.deliveredVersion = response.version;
+    state.deliveredHashes = new Map(response.resources.map((resource) => [resource.name, resource.hash]));
     state.deliveredNames = state.subscription.wildcard
       ? new Set(response.resources.map((resource) => resource.name))
       : new Set(state.subscription.names);
@@ -155,6 +157,7 @@ class SotwStream {
         latestNonce: undefined,
         deliveredVersion: undefined,
         deliveredNames: new Set(),
+        deliveredHashes: new Map(),
         cancelWatch: undefined,
       };
       this.#types.set(typeUrl, state);

@@ -5,9 +5,14 @@ import { LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
 import { DEFAULT_SNAPSHOT_KEY, SnapshotCache } from '../../../server/xds/snapshot-cache.ts';
 import { Snapshot } from '../../../server/xds/snapshot.ts';
 import { cluster, NODE } from './support/resources.ts';
+import { buildExtensionConfig, EXTENSION_CONFIG_TYPE_URL } from '../../../server/xds/resources/extension-config.ts';
+import { packAny } from '../../../server/xds/resources/encoded-resource.ts';
+
+const filterConfig = (name: string) =>
+  buildExtensionConfig(name, packAny('type.googleapis.com/google.protobuf.StringValue', { value: name }));
 
 const wildcard = (typeUrl: string) => ({ node: NODE, typeUrl, wildcard: true, resourceNames: new Set<string>() });
-const nothingDelivered = { deliveredVersion: undefined, deliveredNames: new Set<string>() };
+const nothingDelivered = { deliveredVersion: undefined, deliveredNames: new Set<string>(), deliveredHashes: new Map<string, string>() };
 
 describe('snapshot versions', () => {
   it('are content hashes: equal content gives the same version in a new process, other content another', () => {
@@ -28,7 +33,7 @@ describe('SnapshotCache', () => {
     const cache = new SnapshotCache({ batchWindowMs: 40 });
     cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a')]));
     const versions: string[] = [];
-    const delivered = { deliveredVersion: new Snapshot([cluster('a')]).forType(CLUSTER_TYPE_URL).version, deliveredNames: new Set<string>() };
+    const delivered = { ...nothingDelivered, deliveredVersion: new Snapshot([cluster('a')]).forType(CLUSTER_TYPE_URL).version };
     cache.createWatch(wildcard(CLUSTER_TYPE_URL), delivered, (response) => versions.push(response.version));
     cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a', 1)]));
     cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a', 2)]));
@@ -45,6 +50,22 @@ describe('SnapshotCache', () => {
     cache.createWatch(wildcard(CLUSTER_TYPE_URL), nothingDelivered, (response) => order.push(response.typeUrl));
     cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a')]));
     expect(order).toEqual([CLUSTER_TYPE_URL, LISTENER_TYPE_URL]);
+  });
+
+  it('answers removals last and in reverse push order: extension configs before the clusters', () => {
+    const cache = new SnapshotCache({ batchWindowMs: 0 });
+    const both = new Snapshot([cluster('a'), cluster('b'), filterConfig('f'), filterConfig('g')]);
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, both);
+    const deliveredOf = (typeUrl: string) => {
+      const ofType = both.forType(typeUrl);
+      const hashes = new Map([...ofType.resources].map(([name, resource]) => [name, resource.hash]));
+      return { deliveredVersion: ofType.version, deliveredNames: new Set(hashes.keys()), deliveredHashes: hashes };
+    };
+    const order: string[] = [];
+    cache.createWatch(wildcard(CLUSTER_TYPE_URL), deliveredOf(CLUSTER_TYPE_URL), (response) => order.push(response.typeUrl));
+    cache.createWatch(wildcard(EXTENSION_CONFIG_TYPE_URL), deliveredOf(EXTENSION_CONFIG_TYPE_URL), (response) => order.push(response.typeUrl));
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a'), filterConfig('f')]));
+    expect(order).toEqual([EXTENSION_CONFIG_TYPE_URL, CLUSTER_TYPE_URL]);
   });
 
   it('answers a watch once and forgets a cancelled one', () => {
