@@ -1,0 +1,7 @@
+// The real servers Weir's demos and tests run against, as processes: what the project's set-up
+// calls to install them and what tests and demos call to start them.
+export { installCassandra, CASSANDRA_VERSION, type CassandraInstallation, type InstallCassandraOptions } from './cassandra/install.ts';
+export { startCassandra, type RunningCassandra, type StartCassandraOptions } from './cassandra/runner.ts';
+export { installCqlsh, runCqlsh, cqlshBinary, type CqlshResult, type CqlshRun, type InstallCqlshOptions } from './cassandra/cqlsh.ts';
+export { cqlHandshake, type CqlHandshake } from './cassandra/cql-handshake.ts';
+export { installMemcached, startMemcached, type RunningMemcached, type StartMemcachedOptions, type InstallMemcachedOptions } from './memcached.ts';
