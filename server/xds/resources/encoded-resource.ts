@@ -39,7 +39,14 @@ export function packAny(typeUrl: string, message: object): PackedAny {
 
 /** Encodes a top-level resource once; the result is shared by every proxy it is sent to. */
 export function encodeResource(typeUrl: string, name: string, message: object): EncodedResource {
-  const value = encodeMessage(typeUrl, message);
+  return resourceFromEncodedBytes(typeUrl, name, encodeMessage(typeUrl, message));
+}
+
+/**
+ * Wraps bytes encoded elsewhere (e.g. Weir's own policy messages, encoded with their own protos) so
+ * they travel like any other resource.
+ */
+export function resourceFromEncodedBytes(typeUrl: string, name: string, value: Uint8Array): EncodedResource {
   return { typeUrl, name, value, hash: createHash('sha256').update(value).digest('hex') };
 }
 
