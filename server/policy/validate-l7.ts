@@ -1,0 +1,67 @@
+// Validates `toPorts[].rules`: the `l7proto` + `l7` form is checked against the parser's declared
+// rule keys (l7-rule-keys.ts) and compiled (regexes become DFAs here, at import). `http`, `kafka`
+// and `dns` rules are rejected by name: Weir never ignores a rule it cannot enforce.
+import type { L7RuleRegistry } from './l7-rule-keys.ts';
+import type { CompiledL7Rule } from './l7/l7-rule-types.ts';
+import type { L7RuleSet } from './policy-model.ts';
+import { joinPath, type ProblemList } from './policy-problems.ts';
+import { describeType, readList, readObject, readString } from './raw-fields.ts';
+
+const UNSUPPORTED_L7: Readonly<Record<string, string>> = {
+  http: 'http rules are not supported yet; Weir enforces L7 policy with l7proto parsers (r2d2, memcache, cassandra)',
+  kafka: 'kafka rules are not supported yet; there is no Weir kafka parser',
+  dns: 'dns rules are not supported yet; there is no Weir DNS proxy',
+};
+
+export function validateL7Rules(value: unknown, path: string, problems: ProblemList, registry: L7RuleRegistry): L7RuleSet | undefined {
+  const object = readObject(value, path, problems, 'a map with l7proto and l7');
+  if (object === undefined) return undefined;
+  const before = problems.count;
+  for (const field of Object.keys(object)) {
+    const unsupported = UNSUPPORTED_L7[field.toLowerCase()];
+    if (unsupported !== undefined) problems.add(joinPath(path, field), unsupported);
+    else if (field !== 'l7proto' && field !== 'l7') problems.add(joinPath(path, field), 'unknown field; expected l7proto and l7');
+  }
+  if (!Object.hasOwn(object, 'l7proto') && !Object.hasOwn(object, 'l7')) {
+    if (problems.count === before) problems.add(path, 'needs l7proto and l7');
+    return undefined;
+  }
+  const l7proto = readString(object['l7proto'], joinPath(path, 'l7proto'), problems, `an L7 parser name (${[...registry.keys()].join(', ')})`);
+  const parser = l7proto === undefined ? undefined : registry.get(l7proto);
+  if (l7proto !== undefined && parser === undefined) {
+    problems.add(joinPath(path, 'l7proto'), `unknown l7proto ${JSON.stringify(l7proto)}; Weir has parsers for ${[...registry.keys()].join(', ')}`);
+  }
+  const l7Path = joinPath(path, 'l7');
+  const entries = readList(object['l7'], l7Path, problems, 'a list of rule maps (use [{}] to allow every request)');
+  if (entries !== undefined && entries.length === 0) problems.add(l7Path, 'an empty list allows nothing; use [{}] to allow every request, or remove the rules');
+  if (parser === undefined || entries === undefined || l7proto === undefined) return undefined;
+  const rules: CompiledL7Rule[] = [];
+  entries.forEach((entry, index) => {
+    const rulePath = joinPath(l7Path, index);
+    const rule = readRuleMap(entry, rulePath, problems, parser.keys, l7proto);
+    if (rule === undefined) return;
+    const compiled = parser.compileRule(rule, (key, message) => problems.add(key === undefined ? rulePath : joinPath(rulePath, key), message));
+    if (compiled !== undefined) rules.push(compiled);
+  });
+  return problems.count === before ? { l7proto, rules } : undefined;
+}
+
+/** One `l7` entry: a map of declared keys to strings (YAML null counts as ""). */
+function readRuleMap(value: unknown, path: string, problems: ProblemList, keys: readonly string[], l7proto: string): Record<string, string> | undefined {
+  const object = readObject(value, path, problems, `a map of ${l7proto} rule keys (${keys.join(', ')})`);
+  if (object === undefined) return undefined;
+  const rule: Record<string, string> = {};
+  let valid = true;
+  for (const [key, item] of Object.entries(object)) {
+    if (!keys.includes(key)) {
+      problems.add(joinPath(path, key), `unknown ${l7proto} rule key; ${l7proto} accepts ${keys.join(', ')}`);
+      valid = false;
+    } else if (item === null || typeof item === 'string') {
+      rule[key] = item ?? '';
+    } else {
+      problems.add(joinPath(path, key), `expected a string, got ${describeType(item)}`);
+      valid = false;
+    }
+  }
+  return valid ? rule : undefined;
+}
