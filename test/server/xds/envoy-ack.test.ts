@@ -16,6 +16,9 @@ import {
   compileProbeModule,
   exchange,
   freePort,
+  openConnection,
+  roundTrip,
+  startTaggingServer,
   makeWorkDir,
   startEchoServer,
   startEnvoy,
@@ -139,6 +142,35 @@ describe('xDS server with a real Envoy', () => {
     expect(nack.message).toMatch(/wasm/i);
     expect(typeState(server, 'envoy-ecds-nack', LISTENER_TYPE_URL)?.ackedVersion).toBe(listenerVersion);
     expect(await pongThrough(redirect.listen.port)).toBe('pong');
+  }, 40_000);
+
+  it('a cluster and a filter update reach new connections while an open connection keeps working', async () => {
+    const redirect = await redirectTo(await freePort());
+    const server = await startServer(redirect);
+    const envoy = await startProxy(server, 'envoy-update', 'sotw');
+    await waitForAcks(server, 'envoy-update', envoy);
+    await pongThrough(redirect.listen.port);
+    const open = await openConnection(redirect.listen.port);
+    cleanups.push(async () => open.destroy());
+    expect(await roundTrip(open, 'ping')).toBe('pong');
+    const tagging = await startTaggingServer('second:');
+    cleanups.push(() => tagging.stop());
+    const listenerVersion = typeState(server, 'envoy-update', LISTENER_TYPE_URL)?.ackedVersion;
+    const moved = { ...redirect, upstream: { address: '127.0.0.1', port: tagging.port }, maxBufferBytes: 65536 };
+    server.setSnapshot(buildRedirectSnapshot({ redirects: [moved], filtersDir: workDir }));
+    await waitFor(
+      () => {
+        const cluster = typeState(server, 'envoy-update', CLUSTER_TYPE_URL);
+        const filter = typeState(server, 'envoy-update', EXTENSION_CONFIG_TYPE_URL);
+        return cluster?.ackedVersion === cluster?.sentVersion && filter?.ackedVersion === filter?.sentVersion && !cluster?.awaitingReply && !filter?.awaitingReply ? true : undefined;
+      },
+      15_000,
+      () => `update not ACKed\n${envoy.log()}`,
+    );
+    expect(typeState(server, 'envoy-update', LISTENER_TYPE_URL)?.sentVersion).toBe(listenerVersion);
+    expect(await roundTrip(open, 'ping')).toBe('pong');
+    await waitFor(async () => ((await exchange(redirect.listen.port, 'ping').catch(() => '')) === 'second:pong' ? true : undefined), 10_000, () => 'new connections do not reach the new cluster');
+    expect(await envoyStat(envoy, 'listener_manager.listener_modified')).toBe(0);
   }, 40_000);
 
   it('delta: ACKs, and after a server restart Envoy keeps forwarding and gets nothing unchanged again', async () => {

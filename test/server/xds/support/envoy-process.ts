@@ -101,12 +101,17 @@ export async function compileProbeModule(outDir: string): Promise<string> {
 
 /** An echo backend on a free loopback port. */
 export async function startEchoServer(): Promise<{ port: number; stop(): Promise<void> }> {
+  return startTaggingServer('');
+}
+
+/** A backend that answers each chunk with `tag` followed by the chunk, on a free loopback port. */
+export async function startTaggingServer(tag: string): Promise<{ port: number; stop(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    socket.pipe(socket);
+    socket.on('data', (chunk) => socket.write(Buffer.concat([Buffer.from(tag), chunk])));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -143,4 +148,24 @@ export async function exchange(port: number, message: string, timeoutMs = 3000):
 
 export function makeWorkDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'weir-xds-'));
+}
+
+/** Opens a connection that the test keeps across config changes. */
+export async function openConnection(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Writes `message` on an open connection and returns the next bytes that come back. */
+export async function roundTrip(socket: net.Socket, message: string, timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('data', (chunk) => {
+      clearTimeout(timer);
+      resolve(chunk.toString());
+    });
+    socket.write(message);
+  });
 }
