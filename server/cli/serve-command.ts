@@ -69,5 +69,10 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
 }
 
 function snapshotOf(config: WeirConfig): Snapshot {
-  return buildRedirectSnapshot({ redirects: config.redirects, filtersDir: config.filtersDir, filterDelivery: config.xds.filterDelivery });
+  return buildRedirectSnapshot({
+    redirects: config.redirects,
+    filtersDir: config.filtersDir,
+    filterDelivery: config.xds.filterDelivery,
+    endpointDelivery: config.xds.endpointDelivery,
+  });
 }

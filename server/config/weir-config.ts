@@ -25,10 +25,13 @@ export interface XdsTlsConfig {
 }
 
 export type FilterDeliveryConfig = 'ecds' | 'inline';
+export type EndpointDeliveryConfig = 'inline' | 'eds';
 
 export interface XdsConfig extends SocketAddressConfig {
   /** How parser Wasm filters reach Envoy: 'ecds' (new builds without listener drains) or 'inline'. */
   filterDelivery: FilterDeliveryConfig;
+  /** Whether clusters carry their endpoints ('inline') or get them over EDS ('eds'). */
+  endpointDelivery: EndpointDeliveryConfig;
   /** Changes inside this window coalesce into one push per proxy. */
   batchWindowMs: number;
   tls: XdsTlsConfig | undefined;
@@ -53,6 +56,7 @@ export const WEIR_CONFIG_DEFAULTS = {
   xdsPort: 18000,
   batchWindowMs: 100,
   filterDelivery: 'ecds',
+  endpointDelivery: 'inline',
   filtersDir: 'build/filters',
   statusAddress: '127.0.0.1',
   statusPort: 18001,
@@ -95,7 +99,7 @@ export function parseWeirConfig(text: string, origin: { source: string; baseDir:
 function readConfig(root: FieldReader, origin: { source: string; baseDir: string }): WeirConfig {
   root.expectKeys(['xds', 'redirects', 'filters', 'status']);
   const xds = root.child('xds', {});
-  xds.expectKeys(['address', 'port', 'batchWindowMs', 'filterDelivery', 'tls']);
+  xds.expectKeys(['address', 'port', 'batchWindowMs', 'filterDelivery', 'endpointDelivery', 'tls']);
   const tlsReader = xds.has('tls') ? xds.child('tls', {}) : undefined;
   tlsReader?.expectKeys(['cert', 'key', 'clientCa']);
   const filters = root.child('filters', {});
@@ -112,6 +116,7 @@ function readConfig(root: FieldReader, origin: { source: string; baseDir: string
       address: xds.string('address', WEIR_CONFIG_DEFAULTS.xdsAddress),
       port: xds.port('port', WEIR_CONFIG_DEFAULTS.xdsPort, { allowZero: true }),
       filterDelivery: xds.oneOf('filterDelivery', ['ecds', 'inline'] as const, WEIR_CONFIG_DEFAULTS.filterDelivery),
+      endpointDelivery: xds.oneOf('endpointDelivery', ['inline', 'eds'] as const, WEIR_CONFIG_DEFAULTS.endpointDelivery),
       batchWindowMs: xds.integer('batchWindowMs', WEIR_CONFIG_DEFAULTS.batchWindowMs, { min: 0, max: 60_000 }),
       tls: tlsReader
         ? { cert: resolve(tlsReader.string('cert')), key: resolve(tlsReader.string('key')), clientCa: resolve(tlsReader.string('clientCa')) }

@@ -1,11 +1,12 @@
 // Turns per-node redirects (listen here, parse with this parser, forward there) into the listeners,
-// clusters and extension configs of a snapshot: listener `weir-<name>` runs the parser's Wasm
+// clusters (endpoints inline or over EDS) and extension configs of a snapshot: listener `weir-<name>` runs the parser's Wasm
 // filter then tcp_proxy to cluster `weir-<name>-backend`. The Wasm filter travels over ECDS as
 // `weir.<name>` (default) or inline in the listener. Reads each parser module once.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Snapshot } from './snapshot.ts';
-import { buildStaticCluster, type SocketAddressSpec } from './resources/cluster.ts';
+import { buildEdsCluster, buildStaticCluster, type SocketAddressSpec } from './resources/cluster.ts';
+import { buildLoadAssignment } from './resources/endpoint.ts';
 import { buildRedirectListener, type ParserFilterDelivery } from './resources/listener.ts';
 import { buildExtensionConfig } from './resources/extension-config.ts';
 import { buildParserFilterConfig } from './resources/wasm-filter.ts';
@@ -26,11 +27,14 @@ export interface RedirectSnapshotOptions {
   filtersDir: string;
   /** 'ecds' (default): the listener asks for the Wasm filter by name; 'inline': it is in the listener. */
   filterDelivery?: FilterDelivery;
+  /** 'inline' (default): clusters carry their endpoints; 'eds': endpoints travel over EDS. */
+  endpointDelivery?: EndpointDelivery;
   /** Reads a module file; tests may substitute. Default: fs.readFileSync. */
   readModule?: (file: string) => Uint8Array;
 }
 
 export type FilterDelivery = 'ecds' | 'inline';
+export type EndpointDelivery = 'inline' | 'eds';
 
 export function listenerNameOf(redirectName: string): string {
   return `weir-${redirectName}`;
@@ -59,7 +63,11 @@ export function buildRedirectSnapshot(options: RedirectSnapshotOptions): Snapsho
   const resources: EncodedResource[] = [];
   for (const redirect of options.redirects) {
     const cluster = clusterNameOf(redirect.name);
-    resources.push(buildStaticCluster({ name: cluster, endpoints: [redirect.upstream] }));
+    if (options.endpointDelivery === 'eds') {
+      resources.push(buildEdsCluster({ name: cluster }), buildLoadAssignment({ clusterName: cluster, endpoints: [redirect.upstream] }));
+    } else {
+      resources.push(buildStaticCluster({ name: cluster, endpoints: [redirect.upstream] }));
+    }
     const typedConfig = buildParserFilterConfig({
       redirectName: redirect.name,
       parser: redirect.parser,

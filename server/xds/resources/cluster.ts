@@ -52,3 +52,20 @@ export function buildStaticCluster(spec: StaticClusterSpec): EncodedResource {
   };
   return encodeResource(CLUSTER_TYPE_URL, spec.name, message);
 }
+
+export interface EdsClusterSpec {
+  name: string;
+  /** Default 1000 ms. */
+  connectTimeoutMs?: number;
+}
+
+/** A cluster whose endpoints arrive over EDS on the ADS stream, as the ClusterLoadAssignment named like the cluster. */
+export function buildEdsCluster(spec: EdsClusterSpec): EncodedResource {
+  const message = {
+    name: spec.name,
+    type: 'EDS',
+    connect_timeout: durationFromMs(spec.connectTimeoutMs ?? 1000),
+    eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } },
+  };
+  return encodeResource(CLUSTER_TYPE_URL, spec.name, message);
+}

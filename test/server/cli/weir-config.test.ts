@@ -20,7 +20,7 @@ describe('weir.yaml', () => {
       ['redirects:', '  - name: r2d2', '    listen: { address: 127.0.0.1, port: 10000 }', '    parser: r2d2', '    upstream: { address: 127.0.0.1, port: 9000 }'].join('\n'),
       origin,
     );
-    expect(config.xds).toEqual({ address: '127.0.0.1', port: 18000, batchWindowMs: 100, filterDelivery: 'ecds', tls: undefined });
+    expect(config.xds).toEqual({ address: '127.0.0.1', port: 18000, batchWindowMs: 100, filterDelivery: 'ecds', endpointDelivery: 'inline', tls: undefined });
     expect(config.filtersDir).toBe('/etc/weir/build/filters');
     expect(config.redirects).toEqual([
       { name: 'r2d2', listen: { address: '127.0.0.1', port: 10000 }, parser: 'r2d2', upstream: { address: '127.0.0.1', port: 9000 } },
@@ -49,7 +49,7 @@ describe('weir.yaml', () => {
       ].join('\n'),
     );
     expect(problems).toEqual([
-      'xds.colour: unknown field; expected one of address, port, batchWindowMs, filterDelivery, tls',
+      'xds.colour: unknown field; expected one of address, port, batchWindowMs, filterDelivery, endpointDelivery, tls',
       'redirects[0].name: "Bad Name" is not valid: use lower-case letters, digits, "-" or "_", starting with a letter or digit',
       'redirects[0].upstream: is required',
       'redirects[0].upstream.address: is required',

@@ -10,6 +10,7 @@ import { startControlServer, type ControlServer } from '../../../server/xds/cont
 import { buildRedirectSnapshot, clusterNameOf, listenerNameOf, type FilterDelivery, type RedirectSpec } from '../../../server/xds/redirect-snapshot.ts';
 import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
 import { LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
+import { ENDPOINT_TYPE_URL } from '../../../server/xds/resources/endpoint.ts';
 import { EXTENSION_CONFIG_TYPE_URL } from '../../../server/xds/resources/extension-config.ts';
 import type { TypeApplyState } from '../../../server/xds/proxy-status.ts';
 import {
@@ -151,7 +152,9 @@ describe('xDS server with a real Envoy', () => {
     await waitForAcks(server, 'envoy-update', envoy);
     await pongThrough(redirect.listen.port);
     const open = await openConnection(redirect.listen.port);
-    cleanups.push(async () => open.destroy());
+    cleanups.push(async () => {
+      open.destroy();
+    });
     expect(await roundTrip(open, 'ping')).toBe('pong');
     const tagging = await startTaggingServer('second:');
     cleanups.push(() => tagging.stop());
@@ -171,6 +174,22 @@ describe('xDS server with a real Envoy', () => {
     expect(await roundTrip(open, 'ping')).toBe('pong');
     await waitFor(async () => ((await exchange(redirect.listen.port, 'ping').catch(() => '')) === 'second:pong' ? true : undefined), 10_000, () => 'new connections do not reach the new cluster');
     expect(await envoyStat(envoy, 'listener_manager.listener_modified')).toBe(0);
+  }, 40_000);
+
+  it('EDS: the cluster warms on its ClusterLoadAssignment, all four types are ACKed in delta, traffic flows', async () => {
+    const redirect = await redirectTo(await freePort());
+    const snapshot = buildRedirectSnapshot({ redirects: [redirect], filtersDir: workDir, endpointDelivery: 'eds' });
+    const server = await startControlServer({ batchWindowMs: 0, snapshot });
+    cleanups.push(() => server.stop());
+    const envoy = await startProxy(server, 'envoy-eds', 'delta');
+    await waitForAcks(server, 'envoy-eds', envoy, [CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, EXTENSION_CONFIG_TYPE_URL]);
+    expect(await pongThrough(redirect.listen.port)).toBe('pong');
+    const tagging = await startTaggingServer('eds:');
+    cleanups.push(() => tagging.stop());
+    const moved = { ...redirect, upstream: { address: '127.0.0.1', port: tagging.port } };
+    server.setSnapshot(buildRedirectSnapshot({ redirects: [moved], filtersDir: workDir, endpointDelivery: 'eds' }));
+    await waitFor(async () => ((await exchange(redirect.listen.port, 'ping').catch(() => '')) === 'eds:pong' ? true : undefined), 10_000, () => `endpoint update not applied\n${envoy.log()}`);
+    expect(typeState(server, 'envoy-eds', CLUSTER_TYPE_URL)?.sentVersion).toBe(typeState(server, 'envoy-eds', CLUSTER_TYPE_URL)?.ackedVersion);
   }, 40_000);
 
   it('delta: ACKs, and after a server restart Envoy keeps forwarding and gets nothing unchanged again', async () => {
