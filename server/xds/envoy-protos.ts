@@ -1,11 +1,12 @@
 // Loads Envoy's data-plane-api protos from the tree vendored in @grpc/grpc-js-xds (no copies in this
-// repo). Owns two views of them: the gRPC service definitions (through @grpc/proto-loader) that
+// repo), plus Weir's own resource protos from protos/weir/. Owns two views of them: the gRPC service definitions (through @grpc/proto-loader) that
 // ads.ts binds, and a protobufjs Root that resources/ use to encode messages into Any bytes.
 // Loading costs a few hundred milliseconds, so each view is built once per process and reused;
 // both are immutable schema, not state.
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 
@@ -22,6 +23,9 @@ const RESOURCE_PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
 ];
+
+/** Weir's own resource types, served on the same ADS server (under the repository's protos/). */
+const WEIR_PROTO_FILES: readonly string[] = ['weir/network_policy.proto', 'weir/identity_map.proto'];
 
 /** Services a proxy may call: ADS plus the per-type services. */
 const SERVICE_PROTO_FILES: readonly string[] = [
@@ -52,15 +56,20 @@ export function envoyProtoIncludeDirs(): string[] {
   return [...trees, protobufjsPackage];
 }
 
+/** The repository's protos/ directory, holding Weir's own protos. */
+export function weirProtoDir(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'protos');
+}
+
 let resourceRoot: protobuf.Root | undefined;
 
-/** The protobufjs Root with every Envoy message Weir encodes or decodes, field names in snake_case. */
+/** The protobufjs Root with every Envoy and Weir message the server encodes or decodes, field names in snake_case. */
 export function envoyResourceRoot(): protobuf.Root {
   if (!resourceRoot) {
-    const includeDirs = envoyProtoIncludeDirs();
+    const includeDirs = [...envoyProtoIncludeDirs(), weirProtoDir()];
     const root = new protobuf.Root();
     root.resolvePath = (_origin, target) => resolveInIncludeDirs(target, includeDirs);
-    root.loadSync([...RESOURCE_PROTO_FILES], { keepCase: true });
+    root.loadSync([...RESOURCE_PROTO_FILES, ...WEIR_PROTO_FILES], { keepCase: true });
     root.resolveAll();
     resourceRoot = root;
   }
