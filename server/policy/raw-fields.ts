@@ -6,6 +6,7 @@ import { joinPath, type ProblemList } from './policy-problems.ts';
 export type RawObject = Readonly<Record<string, unknown>>;
 
 export function describeType(value: unknown): string {
+  if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';

@@ -53,12 +53,12 @@ function validateDocument(document: RawPolicyDocument, file: string, problems: P
   }
   const object = readObject(document.value, '', problems, `a ${POLICY_KINDS[0]} (apiVersion: ${CILIUM_API_VERSION}) or a list of rules`);
   if (object === undefined) return undefined;
+  // Rules are validated even when the envelope is wrong, so one pass reports every problem.
   const envelope = validateEnvelope(object, problems);
-  if (envelope === undefined) return undefined;
   const origin = (path: string): RuleOrigin => ({
     ...base,
     path,
-    policyName: envelope.name,
+    ...(envelope.name === undefined ? {} : { policyName: envelope.name }),
     ...(envelope.namespace === undefined ? {} : { namespace: envelope.namespace }),
   });
   const rules: PolicyRule[] = [];
@@ -82,8 +82,7 @@ function validateRules(items: readonly unknown[], origin: (index: number) => Rul
   return rules;
 }
 
-function validateEnvelope(object: RawObject, problems: ProblemList): { name: string; namespace: string | undefined } | undefined {
-  const before = problems.count;
+function validateEnvelope(object: RawObject, problems: ProblemList): { name: string | undefined; namespace: string | undefined } {
   checkFields(object, '', { known: ['apiVersion', 'kind', 'metadata', 'spec', 'specs', 'description', 'status'] }, problems);
   const apiVersion = readString(object['apiVersion'], 'apiVersion', problems, CILIUM_API_VERSION);
   if (apiVersion !== undefined && apiVersion !== CILIUM_API_VERSION) problems.add('apiVersion', `unsupported apiVersion ${JSON.stringify(apiVersion)}; expected ${CILIUM_API_VERSION}`);
@@ -99,5 +98,5 @@ function validateEnvelope(object: RawObject, problems: ProblemList): { name: str
   }
   if (!isPresent(object, 'spec') && !isPresent(object, 'specs')) problems.add('', 'needs spec (one rule) or specs (a list of rules)');
   if (isPresent(object, 'description')) readString(object['description'], 'description', problems);
-  return problems.count === before && name !== undefined ? { name, namespace } : undefined;
+  return { name, namespace };
 }

@@ -223,7 +223,7 @@ class RegexParser {
     }
     if (this.atEnd()) throw new RegexSyntaxError('missing closing "]"', open);
     this.position++;
-    if (negated) for (let b = 0; b < 256; b++) set[b] = set[b] === 1 || b === 0x0a ? 0 : 1; // Go: [^...] never matches \n
+    if (negated) for (let b = 0; b < 256; b++) set[b] = set[b] === 1 ? 0 : 1; // Go's Perl flags include ClassNL: [^a] matches \n
     return set;
   }
 
