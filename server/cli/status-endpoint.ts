@@ -23,7 +23,7 @@ export async function startStatusEndpoint(options: StatusEndpointOptions): Promi
   const server = http.createServer((request, response) => {
     if (request.method === 'GET' && request.url === PROXIES_PATH) {
       response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ proxies: options.listProxies() }));
+      response.end(JSON.stringify({ proxies: options.listProxies() }, mapsAsObjects));
       return;
     }
     response.writeHead(404, { 'content-type': 'application/json' });
@@ -44,4 +44,8 @@ export async function startStatusEndpoint(options: StatusEndpointOptions): Promi
         server.close(() => resolve());
       }),
   };
+}
+
+function mapsAsObjects(_key: string, value: unknown): unknown {
+  return value instanceof Map ? Object.fromEntries(value) : value;
 }

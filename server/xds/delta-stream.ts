@@ -158,7 +158,7 @@ class DeltaStream {
     state.latestNonce = nonce;
     state.latestSystemVersion = response.systemVersion;
     state.awaitingReply = true;
-    this.context.status.recordSent(node.id, response.typeUrl, response.systemVersion);
+    this.context.status.recordSent(node.id, response.typeUrl, response.systemVersion, new Map(state.knownVersions));
     this.context.logger.debug(
       { nodeId: node.id, typeUrl: response.typeUrl, version: response.systemVersion, nonce, changed: response.changed.length, removed: response.removed.length },
       'delta xDS response sent',

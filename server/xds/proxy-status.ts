@@ -18,6 +18,8 @@ export interface TypeApplyState {
   awaitingReply: boolean;
   ackedVersion: string | undefined;
   ackedAt: Date | undefined;
+  /** name -> content hash of every resource of this type the proxy runs, as of the last ACK. */
+  ackedResources: ReadonlyMap<string, string>;
   /** The latest rejection; cleared when a later version is ACKed. */
   lastNack: NackRecord | undefined;
 }
@@ -54,6 +56,7 @@ type StatusListener = () => void;
 export class ProxyStatusRegistry {
   readonly #proxies = new Map<string, ProxyStatus>();
   readonly #listeners = new Set<StatusListener>();
+  readonly #pendingResources = new WeakMap<TypeApplyState, ReadonlyMap<string, string>>();
   readonly #now: () => Date;
 
   constructor(options: ProxyStatusOptions = {}) {
@@ -80,8 +83,10 @@ export class ProxyStatusRegistry {
     this.#changed();
   }
 
-  recordSent(nodeId: string, typeUrl: string, version: string): void {
+  /** `holds`: name -> hash of everything the proxy will run of this type if it ACKs. */
+  recordSent(nodeId: string, typeUrl: string, version: string, holds: ReadonlyMap<string, string> = new Map()): void {
     const state = this.#typeState(nodeId, typeUrl);
+    this.#pendingResources.set(state, holds);
     state.sentVersion = version;
     state.sentAt = this.#now();
     state.awaitingReply = true;
@@ -90,6 +95,8 @@ export class ProxyStatusRegistry {
 
   recordAck(nodeId: string, typeUrl: string, version: string): void {
     const state = this.#typeState(nodeId, typeUrl);
+    const pending = this.#pendingResources.get(state);
+    if (pending && state.sentVersion === version) state.ackedResources = pending;
     state.ackedVersion = version;
     state.ackedAt = this.#now();
     state.awaitingReply = false;
@@ -114,6 +121,11 @@ export class ProxyStatusRegistry {
   get(nodeId: string): ProxyStatus | undefined {
     const proxy = this.#proxies.get(nodeId);
     return proxy ? copyStatus(proxy) : undefined;
+  }
+
+  /** Content hash of the named resource the proxy has ACKed, if any: "does it run change X?" */
+  appliedResourceHash(nodeId: string, typeUrl: string, name: string): string | undefined {
+    return this.#proxies.get(nodeId)?.types.find((state) => state.typeUrl === typeUrl)?.ackedResources.get(name);
   }
 
   ackedVersion(nodeId: string, typeUrl: string): string | undefined {
@@ -197,6 +209,7 @@ export class ProxyStatusRegistry {
         awaitingReply: false,
         ackedVersion: undefined,
         ackedAt: undefined,
+        ackedResources: new Map(),
         lastNack: undefined,
       };
       proxy.types.push(state);
@@ -212,6 +225,10 @@ export class ProxyStatusRegistry {
 function copyStatus(proxy: ProxyStatus): ProxyStatus {
   return {
     ...proxy,
-    types: proxy.types.map((state) => ({ ...state, lastNack: state.lastNack ? { ...state.lastNack } : undefined })),
+    types: proxy.types.map((state) => ({
+      ...state,
+      ackedResources: new Map(state.ackedResources),
+      lastNack: state.lastNack ? { ...state.lastNack } : undefined,
+    })),
   };
 }

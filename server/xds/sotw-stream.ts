@@ -142,7 +142,7 @@ class SotwStream {
     state.deliveredNames = state.subscription.wildcard
       ? new Set(response.resources.map((resource) => resource.name))
       : new Set(state.subscription.names);
-    this.context.status.recordSent(node.id, response.typeUrl, response.version);
+    this.context.status.recordSent(node.id, response.typeUrl, response.version, state.deliveredHashes);
     this.context.logger.debug(
       { nodeId: node.id, typeUrl: response.typeUrl, version: response.version, nonce, resources: response.resources.length },
       'xDS response sent',

@@ -6,6 +6,7 @@ import { serveDeltaStream } from '../../../server/xds/delta-stream.ts';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '../../../server/xds/discovery-messages.ts';
 import { ProxyStatusRegistry } from '../../../server/xds/proxy-status.ts';
 import { ENDPOINT_TYPE_URL } from '../../../server/xds/resources/endpoint.ts';
+import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
 import { DEFAULT_SNAPSHOT_KEY, SnapshotCache } from '../../../server/xds/snapshot-cache.ts';
 import { Snapshot } from '../../../server/xds/snapshot.ts';
 import { admitEveryNode } from '../../../server/xds/stream-context.ts';
@@ -44,8 +45,8 @@ describe('delta stream', () => {
     expect(response.nonce).not.toBe('');
   });
 
-  it('after a change sends only the changed resource, and removals in removed_resources', () => {
-    const { open, update } = setup(new Snapshot([cluster('a'), cluster('b'), cluster('c')]));
+  it('after a change sends only the changed resource, and removals in removed_resources; ACKs record what the proxy runs', () => {
+    const { open, update, status } = setup(new Snapshot([cluster('a'), cluster('b'), cluster('c')]));
     const proxy = open();
     proxy.request(deltaRequest({ node: NODE }));
     proxy.request(ack(proxy.lastResponse()));
@@ -53,6 +54,11 @@ describe('delta stream', () => {
     expect(proxy.responses).toHaveLength(2);
     expect(sentNames(proxy.lastResponse())).toEqual(['a']);
     expect(proxy.lastResponse().removed_resources).toEqual(['c']);
+    expect(status.appliedResourceHash(NODE.id, CLUSTER_TYPE_URL, 'a')).toBe(cluster('a').hash);
+    proxy.request(ack(proxy.lastResponse()));
+    expect(status.appliedResourceHash(NODE.id, CLUSTER_TYPE_URL, 'a')).toBe(cluster('a', 1).hash);
+    expect(status.appliedResourceHash(NODE.id, CLUSTER_TYPE_URL, 'c')).toBeUndefined();
+    expect(status.appliedResourceHash(NODE.id, CLUSTER_TYPE_URL, 'b')).toBe(cluster('b').hash);
   });
 
   it('on reconnect pushes only what differs from initial_resource_versions and removes what is gone', () => {

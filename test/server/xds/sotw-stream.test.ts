@@ -61,6 +61,7 @@ describe('SotW stream', () => {
     expect(state?.ackedVersion).toBe(sent.version_info);
     expect(state?.awaitingReply).toBe(false);
     expect(proxy.responses).toHaveLength(1);
+    expect(status.appliedResourceHash(NODE.id, CLUSTER_TYPE_URL, 'a')).toBe(cluster('a').hash);
   });
 
   it('records a NACK with Envoy\'s message and never resends the rejected version unchanged', () => {
