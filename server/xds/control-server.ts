@@ -34,6 +34,8 @@ export interface ControlServerOptions {
   controlPlaneId?: string;
   /** mTLS on the xDS port; the node id must then match a SAN of the proxy's certificate. Default: h2c. */
   tls?: ControlServerTlsOptions;
+  /** Disconnected proxies stay in the status registry this long. Default 1 hour. */
+  forgetDisconnectedAfterMs?: number;
   /** Initial snapshot for every proxy. Without one, streams wait until setSnapshot is called. */
   snapshot?: Snapshot;
 }
@@ -55,6 +57,7 @@ const CONTROL_SERVER_DEFAULTS = {
   port: 0,
   batchWindowMs: 100,
   controlPlaneId: `weir@${os.hostname()}`,
+  forgetDisconnectedAfterMs: 3_600_000,
 } as const;
 
 export async function startControlServer(options: ControlServerOptions = {}): Promise<ControlServer> {
@@ -74,6 +77,8 @@ export async function startControlServer(options: ControlServerOptions = {}): Pr
   addDiscoveryServices(server, context);
   const port = await bind(server, `${hostForUri(settings.address)}:${settings.port}`, credentialsFor(options.tls));
   logger.info({ address: settings.address, port, tls: options.tls !== undefined }, 'xDS server listening');
+  const pruning = setInterval(() => status.forgetDisconnected(settings.forgetDisconnectedAfterMs), Math.min(settings.forgetDisconnectedAfterMs, 60_000));
+  pruning.unref();
   return {
     address: settings.address,
     port,
@@ -81,7 +86,10 @@ export async function startControlServer(options: ControlServerOptions = {}): Pr
     status,
     setSnapshot: (snapshot, nodeId) => cache.setSnapshot(nodeId ?? DEFAULT_SNAPSHOT_KEY, snapshot),
     listProxies: () => status.list(),
-    stop: () => stopServer(server, cache, logger),
+    stop: () => {
+      clearInterval(pruning);
+      return stopServer(server, cache, logger);
+    },
   };
 }
 

@@ -111,7 +111,23 @@ export class ProxyStatusRegistry {
     this.#changed();
   }
 
-  /** Every proxy seen since start, connected or not, sorted by node id. Copies, safe to keep. */
+  /**
+   * Drops proxies disconnected for longer than `retentionMs`, so a fleet that churns does not grow
+   * the registry forever. Returns the node ids dropped.
+   */
+  forgetDisconnected(retentionMs: number): string[] {
+    const cutoff = this.#now().getTime() - retentionMs;
+    const dropped: string[] = [];
+    for (const [nodeId, proxy] of this.#proxies) {
+      if (!proxy.connected && proxy.disconnectedAt && proxy.disconnectedAt.getTime() <= cutoff) {
+        this.#proxies.delete(nodeId);
+        dropped.push(nodeId);
+      }
+    }
+    return dropped;
+  }
+
+  /** Every proxy seen (disconnected ones until forgotten), sorted by node id. Copies, safe to keep. */
   list(): ProxyStatus[] {
     return [...this.#proxies.values()]
       .sort((left, right) => left.nodeId.localeCompare(right.nodeId))

@@ -16,6 +16,20 @@ describe('ProxyStatusRegistry', () => {
     expect(state?.lastNack).toEqual({ version: 'v2', message: 'bad listener', at: new Date('2030-01-01T00:00:02Z') });
   });
 
+  it('forgets proxies disconnected longer than the retention, keeps connected and recent ones', () => {
+    let now = 0;
+    const registry = new ProxyStatusRegistry({ now: () => new Date(now) });
+    registry.streamOpened({ id: 'old', cluster: 'c' }, { variant: 'sotw', peer: 'p' });
+    registry.streamOpened({ id: 'recent', cluster: 'c' }, { variant: 'sotw', peer: 'p' });
+    registry.streamOpened({ id: 'live', cluster: 'c' }, { variant: 'delta', peer: 'p' });
+    registry.streamClosed({ id: 'old', cluster: 'c' });
+    now = 5000;
+    registry.streamClosed({ id: 'recent', cluster: 'c' });
+    now = 6000;
+    expect(registry.forgetDisconnected(3000)).toEqual(['old']);
+    expect(registry.list().map((proxy) => proxy.nodeId)).toEqual(['live', 'recent']);
+  });
+
   it('waitForApplied resolves once every proxy ACKed the version', async () => {
     const registry = new ProxyStatusRegistry();
     const wait = registry.waitForApplied({ nodeIds: ['p1', 'p2'], typeUrl: TYPE, isApplied: (state) => state.ackedVersion === 'v2', timeoutMs: 1000 });
