@@ -33,12 +33,16 @@ export type ValidatePolicyResult = { ok: true; policies: ImportedPolicy[] } | { 
 export function validatePolicyText(options: ValidatePolicyOptions): ValidatePolicyResult {
   const read = readPolicyDocuments(options.file, options.text);
   if (!read.ok) return read;
-  const registry = options.registry ?? defaultL7RuleRegistry();
+  return validatePolicyDocuments(options.file, read.documents, options.registry);
+}
+
+/** Validates documents already read from a file (e.g. after a store set its own documents aside). */
+export function validatePolicyDocuments(file: string, documents: readonly RawPolicyDocument[], registry: L7RuleRegistry = defaultL7RuleRegistry()): ValidatePolicyResult {
   const problems: PolicyProblem[] = [];
   const policies: ImportedPolicy[] = [];
-  for (const document of read.documents) {
-    const list = new ProblemList(options.file, document.document);
-    const policy = validateDocument(document, options.file, list, registry);
+  for (const document of documents) {
+    const list = new ProblemList(file, document.document);
+    const policy = validateDocument(document, file, list, registry);
     problems.push(...list.problems);
     if (policy !== undefined) policies.push(policy);
   }
