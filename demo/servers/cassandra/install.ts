@@ -39,7 +39,7 @@ export function defaultCassandraInstallDir(): string {
   return path.join(weirStateDir, 'cassandra');
 }
 
-export async function installCassandra(options: InstallCassandraOptions = {}): Promise<CassandraInstallation> {
+export function installCassandra(options: InstallCassandraOptions = {}): CassandraInstallation {
   const say = options.say ?? sayOnConsole;
   const installDir = options.installDir ?? defaultCassandraInstallDir();
   const libDir = path.join(installDir, 'lib');
