@@ -8,7 +8,8 @@ import { proxyList } from './proxy-command.ts';
 import { runServe } from './serve-command.ts';
 
 const USAGE = `usage:
-  weir serve [--config FILE]                  run the xDS control server (default config weir.yaml)
+  weir serve [--config FILE]                  run the xDS control server (default config weir.yaml);
+                                              SIGHUP reloads the config and parser modules
   weir bootstrap [--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta]
                                               print an Envoy bootstrap that uses this server
   weir proxy list [--status HOST:PORT] [--json]
@@ -49,11 +50,20 @@ async function serveUntilSignalled(args: readonly string[]): Promise<number> {
   const { values } = parseStrict(args, { config: { type: 'string' } });
   const logger = createLogger();
   const running = await runServe({ logger, ...(values.config !== undefined ? { configFile: values.config } : {}) });
+  const reload = (): void => {
+    try {
+      running.reload();
+    } catch (error) {
+      logger.error({ error: error instanceof Error ? error.message : String(error) }, 'config reload failed; the previous config stays in force');
+    }
+  };
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'stopping weir serve');
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.off('SIGHUP', reload);
       resolve();
     };
     process.on('SIGINT', stop);

@@ -20,7 +20,7 @@ export interface RunningServe {
   config: WeirConfig;
   controlServer: ControlServer;
   statusEndpoint: StatusEndpoint;
-  /** Rebuilds the snapshot from the config file (e.g. after an edit or a new filter build). */
+  /** Rebuilds the snapshot from the config file (e.g. after an edit or a new filter build); throws and keeps the old one if invalid. */
   reload(): void;
   stop(): Promise<void>;
 }
@@ -57,9 +57,13 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     controlServer,
     statusEndpoint,
     reload: () => {
-      config = loadWeirConfig(configFile);
-      controlServer.setSnapshot(snapshotOf(config));
-      logger.info({ config: configFile }, 'config reloaded');
+      const next = loadWeirConfig(configFile);
+      controlServer.setSnapshot(snapshotOf(next));
+      if (JSON.stringify([next.xds, next.status]) !== JSON.stringify([config.xds, config.status])) {
+        logger.warn({ config: configFile }, 'xds and status settings changed; they apply only after a restart of weir serve');
+      }
+      config = next;
+      logger.info({ config: configFile, redirects: config.redirects.map((redirect) => redirect.name) }, 'config reloaded');
     },
     stop: async () => {
       await statusEndpoint.stop();

@@ -58,7 +58,7 @@ describe('weir serve', () => {
     await expect(proxyList({ status: '127.0.0.1:1' })).rejects.toThrow(/is `weir serve` running\? pass --status HOST:PORT/);
   });
 
-  it('the CLI process logs pino JSON and stops cleanly on SIGTERM', async () => {
+  it('the CLI process logs pino JSON, reloads on SIGHUP (keeping the old config when the new one is bad) and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'weir.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -66,10 +66,25 @@ describe('weir serve', () => {
     try {
       await expect.poll(() => stdout, { timeout: 15_000 }).toContain('weir serve ready');
       if (child.pid === undefined) throw new Error('no pid');
+      process.kill(child.pid, 'SIGHUP');
+      await expect.poll(() => stdout, { timeout: 5000 }).toContain('config reloaded');
+      const original = fs.readFileSync(configFile, 'utf8');
+      fs.writeFileSync(configFile, 'xds: { port: 99999 }\n');
+      process.kill(child.pid, 'SIGHUP');
+      await expect.poll(() => stdout, { timeout: 5000 }).toContain('config reload failed');
+      fs.writeFileSync(configFile, original);
       process.kill(child.pid, 'SIGTERM');
       expect(await exited).toBe(0);
       const messages = stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
-      expect(messages).toEqual(['xDS server listening', 'weir serve ready', 'stopping weir serve', 'xDS server stopped']);
+      expect(messages).toEqual([
+        'xDS server listening',
+        'weir serve ready',
+        'config reloaded',
+        'config reload failed; the previous config stays in force',
+        'stopping weir serve',
+        'xDS server stopped',
+      ]);
+      expect(stdout).toContain('xds.port: must be 0-65535');
     } finally {
       if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
     }
