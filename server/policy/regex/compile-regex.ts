@@ -1,7 +1,7 @@
 // The one entry point for regexes in policy: source text in, a DFA table or a readable reason out.
 // Semantics are Cilium's (Go regexp MatchString): an unanchored search unless `^`/`$` anchor it.
 // Also converts a table to the JSON shape the filter SDK reads (filters/sdk/rule-config.ts).
-import { buildMinimalDfa, DfaTooLargeError, MAX_DFA_STATES, type DfaTable } from './dfa.ts';
+import { buildMinimalDfa, DfaTooLargeError, type DfaTable } from './dfa.ts';
 import { buildSearchNfa, NfaTooLargeError } from './nfa.ts';
 import { parseRegex, RegexSyntaxError } from './regex-syntax.ts';
 
@@ -15,10 +15,7 @@ export function compileRegex(source: string): RegexCompileResult {
       return { ok: false, reason: `invalid regex ${JSON.stringify(source)}: ${error.message}; see docs/policy.md "Regular expressions" for the supported syntax` };
     }
     if (error instanceof DfaTooLargeError || error instanceof NfaTooLargeError) {
-      return {
-        ok: false,
-        reason: `regex ${JSON.stringify(source)} is too complex: ${error.message} (limit ${MAX_DFA_STATES}); simplify it, e.g. smaller {n,m} bounds`,
-      };
+      return { ok: false, reason: `regex ${JSON.stringify(source)} is too complex: ${error.message}; simplify it, e.g. smaller {n,m} bounds` };
     }
     throw error;
   }
