@@ -185,6 +185,10 @@ function validatePort(value: unknown, path: string, problems: ProblemList): Port
 }
 
 function readPortNumber(value: unknown, path: string, problems: ProblemList): number | undefined {
+  if (typeof value === 'number' && !Number.isInteger(value)) {
+    problems.add(path, `${value} is not a port number; expected an integer 0..65535`);
+    return undefined;
+  }
   const text = typeof value === 'number' ? String(value) : value;
   if (typeof text !== 'string') {
     problems.add(path, `expected a port number 0..65535, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`);

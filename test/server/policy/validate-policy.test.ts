@@ -192,6 +192,7 @@ describe('ports', () => {
     expect(problemsOf(ingressPolicy(`      - toPorts:
           - ports: [{ port: http }, { port: 70000 }, { port: 80, protocol: SCTP }, { port: 90, endPort: 10 }, { port: 0, endPort: 10 }]
           - ports: []
+          - ports: [{ port: 1.5 }]
 `))).toEqual([
       'policies/db.yaml: specs[0].ingress[0].toPorts[0].ports[0].port: "http" is not a port number; named ports are not supported, use the number',
       'policies/db.yaml: specs[0].ingress[0].toPorts[0].ports[1].port: port 70000 is above 65535',
@@ -199,6 +200,7 @@ describe('ports', () => {
       'policies/db.yaml: specs[0].ingress[0].toPorts[0].ports[3].endPort: endPort 10 is below port 90',
       'policies/db.yaml: specs[0].ingress[0].toPorts[0].ports[4].endPort: a port range needs a non-zero start port',
       'policies/db.yaml: specs[0].ingress[0].toPorts[1].ports: needs at least one port',
+      'policies/db.yaml: specs[0].ingress[0].toPorts[2].ports[0].port: 1.5 is not a port number; expected an integer 0..65535',
     ]);
   });
 
