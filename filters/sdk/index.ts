@@ -6,3 +6,4 @@ export { EntryType, LogFields } from './access-log';
 export { RuleSchema, Rule, RuleSet, RequestRecord, Constraint, ConstraintKind } from './rules';
 export { useParser } from './registry';
 export { asciiBytes } from './bytes';
+export { StreamReplies, StreamDenial, MAX_STREAM_DENIALS } from './stream-replies';
