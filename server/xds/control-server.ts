@@ -38,6 +38,10 @@ export interface ControlServerOptions {
   forgetDisconnectedAfterMs?: number;
   /** Initial snapshot for every proxy. Without one, streams wait until setSnapshot is called. */
   snapshot?: Snapshot;
+  /** Registry to record proxy status in (e.g. one that also counts for metrics). Default: a new one. */
+  status?: ProxyStatusRegistry;
+  /** Adds more gRPC services on the xDS port (e.g. the access-log service) before it opens. */
+  registerServices?: (server: grpc.Server) => void;
 }
 
 export interface ControlServer {
@@ -64,7 +68,7 @@ export async function startControlServer(options: ControlServerOptions = {}): Pr
   const settings = { ...CONTROL_SERVER_DEFAULTS, ...definedOnly(options) };
   const logger = options.logger ?? silentLogger();
   const cache = new SnapshotCache({ batchWindowMs: settings.batchWindowMs });
-  const status = new ProxyStatusRegistry();
+  const status = options.status ?? new ProxyStatusRegistry();
   if (options.snapshot) cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, options.snapshot);
   const context: StreamContext = {
     watcher: cache,
@@ -75,6 +79,7 @@ export async function startControlServer(options: ControlServerOptions = {}): Pr
   };
   const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 });
   addDiscoveryServices(server, context);
+  options.registerServices?.(server);
   const port = await bind(server, `${hostForUri(settings.address)}:${settings.port}`, credentialsFor(options.tls));
   logger.info({ address: settings.address, port, tls: options.tls !== undefined }, 'xDS server listening');
   const pruning = setInterval(() => status.forgetDisconnected(settings.forgetDisconnectedAfterMs), Math.min(settings.forgetDisconnectedAfterMs, 60_000));
