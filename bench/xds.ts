@@ -1,0 +1,205 @@
+// `npm run bench:xds`: measures how fast the xDS server fans one policy change out to N proxies.
+// For each variant (SotW, delta) and each N it starts the real control server in its own process
+// (bench/xds/server-process.ts) and load generators in others (bench/xds/load-generator.ts) that
+// open N ADS streams and ACK like Envoy; then it applies one policy change (every proxy's
+// weir.NetworkPolicy gets a new revision) and reports convergence (change -> each stream has
+// received and ACKed it) p50/p99, server CPU and bytes sent per change, server RSS per idle stream,
+// and the generators' own load. Prints one table; `--json FILE` also writes the raw results.
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { nextMessage, type GeneratorCommand, type GeneratorReport, type ServerCommand, type ServerReport, type XdsVariant } from './xds/ipc.ts';
+import { formatTable, percentile, type BenchResult } from './xds/results.ts';
+
+export interface XdsBenchOptions {
+  nodeCounts: number[];
+  variants: XdsVariant[];
+  /** Load-generator processes (fewer when N is small). */
+  generators: number;
+  /** Streams per HTTP/2 connection. */
+  streamsPerChannel: number;
+  /** The server's batching window; the default matches `weir serve`. */
+  batchWindowMs: number;
+  /** Server log level; 'info' logs connect/ACK lines as in production. */
+  logLevel: string;
+  /** Idle time after the initial sync before RSS is read. */
+  settleMs: number;
+  jsonFile: string | undefined;
+}
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const SERVER_SCRIPT = path.join(BENCH_DIR, 'xds', 'server-process.ts');
+const GENERATOR_SCRIPT = path.join(BENCH_DIR, 'xds', 'load-generator.ts');
+const CHILD_EXEC_ARGV = ['--import', 'tsx', '--expose-gc'];
+const children = new Set<ChildProcess>();
+
+const options = parseOptions();
+process.on('SIGINT', () => {
+  stopAll();
+  process.exit(130);
+});
+try {
+  const results: BenchResult[] = [];
+  for (const variant of options.variants) {
+    for (const nodeCount of options.nodeCounts) {
+      process.stderr.write(`bench:xds ${variant} N=${nodeCount} ...\n`);
+      results.push(await runOnce(variant, nodeCount));
+    }
+  }
+  process.stdout.write(`${describeMachine()}\n\n${formatTable(results)}\n`);
+  if (options.jsonFile) fs.writeFileSync(options.jsonFile, `${JSON.stringify({ machine: describeMachine(), options, results }, null, 2)}\n`);
+} catch (error) {
+  process.stderr.write(`bench:xds failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+} finally {
+  stopAll();
+}
+
+async function runOnce(variant: XdsVariant, nodeCount: number): Promise<BenchResult> {
+  const server = forkChild(SERVER_SCRIPT, ['--nodes', String(nodeCount), '--batch-window-ms', String(options.batchWindowMs), '--log-level', options.logLevel]);
+  try {
+    const ready = await nextMessage<ServerReport, 'ready'>(server, 'ready', 120_000 + nodeCount * 20, 'xDS server');
+    const baseline = await serverStats(server, true);
+    const generators = startGenerators(variant, nodeCount, ready.port);
+    const synced = await Promise.all(
+      generators.map((generator) => nextMessage<GeneratorReport, 'synced'>(generator, 'synced', 60_000 + nodeCount * 30, 'load generator')),
+    );
+    await sleep(options.settleMs);
+    const idle = await serverStats(server, true);
+    sendTo<ServerCommand>(server, { kind: 'prepare-change' });
+    const prepared = await nextMessage<ServerReport, 'prepared'>(server, 'prepared', 120_000, 'xDS server');
+    const convergedReports = generators.map((generator) => nextMessage<GeneratorReport, 'converged'>(generator, 'converged', 120_000, 'load generator'));
+    for (const generator of generators) sendTo<GeneratorCommand>(generator, { kind: 'arm' });
+    const before = await serverStats(server, false);
+    sendTo<ServerCommand>(server, { kind: 'apply-change' });
+    const applied = await nextMessage<ServerReport, 'applied'>(server, 'applied', 60_000, 'xDS server');
+    const converged = await Promise.all(convergedReports);
+    await sleep(200); // let the server finish reading the last ACKs before its CPU is read
+    const after = await serverStats(server, false);
+    const latenciesMs = converged.flatMap((report) => report.ackedAt.map((at) => at - applied.startedAt)).sort((a, b) => a - b);
+    return {
+      variant,
+      streams: nodeCount,
+      convergeP50Ms: percentile(latenciesMs, 0.5),
+      convergeP99Ms: percentile(latenciesMs, 0.99),
+      convergeMaxMs: latenciesMs[latenciesMs.length - 1] ?? Number.NaN,
+      serverCpuSeconds: (after.cpuMicros - before.cpuMicros) / 1e6,
+      bytesSentPerChange: sum(converged.map((report) => report.bytesReceived)),
+      responsesPerChange: sum(converged.map((report) => report.responses)),
+      rssPerIdleStreamBytes: (idle.rssBytes - baseline.rssBytes) / nodeCount,
+      heapPerIdleStreamBytes: (idle.heapUsedBytes - baseline.heapUsedBytes) / nodeCount,
+      initialSyncSeconds: Math.max(...synced.map((report) => report.syncMs)) / 1000,
+      initialSyncBytes: sum(synced.map((report) => report.bytesReceived)),
+      generatorProcesses: generators.length,
+      generatorCpuSeconds: sum(converged.map((report) => report.cpuMicros)) / 1e6,
+      generatorMaxEventLoopUtilization: Math.max(...converged.map((report) => report.eventLoopUtilization)),
+      changeBuildMs: prepared.buildMs,
+      setSnapshotMs: applied.setSnapshotMs,
+      batchWindowMs: options.batchWindowMs,
+    };
+  } finally {
+    stopAll();
+    await sleep(300);
+  }
+}
+
+function startGenerators(variant: XdsVariant, nodeCount: number, port: number): ChildProcess[] {
+  const count = Math.max(1, Math.min(options.generators, Math.ceil(nodeCount / options.streamsPerChannel)));
+  const perGenerator = Math.ceil(nodeCount / count);
+  const generators: ChildProcess[] = [];
+  for (let first = 0; first < nodeCount; first += perGenerator) {
+    const end = Math.min(nodeCount, first + perGenerator);
+    generators.push(
+      forkChild(GENERATOR_SCRIPT, [
+        '--port', String(port),
+        '--variant', variant,
+        '--from', String(first),
+        '--to', String(end),
+        '--streams-per-channel', String(options.streamsPerChannel),
+      ]),
+    );
+  }
+  return generators;
+}
+
+async function serverStats(server: ChildProcess, collectGarbage: boolean): Promise<Extract<ServerReport, { kind: 'stats' }>> {
+  sendTo<ServerCommand>(server, { kind: 'stats', collectGarbage });
+  return nextMessage<ServerReport, 'stats'>(server, 'stats', 30_000, 'xDS server');
+}
+
+function forkChild(script: string, args: string[]): ChildProcess {
+  const child = fork(script, args, { execArgv: CHILD_EXEC_ARGV, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+function sendTo<Command>(child: ChildProcess, command: Command): void {
+  if (!child.connected) throw new Error(`benchmark child ${child.pid} is gone; see its output above`);
+  child.send(command as object);
+}
+
+/** Stops every child this run started, by pid. */
+function stopAll(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  }
+}
+
+function describeMachine(): string {
+  const cpus = os.cpus();
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    // Not a git checkout: the commit stays unknown.
+  }
+  return `host: ${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.platform()} ${os.release()}, Node ${process.version}, commit ${commit}`;
+}
+
+function parseOptions(): XdsBenchOptions {
+  const { values } = parseArgs({
+    options: {
+      nodes: { type: 'string', default: '100,1000,10000' },
+      variants: { type: 'string', default: 'sotw,delta' },
+      generators: { type: 'string', default: '2' },
+      'streams-per-channel': { type: 'string', default: '100' },
+      'batch-window-ms': { type: 'string', default: '100' },
+      'log-level': { type: 'string', default: 'info' },
+      'settle-ms': { type: 'string', default: '2000' },
+      json: { type: 'string' },
+    },
+  });
+  const nodeCounts = values.nodes.split(',').map((entry) => positiveInteger(entry, '--nodes'));
+  const variants = values.variants.split(',').map((entry): XdsVariant => {
+    if (entry === 'sotw' || entry === 'delta') return entry;
+    throw new Error(`--variants: "${entry}" is not a variant; use sotw, delta or both (sotw,delta)`);
+  });
+  return {
+    nodeCounts,
+    variants,
+    generators: positiveInteger(values.generators, '--generators'),
+    streamsPerChannel: positiveInteger(values['streams-per-channel'], '--streams-per-channel'),
+    batchWindowMs: Number(values['batch-window-ms']),
+    logLevel: values['log-level'],
+    settleMs: Number(values['settle-ms']),
+    jsonFile: values.json,
+  };
+}
+
+function positiveInteger(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${flag}: "${text}" is not a positive integer`);
+  return value;
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
+
+function sleep(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
+}

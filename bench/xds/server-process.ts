@@ -1,0 +1,79 @@
+// The server side of the xDS fan-out benchmark, run as its own process by bench/xds.ts: the real
+// startControlServer with one snapshot per benchmark proxy (shared listeners, clusters, ECDS
+// filters and identity map, plus the proxy's own NetworkPolicy), logging through pino at the
+// configured level as `weir serve` does. The orchestrator drives it over IPC: stats (RSS, CPU),
+// prepare the next policy revision, apply it. Measures only itself.
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { startControlServer } from '../../server/xds/control-server.ts';
+import type { LogLevel } from '../../server/log/logger.ts';
+import type { Snapshot } from '../../server/xds/snapshot.ts';
+import { benchNodeId, buildNodeSnapshot, buildSharedResources } from './fixture.ts';
+import { epochNow, isReport, reportToParent, type ServerCommand } from './ipc.ts';
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string' },
+    'batch-window-ms': { type: 'string', default: '100' },
+    'log-level': { type: 'string', default: 'info' },
+  },
+});
+const nodeCount = Number(values.nodes);
+if (!Number.isInteger(nodeCount) || nodeCount < 1) throw new Error(`server-process: --nodes must be a positive integer, got ${values.nodes}`);
+
+const buildStarted = performance.now();
+const shared = buildSharedResources();
+const initialSnapshots = buildSnapshots(1);
+const buildMs = performance.now() - buildStarted;
+
+// Log lines are formatted and written as in production, to /dev/null so the disk does not skew the run.
+const logger = pino({ level: values['log-level'] as LogLevel, name: 'weir' }, pino.destination({ dest: '/dev/null', sync: false }));
+const server = await startControlServer({ port: 0, batchWindowMs: Number(values['batch-window-ms']), logger });
+initialSnapshots.forEach((snapshot, index) => server.setSnapshot(snapshot, benchNodeId(index)));
+let nextSnapshots: Snapshot[] = [];
+
+process.on('message', (message: unknown) => {
+  if (!isReport(message)) return;
+  const command = message as ServerCommand;
+  if (command.kind === 'stats') reportStats(command.collectGarbage);
+  else if (command.kind === 'prepare-change') prepareChange();
+  else if (command.kind === 'apply-change') applyChange();
+});
+process.on('disconnect', () => {
+  void server.stop().then(() => process.exit(0));
+});
+reportToParent({ kind: 'ready', port: server.port, buildMs });
+
+function buildSnapshots(revision: number): Snapshot[] {
+  return Array.from({ length: nodeCount }, (_, index) => buildNodeSnapshot(shared, index, revision));
+}
+
+function reportStats(collectGarbage: boolean): void {
+  if (collectGarbage) {
+    // Two collections let weak maps and finalizers settle before RSS is read.
+    globalThis.gc?.();
+    globalThis.gc?.();
+  }
+  const cpu = process.cpuUsage();
+  const memory = process.memoryUsage();
+  reportToParent({
+    kind: 'stats',
+    rssBytes: memory.rss,
+    heapUsedBytes: memory.heapUsed,
+    cpuMicros: cpu.user + cpu.system,
+    openWatches: server.cache.openWatchCount(),
+  });
+}
+
+function prepareChange(): void {
+  const started = performance.now();
+  nextSnapshots = buildSnapshots(2);
+  reportToParent({ kind: 'prepared', buildMs: performance.now() - started });
+}
+
+function applyChange(): void {
+  const startedAt = epochNow();
+  const started = performance.now();
+  nextSnapshots.forEach((snapshot, index) => server.setSnapshot(snapshot, benchNodeId(index)));
+  reportToParent({ kind: 'applied', startedAt, setSnapshotMs: performance.now() - started });
+}
