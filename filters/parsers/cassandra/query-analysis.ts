@@ -282,7 +282,7 @@ export class QueryAnalyser {
 
   // A [keyspace.]table name at the current token.
   private tableStatement(action: i32): string | null {
-    if (!this.isName()) return REASON_NO_TABLE;
+    if (!this.isName()) return this.missingName();
     const statement = this.addStatement(action);
     const scratch = this.scratch;
     statement.tableOffset = scratch.length;
@@ -292,7 +292,7 @@ export class QueryAnalyser {
     this.next();
     if (this.kind == Token.Symbol && this.symbolIs(Char.Dot)) {
       this.next();
-      if (!this.isName()) return REASON_NO_TABLE;
+      if (!this.isName()) return this.missingName();
       this.appendName(firstKind, firstStart, firstLength);
       scratch.appendByte(Char.Dot);
       this.appendName(this.kind, this.tokenStart, this.tokenLength);
@@ -311,7 +311,7 @@ export class QueryAnalyser {
 
   // A keyspace name at the current token (USE, CREATE/ALTER/DROP KEYSPACE).
   private keyspaceStatement(action: i32): string | null {
-    if (!this.isName()) return REASON_NO_TABLE;
+    if (!this.isName()) return this.missingName();
     const statement = this.addStatement(action);
     statement.tableOffset = this.scratch.length;
     this.appendName(this.kind, this.tokenStart, this.tokenLength);
@@ -372,6 +372,13 @@ export class QueryAnalyser {
       this.scratch.appendByte(byte);
       if (byte == Char.DoubleQuote) at++;
     }
+  }
+
+  // Why no name stands at the current token.
+  private missingName(): string {
+    if (this.kind == Token.Comment) return REASON_COMMENT;
+    if (this.kind == Token.Unterminated) return REASON_UNTERMINATED;
+    return REASON_NO_TABLE;
   }
 
   private isName(): bool {
