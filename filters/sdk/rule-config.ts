@@ -1,7 +1,9 @@
 // Reads the "rules" array of the plugin configuration into a RuleSet, checking each key against
 // the parser's RuleSchema. Layout (docs/parser-sdk.md "Rules"): each rule is an object mapping a
-// rule key to a string (exact match) or to {"exact": "..."} or {"regex": "<source>", "dfa": {...}}.
-// Problems are reported as `rules[i].key: reason` through the JSON reader.
+// rule key to a string (exact match) or to {"exact": "..."}, {"prefix": "..."},
+// {"set": ["...", ...]} or {"regex": "<source>", "dfa": {...}}; a schema may name further set
+// fields (RuleSchema.setFields). Problems are reported as `rules[i].key: reason` through the
+// JSON reader.
 import { JsonKind, JsonReader } from './json-reader';
 import { Constraint, ConstraintKind, Rule, RuleSchema, RuleSet } from './rules';
 import { Dfa } from './dfa';
@@ -37,7 +39,7 @@ function readRule(reader: JsonReader, schema: RuleSchema, where: string): Rule |
       reader.problem = where + ': rule key "' + key + '" appears twice';
       return null;
     }
-    const constraint = readConstraint(reader, keyId, where + '.' + key);
+    const constraint = readConstraint(reader, schema, keyId, where + '.' + key);
     if (constraint === null) return null;
     rule.constraints.push(constraint);
   }
@@ -50,28 +52,62 @@ function readRule(reader: JsonReader, schema: RuleSchema, where: string): Rule |
   return rule;
 }
 
-function readConstraint(reader: JsonReader, keyId: i32, where: string): Constraint | null {
+function readConstraint(reader: JsonReader, schema: RuleSchema, keyId: i32, where: string): Constraint | null {
   const kind = reader.peekKind();
   if (kind == JsonKind.String) return exactConstraint(keyId, reader.readString());
   if (kind != JsonKind.Object) {
-    reader.problem = where + ': expected a string (exact match) or {"regex", "dfa"} / {"exact"}';
+    reader.problem = where + ': expected a string (exact match) or an object with "exact", "prefix", "set" or "regex"+"dfa"';
     return null;
   }
   reader.beginObject();
-  let constraint: Constraint | null = null;
+  const setFields = schema.setFields(keyId);
+  let exact: Constraint | null = null;
+  let prefix: Constraint | null = null;
+  let regex: Constraint | null = null;
+  let set: Constraint | null = null;
   while (true) {
     const field = reader.nextKey();
     if (field === null) break;
-    if (field == 'exact') constraint = exactConstraint(keyId, reader.readString());
+    if (field == 'exact') exact = exactConstraint(keyId, reader.readString());
+    else if (field == 'prefix') prefix = new Constraint(keyId, ConstraintKind.Prefix, String.UTF8.encode(reader.readString()), null);
     else if (field == 'dfa') {
       const dfa = readDfa(reader, where + '.dfa');
       if (dfa === null) return null;
-      constraint = new Constraint(keyId, ConstraintKind.Regex, null, dfa);
+      regex = new Constraint(keyId, ConstraintKind.Regex, null, dfa);
+    } else if (field == 'set' || setFields.includes(field)) {
+      if (set === null) set = new Constraint(keyId, ConstraintKind.Set, null, null);
+      if (!readSetMembers(reader, schema, keyId, field, where + '.' + field, set)) return null;
     } else reader.skipValue(); // "regex" (the source, for humans) and unknown fields
   }
   if (reader.failed) return null;
-  if (constraint === null) reader.problem = where + ': needs "exact" or "dfa"';
-  return constraint;
+  // The most specific form wins: a set (a group's expansion) over its name in "exact", a prefix
+  // over the DFA the server compiled from it.
+  if (set !== null) return set;
+  if (prefix !== null) return prefix;
+  if (regex !== null) return regex;
+  if (exact === null) reader.problem = where + ': needs "exact" or "dfa" (or "prefix", "set")';
+  return exact;
+}
+
+// Adds the elements of one set field (strings, or integers taken as their decimal text) to `set`.
+function readSetMembers(reader: JsonReader, schema: RuleSchema, keyId: i32, field: string, where: string, set: Constraint): bool {
+  if (!reader.beginArray()) return false;
+  let index = 0;
+  while (reader.nextElement()) {
+    const elementWhere = where + '[' + index.toString() + ']';
+    let element: string;
+    if (reader.peekKind() == JsonKind.String) element = reader.readString();
+    else element = reader.readInteger(elementWhere, -2147483648.0, 2147483647.0, 0).toString();
+    if (reader.failed) return false;
+    const member = schema.setMember(keyId, field, element);
+    if (member === null) {
+      reader.problem = elementWhere + ': "' + element + '" is not valid here';
+      return false;
+    }
+    set.members.push(String.UTF8.encode(member));
+    index++;
+  }
+  return !reader.failed;
 }
 
 function exactConstraint(keyId: i32, value: string): Constraint {
