@@ -53,6 +53,9 @@ async function listTargets() {
   const probeEntry = path.join(repoRoot, 'filters', 'probe', 'index.ts');
   // The probe is independent of the SDK and brings its own handler.
   if (existsSync(probeEntry)) targets.push({ name: 'probe', entryFile: probeEntry, abortHandler: 'filters/probe/index/probeAbort' });
+  // The Weir agent (a Wasm service, not a parser) uses the SDK's ABI glue and has its own handler.
+  const agentEntry = path.join(repoRoot, 'filters', 'agent', 'index.ts');
+  if (existsSync(agentEntry)) targets.push({ name: 'agent', entryFile: agentEntry, abortHandler: 'agentAbort' });
   return targets;
 }
 

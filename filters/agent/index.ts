@@ -1,0 +1,86 @@
+// Entry point of agent.wasm, the Weir agent: a singleton Proxy-Wasm service (Envoy bootstrap
+// extension envoy.bootstrap.wasm, vm_id `weir`, root_id `agent`) that subscribes to Weir's policy
+// resources over ADS and publishes them in shared data for the parser VMs (docs/agent.md). These
+// are its raw Proxy-Wasm 0.2.1 exports; the work is in ads-client.ts.
+import './abort';
+import { BufferType, LogLevel } from '../sdk/abi/imports';
+import { allocateForHost, appendHostBuffer, logText, propertyString, setTickPeriod } from '../sdk/abi/host';
+import { ByteBuffer } from '../sdk/byte-buffer';
+import { AdsClient } from './ads-client';
+import { readAgentConfig } from './agent-config';
+import { AgentNode } from './discovery';
+
+const TICK_PERIOD_MS: u32 = 100;
+
+let client: AdsClient | null = null;
+
+export function proxy_abi_version_0_2_1(): void {}
+
+export function proxy_on_memory_allocate(size: usize): usize {
+  return allocateForHost(size);
+}
+
+export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {}
+
+export function proxy_on_vm_start(rootContextId: u32, vmConfigurationSize: u32): bool {
+  return true;
+}
+
+export function proxy_on_configure(rootContextId: u32, configurationSize: u32): bool {
+  const raw = new ByteBuffer();
+  if (!appendHostBuffer(BufferType.PluginConfiguration, configurationSize, raw)) {
+    logText(LogLevel.Error, 'weir agent: could not read the plugin configuration from Envoy');
+    return false;
+  }
+  const problem = new Array<string>();
+  const config = readAgentConfig(raw.readPtr, <i32>raw.length, problem);
+  raw.release();
+  if (config === null) {
+    logText(LogLevel.Error, 'weir agent: plugin configuration rejected: ' + problem[0] + '; expected JSON such as {"xdsCluster":"weir-xds"}');
+    return false;
+  }
+  const nodeId = config.nodeId.length > 0 ? config.nodeId : envoyNodeId();
+  if (nodeId.length == 0) {
+    logText(LogLevel.Error, 'weir agent: Envoy has no node id (xds.node.id) and the configuration names none; set node.id in the bootstrap or "nodeId" in the agent configuration');
+    return false;
+  }
+  const previous = client;
+  if (previous !== null) previous.stop();
+  client = new AdsClient(new AgentNode(nodeId, propertyString('xds.node.cluster', propertyString('node.cluster', ''))), config.xdsCluster);
+  setTickPeriod(TICK_PERIOD_MS);
+  logText(LogLevel.Info, 'weir agent: configured, node ' + nodeId + ', xDS cluster ' + config.xdsCluster);
+  return true;
+}
+
+export function proxy_on_tick(rootContextId: u32): void {
+  const current = client;
+  if (current !== null) current.onTick();
+}
+
+export function proxy_on_grpc_receive_initial_metadata(contextId: u32, token: u32, elements: u32): void {}
+
+export function proxy_on_grpc_receive(contextId: u32, token: u32, messageSize: u32): void {
+  const current = client;
+  if (current !== null) current.onMessage(token, messageSize);
+}
+
+export function proxy_on_grpc_receive_trailing_metadata(contextId: u32, token: u32, elements: u32): void {}
+
+export function proxy_on_grpc_close(contextId: u32, token: u32, statusCode: u32): void {
+  const current = client;
+  if (current !== null) current.onClose(token, statusCode);
+}
+
+export function proxy_on_done(contextId: u32): bool {
+  const current = client;
+  if (current !== null) current.stop();
+  return true;
+}
+
+export function proxy_on_delete(contextId: u32): void {}
+
+// Envoy's node id: the agent must use it so the server records its ACKs against this proxy.
+function envoyNodeId(): string {
+  const id = propertyString('xds.node.id', '');
+  return id.length > 0 ? id : propertyString('node.id', '');
+}

@@ -1,0 +1,47 @@
+// Writes what the agent accepted into Wasm shared data for the parser VMs (vm_id `weir`; layout in
+// filters/sdk/policy-shared-data.ts and docs/policy-wire.md): `weir/policy/<endpoint>` per endpoint,
+// `weir/identities`, then bumps `weir/generation` once the publish is complete. Endpoints that
+// disappeared are emptied (shared data has no delete). Remembers which endpoints it published.
+import { LogLevel } from '../sdk/abi/imports';
+import { logText } from '../sdk/abi/host';
+import { IDENTITIES_KEY, policyKey, readGeneration, writeGeneration, writeSharedData } from '../sdk/policy-shared-data';
+import { IdentityUpdate, PolicyUpdate } from './weir-resources';
+
+export class PolicyPublisher {
+  private published: Array<string> = new Array<string>();
+  // Continues from what is already there, so a restarted agent never moves the counter back.
+  private generation: u64 = readGeneration();
+
+  publishPolicies(update: PolicyUpdate): void {
+    const current = new Array<string>();
+    for (let i = 0; i < update.policies.length; i++) {
+      const policy = update.policies[i];
+      this.write(policyKey(policy.endpoint), policy.compiled);
+      current.push(policy.endpoint);
+    }
+    for (let i = 0; i < this.published.length; i++) {
+      const endpoint = this.published[i];
+      if (!current.includes(endpoint)) this.write(policyKey(endpoint), new ArrayBuffer(0));
+    }
+    this.published = current;
+    this.bump();
+  }
+
+  publishIdentities(update: IdentityUpdate): void {
+    this.write(IDENTITIES_KEY, update.compiled);
+    this.bump();
+  }
+
+  get currentGeneration(): u64 {
+    return this.generation;
+  }
+
+  private write(key: string, value: ArrayBuffer): void {
+    if (!writeSharedData(key, value)) logText(LogLevel.Error, 'weir agent: Envoy refused to store shared data ' + key + ' (' + value.byteLength.toString() + ' bytes); parsers keep the previous value');
+  }
+
+  private bump(): void {
+    this.generation++;
+    if (!writeGeneration(this.generation)) logText(LogLevel.Error, 'weir agent: Envoy refused to store weir/generation; parsers will not see the new policy');
+  }
+}

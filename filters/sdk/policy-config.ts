@@ -1,0 +1,56 @@
+// The plugin-configuration fields that make a parser enforce the policy the Weir agent publishes
+// instead of static `rules`: {"policy": "agent", "endpoint": "<name>", "direction": "ingress" |
+// "egress", "port": <endpoint port>} (docs/policy-wire.md). Reads and checks them; plugin-config.ts
+// hands these keys over and stores the resulting binding in PluginSettings.
+import { JsonReader } from './json-reader';
+
+// Which endpoint's policy a plugin enforces, from which side, on which port.
+export class AgentPolicyBinding {
+  constructor(
+    public endpoint: string,
+    public ingress: bool, // ingress: the remote is the connection's source; egress: its destination
+    public port: i32,
+  ) {}
+}
+
+export class AgentPolicyFields {
+  private policy: string = '';
+  private endpoint: string = '';
+  private direction: string = 'ingress';
+  private port: i32 = 0;
+
+  accepts(key: string): bool {
+    return key == 'policy' || key == 'endpoint' || key == 'direction' || key == 'port';
+  }
+
+  read(reader: JsonReader, key: string): void {
+    if (key == 'policy') this.policy = reader.readString();
+    else if (key == 'endpoint') this.endpoint = reader.readString();
+    else if (key == 'direction') this.direction = reader.readString();
+    else if (key == 'port') this.port = <i32>reader.readInteger('port', 1, 65535, 0);
+  }
+
+  // The binding when "policy" is "agent", null when the plugin uses static rules; a problem is
+  // left in the reader when the fields are inconsistent.
+  binding(reader: JsonReader): AgentPolicyBinding | null {
+    if (reader.failed) return null;
+    if (this.policy.length == 0) return null;
+    if (this.policy != 'agent') {
+      reader.problem = 'policy is "' + this.policy + '"; the only policy source is "agent" (omit it to use "rules")';
+      return null;
+    }
+    if (this.endpoint.length == 0) {
+      reader.problem = 'policy "agent" needs "endpoint": the name of the endpoint whose policy this listener enforces';
+      return null;
+    }
+    if (this.direction != 'ingress' && this.direction != 'egress') {
+      reader.problem = 'direction is "' + this.direction + '"; expected "ingress" or "egress"';
+      return null;
+    }
+    if (this.port == 0) {
+      reader.problem = 'policy "agent" needs "port": the endpoint port this listener guards (1-65535)';
+      return null;
+    }
+    return new AgentPolicyBinding(this.endpoint, this.direction == 'ingress', this.port);
+  }
+}

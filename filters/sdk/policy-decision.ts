@@ -1,0 +1,125 @@
+// Decides a connection's requests with the policy the Weir agent published, with the meaning of
+// server/policy/decide.ts (the reference): enforcement off allows; a matching deny rule denies; an
+// allow without L7 rules allows; otherwise, with L7 rules, a request passes when one of them
+// matches; with none, default-deny denies. No policy published for the endpoint denies (fail
+// closed). The connection-level part (remote identity, L3/L4 verdict, applicable L7 rule sets) is
+// worked out once per publish generation; per request only `weir/generation` is read and the L7
+// rules run. Every denial leaves its reason in `denyReason` for the access log.
+import { endpointPolicyAt, identityTableAt } from './policy-cache';
+import { AgentPolicyBinding } from './policy-config';
+import { readGeneration } from './policy-shared-data';
+import { DirectionPolicy, Enforcement, EndpointPolicy, PolicyRule } from './policy-table';
+import { hostOf } from './identity-table';
+import { RequestRecord, RuleSchema, RuleSet } from './rules';
+import { propertyString } from './abi/host';
+
+const enum Layer4 {
+  Allow = 0,
+  Deny = 1,
+  L7 = 2, // each request must match one of `l7Sets`
+}
+
+export class ConnectionPolicy {
+  private generation: u64 = u64.MAX_VALUE;
+  private remoteAddress: string = '';
+  private layer4: Layer4 = Layer4.Deny;
+  private layer4Reason: string = '';
+  private l7Sets: Array<RuleSet> = new Array<RuleSet>();
+  private l7DenyReason: string = '';
+  remoteIdentity: u32 = 0;
+  // Why the last decide() denied; '' after an allow.
+  denyReason: string = '';
+
+  constructor(
+    private binding: AgentPolicyBinding,
+    private schema: RuleSchema,
+    private protocol: string,
+  ) {}
+
+  // True when the endpoint's current policy allows the request decoded into `record`.
+  decide(record: RequestRecord): bool {
+    this.denyReason = '';
+    const generation = readGeneration();
+    if (generation != this.generation) this.refresh(generation);
+    if (this.layer4 == Layer4.Allow) return true;
+    if (this.layer4 == Layer4.Deny) {
+      this.denyReason = this.layer4Reason;
+      return false;
+    }
+    for (let i = 0; i < this.l7Sets.length; i++) if (this.l7Sets[i].allows(record)) return true;
+    this.denyReason = this.l7DenyReason;
+    return false;
+  }
+
+  private refresh(generation: u64): void {
+    this.generation = generation;
+    if (this.remoteAddress.length == 0) {
+      const address = propertyString(this.binding.ingress ? 'source.address' : 'destination.address', '');
+      this.remoteAddress = hostOf(address);
+    }
+    this.remoteIdentity = identityTableAt(generation).lookup(this.remoteAddress);
+    this.l7Sets = new Array<RuleSet>();
+    const cached = endpointPolicyAt(this.binding.endpoint, generation, this.schema, this.protocol);
+    const policy = cached.policy;
+    if (policy === null) {
+      const why = cached.problem.length > 0 ? 'the policy for endpoint ' + this.binding.endpoint + ' is unreadable (' + cached.problem + ')' : 'no policy for endpoint ' + this.binding.endpoint + ' yet';
+      this.setLayer4(Layer4.Deny, why + '; denied until the Weir agent publishes one (fail closed)');
+      return;
+    }
+    this.decideLayer4(policy);
+  }
+
+  // decide.ts without the L7 request: which verdict the connection gets, or which L7 rules apply.
+  private decideLayer4(policy: EndpointPolicy): void {
+    const direction: DirectionPolicy = this.binding.ingress ? policy.ingress : policy.egress;
+    if (direction.enforcement == Enforcement.None) {
+      this.setLayer4(Layer4.Allow, '');
+      return;
+    }
+    const identity = this.remoteIdentity;
+    const port = this.binding.port;
+    const applicable = new Array<PolicyRule>();
+    for (let p = 0; p < direction.ports.length; p++) {
+      const portPolicy = direction.ports[p];
+      if (!portPolicy.coversTcp(port)) continue;
+      for (let r = 0; r < portPolicy.rules.length; r++) {
+        const rule = portPolicy.rules[r];
+        if (rule.appliesTo(identity)) applicable.push(rule);
+      }
+    }
+    for (let i = 0; i < applicable.length; i++) {
+      const rule = applicable[i];
+      if (rule.deny) {
+        this.setLayer4(Layer4.Deny, 'remote identity ' + identity.toString() + ' denied on port ' + port.toString() + ' by deny rule ' + rule.origins);
+        return;
+      }
+    }
+    let l7proto = '';
+    for (let i = 0; i < applicable.length; i++) {
+      const rule = applicable[i];
+      if (rule.l7proto.length == 0) {
+        this.setLayer4(Layer4.Allow, '');
+        return;
+      }
+      l7proto = rule.l7proto;
+      const rules = rule.l7Rules;
+      if (rules !== null) this.l7Sets.push(rules);
+    }
+    if (l7proto.length == 0) {
+      if (direction.enforcement == Enforcement.DefaultDeny) this.setLayer4(Layer4.Deny, 'remote identity ' + identity.toString() + ' not allowed on port ' + port.toString());
+      else this.setLayer4(Layer4.Allow, '');
+      return;
+    }
+    if (this.l7Sets.length == 0) {
+      this.setLayer4(Layer4.Deny, 'port ' + port.toString() + ' has ' + l7proto + ' L7 rules, which the ' + this.protocol + ' parser cannot apply');
+      return;
+    }
+    this.setLayer4(Layer4.L7, '');
+    this.l7DenyReason = 'no L7 rule matched (' + this.protocol + ' rules for remote identity ' + identity.toString() + ' on port ' + port.toString() + ')';
+  }
+
+  private setLayer4(verdict: Layer4, reason: string): void {
+    this.layer4 = verdict;
+    this.layer4Reason = reason;
+  }
+}

@@ -1,0 +1,57 @@
+// The shared-data layout through which the Weir agent hands policy to parser VMs (all VMs with
+// vm_id `weir` in one Envoy share it; docs/policy-wire.md): the key names, reading a value, and
+// writing one (the agent is the only writer). `weir/generation` is an 8-byte little-endian counter
+// the agent bumps after each complete publish, so parsers re-read only when it changed.
+import { Status } from './abi/imports';
+
+@external("env", "proxy_get_shared_data")
+declare function proxy_get_shared_data(keyPtr: usize, keyLen: usize, valuePtrPtr: usize, valueLenPtr: usize, casPtr: usize): u32;
+
+@external("env", "proxy_set_shared_data")
+declare function proxy_set_shared_data(keyPtr: usize, keyLen: usize, valuePtr: usize, valueLen: usize, cas: u32): u32;
+
+export const GENERATION_KEY = 'weir/generation';
+export const IDENTITIES_KEY = 'weir/identities';
+export const POLICY_KEY_PREFIX = 'weir/policy/';
+
+// Return slots: value pointer, value length, CAS.
+const slots: usize = memory.data(24);
+
+export function policyKey(endpoint: string): string {
+  return POLICY_KEY_PREFIX + endpoint;
+}
+
+// The value under `key`, or null when there is none (an empty value reads as an empty buffer).
+export function readSharedData(key: string): ArrayBuffer | null {
+  const encodedKey = String.UTF8.encode(key);
+  store<usize>(slots, 0);
+  store<usize>(slots + 8, 0);
+  const status = proxy_get_shared_data(changetype<usize>(encodedKey), <usize>encodedKey.byteLength, slots, slots + 8, slots + 16);
+  if (status != Status.Ok) return null;
+  const pointer = load<usize>(slots);
+  const size = load<usize>(slots + 8);
+  const copy = new ArrayBuffer(<i32>size);
+  if (size > 0 && pointer != 0) memory.copy(changetype<usize>(copy), pointer, size);
+  if (pointer != 0) heap.free(pointer);
+  return copy;
+}
+
+// The publish counter; 0 when the agent has published nothing yet.
+export function readGeneration(): u64 {
+  const value = readSharedData(GENERATION_KEY);
+  if (value === null || value.byteLength != 8) return 0;
+  return load<u64>(changetype<usize>(value));
+}
+
+// Writes `value` under `key` (no CAS: the agent is the only writer). False when the host refused.
+export function writeSharedData(key: string, value: ArrayBuffer): bool {
+  const encodedKey = String.UTF8.encode(key);
+  const status = proxy_set_shared_data(changetype<usize>(encodedKey), <usize>encodedKey.byteLength, changetype<usize>(value), <usize>value.byteLength, 0);
+  return status == Status.Ok;
+}
+
+export function writeGeneration(generation: u64): bool {
+  const value = new ArrayBuffer(8);
+  store<u64>(changetype<usize>(value), generation);
+  return writeSharedData(GENERATION_KEY, value);
+}
