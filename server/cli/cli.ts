@@ -1,21 +1,44 @@
 // The `weir` command line: parses arguments into each command's typed options object and runs it.
-// Commands: serve, bootstrap, proxy list. Exit codes: 0 ok, 1 the command failed, 2 bad usage.
+// Commands: serve, bootstrap, policy import|get|delete|wait, endpoint list, identity list, proxy
+// list. Exit codes (docs/cli.md): 0 ok, 1 the command failed, 2 bad usage, 3 a proxy rejected the
+// policy, 4 waiting timed out.
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/weir-config.ts';
 import { createLogger } from '../log/logger.ts';
 import { renderBootstrap, type BootstrapOptions } from '../xds/bootstrap.ts';
+import { apiTargetFrom, type ApiTarget } from './api-client.ts';
+import { CommandFailure, EXIT_CODES } from './command-failure.ts';
+import { endpointList } from './endpoint-command.ts';
+import { identityList } from './identity-command.ts';
+import { policyDelete, policyGet, policyImport, policyWait, type OutputFormat } from './policy-command.ts';
 import { proxyList } from './proxy-command.ts';
 import { runServe } from './serve-command.ts';
 
 const USAGE = `usage:
-  weir serve [--config FILE]                  run the xDS control server (default config weir.yaml);
+  weir serve [--config FILE]                  run the xDS control server and the REST API (default config weir.yaml);
                                               SIGHUP reloads the config and parser modules
   weir bootstrap [--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta]
                                               print an Envoy bootstrap that uses this server
-  weir proxy list [--status HOST:PORT] [--json]
-                                              show each proxy's sent, ACKed and NACKed versions`;
+  weir policy import FILE|- [--name FILE.yaml]
+                                              add or replace a policy file (all or nothing)
+  weir policy get [NAME]                      list policy files, or print the one holding NAME
+  weir policy delete NAME                     remove a policy (or policy file)
+  weir policy wait [REVISION] [--timeout S]   wait until every proxy's agent enforces REVISION (default: current)
+  weir endpoint list                          endpoints with identity, IPs and enforcement
+  weir identity list                          identities with labels, and the IP -> identity map
+  weir proxy list                             each proxy's enforced revision, sent/ACKed/NACKed versions
+API commands take [-o table|json] [--socket PATH | --server URL [--token-file FILE]]
+  (default socket .weir/weir.sock; env WEIR_SOCKET, WEIR_SERVER, WEIR_API_TOKEN)`;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
+
+const API_FLAGS = {
+  output: { type: 'string', short: 'o' },
+  socket: { type: 'string' },
+  server: { type: 'string' },
+  'token-file': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
 
 export async function runCli(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -26,24 +49,36 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       case 'bootstrap':
         process.stdout.write(renderBootstrap(bootstrapOptionsFrom(rest)));
         return 0;
+      case 'policy':
+        return print(await policySubcommand(rest));
+      case 'endpoint':
+        return print(await listSubcommand('endpoint', rest, (target, output) => endpointList({ target, output })));
+      case 'identity':
+        return print(await listSubcommand('identity', rest, (target, output) => identityList({ target, output })));
       case 'proxy':
-        return await proxySubcommand(rest);
+        return print(await listSubcommand('proxy', rest, (target, output) => proxyList({ target, output })));
       case undefined:
       case 'help':
       case '--help':
         process.stdout.write(`${USAGE}\n`);
-        return command === undefined ? 2 : 0;
+        return command === undefined ? EXIT_CODES.usage : 0;
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`weir: ${error.message}\n${USAGE}\n`);
-      return 2;
+      return EXIT_CODES.usage;
     }
-    process.stderr.write(`weir ${command}: ${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+    const label = ['policy', 'endpoint', 'identity', 'proxy'].includes(command ?? '') && rest[0] !== undefined ? `${command} ${rest[0]}` : command;
+    process.stderr.write(`weir ${label}: ${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);
+    return error instanceof CommandFailure ? error.exitCode : EXIT_CODES.failed;
   }
+}
+
+function print(output: string): number {
+  process.stdout.write(`${output}\n`);
+  return 0;
 }
 
 async function serveUntilSignalled(args: readonly string[]): Promise<number> {
@@ -94,19 +129,67 @@ export function bootstrapOptionsFrom(args: readonly string[]): BootstrapOptions 
   return options;
 }
 
-async function proxySubcommand(args: readonly string[]): Promise<number> {
+async function policySubcommand(args: readonly string[]): Promise<string> {
   const [subcommand, ...rest] = args;
-  if (subcommand !== 'list') throw new UsageError(`unknown proxy subcommand "${subcommand ?? ''}"; use "weir proxy list"`);
-  const { values } = parseStrict(rest, { status: { type: 'string' }, json: { type: 'boolean' } });
-  const output = await proxyList({
-    ...(values.status !== undefined ? { status: values.status } : {}),
-    format: values.json ? 'json' : 'table',
-  });
-  process.stdout.write(`${output}\n`);
-  return 0;
+  switch (subcommand) {
+    case 'import': {
+      const { values, positionals, target, output } = apiArguments(rest, { name: { type: 'string' } });
+      const [source] = positionals;
+      if (source === undefined || positionals.length > 1) throw new UsageError('weir policy import takes one FILE (or - for standard input)');
+      return policyImport({ target, source, output, ...(values.name !== undefined ? { name: values.name } : {}) });
+    }
+    case 'get': {
+      const { positionals, target, output } = apiArguments(rest, {});
+      if (positionals.length > 1) throw new UsageError('weir policy get takes at most one NAME');
+      return policyGet({ target, output, ...(positionals[0] !== undefined ? { name: positionals[0] } : {}) });
+    }
+    case 'delete': {
+      const { positionals, target, output } = apiArguments(rest, {});
+      const [name] = positionals;
+      if (name === undefined || positionals.length > 1) throw new UsageError('weir policy delete takes one NAME (a policy or file name; see weir policy get)');
+      return policyDelete({ target, name, output });
+    }
+    case 'wait': {
+      const { values, positionals, target, output } = apiArguments(rest, { timeout: { type: 'string' } });
+      if (positionals.length > 1) throw new UsageError('weir policy wait takes at most one REVISION');
+      const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
+      if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) throw new UsageError(`--timeout ${values.timeout}: expected seconds, e.g. 30`);
+      return policyWait({ target, output, ...(positionals[0] !== undefined ? { revision: positionals[0] } : {}), ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) });
+    }
+    default:
+      throw new UsageError(`unknown policy subcommand "${subcommand ?? ''}"; use import, get, delete or wait`);
+  }
 }
 
-type OptionSpec = Record<string, { type: 'string' } | { type: 'boolean' }>;
+async function listSubcommand(
+  noun: string,
+  args: readonly string[],
+  run: (target: ApiTarget, output: OutputFormat) => Promise<string>,
+): Promise<string> {
+  const [subcommand, ...rest] = args;
+  if (subcommand !== 'list') throw new UsageError(`unknown ${noun} subcommand "${subcommand ?? ''}"; use "weir ${noun} list"`);
+  const { positionals, target, output } = apiArguments(rest, {});
+  if (positionals.length > 0) throw new UsageError(`weir ${noun} list takes no arguments`);
+  return run(target, output);
+}
+
+type OptionSpec = Record<string, { type: 'string'; short?: string } | { type: 'boolean'; short?: string }>;
+
+function apiArguments<T extends OptionSpec>(args: readonly string[], extra: T) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: { ...API_FLAGS, ...extra }, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  const flags = values as Record<string, string | boolean | undefined>;
+  const outputFlag = flags['json'] === true ? 'json' : flags['output'];
+  if (outputFlag !== undefined && outputFlag !== 'table' && outputFlag !== 'json') throw new UsageError(`-o ${String(outputFlag)}: use table or json`);
+  const stringFlag = (name: string): string | undefined => (typeof flags[name] === 'string' ? flags[name] : undefined);
+  const target = apiTargetFrom({ socket: stringFlag('socket'), server: stringFlag('server'), tokenFile: stringFlag('token-file') });
+  return { values: values as { [K in keyof T]?: string }, positionals, target, output: (outputFlag ?? 'table') as OutputFormat };
+}
 
 function parseStrict<T extends OptionSpec>(args: readonly string[], options: T) {
   try {

@@ -1,13 +1,21 @@
-// `weir serve`: loads the config file, builds the per-node snapshot (listeners and clusters of the
-// redirects), starts the xDS server and the status endpoint, and stops both on request. main.ts
-// adds the signal handling; tests call runServe directly.
+// `weir serve`: loads the config file and the policy store, builds the snapshot every proxy shares
+// (the redirects' listeners, clusters and parser filters, one weir.NetworkPolicy per endpoint and
+// the weir.IdentityMap), starts the xDS server and the REST API, pushes a new snapshot whenever the
+// store changes, and stops everything on request. cli.ts adds the signal handling; tests call
+// runServe directly.
+import fs from 'node:fs';
 import type { Logger } from 'pino';
+import { startApiServer, type ApiServer } from '../api/api-server.ts';
+import { POLICY_TYPE_URLS, RevisionHistory } from '../api/revision-history.ts';
 import { loadWeirConfig, WEIR_CONFIG_DEFAULTS, type WeirConfig } from '../config/weir-config.ts';
 import { createLogger } from '../log/logger.ts';
+import { formatProblem } from '../policy/policy-problems.ts';
+import { DirectoryStore } from '../store/directory-store.ts';
+import type { PolicyStore, PolicyStoreState, StoreEvent } from '../store/policy-store.ts';
 import { startControlServer, type ControlServer } from '../xds/control-server.ts';
 import { buildRedirectSnapshot } from '../xds/redirect-snapshot.ts';
 import type { Snapshot } from '../xds/snapshot.ts';
-import { startStatusEndpoint, type StatusEndpoint } from './status-endpoint.ts';
+import { buildPolicyResources } from './policy-resources.ts';
 
 export interface ServeOptions {
   /** Default weir.yaml. */
@@ -19,7 +27,10 @@ export interface ServeOptions {
 export interface RunningServe {
   config: WeirConfig;
   controlServer: ControlServer;
-  statusEndpoint: StatusEndpoint;
+  store: PolicyStore;
+  api: ApiServer;
+  /** Which policy revisions were put in force, with the versions that carry them. */
+  history: RevisionHistory;
   /** Rebuilds the snapshot from the config file (e.g. after an edit or a new filter build); throws and keeps the old one if invalid. */
   reload(): void;
   stop(): Promise<void>;
@@ -29,54 +40,128 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   const configFile = options.configFile ?? WEIR_CONFIG_DEFAULTS.file;
   const logger = options.logger ?? createLogger();
   let config = loadWeirConfig(configFile);
-  const snapshot = snapshotOf(config);
-  const controlServer = await startControlServer({
-    address: config.xds.address,
-    port: config.xds.port,
-    batchWindowMs: config.xds.batchWindowMs,
-    logger,
-    snapshot,
-    ...(config.xds.tls
-      ? { tls: { certFile: config.xds.tls.cert, keyFile: config.xds.tls.key, clientCaFile: config.xds.tls.clientCa } }
-      : {}),
-  });
-  const statusEndpoint = await startStatusEndpoint({
-    address: config.status.address,
-    port: config.status.port,
-    listProxies: () => controlServer.listProxies(),
-  }).catch(async (error: unknown) => {
-    await controlServer.stop();
-    throw error;
-  });
-  logger.info(
-    { config: configFile, redirects: config.redirects.map((redirect) => redirect.name), xdsPort: controlServer.port, statusPort: statusEndpoint.port },
-    'weir serve ready',
-  );
-  return {
-    config,
-    controlServer,
-    statusEndpoint,
-    reload: () => {
-      const next = loadWeirConfig(configFile);
-      controlServer.setSnapshot(snapshotOf(next));
-      if (JSON.stringify([next.xds, next.status]) !== JSON.stringify([config.xds, config.status])) {
-        logger.warn({ config: configFile }, 'xds and status settings changed; they apply only after a restart of weir serve');
-      }
-      config = next;
-      logger.info({ config: configFile, redirects: config.redirects.map((redirect) => redirect.name) }, 'config reloaded');
-    },
-    stop: async () => {
-      await statusEndpoint.stop();
-      await controlServer.stop();
-    },
+  const apiToken = config.api.tcp ? readApiToken(config.api.tcp.tokenFile) : undefined;
+  const store = await loadStore(config);
+  const history = new RevisionHistory();
+  const snapshotNow = (): Snapshot => {
+    const state = store.current();
+    const snapshot = buildServeSnapshot(config, state);
+    history.record(state.revision, new Map(POLICY_TYPE_URLS.map((typeUrl) => [typeUrl, snapshot.forType(typeUrl).version])));
+    warnAboutUnknownEndpoints(config, state, logger);
+    return snapshot;
   };
+  const stops: Array<() => Promise<void>> = [() => store.close()];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.reverse()) await stop();
+  };
+  try {
+    const controlServer = await startControlServer({
+      address: config.xds.address,
+      port: config.xds.port,
+      batchWindowMs: config.xds.batchWindowMs,
+      logger,
+      snapshot: snapshotNow(),
+      ...(config.xds.tls
+        ? { tls: { certFile: config.xds.tls.cert, keyFile: config.xds.tls.key, clientCaFile: config.xds.tls.clientCa } }
+        : {}),
+    });
+    stops.push(() => controlServer.stop());
+    store.watch((event) => onStoreEvent(event, { logger, publish: () => controlServer.setSnapshot(snapshotNow()) }));
+    const api = await startApiServer({
+      socket: config.api.socket,
+      ...(config.api.tcp && apiToken !== undefined ? { tcp: { address: config.api.tcp.address, port: config.api.tcp.port, token: apiToken } } : {}),
+      context: { store, status: controlServer.status, history, logger },
+      logger,
+    });
+    stops.push(() => api.stop());
+    logger.info(
+      { config: configFile, redirects: config.redirects.map((redirect) => redirect.name), xdsPort: controlServer.port, apiSocket: api.socket, apiTcpPort: api.tcpPort, policyRevision: store.current().revision },
+      'weir serve ready',
+    );
+    return {
+      config,
+      controlServer,
+      store,
+      api,
+      history,
+      reload: () => {
+        const next = loadWeirConfig(configFile);
+        if (JSON.stringify([next.xds, next.policies, next.api]) !== JSON.stringify([config.xds, config.policies, config.api])) {
+          logger.warn({ config: configFile }, 'xds, policies and api settings changed; they apply only after a restart of weir serve');
+        }
+        const previous = config;
+        config = { ...next, xds: previous.xds, policies: previous.policies, api: previous.api };
+        try {
+          controlServer.setSnapshot(snapshotNow());
+        } catch (error) {
+          config = previous;
+          throw error;
+        }
+        logger.info({ config: configFile, redirects: config.redirects.map((redirect) => redirect.name) }, 'config reloaded');
+      },
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
 }
 
-function snapshotOf(config: WeirConfig): Snapshot {
+/** The redirects' resources plus the policy resources of the store state. */
+export function buildServeSnapshot(config: WeirConfig, state: PolicyStoreState): Snapshot {
   return buildRedirectSnapshot({
     redirects: config.redirects,
     filtersDir: config.filtersDir,
     filterDelivery: config.xds.filterDelivery,
     endpointDelivery: config.xds.endpointDelivery,
+    extraResources: buildPolicyResources(state),
   });
+}
+
+async function loadStore(config: WeirConfig): Promise<DirectoryStore> {
+  const store = new DirectoryStore({ directory: config.policies.dir, enforcementMode: config.policies.enforcementMode });
+  const loaded = await store.load();
+  if (!loaded.ok) {
+    await store.close();
+    const problems = loaded.problems.map(formatProblem).join('\n');
+    throw new Error(`the policies in ${config.policies.dir} do not compile; fix or remove these files and start again:\n${problems}`);
+  }
+  return store;
+}
+
+function onStoreEvent(event: StoreEvent, handlers: { logger: Logger; publish: () => void }): void {
+  if (event.kind === 'rejected') {
+    handlers.logger.error({ problems: event.problems.map(formatProblem) }, 'policy change rejected; the previous policy stays in force');
+    return;
+  }
+  try {
+    handlers.publish();
+    handlers.logger.info({ revision: event.state.revision, files: event.state.files.map((file) => file.name) }, 'policy revision in force');
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    handlers.logger.error({ revision: event.state.revision, error: reason }, 'cannot build resources for the new policy revision; proxies keep the previous one');
+  }
+}
+
+function warnAboutUnknownEndpoints(config: WeirConfig, state: PolicyStoreState, logger: Logger): void {
+  const known = new Set(state.endpoints.map((endpoint) => endpoint.name));
+  for (const redirect of config.redirects) {
+    if (redirect.endpoint !== undefined && !known.has(redirect.endpoint)) {
+      logger.warn(
+        { redirect: redirect.name, endpoint: redirect.endpoint, policies: config.policies.dir },
+        'redirect names an endpoint the policy store does not define; its parser denies every request until an Endpoint document of that name is imported',
+      );
+    }
+  }
+}
+
+function readApiToken(file: string): string {
+  let token: string;
+  try {
+    token = fs.readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new Error(`api.tcp.tokenFile: cannot read ${file} (${error instanceof Error ? error.message : String(error)}); create it with a long random token`);
+  }
+  if (token.length < 16) throw new Error(`api.tcp.tokenFile: the token in ${file} is shorter than 16 characters; use a long random token`);
+  return token;
 }

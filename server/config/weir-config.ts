@@ -1,5 +1,6 @@
 // Reads and checks the server's YAML config file (`weir.yaml`): the xDS listen address, the
-// per-node redirects and where parser modules live. Defaults live in WEIR_CONFIG_DEFAULTS. Every
+// per-node redirects (and the endpoint each one guards), where parser modules and policies live,
+// and where the REST API listens. Defaults live in WEIR_CONFIG_DEFAULTS. Every
 // problem is reported at once with the file and the field path, e.g.
 // `weir.yaml: redirects[0].upstream.port: must be 1-65535`. Builds no xDS resources.
 import fs from 'node:fs';
@@ -16,6 +17,31 @@ export interface RedirectConfig {
   listen: SocketAddressConfig;
   parser: string;
   upstream: SocketAddressConfig;
+  /**
+   * The store endpoint whose port this redirect proxies: its parser then decides with that endpoint's
+   * policy from the Weir agent (ingress, port = upstream.port). Unset: the parser's built-in rules.
+   */
+  endpoint?: string;
+}
+
+export type EnforcementModeConfig = 'default' | 'always' | 'never';
+
+export interface PoliciesConfig {
+  /** Absolute directory of the policy store (CiliumNetworkPolicy and Endpoint YAML/JSON files). */
+  dir: string;
+  enforcementMode: EnforcementModeConfig;
+}
+
+export interface ApiTcpConfig extends SocketAddressConfig {
+  /** Absolute path of a file holding the bearer token every TCP request must present. */
+  tokenFile: string;
+}
+
+export interface ApiConfig {
+  /** Absolute path of the unix socket the REST API listens on. */
+  socket: string;
+  /** Optional TCP listener; it always requires the bearer token. */
+  tcp: ApiTcpConfig | undefined;
 }
 
 export interface XdsTlsConfig {
@@ -46,8 +72,10 @@ export interface WeirConfig {
   redirects: RedirectConfig[];
   /** Absolute directory with `<parser>.wasm` files. */
   filtersDir: string;
-  /** Loopback HTTP endpoint serving proxy status for `weir proxy list`. */
+  /** Obsolete (the REST API replaced the status endpoint); still accepted so old files load. */
   status: StatusConfig;
+  policies: PoliciesConfig;
+  api: ApiConfig;
 }
 
 export const WEIR_CONFIG_DEFAULTS = {
@@ -60,6 +88,9 @@ export const WEIR_CONFIG_DEFAULTS = {
   filtersDir: 'build/filters',
   statusAddress: '127.0.0.1',
   statusPort: 18001,
+  policiesDir: '.weir/policies',
+  enforcementMode: 'default',
+  apiSocket: '.weir/weir.sock',
 } as const;
 
 export class ConfigError extends Error {
@@ -89,7 +120,7 @@ export function parseWeirConfig(text: string, origin: { source: string; baseDir:
   }
   const problems: string[] = [];
   if (document !== null && document !== undefined && !isRecord(document)) {
-    throw new ConfigError(origin.source, ['the top level must be a mapping with xds, redirects, filters and status']);
+    throw new ConfigError(origin.source, ['the top level must be a mapping with xds, redirects, filters, policies and api']);
   }
   const config = readConfig(new FieldReader(document ?? {}, '', problems), origin);
   if (problems.length > 0) throw new ConfigError(origin.source, problems);
@@ -97,7 +128,7 @@ export function parseWeirConfig(text: string, origin: { source: string; baseDir:
 }
 
 function readConfig(root: FieldReader, origin: { source: string; baseDir: string }): WeirConfig {
-  root.expectKeys(['xds', 'redirects', 'filters', 'status']);
+  root.expectKeys(['xds', 'redirects', 'filters', 'policies', 'api', 'status']);
   const xds = root.child('xds', {});
   xds.expectKeys(['address', 'port', 'batchWindowMs', 'filterDelivery', 'endpointDelivery', 'tls']);
   const tlsReader = xds.has('tls') ? xds.child('tls', {}) : undefined;
@@ -106,6 +137,12 @@ function readConfig(root: FieldReader, origin: { source: string; baseDir: string
   filters.expectKeys(['dir']);
   const statusReader = root.child('status', {});
   statusReader.expectKeys(['address', 'port']);
+  const policiesReader = root.child('policies', {});
+  policiesReader.expectKeys(['dir', 'enforcementMode']);
+  const apiReader = root.child('api', {});
+  apiReader.expectKeys(['socket', 'tcp']);
+  const tcpReader = apiReader.has('tcp') ? apiReader.child('tcp', {}) : undefined;
+  tcpReader?.expectKeys(['address', 'port', 'tokenFile']);
   const redirects = root.list('redirects').map((entry) => readRedirect(entry));
   checkUnique(root, redirects.map((redirect) => redirect.name), 'name');
   checkUnique(root, redirects.map((redirect) => `${redirect.listen.address}:${redirect.listen.port}`), 'listen');
@@ -128,19 +165,35 @@ function readConfig(root: FieldReader, origin: { source: string; baseDir: string
       address: statusReader.string('address', WEIR_CONFIG_DEFAULTS.statusAddress),
       port: statusReader.port('port', WEIR_CONFIG_DEFAULTS.statusPort, { allowZero: true }),
     },
+    policies: {
+      dir: resolve(policiesReader.string('dir', WEIR_CONFIG_DEFAULTS.policiesDir)),
+      enforcementMode: policiesReader.oneOf('enforcementMode', ['default', 'always', 'never'] as const, WEIR_CONFIG_DEFAULTS.enforcementMode),
+    },
+    api: {
+      socket: resolve(apiReader.string('socket', WEIR_CONFIG_DEFAULTS.apiSocket)),
+      tcp: tcpReader
+        ? {
+            address: tcpReader.string('address', WEIR_CONFIG_DEFAULTS.xdsAddress),
+            port: tcpReader.port('port', undefined, { allowZero: true }),
+            tokenFile: resolve(tcpReader.string('tokenFile')),
+          }
+        : undefined,
+    },
   };
 }
 
 const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 function readRedirect(entry: FieldReader): RedirectConfig {
-  entry.expectKeys(['name', 'listen', 'parser', 'upstream']);
-  return {
+  entry.expectKeys(['name', 'listen', 'parser', 'upstream', 'endpoint']);
+  const redirect: RedirectConfig = {
     name: entry.matching('name', NAME_PATTERN, 'lower-case letters, digits, "-" or "_", starting with a letter or digit'),
     listen: readAddress(entry.child('listen')),
     parser: entry.matching('parser', NAME_PATTERN, 'a parser name such as r2d2 or memcache'),
     upstream: readAddress(entry.child('upstream')),
   };
+  if (entry.has('endpoint')) redirect.endpoint = entry.string('endpoint');
+  return redirect;
 }
 
 function readAddress(reader: FieldReader): SocketAddressConfig {

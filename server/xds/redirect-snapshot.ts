@@ -1,7 +1,9 @@
 // Turns per-node redirects (listen here, parse with this parser, forward there) into the listeners,
 // clusters (endpoints inline or over EDS) and extension configs of a snapshot: listener `weir-<name>` runs the parser's Wasm
 // filter then tcp_proxy to cluster `weir-<name>-backend`. The Wasm filter travels over ECDS as
-// `weir.<name>` (default) or inline in the listener. Reads each parser module once.
+// `weir.<name>` (default) or inline in the listener. A redirect that guards an endpoint gets a
+// filter that decides with the policy the Weir agent publishes (vm_id `weir`, "policy":"agent");
+// the policy resources themselves are built elsewhere and only added here. Reads each parser module once.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Snapshot } from './snapshot.ts';
@@ -9,8 +11,8 @@ import { buildEdsCluster, buildStaticCluster, type SocketAddressSpec } from './r
 import { buildLoadAssignment } from './resources/endpoint.ts';
 import { buildRedirectListener, type ParserFilterDelivery } from './resources/listener.ts';
 import { buildExtensionConfig } from './resources/extension-config.ts';
-import { buildParserFilterConfig } from './resources/wasm-filter.ts';
-import type { EncodedResource } from './resources/encoded-resource.ts';
+import { buildParserFilterConfig, DEFAULT_MAX_BUFFER_BYTES, NETWORK_WASM_TYPE_URL, V8_RUNTIME } from './resources/wasm-filter.ts';
+import { packAny, type EncodedResource, type PackedAny } from './resources/encoded-resource.ts';
 
 export interface RedirectSpec {
   name: string;
@@ -19,6 +21,25 @@ export interface RedirectSpec {
   upstream: SocketAddressSpec;
   /** Per-connection buffer cap handed to the parser. Default 1 MiB. */
   maxBufferBytes?: number;
+  /**
+   * The endpoint whose port this redirect proxies. Set: the parser enforces that endpoint's policy
+   * as published by the Weir agent (ingress, port = upstream.port), and denies until it has one.
+   * Unset: the parser's own built-in rules.
+   */
+  endpoint?: string;
+}
+
+/** The vm_id shared by the Weir agent and every policy-enforcing parser: one shared-data namespace. */
+export const WEIR_POLICY_VM_ID = 'weir';
+
+/** The plugin configuration of a parser that enforces the agent's policy (see the policy contract). */
+export interface AgentPolicyPluginConfiguration {
+  parser: string;
+  maxBufferBytes: number;
+  policy: 'agent';
+  endpoint: string;
+  direction: 'ingress';
+  port: number;
 }
 
 export interface RedirectSnapshotOptions {
@@ -31,6 +52,8 @@ export interface RedirectSnapshotOptions {
   endpointDelivery?: EndpointDelivery;
   /** Reads a module file; tests may substitute. Default: fs.readFileSync. */
   readModule?: (file: string) => Uint8Array;
+  /** More resources served beside the redirects', e.g. weir.NetworkPolicy and weir.IdentityMap. */
+  extraResources?: readonly EncodedResource[];
 }
 
 export type FilterDelivery = 'ecds' | 'inline';
@@ -68,12 +91,14 @@ export function buildRedirectSnapshot(options: RedirectSnapshotOptions): Snapsho
     } else {
       resources.push(buildStaticCluster({ name: cluster, endpoints: [redirect.upstream] }));
     }
-    const typedConfig = buildParserFilterConfig({
-      redirectName: redirect.name,
-      parser: redirect.parser,
-      moduleBytes: moduleFor(redirect.parser),
-      ...(redirect.maxBufferBytes !== undefined ? { maxBufferBytes: redirect.maxBufferBytes } : {}),
-    });
+    const typedConfig = redirect.endpoint === undefined
+      ? buildParserFilterConfig({
+          redirectName: redirect.name,
+          parser: redirect.parser,
+          moduleBytes: moduleFor(redirect.parser),
+          ...(redirect.maxBufferBytes !== undefined ? { maxBufferBytes: redirect.maxBufferBytes } : {}),
+        })
+      : buildAgentPolicyFilterConfig(redirect, redirect.endpoint, moduleFor(redirect.parser));
     let parserFilter: ParserFilterDelivery = { kind: 'inline', typedConfig };
     if ((options.filterDelivery ?? 'ecds') === 'ecds') {
       parserFilter = { kind: 'ecds', resourceName: filterConfigNameOf(redirect.name) };
@@ -83,7 +108,36 @@ export function buildRedirectSnapshot(options: RedirectSnapshotOptions): Snapsho
       buildRedirectListener({ name: listenerNameOf(redirect.name), listen: redirect.listen, parserFilter, upstreamCluster: cluster }),
     );
   }
+  resources.push(...(options.extraResources ?? []));
   return new Snapshot(resources);
+}
+
+export function agentPolicyPluginConfiguration(redirect: RedirectSpec, endpoint: string): AgentPolicyPluginConfiguration {
+  return {
+    parser: redirect.parser,
+    maxBufferBytes: redirect.maxBufferBytes ?? DEFAULT_MAX_BUFFER_BYTES,
+    policy: 'agent',
+    endpoint,
+    direction: 'ingress',
+    port: redirect.upstream.port,
+  };
+}
+
+/**
+ * The parser's Wasm filter in a VM with vm_id `weir` (the agent's shared-data namespace), told to
+ * decide with the agent's policy for the redirect's endpoint. Same plugin name, root_id and
+ * failure policy as buildParserFilterConfig.
+ */
+function buildAgentPolicyFilterConfig(redirect: RedirectSpec, endpoint: string, moduleBytes: Uint8Array): PackedAny {
+  return packAny(NETWORK_WASM_TYPE_URL, {
+    config: {
+      name: filterConfigNameOf(redirect.name),
+      root_id: redirect.parser,
+      vm_config: { vm_id: WEIR_POLICY_VM_ID, runtime: V8_RUNTIME, code: { local: { inline_bytes: moduleBytes } } },
+      configuration: packAny('type.googleapis.com/google.protobuf.StringValue', { value: JSON.stringify(agentPolicyPluginConfiguration(redirect, endpoint)) }),
+      failure_policy: 'FAIL_RELOAD',
+    },
+  });
 }
 
 function readParserModule(filtersDir: string, parser: string, readModule: (file: string) => Uint8Array): Uint8Array {

@@ -1,5 +1,6 @@
 // `weir serve` and `weir proxy list`: the server runs from a config file, a proxy's NACK shows up in
-// the proxy table with Envoy's message, and the real CLI process logs JSON and stops on SIGTERM.
+// the proxy table (read over the REST API's unix socket) with Envoy's message, and the real CLI
+// process logs JSON and stops on SIGTERM.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -41,12 +42,12 @@ describe('weir serve', () => {
       const response = await stream.nextResponse();
       expect(response.resources).toHaveLength(1);
       stream.write(sotwRequest({ type_url: LISTENER_TYPE_URL, response_nonce: response.nonce, error_detail: { code: 13, message: 'Unable to create Wasm network filter weir.r2d2' } }));
-      const status = `127.0.0.1:${serve.statusEndpoint.port}`;
-      await expect.poll(() => proxyList({ status }), { timeout: 3000 }).toContain('Unable to create Wasm network filter weir.r2d2');
-      const table = await proxyList({ status });
-      expect(table.split('\n')[0]).toMatch(/^NODE\s+STATE\s+TYPE\s+SENT\s+ACKED\s+LAST NACK$/);
-      expect(table).toMatch(new RegExp(`edge-7\\s+connected \\(sotw\\)\\s+Listener\\s+${response.version_info}\\s+-\\s+${response.version_info} at `));
-      const json = JSON.parse(await proxyList({ status, format: 'json' })) as Array<{ nodeId: string }>;
+      const target = { kind: 'socket', socket: serve.api.socket } as const;
+      await expect.poll(() => proxyList({ target, output: 'table' }), { timeout: 3000 }).toContain('Unable to create Wasm network filter weir.r2d2');
+      const table = await proxyList({ target, output: 'table' });
+      expect(table.split('\n')[0]).toMatch(/^NODE\s+STATE\s+POLICY\s+TYPE\s+SENT\s+ACKED\s+LAST NACK$/);
+      expect(table).toMatch(new RegExp(`edge-7\\s+connected \\(sotw\\)\\s+no agent\\s+Listener\\s+${response.version_info}\\s+-\\s+${response.version_info} at `));
+      const json = JSON.parse(await proxyList({ target, output: 'json' })) as Array<{ nodeId: string }>;
       expect(json.map((proxy) => proxy.nodeId)).toEqual(['edge-7']);
       stream.close();
     } finally {
@@ -55,7 +56,10 @@ describe('weir serve', () => {
   });
 
   it('proxy list says what to do when no server answers', async () => {
-    await expect(proxyList({ status: '127.0.0.1:1' })).rejects.toThrow(/is `weir serve` running\? pass --status HOST:PORT/);
+    const socket = path.join(dir, 'nobody.sock');
+    await expect(proxyList({ target: { kind: 'socket', socket }, output: 'table' })).rejects.toThrow(
+      `cannot reach weir serve at unix socket ${socket} (ENOENT); is \`weir serve\` running in this directory? pass --socket PATH`,
+    );
   });
 
   it('the CLI process logs pino JSON, reloads on SIGHUP (keeping the old config when the new one is bad) and stops cleanly on SIGTERM', async () => {
@@ -78,6 +82,7 @@ describe('weir serve', () => {
       const messages = stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
       expect(messages).toEqual([
         'xDS server listening',
+        'REST API listening',
         'weir serve ready',
         'config reloaded',
         'config reload failed; the previous config stays in force',

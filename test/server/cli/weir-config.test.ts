@@ -63,6 +63,43 @@ describe('weir.yaml', () => {
   });
 
   it('rejects a file that is not a mapping', () => {
-    expect(problemsOf('- just\n- a list')).toEqual(['the top level must be a mapping with xds, redirects, filters and status']);
+    expect(problemsOf('- just\n- a list')).toEqual(['the top level must be a mapping with xds, redirects, filters, policies and api']);
+  });
+
+  it('defaults the policy store, enforcement mode and API socket next to the config file', () => {
+    const config = parseWeirConfig('redirects: []', origin);
+    expect(config.policies).toEqual({ dir: '/etc/weir/.weir/policies', enforcementMode: 'default' });
+    expect(config.api).toEqual({ socket: '/etc/weir/.weir/weir.sock', tcp: undefined });
+  });
+
+  it('reads a redirect\'s endpoint, the policy settings and the TCP API with its token file', () => {
+    const config = parseWeirConfig(
+      [
+        'policies: { dir: /var/lib/weir/policies, enforcementMode: always }',
+        'api: { socket: run/weir.sock, tcp: { address: 127.0.0.1, port: 0, tokenFile: token } }',
+        'redirects:',
+        '  - { name: r2d2, parser: r2d2, endpoint: droid, listen: { address: 127.0.0.1, port: 10000 }, upstream: { address: 127.0.0.1, port: 9000 } }',
+      ].join('\n'),
+      origin,
+    );
+    expect(config.redirects[0]?.endpoint).toBe('droid');
+    expect(config.policies).toEqual({ dir: '/var/lib/weir/policies', enforcementMode: 'always' });
+    expect(config.api).toEqual({ socket: '/etc/weir/run/weir.sock', tcp: { address: '127.0.0.1', port: 0, tokenFile: '/etc/weir/token' } });
+  });
+
+  it('reports a bad enforcement mode, a TCP API without token file and an empty endpoint', () => {
+    const problems = problemsOf(
+      [
+        'policies: { enforcementMode: sometimes }',
+        'api: { tcp: { port: 8080 } }',
+        'redirects:',
+        '  - { name: r2d2, parser: r2d2, endpoint: "", listen: { address: 127.0.0.1, port: 10000 }, upstream: { address: 127.0.0.1, port: 9000 } }',
+      ].join('\n'),
+    );
+    expect(problems).toEqual([
+      'redirects[0].endpoint: must be a non-empty string',
+      'policies.enforcementMode: must be one of default, always, never',
+      'api.tcp.tokenFile: is required',
+    ]);
   });
 });

@@ -1,0 +1,80 @@
+// The JSON bodies of the REST API (docs/api.md), shared by the server (api-views.ts, routes.ts) and
+// the CLI client, so both sides agree on field names at compile time. Types only.
+
+export interface ApiErrorBody {
+  error: string;
+  /** Import problems, one per line: `file[ document N]: field.path: reason`. */
+  problems?: string[];
+}
+
+export interface PoliciesView {
+  revision: string;
+  enforcementMode: string;
+  files: Array<{ file: string; policies: string[]; endpoints: string[] }>;
+}
+
+export interface ImportResultBody {
+  revision: string;
+  file: string;
+  policies: string[];
+  endpoints: string[];
+}
+
+export interface DeleteResultBody {
+  revision: string;
+  deleted: string;
+}
+
+export interface EndpointView {
+  name: string;
+  namespace: string | undefined;
+  identity: number | undefined;
+  ips: string[];
+  labels: string[];
+  labelsKnown: boolean;
+  ingress: string | undefined;
+  egress: string | undefined;
+}
+
+export interface IdentitiesView {
+  revision: string;
+  identities: Array<{ identity: number; labels: string[] }>;
+  ipIdentities: Array<{ cidr: string; identity: number }>;
+}
+
+export interface ProxyTypeView {
+  typeUrl: string;
+  sentVersion: string | undefined;
+  sentAt: string | undefined;
+  awaitingReply: boolean;
+  ackedVersion: string | undefined;
+  ackedAt: string | undefined;
+  lastNack: { version: string; message: string; at: string } | undefined;
+}
+
+export interface ProxyView {
+  nodeId: string;
+  cluster: string;
+  connected: boolean;
+  openStreams: number;
+  variant: string | undefined;
+  peer: string | undefined;
+  connectedAt: string | undefined;
+  disconnectedAt: string | undefined;
+  /** The proxy's Weir agent has subscribed to weir.NetworkPolicy. */
+  policyAgent: boolean;
+  /** The policy revision whose NetworkPolicy and IdentityMap versions the agent ACKed. */
+  enforcedRevision: string | undefined;
+  types: ProxyTypeView[];
+}
+
+export interface ProxiesView {
+  /** The revision in force on the server. */
+  revision: string | undefined;
+  proxies: ProxyView[];
+}
+
+export interface WaitResultBody {
+  revision: string;
+  proxies: Array<{ nodeId: string; enforcedRevision: string | undefined }>;
+}

@@ -1,0 +1,72 @@
+// The JSON shapes the REST API answers with, built from the store state and the proxy status
+// registry: policy files, endpoints with their identities, identities and the IP map, proxies with
+// the revision each one enforces. Pure functions; the CLI reads the same shapes (api-types).
+import { formatLabel } from '../identity/labels.ts';
+import type { PolicyStoreState } from '../store/policy-store.ts';
+import type { ProxyStatus } from '../xds/proxy-status.ts';
+import type { EndpointView, IdentitiesView, PoliciesView, ProxiesView, ProxyView } from './api-types.ts';
+import { runsPolicyAgent, type RevisionHistory } from './revision-history.ts';
+
+export function policiesView(state: PolicyStoreState): PoliciesView {
+  return {
+    revision: state.revision,
+    enforcementMode: state.policySet.enforcementMode,
+    files: state.files.map((file) => ({ file: file.name, policies: file.policies.map((name) => name ?? '(rule list)'), endpoints: [...file.endpoints] })),
+  };
+}
+
+export function endpointsView(state: PolicyStoreState): { revision: string; endpoints: EndpointView[] } {
+  const compiled = new Map(state.policySet.endpoints.map((policy) => [policy.endpoint, policy]));
+  return {
+    revision: state.revision,
+    endpoints: state.endpoints.map((endpoint) => {
+      const policy = compiled.get(endpoint.name);
+      return {
+        name: endpoint.name,
+        namespace: endpoint.namespace,
+        identity: policy?.identity,
+        ips: [...endpoint.ips],
+        labels: endpoint.labels.map(formatLabel),
+        labelsKnown: endpoint.labelsKnown,
+        ingress: policy?.ingress.enforcement,
+        egress: policy?.egress.enforcement,
+      };
+    }),
+  };
+}
+
+export function identitiesView(state: PolicyStoreState): IdentitiesView {
+  return {
+    revision: state.revision,
+    identities: state.policySet.identities.map((identity) => ({ identity: identity.identity, labels: [...identity.labels] })),
+    ipIdentities: state.policySet.ipIdentities.map((entry) => ({ cidr: entry.cidr, identity: entry.identity })),
+  };
+}
+
+export function proxiesView(proxies: readonly ProxyStatus[], history: RevisionHistory): ProxiesView {
+  return { revision: history.latest()?.revision, proxies: proxies.map((proxy) => proxyView(proxy, history)) };
+}
+
+function proxyView(proxy: ProxyStatus, history: RevisionHistory): ProxyView {
+  return {
+    nodeId: proxy.nodeId,
+    cluster: proxy.cluster,
+    connected: proxy.connected,
+    openStreams: proxy.openStreams,
+    variant: proxy.variant,
+    peer: proxy.peer,
+    connectedAt: proxy.connectedAt?.toISOString(),
+    disconnectedAt: proxy.disconnectedAt?.toISOString(),
+    policyAgent: runsPolicyAgent(proxy),
+    enforcedRevision: history.enforcedBy(proxy)?.revision,
+    types: proxy.types.map((state) => ({
+      typeUrl: state.typeUrl,
+      sentVersion: state.sentVersion,
+      sentAt: state.sentAt?.toISOString(),
+      awaitingReply: state.awaitingReply,
+      ackedVersion: state.ackedVersion,
+      ackedAt: state.ackedAt?.toISOString(),
+      lastNack: state.lastNack ? { version: state.lastNack.version, message: state.lastNack.message, at: state.lastNack.at.toISOString() } : undefined,
+    })),
+  };
+}

@@ -1,0 +1,110 @@
+// How CLI commands reach a running `weir serve`: its REST API over the unix socket (default
+// `.weir/weir.sock`, or --socket / WEIR_SOCKET) or over TCP with a bearer token (--server URL with
+// --token-file FILE or WEIR_API_TOKEN). Sends one request, returns status and parsed body, and
+// turns "nobody listens there" into a message that says what to do.
+import fs from 'node:fs';
+import http from 'node:http';
+import type { ApiErrorBody } from '../api/api-types.ts';
+
+export type ApiTarget =
+  | { kind: 'socket'; socket: string }
+  | { kind: 'tcp'; url: string; token: string | undefined };
+
+export const API_CLIENT_DEFAULTS = { socket: '.weir/weir.sock' } as const;
+
+export interface ApiTargetFlags {
+  socket?: string | undefined;
+  server?: string | undefined;
+  tokenFile?: string | undefined;
+}
+
+export interface ApiCall {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Path and query, e.g. `/v1/policies/wait?revision=abc`. */
+  path: string;
+  body?: string;
+  /** Give up after this long. Default 30 s. */
+  timeoutMs?: number;
+}
+
+export interface ApiReply {
+  status: number;
+  /** The raw body text. */
+  text: string;
+  contentType: string;
+}
+
+/** Raised when the server cannot be reached; the message says where we looked and what to try. */
+export class ApiUnreachableError extends Error {}
+
+/** Flags first, then the environment (WEIR_SERVER, WEIR_SOCKET, WEIR_API_TOKEN), then the default socket. */
+export function apiTargetFrom(flags: ApiTargetFlags, environment: NodeJS.ProcessEnv = process.env): ApiTarget {
+  const server = flags.server ?? nonEmpty(environment.WEIR_SERVER);
+  if (server !== undefined && flags.socket === undefined) {
+    const token = flags.tokenFile !== undefined ? readToken(flags.tokenFile) : nonEmpty(environment.WEIR_API_TOKEN);
+    return { kind: 'tcp', url: server.replace(/\/+$/, ''), token };
+  }
+  return { kind: 'socket', socket: flags.socket ?? nonEmpty(environment.WEIR_SOCKET) ?? API_CLIENT_DEFAULTS.socket };
+}
+
+export function describeTarget(target: ApiTarget): string {
+  return target.kind === 'socket' ? `unix socket ${target.socket}` : target.url;
+}
+
+export function callApi(target: ApiTarget, call: ApiCall): Promise<ApiReply> {
+  const headers: http.OutgoingHttpHeaders = {};
+  if (call.body !== undefined) {
+    headers['content-type'] = 'application/yaml';
+    headers['content-length'] = Buffer.byteLength(call.body);
+  }
+  let requestOptions: http.RequestOptions;
+  if (target.kind === 'socket') {
+    requestOptions = { socketPath: target.socket, path: call.path, method: call.method, headers };
+  } else {
+    const url = new URL(call.path, `${target.url}/`);
+    if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
+    requestOptions = { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port, path: `${url.pathname}${url.search}`, method: call.method, headers };
+  }
+  return new Promise((resolve, reject) => {
+    const request = http.request(requestOptions, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), contentType: response.headers['content-type'] ?? '' }),
+      );
+      response.on('error', reject);
+    });
+    request.setTimeout(call.timeoutMs ?? 30_000, () => request.destroy(new Error(`no answer within ${call.timeoutMs ?? 30_000} ms`)));
+    request.on('error', (error) => reject(unreachable(target, error)));
+    request.end(call.body);
+  });
+}
+
+/** The parsed JSON body of a reply, or an ApiErrorBody made from a non-JSON body. */
+export function jsonOf<T>(reply: ApiReply): T | ApiErrorBody {
+  try {
+    return JSON.parse(reply.text) as T;
+  } catch {
+    return { error: `the server answered HTTP ${reply.status} with a body that is not JSON: ${reply.text.slice(0, 200)}` };
+  }
+}
+
+function unreachable(target: ApiTarget, error: Error): ApiUnreachableError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const hint = target.kind === 'socket'
+    ? 'is `weir serve` running in this directory? pass --socket PATH (the api.socket of its config) or set WEIR_SOCKET'
+    : 'is `weir serve` running with api.tcp? check --server URL (or WEIR_SERVER)';
+  return new ApiUnreachableError(`cannot reach weir serve at ${describeTarget(target)} (${code ?? error.message}); ${hint}`);
+}
+
+function readToken(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new ApiUnreachableError(`--token-file ${file}: cannot read it (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}

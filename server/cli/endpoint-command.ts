@@ -1,0 +1,28 @@
+// `weir endpoint list`: the endpoints the policy store knows, with their numeric identity, IPs,
+// whether each direction is default-deny, and their labels. A thin client of GET /v1/endpoints.
+import type { EndpointView } from '../api/api-types.ts';
+import { callApi, type ApiTarget } from './api-client.ts';
+import { successBody } from './command-failure.ts';
+import type { OutputFormat } from './policy-command.ts';
+import { formatTable } from './text-table.ts';
+
+export interface EndpointListOptions {
+  target: ApiTarget;
+  output: OutputFormat;
+}
+
+export async function endpointList(options: EndpointListOptions): Promise<string> {
+  const body = successBody<{ revision: string; endpoints: EndpointView[] }>(await callApi(options.target, { method: 'GET', path: '/v1/endpoints' }));
+  if (options.output === 'json') return JSON.stringify(body, null, 2);
+  if (body.endpoints.length === 0) return `no endpoints; import Endpoint documents (docs/identity.md) with weir policy import`;
+  const rows = body.endpoints.map((endpoint) => [
+    endpoint.name,
+    endpoint.namespace ?? '-',
+    endpoint.identity === undefined ? '-' : String(endpoint.identity),
+    endpoint.ips.join(',') || '-',
+    endpoint.ingress ?? '-',
+    endpoint.egress ?? '-',
+    endpoint.labels.join(','),
+  ]);
+  return formatTable(['NAME', 'NAMESPACE', 'IDENTITY', 'IPS', 'INGRESS', 'EGRESS', 'LABELS'], rows);
+}
