@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { createAccessLogPipeline } from '../../../server/accesslog/access-log-pipeline.ts';
+import { buildHealthReport } from '../../../server/metrics/health-report.ts';
+import { formatHealthReport } from '../../../server/metrics/status-command.ts';
+import { ProxyStatusRegistry } from '../../../server/xds/proxy-status.ts';
+import { NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
+
+function agentProxy(status: ProxyStatusRegistry, nodeId: string, acked: string): void {
+  status.streamOpened({ id: nodeId, cluster: 'c' }, { variant: 'sotw', peer: 'p' });
+  status.recordSent(nodeId, NETWORK_POLICY_TYPE_URL, acked);
+  status.recordAck(nodeId, NETWORK_POLICY_TYPE_URL, acked);
+}
+
+describe('health report', () => {
+  it('is healthy with warnings for a proxy behind, an agent without access-log stream, and counted drops', () => {
+    const status = new ProxyStatusRegistry();
+    agentProxy(status, 'node-a', 'v2');
+    agentProxy(status, 'node-b', 'v1');
+    const pipeline = createAccessLogPipeline();
+    pipeline.sessions.streamOpened('node-a', 'peer');
+    pipeline.sessions.acceptBatch({ nodeId: 'node-a', agentRun: '1', firstSequence: 1, entryCount: 10, drops: { queue: 3, buffer: 0, malformed: 0 } });
+    const report = buildHealthReport({
+      status,
+      store: () => ({ revision: 'r2' }),
+      enforcedRevision: (proxy) => (proxy.types[0]?.ackedVersion === 'v2' ? 'r2' : 'r1'),
+      sessions: pipeline.sessions,
+      hub: pipeline.hub,
+    });
+    expect(report.healthy).toBe(true);
+    expect(report.checks).toEqual([
+      { name: 'store', status: 'ok', detail: 'revision r2' },
+      { name: 'xds', status: 'ok', detail: '2 proxies connected, 0 disconnected' },
+      { name: 'policy', status: 'warning', detail: 'revision r2 not yet enforced on node-b (r1)' },
+      { name: 'agents', status: 'warning', detail: 'no access-log stream from node-b' },
+      { name: 'accesslog', status: 'warning', detail: '10 records received, 3 lost before the server, 0 not delivered to slow viewers' },
+    ]);
+    expect(formatHealthReport(report)).toContain('  node-a: 10 received, lost 3 (queue 3, buffer 0, malformed 0, rejected 0), 0 duplicates, 0 sequence gaps');
+  });
+
+  it('fails on a NACK from a connected proxy and on entries missing that no agent reported', () => {
+    const status = new ProxyStatusRegistry();
+    agentProxy(status, 'node-a', 'v1');
+    status.recordSent('node-a', NETWORK_POLICY_TYPE_URL, 'v2');
+    status.recordNack('node-a', NETWORK_POLICY_TYPE_URL, 'v2', 'DFA table too short');
+    const pipeline = createAccessLogPipeline();
+    pipeline.sessions.acceptBatch({ nodeId: 'node-a', agentRun: '1', firstSequence: 1, entryCount: 1, drops: { queue: 0, buffer: 0, malformed: 0 } });
+    pipeline.sessions.acceptBatch({ nodeId: 'node-a', agentRun: '1', firstSequence: 5, entryCount: 1, drops: { queue: 0, buffer: 1, malformed: 0 } });
+    const report = buildHealthReport({ status, sessions: pipeline.sessions, hub: pipeline.hub });
+    expect(report.healthy).toBe(false);
+    expect(report.checks.find((check) => check.name === 'xds')).toEqual({
+      name: 'xds',
+      status: 'failing',
+      detail: '1 proxies connected, 0 disconnected; node-a rejected NetworkPolicy v2: DFA table too short',
+    });
+    expect(report.checks.find((check) => check.name === 'accesslog')).toEqual({
+      name: 'accesslog',
+      status: 'failing',
+      detail: 'entries missing that no agent reported: node-a: 3 missing, 1 reported dropped',
+    });
+    expect(formatHealthReport(report).split('\n')[0]).toBe('Weir: UNHEALTHY');
+  });
+});
