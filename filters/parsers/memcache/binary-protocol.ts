@@ -1,0 +1,112 @@
+// memcached's binary protocol: 24-byte headers (magic 0x80 request / 0x81 reply, opcode, key
+// length, extras length, total body length, opaque), then extras, key and value; value bytes are
+// counted and passed, never read. Every request is decided on its opcode name and key; a denied
+// one is replaced by a NOOP with the same opaque, and that NOOP's reply becomes status 0x0008
+// `access denied` echoing the denied request's opcode and opaque (probe-answers.ts explains why
+// quiet opcodes and NOOP-terminated multi-gets cannot misplace it). Quiet (q) requests get the
+// deny reply too: the protocol answers quiet requests when they fail.
+import { ByteView, Direction, Op, more, pass } from '../../sdk/index';
+import { MemcacheKey, Opcode, opcodeName, opcodeNameBytes } from './commands';
+import { AnswerOwner } from './probe-answers';
+import { MemcacheSession } from './session';
+
+const HEADER_BYTES: i32 = 24;
+const REQUEST_MAGIC: i32 = 0x80;
+const REPLY_MAGIC: i32 = 0x81;
+// Larger bodies would overflow a frame length; memcached's own item limit is far below.
+const MAX_BODY_BYTES: i64 = 0x7fffff00;
+const STATUS_ACCESS_DENIED: i32 = 0x0008;
+const DENIED_TEXT = 'access denied';
+
+export class BinaryProtocol {
+  private nameView: ByteView = new ByteView();
+  private probe: ArrayBuffer = new ArrayBuffer(HEADER_BYTES);
+  private denyReply: ArrayBuffer = new ArrayBuffer(HEADER_BYTES + DENIED_TEXT.length);
+
+  constructor(private session: MemcacheSession) {
+    const bytes = Uint8Array.wrap(this.denyReply);
+    for (let i = 0; i < DENIED_TEXT.length; i++) bytes[HEADER_BYTES + i] = <u8>DENIED_TEXT.charCodeAt(i);
+  }
+
+  onRequest(data: ByteView): Op {
+    if (data.length < HEADER_BYTES) return more(<u32>(HEADER_BYTES - data.length));
+    if (data.byteAt(0) != REQUEST_MAGIC) return this.session.malformed('binary request without magic 0x80');
+    const opcode = data.byteAt(1);
+    const keyLength = data.u16be(2);
+    const extrasLength = data.byteAt(4);
+    const bodyLength = data.u32be(8);
+    if (bodyLength > MAX_BODY_BYTES) return this.session.malformed('binary request body over 2 GiB');
+    const keyStart = HEADER_BYTES + extrasLength;
+    const keyEnd = keyStart + keyLength;
+    if (<i64>(extrasLength + keyLength) > bodyLength) return this.session.malformed('binary request whose key and extras exceed its body');
+    if (data.length < keyEnd) return more(<u32>(keyEnd - data.length));
+    const opaque = <u32>data.u32be(12);
+    this.decodeRequest(data, opcode, keyStart, keyLength);
+    const frameLength = <u32>(<i64>HEADER_BYTES + bodyLength);
+    return this.session.decide(frameLength, true, opcode == Opcode.Noop, this.probeFor(opaque), <u8>opcode, opaque);
+  }
+
+  onReply(data: ByteView): Op {
+    if (data.length < HEADER_BYTES) return more(<u32>(HEADER_BYTES - data.length));
+    if (data.byteAt(0) != REPLY_MAGIC) return this.session.malformed('binary reply without magic 0x81');
+    const bodyLength = data.u32be(8);
+    if (bodyLength > MAX_BODY_BYTES) return this.session.malformed('binary reply body over 2 GiB');
+    const frameLength = <u32>(<i64>HEADER_BYTES + bodyLength);
+    const probes = this.session.probes;
+    if (data.byteAt(1) == Opcode.Noop && probes.takeAnswer() == AnswerOwner.Ours) {
+      return this.session.injectInstead(Direction.Reply, this.denyReplyFor(probes.deniedOpcode, probes.deniedOpaque), frameLength);
+    }
+    return pass(frameLength);
+  }
+
+  private decodeRequest(data: ByteView, opcode: i32, keyStart: i32, keyLength: i32): void {
+    const connection = this.session.connection;
+    const record = connection.record;
+    const fields = connection.fields;
+    record.clear();
+    fields.clear();
+    const name = opcodeNameBytes(opcode);
+    if (name.byteLength > 0) {
+      this.nameView.setWindow(changetype<usize>(name), name.byteLength);
+      record.set(MemcacheKey.Command, this.nameView, 0, name.byteLength);
+      fields.addString('command', opcodeName(opcode));
+    } else {
+      fields.addNumber('opcode', <u64>opcode);
+    }
+    if (keyLength == 0) return;
+    fields.addBytes('keys', data, keyStart, keyLength);
+    record.add(MemcacheKey.KeyExact, data, keyStart, keyLength);
+    record.add(MemcacheKey.KeyPrefix, data, keyStart, keyLength);
+    record.add(MemcacheKey.KeyRegex, data, keyStart, keyLength);
+  }
+
+  // NOOP request with the denied request's opaque.
+  private probeFor(opaque: u32): ArrayBuffer {
+    const bytes = Uint8Array.wrap(this.probe);
+    bytes.fill(0);
+    bytes[0] = <u8>REQUEST_MAGIC;
+    bytes[1] = <u8>Opcode.Noop;
+    writeU32be(bytes, 12, opaque);
+    return this.probe;
+  }
+
+  // Status 0x0008 with body `access denied`, echoing the denied request's opcode and opaque.
+  private denyReplyFor(opcode: u8, opaque: u32): ArrayBuffer {
+    const bytes = Uint8Array.wrap(this.denyReply);
+    for (let i = 0; i < HEADER_BYTES; i++) bytes[i] = 0;
+    bytes[0] = <u8>REPLY_MAGIC;
+    bytes[1] = opcode;
+    bytes[6] = <u8>(STATUS_ACCESS_DENIED >> 8);
+    bytes[7] = <u8>(STATUS_ACCESS_DENIED & 0xff);
+    writeU32be(bytes, 8, <u32>DENIED_TEXT.length);
+    writeU32be(bytes, 12, opaque);
+    return this.denyReply;
+  }
+}
+
+function writeU32be(bytes: Uint8Array, offset: i32, value: u32): void {
+  bytes[offset] = <u8>(value >> 24);
+  bytes[offset + 1] = <u8>(value >> 16);
+  bytes[offset + 2] = <u8>(value >> 8);
+  bytes[offset + 3] = <u8>value;
+}

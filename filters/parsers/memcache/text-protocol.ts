@@ -1,0 +1,177 @@
+// memcached's text protocol (classic and meta commands, memcached 1.6). Requests: one line, plus
+// a data block for storage commands (set add replace append prepend cas: <bytes>; ms: <datalen>),
+// whose value bytes are counted and passed, never read. Replies are framed by their content: a
+// line, or a `VALUE`/`VA` line with its data block; `VERSION` lines answer `version` requests,
+// which is where denials take their place (probe-answers.ts). A storage line memcached would
+// reject without reading its data block (bad token count or number, key over 250 bytes) closes
+// the connection: after it, the filter and memcached could disagree on where the next request
+// starts.
+import { ByteView, Direction, Op, asciiBytes, more, pass } from '../../sdk/index';
+import { ByteBuffer } from '../../sdk/byte-buffer';
+import { MemcacheKey, TextCommand, acceptsNoreply, textCommandOf } from './commands';
+import { LineBounds, LineTokens, decimalValue, isSignedDecimal, isUnsignedDecimal } from './text-line';
+import { decodeBase64Key } from './base64-key';
+import { AnswerOwner } from './probe-answers';
+import { MemcacheSession } from './session';
+
+export const TEXT_DENY_REPLY: ArrayBuffer = asciiBytes('CLIENT_ERROR access denied\r\n');
+export const TEXT_PROBE: ArrayBuffer = asciiBytes('version\r\n');
+
+const KEY_MAX_LENGTH: i32 = 250;
+const MAX_DATA_BYTES: i64 = 2147483645; // memcached: INT_MAX - 2
+const META_MAX_TOKENS: i32 = 19; // memcached's MFLAG_MAX_OPT_LENGTH, less its terminator
+
+export class TextProtocol {
+  private line: LineBounds = new LineBounds();
+  private tokens: LineTokens = new LineTokens();
+  private decodedKey: ByteBuffer = new ByteBuffer();
+  private decodedKeyView: ByteView = new ByteView();
+
+  constructor(private session: MemcacheSession) {}
+
+  onRequest(data: ByteView): Op {
+    const line = this.line;
+    line.locate(data);
+    if (!line.found) return more(1);
+    if (data.indexOfBefore(0, 0, line.lineEnd) >= 0) return this.session.malformed('request line contains a NUL byte');
+    const tokens = this.tokens;
+    tokens.scan(data, 0, line.lineEnd);
+    const connection = this.session.connection;
+    connection.record.clear();
+    connection.fields.clear();
+    if (tokens.count == 0) return this.session.decide(<u32>line.next, true, false, TEXT_PROBE, 0, 0);
+    const commandStart = tokens.start(0);
+    const commandLength = tokens.length(0);
+    connection.record.set(MemcacheKey.Command, data, commandStart, commandLength);
+    connection.fields.addBytes('command', data, commandStart, commandLength);
+    const command = textCommandOf(data, commandStart, commandLength);
+    let frameLength: i64 = <i64>line.next;
+    if (command == TextCommand.Storage || command == TextCommand.Cas || command == TextCommand.MetaSet) {
+      const dataBytes = command == TextCommand.MetaSet ? this.metaSetDataBytes(data) : this.storageDataBytes(data, command == TextCommand.Cas);
+      if (dataBytes < 0) return this.session.malformed('invalid storage command line (memcached would not read its data block the same way)');
+      frameLength += dataBytes + 2;
+    }
+    this.recordKeys(data, command);
+    const expectsReply = this.expectsReply(data, command);
+    return this.session.decide(<u32>frameLength, expectsReply, command == TextCommand.Version, TEXT_PROBE, 0, 0);
+  }
+
+  onReply(data: ByteView): Op {
+    const line = this.line;
+    line.locate(data);
+    if (!line.found) return more(1);
+    let frameLength: i64 = <i64>line.next;
+    let sizeToken = -1;
+    if (data.startsWithAscii(0, 'VALUE ')) sizeToken = 3;
+    else if (data.startsWithAscii(0, 'VA ')) sizeToken = 1;
+    if (sizeToken > 0) {
+      this.tokens.scan(data, 0, line.lineEnd);
+      const size = decimalValue(data, this.tokens.start(sizeToken), this.tokens.length(sizeToken), MAX_DATA_BYTES);
+      if (size < 0) return this.session.malformed('VALUE/VA reply line without a valid size');
+      frameLength += size + 2;
+    } else if (this.isVersionLine(data) && this.session.probes.takeAnswer() == AnswerOwner.Ours) {
+      return this.session.injectInstead(Direction.Reply, TEXT_DENY_REPLY, <u32>frameLength);
+    }
+    return pass(<u32>frameLength);
+  }
+
+  private isVersionLine(data: ByteView): bool {
+    return data.startsWithAscii(0, 'VERSION ') || data.equalsAscii(0, this.line.lineEnd, 'VERSION');
+  }
+
+  // <bytes> of set/add/replace/append/prepend/cas after checking the line as memcached does
+  // before it reads a data block; -1 when memcached would refuse the line without reading it.
+  private storageDataBytes(data: ByteView, isCas: bool): i64 {
+    const tokens = this.tokens;
+    const required = isCas ? 6 : 5;
+    if (tokens.count != required && tokens.count != required + 1) return -1;
+    if (tokens.length(1) > KEY_MAX_LENGTH) return -1;
+    if (!isUnsignedDecimal(data, tokens.start(2), tokens.length(2))) return -1;
+    if (!isSignedDecimal(data, tokens.start(3), tokens.length(3))) return -1;
+    if (isCas && !isUnsignedDecimal(data, tokens.start(5), tokens.length(5))) return -1;
+    return decimalValue(data, tokens.start(4), tokens.length(4), MAX_DATA_BYTES);
+  }
+
+  // <datalen> of `ms <key> <datalen> <flags>*`, or -1 when memcached would not read the block.
+  private metaSetDataBytes(data: ByteView): i64 {
+    const tokens = this.tokens;
+    if (tokens.count < 3 || tokens.count > META_MAX_TOKENS) return -1;
+    if (tokens.length(1) > KEY_MAX_LENGTH) return -1;
+    return decimalValue(data, tokens.start(2), tokens.length(2), MAX_DATA_BYTES);
+  }
+
+  private recordKeys(data: ByteView, command: TextCommand): void {
+    const tokens = this.tokens;
+    if (command == TextCommand.Get) this.addKeyTokens(data, 1);
+    else if (command == TextCommand.Gat) this.addKeyTokens(data, 2);
+    else if (command == TextCommand.Storage || command == TextCommand.Cas || command == TextCommand.KeyCommand) {
+      if (tokens.count >= 2) this.addKey(data, tokens.start(1), tokens.length(1));
+    } else if (command == TextCommand.MetaKey || command == TextCommand.MetaSet) {
+      if (tokens.count >= 2) this.addMetaKey(data, command == TextCommand.MetaSet ? 3 : 2);
+    }
+  }
+
+  // Every token from `first` on is a key (multi-key get/gat; may be more tokens than are stored).
+  private addKeyTokens(data: ByteView, first: i32): void {
+    const tokens = this.tokens;
+    const start = tokens.start(first);
+    if (start < 0) return;
+    const end = tokens.lastEnd;
+    this.session.connection.fields.addBytes('keys', data, start, end - start);
+    let at = start;
+    while (at < end) {
+      while (at < end && data.byteAt(at) == 0x20) at++;
+      const keyStart = at;
+      while (at < end && data.byteAt(at) != 0x20) at++;
+      if (at > keyStart) this.recordKey(data, keyStart, at - keyStart);
+    }
+  }
+
+  private addKey(data: ByteView, start: i32, length: i32): void {
+    this.session.connection.fields.addBytes('keys', data, start, length);
+    this.recordKey(data, start, length);
+  }
+
+  // Meta commands: the key is token 1; with flag `b` it is base64 and rules see the decoded key
+  // (an undecodable key is left out, so key constraints fail). Flags start at token `firstFlag`.
+  private addMetaKey(data: ByteView, firstFlag: i32): void {
+    const tokens = this.tokens;
+    if (!this.hasMetaFlag(data, firstFlag, 0x62)) {
+      this.addKey(data, tokens.start(1), tokens.length(1));
+      return;
+    }
+    if (!decodeBase64Key(data, tokens.start(1), tokens.length(1), this.decodedKey)) {
+      this.session.connection.fields.addBytes('keys', data, tokens.start(1), tokens.length(1));
+      this.session.connection.fields.addString('keyEncoding', 'invalid base64');
+      return;
+    }
+    const view = this.decodedKeyView;
+    view.setWindow(this.decodedKey.readPtr, <i32>this.decodedKey.length);
+    this.addKey(view, 0, view.length);
+    this.session.connection.fields.addString('keyEncoding', 'base64');
+  }
+
+  private recordKey(view: ByteView, start: i32, length: i32): void {
+    const record = this.session.connection.record;
+    record.add(MemcacheKey.KeyExact, view, start, length);
+    record.add(MemcacheKey.KeyPrefix, view, start, length);
+    record.add(MemcacheKey.KeyRegex, view, start, length);
+  }
+
+  // Whether the client waits for a reply: not after `noreply` (classic commands), nor `quit`.
+  // Meta commands with `q` still get error replies, so a denial is answered.
+  private expectsReply(data: ByteView, command: TextCommand): bool {
+    if (command == TextCommand.Quit) return false;
+    if (command == TextCommand.MetaKey || command == TextCommand.MetaSet || command == TextCommand.MetaNoop) return true;
+    const tokens = this.tokens;
+    if (tokens.count < 2 || !tokens.is(data, tokens.count - 1, 'noreply')) return true;
+    return !acceptsNoreply(data, tokens.start(0), tokens.length(0));
+  }
+
+  private hasMetaFlag(data: ByteView, firstFlag: i32, flag: i32): bool {
+    const tokens = this.tokens;
+    const last = tokens.count < 24 ? tokens.count : 24;
+    for (let i = firstFlag; i < last; i++) if (data.byteAt(tokens.start(i)) == flag) return true;
+    return false;
+  }
+}
