@@ -19,7 +19,14 @@ export interface ApiServerOptions {
   logger: Logger;
   /** Largest request body accepted. Default 4 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Handlers mounted beside the route table (e.g. GET /v1/flows, /metrics): each serves the raw
+   * request and returns true, or returns false to pass. Tried in order, after authentication.
+   */
+  mounts?: ReadonlyArray<RawRouteHandler>;
 }
+
+export type RawRouteHandler = (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
 
 export interface ApiServer {
   readonly socket: string;
@@ -71,6 +78,8 @@ async function serve(request: http.IncomingMessage, response: http.ServerRespons
   try {
     if (settings.token !== undefined && !bearerMatches(request.headers.authorization, settings.token)) {
       answer = { status: 401, body: { error: 'missing or wrong bearer token; send "Authorization: Bearer <token>" (weir --token-file FILE)' } };
+    } else if ((settings.options.mounts ?? []).some((mounted) => mounted(request, response))) {
+      return;
     } else {
       const url = new URL(request.url ?? '/', 'http://weir');
       const body = await readBody(request, settings.maxBodyBytes);

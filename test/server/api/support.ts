@@ -81,7 +81,7 @@ export interface ScriptedAgent {
 }
 
 export function openScriptedAgent(xdsPort: number, nodeId: string): ScriptedAgent {
-  const streams = new Map([NETWORK_POLICY_TYPE_URL, IDENTITY_MAP_TYPE_URL].map((typeUrl) => [typeUrl, openAds(`127.0.0.1:${xdsPort}`)] as const));
+  const streams = new Map<string, ReturnType<typeof openAds>>([NETWORK_POLICY_TYPE_URL, IDENTITY_MAP_TYPE_URL].map((typeUrl) => [typeUrl, openAds(`127.0.0.1:${xdsPort}`)]));
   for (const [typeUrl, stream] of streams) stream.write(sotwRequest({ node: { id: nodeId, cluster: 'test' }, type_url: typeUrl }));
   const streamOf = (typeUrl: string) => {
     const stream = streams.get(typeUrl);
