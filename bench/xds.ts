@@ -28,6 +28,8 @@ export interface XdsBenchOptions {
   /** Idle time after the initial sync before RSS is read. */
   settleMs: number;
   jsonFile: string | undefined;
+  /** Directory for V8 CPU profiles of the server during each change. */
+  profileDir: string | undefined;
 }
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -59,7 +61,13 @@ try {
 }
 
 async function runOnce(variant: XdsVariant, nodeCount: number): Promise<BenchResult> {
-  const server = forkChild(SERVER_SCRIPT, ['--nodes', String(nodeCount), '--batch-window-ms', String(options.batchWindowMs), '--log-level', options.logLevel]);
+  const profileArgs = options.profileDir ? ['--profile-change', path.resolve(options.profileDir, `server-${variant}-${nodeCount}.cpuprofile`)] : [];
+  const server = forkChild(SERVER_SCRIPT, [
+    '--nodes', String(nodeCount),
+    '--batch-window-ms', String(options.batchWindowMs),
+    '--log-level', options.logLevel,
+    ...profileArgs,
+  ]);
   try {
     const ready = await nextMessage<ServerReport, 'ready'>(server, 'ready', 120_000 + nodeCount * 20, 'xDS server');
     const baseline = await serverStats(server, true);
@@ -99,6 +107,8 @@ async function runOnce(variant: XdsVariant, nodeCount: number): Promise<BenchRes
       changeBuildMs: prepared.buildMs,
       setSnapshotMs: applied.setSnapshotMs,
       batchWindowMs: options.batchWindowMs,
+      flushDelayMs: after.flushStartedAt - applied.startedAt,
+      flushMs: after.flushMs,
     };
   } finally {
     stopAll();
@@ -171,6 +181,7 @@ function parseOptions(): XdsBenchOptions {
       'log-level': { type: 'string', default: 'info' },
       'settle-ms': { type: 'string', default: '2000' },
       json: { type: 'string' },
+      'profile-dir': { type: 'string' },
     },
   });
   const nodeCounts = values.nodes.split(',').map((entry) => positiveInteger(entry, '--nodes'));
@@ -187,6 +198,7 @@ function parseOptions(): XdsBenchOptions {
     logLevel: values['log-level'],
     settleMs: Number(values['settle-ms']),
     jsonFile: values.json,
+    profileDir: values['profile-dir'],
   };
 }
 

@@ -15,7 +15,16 @@ export type ServerCommand =
 /** Server child -> orchestrator. */
 export type ServerReport =
   | { kind: 'ready'; port: number; buildMs: number }
-  | { kind: 'stats'; rssBytes: number; heapUsedBytes: number; cpuMicros: number; openWatches: number }
+  | {
+      kind: 'stats';
+      rssBytes: number;
+      heapUsedBytes: number;
+      cpuMicros: number;
+      openWatches: number;
+      /** The latest flush of the snapshot cache: when it started (epoch ms) and how long it ran synchronously. */
+      flushStartedAt: number;
+      flushMs: number;
+    }
   | { kind: 'prepared'; buildMs: number }
   | { kind: 'applied'; startedAt: number; setSnapshotMs: number };
 

@@ -17,6 +17,8 @@ const METHOD_PATHS: Record<XdsVariant, string> = {
   delta: `${ADS_SERVICE_PATH}/DeltaAggregatedResources`,
 };
 
+const ENVOY_HTTP2_WINDOW_BYTES = 256 * 1024 * 1024;
+
 interface BenchStream {
   index: number;
   call: grpc.ClientDuplexStream<Buffer, Buffer>;
@@ -109,7 +111,12 @@ function openStream(index: number, localIndex: number): BenchStream {
   return stream;
 }
 
-/** One HTTP/2 connection per `streamsPerChannel` streams; a local subchannel pool stops grpc-js from sharing them. */
+/**
+ * One HTTP/2 connection per `streamsPerChannel` streams; a local subchannel pool stops grpc-js from
+ * sharing them. Envoy opens its xDS connection with 256 MiB HTTP/2 windows; grpc-js defaults to
+ * 64 KiB per connection, which would make a hundred streams sharing one connection wait for
+ * WINDOW_UPDATE round trips that no real proxy waits for.
+ */
 function channelFor(localIndex: number): grpc.Client {
   const channelIndex = Math.floor(localIndex / streamsPerChannel);
   let client = clients[channelIndex];
@@ -117,6 +124,7 @@ function channelFor(localIndex: number): grpc.Client {
     client = new grpc.Client(target, grpc.credentials.createInsecure(), {
       'grpc.use_local_subchannel_pool': 1,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc-node.flow_control_window': ENVOY_HTTP2_WINDOW_BYTES,
     });
     clients[channelIndex] = client;
   }

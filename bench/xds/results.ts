@@ -26,6 +26,10 @@ export interface BenchResult {
   /** Time spent in setSnapshot for the N snapshots; part of the convergence time. */
   setSnapshotMs: number;
   batchWindowMs: number;
+  /** From applying the change until the cache's flush started (the batching window). */
+  flushDelayMs: number;
+  /** The flush itself: every watch answered, every response handed to gRPC, synchronously. */
+  flushMs: number;
 }
 
 /** Nearest-rank percentile of ascending `sorted` values; NaN when empty. */
@@ -37,7 +41,7 @@ export function percentile(sorted: readonly number[], fraction: number): number 
 
 export function formatTable(results: readonly BenchResult[]): string {
   const header = [
-    'variant', 'streams', 'p50 ms', 'p99 ms', 'max ms', 'server CPU s', 'bytes/change', 'RSS/idle stream',
+    'variant', 'streams', 'p50 ms', 'p99 ms', 'max ms', 'flush ms', 'server CPU s', 'bytes/change', 'RSS/idle stream',
     'initial sync s', 'gen procs', 'gen CPU s', 'gen max ELU',
   ];
   const rows = results.map((result) => [
@@ -46,6 +50,7 @@ export function formatTable(results: readonly BenchResult[]): string {
     result.convergeP50Ms.toFixed(0),
     result.convergeP99Ms.toFixed(0),
     result.convergeMaxMs.toFixed(0),
+    result.flushMs.toFixed(0),
     result.serverCpuSeconds.toFixed(2),
     formatBytes(result.bytesSentPerChange),
     formatBytes(result.rssPerIdleStreamBytes),

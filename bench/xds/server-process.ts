@@ -3,6 +3,8 @@
 // filters and identity map, plus the proxy's own NetworkPolicy), logging through pino at the
 // configured level as `weir serve` does. The orchestrator drives it over IPC: stats (RSS, CPU),
 // prepare the next policy revision, apply it. Measures only itself.
+import fs from 'node:fs';
+import { Session } from 'node:inspector';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { startControlServer } from '../../server/xds/control-server.ts';
@@ -16,6 +18,8 @@ const { values } = parseArgs({
     nodes: { type: 'string' },
     'batch-window-ms': { type: 'string', default: '100' },
     'log-level': { type: 'string', default: 'info' },
+    /** Writes a V8 CPU profile of the change (from just before it is applied until the next stats request) to this file. */
+    'profile-change': { type: 'string' },
   },
 });
 const nodeCount = Number(values.nodes);
@@ -30,7 +34,10 @@ const buildMs = performance.now() - buildStarted;
 const logger = pino({ level: values['log-level'] as LogLevel, name: 'weir' }, pino.destination({ dest: '/dev/null', sync: false }));
 const server = await startControlServer({ port: 0, batchWindowMs: Number(values['batch-window-ms']), logger });
 initialSnapshots.forEach((snapshot, index) => server.setSnapshot(snapshot, benchNodeId(index)));
+const lastFlush = timeFlushes();
 let nextSnapshots: Snapshot[] = [];
+let profiler: Session | undefined;
+let changeApplied = false;
 
 process.on('message', (message: unknown) => {
   if (!isReport(message)) return;
@@ -49,6 +56,7 @@ function buildSnapshots(revision: number): Snapshot[] {
 }
 
 function reportStats(collectGarbage: boolean): void {
+  if (profiler && changeApplied) stopProfiling(profiler, values['profile-change'] ?? 'change.cpuprofile');
   if (collectGarbage) {
     // Two collections let weak maps and finalizers settle before RSS is read.
     globalThis.gc?.();
@@ -62,18 +70,52 @@ function reportStats(collectGarbage: boolean): void {
     heapUsedBytes: memory.heapUsed,
     cpuMicros: cpu.user + cpu.system,
     openWatches: server.cache.openWatchCount(),
+    flushStartedAt: lastFlush.startedAt,
+    flushMs: lastFlush.durationMs,
   });
 }
 
 function prepareChange(): void {
   const started = performance.now();
   nextSnapshots = buildSnapshots(2);
+  if (values['profile-change']) startProfiling();
   reportToParent({ kind: 'prepared', buildMs: performance.now() - started });
 }
 
 function applyChange(): void {
+  changeApplied = true;
   const startedAt = epochNow();
   const started = performance.now();
   nextSnapshots.forEach((snapshot, index) => server.setSnapshot(snapshot, benchNodeId(index)));
   reportToParent({ kind: 'applied', startedAt, setSnapshotMs: performance.now() - started });
+}
+
+function startProfiling(): void {
+  profiler = new Session();
+  profiler.connect();
+  profiler.post('Profiler.enable');
+  profiler.post('Profiler.setSamplingInterval', { interval: 100 });
+  profiler.post('Profiler.start');
+}
+
+function stopProfiling(session: Session, file: string): void {
+  profiler = undefined;
+  session.post('Profiler.stop', (error, result) => {
+    if (error) process.stderr.write(`server-process: CPU profile failed: ${error.message}\n`);
+    else fs.writeFileSync(file, JSON.stringify(result.profile));
+    session.disconnect();
+  });
+}
+
+/** Wraps the cache's flush (run when the batching window closes) to time the synchronous fan-out. */
+function timeFlushes(): { startedAt: number; durationMs: number } {
+  const timing = { startedAt: Number.NaN, durationMs: Number.NaN };
+  const flush = server.cache.flush.bind(server.cache);
+  server.cache.flush = () => {
+    timing.startedAt = epochNow();
+    const started = performance.now();
+    flush();
+    timing.durationMs = performance.now() - started;
+  };
+  return timing;
 }

@@ -1,7 +1,8 @@
 // Binds the SotW and delta stream modules to gRPC: the aggregated service (ADS) and the per-type
 // services (LDS, CDS, EDS, RDS, ECDS) for proxies that do not use ADS. Adapts a grpc-js duplex call
 // to the XdsStreamTransport the stream modules speak, including the verified client certificate's
-// identities. No protocol logic lives here.
+// identities. Responses are serialized by response-encoder.ts (shared resource bytes copied, not
+// re-encoded per stream); requests by proto-loader. No protocol logic lives here.
 import type * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import type { ServiceDefinition } from '@grpc/grpc-js';
@@ -16,6 +17,7 @@ import type {
 import { xdsServicePackage } from './envoy-protos.ts';
 import { serveDeltaStream } from './delta-stream.ts';
 import { serveSotwStream } from './sotw-stream.ts';
+import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from './response-encoder.ts';
 import type { StreamContext } from './stream-context.ts';
 import { CLUSTER_TYPE_URL } from './resources/cluster.ts';
 import { ENDPOINT_TYPE_URL } from './resources/endpoint.ts';
@@ -48,7 +50,7 @@ export function addDiscoveryServices(server: grpc.Server, context: StreamContext
     if (!definition || !isServiceDefinition(definition)) {
       throw new Error(`service ${binding.service} missing from the loaded Envoy protos`);
     }
-    server.addService(definition, {
+    server.addService(withResponseEncoders(definition, binding), {
       [binding.sotwMethod]: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) =>
         serveSotwStream(duplexTransport(call, (request) => withTypeUrl(request, binding.typeUrl)), context),
       [binding.deltaMethod]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) =>
@@ -105,6 +107,20 @@ function duplexTransport<Request, Response>(
 
 function withTypeUrl<Request extends { type_url: string }>(request: Request, typeUrl: string | undefined): Request {
   return typeUrl && request.type_url === '' ? { ...request, type_url: typeUrl } : request;
+}
+
+/** The service definition with proto-loader's response serializers replaced by response-encoder.ts. */
+function withResponseEncoders(definition: ServiceDefinition, binding: DiscoveryServiceBinding): ServiceDefinition {
+  const sotw = definition[binding.sotwMethod];
+  const delta = definition[binding.deltaMethod];
+  if (!sotw || !delta) {
+    throw new Error(`service ${binding.service} lacks ${binding.sotwMethod} or ${binding.deltaMethod} in the loaded Envoy protos`);
+  }
+  return {
+    ...definition,
+    [binding.sotwMethod]: { ...sotw, responseSerialize: encodeDiscoveryResponse },
+    [binding.deltaMethod]: { ...delta, responseSerialize: encodeDeltaDiscoveryResponse },
+  };
 }
 
 function isServiceDefinition(definition: object): definition is ServiceDefinition {
