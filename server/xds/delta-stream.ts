@@ -107,21 +107,22 @@ class DeltaStream {
 
   #recordAcknowledgement(node: NodeIdentity, state: DeltaTypeState, request: DeltaDiscoveryRequest): void {
     const acknowledgement = classifyAcknowledgement(state.latestNonce, request.response_nonce, request.error_detail);
-    const log = { nodeId: node.id, typeUrl: request.type_url, nonce: request.response_nonce, version: state.latestSystemVersion };
     const version = state.latestSystemVersion ?? '';
+    const logger = this.context.logger;
     if (acknowledgement.kind === 'ack') {
       state.awaitingReply = false;
       this.context.status.recordAck(node.id, request.type_url, version);
-      this.context.logger.info(log, 'xDS ACK');
+      // Debug, not info: at fleet scale one line per proxy per push costs more than the push itself.
+      if (logger.isLevelEnabled('debug')) logger.debug(acknowledgementLog(node, state, request), 'xDS ACK');
     } else if (acknowledgement.kind === 'nack') {
       state.awaitingReply = false;
       this.context.status.recordNack(node.id, request.type_url, version, acknowledgement.message);
-      this.context.logger.warn(
-        { ...log, error: acknowledgement.message },
+      logger.warn(
+        { ...acknowledgementLog(node, state, request), error: acknowledgement.message },
         'xDS NACK: proxy rejected the resources and keeps its previous config; not resending them unchanged',
       );
-    } else if (acknowledgement.kind === 'stale') {
-      this.context.logger.debug({ ...log, latestNonce: state.latestNonce }, 'delta request with a stale nonce: subscription changes applied, no ACK recorded');
+    } else if (acknowledgement.kind === 'stale' && logger.isLevelEnabled('debug')) {
+      logger.debug({ ...acknowledgementLog(node, state, request), latestNonce: state.latestNonce }, 'delta request with a stale nonce: subscription changes applied, no ACK recorded');
     }
   }
 
@@ -159,10 +160,12 @@ class DeltaStream {
     state.latestSystemVersion = response.systemVersion;
     state.awaitingReply = true;
     this.context.status.recordSent(node.id, response.typeUrl, response.systemVersion, new Map(state.knownVersions));
-    this.context.logger.debug(
-      { nodeId: node.id, typeUrl: response.typeUrl, version: response.systemVersion, nonce, changed: response.changed.length, removed: response.removed.length },
-      'delta xDS response sent',
-    );
+    if (this.context.logger.isLevelEnabled('debug')) {
+      this.context.logger.debug(
+        { nodeId: node.id, typeUrl: response.typeUrl, version: response.systemVersion, nonce, changed: response.changed.length, removed: response.removed.length },
+        'delta xDS response sent',
+      );
+    }
   }
 
   #stateFor(typeUrl: string): DeltaTypeState {
@@ -185,4 +188,8 @@ class DeltaStream {
     this.transport.fail(status, message);
     this.close();
   }
+}
+
+function acknowledgementLog(node: NodeIdentity, state: DeltaTypeState, request: DeltaDiscoveryRequest): object {
+  return { nodeId: node.id, typeUrl: request.type_url, nonce: request.response_nonce, version: state.latestSystemVersion };
 }

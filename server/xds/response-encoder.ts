@@ -35,6 +35,15 @@ const enum AnyField {
   Value = 2,
 }
 
+/**
+ * Responses up to this size are carved out of a shared slab, as Node's own Buffer pool does for
+ * small buffers: gRPC copies each serialized response into its framed buffer at once, so slices
+ * die young, and a push to thousands of proxies no longer pays one ArrayBuffer allocation per
+ * response. Larger responses get their own buffer.
+ */
+const SLAB_BYTES = 512 * 1024;
+const MAX_SLAB_SLICE_BYTES = 32 * 1024;
+
 /** ControlPlane.identifier. */
 const CONTROL_PLANE_IDENTIFIER_FIELD = 1;
 const LENGTH_DELIMITED = 2;
@@ -142,7 +151,7 @@ class FieldWriter {
   #offset = 0;
 
   constructor(size: number) {
-    this.#buffer = Buffer.allocUnsafe(size);
+    this.#buffer = slabs.allocate(size);
   }
 
   string(field: number, value: string, options: StringFieldOptions = {}): void {
@@ -180,6 +189,26 @@ class FieldWriter {
     this.#buffer[this.#offset++] = rest;
   }
 }
+
+/** Hands out slices of a slab; a fresh slab replaces a full one (live slices keep the old one alive). */
+class SlabAllocator {
+  #slab = Buffer.allocUnsafe(0);
+  #offset = 0;
+
+  allocate(size: number): Buffer {
+    if (size > MAX_SLAB_SLICE_BYTES) return Buffer.allocUnsafe(size);
+    if (this.#offset + size > this.#slab.length) {
+      this.#slab = Buffer.allocUnsafe(SLAB_BYTES);
+      this.#offset = 0;
+    }
+    const slice = this.#slab.subarray(this.#offset, this.#offset + size);
+    // Keep slices 8-byte aligned, as Node's pool does.
+    this.#offset += (size + 7) & ~7;
+    return slice;
+  }
+}
+
+const slabs = new SlabAllocator();
 
 function tagOf(field: number): number {
   return field * 8 + LENGTH_DELIMITED;

@@ -17,7 +17,7 @@ import type {
 } from './config-watcher.ts';
 import type { EncodedResource } from './resources/encoded-resource.ts';
 import { pushRank } from './resources/push-order.ts';
-import type { Snapshot } from './snapshot.ts';
+import type { Snapshot, TypeSnapshot } from './snapshot.ts';
 
 /** Key of the snapshot every proxy without a snapshot of its own receives. */
 export const DEFAULT_SNAPSHOT_KEY = '*';
@@ -29,23 +29,46 @@ export interface SnapshotCacheOptions {
 
 export const DEFAULT_BATCH_WINDOW_MS = 100;
 
-interface PendingAnswer {
-  /** The answer only takes resources away. */
-  removalOnly: boolean;
-  deliver: () => void;
-}
+/** An answer computed for an open watch; `removalOnly`: it only takes resources away. */
+type PendingAnswer =
+  | { kind: 'sotw'; watch: SotwWatch; response: SotwWatchResponse; removalOnly: boolean }
+  | { kind: 'delta'; watch: DeltaWatch; response: DeltaWatchResponse; removalOnly: boolean };
 
-interface OpenWatch {
+type OpenWatch = SotwWatch | DeltaWatch;
+
+interface WatchBase {
   node: NodeIdentity;
   typeUrl: string;
-  /** What this watch would answer with the snapshot, if anything. */
-  pendingAnswer: (snapshot: Snapshot) => PendingAnswer | undefined;
+  /**
+   * The type's content version in the snapshot this watch was last checked against. A snapshot
+   * whose type has the same version cannot change the answer (nothing else the answer depends on
+   * changes while the watch is open), so flush skips the watch without diffing.
+   */
+  checkedVersion: string | undefined;
+}
+
+interface SotwWatch extends WatchBase {
+  kind: 'sotw';
+  request: SotwWatchRequest;
+  subscription: SotwSubscriptionView;
+  respond: (response: SotwWatchResponse) => void;
+}
+
+interface DeltaWatch extends WatchBase {
+  kind: 'delta';
+  request: DeltaWatchRequest;
+  subscription: DeltaSubscriptionView;
+  respond: (response: DeltaWatchResponse) => void;
 }
 
 export class SnapshotCache implements ConfigWatcher {
   readonly #snapshots = new Map<string, Snapshot>();
-  readonly #watches = new Set<OpenWatch>();
+  /** Open watches by node id, so a change to one node's snapshot visits only that node's watches. */
+  readonly #watchesByNode = new Map<string, Set<OpenWatch>>();
+  /** Snapshot keys set since the last flush. */
+  readonly #changedKeys = new Set<string>();
   readonly #batchWindowMs: number;
+  #watchCount = 0;
   #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(options: SnapshotCacheOptions = {}) {
@@ -58,6 +81,7 @@ export class SnapshotCache implements ConfigWatcher {
   /** Sets the snapshot for one node id, or for every proxy with DEFAULT_SNAPSHOT_KEY. */
   setSnapshot(key: string, snapshot: Snapshot): void {
     this.#snapshots.set(key, snapshot);
+    this.#changedKeys.add(key);
     this.#scheduleFlush();
   }
 
@@ -73,16 +97,19 @@ export class SnapshotCache implements ConfigWatcher {
   flush(): void {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    const answers: Array<{ watch: OpenWatch; answer: PendingAnswer }> = [];
-    for (const watch of this.#watches) {
-      const snapshot = this.snapshotFor(watch.node);
-      const answer = snapshot ? watch.pendingAnswer(snapshot) : undefined;
-      if (answer) answers.push({ watch, answer });
+    const answers: PendingAnswer[] = [];
+    for (const watches of this.#watchSetsAffectedByChanges()) {
+      for (const watch of watches) {
+        const snapshot = this.snapshotFor(watch.node);
+        const answer = snapshot ? pendingAnswer(watch, snapshot) : undefined;
+        if (answer) answers.push(answer);
+      }
     }
-    answers.sort((left, right) => answerRank(left.watch, left.answer) - answerRank(right.watch, right.answer));
-    for (const { watch, answer } of answers) {
-      if (!this.#watches.delete(watch)) continue;
-      answer.deliver();
+    this.#changedKeys.clear();
+    answers.sort((left, right) => answerRank(left) - answerRank(right));
+    for (const answer of answers) {
+      if (!this.#forget(answer.watch)) continue;
+      deliver(answer);
     }
   }
 
@@ -90,11 +117,13 @@ export class SnapshotCache implements ConfigWatcher {
   close(): void {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    this.#watches.clear();
+    this.#watchesByNode.clear();
+    this.#changedKeys.clear();
+    this.#watchCount = 0;
   }
 
   openWatchCount(): number {
-    return this.#watches.size;
+    return this.#watchCount;
   }
 
   createWatch(
@@ -102,15 +131,7 @@ export class SnapshotCache implements ConfigWatcher {
     subscription: SotwSubscriptionView,
     respond: (response: SotwWatchResponse) => void,
   ): CancelWatch {
-    return this.#open({
-      node: request.node,
-      typeUrl: request.typeUrl,
-      pendingAnswer: (snapshot) => {
-        const response = sotwResponseIfChanged(snapshot, request, subscription);
-        if (!response) return undefined;
-        return { removalOnly: sotwRemovesOnly(response, subscription), deliver: () => respond(response) };
-      },
-    });
+    return this.#open({ kind: 'sotw', node: request.node, typeUrl: request.typeUrl, checkedVersion: undefined, request, subscription, respond });
   }
 
   createDeltaWatch(
@@ -118,28 +139,44 @@ export class SnapshotCache implements ConfigWatcher {
     subscription: DeltaSubscriptionView,
     respond: (response: DeltaWatchResponse) => void,
   ): CancelWatch {
-    return this.#open({
-      node: request.node,
-      typeUrl: request.typeUrl,
-      pendingAnswer: (snapshot) => {
-        const response = deltaResponseIfChanged(snapshot, request, subscription);
-        if (!response) return undefined;
-        return { removalOnly: response.changed.length === 0, deliver: () => respond(response) };
-      },
-    });
+    return this.#open({ kind: 'delta', node: request.node, typeUrl: request.typeUrl, checkedVersion: undefined, request, subscription, respond });
   }
 
   #open(watch: OpenWatch): CancelWatch {
     const snapshot = this.snapshotFor(watch.node);
-    const answer = snapshot ? watch.pendingAnswer(snapshot) : undefined;
+    const answer = snapshot ? pendingAnswer(watch, snapshot) : undefined;
     if (answer) {
-      answer.deliver();
-      return () => {};
+      deliver(answer);
+      return doNothing;
     }
-    this.#watches.add(watch);
-    return () => {
-      this.#watches.delete(watch);
-    };
+    let watches = this.#watchesByNode.get(watch.node.id);
+    if (!watches) {
+      watches = new Set();
+      this.#watchesByNode.set(watch.node.id, watches);
+    }
+    watches.add(watch);
+    this.#watchCount += 1;
+    return this.#forget.bind(this, watch);
+  }
+
+  /** Removes an open watch; false if it was answered, cancelled or dropped already. */
+  #forget(watch: OpenWatch): boolean {
+    const watches = this.#watchesByNode.get(watch.node.id);
+    if (!watches?.delete(watch)) return false;
+    if (watches.size === 0) this.#watchesByNode.delete(watch.node.id);
+    this.#watchCount -= 1;
+    return true;
+  }
+
+  /** Every node's watches when the default snapshot changed, else only those of nodes whose own snapshot did. */
+  #watchSetsAffectedByChanges(): Iterable<ReadonlySet<OpenWatch>> {
+    if (this.#changedKeys.has(DEFAULT_SNAPSHOT_KEY)) return [...this.#watchesByNode.values()];
+    const affected: Array<ReadonlySet<OpenWatch>> = [];
+    for (const key of this.#changedKeys) {
+      const watches = this.#watchesByNode.get(key);
+      if (watches) affected.push(watches);
+    }
+    return affected;
   }
 
   #scheduleFlush(): void {
@@ -151,9 +188,31 @@ export class SnapshotCache implements ConfigWatcher {
   }
 }
 
+function doNothing(): void {}
+
+/** What `watch` would answer with `snapshot`, if anything; records the version it was checked against. */
+function pendingAnswer(watch: OpenWatch, snapshot: Snapshot): PendingAnswer | undefined {
+  const ofType = snapshot.forType(watch.typeUrl);
+  if (watch.checkedVersion === ofType.version) return undefined;
+  watch.checkedVersion = ofType.version;
+  if (watch.kind === 'sotw') {
+    const response = sotwResponseIfChanged(ofType, watch.request, watch.subscription);
+    if (!response) return undefined;
+    return { kind: 'sotw', watch, response, removalOnly: sotwRemovesOnly(response, watch.subscription) };
+  }
+  const response = deltaResponseIfChanged(ofType, watch.request, watch.subscription);
+  if (!response) return undefined;
+  return { kind: 'delta', watch, response, removalOnly: response.changed.length === 0 };
+}
+
+function deliver(answer: PendingAnswer): void {
+  if (answer.kind === 'sotw') answer.watch.respond(answer.response);
+  else answer.watch.respond(answer.response);
+}
+
 /** Adds and changes in push order first, then removal-only answers in reverse push order. */
-function answerRank(watch: OpenWatch, answer: PendingAnswer): number {
-  const rank = pushRank(watch.typeUrl);
+function answerRank(answer: PendingAnswer): number {
+  const rank = pushRank(answer.watch.typeUrl);
   return answer.removalOnly ? 1000 - rank : rank;
 }
 
@@ -164,11 +223,10 @@ function sotwRemovesOnly(response: SotwWatchResponse, subscription: SotwSubscrip
 }
 
 function sotwResponseIfChanged(
-  snapshot: Snapshot,
+  ofType: TypeSnapshot,
   request: SotwWatchRequest,
   subscription: SotwSubscriptionView,
 ): SotwWatchResponse | undefined {
-  const ofType = snapshot.forType(request.typeUrl);
   const versionChanged = subscription.deliveredVersion !== ofType.version;
   const newlyRequested =
     !request.wildcard && [...request.resourceNames].some((name) => !subscription.deliveredNames.has(name));
@@ -183,19 +241,25 @@ function sotwResponseIfChanged(
 }
 
 function deltaResponseIfChanged(
-  snapshot: Snapshot,
+  ofType: TypeSnapshot,
   request: DeltaWatchRequest,
   subscription: DeltaSubscriptionView,
 ): DeltaWatchResponse | undefined {
-  const ofType = snapshot.forType(request.typeUrl);
-  const wanted = (name: string): boolean => request.wildcard || request.resourceNames.has(name);
   const changed: EncodedResource[] = [];
-  for (const [name, resource] of ofType.resources) {
-    if (wanted(name) && subscription.knownVersions.get(name) !== resource.hash) changed.push(resource);
+  if (request.wildcard) {
+    for (const resource of ofType.resources.values()) {
+      if (subscription.knownVersions.get(resource.name) !== resource.hash) changed.push(resource);
+    }
+  } else {
+    for (const name of request.resourceNames) {
+      const resource = ofType.resources.get(name);
+      if (resource && subscription.knownVersions.get(name) !== resource.hash) changed.push(resource);
+    }
   }
-  const removed = [...subscription.knownVersions.keys()].filter(
-    (name) => wanted(name) && !ofType.resources.has(name),
-  );
+  const removed: string[] = [];
+  for (const name of subscription.knownVersions.keys()) {
+    if ((request.wildcard || request.resourceNames.has(name)) && !ofType.resources.has(name)) removed.push(name);
+  }
   if (changed.length === 0 && removed.length === 0) return undefined;
   return { typeUrl: request.typeUrl, systemVersion: ofType.version, changed, removed };
 }

@@ -52,19 +52,20 @@ class SotwStream {
     }
     const state = this.#stateFor(request.type_url);
     const acknowledgement = classifyAcknowledgement(state.latestNonce, request.response_nonce, request.error_detail);
-    const log = { nodeId: node.id, typeUrl: request.type_url, nonce: request.response_nonce };
+    const logger = this.context.logger;
     switch (acknowledgement.kind) {
       case 'stale':
-        this.context.logger.debug({ ...log, latestNonce: state.latestNonce }, 'xDS request with a stale nonce ignored');
+        if (logger.isLevelEnabled('debug')) logger.debug({ ...acknowledgementLog(node, state, request), latestNonce: state.latestNonce }, 'xDS request with a stale nonce ignored');
         return;
       case 'ack':
         this.context.status.recordAck(node.id, request.type_url, state.deliveredVersion ?? request.version_info);
-        this.context.logger.info({ ...log, version: state.deliveredVersion }, 'xDS ACK');
+        // Debug, not info: at fleet scale one line per proxy per push costs more than the push itself.
+        if (logger.isLevelEnabled('debug')) logger.debug(acknowledgementLog(node, state, request), 'xDS ACK');
         break;
       case 'nack':
         this.context.status.recordNack(node.id, request.type_url, state.deliveredVersion ?? '', acknowledgement.message);
-        this.context.logger.warn(
-          { ...log, version: state.deliveredVersion, keptVersion: request.version_info, error: acknowledgement.message },
+        logger.warn(
+          { ...acknowledgementLog(node, state, request), keptVersion: request.version_info, error: acknowledgement.message },
           'xDS NACK: proxy rejected the version and keeps its previous config; not resending it unchanged',
         );
         break;
@@ -143,10 +144,12 @@ class SotwStream {
       ? new Set(response.resources.map((resource) => resource.name))
       : new Set(state.subscription.names);
     this.context.status.recordSent(node.id, response.typeUrl, response.version, state.deliveredHashes);
-    this.context.logger.debug(
-      { nodeId: node.id, typeUrl: response.typeUrl, version: response.version, nonce, resources: response.resources.length },
-      'xDS response sent',
-    );
+    if (this.context.logger.isLevelEnabled('debug')) {
+      this.context.logger.debug(
+        { nodeId: node.id, typeUrl: response.typeUrl, version: response.version, nonce, resources: response.resources.length },
+        'xDS response sent',
+      );
+    }
   }
 
   #stateFor(typeUrl: string): SotwTypeState {
@@ -169,4 +172,8 @@ class SotwStream {
     this.transport.fail(status, message);
     this.close();
   }
+}
+
+function acknowledgementLog(node: NodeIdentity, state: SotwTypeState, request: DiscoveryRequest): object {
+  return { nodeId: node.id, typeUrl: request.type_url, nonce: request.response_nonce, version: state.deliveredVersion };
 }
