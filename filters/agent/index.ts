@@ -1,11 +1,13 @@
 // Entry point of agent.wasm, the Weir agent: a singleton Proxy-Wasm service (Envoy bootstrap
 // extension envoy.bootstrap.wasm, vm_id `weir`, root_id `agent`) that subscribes to Weir's policy
-// resources over ADS and publishes them in shared data for the parser VMs (docs/agent.md). These
-// are its raw Proxy-Wasm 0.2.1 exports; the work is in ads-client.ts.
+// resources over ADS and publishes them in shared data for the parser VMs (docs/agent.md), and ships
+// the parsers' access logs to the server. These are its raw Proxy-Wasm 0.2.1 exports; the work is in
+// ads-client.ts and accesslog-shipper.ts.
 import './abort';
 import { BufferType, LogLevel } from '../sdk/abi/imports';
 import { allocateForHost, appendHostBuffer, logText, propertyString, setTickPeriod } from '../sdk/abi/host';
 import { ByteBuffer } from '../sdk/byte-buffer';
+import { AccessLogShipper } from './accesslog-shipper';
 import { AdsClient } from './ads-client';
 import { readAgentConfig } from './agent-config';
 import { AgentNode } from './discovery';
@@ -13,6 +15,7 @@ import { AgentNode } from './discovery';
 const TICK_PERIOD_MS: u32 = 100;
 
 let client: AdsClient | null = null;
+let shipper: AccessLogShipper | null = null;
 
 export function proxy_abi_version_0_2_1(): void {}
 
@@ -47,6 +50,10 @@ export function proxy_on_configure(rootContextId: u32, configurationSize: u32): 
   const previous = client;
   if (previous !== null) previous.stop();
   client = new AdsClient(new AgentNode(nodeId, propertyString('xds.node.cluster', propertyString('node.cluster', ''))), config.xdsCluster);
+  const previousShipper = shipper;
+  if (previousShipper !== null) previousShipper.stop();
+  const nextShipper = new AccessLogShipper(nodeId, config.xdsCluster);
+  shipper = nextShipper.start() ? nextShipper : null;
   setTickPeriod(TICK_PERIOD_MS);
   logText(LogLevel.Info, 'weir agent: configured, node ' + nodeId + ', xDS cluster ' + config.xdsCluster);
   return true;
@@ -55,12 +62,21 @@ export function proxy_on_configure(rootContextId: u32, configurationSize: u32): 
 export function proxy_on_tick(rootContextId: u32): void {
   const current = client;
   if (current !== null) current.onTick();
+  const logs = shipper;
+  if (logs !== null) logs.onTick();
+}
+
+export function proxy_on_queue_ready(rootContextId: u32, token: u32): void {
+  const logs = shipper;
+  if (logs !== null) logs.onQueueReady(token);
 }
 
 export function proxy_on_grpc_receive_initial_metadata(contextId: u32, token: u32, elements: u32): void {}
 
 export function proxy_on_grpc_receive(contextId: u32, token: u32, messageSize: u32): void {
   const current = client;
+  const logs = shipper;
+  if (logs !== null && logs.onMessage(token, messageSize)) return;
   if (current !== null) current.onMessage(token, messageSize);
 }
 
@@ -68,12 +84,16 @@ export function proxy_on_grpc_receive_trailing_metadata(contextId: u32, token: u
 
 export function proxy_on_grpc_close(contextId: u32, token: u32, statusCode: u32): void {
   const current = client;
+  const logs = shipper;
+  if (logs !== null && logs.onClose(token, statusCode)) return;
   if (current !== null) current.onClose(token, statusCode);
 }
 
 export function proxy_on_done(contextId: u32): bool {
   const current = client;
   if (current !== null) current.stop();
+  const logs = shipper;
+  if (logs !== null) logs.stop();
   return true;
 }
 

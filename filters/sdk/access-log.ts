@@ -1,11 +1,12 @@
-// Writes access-log entries as one `proxy_log` line each, until the access-log pipeline (agent +
-// shared queue) exists: `weir-accesslog {"type":..,"proto":..,"connection":..,"fields":{..},
-// "reason":".."}`. Request entries log at info, Denied and Error at warn. Owns the JSON encoding
+// Writes access-log entries as one `proxy_log` line each, `weir-accesslog {"type":..,"proto":..,
+// "connection":..,"fields":{..},"reason":".."}`, and hands the same JSON to the Weir agent through
+// the shared queue (access-log-queue.ts), which ships it to the server. Request entries log at info, Denied and Error at warn. Owns the JSON encoding
 // of field values (bytes are escaped byte by byte, so any wire content yields valid JSON).
 // Reuses one buffer per connection; building a line allocates only when a buffer grows.
 import { ByteBuffer } from './byte-buffer';
 import { ByteView } from './byte-view';
 import { LogLevel, proxy_log } from './abi/imports';
+import { enqueueAccessLog } from './access-log-queue';
 
 export const enum EntryType {
   Request = 0,
@@ -71,6 +72,9 @@ export function writeAccessLog(line: ByteBuffer, type: EntryType, proto: string,
   line.appendByte(0x7d); // }
   const level = type == EntryType.Request ? LogLevel.Info : LogLevel.Warn;
   proxy_log(level, line.readPtr, line.length);
+  // The members between the object's braces go to the agent (access-log-queue.ts).
+  const membersStart = <usize>ACCESS_LOG_PREFIX.length + 1;
+  enqueueAccessLog(line.readPtr + membersStart, line.length - membersStart - 1);
 }
 
 export function entryTypeName(type: EntryType): string {
