@@ -1,0 +1,164 @@
+// `npm run bench:memcache`: throughput and p50/p99 latency of memcached get and set, pipelined and
+// not, three ways in the same run: through Envoy with the Weir memcache filter (release build,
+// rules that allow the traffic, so every request is decoded and matched), through the same Envoy
+// with only tcp_proxy, and to memcached directly. Prints a table and the Weir/tcp_proxy ratios.
+// Load comes from Node worker threads (bench/memcache-load.ts), each with its own connections.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { startMemcached } from '../demo/servers/memcached.ts';
+import { buildFilters, freePort, repoRoot, resolveEnvoyPath, waitFor } from '../test/filters/envoy-harness.ts';
+import type { LoadResult, LoadSpec } from './memcache-load.ts';
+
+interface BenchOptions {
+  workers: number;
+  connectionsPerWorker: number;
+  durationMs: number;
+  envoyConcurrency: number;
+}
+
+const OPTIONS: BenchOptions = {
+  workers: Number(process.env['BENCH_WORKERS'] ?? 4),
+  connectionsPerWorker: Number(process.env['BENCH_CONNECTIONS'] ?? 8),
+  durationMs: Number(process.env['BENCH_SECONDS'] ?? 4) * 1000,
+  envoyConcurrency: Number(process.env['BENCH_ENVOY_THREADS'] ?? 2),
+};
+
+const SCENARIOS: ReadonlyArray<{ operation: 'get' | 'set'; depth: number }> = [
+  { operation: 'set', depth: 1 },
+  { operation: 'get', depth: 1 },
+  { operation: 'set', depth: 16 },
+  { operation: 'get', depth: 16 },
+];
+
+const WEIR_RULES = [
+  { command: { exact: 'get', textCommands: ['get', 'gets'], binaryOpcodes: [0, 9, 12, 13] }, keyPrefix: { prefix: 'bench/' } },
+  { command: { exact: 'set', textCommands: ['set'], binaryOpcodes: [1, 17] }, keyPrefix: { prefix: 'bench/' } },
+];
+
+interface Measurement {
+  opsPerSecond: number;
+  p50Us: number;
+  p99Us: number;
+  errors: number;
+}
+
+async function main(): Promise<void> {
+  buildFilters();
+  const memcached = await startMemcached({ threads: 4, memoryMb: 256 });
+  const weir = await startEnvoy(memcached.port, 'weir');
+  const plain = await startEnvoy(memcached.port, 'tcp_proxy');
+  try {
+    console.log(`memcache bench: ${OPTIONS.workers} workers x ${OPTIONS.connectionsPerWorker} connections, ${OPTIONS.durationMs / 1000}s per run, Envoy --concurrency ${OPTIONS.envoyConcurrency}, ${os.cpus().length} CPUs`);
+    console.log('scenario        target      ops/s     p50 us   p99 us  errors');
+    const ratios: string[] = [];
+    for (const scenario of SCENARIOS) {
+      const name = `${scenario.operation} depth ${scenario.depth}`;
+      const results: Record<string, Measurement> = {};
+      for (const [target, port] of [['direct', memcached.port], ['tcp_proxy', plain.port], ['weir', weir.port]] as const) {
+        const measurement = await measure({ port, operation: scenario.operation, depth: scenario.depth, connections: OPTIONS.connectionsPerWorker, durationMs: OPTIONS.durationMs });
+        results[target] = measurement;
+        console.log(`${name.padEnd(15)} ${target.padEnd(10)} ${measurement.opsPerSecond.toFixed(0).padStart(8)} ${measurement.p50Us.toFixed(0).padStart(9)} ${measurement.p99Us.toFixed(0).padStart(8)} ${String(measurement.errors).padStart(7)}`);
+      }
+      const weirResult = results['weir'];
+      const plainResult = results['tcp_proxy'];
+      if (weirResult !== undefined && plainResult !== undefined) {
+        ratios.push(`${name}: weir/tcp_proxy throughput ${(weirResult.opsPerSecond / plainResult.opsPerSecond).toFixed(3)}, p99 ${(weirResult.p99Us / plainResult.p99Us).toFixed(2)}x`);
+      }
+    }
+    console.log('\nratios');
+    for (const line of ratios) console.log(`  ${line}`);
+  } finally {
+    await weir.stop();
+    await plain.stop();
+    await memcached.stop();
+  }
+}
+
+async function measure(spec: LoadSpec): Promise<Measurement> {
+  const workerFile = new URL('./memcache-load.ts', import.meta.url);
+  const results = await Promise.all(
+    Array.from({ length: OPTIONS.workers }, () =>
+      new Promise<LoadResult>((resolve, reject) => {
+        const worker = new Worker(workerFile, { workerData: spec, execArgv: ['--import', 'tsx'] });
+        worker.once('message', (result: LoadResult) => resolve(result));
+        worker.once('error', reject);
+      }),
+    ),
+  );
+  const latencies = results.flatMap((result) => result.latenciesUs).sort((a, b) => a - b);
+  const percentile = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
+  const completed = results.reduce((sum, result) => sum + result.completed, 0);
+  return { opsPerSecond: completed / (spec.durationMs / 1000), p50Us: percentile(0.5), p99Us: percentile(0.99), errors: results.reduce((sum, result) => sum + result.errors, 0) };
+}
+
+interface BenchEnvoy {
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Promise<BenchEnvoy> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `weir-bench-${mode}-`));
+  const port = await freePort();
+  const filters: object[] = [];
+  if (mode === 'weir') {
+    filters.push({
+      name: 'weir.memcache',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm',
+        config: {
+          name: 'weir-memcache',
+          root_id: 'memcache',
+          failure_policy: 'FAIL_RELOAD',
+          configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify({ parser: 'memcache', rules: WEIR_RULES }) },
+          vm_config: { vm_id: 'weir-memcache', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: path.join(repoRoot, 'build', 'filters', 'memcache.wasm') } } },
+        },
+      },
+    });
+  }
+  filters.push({ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'bench', cluster: 'memcached' } });
+  const bootstrap = {
+    node: { id: `weir-bench-${mode}`, cluster: 'weir-bench' },
+    static_resources: {
+      listeners: [{ name: 'memcached', address: { socket_address: { address: '127.0.0.1', port_value: port } }, filter_chains: [{ filters }] }],
+      clusters: [{ name: 'memcached', type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: 'memcached', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: backendPort } } } }] }] } }],
+    },
+  };
+  const file = path.join(dir, 'envoy.json');
+  writeFileSync(file, JSON.stringify(bootstrap));
+  // warn level: the filter's per-request access-log lines (info) are built but not printed
+  const child: ChildProcess = spawn(resolveEnvoyPath(), ['-c', file, '--concurrency', String(OPTIONS.envoyConcurrency), '--log-level', 'warn', '--base-id', String(port), '--disable-hot-restart'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let output = '';
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  await waitFor(() => canConnect(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => output);
+  return {
+    port,
+    stop: async () => {
+      if (child.pid !== undefined && child.exitCode === null) {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        process.kill(child.pid, 'SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+void main().catch((err: unknown) => {
+  console.error(`bench:memcache failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});
