@@ -12,10 +12,12 @@ export function tableRegex(source: string): object {
 }
 
 // The Empire guide's outpost: select on system.* and system_schema.*, insert into
-// attendance.daily_records, nothing else.
+// attendance.daily_records, nothing else. Against Cassandra 4+ cqlsh (the Python driver) also
+// reads system_virtual_schema.* while connecting, so the rule set grows by that one select.
 export const OUTPOST_RULES = [
   { query_action: 'select', query_table: tableRegex('^system\\..*') },
   { query_action: 'select', query_table: tableRegex('^system_schema\\..*') },
+  { query_action: 'select', query_table: tableRegex('^system_virtual_schema\\..*') },
   { query_action: 'insert', query_table: tableRegex('^attendance\\.daily_records$') },
 ];
 
