@@ -9,6 +9,8 @@ import { ReplyQueue } from './reply-queue';
 import { RequestRecord } from './rules';
 import { PluginSettings } from './settings';
 import { propertyString, propertyU64 } from './abi/host';
+import { ConnectionPolicy } from './policy-decision';
+import { parserFactory } from './registry';
 
 export const enum Direction {
   Request = 0, // client -> server (Envoy: downstream data)
@@ -78,8 +80,10 @@ export class Connection {
   }
 
   // True when the configured rules allow the request decoded into `record`. Without configured
-  // rules this returns `whenNoRules`, so the parser decides its documented default.
+  // rules this returns `whenNoRules`, so the parser decides its documented default. With
+  // "policy": "agent" the policy the Weir agent published decides (policy-decision.ts).
   allows(whenNoRules: bool): bool {
+    if (this.settings.agentPolicy !== null) return this.agentPolicy().decide(this.record);
     const rules = this.settings.rules;
     if (rules === null) return whenNoRules;
     return rules.allows(this.record);
@@ -128,9 +132,25 @@ export class Connection {
   }
 
   // Writes one access-log entry with the fields the parser put in `fields`, then clears them.
+  // A Denied entry after the agent's policy denied carries the policy's reason.
   log(type: EntryType, reason: string): void {
+    const policy = this.policy;
+    if (policy !== null && type == EntryType.Denied && policy.denyReason.length > 0) reason = policy.denyReason;
     writeAccessLog(this.logLine, type, this.protocol, this.id, this.fields, reason);
     this.fields.clear();
+  }
+
+  // The connection's view of the agent's policy, made on first use.
+  private policy: ConnectionPolicy | null = null;
+  private agentPolicy(): ConnectionPolicy {
+    let policy = this.policy;
+    if (policy === null) {
+      const factory = parserFactory();
+      const binding = this.settings.agentPolicy;
+      policy = new ConnectionPolicy(binding!, factory!.ruleSchema(), this.protocol);
+      this.policy = policy;
+    }
+    return policy;
   }
 
   streamOf(direction: Direction): DirectionStream {
