@@ -1,0 +1,206 @@
+// The Weir agent on the Proxy-Wasm test host: it opens an ADS stream over weir-xds as Envoy's node,
+// ACKs valid weir.NetworkPolicy/IdentityMap responses and publishes them in shared data, NACKs an
+// invalid one and keeps the previous state, reconnects with backoff; an r2d2 parser VM in the same
+// process (vm_id weir) decides with what the agent published.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { HostProcess, lineResponder, loadFilter, type FilterVm, type GrpcExchange, type GrpcServerSide } from '../../../server/wasm-host/index.ts';
+import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
+import { NETWORK_POLICY_TYPE_URL, encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
+import { filterWasm } from '../envoy-harness.ts';
+import { accessLog, ensureFiltersBuilt } from '../host-helpers.ts';
+import { ENDPOINTS, R2D2_DB_POLICY, R2D2_DB_READ_ONLY_POLICY, asAny, compileResources, decodeDiscoveryRequest, discoveryResponse, type CompiledResources, type DecodedDiscoveryRequest } from './policy-resources.ts';
+
+const ADS_METHOD = 'StreamAggregatedResources';
+
+interface AgentUnderTest {
+  process: HostProcess;
+  agent: FilterVm;
+  streams(): GrpcExchange[];
+  requests(exchange?: GrpcExchange): DecodedDiscoveryRequest[];
+  server(exchange?: GrpcExchange): GrpcServerSide;
+  shared(key: string): Uint8Array | undefined;
+}
+
+function startAgent(configuration = ''): AgentUnderTest {
+  const process = new HostProcess();
+  const agent = loadFilter({ wasm: filterWasm('agent'), rootId: 'agent', vmId: 'weir', pluginConfig: configuration, node: { id: 'node-a', cluster: 'edge' }, process });
+  // Only the ADS streams: the agent also ships access logs over a stream of its own.
+  const streams = (): GrpcExchange[] => agent.grpc.exchanges.filter((exchange) => exchange.kind === 'stream' && exchange.method === ADS_METHOD);
+  const latest = (): GrpcExchange => {
+    const all = streams();
+    const last = all[all.length - 1];
+    if (last === undefined) throw new Error('the agent opened no stream');
+    return last;
+  };
+  return {
+    process,
+    agent,
+    streams,
+    requests: (exchange) => (exchange ?? latest()).sent.map(decodeDiscoveryRequest),
+    server: (exchange) => agent.grpc.serverSide((exchange ?? latest()).token),
+    shared: (key) => process.sharedData.get('weir', key)?.value,
+  };
+}
+
+function loadR2d2(process: HostProcess, endpoint = 'db'): FilterVm {
+  return loadFilter({
+    wasm: filterWasm('r2d2'),
+    rootId: 'r2d2',
+    vmId: 'weir',
+    process,
+    failurePolicy: 'FAIL_RELOAD',
+    pluginConfig: JSON.stringify({ parser: 'r2d2', maxBufferBytes: 1048576, policy: 'agent', endpoint, direction: 'ingress', port: 9000 }),
+    upstream: () => lineResponder(() => 'OK\r\n'),
+  });
+}
+
+function push(test: AgentUnderTest, typeUrl: string, versionInfo: string, nonce: string, resources: CompiledResources['policies']): void {
+  test.server().sendMessage(discoveryResponse({ versionInfo, typeUrl, nonce, resources: resources.map(asAny) }));
+  test.agent.settle();
+}
+
+function generation(test: AgentUnderTest): bigint {
+  const value = test.shared('weir/generation');
+  return value === undefined ? 0n : new DataView(value.buffer, value.byteOffset, value.byteLength).getBigUint64(0, true);
+}
+
+let compiled: CompiledResources;
+
+beforeAll(() => {
+  ensureFiltersBuilt('agent', 'r2d2');
+  compiled = compileResources([R2D2_DB_POLICY], ENDPOINTS);
+}, 600_000); // compiling two modules takes minutes on a busy 2-core machine
+
+describe('Weir agent on the test host', () => {
+  it('opens ADS over weir-xds as the Envoy node and subscribes to both Weir types', () => {
+    const test = startAgent();
+    expect(test.streams()).toHaveLength(0);
+    test.agent.advanceTime(100);
+    const [stream] = test.streams();
+    expect(stream).toMatchObject({ cluster: 'weir-xds', service: 'envoy.service.discovery.v3.AggregatedDiscoveryService', method: ADS_METHOD });
+    expect(test.requests().map((request) => [request.type_url, request.node?.id, request.version_info])).toEqual([
+      [NETWORK_POLICY_TYPE_URL, 'node-a', ''],
+      [IDENTITY_MAP_TYPE_URL, 'node-a', ''],
+    ]);
+    expect(test.requests()[0]?.node).toMatchObject({ cluster: 'edge', user_agent_name: 'weir-agent' });
+  });
+
+  it('ACKs valid policy, publishes it per endpoint and bumps the generation', () => {
+    const test = startAgent();
+    test.agent.advanceTime(100);
+    push(test, NETWORK_POLICY_TYPE_URL, 'v1', 'n1', compiled.policies);
+    push(test, IDENTITY_MAP_TYPE_URL, 'i1', 'n2', [compiled.identityMap]);
+    const [, , ackPolicy, ackIdentities] = test.requests();
+    expect(ackPolicy).toMatchObject({ type_url: NETWORK_POLICY_TYPE_URL, version_info: 'v1', response_nonce: 'n1' });
+    expect(ackPolicy?.error_detail).toBeNull();
+    expect(ackIdentities).toMatchObject({ type_url: IDENTITY_MAP_TYPE_URL, version_info: 'i1', response_nonce: 'n2' });
+    const published = new TextDecoder().decode(test.shared('weir/policy/db'));
+    expect(JSON.parse(published)).toMatchObject({ endpoint: 'db', format: 'weir.policy/v1' });
+    expect(new TextDecoder().decode(test.shared('weir/identities'))).toContain('"127.0.0.2/32"');
+    expect(generation(test)).toBe(2n);
+  });
+
+  it('NACKs an invalid policy with the reason, keeps the previous version and published bytes', () => {
+    const test = startAgent();
+    test.agent.advanceTime(100);
+    push(test, NETWORK_POLICY_TYPE_URL, 'v1', 'n1', compiled.policies);
+    const before = test.shared('weir/policy/db');
+    const broken = encodeNetworkPolicy({ endpoint: 'db', endpointIps: [], identity: 1, compiled: '{"format":"weir.policy/v1","endpoint":"db","ingress":{"enforcement":"sometimes"}}' });
+    push(test, NETWORK_POLICY_TYPE_URL, 'v2', 'n2', [broken]);
+    const nack = test.requests().at(-1);
+    expect(nack).toMatchObject({ type_url: NETWORK_POLICY_TYPE_URL, version_info: 'v1', response_nonce: 'n2' });
+    expect(nack?.error_detail).toMatchObject({ code: 3, message: expect.stringContaining('weir.NetworkPolicy "db"') });
+    expect(nack?.error_detail?.message).toContain('unknown enforcement "sometimes"');
+    expect(test.shared('weir/policy/db')).toEqual(before);
+    expect(generation(test)).toBe(1n);
+    expect(test.agent.logs.some((line) => line.message.includes('NACK type.googleapis.com/weir.NetworkPolicy version v2'))).toBe(true);
+  });
+
+  it('empties the key of an endpoint that left the policy set', () => {
+    const test = startAgent();
+    test.agent.advanceTime(100);
+    push(test, NETWORK_POLICY_TYPE_URL, 'v1', 'n1', compiled.policies);
+    expect(test.shared('weir/policy/web')?.length).toBeGreaterThan(0);
+    push(test, NETWORK_POLICY_TYPE_URL, 'v2', 'n2', compiled.policies.filter((policy) => policy.name === 'db'));
+    expect(test.shared('weir/policy/web')?.length).toBe(0);
+    expect(test.shared('weir/policy/db')?.length).toBeGreaterThan(0);
+  });
+
+  it('reconnects with backoff after the stream closes and reports the versions it holds', () => {
+    const test = startAgent();
+    test.agent.advanceTime(100);
+    push(test, NETWORK_POLICY_TYPE_URL, 'v1', 'n1', compiled.policies);
+    test.server().close(14, 'server going away');
+    test.agent.settle();
+    expect(test.agent.logs.some((line) => line.message.includes('closed (grpc-status 14: server going away); reconnecting in 250 ms'))).toBe(true);
+    test.agent.advanceTime(200);
+    expect(test.streams()).toHaveLength(1);
+    test.agent.advanceTime(100);
+    expect(test.streams()).toHaveLength(2);
+    expect(test.requests().map((request) => [request.type_url, request.version_info])).toEqual([
+      [NETWORK_POLICY_TYPE_URL, 'v1'],
+      [IDENTITY_MAP_TYPE_URL, ''],
+    ]);
+  });
+
+  it('takes the node id from the configuration when given', () => {
+    const test = startAgent('{"nodeId":"sidecar-7","xdsCluster":"xds-elsewhere"}');
+    test.agent.advanceTime(100);
+    expect(test.streams()[0]?.cluster).toBe('xds-elsewhere');
+    expect(test.requests()[0]?.node?.id).toBe('sidecar-7');
+  });
+});
+
+describe('parser VM deciding with the agent policy (shared data, vm_id weir)', () => {
+  it('denies while the agent has published nothing for the endpoint (fail closed)', () => {
+    const test = startAgent();
+    const r2d2 = loadR2d2(test.process);
+    const connection = r2d2.openConnection({ source: { address: '127.0.0.2', port: 40001 } });
+    connection.fromClient('READ sloop\r\n');
+    expect(connection.upstreamText).toBe('\r\n'); // the probe, answered and rewritten into ERROR
+    expect(connection.clientText).toBe('ERROR\r\n');
+    expect(accessLog(connection)).toMatchObject([{ type: 'Denied', reason: 'no policy for endpoint db yet; denied until the Weir agent publishes one (fail closed)' }]);
+  });
+
+  it('allows and denies by remote identity and L7 rules, and reasons each denial', () => {
+    const test = startAgent();
+    test.agent.advanceTime(100);
+    push(test, NETWORK_POLICY_TYPE_URL, 'v1', 'n1', compiled.policies);
+    push(test, IDENTITY_MAP_TYPE_URL, 'i1', 'n2', [compiled.identityMap]);
+    const r2d2 = loadR2d2(test.process);
+    const web = r2d2.openConnection({ source: { address: '127.0.0.2', port: 40001 } });
+    web.fromClient('READ sloop\r\n').fromClient('WRITE logs\r\n');
+    expect(web.upstreamText).toBe('READ sloop\r\n\r\n'); // the denied WRITE became the probe
+    expect(web.clientText).toBe('OK\r\nERROR\r\n');
+    const admin = r2d2.openConnection({ source: { address: '127.0.0.3', port: 40002 } });
+    admin.fromClient('WRITE logs\r\n').fromClient('WRITE secrets\r\n');
+    expect(admin.upstreamText).toBe('WRITE logs\r\n\r\n');
+    const stranger = r2d2.openConnection({ source: { address: '127.0.0.99', port: 40003 } });
+    stranger.fromClient('READ sloop\r\n');
+    expect(stranger.clientText).toBe('ERROR\r\n');
+    const webId = compiled.identityOf('web');
+    const adminId = compiled.identityOf('admin');
+    expect(accessLog(web).map((entry) => [entry.type, entry.reason])).toEqual([
+      ['Request', ''],
+      ['Denied', `no L7 rule matched (r2d2 rules for remote identity ${webId} on port 9000)`],
+    ]);
+    expect(accessLog(admin).map((entry) => entry.reason)).toEqual(['', `no L7 rule matched (r2d2 rules for remote identity ${adminId} on port 9000)`]);
+    expect(accessLog(stranger).map((entry) => entry.reason)).toEqual(['remote identity 2 not allowed on port 9000']);
+  });
+
+  it('switches an open connection to the new policy on the next request', () => {
+    const test = startAgent();
+    test.agent.advanceTime(100);
+    push(test, NETWORK_POLICY_TYPE_URL, 'v1', 'n1', compiled.policies);
+    push(test, IDENTITY_MAP_TYPE_URL, 'i1', 'n2', [compiled.identityMap]);
+    const r2d2 = loadR2d2(test.process);
+    const admin = r2d2.openConnection({ source: { address: '127.0.0.3', port: 40002 } });
+    admin.fromClient('WRITE logs\r\n');
+    expect(admin.clientText).toBe('OK\r\n');
+    const readOnly = compileResources([R2D2_DB_READ_ONLY_POLICY], ENDPOINTS);
+    push(test, NETWORK_POLICY_TYPE_URL, 'v2', 'n3', readOnly.policies);
+    admin.fromClient('WRITE logs\r\n').fromClient('READ public-1\r\n');
+    expect(admin.clientText).toBe('OK\r\nERROR\r\nOK\r\n');
+    expect(admin.upstreamText).toBe('WRITE logs\r\n\r\nREAD public-1\r\n');
+  });
+});
