@@ -1,6 +1,9 @@
 // Renders the small Envoy bootstrap that points a proxy at the Weir xDS server: node identity,
-// admin on loopback, the `weir-xds` HTTP/2 cluster, and ADS for listeners and clusters (state of
-// the world or delta). Everything else arrives over xDS.
+// admin on loopback, the `weir-xds` HTTP/2 cluster, ADS for listeners and clusters (state of the
+// world or delta), and the Weir agent as a singleton Wasm service (docs/agent.md) that fetches
+// policy over the same cluster. Everything else arrives over xDS.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { discoveryTypeFor } from './resources/cluster.ts';
 
@@ -18,6 +21,12 @@ export interface BootstrapOptions {
   adminPort?: number;
   /** 'sotw' (ads_config api_type GRPC) or 'delta' (DELTA_GRPC). Default 'sotw'. */
   variant?: XdsVariant;
+  /**
+   * The Weir agent module as Envoy will find it (an absolute path on the proxy's file system).
+   * Default `<repository>/build/filters/agent.wasm`; null leaves the agent out (no policy reaches
+   * the parsers, which then deny: fail closed).
+   */
+  agentWasmFile?: string | null;
 }
 
 export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {
@@ -27,15 +36,20 @@ export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {
   xdsPort: 18000,
   adminPort: 9901,
   variant: 'sotw',
+  agentWasmFile: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'filters', 'agent.wasm'),
 };
 
 export const XDS_CLUSTER_NAME = 'weir-xds';
+/** The agent's vm_id: parser VMs that enforce its policy use the same one (shared-data namespace). */
+export const AGENT_VM_ID = 'weir';
+export const AGENT_ROOT_ID = 'agent';
 
 export function renderBootstrap(options: BootstrapOptions = {}): string {
   const settings = { ...BOOTSTRAP_DEFAULTS, ...definedOnly(options) };
   checkPort('xdsPort', settings.xdsPort);
   checkPort('adminPort', settings.adminPort, { allowZero: true });
   const adsSource = { ads: {}, resource_api_version: 'V3' };
+  const agent = settings.agentWasmFile === null ? {} : { bootstrap_extensions: [agentExtension(settings.agentWasmFile)] };
   const bootstrap = {
     node: { id: settings.nodeId, cluster: settings.cluster },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: settings.adminPort } } },
@@ -74,8 +88,30 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
         },
       ],
     },
+    ...agent,
   };
   return stringify(bootstrap, { aliasDuplicateObjects: false });
+}
+
+// The Weir agent: one VM on Envoy's main thread (singleton WasmService), loaded from a file.
+function agentExtension(wasmFile: string): object {
+  if (!path.isAbsolute(wasmFile)) throw new Error(`bootstrap agentWasmFile: "${wasmFile}" is not an absolute path; Envoy resolves relative paths against its working directory`);
+  return {
+    name: 'envoy.bootstrap.wasm',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.wasm.v3.WasmService',
+      singleton: true,
+      config: {
+        name: 'weir-agent',
+        root_id: AGENT_ROOT_ID,
+        vm_config: { vm_id: AGENT_VM_ID, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasmFile } } },
+        configuration: {
+          '@type': 'type.googleapis.com/google.protobuf.StringValue',
+          value: JSON.stringify({ xdsCluster: XDS_CLUSTER_NAME }),
+        },
+      },
+    },
+  };
 }
 
 function checkPort(option: string, port: number, rules: { allowZero?: boolean } = {}): void {
