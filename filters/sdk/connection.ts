@@ -42,8 +42,14 @@ export class Connection {
   readonly fields: LogFields = new LogFields();
   private logLine: ByteBuffer = new ByteBuffer();
   private connectionId: u64 = 0;
-  // Set when the connection failed (ERROR op): later bytes are discarded until Envoy closes it.
+  // Set when the connection failed (ERROR op): later request bytes are discarded, replies owed
+  // to requests already forwarded still pass, then the connection closes (closing.ts).
   failed: bool = false;
+  // Set when the reply direction failed too (or first): later reply bytes are discarded.
+  replyFailed: bool = false;
+  // After an ERROR: when to stop waiting for owed replies, and whether the close was asked for.
+  closeDeadlineMs: u64 = 0;
+  closeRequested: bool = false;
   // Optional detail the parser gives for its next ERROR op; logged as the reason.
   errorDetail: string = '';
 

@@ -1,8 +1,8 @@
 // Binds Envoy's per-plugin (root) and per-connection contexts to Weir's objects and runs each
 // data callback: append Envoy's bytes to the direction's buffer, run the op loop, replace Envoy's
 // buffer with exactly the bytes to forward (one proxy_set_buffer_bytes call), and on an ERROR log
-// the reason and close the connection. Always answers Continue: holding bytes is done in Wasm
-// memory, never by pausing Envoy. The raw exports are in abi/exports.ts.
+// the reason and hand the connection to closing.ts. Always answers Continue: holding bytes is
+// done in Wasm memory, never by pausing Envoy. The raw exports are in abi/exports.ts.
 import { Connection, Direction } from './connection';
 import { EntryType } from './access-log';
 import { ErrorCode, Parser, ParserFactory } from './parser';
@@ -13,7 +13,8 @@ import { runOpLoop } from './op-loop';
 import { ByteBuffer } from './byte-buffer';
 import { setRunningConnection } from './running-connection';
 import { BufferType, LogLevel } from './abi/imports';
-import { appendHostBuffer, closeConnection, logText, replaceHostBuffer } from './abi/host';
+import { appendHostBuffer, logText, replaceHostBuffer } from './abi/host';
+import { closeDueConnections, closeIsDue, closeNow, forgetClosing, startClosing } from './closing';
 
 class RootContext {
   settings: PluginSettings = new PluginSettings();
@@ -23,6 +24,7 @@ class ConnectionContext {
   constructor(
     public connection: Connection,
     public parser: Parser,
+    public rootContextId: u32,
   ) {}
 }
 
@@ -38,7 +40,7 @@ export function createContext(contextId: u32, parentId: u32): void {
   if (factory === null) return;
   const settings = roots.has(parentId) ? roots.get(parentId).settings : new PluginSettings();
   const connection = new Connection(contextId, factory.protocol, settings, factory.ruleSchema().keys.length);
-  connections.set(contextId, new ConnectionContext(connection, factory.create(connection)));
+  connections.set(contextId, new ConnectionContext(connection, factory.create(connection), parentId));
 }
 
 // proxy_on_configure: false refuses the configuration (Envoy NACKs it or does not start).
@@ -73,40 +75,73 @@ export function onConnectionData(contextId: u32, direction: Direction, size: u32
   if (!connections.has(contextId)) return;
   const context = connections.get(contextId);
   const connection = context.connection;
-  const bufferType = direction == Direction.Request ? BufferType.DownstreamData : BufferType.UpstreamData;
   const stream = connection.streamOf(direction);
   stream.output.clear();
-  if (connection.failed) {
-    replaceHostBuffer(bufferType, size, stream.output);
-    return;
-  }
   setRunningConnection(connection);
-  appendHostBuffer(bufferType, size, stream.input);
-  const failure = runOpLoop(connection, context.parser, direction, endStream);
-  replaceHostBuffer(bufferType, size, stream.output);
-  if (failure != 0) failConnection(connection, direction, failure);
+  if (!connection.failed) runCallback(context, direction, size, endStream);
+  else if (direction == Direction.Reply && !connection.replyFailed && !closeIsDue(connection)) runCallback(context, direction, size, endStream);
+  else discardWhileClosing(connection, direction, size);
   setRunningConnection(null);
+}
+
+// proxy_on_tick on a root context: closes failed connections whose close is due.
+export function onRootTick(rootContextId: u32): void {
+  closeDueConnections(rootContextId);
 }
 
 export function deleteContext(contextId: u32): void {
   if (connections.has(contextId)) {
-    connections.get(contextId).connection.release();
+    const connection = connections.get(contextId).connection;
+    forgetClosing(connection);
+    connection.release();
     connections.delete(contextId);
   } else if (roots.has(contextId)) {
     roots.delete(contextId);
   }
 }
 
-function failConnection(connection: Connection, direction: Direction, code: u32): void {
+// One data callback of a healthy connection (or the reply side of a failed one that still owes
+// replies): append Envoy's bytes, run the op loop, forward exactly the output.
+function runCallback(context: ConnectionContext, direction: Direction, size: u32, endStream: bool): void {
+  const connection = context.connection;
+  const stream = connection.streamOf(direction);
+  const bufferType = hostBufferOf(direction);
+  appendHostBuffer(bufferType, size, stream.input);
+  const failure = runOpLoop(connection, context.parser, direction, endStream);
+  replaceHostBuffer(bufferType, size, stream.output);
+  if (failure != 0) failConnection(context, direction, failure);
+}
+
+// A failed connection's bytes that nobody is owed are dropped; the close happens here when due
+// (dropping this callback's bytes loses nothing), else on a later callback or tick.
+function discardWhileClosing(connection: Connection, direction: Direction, size: u32): void {
+  const stream = connection.streamOf(direction);
+  stream.input.clear();
+  replaceHostBuffer(hostBufferOf(direction), size, stream.output);
+  if (closeIsDue(connection)) closeNow(connection);
+}
+
+function hostBufferOf(direction: Direction): BufferType {
+  return direction == Direction.Request ? BufferType.DownstreamData : BufferType.UpstreamData;
+}
+
+// ERROR: log why, stop parsing the failed direction (a request-side failure still lets the
+// replies owed to forwarded requests through), and close without losing forwarded bytes.
+function failConnection(context: ConnectionContext, direction: Direction, code: u32): void {
+  const connection = context.connection;
+  const alreadyFailed = connection.failed;
   connection.failed = true;
   connection.requestStream.input.clear();
-  connection.replyStream.input.clear();
+  if (direction == Direction.Reply) {
+    connection.replyFailed = true;
+    connection.replyStream.input.clear();
+  }
   connection.fields.clear();
   connection.fields.addString('direction', direction == Direction.Request ? 'request' : 'reply');
   connection.fields.addNumber('code', <u64>code);
   connection.log(EntryType.Error, errorReason(connection, direction, code) + '; connection closed');
   connection.errorDetail = '';
-  closeConnection();
+  if (!alreadyFailed) startClosing(connection, context.rootContextId, connection.streamOf(direction).output.length);
 }
 
 function errorReason(connection: Connection, direction: Direction, code: u32): string {

@@ -4,7 +4,7 @@
 import { Action } from './imports';
 import { allocateForHost } from './host';
 import { Direction } from '../connection';
-import { configureRoot, createContext, deleteContext, onConnectionData } from '../filter-context';
+import { configureRoot, createContext, deleteContext, onConnectionData, onRootTick } from '../filter-context';
 import './abort'; // registers the global abort handler the build names with --use abort=weirAbort
 
 export function proxy_abi_version_0_2_1(): void {}
@@ -23,6 +23,10 @@ export function proxy_on_vm_start(rootContextId: u32, vmConfigurationSize: u32):
 
 export function proxy_on_configure(rootContextId: u32, pluginConfigurationSize: u32): bool {
   return configureRoot(rootContextId, pluginConfigurationSize);
+}
+
+export function proxy_on_tick(rootContextId: u32): void {
+  onRootTick(rootContextId);
 }
 
 export function proxy_on_new_connection(contextId: u32): u32 {

@@ -12,8 +12,11 @@ import {
   proxy_close_stream,
   proxy_get_buffer_bytes,
   proxy_get_property,
+  proxy_get_current_time_nanoseconds,
   proxy_log,
   proxy_set_buffer_bytes,
+  proxy_set_effective_context,
+  proxy_set_tick_period_milliseconds,
 } from './imports';
 
 // Two return slots (pointer, size) for host calls that return data.
@@ -68,6 +71,25 @@ export function replaceHostBuffer(bufferType: BufferType, replacedSize: u32, sou
 // Closes the downstream connection after the current callback, flushing bytes already written.
 export function closeConnection(): void {
   proxy_close_stream(StreamType.Downstream);
+}
+
+// Closes another connection of this VM from a root callback (a tick): host calls then act on
+// `contextId` as if its own callback were running. Envoy runs the close after the tick returns.
+export function closeConnectionOf(contextId: u32, rootContextId: u32): void {
+  proxy_set_effective_context(contextId);
+  proxy_close_stream(StreamType.Downstream);
+  proxy_set_effective_context(rootContextId);
+}
+
+// Asks Envoy to call proxy_on_tick on this context's root every `periodMs` (0 stops the ticks).
+export function setTickPeriod(periodMs: u32): void {
+  proxy_set_tick_period_milliseconds(periodMs);
+}
+
+// Wall-clock time in milliseconds, or 0 when the host cannot tell.
+export function nowMilliseconds(): u64 {
+  if (proxy_get_current_time_nanoseconds(returnSlots) != Status.Ok) return 0;
+  return load<u64>(returnSlots) / 1000000;
 }
 
 // The raw bytes of a property (`path` segments separated by '.'), or null when Envoy has none.

@@ -53,3 +53,9 @@ export declare function proxy_get_property(pathPtr: usize, pathLen: usize, retur
 
 @external("env", "proxy_set_effective_context")
 export declare function proxy_set_effective_context(contextId: u32): u32;
+
+@external("env", "proxy_set_tick_period_milliseconds")
+export declare function proxy_set_tick_period_milliseconds(periodMilliseconds: u32): u32;
+
+@external("env", "proxy_get_current_time_nanoseconds")
+export declare function proxy_get_current_time_nanoseconds(returnTimePtr: usize): u32;
