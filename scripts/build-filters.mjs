@@ -4,7 +4,7 @@
 // Owns the AssemblyScript flags that make a module load in Envoy's V8 runtime (see
 // docs/parser-sdk.md "Build") and checks each module's imports against what Envoy provides.
 // It does not run anything; tests and the control server consume the .wasm files.
-import { readdir, mkdir, readFile, stat } from 'node:fs/promises';
+import { readdir, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,21 +60,58 @@ async function listTargets() {
 }
 
 // Runs the asc binary in a child process, so that several modules compile in parallel.
+// Several test processes may build the same module at once; the first one compiles while the
+// others wait on its lock and then find the module up to date.
 async function compile(target, outFile, extraFlags) {
+  const lock = await acquireLock(outFile);
+  try {
+    await compileUnlocked(target, outFile, extraFlags);
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+const STALE_LOCK_MS = 10 * 60 * 1000;
+
+async function acquireLock(outFile) {
+  const lock = `${outFile}.lock`;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      return lock;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      const since = await stat(lock).then((info) => Date.now() - info.mtimeMs, () => 0);
+      if (since > STALE_LOCK_MS) await rm(lock, { recursive: true, force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+async function compileUnlocked(target, outFile, extraFlags) {
   if (await isUpToDate(target, outFile)) {
     console.log(`build-filters: ${path.relative(repoRoot, outFile)} is up to date`);
     return;
   }
-  const args = [ascBin, path.relative(repoRoot, target.entryFile), '-o', path.relative(repoRoot, outFile), ...COMMON_FLAGS, '--use', `abort=${target.abortHandler}`, ...extraFlags];
+  // Compile to a private file and rename it into place, so that test processes building at the
+  // same time never load a half-written module.
+  const tempFile = `${outFile.slice(0, -".wasm".length)}.${process.pid}.tmp.wasm`;
+  const args = [ascBin, path.relative(repoRoot, target.entryFile), '-o', path.relative(repoRoot, tempFile), ...COMMON_FLAGS, '--use', `abort=${target.abortHandler}`, ...extraFlags];
   const diagnostics = await new Promise((resolve, reject) => {
     execFile(process.execPath, args, { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const text = `${stdout}${stderr}`;
-      if (err) reject(new Error(`build-filters: compiling ${path.relative(repoRoot, target.entryFile)} failed:\n${text}`));
+      if (err) void rm(tempFile, { force: true }).finally(() => reject(new Error(`build-filters: compiling ${path.relative(repoRoot, target.entryFile)} failed:\n${text}`)));
       else resolve(text);
     });
   });
   if (diagnostics.trim().length > 0) process.stdout.write(diagnostics);
-  await checkModule(outFile);
+  try {
+    await checkModule(tempFile, outFile);
+  } catch (err) {
+    await rm(tempFile, { force: true });
+    throw err;
+  }
+  await rename(tempFile, outFile);
   await report(target, outFile);
 }
 
@@ -99,8 +136,8 @@ async function newestSourceTime(dir) {
   return newest;
 }
 
-async function checkModule(outFile) {
-  const module = await WebAssembly.compile(await readFile(outFile));
+async function checkModule(builtFile, outFile) {
+  const module = await WebAssembly.compile(await readFile(builtFile));
   const foreign = WebAssembly.Module.imports(module).filter((imp) => !isEnvoyImport(imp));
   if (foreign.length > 0) {
     const names = foreign.map((imp) => `${imp.module}.${imp.name}`).join(', ');
@@ -117,7 +154,7 @@ async function main() {
   const started = Date.now();
   await mkdir(path.join(checkedDir, 'testparsers'), { recursive: true });
   await mkdir(path.join(outDir, 'testparsers'), { recursive: true });
-  const targets = await listTargets();
+  const targets = selectTargets(await listTargets(), process.argv.slice(2));
   if (targets.length === 0) console.log('build-filters: no filters/parsers/<name>/index.ts found; nothing to build');
   const jobs = [];
   for (const target of targets) {
@@ -129,6 +166,17 @@ async function main() {
   }
   await runWithConcurrency(jobs, Math.max(1, Math.min(os.cpus().length, 4)));
   console.log(`build-filters: done in ${Date.now() - started} ms`);
+}
+
+// With names on the command line (`r2d2`, `testparsers/lineparser`), only those are built, so a
+// parser under construction elsewhere in the tree cannot break another parser's tests.
+function selectTargets(all, names) {
+  if (names.length === 0) return all;
+  const unknown = names.filter((name) => !all.some((target) => target.name === name));
+  if (unknown.length > 0) {
+    throw new Error(`build-filters: no filter named ${unknown.join(', ')}; known: ${all.map((target) => target.name).join(', ')}`);
+  }
+  return all.filter((target) => names.includes(target.name));
 }
 
 async function report(target, outFile) {

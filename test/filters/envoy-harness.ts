@@ -41,9 +41,10 @@ export function resolveEnvoyPath(): string {
   return existsSync(venv) ? venv : 'envoy';
 }
 
-// Builds build/filters/*.wasm (and checked/) with the project's build script.
-export function buildFilters(): void {
-  execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build-filters.mjs')], { cwd: repoRoot, stdio: 'pipe' });
+// Builds build/filters/*.wasm (and checked/) with the project's build script: only the named
+// filters (`r2d2`, `testparsers/lineparser`) when names are given, else every filter.
+export function buildFilters(...names: string[]): void {
+  execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build-filters.mjs'), ...names], { cwd: repoRoot, stdio: 'pipe' });
 }
 
 // The filter file under test: the checked build unless WEIR_FILTER_VARIANT=release (toy parsers

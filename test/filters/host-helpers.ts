@@ -3,17 +3,20 @@
 import { loadFilter, type FilterVm, type HostConnection, type FakeUpstream } from '../../server/wasm-host/index.ts';
 import { buildFilters, filterWasm, type AccessLogEntry } from './envoy-harness.ts';
 
-let built = false;
+const built = new Set<string>();
 
-// Builds the filters once per test process (the build skips modules that are up to date).
-export function ensureFiltersBuilt(): void {
-  if (built) return;
-  buildFilters();
-  built = true;
+// Builds the named filters once per test process (the build skips modules that are up to date);
+// without names, every filter.
+export function ensureFiltersBuilt(...names: string[]): void {
+  const wanted = names.length === 0 ? ['*'] : names;
+  const missing = wanted.filter((name) => !built.has(name) && !built.has('*'));
+  if (missing.length === 0) return;
+  buildFilters(...missing.filter((name) => name !== '*'));
+  for (const name of missing) built.add(name);
 }
 
 export function loadWeirFilter(name: string, rootId: string, configuration: object | string, upstream?: () => FakeUpstream): FilterVm {
-  ensureFiltersBuilt();
+  ensureFiltersBuilt(name);
   const pluginConfig = typeof configuration === 'string' ? configuration : JSON.stringify(configuration);
   return loadFilter({ wasm: filterWasm(name), rootId, pluginConfig, failurePolicy: 'FAIL_RELOAD', upstream });
 }

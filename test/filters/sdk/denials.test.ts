@@ -1,9 +1,12 @@
 // Deny replies: when replies are outstanding the denied request's reply is queued behind them and
 // the server never sees it; when none is, the SDK sends the parser's probe instead and rewrites
 // the probe's answer into the deny reply. Uses test.lineparser (DENY lines, probe "PROBE\n").
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { FakeUpstream } from '../../../server/wasm-host/index.ts';
-import { accessLog, loadWeirFilter } from '../host-helpers.ts';
+import { accessLog, loadWeirFilter, ensureFiltersBuilt } from '../host-helpers.ts';
+
+// Building can take minutes when the SDK changed; keep it out of the first test's timeout.
+beforeAll(() => ensureFiltersBuilt('testparsers/lineparser'), 600_000);
 
 // Answers each "\n" line with "ok:<line>\n".
 function newlineResponder(): FakeUpstream & { lines: string[] } {

@@ -1,9 +1,12 @@
 // The SDK's op loop, driven through its toy parsers on the Proxy-Wasm test host: bytes forwarded
 // whatever the TCP chunking, PASS/DROP ahead of the buffered data, INJECT, reply-side injection,
 // ERROR closing the connection with the reason logged, and the buffer cap.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { everySplit, lineResponder, echoUpstream, describeChunking } from '../../../server/wasm-host/index.ts';
-import { accessLog, loadWeirFilter } from '../host-helpers.ts';
+import { accessLog, loadWeirFilter, ensureFiltersBuilt } from '../host-helpers.ts';
+
+// Building can take minutes when the SDK changed; keep it out of the first test's timeout.
+beforeAll(() => ensureFiltersBuilt('testparsers/passer', 'testparsers/lineparser', 'testparsers/blockparser'), 600_000);
 
 describe('test.passer', () => {
   it('forwards every byte unchanged in both directions, one set_buffer_bytes per callback', () => {
@@ -54,6 +57,9 @@ describe('test.lineparser', () => {
     connection.fromClient('PASS ok\n');
     connection.fromClient('BOGUS\nPASS never\n');
     expect(connection.upstreamText).toBe('PASS ok\n');
+    // The silent server still owes the reply to "PASS ok": the close waits for it, at most 5 s.
+    expect(connection.isOpen).toBe(true);
+    vm.advanceTime(5000);
     expect(connection.closed?.reason).toBe('wasm_downstream_close');
     const errors = accessLog(vm).filter((entry) => entry.type === 'Error');
     expect(errors).toHaveLength(1);
@@ -67,6 +73,7 @@ describe('test.lineparser', () => {
     expect(connection.isOpen).toBe(true);
     connection.fromClient('y'.repeat(40));
     expect(connection.upstreamText).toBe('PASS short\n');
+    vm.advanceTime(5000); // the reply owed to "PASS short" never comes
     expect(connection.isOpen).toBe(false);
     expect(accessLog(vm).at(-1)?.reason).toContain('exceeds maxBufferBytes (64 bytes)');
   });

@@ -12,7 +12,7 @@ describe('r2d2 filter in Envoy, default rule (deny lines containing C-3PO)', () 
   let envoy: WasmEnvoy;
 
   beforeAll(async () => {
-    buildFilters();
+    buildFilters('r2d2');
     backend = await startR2d2Backend();
     envoy = await startWasmEnvoy({
       wasmFile: filterWasm('r2d2'),
@@ -20,7 +20,7 @@ describe('r2d2 filter in Envoy, default rule (deny lines containing C-3PO)', () 
       configuration: JSON.stringify({ parser: 'r2d2', maxBufferBytes: 1048576 }),
       backendPort: backend.port,
     });
-  }, 60000);
+  }, 600_000);
 
   afterAll(async () => {
     await envoy?.stop();
@@ -84,7 +84,7 @@ describe('r2d2 filter in Envoy, configured rules', () => {
   let envoy: WasmEnvoy;
 
   beforeAll(async () => {
-    buildFilters();
+    buildFilters('r2d2');
     backend = await startR2d2Backend();
     envoy = await startWasmEnvoy({
       wasmFile: filterWasm('r2d2'),
@@ -92,7 +92,7 @@ describe('r2d2 filter in Envoy, configured rules', () => {
       configuration: JSON.stringify({ parser: 'r2d2', rules: [{ cmd: 'READ' }, { cmd: 'HALT' }] }),
       backendPort: backend.port,
     });
-  }, 60000);
+  }, 600_000);
 
   afterAll(async () => {
     await envoy?.stop();

@@ -1,10 +1,13 @@
 // r2d2 with configured rules on the Proxy-Wasm test host: `cmd` exact, `file` exact or as a DFA
 // table (the form the control server compiles regexes into), allow-list semantics, the C-3PO
 // default only without rules, and rejection of invalid rules and configurations.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FilterLoadError, lineResponder } from '../../../../server/wasm-host/index.ts';
 import { answer } from '../../../../demo/backends/r2d2-backend.ts';
-import { accessLog, loadWeirFilter } from '../../host-helpers.ts';
+import { accessLog, loadWeirFilter, ensureFiltersBuilt } from '../../host-helpers.ts';
+
+// Building can take minutes when the SDK changed; keep it out of the first test's timeout.
+beforeAll(() => ensureFiltersBuilt('r2d2'), 600_000);
 
 const r2d2Server = () => {
   const files = new Map<string, number>();
