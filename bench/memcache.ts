@@ -83,7 +83,9 @@ async function measure(spec: LoadSpec): Promise<Measurement> {
   const results = await Promise.all(
     Array.from({ length: OPTIONS.workers }, () =>
       new Promise<LoadResult>((resolve, reject) => {
-        const worker = new Worker(workerFile, { workerData: spec, execArgv: ['--import', 'tsx'] });
+        // the worker registers tsx itself, then loads the TypeScript load generator
+        const bootstrap = `import('tsx/esm/api').then((api) => api.register()).then(() => import(${JSON.stringify(workerFile.href)}))`;
+        const worker = new Worker(bootstrap, { eval: true, workerData: spec });
         worker.once('message', (result: LoadResult) => resolve(result));
         worker.once('error', reject);
       }),
