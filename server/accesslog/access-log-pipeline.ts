@@ -5,7 +5,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { MetricsRegistry } from '../metrics/metrics-registry.ts';
 import { createAccessLogMetrics, type AccessLogMetrics } from '../metrics/weir-metrics.ts';
-import type { IdentityLabelResolver } from './access-log-record.ts';
+import type { AddressIdentityResolver, IdentityLabelResolver } from './access-log-record.ts';
 import { addAccessLogService } from './access-log-service.ts';
 import { AgentSessions } from './agent-sessions.ts';
 import { FlowHub } from './flow-hub.ts';
@@ -20,6 +20,7 @@ export interface AccessLogPipelineOptions {
   /** The registry behind `/metrics`. Default: a new one. */
   registry?: MetricsRegistry;
   labelsOf?: IdentityLabelResolver;
+  identityOfAddress?: AddressIdentityResolver;
   admitNode?: (nodeId: string, peerIdentities: readonly string[]) => string | undefined;
 }
 
@@ -55,6 +56,7 @@ export function createAccessLogPipeline(options: AccessLogPipelineOptions = {}):
         sessions,
         ...(options.logger !== undefined ? { logger: options.logger } : {}),
         ...(options.labelsOf !== undefined ? { labelsOf: options.labelsOf } : {}),
+        ...(options.identityOfAddress !== undefined ? { identityOfAddress: options.identityOfAddress } : {}),
         ...(options.admitNode !== undefined ? { admitNode: options.admitNode } : {}),
       }),
   };

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { silentLogger } from '../log/logger.ts';
 import { certificateIdentities } from '../xds/ads.ts';
 import { weirProtoDir } from '../xds/envoy-protos.ts';
-import { recordFromMessage, type AccessLogEntryMessage, type IdentityLabelResolver } from './access-log-record.ts';
+import { recordFromMessage, type AccessLogEntryMessage, type AddressIdentityResolver, type IdentityLabelResolver } from './access-log-record.ts';
 import type { AgentDropCounters, AgentSessions } from './agent-sessions.ts';
 import type { FlowHub } from './flow-hub.ts';
 
@@ -37,6 +37,8 @@ export interface AccessLogServiceOptions {
   logger?: Logger;
   /** Fills peer labels the agent did not send. */
   labelsOf?: IdentityLabelResolver;
+  /** Fills peer identities the agent did not send, from the peer's IP. */
+  identityOfAddress?: AddressIdentityResolver;
   /** Returns why a node may not use this stream (mTLS identity), or undefined to admit it. Default: admit all. */
   admitNode?: (nodeId: string, peerIdentities: readonly string[]) => string | undefined;
 }
@@ -118,7 +120,11 @@ function acceptBatch(batch: AccessLogBatchMessage, nodeId: string, options: Acce
   });
   let rejected = 0;
   for (const entry of entries.slice(verdict.firstNewEntry)) {
-    const record = recordFromMessage(entry, nodeId, options.labelsOf);
+    const record = recordFromMessage(entry, {
+      batchNodeId: nodeId,
+      ...(options.labelsOf !== undefined ? { labelsOf: options.labelsOf } : {}),
+      ...(options.identityOfAddress !== undefined ? { identityOfAddress: options.identityOfAddress } : {}),
+    });
     if ('problem' in record) {
       rejected += 1;
       logger.warn({ node: nodeId, problem: record.problem }, 'access-log entry rejected; counted as dropped (stage server_rejected)');

@@ -13,6 +13,7 @@ import { identityList } from './identity-command.ts';
 import { policyDelete, policyGet, policyImport, policyWait, type OutputFormat } from './policy-command.ts';
 import { proxyList } from './proxy-command.ts';
 import { runServe } from './serve-command.ts';
+import { metricsCli, monitorCli, OBSERVABILITY_USAGE, ObservabilityUsageError, statusCli } from '../metrics/observability-cli.ts';
 
 const USAGE = `usage:
   weir serve [--config FILE]                  run the xDS control server and the REST API (default config weir.yaml);
@@ -27,6 +28,7 @@ const USAGE = `usage:
   weir endpoint list                          endpoints with identity, IPs and enforcement
   weir identity list                          identities with labels, and the IP -> identity map
   weir proxy list                             each proxy's enforced revision, sent/ACKed/NACKed versions
+${OBSERVABILITY_USAGE}
 API commands take [-o table|json] [--socket PATH | --server URL [--token-file FILE]]
   (default socket .weir/weir.sock; env WEIR_SOCKET, WEIR_SERVER, WEIR_API_TOKEN)`;
 
@@ -57,6 +59,12 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return print(await listSubcommand('identity', rest, (target, output) => identityList({ target, output })));
       case 'proxy':
         return print(await listSubcommand('proxy', rest, (target, output) => proxyList({ target, output })));
+      case 'monitor':
+        return await monitorCli(rest);
+      case 'metrics':
+        return await metricsCli(rest);
+      case 'status':
+        return await statusCli(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -66,7 +74,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof ObservabilityUsageError) {
       process.stderr.write(`weir: ${error.message}\n${USAGE}\n`);
       return EXIT_CODES.usage;
     }

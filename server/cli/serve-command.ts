@@ -9,6 +9,7 @@ import { startApiServer, type ApiServer } from '../api/api-server.ts';
 import { POLICY_TYPE_URLS, RevisionHistory } from '../api/revision-history.ts';
 import { loadWeirConfig, WEIR_CONFIG_DEFAULTS, type WeirConfig } from '../config/weir-config.ts';
 import { createLogger } from '../log/logger.ts';
+import { createServeObservability, type ServeObservability } from '../metrics/serve-observability.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { DirectoryStore } from '../store/directory-store.ts';
 import type { PolicyStore, PolicyStoreState, StoreEvent } from '../store/policy-store.ts';
@@ -31,6 +32,8 @@ export interface RunningServe {
   api: ApiServer;
   /** Which policy revisions were put in force, with the versions that carry them. */
   history: RevisionHistory;
+  /** Metrics, the access-log pipeline and the flows/metrics/status routes. */
+  observability: ServeObservability;
   /** Rebuilds the snapshot from the config file (e.g. after an edit or a new filter build); throws and keeps the old one if invalid. */
   reload(): void;
   stop(): Promise<void>;
@@ -54,8 +57,15 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop();
   };
+  const observability = createServeObservability({
+    logger,
+    currentState: () => store.current(),
+    enforcedRevision: (proxy) => history.enforcedBy(proxy)?.revision,
+  });
   try {
     const controlServer = await startControlServer({
+      status: observability.status,
+      registerServices: observability.registerServices,
       address: config.xds.address,
       port: config.xds.port,
       batchWindowMs: config.xds.batchWindowMs,
@@ -72,6 +82,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
       ...(config.api.tcp && apiToken !== undefined ? { tcp: { address: config.api.tcp.address, port: config.api.tcp.port, token: apiToken } } : {}),
       context: { store, status: controlServer.status, history, logger },
       logger,
+      mounts: observability.mounts,
     });
     stops.push(() => api.stop());
     logger.info(
@@ -84,6 +95,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
       store,
       api,
       history,
+      observability,
       reload: () => {
         const next = loadWeirConfig(configFile);
         if (JSON.stringify([next.xds, next.policies, next.api]) !== JSON.stringify([config.xds, config.policies, config.api])) {

@@ -1,0 +1,101 @@
+// Flag parsing for the observability commands `weir monitor`, `weir metrics list` and `weir status`
+// (cli.ts dispatches to these). Each turns its flags into the command's options object, runs it and
+// returns the exit status; API flags (--socket, --server, --token-file, env WEIR_SOCKET, ...) mean
+// what they mean for every other API command (server/cli/api-client.ts).
+import { parseArgs } from 'node:util';
+import type { ApiTarget as CliApiTarget } from '../cli/api-client.ts';
+import { apiTargetFrom } from '../cli/api-client.ts';
+import type { ApiTarget } from '../accesslog/api-stream.ts';
+import { parseFlowFilter } from '../accesslog/flow-filter.ts';
+import { runMonitor } from '../accesslog/monitor-command.ts';
+import { metricsList } from './metrics-command.ts';
+import { weirStatus } from './status-command.ts';
+
+export const OBSERVABILITY_USAGE = `  weir monitor [--type l7] [--verdict forwarded|denied|error] [--proto P] [--endpoint k=v[,k=v]] [--node ID] [--last N] [-o json]
+                                              follow access-log records live (like cilium monitor -t l7)
+  weir metrics list                           every Prometheus sample of /metrics
+  weir status                                 health of store, xDS, proxies, agents and the log pipeline (exit 1 when unhealthy)`;
+
+/** A usage problem: the caller prints it with the usage text and exits 2. */
+export class ObservabilityUsageError extends Error {}
+
+const API_FLAGS = {
+  output: { type: 'string', short: 'o' },
+  socket: { type: 'string' },
+  server: { type: 'string' },
+  'token-file': { type: 'string' },
+} as const;
+
+export async function monitorCli(args: readonly string[], environment: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { values } = parse(args, {
+    ...API_FLAGS,
+    type: { type: 'string', multiple: true },
+    verdict: { type: 'string', multiple: true },
+    proto: { type: 'string', multiple: true },
+    endpoint: { type: 'string', multiple: true },
+    node: { type: 'string', multiple: true },
+    last: { type: 'string' },
+  });
+  const pairs: Array<[string, string]> = [];
+  for (const key of ['type', 'verdict', 'proto', 'endpoint', 'node'] as const) for (const value of values[key] ?? []) pairs.push([key, value]);
+  const filter = parseFlowFilter(pairs);
+  if (!filter.ok) throw new ObservabilityUsageError(`--${filter.problem}`);
+  const last = values.last === undefined ? 0 : Number(values.last);
+  if (!Number.isInteger(last) || last < 0) throw new ObservabilityUsageError(`--last ${values.last ?? ''}: expected a whole number >= 0`);
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await runMonitor({ api: targetOf(values, environment), filter: filter.filter, last, output: outputOf(values.output, 'json'), signal: stop.signal });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return 0;
+}
+
+export async function metricsCli(args: readonly string[], environment: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [subcommand, ...rest] = args;
+  if (subcommand !== 'list') throw new ObservabilityUsageError(`unknown metrics subcommand "${subcommand ?? ''}"; use "weir metrics list"`);
+  const { values } = parse(rest, API_FLAGS);
+  process.stdout.write(`${await metricsList({ api: targetOf(values, environment), output: outputOf(values.output, 'json') === 'json' ? 'json' : 'table' })}\n`);
+  return 0;
+}
+
+export async function statusCli(args: readonly string[], environment: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { values } = parse(args, API_FLAGS);
+  const outcome = await weirStatus({ api: targetOf(values, environment), output: outputOf(values.output, 'json') });
+  process.stdout.write(`${outcome.text}\n`);
+  return outcome.exitCode;
+}
+
+/** The CLI's API target (server/cli/api-client.ts) in the shape api-stream.ts opens. */
+export function streamTargetOf(target: CliApiTarget): ApiTarget {
+  if (target.kind === 'socket') return { socketPath: target.socket };
+  const url = new URL(target.url);
+  return {
+    tcp: { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 80) },
+    ...(target.token !== undefined ? { token: target.token } : {}),
+  };
+}
+
+type ParseSpec = Parameters<typeof parseArgs>[0] extends infer Config ? (Config extends { options?: infer Options } ? NonNullable<Options> : never) : never;
+
+function parse<T extends ParseSpec>(args: readonly string[], options: T) {
+  try {
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new ObservabilityUsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function targetOf(values: { socket?: string | undefined; server?: string | undefined; 'token-file'?: string | undefined }, environment: NodeJS.ProcessEnv): ApiTarget {
+  return streamTargetOf(apiTargetFrom({ socket: values.socket, server: values.server, tokenFile: values['token-file'] }, environment));
+}
+
+function outputOf(output: string | undefined, structured: 'json'): 'text' | 'json' {
+  if (output === undefined || output === 'table' || output === 'text') return 'text';
+  if (output === structured) return 'json';
+  throw new ObservabilityUsageError(`-o ${output}: use table or json`);
+}

@@ -1,0 +1,105 @@
+// The observability side of `weir serve` in one call: a metrics registry with the xDS and
+// access-log families, the counting proxy status registry to give the xDS server, the access-log
+// gRPC service to register on it, identity lookups from the policy store for records, and the raw
+// REST routes (`/v1/flows`, `/metrics`, `/v1/status`) to mount on the API server.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { accessLogEntryLogger, createAccessLogPipeline, type AccessLogPipeline } from '../accesslog/access-log-pipeline.ts';
+import { handleFlowsRequest } from '../accesslog/flows-http.ts';
+import { parseCidr } from '../identity/cidr.ts';
+import { IpIdentityMap } from '../identity/ip-identity-map.ts';
+import { reservedIdentityName } from '../identity/reserved-identities.ts';
+import type { PolicyStoreState } from '../store/policy-store.ts';
+import type { ProxyStatus } from '../xds/proxy-status.ts';
+import { handleMetricsRequest, handleStatusRequest } from './http.ts';
+import { MetricsRegistry } from './metrics-registry.ts';
+import { CountingProxyStatusRegistry, createXdsCounters, registerProxyStatusMetrics } from './xds-metrics.ts';
+
+export interface ServeObservabilityOptions {
+  logger: Logger;
+  /** Access-log records as JSON lines to this file; default: the serve logger (stdout), component accesslog. */
+  accessLogFile?: string;
+  /** Records kept in memory for `weir monitor --last`. Default 4096. */
+  ringSize?: number;
+  /** The store state in force, for identities, labels and the status report. */
+  currentState?: () => PolicyStoreState;
+  /** Which revision a proxy enforces (server/api/revision-history.ts). */
+  enforcedRevision?: (proxy: ProxyStatus) => string | undefined;
+}
+
+export interface ServeObservability {
+  registry: MetricsRegistry;
+  /** Give to startControlServer({ status }). */
+  status: CountingProxyStatusRegistry;
+  pipeline: AccessLogPipeline;
+  /** Give to startControlServer({ registerServices }). */
+  registerServices: AccessLogPipeline['registerServices'];
+  /** Give to startApiServer({ mounts }). */
+  mounts: Array<(request: IncomingMessage, response: ServerResponse) => boolean>;
+}
+
+export function createServeObservability(options: ServeObservabilityOptions): ServeObservability {
+  const registry = new MetricsRegistry();
+  const status = new CountingProxyStatusRegistry(createXdsCounters(registry));
+  registerProxyStatusMetrics(registry, status);
+  const identities = identityLookups(options.currentState);
+  const pipeline = createAccessLogPipeline({
+    registry,
+    logger: options.logger,
+    entryLogger: options.accessLogFile !== undefined ? accessLogEntryLogger({ file: options.accessLogFile }) : options.logger.child({ component: 'accesslog' }),
+    labelsOf: identities.labelsOf,
+    identityOfAddress: identities.identityOfAddress,
+    ...(options.ringSize !== undefined ? { ringSize: options.ringSize } : {}),
+  });
+  const healthSources = {
+    status,
+    sessions: pipeline.sessions,
+    hub: pipeline.hub,
+    ...(options.currentState ? { store: () => ({ revision: options.currentState?.().revision }) } : {}),
+    ...(options.enforcedRevision ? { enforcedRevision: options.enforcedRevision } : {}),
+  };
+  return {
+    registry,
+    status,
+    pipeline,
+    registerServices: pipeline.registerServices,
+    mounts: [
+      (request, response) => handleFlowsRequest(request, response, pipeline.hub),
+      (request, response) => handleMetricsRequest(request, response, registry),
+      (request, response) => handleStatusRequest(request, response, healthSources),
+    ],
+  };
+}
+
+/** Label and IP lookups over the store state, rebuilt only when the revision changes. */
+function identityLookups(currentState: (() => PolicyStoreState) | undefined): {
+  labelsOf: (identity: number) => readonly string[] | undefined;
+  identityOfAddress: (ip: string) => number | undefined;
+} {
+  let builtFor: string | undefined;
+  let labels = new Map<number, readonly string[]>();
+  let ipMap = new IpIdentityMap();
+  const refresh = (): void => {
+    const state = currentState?.();
+    if (state === undefined || state.revision === builtFor) return;
+    builtFor = state.revision;
+    labels = new Map(state.policySet.identities.map((identity) => [identity.identity, [...identity.labels]]));
+    ipMap = new IpIdentityMap();
+    for (const entry of state.policySet.ipIdentities) {
+      const parsed = parseCidr(entry.cidr);
+      if (parsed.ok) ipMap.set(parsed.cidr, entry.identity);
+    }
+  };
+  return {
+    labelsOf: (identity) => {
+      refresh();
+      const reserved = reservedIdentityName(identity);
+      return labels.get(identity) ?? (reserved !== undefined ? [`reserved:${reserved}`] : undefined);
+    },
+    identityOfAddress: (ip) => {
+      if (currentState === undefined) return undefined;
+      refresh();
+      return ipMap.lookup(ip);
+    },
+  };
+}
