@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { nextMessage, type GeneratorCommand, type GeneratorReport, type ServerCommand, type ServerReport, type XdsVariant } from './xds/ipc.ts';
-import { formatTable, percentile, type BenchResult } from './xds/results.ts';
+import { formatTable, percentile, type BenchResult, type MemoryFigures } from './xds/results.ts';
 
 export interface XdsBenchOptions {
   nodeCounts: number[];
@@ -28,7 +28,7 @@ export interface XdsBenchOptions {
   /** Idle time after the initial sync before RSS is read. */
   settleMs: number;
   jsonFile: string | undefined;
-  /** Directory for V8 CPU profiles of the server during each change. */
+  /** Directory for V8 CPU profiles of the server during each change, and heap snapshots with idle streams. */
   profileDir: string | undefined;
 }
 
@@ -61,7 +61,12 @@ try {
 }
 
 async function runOnce(variant: XdsVariant, nodeCount: number): Promise<BenchResult> {
-  const profileArgs = options.profileDir ? ['--profile-change', path.resolve(options.profileDir, `server-${variant}-${nodeCount}.cpuprofile`)] : [];
+  const profileArgs = options.profileDir
+    ? [
+        '--profile-change', path.resolve(options.profileDir, `server-${variant}-${nodeCount}.cpuprofile`),
+        '--heap-snapshot-idle', path.resolve(options.profileDir, `server-${variant}-${nodeCount}-idle.heapsnapshot`),
+      ]
+    : [];
   const server = forkChild(SERVER_SCRIPT, [
     '--nodes', String(nodeCount),
     '--batch-window-ms', String(options.batchWindowMs),
@@ -81,6 +86,7 @@ async function runOnce(variant: XdsVariant, nodeCount: number): Promise<BenchRes
     const prepared = await nextMessage<ServerReport, 'prepared'>(server, 'prepared', 120_000, 'xDS server');
     const convergedReports = generators.map((generator) => nextMessage<GeneratorReport, 'converged'>(generator, 'converged', 120_000, 'load generator'));
     for (const generator of generators) sendTo<GeneratorCommand>(generator, { kind: 'arm' });
+    const loadAverageAtChange = os.loadavg()[0] ?? Number.NaN;
     const before = await serverStats(server, false);
     sendTo<ServerCommand>(server, { kind: 'apply-change' });
     const applied = await nextMessage<ServerReport, 'applied'>(server, 'applied', 60_000, 'xDS server');
@@ -99,6 +105,7 @@ async function runOnce(variant: XdsVariant, nodeCount: number): Promise<BenchRes
       responsesPerChange: sum(converged.map((report) => report.responses)),
       rssPerIdleStreamBytes: (idle.rssBytes - baseline.rssBytes) / nodeCount,
       heapPerIdleStreamBytes: (idle.heapUsedBytes - baseline.heapUsedBytes) / nodeCount,
+      memoryWithIdleStreams: { baseline: memoryFigures(baseline), idle: memoryFigures(idle) },
       initialSyncSeconds: Math.max(...synced.map((report) => report.syncMs)) / 1000,
       initialSyncBytes: sum(synced.map((report) => report.bytesReceived)),
       generatorProcesses: generators.length,
@@ -109,6 +116,7 @@ async function runOnce(variant: XdsVariant, nodeCount: number): Promise<BenchRes
       batchWindowMs: options.batchWindowMs,
       flushDelayMs: after.flushStartedAt - applied.startedAt,
       flushMs: after.flushMs,
+      loadAverageAtChange: loadAverageAtChange,
     };
   } finally {
     stopAll();
@@ -138,6 +146,10 @@ function startGenerators(variant: XdsVariant, nodeCount: number, port: number): 
 async function serverStats(server: ChildProcess, collectGarbage: boolean): Promise<Extract<ServerReport, { kind: 'stats' }>> {
   sendTo<ServerCommand>(server, { kind: 'stats', collectGarbage });
   return nextMessage<ServerReport, 'stats'>(server, 'stats', 30_000, 'xDS server');
+}
+
+function memoryFigures(stats: Extract<ServerReport, { kind: 'stats' }>): MemoryFigures {
+  return { rssBytes: stats.rssBytes, heapUsedBytes: stats.heapUsedBytes, heapTotalBytes: stats.heapTotalBytes, externalBytes: stats.externalBytes };
 }
 
 function forkChild(script: string, args: string[]): ChildProcess {

@@ -19,6 +19,10 @@ export type ServerReport =
       kind: 'stats';
       rssBytes: number;
       heapUsedBytes: number;
+      /** V8 heap committed (used + free pages kept). */
+      heapTotalBytes: number;
+      /** Memory outside the V8 heap that V8 knows of (Buffers). */
+      externalBytes: number;
       cpuMicros: number;
       openWatches: number;
       /** The latest flush of the snapshot cache: when it started (epoch ms) and how long it ran synchronously. */

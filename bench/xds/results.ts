@@ -16,6 +16,8 @@ export interface BenchResult {
   /** (server RSS with N idle synced streams - RSS with none) / N. */
   rssPerIdleStreamBytes: number;
   heapPerIdleStreamBytes: number;
+  /** Server memory before any stream and with N idle streams, for reading where RSS goes. */
+  memoryWithIdleStreams: { baseline: MemoryFigures; idle: MemoryFigures };
   initialSyncSeconds: number;
   initialSyncBytes: number;
   generatorProcesses: number;
@@ -30,6 +32,15 @@ export interface BenchResult {
   flushDelayMs: number;
   /** The flush itself: every watch answered, every response handed to gRPC, synchronously. */
   flushMs: number;
+  /** 1-minute load average when the change was applied: above the core count, other work skews wall times. */
+  loadAverageAtChange: number;
+}
+
+export interface MemoryFigures {
+  rssBytes: number;
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
 }
 
 /** Nearest-rank percentile of ascending `sorted` values; NaN when empty. */
@@ -42,7 +53,7 @@ export function percentile(sorted: readonly number[], fraction: number): number 
 export function formatTable(results: readonly BenchResult[]): string {
   const header = [
     'variant', 'streams', 'p50 ms', 'p99 ms', 'max ms', 'flush ms', 'server CPU s', 'bytes/change', 'RSS/idle stream',
-    'initial sync s', 'gen procs', 'gen CPU s', 'gen max ELU',
+    'initial sync s', 'gen procs', 'gen CPU s', 'gen max ELU', 'load avg',
   ];
   const rows = results.map((result) => [
     result.variant,
@@ -58,6 +69,7 @@ export function formatTable(results: readonly BenchResult[]): string {
     String(result.generatorProcesses),
     result.generatorCpuSeconds.toFixed(2),
     result.generatorMaxEventLoopUtilization.toFixed(2),
+    result.loadAverageAtChange.toFixed(1),
   ]);
   const batch = results[0]?.batchWindowMs;
   const note = batch === undefined ? '' : `\nconvergence includes the server's ${batch} ms batching window; bytes are gRPC message bytes`;

@@ -5,6 +5,7 @@
 // prepare the next policy revision, apply it. Measures only itself.
 import fs from 'node:fs';
 import { Session } from 'node:inspector';
+import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { startControlServer } from '../../server/xds/control-server.ts';
@@ -20,6 +21,8 @@ const { values } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     /** Writes a V8 CPU profile of the change (from just before it is applied until the next stats request) to this file. */
     'profile-change': { type: 'string' },
+    /** Writes a V8 heap snapshot to this file when the idle streams are measured (the second stats request). */
+    'heap-snapshot-idle': { type: 'string' },
   },
 });
 const nodeCount = Number(values.nodes);
@@ -55,7 +58,10 @@ function buildSnapshots(revision: number): Snapshot[] {
   return Array.from({ length: nodeCount }, (_, index) => buildNodeSnapshot(shared, index, revision));
 }
 
+let statsRequests = 0;
+
 function reportStats(collectGarbage: boolean): void {
+  statsRequests += 1;
   if (profiler && changeApplied) stopProfiling(profiler, values['profile-change'] ?? 'change.cpuprofile');
   if (collectGarbage) {
     // Two collections let weak maps and finalizers settle before RSS is read.
@@ -68,11 +74,16 @@ function reportStats(collectGarbage: boolean): void {
     kind: 'stats',
     rssBytes: memory.rss,
     heapUsedBytes: memory.heapUsed,
+    heapTotalBytes: memory.heapTotal,
+    externalBytes: memory.external,
     cpuMicros: cpu.user + cpu.system,
     openWatches: server.cache.openWatchCount(),
     flushStartedAt: lastFlush.startedAt,
     flushMs: lastFlush.durationMs,
   });
+  // After the report: writing a snapshot inflates RSS.
+  const heapSnapshotFile = values['heap-snapshot-idle'];
+  if (heapSnapshotFile && statsRequests === 2) v8.writeHeapSnapshot(heapSnapshotFile);
 }
 
 function prepareChange(): void {

@@ -17,6 +17,12 @@ interface DeltaTypeState {
   subscription: TypeSubscription;
   /** name -> version the proxy holds (or was sent and rejected: never resent unchanged). */
   knownVersions: Map<string, string>;
+  /**
+   * knownVersions was handed to the status registry as what the proxy will hold once it ACKs; it
+   * is copied before the next change instead of being copied on every send (one map per stream
+   * and type, not two).
+   */
+  knownVersionsShared: boolean;
   latestNonce: string | undefined;
   latestSystemVersion: string | undefined;
   awaitingReply: boolean;
@@ -89,7 +95,7 @@ class DeltaStream {
 
   #adoptInitialVersions(state: DeltaTypeState, request: DeltaDiscoveryRequest): void {
     for (const [name, version] of Object.entries(request.initial_resource_versions)) {
-      state.knownVersions.set(name, version);
+      mutableKnownVersions(state).set(name, version);
     }
   }
 
@@ -98,10 +104,10 @@ class DeltaStream {
     state.subscription.subscribe(request.resource_names_subscribe);
     // A name subscribed again must be sent again, even if the server thinks the proxy has it.
     for (const name of request.resource_names_subscribe) {
-      if (!(name in initial)) state.knownVersions.delete(name);
+      if (!(name in initial) && state.knownVersions.has(name)) mutableKnownVersions(state).delete(name);
     }
     for (const name of state.subscription.unsubscribe(request.resource_names_unsubscribe)) {
-      if (!state.subscription.covers(name)) state.knownVersions.delete(name);
+      if (!state.subscription.covers(name) && state.knownVersions.has(name)) mutableKnownVersions(state).delete(name);
     }
   }
 
@@ -154,12 +160,14 @@ class DeltaStream {
       nonce,
       control_plane: { identifier: this.context.controlPlaneId },
     });
-    for (const resource of response.changed) state.knownVersions.set(resource.name, resource.hash);
-    for (const name of response.removed) state.knownVersions.delete(name);
+    const knownVersions = mutableKnownVersions(state);
+    for (const resource of response.changed) knownVersions.set(resource.name, resource.hash);
+    for (const name of response.removed) knownVersions.delete(name);
     state.latestNonce = nonce;
     state.latestSystemVersion = response.systemVersion;
     state.awaitingReply = true;
-    this.context.status.recordSent(node.id, response.typeUrl, response.systemVersion, new Map(state.knownVersions));
+    this.context.status.recordSent(node.id, response.typeUrl, response.systemVersion, knownVersions);
+    state.knownVersionsShared = true;
     if (this.context.logger.isLevelEnabled('debug')) {
       this.context.logger.debug(
         { nodeId: node.id, typeUrl: response.typeUrl, version: response.systemVersion, nonce, changed: response.changed.length, removed: response.removed.length },
@@ -174,6 +182,7 @@ class DeltaStream {
       state = {
         subscription: new TypeSubscription(),
         knownVersions: new Map(),
+        knownVersionsShared: false,
         latestNonce: undefined,
         latestSystemVersion: undefined,
         awaitingReply: false,
@@ -188,6 +197,15 @@ class DeltaStream {
     this.transport.fail(status, message);
     this.close();
   }
+}
+
+/** The state's known versions, copied first if the status registry holds the current map. */
+function mutableKnownVersions(state: DeltaTypeState): Map<string, string> {
+  if (state.knownVersionsShared) {
+    state.knownVersions = new Map(state.knownVersions);
+    state.knownVersionsShared = false;
+  }
+  return state.knownVersions;
 }
 
 function acknowledgementLog(node: NodeIdentity, state: DeltaTypeState, request: DeltaDiscoveryRequest): object {

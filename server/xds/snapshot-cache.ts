@@ -97,19 +97,27 @@ export class SnapshotCache implements ConfigWatcher {
   flush(): void {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    const answers: PendingAnswer[] = [];
+    const answersByRank = new Map<number, PendingAnswer[]>();
     for (const watches of this.#watchSetsAffectedByChanges()) {
+      let snapshot: Snapshot | undefined;
       for (const watch of watches) {
-        const snapshot = this.snapshotFor(watch.node);
-        const answer = snapshot ? pendingAnswer(watch, snapshot) : undefined;
-        if (answer) answers.push(answer);
+        // Every watch in the set belongs to one node, so they share one snapshot.
+        snapshot ??= this.snapshotFor(watch.node);
+        if (!snapshot) break;
+        const answer = pendingAnswer(watch, snapshot);
+        if (!answer) continue;
+        const rank = answerRank(answer);
+        const sameRank = answersByRank.get(rank);
+        if (sameRank) sameRank.push(answer);
+        else answersByRank.set(rank, [answer]);
       }
     }
     this.#changedKeys.clear();
-    answers.sort((left, right) => answerRank(left) - answerRank(right));
-    for (const answer of answers) {
-      if (!this.#forget(answer.watch)) continue;
-      deliver(answer);
+    for (const rank of [...answersByRank.keys()].sort((left, right) => left - right)) {
+      for (const answer of answersByRank.get(rank) ?? []) {
+        if (!this.#forget(answer.watch)) continue;
+        deliver(answer);
+      }
     }
   }
 

@@ -6,8 +6,11 @@
 
 export const WILDCARD_NAME = '*';
 
+const NO_NAMES: ReadonlySet<string> = new Set();
+
 export class TypeSubscription {
-  #names = new Set<string>();
+  /** Undefined while nothing is named (wildcard types): one Set fewer per stream and type. */
+  #names: Set<string> | undefined;
   #explicitWildcard = false;
   #everNamed = false;
 
@@ -17,14 +20,15 @@ export class TypeSubscription {
 
   /** Explicit names (without `*`). */
   get names(): ReadonlySet<string> {
-    return this.#names;
+    return this.#names ?? NO_NAMES;
   }
 
   /** SotW: the request carries the complete desired set. */
   replaceNames(requested: readonly string[]): void {
     if (requested.length > 0) this.#everNamed = true;
     this.#explicitWildcard = requested.includes(WILDCARD_NAME);
-    this.#names = new Set(requested.filter((name) => name !== WILDCARD_NAME));
+    const names = requested.filter((name) => name !== WILDCARD_NAME);
+    this.#names = names.length > 0 ? new Set(names) : undefined;
   }
 
   /** Delta: add names. The first delta request of a type with nothing to subscribe is a legacy wildcard. */
@@ -32,7 +36,7 @@ export class TypeSubscription {
     if (requested.length > 0) this.#everNamed = true;
     for (const name of requested) {
       if (name === WILDCARD_NAME) this.#explicitWildcard = true;
-      else this.#names.add(name);
+      else (this.#names ??= new Set()).add(name);
     }
   }
 
@@ -42,13 +46,13 @@ export class TypeSubscription {
     const dropped: string[] = [];
     for (const name of requested) {
       if (name === WILDCARD_NAME) this.#explicitWildcard = false;
-      else if (this.#names.delete(name)) dropped.push(name);
+      else if (this.#names?.delete(name)) dropped.push(name);
     }
     return dropped;
   }
 
   covers(name: string): boolean {
-    return this.wildcard || this.#names.has(name);
+    return this.wildcard || (this.#names?.has(name) ?? false);
   }
 }
 
