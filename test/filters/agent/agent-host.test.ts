@@ -4,7 +4,7 @@
 // process (vm_id weir) decides with what the agent published.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HostProcess, lineResponder, loadFilter, type FilterVm, type GrpcExchange, type GrpcServerSide } from '../../../server/wasm-host/index.ts';
-import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
+import { encodeIdentityMap, IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
 import { NETWORK_POLICY_TYPE_URL, encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
 import { filterWasm } from '../envoy-harness.ts';
 import { accessLog, ensureFiltersBuilt } from '../host-helpers.ts';
@@ -202,5 +202,81 @@ describe('parser VM deciding with the agent policy (shared data, vm_id weir)', (
     admin.fromClient('WRITE logs\r\n').fromClient('READ public-1\r\n');
     expect(admin.clientText).toBe('OK\r\nERROR\r\nOK\r\n');
     expect(admin.upstreamText).toBe('WRITE logs\r\n\r\nREAD public-1\r\n');
+  });
+});
+
+describe('identities, directions and deny rules in the parser VM', () => {
+  function agentWith(resources: CompiledResources['policies'], identityMap: CompiledResources['identityMap']): AgentUnderTest {
+    const test = startAgent();
+    test.agent.advanceTime(100);
+    push(test, NETWORK_POLICY_TYPE_URL, 'v1', 'n1', resources);
+    push(test, IDENTITY_MAP_TYPE_URL, 'i1', 'n2', [identityMap]);
+    return test;
+  }
+
+  it('looks remote identities up by longest prefix, IPv4 and IPv6 alike; unknown is world', () => {
+    const webId = compiled.identityOf('web');
+    const adminId = compiled.identityOf('admin');
+    const map = encodeIdentityMap({ entries: [{ cidr: '127.0.0.0/8', identity: webId }, { cidr: '127.0.0.3/32', identity: adminId }, { cidr: 'fd00::/64', identity: adminId }] });
+    const test = agentWith(compiled.policies, map);
+    const r2d2 = loadR2d2(test.process);
+    const verdicts = (address: string): string => {
+      const connection = r2d2.openConnection({ source: { address, port: 40000 } });
+      connection.fromClient('WRITE logs\r\n');
+      return connection.clientText;
+    };
+    expect(verdicts('127.0.0.3')).toBe('OK\r\n');
+    expect(verdicts('127.0.0.50')).toBe('ERROR\r\n'); // web: READ only
+    expect(verdicts('fd00::7')).toBe('OK\r\n');
+    expect(verdicts('fd00:0:0:1::7')).toBe('ERROR\r\n');
+    const denied = accessLog(r2d2).filter((entry) => entry.type === 'Denied').map((entry) => entry.reason);
+    expect(denied).toEqual([`no L7 rule matched (r2d2 rules for remote identity ${webId} on port 9000)`, 'remote identity 2 not allowed on port 9000']);
+  });
+
+  it('egress decides by the destination address', () => {
+    const egress = compileResources([`apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: web-egress }
+specs:
+  - endpointSelector: { matchLabels: { app: web } }
+    egress:
+      - toEndpoints: [{ matchLabels: { app: db } }]
+        toPorts: [{ ports: [{ port: "9000", protocol: TCP }] }]
+`], ENDPOINTS);
+    const test = agentWith(egress.policies, egress.identityMap);
+    const r2d2 = loadFilter({
+      wasm: filterWasm('r2d2'), rootId: 'r2d2', vmId: 'weir', process: test.process, failurePolicy: 'FAIL_RELOAD',
+      pluginConfig: JSON.stringify({ parser: 'r2d2', policy: 'agent', endpoint: 'web', direction: 'egress', port: 9000 }),
+      upstream: () => lineResponder(() => 'OK\r\n'),
+    });
+    const toDb = r2d2.openConnection({ source: { address: '127.0.0.2', port: 40000 }, destination: { address: '127.0.0.10', port: 9000 } });
+    toDb.fromClient('WRITE anything\r\n');
+    expect(toDb.clientText).toBe('OK\r\n');
+    const elsewhere = r2d2.openConnection({ source: { address: '127.0.0.2', port: 40001 }, destination: { address: '127.0.0.99', port: 9000 } });
+    elsewhere.fromClient('READ x\r\n');
+    expect(elsewhere.clientText).toBe('ERROR\r\n');
+    expect(accessLog(elsewhere).map((entry) => entry.reason)).toEqual(['remote identity 2 not allowed on port 9000']);
+  });
+
+  it('a deny rule wins over an L3/L4 allow and says which rule denied', () => {
+    const withDeny = compileResources([`apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: db-open-but-admin }
+specs:
+  - endpointSelector: { matchLabels: { app: db } }
+    ingress:
+      - toPorts: [{ ports: [{ port: "9000", protocol: TCP }] }]
+    ingressDeny:
+      - fromEndpoints: [{ matchLabels: { app: admin } }]
+`], ENDPOINTS);
+    const test = agentWith(withDeny.policies, withDeny.identityMap);
+    const r2d2 = loadR2d2(test.process);
+    const web = r2d2.openConnection({ source: { address: '127.0.0.2', port: 40000 } });
+    web.fromClient('WRITE logs\r\n');
+    expect(web.clientText).toBe('OK\r\n');
+    const admin = r2d2.openConnection({ source: { address: '127.0.0.3', port: 40001 } });
+    admin.fromClient('READ x\r\n');
+    expect(admin.clientText).toBe('ERROR\r\n');
+    expect(accessLog(admin)[0]?.reason).toBe(`remote identity ${withDeny.identityOf('admin')} denied on port 9000 by deny rule policies/p0.yaml specs[0].ingressDeny[0]`);
   });
 });
