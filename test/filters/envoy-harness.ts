@@ -1,7 +1,8 @@
-// Runs a real Envoy in front of a TCP backend with one Weir Wasm network filter, for filter tests:
-// writes a static bootstrap (listener on a free loopback port -> Wasm filter -> tcp_proxy) into a
-// temp dir, starts Envoy with --concurrency 1, waits until the listener is bound, collects Envoy's
-// log, and stops Envoy by pid. Also builds the filters once per test run. Talks to no xDS server.
+// Runs a real Envoy in front of TCP backends with Weir Wasm network filters, for filter tests:
+// writes a static bootstrap (listeners on free loopback ports -> Wasm filter -> tcp_proxy, admin on
+// a free port) into a temp dir, starts Envoy with --concurrency 1, waits until the listeners are
+// bound, collects Envoy's log, reads admin stats, and stops Envoy by pid. Also builds the filters.
+// Talks to no xDS server.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -65,37 +66,81 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startWasmEnvoy(options: WasmEnvoyOptions): Promise<WasmEnvoy> {
+  const envoy = await startWasmEnvoyListeners({ listeners: [{ name: 'filter_under_test', ...options }] });
+  const listenerPort = envoy.listenerPorts.filter_under_test;
+  if (listenerPort === undefined) throw new Error('startWasmEnvoy: no listener port');
+  return { ...envoy, listenerPort };
+}
+
+// One listener of a multi-listener Envoy: its own Wasm filter (its own VM unless vmId is shared)
+// in front of its own backend.
+export interface WasmListenerOptions extends WasmEnvoyOptions {
+  name: string; // listener name, also the key of listenerPorts
+  vmId?: string; // default weir-<rootId>
+  pluginName?: string; // PluginConfig.name, the wasm.<name>.* stats prefix; default weir-<rootId>
+}
+
+export interface MultiWasmEnvoy extends Omit<WasmEnvoy, 'listenerPort'> {
+  listenerPorts: Record<string, number>;
+  pid: number;
+  running(): boolean;
+  // Counters and gauges from the admin /stats whose name starts with `prefix`.
+  stats(prefix: string): Promise<Record<string, number>>;
+}
+
+// Starts Envoy with several listeners (each with one Weir Wasm filter) and an admin interface on a
+// free loopback port, for tests that look at more than one VM or at Envoy's stats.
+export async function startWasmEnvoyListeners(options: { listeners: WasmListenerOptions[] }): Promise<MultiWasmEnvoy> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-filter-envoy-'));
-  const listenerPort = await freePort();
+  const listenerPorts: Record<string, number> = {};
+  for (const listener of options.listeners) listenerPorts[listener.name] = await freePort();
+  const adminPort = await freePort();
   const bootstrapFile = path.join(dir, 'envoy.json');
-  writeFileSync(bootstrapFile, JSON.stringify(bootstrap(options, listenerPort)));
+  writeFileSync(bootstrapFile, JSON.stringify(bootstrap(options.listeners, listenerPorts, adminPort)));
   const child = spawn(
     resolveEnvoyPath(),
-    ['-c', bootstrapFile, '--concurrency', '1', '--log-level', 'warn', '--component-log-level', 'wasm:info', '--base-id', String(process.pid % 10000 + listenerPort), '--disable-hot-restart'],
+    ['-c', bootstrapFile, '--concurrency', '1', '--log-level', 'warn', '--component-log-level', 'wasm:info', '--base-id', String((process.pid % 10000) + adminPort), '--disable-hot-restart'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const envoy: WasmEnvoy = {
-    listenerPort,
+  const envoy: MultiWasmEnvoy = {
+    listenerPorts,
+    pid: child.pid ?? 0,
+    running: () => child.exitCode === null && child.signalCode === null,
     log: () => output,
     accessLogEntries: () => parseAccessLog(output),
     waitForLog: (pattern, timeoutMs = 5000) => waitFor(() => pattern.test(output), timeoutMs, `Envoy log matching ${pattern}`, () => output),
+    stats: async (prefix) => await readStats(adminPort, prefix),
     stop: async () => {
       await stopProcess(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };
   try {
-    await waitFor(() => child.exitCode !== null || output.includes('configured,'), 15000, 'the Weir filter to be configured', () => output);
+    const configured = (): number => output.split('configured,').length - 1;
+    await waitFor(() => child.exitCode !== null || configured() >= options.listeners.length, 15000, 'every Weir filter to be configured', () => output);
     if (child.exitCode !== null) throw new Error(`Envoy exited with code ${child.exitCode}`);
-    await waitFor(async () => await canConnect(listenerPort), 10000, `Envoy listener on 127.0.0.1:${listenerPort}`, () => output);
+    for (const [name, port] of Object.entries(listenerPorts)) {
+      await waitFor(async () => await canConnect(port), 10000, `Envoy listener ${name} on 127.0.0.1:${port}`, () => output);
+    }
   } catch (err) {
     await envoy.stop();
     throw new Error(`${(err as Error).message}\n--- Envoy log ---\n${output}`);
   }
   return envoy;
+}
+
+async function readStats(adminPort: number, prefix: string): Promise<Record<string, number>> {
+  const response = await fetch(`http://127.0.0.1:${adminPort}/stats?format=json`);
+  if (!response.ok) throw new Error(`Envoy admin /stats answered ${response.status}`);
+  const body = (await response.json()) as { stats: Array<{ name?: string; value?: number }> };
+  const result: Record<string, number> = {};
+  for (const stat of body.stats) {
+    if (stat.name !== undefined && stat.value !== undefined && stat.name.startsWith(prefix)) result[stat.name] = stat.value;
+  }
+  return result;
 }
 
 // Entries the filter wrote with proxy_log, in log order.
@@ -109,55 +154,47 @@ export function parseAccessLog(output: string): AccessLogEntry[] {
   return entries;
 }
 
-function bootstrap(options: WasmEnvoyOptions, listenerPort: number): object {
+function bootstrap(listeners: WasmListenerOptions[], listenerPorts: Record<string, number>, adminPort: number): object {
   return {
     node: { id: 'weir-filter-test', cluster: 'weir-filter-test' },
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
     static_resources: {
-      listeners: [
-        {
-          name: 'filter_under_test',
-          address: { socket_address: { address: '127.0.0.1', port_value: listenerPort } },
-          filter_chains: [
-            {
-              filters: [
-                {
-                  name: `weir.${options.rootId}`,
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm',
-                    config: {
-                      name: `weir-${options.rootId}`,
-                      root_id: options.rootId,
-                      failure_policy: 'FAIL_RELOAD',
-                      configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: options.configuration },
-                      vm_config: { vm_id: `weir-${options.rootId}`, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: options.wasmFile } } },
-                    },
-                  },
-                },
-                {
-                  name: 'envoy.filters.network.tcp_proxy',
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
-                    stat_prefix: 'weir_filter_test',
-                    cluster: 'backend',
-                  },
-                },
-              ],
-            },
-          ],
+      listeners: listeners.map((listener) => listenerConfig(listener, listenerPorts[listener.name] ?? 0)),
+      clusters: listeners.map((listener) => ({
+        name: `backend_${listener.name}`,
+        type: 'STATIC',
+        connect_timeout: '1s',
+        load_assignment: {
+          cluster_name: `backend_${listener.name}`,
+          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: listener.backendPort } } } }] }],
         },
-      ],
-      clusters: [
-        {
-          name: 'backend',
-          type: 'STATIC',
-          connect_timeout: '1s',
-          load_assignment: {
-            cluster_name: 'backend',
-            endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: options.backendPort } } } }] }],
-          },
-        },
-      ],
+      })),
     },
+  };
+}
+
+function listenerConfig(listener: WasmListenerOptions, port: number): object {
+  const wasm = {
+    name: listener.pluginName ?? `weir-${listener.rootId}`,
+    root_id: listener.rootId,
+    failure_policy: 'FAIL_RELOAD',
+    configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: listener.configuration },
+    vm_config: { vm_id: listener.vmId ?? `weir-${listener.rootId}`, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: listener.wasmFile } } },
+  };
+  return {
+    name: listener.name,
+    address: { socket_address: { address: '127.0.0.1', port_value: port } },
+    filter_chains: [
+      {
+        filters: [
+          { name: `weir.${listener.rootId}`, typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm', config: wasm } },
+          {
+            name: 'envoy.filters.network.tcp_proxy',
+            typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: listener.name, cluster: `backend_${listener.name}` },
+          },
+        ],
+      },
+    ],
   };
 }
 
