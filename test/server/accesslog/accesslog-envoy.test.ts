@@ -135,4 +135,42 @@ describe('access logs from a real Envoy', () => {
       `-- Request r2d2 from [app=droid-client] to [app=droid-server], identity ${identityOf('droid-client')}->${identityOf('droid-server')}, verdict Denied cmd:WRITE file:beta reason:${JSON.stringify(denied?.reason)}`,
     ]);
   }, 30_000);
+
+  it('accounts for every request of a burst: records received plus reported drops equal requests sent', async () => {
+    const total = Number(process.env.WEIR_ACCESSLOG_BURST ?? 100_000);
+    const connections = 10;
+    const sessions = serve.observability.pipeline.sessions;
+    const start = sessions.get(NODE_ID);
+    const accounted = (): number => {
+      const now = sessions.get(NODE_ID);
+      return (now?.received ?? 0) - (start?.received ?? 0) + (now?.lostTotal ?? 0) - (start?.lostTotal ?? 0);
+    };
+    await Promise.all(Array.from({ length: connections }, (_unused, index) => pipelined(CLIENT_IP, total / connections, `burst-${index}`)));
+    await until(() => accounted() >= total, 60_000, `${total} records received or counted as dropped`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(accounted()).toBe(total);
+    const end = sessions.get(NODE_ID);
+    expect(end?.sequenceGaps).toBe(start?.sequenceGaps);
+    expect(end?.duplicates).toBe(start?.duplicates);
+  }, 120_000);
 });
+
+/** Writes `count` READ lines at once on one connection and resolves when every reply arrived. */
+async function pipelined(from: string, count: number, tag: string): Promise<void> {
+  const socket = net.connect({ port: proxyPort, host: '127.0.0.1', localAddress: from });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  let replies = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      for (const byte of chunk) if (byte === 0x0a) replies += 1;
+      if (replies >= count) resolve();
+    });
+    socket.once('close', () => (replies >= count ? resolve() : reject(new Error(`connection ${tag} closed after ${replies} of ${count} replies`))));
+  });
+  socket.write(Array.from({ length: count }, (_unused, index) => `READ ${tag}-${index}\r\n`).join(''));
+  await done;
+  socket.destroy();
+}
