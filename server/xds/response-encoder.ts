@@ -49,14 +49,13 @@ const CONTROL_PLANE_IDENTIFIER_FIELD = 1;
 const LENGTH_DELIMITED = 2;
 
 export function encodeDiscoveryResponse(response: DiscoveryResponse): Buffer {
-  const sizer = new FieldSizer();
-  sizer.string(DiscoveryResponseField.VersionInfo, response.version_info);
-  for (const resource of response.resources) sizer.message(DiscoveryResponseField.Resources, anySize(resource));
-  sizer.string(DiscoveryResponseField.TypeUrl, response.type_url);
-  sizer.string(DiscoveryResponseField.Nonce, response.nonce);
-  sizer.message(DiscoveryResponseField.ControlPlane, controlPlaneSize(response.control_plane.identifier));
+  let size = stringFieldSize(DiscoveryResponseField.VersionInfo, response.version_info);
+  for (const resource of response.resources) size += fieldSize(DiscoveryResponseField.Resources, anySize(resource));
+  size += stringFieldSize(DiscoveryResponseField.TypeUrl, response.type_url);
+  size += stringFieldSize(DiscoveryResponseField.Nonce, response.nonce);
+  size += fieldSize(DiscoveryResponseField.ControlPlane, controlPlaneSize(response.control_plane.identifier));
 
-  const writer = new FieldWriter(sizer.total);
+  const writer = new FieldWriter(size);
   writer.string(DiscoveryResponseField.VersionInfo, response.version_info);
   for (const resource of response.resources) writeAny(writer, DiscoveryResponseField.Resources, resource);
   writer.string(DiscoveryResponseField.TypeUrl, response.type_url);
@@ -66,15 +65,14 @@ export function encodeDiscoveryResponse(response: DiscoveryResponse): Buffer {
 }
 
 export function encodeDeltaDiscoveryResponse(response: DeltaDiscoveryResponse): Buffer {
-  const sizer = new FieldSizer();
-  sizer.string(DeltaDiscoveryResponseField.SystemVersionInfo, response.system_version_info);
-  for (const resource of response.resources) sizer.message(DeltaDiscoveryResponseField.Resources, deltaResourceSize(resource));
-  sizer.string(DeltaDiscoveryResponseField.TypeUrl, response.type_url);
-  sizer.string(DeltaDiscoveryResponseField.Nonce, response.nonce);
-  for (const name of response.removed_resources) sizer.string(DeltaDiscoveryResponseField.RemovedResources, name, { keepEmpty: true });
-  sizer.message(DeltaDiscoveryResponseField.ControlPlane, controlPlaneSize(response.control_plane.identifier));
+  let size = stringFieldSize(DeltaDiscoveryResponseField.SystemVersionInfo, response.system_version_info);
+  for (const resource of response.resources) size += fieldSize(DeltaDiscoveryResponseField.Resources, deltaResourceSize(resource));
+  size += stringFieldSize(DeltaDiscoveryResponseField.TypeUrl, response.type_url);
+  size += stringFieldSize(DeltaDiscoveryResponseField.Nonce, response.nonce);
+  for (const name of response.removed_resources) size += stringFieldSize(DeltaDiscoveryResponseField.RemovedResources, name, KEEP_EMPTY);
+  size += fieldSize(DeltaDiscoveryResponseField.ControlPlane, controlPlaneSize(response.control_plane.identifier));
 
-  const writer = new FieldWriter(sizer.total);
+  const writer = new FieldWriter(size);
   writer.string(DeltaDiscoveryResponseField.SystemVersionInfo, response.system_version_info);
   for (const resource of response.resources) {
     writer.header(DeltaDiscoveryResponseField.Resources, deltaResourceSize(resource));
@@ -84,16 +82,13 @@ export function encodeDeltaDiscoveryResponse(response: DeltaDiscoveryResponse): 
   }
   writer.string(DeltaDiscoveryResponseField.TypeUrl, response.type_url);
   writer.string(DeltaDiscoveryResponseField.Nonce, response.nonce);
-  for (const name of response.removed_resources) writer.string(DeltaDiscoveryResponseField.RemovedResources, name, { keepEmpty: true });
+  for (const name of response.removed_resources) writer.string(DeltaDiscoveryResponseField.RemovedResources, name, KEEP_EMPTY);
   writeControlPlane(writer, DeltaDiscoveryResponseField.ControlPlane, response.control_plane.identifier);
   return writer.finish();
 }
 
 function anySize(resource: PackedAny): number {
-  const sizer = new FieldSizer();
-  sizer.string(AnyField.TypeUrl, resource.type_url);
-  sizer.bytes(AnyField.Value, resource.value.length);
-  return sizer.total;
+  return stringFieldSize(AnyField.TypeUrl, resource.type_url) + fieldSize(AnyField.Value, resource.value.length);
 }
 
 function writeAny(writer: FieldWriter, field: number, resource: PackedAny): void {
@@ -103,17 +98,15 @@ function writeAny(writer: FieldWriter, field: number, resource: PackedAny): void
 }
 
 function deltaResourceSize(resource: DeltaResource): number {
-  const sizer = new FieldSizer();
-  sizer.string(ResourceField.Name, resource.name);
-  sizer.string(ResourceField.Version, resource.version);
-  sizer.message(ResourceField.Resource, anySize(resource.resource));
-  return sizer.total;
+  return (
+    stringFieldSize(ResourceField.Name, resource.name) +
+    stringFieldSize(ResourceField.Version, resource.version) +
+    fieldSize(ResourceField.Resource, anySize(resource.resource))
+  );
 }
 
 function controlPlaneSize(identifier: string): number {
-  const sizer = new FieldSizer();
-  sizer.string(CONTROL_PLANE_IDENTIFIER_FIELD, identifier);
-  return sizer.total;
+  return stringFieldSize(CONTROL_PLANE_IDENTIFIER_FIELD, identifier);
 }
 
 function writeControlPlane(writer: FieldWriter, field: number, identifier: string): void {
@@ -126,23 +119,17 @@ interface StringFieldOptions {
   keepEmpty?: boolean;
 }
 
-/** Adds up the encoded size of length-delimited fields. */
-class FieldSizer {
-  total = 0;
+const KEEP_EMPTY: StringFieldOptions = { keepEmpty: true };
+const OMIT_EMPTY: StringFieldOptions = {};
 
-  string(field: number, value: string, options: StringFieldOptions = {}): void {
-    if (value === '' && !options.keepEmpty) return;
-    this.bytes(field, Buffer.byteLength(value, 'utf8'));
-  }
+function stringFieldSize(field: number, value: string, options: StringFieldOptions = OMIT_EMPTY): number {
+  if (value === '' && !options.keepEmpty) return 0;
+  return fieldSize(field, Buffer.byteLength(value, 'utf8'));
+}
 
-  bytes(field: number, length: number): void {
-    this.total += varintSize(tagOf(field)) + varintSize(length) + length;
-  }
-
-  /** A nested message is written even when empty, so its presence survives. */
-  message(field: number, length: number): void {
-    this.bytes(field, length);
-  }
+/** Size of a length-delimited field (tag, length, body); nested messages are written even when empty. */
+function fieldSize(field: number, length: number): number {
+  return varintSize(tagOf(field)) + varintSize(length) + length;
 }
 
 /** Writes length-delimited fields into a buffer allocated once at the final size. */
@@ -154,7 +141,7 @@ class FieldWriter {
     this.#buffer = slabs.allocate(size);
   }
 
-  string(field: number, value: string, options: StringFieldOptions = {}): void {
+  string(field: number, value: string, options: StringFieldOptions = OMIT_EMPTY): void {
     if (value === '' && !options.keepEmpty) return;
     const length = Buffer.byteLength(value, 'utf8');
     this.header(field, length);
