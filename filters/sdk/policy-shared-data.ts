@@ -16,6 +16,7 @@ export const POLICY_KEY_PREFIX = 'weir/policy/';
 
 // Return slots: value pointer, value length, CAS.
 const slots: usize = memory.data(24);
+const GENERATION_KEY_BYTES: ArrayBuffer = String.UTF8.encode(GENERATION_KEY);
 
 export function policyKey(endpoint: string): string {
   return POLICY_KEY_PREFIX + endpoint;
@@ -36,11 +37,19 @@ export function readSharedData(key: string): ArrayBuffer | null {
   return copy;
 }
 
-// The publish counter; 0 when the agent has published nothing yet.
+// The publish counter; 0 when the agent has published nothing yet. Runs on every request, so it
+// reuses the encoded key and reads the 8 bytes straight from the host's copy.
 export function readGeneration(): u64 {
-  const value = readSharedData(GENERATION_KEY);
-  if (value === null || value.byteLength != 8) return 0;
-  return load<u64>(changetype<usize>(value));
+  store<usize>(slots, 0);
+  store<usize>(slots + 8, 0);
+  const status = proxy_get_shared_data(changetype<usize>(GENERATION_KEY_BYTES), <usize>GENERATION_KEY_BYTES.byteLength, slots, slots + 8, slots + 16);
+  if (status != Status.Ok) return 0;
+  const pointer = load<usize>(slots);
+  const size = load<usize>(slots + 8);
+  if (pointer == 0) return 0;
+  const generation = size == 8 ? load<u64>(pointer) : 0; // safe: the host copied `size` bytes there
+  heap.free(pointer);
+  return generation;
 }
 
 // Writes `value` under `key` (no CAS: the agent is the only writer). False when the host refused.
