@@ -28,6 +28,12 @@ export interface XdsBenchOptions {
   /** Idle time after the initial sync before RSS is read. */
   settleMs: number;
   jsonFile: string | undefined;
+  /**
+   * Start the server with glibc malloc told to return freed memory (fixed mmap threshold 64 KiB,
+   * trim threshold 1 MiB), so RSS shows what idle streams hold rather than the high-water mark
+   * of the initial sync.
+   */
+  serverMallocTrim: boolean;
   /** Directory for V8 CPU profiles of the server during each change, and heap snapshots with idle streams. */
   profileDir: string | undefined;
 }
@@ -37,6 +43,7 @@ const SERVER_SCRIPT = path.join(BENCH_DIR, 'xds', 'server-process.ts');
 const GENERATOR_SCRIPT = path.join(BENCH_DIR, 'xds', 'load-generator.ts');
 const CHILD_EXEC_ARGV = ['--import', 'tsx', '--expose-gc'];
 const children = new Set<ChildProcess>();
+const MALLOC_TRIM_ENV = { MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '1048576' };
 
 const options = parseOptions();
 process.on('SIGINT', () => {
@@ -72,7 +79,7 @@ async function runOnce(variant: XdsVariant, nodeCount: number): Promise<BenchRes
     '--batch-window-ms', String(options.batchWindowMs),
     '--log-level', options.logLevel,
     ...profileArgs,
-  ]);
+  ], options.serverMallocTrim ? MALLOC_TRIM_ENV : {});
   try {
     const ready = await nextMessage<ServerReport, 'ready'>(server, 'ready', 120_000 + nodeCount * 20, 'xDS server');
     const baseline = await serverStats(server, true);
@@ -152,8 +159,12 @@ function memoryFigures(stats: Extract<ServerReport, { kind: 'stats' }>): MemoryF
   return { rssBytes: stats.rssBytes, heapUsedBytes: stats.heapUsedBytes, heapTotalBytes: stats.heapTotalBytes, externalBytes: stats.externalBytes };
 }
 
-function forkChild(script: string, args: string[]): ChildProcess {
-  const child = fork(script, args, { execArgv: CHILD_EXEC_ARGV, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function forkChild(script: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = fork(script, args, {
+    execArgv: CHILD_EXEC_ARGV,
+    env: { ...process.env, ...extraEnv },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;
@@ -194,6 +205,7 @@ function parseOptions(): XdsBenchOptions {
       'settle-ms': { type: 'string', default: '2000' },
       json: { type: 'string' },
       'profile-dir': { type: 'string' },
+      'server-malloc-trim': { type: 'boolean', default: false },
     },
   });
   const nodeCounts = values.nodes.split(',').map((entry) => positiveInteger(entry, '--nodes'));
@@ -211,6 +223,7 @@ function parseOptions(): XdsBenchOptions {
     settleMs: Number(values['settle-ms']),
     jsonFile: values.json,
     profileDir: values['profile-dir'],
+    serverMallocTrim: values['server-malloc-trim'],
   };
 }
 
