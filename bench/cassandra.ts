@@ -1,0 +1,210 @@
+// Prepared-statement throughput and latency of Cassandra 5 three ways in the same run: through
+// Envoy with the Weir cassandra filter (release build, rules that allow the traffic, so every
+// EXECUTE is looked up and matched), through the same Envoy with only tcp_proxy, and directly.
+// cassandra-driver (protocol v4) keeps `concurrency` prepared EXECUTEs in flight (a 50/50 mix of
+// SELECT by key and INSERT) for a fixed time per target. Prints a table and the ratios.
+// Run: npm run bench:cassandra  (BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_ENVOY_THREADS)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import cassandra from 'cassandra-driver';
+import { installCassandra } from '../demo/servers/cassandra/install.ts';
+import { startCassandra } from '../demo/servers/cassandra/runner.ts';
+import { compileRegex, toSdkDfaJson } from '../server/policy/regex/compile-regex.ts';
+import { buildFilters, freePort, repoRoot, resolveEnvoyPath, waitFor } from '../test/filters/envoy-harness.ts';
+
+const OPTIONS = {
+  durationMs: Number(process.env['BENCH_SECONDS'] ?? 5) * 1000,
+  rounds: Number(process.env['BENCH_ROUNDS'] ?? 3),
+  warmupMs: 2000,
+  concurrency: Number(process.env['BENCH_CONCURRENCY'] ?? 64),
+  envoyConcurrency: Number(process.env['BENCH_ENVOY_THREADS'] ?? 2),
+  keys: 1000,
+};
+
+const RULES = [
+  { query_action: 'select', query_table: 'bench.kv' },
+  { query_action: 'insert', query_table: 'bench.kv' },
+  { query_action: 'select', query_table: tableRegex('^system') },
+];
+const SELECT = 'SELECT v FROM bench.kv WHERE k = ?';
+const INSERT = 'INSERT INTO bench.kv (k, v) VALUES (?, ?)';
+
+interface Measurement {
+  opsPerSecond: number;
+  p50Us: number;
+  p99Us: number;
+  errors: number;
+}
+
+async function main(): Promise<void> {
+  buildFilters();
+  const installation = installCassandra({ say: () => undefined });
+  const node = await startCassandra({ libDir: installation.libDir });
+  const envoys: BenchEnvoy[] = [];
+  try {
+    await createSchema(node.nativePort);
+    envoys.push(await startEnvoy(node.nativePort, 'weir'), await startEnvoy(node.nativePort, 'tcp_proxy'));
+    const [weir, plain] = envoys as [BenchEnvoy, BenchEnvoy];
+    console.log(`cassandra bench: prepared EXECUTE (50% SELECT by key, 50% INSERT), ${OPTIONS.concurrency} in flight, ${OPTIONS.rounds} rounds of ${OPTIONS.durationMs / 1000}s per target, load average ${os.loadavg()[0]!.toFixed(1)}, Envoy --concurrency ${OPTIONS.envoyConcurrency}, ${os.cpus().length} CPUs, Cassandra ${installation.version}`);
+    // Rounds interleave the targets, so a busy machine slows all three alike; medians are reported.
+    const samples: Record<string, Measurement[]> = { direct: [], tcp_proxy: [], weir: [] };
+    for (let round = 0; round < OPTIONS.rounds; round++) {
+      for (const [target, port] of [['direct', node.nativePort], ['tcp_proxy', plain.port], ['weir', weir.port]] as const) samples[target]!.push(await measure(port));
+    }
+    const results: Record<string, Measurement> = {};
+    for (const [target, list] of Object.entries(samples)) {
+      const result = median(list);
+      results[target] = result;
+      console.log(`${target.padEnd(10)} ${result.opsPerSecond.toFixed(0).padStart(8)} ops/s   p50 ${result.p50Us.toFixed(0).padStart(6)} us   p99 ${result.p99Us.toFixed(0).padStart(6)} us   errors ${result.errors}   (median of ${list.length} rounds)`);
+    }
+    const { weir: w, tcp_proxy: t, direct: d } = results as Record<'weir' | 'tcp_proxy' | 'direct', Measurement>;
+    console.log(`ratios: weir/tcp_proxy throughput ${(w.opsPerSecond / t.opsPerSecond).toFixed(3)}, p99 ${(w.p99Us / t.p99Us).toFixed(2)}x; weir/direct throughput ${(w.opsPerSecond / d.opsPerSecond).toFixed(3)}, p99 ${(w.p99Us / d.p99Us).toFixed(2)}x; tcp_proxy/direct throughput ${(t.opsPerSecond / d.opsPerSecond).toFixed(3)}`);
+    const unprepared = weir.output().match(/unknown prepared query id/g)?.length ?? 0;
+    const deniedOrErrors = (weir.output().match(/"type":"(Denied|Error)"/g)?.length ?? 0) - unprepared;
+    console.log(`weir filter: ${unprepared} UNPREPARED answers (a connection executing an id it has not seen prepared; the driver re-prepares), ${deniedOrErrors} other Denied/Error entries (expected 0)`);
+  } finally {
+    for (const envoy of envoys) await envoy.stop();
+    await node.stop();
+  }
+}
+
+function median(list: Measurement[]): Measurement {
+  const pick = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  return {
+    opsPerSecond: pick(list.map((m) => m.opsPerSecond)),
+    p50Us: pick(list.map((m) => m.p50Us)),
+    p99Us: pick(list.map((m) => m.p99Us)),
+    errors: list.reduce((sum, m) => sum + m.errors, 0),
+  };
+}
+
+async function createSchema(port: number): Promise<void> {
+  const client = newClient(port);
+  await client.connect();
+  await client.execute("CREATE KEYSPACE IF NOT EXISTS bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
+  await client.execute('CREATE TABLE IF NOT EXISTS bench.kv (k int PRIMARY KEY, v text)');
+  for (let k = 0; k < OPTIONS.keys; k += 100) {
+    await Promise.all(Array.from({ length: 100 }, (_, i) => client.execute(INSERT, [k + i, 'x'.repeat(100)], { prepare: true })));
+  }
+  await client.shutdown();
+}
+
+function newClient(port: number): cassandra.Client {
+  return new cassandra.Client({
+    contactPoints: [`127.0.0.1:${port}`],
+    localDataCenter: 'datacenter1',
+    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2 } },
+    socketOptions: { readTimeout: 20000 },
+  });
+}
+
+// `concurrency` loops, each issuing prepared EXECUTEs back to back; latencies after warm-up.
+async function measure(port: number): Promise<Measurement> {
+  const client = newClient(port);
+  await client.connect();
+  const latencies: number[] = [];
+  let errors = 0;
+  let completed = 0;
+  const start = performance.now();
+  const measureFrom = start + OPTIONS.warmupMs;
+  const deadline = measureFrom + OPTIONS.durationMs;
+  const loop = async (worker: number): Promise<void> => {
+    for (let i = worker; performance.now() < deadline; i += OPTIONS.concurrency) {
+      const key = i % OPTIONS.keys;
+      const sentAt = performance.now();
+      try {
+        if (i % 2 === 0) await client.execute(SELECT, [key], { prepare: true });
+        else await client.execute(INSERT, [key, 'y'.repeat(100)], { prepare: true });
+      } catch {
+        errors++;
+      }
+      const doneAt = performance.now();
+      if (sentAt >= measureFrom && doneAt <= deadline) {
+        latencies.push((doneAt - sentAt) * 1000);
+        completed++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: OPTIONS.concurrency }, (_, worker) => loop(worker)));
+  await client.shutdown();
+  latencies.sort((a, b) => a - b);
+  const at = (quantile: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * quantile))] ?? 0;
+  return { opsPerSecond: completed / (OPTIONS.durationMs / 1000), p50Us: at(0.5), p99Us: at(0.99), errors };
+}
+
+interface BenchEnvoy {
+  port: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Promise<BenchEnvoy> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), `weir-bench-cassandra-${mode}-`));
+  const filters: object[] = [];
+  if (mode === 'weir') {
+    filters.push({
+      name: 'weir.cassandra',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm',
+        config: {
+          name: 'weir-cassandra',
+          root_id: 'cassandra',
+          failure_policy: 'FAIL_RELOAD',
+          configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify({ parser: 'cassandra', rules: RULES }) },
+          vm_config: { vm_id: 'weir-cassandra', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: path.join(repoRoot, 'build', 'filters', 'cassandra.wasm') } } },
+        },
+      },
+    });
+  }
+  filters.push({ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'bench', cluster: 'cassandra' } });
+  const bootstrap = {
+    node: { id: `bench-cassandra-${mode}`, cluster: 'bench' },
+    static_resources: {
+      listeners: [{ name: 'bench', address: { socket_address: { address: '127.0.0.1', port_value: port } }, filter_chains: [{ filters }] }],
+      clusters: [{ name: 'cassandra', type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: 'cassandra', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: backendPort } } } }] }] } }],
+    },
+  };
+  const file = path.join(dir, 'envoy.json');
+  writeFileSync(file, JSON.stringify(bootstrap));
+  let output = '';
+  const args = ['-c', file, '--concurrency', String(OPTIONS.envoyConcurrency), '--log-level', 'warn', '--component-log-level', 'wasm:warn', '--base-id', String(port), '--disable-hot-restart'];
+  const child: ChildProcess = spawn(resolveEnvoyPath(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  await waitFor(() => canConnect(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => output);
+  return {
+    port,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null && child.pid !== undefined) {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        process.kill(child.pid, 'SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+// A query_table regex in the form the control server ships: its own compiler's DFA table.
+function tableRegex(source: string): object {
+  const compiled = compileRegex(source);
+  if (!compiled.ok) throw new Error(compiled.reason);
+  return { regex: source, dfa: toSdkDfaJson(compiled.dfa) };
+}
+
+await main();
