@@ -10,6 +10,7 @@ import { PluginSettings } from './settings';
 import { readPluginSettings } from './plugin-config';
 import { parserFactory } from './registry';
 import { runOpLoop } from './op-loop';
+import { refreshOpTracing } from './op-trace';
 import { ByteBuffer } from './byte-buffer';
 import { setRunningConnection } from './running-connection';
 import { BufferType, LogLevel } from './abi/imports';
@@ -63,6 +64,7 @@ export function configureRoot(rootId: u32, configurationSize: u32): bool {
     logText(LogLevel.Error, 'weir ' + factory.protocol + ': plugin configuration rejected: ' + problem[0] + '; expected JSON such as {"parser":"' + factory.protocol + '","maxBufferBytes":1048576}');
     return false;
   }
+  refreshOpTracing();
   if (!roots.has(rootId)) roots.set(rootId, new RootContext());
   roots.get(rootId).settings = settings;
   const rules = settings.rules;

@@ -6,6 +6,7 @@
 import { Connection, Direction, DirectionStream } from './connection';
 import { ErrorCode, OpKind, Parser, opCount, opKind } from './parser';
 import { SlotKind } from './reply-queue';
+import { isTracingOps, traceOp } from './op-trace';
 
 // A parser that injects this many times in a row without consuming input is looping.
 const MAX_INJECTS_IN_A_ROW: i32 = 1024;
@@ -25,6 +26,7 @@ export function runOpLoop(connection: Connection, parser: Parser, direction: Dir
     const op = parser.onData(reply, endStream, stream.view);
     const kind = opKind(op);
     const count = opCount(op);
+    if (isTracingOps()) traceOp(connection.id, direction, kind, count, available);
     if (kind == OpKind.Nop) break;
     if (count == 0) return ErrorCode.InvalidOpLength;
     if (kind == OpKind.More) {

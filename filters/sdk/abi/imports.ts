@@ -59,3 +59,6 @@ export declare function proxy_set_tick_period_milliseconds(periodMilliseconds: u
 
 @external("env", "proxy_get_current_time_nanoseconds")
 export declare function proxy_get_current_time_nanoseconds(returnTimePtr: usize): u32;
+
+@external("env", "proxy_get_log_level")
+export declare function proxy_get_log_level(returnLevelPtr: usize): u32;
