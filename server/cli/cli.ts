@@ -12,6 +12,7 @@ import { endpointList } from './endpoint-command.ts';
 import { identityList } from './identity-command.ts';
 import { policyDelete, policyGet, policyImport, policyWait, type OutputFormat } from './policy-command.ts';
 import { proxyList } from './proxy-command.ts';
+import { PARSER_USAGE, runParserCommand } from './parser-command.ts';
 import { runServe } from './serve-command.ts';
 import { metricsCli, monitorCli, OBSERVABILITY_USAGE, ObservabilityUsageError, statusCli } from '../metrics/observability-cli.ts';
 
@@ -29,6 +30,7 @@ const USAGE = `usage:
   weir identity list                          identities with labels, and the IP -> identity map
   weir proxy list                             each proxy's enforced revision, sent/ACKed/NACKed versions
 ${OBSERVABILITY_USAGE}
+${PARSER_USAGE}
 API commands take [-o table|json] [--socket PATH | --server URL [--token-file FILE]]
   (default socket .weir/weir.sock; env WEIR_SOCKET, WEIR_SERVER, WEIR_API_TOKEN)`;
 
@@ -65,6 +67,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await metricsCli(rest);
       case 'status':
         return await statusCli(rest);
+      case 'parser':
+        return await runParserCommand(rest);
       case undefined:
       case 'help':
       case '--help':
