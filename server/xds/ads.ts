@@ -18,6 +18,7 @@ import { xdsServicePackage } from './envoy-protos.ts';
 import { serveDeltaStream } from './delta-stream.ts';
 import { serveSotwStream } from './sotw-stream.ts';
 import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from './response-encoder.ts';
+import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './request-decoder.ts';
 import type { StreamContext } from './stream-context.ts';
 import { CLUSTER_TYPE_URL } from './resources/cluster.ts';
 import { ENDPOINT_TYPE_URL } from './resources/endpoint.ts';
@@ -109,7 +110,10 @@ function withTypeUrl<Request extends { type_url: string }>(request: Request, typ
   return typeUrl && request.type_url === '' ? { ...request, type_url: typeUrl } : request;
 }
 
-/** The service definition with proto-loader's response serializers replaced by response-encoder.ts. */
+/**
+ * The service definition with proto-loader's response serializers replaced by response-encoder.ts,
+ * and its request deserializers fronted by request-decoder.ts (ACKs), which falls back to them.
+ */
 function withResponseEncoders(definition: ServiceDefinition, binding: DiscoveryServiceBinding): ServiceDefinition {
   const sotw = definition[binding.sotwMethod];
   const delta = definition[binding.deltaMethod];
@@ -118,8 +122,16 @@ function withResponseEncoders(definition: ServiceDefinition, binding: DiscoveryS
   }
   return {
     ...definition,
-    [binding.sotwMethod]: { ...sotw, responseSerialize: encodeDiscoveryResponse },
-    [binding.deltaMethod]: { ...delta, responseSerialize: encodeDeltaDiscoveryResponse },
+    [binding.sotwMethod]: {
+      ...sotw,
+      responseSerialize: encodeDiscoveryResponse,
+      requestDeserialize: (bytes: Buffer) => decodeDiscoveryRequest(bytes, sotw.requestDeserialize),
+    },
+    [binding.deltaMethod]: {
+      ...delta,
+      responseSerialize: encodeDeltaDiscoveryResponse,
+      requestDeserialize: (bytes: Buffer) => decodeDeltaDiscoveryRequest(bytes, delta.requestDeserialize),
+    },
   };
 }
 
