@@ -216,7 +216,7 @@ describe('serialisation', () => {
     };
     expect(json.format).toBe('weir.policy/v1');
     const [prefixRule, exactRule] = json.ingress.ports[0]?.rules[0]?.l7.rules ?? [];
-    expect(prefixRule?.['command']).toEqual({ exact: 'get', textCommands: ['get', 'gets'], binaryOpcodes: [0, 9, 12, 13] });
+    expect(prefixRule?.['command']).toEqual({ exact: 'get', textCommands: ['get', 'gets', 'bget', 'mg'], binaryOpcodes: [0, 9, 12, 13] });
     expect(prefixRule?.['keyPrefix']).toMatchObject({ prefix: 'a/', dfa: { start: 0, classCount: expect.any(Number) } });
     expect(exactRule?.['keyExact']).toBe('k');
   });
