@@ -1,8 +1,9 @@
 // `npm run demo [-- SCENARIO] [-- --check]`: runs a demo scenario and keeps it running until Ctrl-C,
 // or with --check runs its script once and exits 0 only if every outcome matched.
 import { runR2d2Demo, type RunningR2d2Demo } from './r2d2/scenario.ts';
+import { runFleetDemo } from './fleet/scenario.ts';
 
-const SCENARIOS: Record<string, () => Promise<RunningR2d2Demo>> = { r2d2: runR2d2Demo };
+const SCENARIOS: Record<string, () => Promise<RunningR2d2Demo>> = { r2d2: runR2d2Demo, fleet: runFleetDemo };
 
 const args = process.argv.slice(2);
 const check = args.includes('--check');

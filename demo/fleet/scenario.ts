@@ -1,0 +1,228 @@
+// The Alliance fleet demo (`npm run demo -- fleet [--check]`): Cilium's memcached getting-started
+// guide, then the Cilium 1.3 release post's policy, on a real memcached behind a real Envoy with
+// Weir. Without policy any ship reads and overwrites any other ship's coordinates; with the guide's
+// `secure-fleet` policy each wing reads and writes only its own, the tracker only reads; with the
+// post's policy fleet maintenance reads and writes under `alliance/fleet/`, fleet monitoring only
+// reads there, a jedi does anything. Each step prints like the guide and records its outcome.
+import path from 'node:path';
+import memjs from 'memjs';
+import { projectRoot } from '../../server/envoy/binary.ts';
+import type { Outcome } from '../r2d2/scenario.ts';
+import { deployFleet, type FleetDeployment } from './deployment.ts';
+import { BinaryShipClient, TextShipClient, launchShip, netcat, type Ship } from './ships.ts';
+
+export interface RunningFleetDemo {
+  outcomes: Outcome[];
+  stop(): Promise<void>;
+}
+
+const FLEET_DIR = path.join(projectRoot, 'demo', 'fleet');
+const SECURE_FLEET_POLICY = path.join(projectRoot, 'examples', 'policies', 'memcached-secure-fleet.yaml');
+const REBEL_ALLIANCE_POLICY = path.join(projectRoot, 'examples', 'policies', 'memcached-rebel-alliance.yaml');
+
+// The guide's canned text requests (memcd-env.sh).
+const AWING_COORD = '4309.432,918.980';
+const XWING_COORD = '8893.34,234.3290';
+const SETXC = `set xwing-coord 0 2400 16\r\n${XWING_COORD}\r\nquit\r\n`;
+const GETXC = 'get xwing-coord\r\nquit\r\n';
+const GETAC = 'get awing-coord\r\nquit\r\n';
+const DENIED_TEXT = 'CLIENT_ERROR access denied\r\n';
+/** How the `memcached` npm client reports `CLIENT_ERROR access denied`. */
+const DENIED_TEXT_CLIENT = 'Error: access denied';
+const DENIED_GET_BINARY = 'Error: MemJS GET: Authentication error';
+const DENIED_SET_BINARY = 'Error: MemJS SET: Authentication error';
+
+const say = (message: string): void => console.log(message);
+
+export async function runFleetDemo(): Promise<RunningFleetDemo> {
+  const deployment = await deployFleet({ endpointsFile: path.join(FLEET_DIR, 'endpoints', 'secure-fleet.yaml') });
+  const ships: Ship[] = [];
+  const stop = async (): Promise<void> => {
+    for (const ship of ships) await ship.close().catch(() => undefined);
+    await deployment.stop();
+  };
+  try {
+    const launch = async (name: string, address: string): Promise<Ship> => {
+      const ship = await launchShip(name, address, deployment.proxyPort);
+      ships.push(ship);
+      say(`${name.padEnd(18)}sends from ${address}`);
+      return ship;
+    };
+    const fleet: Fleet = {
+      awing: await launch('a-wing', '127.0.0.31'),
+      xwing: await launch('x-wing', '127.0.0.32'),
+      tracker: await launch('alliance-tracker', '127.0.0.33'),
+    };
+    const log = new OutcomeLog();
+    await beforePolicy(fleet, log);
+    await secureFleet(deployment, fleet, log);
+    await rebelAlliance(deployment, { maintenance: await launch('fleet-maintenance', '127.0.0.34'), monitoring: await launch('fleet-monitoring', '127.0.0.35'), jedi: await launch('jedi', '127.0.0.36'), awing: fleet.awing }, log);
+    say(`\nWithout --check the demo keeps running: try \`nc 127.0.0.1 ${deployment.proxyPort}\` (you are "world" there, so the post's policy denies you).`);
+    return { outcomes: log.outcomes, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+interface Fleet {
+  awing: Ship;
+  xwing: Ship;
+  tracker: Ship;
+}
+
+/** Records each step's outcome and prints it the way the guide shows a shell or python session. */
+class OutcomeLog {
+  readonly outcomes: Outcome[] = [];
+
+  async step(step: string, prompt: string, run: () => Promise<string>, expected: string | RegExp): Promise<void> {
+    say(prompt);
+    const actual = await run();
+    say(indent(actual));
+    const ok = typeof expected === 'string' ? actual === expected : expected.test(actual);
+    this.outcomes.push({ step, expected: show(expected), actual: show(actual), ok });
+  }
+
+  record(step: string, expected: string, actual: string): void {
+    this.outcomes.push({ step, expected, actual, ok: expected === actual });
+  }
+}
+
+async function beforePolicy(fleet: Fleet, log: OutcomeLog): Promise<void> {
+  heading('Before any policy: every ship can read and overwrite every coordinate');
+  const awing = new BinaryShipClient(fleet.awing);
+  const tracker = new BinaryShipClient(fleet.tracker);
+  try {
+    await log.step('no policy: a-wing stores its coordinates (binary)', `a-wing >>> client.set("awing-coord", "${AWING_COORD}", time=2400)`, () => awing.set('awing-coord', AWING_COORD), 'true');
+    await log.step('no policy: a-wing reads its coordinates', 'a-wing >>> client.get("awing-coord")', () => awing.get('awing-coord'), AWING_COORD);
+    await log.step('no policy: x-wing stores its coordinates (text, nc)', nc('x-wing', SETXC), () => netcat(fleet.xwing, SETXC), 'STORED\r\n');
+    await log.step('no policy: x-wing reads its coordinates', nc('x-wing', GETXC), () => netcat(fleet.xwing, GETXC), `VALUE xwing-coord 0 16\r\n${XWING_COORD}\r\nEND\r\n`);
+    await log.step('no policy (attack): x-wing reads the a-wing\'s coordinates', nc('x-wing', GETAC), () => netcat(fleet.xwing, GETAC), new RegExp(`^VALUE awing-coord \\d+ 16\\r\\n${AWING_COORD}\\r\\nEND\\r\\n$`));
+    await log.step('no policy (attack): a-wing overwrites the x-wing\'s coordinates', 'a-wing >>> client.set("xwing-coord", "0.0,0.0", time=2400)', () => awing.set('xwing-coord', '0.0,0.0'), 'true');
+    await log.step('no policy: a-wing puts them back', `a-wing >>> client.set("xwing-coord", "${XWING_COORD}", time=2400)`, () => awing.set('xwing-coord', XWING_COORD), 'true');
+    await log.step('no policy: the tracker reads the x-wing\'s coordinates', 'alliance-tracker >>> client.get("xwing-coord")', () => tracker.get('xwing-coord'), XWING_COORD);
+  } finally {
+    awing.close();
+    tracker.close();
+  }
+}
+
+async function secureFleet(deployment: FleetDeployment, fleet: Fleet, log: OutcomeLog): Promise<void> {
+  heading('Step 1: the guide\'s secure-fleet policy');
+  await importAndWait(deployment, log, [deployment.withMemcachedPort(SECURE_FLEET_POLICY)], 'secure-fleet');
+  const awing = new BinaryShipClient(fleet.awing);
+  const tracker = new BinaryShipClient(fleet.tracker);
+  const xwingText = new TextShipClient(fleet.xwing);
+  try {
+    say('\nDenied:');
+    await log.step('secure-fleet: x-wing may not read the a-wing\'s coordinates', nc('x-wing', GETAC), () => netcat(fleet.xwing, GETAC), DENIED_TEXT);
+    await log.step('secure-fleet: a-wing may not read the x-wing\'s coordinates (binary status 8)', 'a-wing >>> client.get("xwing-coord")', () => awing.get('xwing-coord'), DENIED_GET_BINARY);
+    await log.step('secure-fleet: the tracker may not write', 'alliance-tracker >>> client.set("awing-coord", "0.0,0.0", time=2400)', () => tracker.set('awing-coord', '0.0,0.0'), DENIED_SET_BINARY);
+    await log.step('secure-fleet: x-wing\'s text client may not read the a-wing\'s coordinates', 'x-wing > memcached.get("awing-coord")', () => xwingText.get('awing-coord'), DENIED_TEXT_CLIENT);
+    log.record('secure-fleet: the tracker\'s denied write never reached memcached', AWING_COORD, await directGet(deployment, 'awing-coord'));
+
+    say('\nStill allowed:');
+    await log.step('secure-fleet: x-wing stores its own coordinates (nc)', nc('x-wing', SETXC), () => netcat(fleet.xwing, SETXC), 'STORED\r\n');
+    await log.step('secure-fleet: x-wing reads its own coordinates (nc)', nc('x-wing', GETXC), () => netcat(fleet.xwing, GETXC), `VALUE xwing-coord 0 16\r\n${XWING_COORD}\r\nEND\r\n`);
+    await log.step('secure-fleet: x-wing\'s text client stores a new position', 'x-wing > memcached.set("xwing-coord", "8893.34,234.3291", 2400)', () => xwingText.set('xwing-coord', '8893.34,234.3291'), 'true');
+    await log.step('secure-fleet: x-wing\'s text client reads it back', 'x-wing > memcached.get("xwing-coord")', () => xwingText.get('xwing-coord'), '8893.34,234.3291');
+    await log.step('secure-fleet: a-wing stores its own coordinates', `a-wing >>> client.set("awing-coord", "${AWING_COORD}", time=2400)`, () => awing.set('awing-coord', AWING_COORD), 'true');
+    await log.step('secure-fleet: a-wing reads its own coordinates', 'a-wing >>> client.get("awing-coord")', () => awing.get('awing-coord'), AWING_COORD);
+    await log.step('secure-fleet: the tracker reads the a-wing\'s coordinates', 'alliance-tracker >>> client.get("awing-coord")', () => tracker.get('awing-coord'), AWING_COORD);
+    await log.step('secure-fleet: the tracker reads the x-wing\'s coordinates', 'alliance-tracker >>> client.get("xwing-coord")', () => tracker.get('xwing-coord'), '8893.34,234.3291');
+  } finally {
+    awing.close();
+    tracker.close();
+    xwingText.close();
+  }
+}
+
+interface RebelShips {
+  maintenance: Ship;
+  monitoring: Ship;
+  jedi: Ship;
+  awing: Ship;
+}
+
+async function rebelAlliance(deployment: FleetDeployment, ships: RebelShips, log: OutcomeLog): Promise<void> {
+  heading('Step 2: the Cilium 1.3 release post\'s policy (the server is now labelled app: memcached)');
+  const endpoints = path.join(FLEET_DIR, 'endpoints', 'rebel-alliance.yaml');
+  await importAndWait(deployment, log, [endpoints, '--name', 'endpoints.yaml'], 'the post\'s endpoints');
+  await importAndWait(deployment, log, [deployment.withMemcachedPort(REBEL_ALLIANCE_POLICY)], 'secure-rebel-alliance-memcache');
+  const maintenance = new TextShipClient(ships.maintenance);
+  const monitoring = new BinaryShipClient(ships.monitoring);
+  const awing = new BinaryShipClient(ships.awing);
+  try {
+    say('\nFleet maintenance reads and writes under alliance/fleet/ (text protocol):');
+    await log.step('post: maintenance writes under alliance/fleet/', 'fleet-maintenance > memcached.set("alliance/fleet/x-wing", "patrol", 2400)', () => maintenance.set('alliance/fleet/x-wing', 'patrol'), 'true');
+    await log.step('post: maintenance reads under alliance/fleet/', 'fleet-maintenance > memcached.get("alliance/fleet/x-wing")', () => maintenance.get('alliance/fleet/x-wing'), 'patrol');
+    await log.step('post: maintenance deletes under alliance/fleet/ (writeGroup)', 'fleet-maintenance > memcached.del("alliance/fleet/x-wing")', () => maintenance.delete('alliance/fleet/x-wing'), 'true');
+    await log.step('post: maintenance writes again', 'fleet-maintenance > memcached.set("alliance/fleet/x-wing", "hyperspace", 2400)', () => maintenance.set('alliance/fleet/x-wing', 'hyperspace'), 'true');
+    await log.step('post: maintenance may not write outside the prefix', 'fleet-maintenance > memcached.set("alliance/plans", "death-star", 2400)', () => maintenance.set('alliance/plans', 'death-star'), DENIED_TEXT_CLIENT);
+
+    say('\nFleet monitoring only reads under alliance/fleet/ (binary protocol, then meta commands):');
+    await log.step('post: monitoring reads under alliance/fleet/', 'fleet-monitoring >>> client.get("alliance/fleet/x-wing")', () => monitoring.get('alliance/fleet/x-wing'), 'hyperspace');
+    await log.step('post: monitoring may not write there', 'fleet-monitoring >>> client.set("alliance/fleet/x-wing", "0.0,0.0", time=2400)', () => monitoring.set('alliance/fleet/x-wing', '0.0,0.0'), DENIED_SET_BINARY);
+    await log.step('post: monitoring may not read outside the prefix', 'fleet-monitoring >>> client.get("awing-coord")', () => monitoring.get('awing-coord'), DENIED_GET_BINARY);
+    const metaGet = 'mg alliance/fleet/x-wing v\r\n';
+    await log.step('post: monitoring reads with a meta command (mg counts as get)', nc('fleet-monitoring', metaGet), () => netcat(ships.monitoring, metaGet), 'VA 10\r\nhyperspace\r\n');
+    const metaSet = 'ms alliance/fleet/x-wing 7\r\nboarded\r\n';
+    await log.step('post: monitoring may not write with a meta command (ms counts as set)', nc('fleet-monitoring', metaSet), () => netcat(ships.monitoring, metaSet), DENIED_TEXT);
+    log.record('post: the denied writes never reached memcached', 'hyperspace', await directGet(deployment, 'alliance/fleet/x-wing'));
+
+    say('\nA jedi may do anything:');
+    const jediSet = 'set alliance/plans 0 0 10\r\ndeath-star\r\n';
+    await log.step('post: a jedi writes anywhere', nc('jedi', jediSet), () => netcat(ships.jedi, jediSet), 'STORED\r\n');
+    const jediGet = 'get awing-coord\r\n';
+    await log.step('post: a jedi reads anything', nc('jedi', jediGet), () => netcat(ships.jedi, jediGet), new RegExp(`^VALUE awing-coord \\d+ 16\\r\\n${AWING_COORD}\\r\\nEND\\r\\n$`));
+    await log.step('post: a jedi runs keyless commands', nc('jedi', 'version\r\n'), () => netcat(ships.jedi, 'version\r\n'), /^VERSION \S+\r\n$/);
+
+    say('\nThe guide\'s ships have no rule in the post\'s policy:');
+    await log.step('post: the a-wing is denied once the server is selected (default deny)', 'a-wing >>> client.get("awing-coord")', () => awing.get('awing-coord'), DENIED_GET_BINARY);
+  } finally {
+    maintenance.close();
+    monitoring.close();
+    awing.close();
+  }
+}
+
+async function importAndWait(deployment: FleetDeployment, log: OutcomeLog, importArgs: string[], what: string): Promise<void> {
+  const shown = importArgs.map((arg) => (path.isAbsolute(arg) ? path.relative(projectRoot, arg) : arg));
+  say(`$ weir policy import ${shown.join(' ')}`);
+  const imported = await deployment.weir(['policy', 'import', ...importArgs, '-o', 'json']);
+  const revision = imported.code === 0 ? (JSON.parse(imported.stdout) as { revision: string }).revision : '';
+  say(indent(imported.code === 0 ? `imported; revision ${revision}` : imported.stderr));
+  log.record(`import ${what}`, 'exit 0', `exit ${imported.code}`);
+  if (imported.code !== 0) return;
+  say(`$ weir policy wait ${revision}`);
+  const waited = await deployment.weir(['policy', 'wait', revision, '--timeout', '20']);
+  say(indent(waited.code === 0 ? waited.stdout : waited.stderr));
+  log.record(`${what} enforced (acknowledged by the Envoy's agent)`, 'exit 0', `exit ${waited.code}`);
+}
+
+/** What memcached itself holds for `key`, read past Envoy. */
+async function directGet(deployment: FleetDeployment, key: string): Promise<string> {
+  const client = memjs.Client.create(`127.0.0.1:${deployment.memcached.port}`, { retries: 0, timeout: 3, logger: { log: () => undefined } });
+  try {
+    const { value } = await client.get(key);
+    return value === null ? '(missing)' : value.toString();
+  } finally {
+    client.close();
+  }
+}
+
+function heading(title: string): void {
+  say(`\n== ${title} ==\n`);
+}
+
+function nc(ship: string, requests: string): string {
+  return `${ship} $ echo -en "${requests.replaceAll('\r\n', '\\r\\n')}" | nc memcd-server 11211`;
+}
+
+function indent(text: string): string {
+  return text.replace(/\r\n/g, '\n').replace(/\n$/, '').split('\n').map((line) => `    ${line}`).join('\n');
+}
+
+function show(value: string | RegExp): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
