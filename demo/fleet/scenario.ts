@@ -57,7 +57,7 @@ export async function runFleetDemo(): Promise<RunningFleetDemo> {
     await beforePolicy(fleet, log);
     await secureFleet(deployment, fleet, log);
     await rebelAlliance(deployment, { maintenance: await launch('fleet-maintenance', '127.0.0.34'), monitoring: await launch('fleet-monitoring', '127.0.0.35'), jedi: await launch('jedi', '127.0.0.36'), awing: fleet.awing }, log);
-    say(`\nWithout --check the demo keeps running: try \`nc 127.0.0.1 ${deployment.proxyPort}\` (you are "world" there, so the post's policy denies you).`);
+    say(`\nWithout --check the demo keeps running: \`nc -s 127.0.0.36 127.0.0.1 ${deployment.proxyPort}\` talks as the jedi, \`nc -s 127.0.0.35 ...\` as fleet monitoring.`);
     return { outcomes: log.outcomes, stop };
   } catch (error) {
     await stop();
