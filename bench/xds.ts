@@ -34,6 +34,8 @@ export interface XdsBenchOptions {
    * of the initial sync.
    */
   serverMallocTrim: boolean;
+  /** Buffer.poolSize in the server process; undefined keeps Node's 8 KiB. */
+  serverBufferPoolBytes: number | undefined;
   /** Directory for V8 CPU profiles of the server during each change, and heap snapshots with idle streams. */
   profileDir: string | undefined;
 }
@@ -79,6 +81,7 @@ async function runOnce(variant: XdsVariant, nodeCount: number): Promise<BenchRes
     '--batch-window-ms', String(options.batchWindowMs),
     '--log-level', options.logLevel,
     ...profileArgs,
+    ...(options.serverBufferPoolBytes ? ['--buffer-pool-bytes', String(options.serverBufferPoolBytes)] : []),
   ], options.serverMallocTrim ? MALLOC_TRIM_ENV : {});
   try {
     const ready = await nextMessage<ServerReport, 'ready'>(server, 'ready', 120_000 + nodeCount * 20, 'xDS server');
@@ -206,6 +209,7 @@ function parseOptions(): XdsBenchOptions {
       json: { type: 'string' },
       'profile-dir': { type: 'string' },
       'server-malloc-trim': { type: 'boolean', default: false },
+      'server-buffer-pool-bytes': { type: 'string' },
     },
   });
   const nodeCounts = values.nodes.split(',').map((entry) => positiveInteger(entry, '--nodes'));
@@ -224,6 +228,7 @@ function parseOptions(): XdsBenchOptions {
     jsonFile: values.json,
     profileDir: values['profile-dir'],
     serverMallocTrim: values['server-malloc-trim'],
+    serverBufferPoolBytes: values['server-buffer-pool-bytes'] ? positiveInteger(values['server-buffer-pool-bytes'], '--server-buffer-pool-bytes') : undefined,
   };
 }
 

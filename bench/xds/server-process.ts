@@ -21,12 +21,16 @@ const { values } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     /** Writes a V8 CPU profile of the change (from just before it is applied until the next stats request) to this file. */
     'profile-change': { type: 'string' },
+    /** Buffer.poolSize for the server process (Node's default is 8 KiB). */
+    'buffer-pool-bytes': { type: 'string' },
     /** Writes a V8 heap snapshot to this file when the idle streams are measured (the second stats request). */
     'heap-snapshot-idle': { type: 'string' },
   },
 });
 const nodeCount = Number(values.nodes);
 if (!Number.isInteger(nodeCount) || nodeCount < 1) throw new Error(`server-process: --nodes must be a positive integer, got ${values.nodes}`);
+
+if (values['buffer-pool-bytes']) Buffer.poolSize = Number(values['buffer-pool-bytes']);
 
 const buildStarted = performance.now();
 const shared = buildSharedResources();
