@@ -4,7 +4,7 @@
 // Owns the AssemblyScript flags that make a module load in Envoy's V8 runtime (see
 // docs/parser-sdk.md "Build") and checks each module's imports against what Envoy provides.
 // It does not run anything; tests and the control server consume the .wasm files.
-import { readdir, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readdir, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,13 +78,28 @@ async function acquireLock(outFile) {
   for (;;) {
     try {
       await mkdir(lock);
+      await writeFile(path.join(lock, 'pid'), String(process.pid));
       return lock;
     } catch (err) {
       if (err.code !== 'EEXIST') throw err;
-      const since = await stat(lock).then((info) => Date.now() - info.mtimeMs, () => 0);
-      if (since > STALE_LOCK_MS) await rm(lock, { recursive: true, force: true });
+      if (await lockIsAbandoned(lock)) await rm(lock, { recursive: true, force: true });
       else await new Promise((resolve) => setTimeout(resolve, 200));
     }
+  }
+}
+
+// A lock is abandoned when the build that took it is gone (killed) or it is very old.
+async function lockIsAbandoned(lock) {
+  const info = await stat(lock).catch(() => undefined);
+  if (info === undefined) return false;
+  if (Date.now() - info.mtimeMs > STALE_LOCK_MS) return true;
+  const owner = Number(await readFile(path.join(lock, 'pid'), 'utf8').catch(() => ''));
+  if (!Number.isInteger(owner) || owner <= 0) return Date.now() - info.mtimeMs > 5000; // pid not written yet
+  try {
+    process.kill(owner, 0);
+    return false;
+  } catch (err) {
+    return err.code === 'ESRCH';
   }
 }
 
