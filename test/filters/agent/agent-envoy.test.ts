@@ -47,6 +47,11 @@ async function startProxy(nodeId: string): Promise<EnvoyProcess> {
   });
   envoys.push(envoy);
   await envoy.waitForLog(/weir agent: ACK type\.googleapis\.com\/weir\.IdentityMap/, 20_000);
+  const acked = (typeUrl: string): boolean => {
+    const state = typeState(nodeId, typeUrl);
+    return state?.ackedVersion !== undefined && state.ackedVersion === state.sentVersion;
+  };
+  await waitFor(() => acked(NETWORK_POLICY_TYPE_URL) && acked(IDENTITY_MAP_TYPE_URL), 5000, `the server to record the agent's ACKs for ${nodeId}`);
   await waitFor(async () => await listening(listenPort), 20_000, `the weir-db listener on ${listenPort}`, () => envoy.log());
   return envoy;
 }
@@ -157,6 +162,22 @@ describe('Weir agent in Envoy 1.40', () => {
       const admin = await connectFrom(ADMIN, listenPort);
       expect(await admin.request('READ public-2')).toMatch(/^OK public-2/);
       expect(await admin.request('WRITE logs')).toBe('ERROR');
+      admin.close();
+    });
+
+    it('reconnects after the control server restarts and reports the version it enforces', async () => {
+      const port = server.port;
+      const accepted = typeState('node-a', NETWORK_POLICY_TYPE_URL)?.ackedVersion;
+      const opened = (envoy.log().match(/ADS stream to weir-xds opened/g) ?? []).length;
+      await server.stop();
+      await envoy.waitForLog(/weir agent: ADS stream to weir-xds closed \(grpc-status \d+/, 10_000);
+      server = await startControlServer({ port, snapshot: snapshotWith(policiesFor(R2D2_DB_READ_ONLY_POLICY)) });
+      await waitFor(() => (envoy.log().match(/ADS stream to weir-xds opened/g) ?? []).length > opened, 15_000, 'the agent to reopen its stream', () => envoy.log());
+      await waitFor(() => typeState('node-a', NETWORK_POLICY_TYPE_URL)?.ackedVersion !== undefined, 5000, 'the new server to learn the version the agent holds');
+      expect(typeState('node-a', NETWORK_POLICY_TYPE_URL)?.ackedVersion).toBe(accepted);
+      const admin = await connectFrom(ADMIN, listenPort);
+      expect(await admin.request('WRITE logs')).toBe('ERROR');
+      expect(await admin.request('READ public-3')).toMatch(/^OK public-3/);
       admin.close();
     });
   });
