@@ -60,7 +60,7 @@ describe('Cassandra filter in Envoy with Cassandra 5 (Empire guide)', () => {
       startWasmEnvoy({ wasmFile: filterWasm('cassandra'), rootId: 'cassandra', configuration: JSON.stringify({ parser: 'cassandra', rules }), backendPort: node.nativePort });
     outpost = await envoy(OUTPOST_RULES);
     hq = await envoy([{}]);
-  }, 300_000);
+  }, 600_000);
 
   afterAll(async () => {
     await outpost?.stop();

@@ -2,9 +2,9 @@
 // the real one: v3/v4 frames and v5 segments (split at every byte), each opcode, denials on the
 // request's stream id (queued behind outstanding replies, or through an OPTIONS probe whose
 // SUPPORTED answer is replaced), prepared ids, batches, USE, compression refusal and limits.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { everySplit, type Chunking } from '../../../../server/wasm-host/index.ts';
-import { accessLog } from '../../host-helpers.ts';
+import { accessLog, ensureFiltersBuilt } from '../../host-helpers.ts';
 import {
   Opcode,
   authResponse,
@@ -25,6 +25,9 @@ import {
   type FakeCassandra,
 } from './cql-wire.ts';
 import { OUTPOST_RULES, loadCassandra } from './test-rules.ts';
+
+// Building every filter can take minutes on a busy machine; do it before the first test's clock.
+beforeAll(() => ensureFiltersBuilt(), 600_000);
 
 const UNAUTHORIZED = { code: 0x2100, message: 'Request Unauthorized' };
 

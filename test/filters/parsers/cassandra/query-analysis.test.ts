@@ -2,11 +2,14 @@
 // `query_action` of Cilium's list with its `query_table`, name normalisation (unquoted names
 // lower-cased, quoted kept), BEGIN BATCH text, and the queries it refuses instead of guessing
 // (comments, two statements, unknown statements). Also rule validation at configuration time.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FilterLoadError } from '../../../../server/wasm-host/index.ts';
-import { accessLog } from '../../host-helpers.ts';
+import { accessLog, ensureFiltersBuilt } from '../../host-helpers.ts';
 import { Opcode, errorOf, fakeCassandra, query, readFrames, startup } from './cql-wire.ts';
 import { loadCassandra } from './test-rules.ts';
+
+// Building every filter can take minutes on a busy machine; do it before the first test's clock.
+beforeAll(() => ensureFiltersBuilt(), 600_000);
 
 // Sends `text` after `USE ks0` on a v4 connection that allows everything; returns the logged fields.
 function analyse(text: string) {
