@@ -59,6 +59,11 @@ function push(test: AgentUnderTest, typeUrl: string, versionInfo: string, nonce:
   test.agent.settle();
 }
 
+// The verdict entries (Request, Denied) of the access log; other entry types are not under test here.
+function verdicts(source: Parameters<typeof accessLog>[0]): ReturnType<typeof accessLog> {
+  return accessLog(source).filter((entry) => entry.type === 'Request' || entry.type === 'Denied');
+}
+
 function generation(test: AgentUnderTest): bigint {
   const value = test.shared('weir/generation');
   return value === undefined ? 0n : new DataView(value.buffer, value.byteOffset, value.byteLength).getBigUint64(0, true);
@@ -159,7 +164,7 @@ describe('parser VM deciding with the agent policy (shared data, vm_id weir)', (
     connection.fromClient('READ sloop\r\n');
     expect(connection.upstreamText).toBe('\r\n'); // the probe, answered and rewritten into ERROR
     expect(connection.clientText).toBe('ERROR\r\n');
-    expect(accessLog(connection)).toMatchObject([{ type: 'Denied', reason: 'no policy for endpoint db yet; denied until the Weir agent publishes one (fail closed)' }]);
+    expect(verdicts(connection)).toMatchObject([{ type: 'Denied', reason: 'no policy for endpoint db yet; denied until the Weir agent publishes one (fail closed)' }]);
   });
 
   it('allows and denies by remote identity and L7 rules, and reasons each denial', () => {
@@ -180,12 +185,12 @@ describe('parser VM deciding with the agent policy (shared data, vm_id weir)', (
     expect(stranger.clientText).toBe('ERROR\r\n');
     const webId = compiled.identityOf('web');
     const adminId = compiled.identityOf('admin');
-    expect(accessLog(web).map((entry) => [entry.type, entry.reason])).toEqual([
+    expect(verdicts(web).map((entry) => [entry.type, entry.reason])).toEqual([
       ['Request', ''],
       ['Denied', `no L7 rule matched (r2d2 rules for remote identity ${webId} on port 9000)`],
     ]);
-    expect(accessLog(admin).map((entry) => entry.reason)).toEqual(['', `no L7 rule matched (r2d2 rules for remote identity ${adminId} on port 9000)`]);
-    expect(accessLog(stranger).map((entry) => entry.reason)).toEqual(['remote identity 2 not allowed on port 9000']);
+    expect(verdicts(admin).map((entry) => entry.reason)).toEqual(['', `no L7 rule matched (r2d2 rules for remote identity ${adminId} on port 9000)`]);
+    expect(verdicts(stranger).map((entry) => entry.reason)).toEqual(['remote identity 2 not allowed on port 9000']);
   });
 
   it('switches an open connection to the new policy on the next request', () => {
@@ -220,16 +225,16 @@ describe('identities, directions and deny rules in the parser VM', () => {
     const map = encodeIdentityMap({ entries: [{ cidr: '127.0.0.0/8', identity: webId }, { cidr: '127.0.0.3/32', identity: adminId }, { cidr: 'fd00::/64', identity: adminId }] });
     const test = agentWith(compiled.policies, map);
     const r2d2 = loadR2d2(test.process);
-    const verdicts = (address: string): string => {
+    const writeFrom = (address: string): string => {
       const connection = r2d2.openConnection({ source: { address, port: 40000 } });
       connection.fromClient('WRITE logs\r\n');
       return connection.clientText;
     };
-    expect(verdicts('127.0.0.3')).toBe('OK\r\n');
-    expect(verdicts('127.0.0.50')).toBe('ERROR\r\n'); // web: READ only
-    expect(verdicts('fd00::7')).toBe('OK\r\n');
-    expect(verdicts('fd00:0:0:1::7')).toBe('ERROR\r\n');
-    const denied = accessLog(r2d2).filter((entry) => entry.type === 'Denied').map((entry) => entry.reason);
+    expect(writeFrom('127.0.0.3')).toBe('OK\r\n');
+    expect(writeFrom('127.0.0.50')).toBe('ERROR\r\n'); // web: READ only
+    expect(writeFrom('fd00::7')).toBe('OK\r\n');
+    expect(writeFrom('fd00:0:0:1::7')).toBe('ERROR\r\n');
+    const denied = verdicts(r2d2).filter((entry) => entry.type === 'Denied').map((entry) => entry.reason);
     expect(denied).toEqual([`no L7 rule matched (r2d2 rules for remote identity ${webId} on port 9000)`, 'remote identity 2 not allowed on port 9000']);
   });
 
@@ -255,7 +260,7 @@ specs:
     const elsewhere = r2d2.openConnection({ source: { address: '127.0.0.2', port: 40001 }, destination: { address: '127.0.0.99', port: 9000 } });
     elsewhere.fromClient('READ x\r\n');
     expect(elsewhere.clientText).toBe('ERROR\r\n');
-    expect(accessLog(elsewhere).map((entry) => entry.reason)).toEqual(['remote identity 2 not allowed on port 9000']);
+    expect(verdicts(elsewhere).map((entry) => entry.reason)).toEqual(['remote identity 2 not allowed on port 9000']);
   });
 
   it('a deny rule wins over an L3/L4 allow and says which rule denied', () => {
@@ -277,6 +282,6 @@ specs:
     const admin = r2d2.openConnection({ source: { address: '127.0.0.3', port: 40001 } });
     admin.fromClient('READ x\r\n');
     expect(admin.clientText).toBe('ERROR\r\n');
-    expect(accessLog(admin)[0]?.reason).toBe(`remote identity ${withDeny.identityOf('admin')} denied on port 9000 by deny rule policies/p0.yaml specs[0].ingressDeny[0]`);
+    expect(verdicts(admin)[0]?.reason).toBe(`remote identity ${withDeny.identityOf('admin')} denied on port 9000 by deny rule policies/p0.yaml specs[0].ingressDeny[0]`);
   });
 });
