@@ -30,7 +30,7 @@ if (check) {
   console.log(failed === 0 ? `demo ${name}: every outcome matched` : `demo ${name}: ${failed} outcome(s) did not match`);
   process.exit(failed === 0 ? 0 : 1);
 }
-console.log('\nThe demo keeps running: try `nc -C 127.0.0.1 10000` and type READ sloop or WRITE C-3PO. Ctrl-C stops it.');
+console.log(`\n${demo.hint ?? 'The demo keeps running.'} Ctrl-C stops it.`);
 const shutdown = (): void => {
   void demo.stop().then(() => process.exit(failed === 0 ? 0 : 1));
 };

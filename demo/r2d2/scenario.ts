@@ -27,6 +27,8 @@ export interface Outcome {
 
 export interface RunningR2d2Demo {
   outcomes: Outcome[];
+  /** What to try while the demo keeps running (printed by demo/main.ts). */
+  hint?: string;
   stop(): Promise<void>;
 }
 
@@ -55,7 +57,8 @@ export async function runR2d2Demo(): Promise<RunningR2d2Demo> {
     say(`envoy             pid ${envoy.pid}, admin ${envoy.adminUrl}, r2d2 listener on 127.0.0.1:${port}`);
     say('');
     const outcomes = await scriptedSession(port, backend, envoy);
-    return { outcomes, stop };
+    const hint = `The demo keeps running: try \`nc -C 127.0.0.1 ${port}\` and type READ sloop or WRITE C-3PO.`;
+    return { outcomes, stop, hint };
   } catch (error) {
     await stop();
     throw error;
