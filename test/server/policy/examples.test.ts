@@ -63,6 +63,7 @@ describe('examples/policies', () => {
       f.verdict('cass', { direction: 'ingress', port: 9042, from, l7Request: { query_action, query_table } });
     expect(ask('outpost', 'select', 'system.local')).toBe('allow');
     expect(ask('outpost', 'select', 'system_schema.keyspaces')).toBe('allow');
+    expect(ask('outpost', 'select', 'system_virtual_schema.tables')).toBe('allow'); // cqlsh on Cassandra 4+
     expect(ask('outpost', 'insert', 'attendance.daily_records')).toBe('allow');
     expect(ask('outpost', 'select', 'attendance.daily_records')).toBe('deny');
     expect(ask('outpost', 'select', 'deathstar.scrum_notes')).toBe('deny');
