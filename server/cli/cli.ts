@@ -19,7 +19,7 @@ import { metricsCli, monitorCli, OBSERVABILITY_USAGE, ObservabilityUsageError, s
 const USAGE = `usage:
   weir serve [--config FILE]                  run the xDS control server and the REST API (default config weir.yaml);
                                               SIGHUP reloads the config and parser modules
-  weir bootstrap [--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta]
+  weir bootstrap [--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta] [--agent-wasm PATH]
                                               print an Envoy bootstrap that uses this server
   weir policy import FILE|- [--name FILE.yaml]
                                               add or replace a policy file (all or nothing)
@@ -127,6 +127,7 @@ export function bootstrapOptionsFrom(args: readonly string[]): BootstrapOptions 
     xds: { type: 'string' },
     'admin-port': { type: 'string' },
     delta: { type: 'boolean' },
+    'agent-wasm': { type: 'string' },
   });
   const options: BootstrapOptions = {};
   if (values['node-id'] !== undefined) options.nodeId = values['node-id'];
@@ -138,6 +139,7 @@ export function bootstrapOptionsFrom(args: readonly string[]): BootstrapOptions 
   }
   if (values['admin-port'] !== undefined) options.adminPort = integerArgument(values['admin-port'], '--admin-port');
   if (values.delta) options.variant = 'delta';
+  if (values['agent-wasm'] !== undefined) options.agentWasmFile = values['agent-wasm'];
   return options;
 }
 

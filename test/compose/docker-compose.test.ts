@@ -54,7 +54,7 @@ describe('docker-compose.yml', () => {
     const [hostPath = '', containerPath = ''] = (mount ?? '').split(':');
     expect(envoy.command).toEqual(expect.arrayContaining(['-c', containerPath]));
     const mounted = parse(readFileSync(path.join(projectRoot, hostPath), 'utf8')) as unknown;
-    const expected = parse(renderBootstrap({ nodeId: 'weir-compose', xdsAddress: 'weir-server', xdsPort: processConfig.xds.port, adminPort: R2D2_DEMO.adminPort })) as unknown;
+    const expected = parse(renderBootstrap({ nodeId: 'weir-compose', xdsAddress: 'weir-server', xdsPort: processConfig.xds.port, adminPort: R2D2_DEMO.adminPort, agentWasmFile: '/weir/build/filters/agent.wasm' })) as unknown;
     expect(mounted).toEqual(expected);
   });
 
