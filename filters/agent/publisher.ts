@@ -1,10 +1,10 @@
 // Writes what the agent accepted into Wasm shared data for the parser VMs (vm_id `weir`; layout in
-// filters/sdk/policy-shared-data.ts and docs/policy-wire.md): `weir/policy/<endpoint>` per endpoint,
-// `weir/identities`, then bumps `weir/generation` once the publish is complete. Endpoints that
+// filters/sdk/policy-shared-data.ts and docs/policy-wire.md): `weir/policy/<endpoint>` and
+// `weir/revision/<endpoint>` per endpoint, `weir/identities`, then bumps `weir/generation` once the publish is complete. Endpoints that
 // disappeared are emptied (shared data has no delete). Remembers which endpoints it published.
 import { LogLevel } from '../sdk/abi/imports';
 import { logText } from '../sdk/abi/host';
-import { IDENTITIES_KEY, policyKey, readGeneration, writeGeneration, writeSharedData } from '../sdk/policy-shared-data';
+import { IDENTITIES_KEY, policyKey, readGeneration, revisionKey, writeGeneration, writeSharedData } from '../sdk/policy-shared-data';
 import { IdentityUpdate, PolicyUpdate } from './weir-resources';
 
 export class PolicyPublisher {
@@ -17,11 +17,14 @@ export class PolicyPublisher {
     for (let i = 0; i < update.policies.length; i++) {
       const policy = update.policies[i];
       this.write(policyKey(policy.endpoint), policy.compiled);
+      this.write(revisionKey(policy.endpoint), String.UTF8.encode(policy.revision));
       current.push(policy.endpoint);
     }
     for (let i = 0; i < this.published.length; i++) {
       const endpoint = this.published[i];
-      if (!current.includes(endpoint)) this.write(policyKey(endpoint), new ArrayBuffer(0));
+      if (current.includes(endpoint)) continue;
+      this.write(policyKey(endpoint), new ArrayBuffer(0));
+      this.write(revisionKey(endpoint), new ArrayBuffer(0));
     }
     this.published = current;
     this.bump();

@@ -1,8 +1,10 @@
 // Writes access-log entries as one `proxy_log` line each, `weir-accesslog {"type":..,"proto":..,
-// "connection":..,"fields":{..},"reason":".."}`, and hands the same JSON to the Weir agent through
-// the shared queue (access-log-queue.ts), which ships it to the server. Request entries log at info, Denied and Error at warn. Owns the JSON encoding
-// of field values (bytes are escaped byte by byte, so any wire content yields valid JSON).
-// Reuses one buffer per connection; building a line allocates only when a buffer grows.
+// "connection":..,"direction":..,"endpoint":..,"revision":..,"rule":..,"sourceIdentity":..,
+// "destinationIdentity":..,"fields":{..},"reason":".."}` (attribution members only when known), and
+// hands the same JSON to the Weir agent through the shared queue (access-log-queue.ts), which ships
+// it to the server. Request and Response entries log at info, Denied and Error at warn. Owns the
+// JSON encoding of field values (bytes are escaped byte by byte, so any wire content yields valid
+// JSON). Reuses one buffer per connection; building a line allocates only when a buffer grows.
 import { ByteBuffer } from './byte-buffer';
 import { ByteView } from './byte-view';
 import { LogLevel, proxy_log } from './abi/imports';
@@ -12,6 +14,19 @@ export const enum EntryType {
   Request = 0,
   Denied = 1,
   Error = 2,
+  Response = 3,
+}
+
+// Who the entry is about and what decided it; filled by the connection (connection.ts) from the
+// plugin configuration and the policy decision. Empty strings and identity 0 mean "unknown" and
+// are left out of the JSON, so the server falls back to its own view (docs/accesslog.md).
+export class EntryAttribution {
+  direction: string = ''; // "ingress" or "egress"
+  endpoint: string = ''; // the local endpoint's name
+  revision: string = ''; // the policy revision that decided
+  rule: string = ''; // the rule that allowed the request
+  sourceIdentity: u32 = 0;
+  destinationIdentity: u32 = 0;
 }
 
 export const ACCESS_LOG_PREFIX = 'weir-accesslog ';
@@ -56,7 +71,7 @@ export class LogFields {
 }
 
 // Emits one entry through proxy_log, using `line` as scratch space.
-export function writeAccessLog(line: ByteBuffer, type: EntryType, proto: string, connectionId: u64, fields: LogFields, reason: string): void {
+export function writeAccessLog(line: ByteBuffer, type: EntryType, proto: string, connectionId: u64, attribution: EntryAttribution, fields: LogFields, reason: string): void {
   line.clear();
   line.appendAscii(ACCESS_LOG_PREFIX);
   line.appendAscii('{"type":"');
@@ -65,12 +80,13 @@ export function writeAccessLog(line: ByteBuffer, type: EntryType, proto: string,
   appendJsonString(line, proto);
   line.appendAscii(',"connection":');
   line.appendDecimal(connectionId);
+  appendAttribution(line, attribution);
   line.appendAscii(',"fields":{');
   line.appendBytes(fields.buffer.readPtr, fields.buffer.length);
   line.appendAscii('},"reason":');
   appendJsonString(line, reason);
   line.appendByte(0x7d); // }
-  const level = type == EntryType.Request ? LogLevel.Info : LogLevel.Warn;
+  const level = type == EntryType.Request || type == EntryType.Response ? LogLevel.Info : LogLevel.Warn;
   proxy_log(level, line.readPtr, line.length);
   // The members between the object's braces go to the agent (access-log-queue.ts).
   const membersStart = <usize>ACCESS_LOG_PREFIX.length + 1;
@@ -80,7 +96,29 @@ export function writeAccessLog(line: ByteBuffer, type: EntryType, proto: string,
 export function entryTypeName(type: EntryType): string {
   if (type == EntryType.Request) return 'Request';
   if (type == EntryType.Denied) return 'Denied';
+  if (type == EntryType.Response) return 'Response';
   return 'Error';
+}
+
+function appendAttribution(line: ByteBuffer, attribution: EntryAttribution): void {
+  appendOptionalString(line, ',"direction":', attribution.direction);
+  appendOptionalString(line, ',"endpoint":', attribution.endpoint);
+  appendOptionalString(line, ',"revision":', attribution.revision);
+  appendOptionalString(line, ',"rule":', attribution.rule);
+  appendOptionalIdentity(line, ',"sourceIdentity":', attribution.sourceIdentity);
+  appendOptionalIdentity(line, ',"destinationIdentity":', attribution.destinationIdentity);
+}
+
+function appendOptionalString(line: ByteBuffer, member: string, value: string): void {
+  if (value.length == 0) return;
+  line.appendAscii(member);
+  appendJsonString(line, value);
+}
+
+function appendOptionalIdentity(line: ByteBuffer, member: string, identity: u32): void {
+  if (identity == 0) return;
+  line.appendAscii(member);
+  line.appendDecimal(<u64>identity);
 }
 
 // Appends `text` as a JSON string, encoding characters outside ASCII as \uXXXX escapes.

@@ -1,11 +1,12 @@
 // One proxied connection as a parser sees it: identity (id, protocol, addresses), its policy
 // (rules and a reusable request record), the reply bookkeeping behind denials (expectReply, deny,
-// endOfReply), injection, and access logging. Also holds the per-direction stream state the op
+// endOfReply), injection, and access logging (with the attribution of each entry: direction,
+// endpoint, identities, revision and the rule that allowed the request). Also holds the per-direction stream state the op
 // loop (op-loop.ts) works on. Created when Envoy opens the connection, released on delete.
 import { ByteBuffer } from './byte-buffer';
 import { ByteView } from './byte-view';
-import { EntryType, LogFields, writeAccessLog } from './access-log';
-import { ReplyQueue } from './reply-queue';
+import { EntryAttribution, EntryType, LogFields, writeAccessLog } from './access-log';
+import { ReplyQueue, SlotKind } from './reply-queue';
 import { RequestRecord } from './rules';
 import { PluginSettings } from './settings';
 import { propertyString, propertyU64 } from './abi/host';
@@ -41,6 +42,9 @@ export class Connection {
   readonly record: RequestRecord;
   readonly fields: LogFields = new LogFields();
   private logLine: ByteBuffer = new ByteBuffer();
+  private attribution: EntryAttribution = new EntryAttribution();
+  // With static rules: the index of the rule that allowed the last request (-1: none).
+  private staticRule: i32 = -1;
   private connectionId: u64 = 0;
   // Set when the connection failed (ERROR op): later request bytes are discarded, replies owed
   // to requests already forwarded still pass, then the connection closes (closing.ts).
@@ -89,10 +93,12 @@ export class Connection {
   // rules this returns `whenNoRules`, so the parser decides its documented default. With
   // "policy": "agent" the policy the Weir agent published decides (policy-decision.ts).
   allows(whenNoRules: bool): bool {
+    this.staticRule = -1;
     if (this.settings.agentPolicy !== null) return this.agentPolicy().decide(this.record);
     const rules = this.settings.rules;
     if (rules === null) return whenNoRules;
-    return rules.allows(this.record);
+    this.staticRule = rules.matchingRule(this.record);
+    return this.staticRule >= 0;
   }
 
   // Request direction: the request about to be PASSed will get one reply from the server.
@@ -142,8 +148,43 @@ export class Connection {
   log(type: EntryType, reason: string): void {
     const policy = this.policy;
     if (policy !== null && type == EntryType.Denied && policy.denyReason.length > 0) reason = policy.denyReason;
-    writeAccessLog(this.logLine, type, this.protocol, this.id, this.fields, reason);
+    writeAccessLog(this.logLine, type, this.protocol, this.id, this.attribute(type), this.fields, reason);
     this.fields.clear();
+  }
+
+  // Reply direction: logs a Response entry with the fields the parser put in `fields` (e.g. the
+  // reply's status), then clears them. Call it before the op that passes the reply's last frame.
+  // A reply that answers one of the SDK's probes is the denied request's reply, already logged as
+  // Denied: then nothing is logged and this returns false.
+  logResponse(): bool {
+    if (this.replies.headKind() == SlotKind.Probe) {
+      this.fields.clear();
+      return false;
+    }
+    this.log(EntryType.Response, '');
+    return true;
+  }
+
+  // Fills the entry's attribution: direction and endpoint from the plugin configuration; with the
+  // agent's policy, both identities (the remote from the identity map, the local from the policy),
+  // the revision, and for a Request the rule that allowed it.
+  private attribute(type: EntryType): EntryAttribution {
+    const attribution = this.attribution;
+    const binding = this.settings.agentPolicy;
+    const ingress = binding !== null ? binding.ingress : this.settings.direction != 'egress';
+    attribution.direction = binding !== null ? (ingress ? 'ingress' : 'egress') : this.settings.direction;
+    attribution.endpoint = binding !== null ? binding.endpoint : this.settings.endpoint;
+    attribution.rule = '';
+    const policy = this.policy;
+    if (policy !== null) {
+      attribution.revision = policy.revision;
+      attribution.sourceIdentity = ingress ? policy.remoteIdentity : policy.localIdentity;
+      attribution.destinationIdentity = ingress ? policy.localIdentity : policy.remoteIdentity;
+      if (type == EntryType.Request) attribution.rule = policy.allowingRule;
+    } else if (type == EntryType.Request && this.staticRule >= 0) {
+      attribution.rule = this.settings.ruleName(this.staticRule);
+    }
+    return attribution;
   }
 
   // The connection's view of the agent's policy, made on first use.

@@ -30,6 +30,8 @@ export function readPluginSettings(base: usize, length: i32, factory: ParserFact
     }
   }
   settings.agentPolicy = agentPolicy.binding(reader);
+  settings.endpoint = agentPolicy.endpointName;
+  settings.direction = agentPolicy.directionName;
   if (!reader.failed && !reader.atEnd()) reader.fail('unexpected bytes after the configuration object');
   if (reader.failed) {
     problem.push(reader.problem);

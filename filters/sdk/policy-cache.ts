@@ -5,7 +5,7 @@ import { LogLevel } from './abi/imports';
 import { logText } from './abi/host';
 import { IdentityTable, readIdentityTable } from './identity-table';
 import { EndpointPolicy, readEndpointPolicy } from './policy-table';
-import { IDENTITIES_KEY, policyKey, readSharedData } from './policy-shared-data';
+import { IDENTITIES_KEY, policyKey, readSharedData, revisionKey } from './policy-shared-data';
 import { RuleSchema } from './rules';
 
 const NEVER_READ: u64 = u64.MAX_VALUE;
@@ -15,6 +15,8 @@ export class CachedEndpointPolicy {
   // null: nothing published for the endpoint, or unreadable (then `problem` says why).
   policy: EndpointPolicy | null = null;
   problem: string = '';
+  // The policy's revision as the agent published it ('' when the agent published none).
+  revision: string = '';
 }
 
 const endpointPolicies = new Map<string, CachedEndpointPolicy>();
@@ -33,6 +35,8 @@ export function endpointPolicyAt(endpoint: string, generation: u64, schema: Rule
   cached.generation = generation;
   cached.policy = null;
   cached.problem = '';
+  const revision = readSharedData(revisionKey(endpoint));
+  cached.revision = revision === null ? '' : String.UTF8.decode(revision);
   const bytes = readSharedData(policyKey(endpoint));
   if (bytes === null || bytes.byteLength == 0) return cached;
   const problem = new Array<string>();

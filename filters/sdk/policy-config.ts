@@ -17,7 +17,18 @@ export class AgentPolicyFields {
   private policy: string = '';
   private endpoint: string = '';
   private direction: string = 'ingress';
+  private directionGiven: bool = false;
   private port: i32 = 0;
+
+  // The configured "endpoint" ('' when absent).
+  get endpointName(): string {
+    return this.endpoint;
+  }
+
+  // The configured "direction" ('' when absent).
+  get directionName(): string {
+    return this.directionGiven ? this.direction : '';
+  }
 
   accepts(key: string): bool {
     return key == 'policy' || key == 'endpoint' || key == 'direction' || key == 'port';
@@ -26,7 +37,10 @@ export class AgentPolicyFields {
   read(reader: JsonReader, key: string): void {
     if (key == 'policy') this.policy = reader.readString();
     else if (key == 'endpoint') this.endpoint = reader.readString();
-    else if (key == 'direction') this.direction = reader.readString();
+    else if (key == 'direction') {
+      this.direction = reader.readString();
+      this.directionGiven = true;
+    }
     else if (key == 'port') this.port = <i32>reader.readInteger('port', 1, 65535, 0);
   }
 

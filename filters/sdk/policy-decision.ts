@@ -4,7 +4,9 @@
 // matches; with none, default-deny denies. No policy published for the endpoint denies (fail
 // closed). The connection-level part (remote identity, L3/L4 verdict, applicable L7 rule sets) is
 // worked out once per publish generation; per request only `weir/generation` is read and the L7
-// rules run. Every denial leaves its reason in `denyReason` for the access log.
+// rules run. Every denial leaves its reason in `denyReason` for the access log, every allow the
+// rule that allowed it in `allowingRule` (its origins, plus ` l7[n]` for the L7 rule that matched);
+// the names are built per generation, so a request allocates nothing.
 import { endpointPolicyAt, identityTableAt } from './policy-cache';
 import { AgentPolicyBinding } from './policy-config';
 import { readGeneration } from './policy-shared-data';
@@ -25,10 +27,19 @@ export class ConnectionPolicy {
   private layer4: Layer4 = Layer4.Deny;
   private layer4Reason: string = '';
   private l7Sets: Array<RuleSet> = new Array<RuleSet>();
+  // Per L7 set, the access-log name of each of its rules ("<origins> l7[n]").
+  private l7RuleNames: Array<Array<string>> = new Array<Array<string>>();
+  private layer4Rule: string = '';
   private l7DenyReason: string = '';
   remoteIdentity: u32 = 0;
+  // The endpoint's own identity and the policy's revision, as published ('' / 0 when unknown).
+  localIdentity: u32 = 0;
+  revision: string = '';
   // Why the last decide() denied; '' after an allow.
   denyReason: string = '';
+  // The rule that allowed the last decide(); '' after a denial or when no rule was needed
+  // (enforcement none, default-allow).
+  allowingRule: string = '';
 
   constructor(
     private binding: AgentPolicyBinding,
@@ -39,14 +50,24 @@ export class ConnectionPolicy {
   // True when the endpoint's current policy allows the request decoded into `record`.
   decide(record: RequestRecord): bool {
     this.denyReason = '';
+    this.allowingRule = '';
     const generation = readGeneration();
     if (generation != this.generation) this.refresh(generation);
-    if (this.layer4 == Layer4.Allow) return true;
+    if (this.layer4 == Layer4.Allow) {
+      this.allowingRule = this.layer4Rule;
+      return true;
+    }
     if (this.layer4 == Layer4.Deny) {
       this.denyReason = this.layer4Reason;
       return false;
     }
-    for (let i = 0; i < this.l7Sets.length; i++) if (this.l7Sets[i].allows(record)) return true;
+    for (let i = 0; i < this.l7Sets.length; i++) {
+      const matched = this.l7Sets[i].matchingRule(record);
+      if (matched < 0) continue;
+      const names = this.l7RuleNames[i];
+      if (matched < names.length) this.allowingRule = names[matched];
+      return true;
+    }
     this.denyReason = this.l7DenyReason;
     return false;
   }
@@ -59,8 +80,12 @@ export class ConnectionPolicy {
     }
     this.remoteIdentity = identityTableAt(generation).lookup(this.remoteAddress);
     this.l7Sets = new Array<RuleSet>();
+    this.l7RuleNames = new Array<Array<string>>();
+    this.layer4Rule = '';
     const cached = endpointPolicyAt(this.binding.endpoint, generation, this.schema, this.protocol);
     const policy = cached.policy;
+    this.revision = cached.revision;
+    this.localIdentity = policy === null ? 0 : policy.identity;
     if (policy === null) {
       const why = cached.problem.length > 0 ? 'the policy for endpoint ' + this.binding.endpoint + ' is unreadable (' + cached.problem + ')' : 'no policy for endpoint ' + this.binding.endpoint + ' yet';
       this.setLayer4(Layer4.Deny, why + '; denied until the Weir agent publishes one (fail closed)');
@@ -99,11 +124,15 @@ export class ConnectionPolicy {
       const rule = applicable[i];
       if (rule.l7proto.length == 0) {
         this.setLayer4(Layer4.Allow, '');
+        this.layer4Rule = rule.origins;
         return;
       }
       l7proto = rule.l7proto;
       const rules = rule.l7Rules;
-      if (rules !== null) this.l7Sets.push(rules);
+      if (rules !== null) {
+        this.l7Sets.push(rules);
+        this.l7RuleNames.push(l7RuleNames(rule.origins, rules.rules.length));
+      }
     }
     if (l7proto.length == 0) {
       if (direction.enforcement == Enforcement.DefaultDeny) this.setLayer4(Layer4.Deny, 'remote identity ' + identity.toString() + ' not allowed on port ' + port.toString());
@@ -122,4 +151,11 @@ export class ConnectionPolicy {
     this.layer4 = verdict;
     this.layer4Reason = reason;
   }
+}
+
+// "<origins> l7[0]", "<origins> l7[1]", ...: the names of a compiled rule's L7 rules.
+function l7RuleNames(origins: string, count: i32): Array<string> {
+  const names = new Array<string>(count);
+  for (let i = 0; i < count; i++) names[i] = origins + ' l7[' + i.toString() + ']';
+  return names;
 }

@@ -13,6 +13,9 @@ declare function proxy_set_shared_data(keyPtr: usize, keyLen: usize, valuePtr: u
 export const GENERATION_KEY = 'weir/generation';
 export const IDENTITIES_KEY = 'weir/identities';
 export const POLICY_KEY_PREFIX = 'weir/policy/';
+// The revision (weir.NetworkPolicy.revision) of the policy under `weir/policy/<endpoint>`, for the
+// access log's "policy revision that decided"; written before the generation bump like the policy.
+export const REVISION_KEY_PREFIX = 'weir/revision/';
 
 // Return slots: value pointer, value length, CAS.
 const slots: usize = memory.data(24);
@@ -20,6 +23,10 @@ const GENERATION_KEY_BYTES: ArrayBuffer = String.UTF8.encode(GENERATION_KEY);
 
 export function policyKey(endpoint: string): string {
   return POLICY_KEY_PREFIX + endpoint;
+}
+
+export function revisionKey(endpoint: string): string {
+  return REVISION_KEY_PREFIX + endpoint;
 }
 
 // The value under `key`, or null when there is none (an empty value reads as an empty buffer).

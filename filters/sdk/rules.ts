@@ -181,10 +181,16 @@ export class RuleSet {
   // Allow-list semantics: true when some rule has all its constraints satisfied by `record`
   // (a rule without constraints allows everything; an empty set allows nothing).
   allows(record: RequestRecord): bool {
+    return this.matchingRule(record) >= 0;
+  }
+
+  // The index of the first rule whose constraints all hold for `record`, or -1 (for the access
+  // log's "rule that allowed it").
+  matchingRule(record: RequestRecord): i32 {
     for (let r = 0; r < this.rules.length; r++) {
-      if (ruleHolds(this.rules[r], record)) return true;
+      if (ruleHolds(this.rules[r], record)) return r;
     }
-    return false;
+    return -1;
   }
 }
 

@@ -12,4 +12,15 @@ export class PluginSettings {
   rules: RuleSet | null = null;
   // Set by "policy": "agent": decide with the policy the Weir agent publishes; `rules` is ignored.
   agentPolicy: AgentPolicyBinding | null = null;
+  // "endpoint" and "direction" as configured ('' when absent), for access-log entries of plugins
+  // with static rules; with the agent policy the binding holds them.
+  endpoint: string = '';
+  direction: string = '';
+  private ruleNames: Array<string> = new Array<string>();
+
+  // "rules[n]": how access-log entries name static rule n; built once per index.
+  ruleName(index: i32): string {
+    while (this.ruleNames.length <= index) this.ruleNames.push('rules[' + this.ruleNames.length.toString() + ']');
+    return this.ruleNames[index];
+  }
 }

@@ -28,11 +28,18 @@ export interface WasmEnvoy {
 }
 
 export interface AccessLogEntry {
-  type: 'Request' | 'Denied' | 'Error';
+  type: 'Request' | 'Response' | 'Denied' | 'Error';
   proto: string;
   connection: number;
   fields: Record<string, string | number>;
   reason: string;
+  // Attribution, present only when known (docs/accesslog.md).
+  direction?: 'ingress' | 'egress';
+  endpoint?: string;
+  revision?: string;
+  rule?: string;
+  sourceIdentity?: number;
+  destinationIdentity?: number;
 }
 
 export function resolveEnvoyPath(): string {

@@ -3,7 +3,8 @@
 // one by one. Rule keys: `cmd` (exact: READ, WRITE, HALT, RESET) and `file` (exact or regex, only
 // with READ, WRITE or no cmd). Without configured rules the default applies: deny any request line
 // containing `C-3PO`. A denied request never reaches the server; the client gets `ERROR\r\n` in its
-// place among the replies (probe: the empty line, which r2d2 servers answer with ERROR).
+// place among the replies (probe: the empty line, which r2d2 servers answer with ERROR). Each
+// reply line is logged as a Response entry with its `status` (OK or ERROR).
 // See README.md for example rules and limits.
 import {
   ByteView,
@@ -63,6 +64,7 @@ export class R2d2Parser extends Parser {
     if (lineLength < 0) return more(1);
     const frameLength = <u32>(lineLength + 2);
     if (reply) {
+      this.logReply(data, lineLength);
       this.connection.endOfReply();
       return pass(frameLength);
     }
@@ -94,6 +96,13 @@ export class R2d2Parser extends Parser {
     if (data.indexOfBefore(<u8>Ascii.Space, fileStart, lineLength) >= 0) return;
     record.set(R2d2Key.File, data, fileStart, lineLength - fileStart);
     fields.addBytes('file', data, fileStart, lineLength - fileStart);
+  }
+
+  // A Response entry with the reply's status, its first word (OK or ERROR).
+  private logReply(data: ByteView, lineLength: i32): void {
+    const firstSpace = data.indexOfBefore(<u8>Ascii.Space, 0, lineLength);
+    this.connection.fields.clear().addBytes('status', data, 0, firstSpace < 0 ? lineLength : firstSpace);
+    this.connection.logResponse();
   }
 
   private logRequest(type: EntryType, reason: string): void {

@@ -54,7 +54,15 @@ describe('r2d2 rules', () => {
     expect(connection.clientText).toBe('OK a written 0 times\r\nERROR\r\nOK halted\r\nERROR\r\n');
     expect(connection.upstreamText).not.toContain('WRITE');
     expect(connection.upstreamText).not.toContain('RESET');
-    expect(accessLog(vm).map((entry) => entry.type)).toEqual(['Request', 'Denied', 'Request', 'Denied']);
+    // Replies to the SDK's probes are the denials' replies: no Response entry of their own.
+    expect(accessLog(vm).map((entry) => [entry.type, entry.rule ?? entry.fields.status])).toEqual([
+      ['Request', 'rules[0]'],
+      ['Denied', undefined],
+      ['Request', 'rules[1]'],
+      ['Denied', undefined],
+      ['Response', 'OK'],
+      ['Response', 'OK'],
+    ]);
   });
 
   it('matches file through a DFA table, over the whole file name', () => {
@@ -115,6 +123,7 @@ describe('plugin configuration', () => {
     connection.fromClient('READ "odd\\name"\r\n');
     expect(accessLog(vm)).toEqual([
       { type: 'Request', proto: 'r2d2', connection: connection.connectionId, fields: { cmd: 'READ', file: '"odd\\name"' }, reason: '' },
+      { type: 'Response', proto: 'r2d2', connection: connection.connectionId, fields: { status: 'OK' }, reason: '' },
     ]);
   });
 });
