@@ -112,8 +112,11 @@ describe('access logs from a real Envoy', () => {
     const hub = serve.observability.pipeline.hub;
     const before = hub.ring.added;
     expect(await exchange(CLIENT_IP, ['READ alpha', 'WRITE beta'])).toEqual([expect.stringMatching(/^OK /), 'ERROR']);
-    await until(() => hub.ring.added >= before + 2, 10_000, 'two access-log records');
-    const [allowed, denied] = hub.recent(2);
+    // READ, its reply (Response), WRITE (Denied); the probe's reply that became ERROR is no Response.
+    await until(() => hub.ring.added >= before + 3, 10_000, 'three access-log records');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(hub.ring.added).toBe(before + 3);
+    const [allowed, response, denied] = hub.recent(3);
     const state = serve.store.current();
     const identityOf = (name: string): number | undefined => state.policySet.identities.find((identity) => identity.labels.includes(`k8s:app=${name}`))?.identity;
     expect(allowed).toMatchObject({
@@ -123,21 +126,26 @@ describe('access logs from a real Envoy', () => {
       fields: { cmd: 'READ', file: 'alpha' },
       source: { identity: identityOf('droid-client'), labels: expect.arrayContaining(['k8s:app=droid-client']) },
       destination: { address: `127.0.0.1:${proxyPort}`, identity: identityOf('droid-server') },
+      direction: 'ingress',
+      endpoint: 'droid-server',
+      policyRevision: state.revision,
+      rule: 'droids.yaml document 3 spec.ingress[0] l7[0]',
     });
+    expect(response).toMatchObject({ type: 'Response', protocol: 'r2d2', fields: { status: 'OK' }, direction: 'ingress', policyRevision: state.revision, rule: '' });
     expect(allowed?.source.address).toMatch(/^127\.0\.0\.2:\d+$/);
-    expect(denied).toMatchObject({ type: 'Denied', protocol: 'r2d2', fields: { cmd: 'WRITE', file: 'beta' } });
+    expect(denied).toMatchObject({ type: 'Denied', protocol: 'r2d2', fields: { cmd: 'WRITE', file: 'beta' }, direction: 'ingress', endpoint: 'droid-server', policyRevision: state.revision, rule: '' });
     expect(serve.observability.registry.exposition()).toMatch(/weir_policy_l7_total\{proto="r2d2",verdict="denied"\} [1-9]/);
 
     const lines: string[] = [];
     await runMonitor({ api: { socketPath: serve.api.socket }, filter: { verdicts: ['denied'] }, last: 1, noFollow: true, writeLine: (line) => lines.push(line) });
-    // `--`: the SDK does not put the connection's direction into entries yet (docs/accesslog.md).
     expect(lines).toEqual([
-      `-- Request r2d2 from [app=droid-client] to [app=droid-server], identity ${identityOf('droid-client')}->${identityOf('droid-server')}, verdict Denied cmd:WRITE file:beta reason:${JSON.stringify(denied?.reason)}`,
+      `<- Request r2d2 from [app=droid-client] to [app=droid-server], identity ${identityOf('droid-client')}->${identityOf('droid-server')}, verdict Denied cmd:WRITE file:beta reason:${JSON.stringify(denied?.reason)}`,
     ]);
   }, 30_000);
 
-  it('accounts for every request of a burst: records received plus reported drops equal requests sent', async () => {
-    const total = Number(process.env.WEIR_ACCESSLOG_BURST ?? 100_000);
+  it('accounts for every request of a burst: records received plus reported drops equal entries logged', async () => {
+    const requests = Number(process.env.WEIR_ACCESSLOG_BURST ?? 100_000);
+    const total = 2 * requests; // each READ logs a Request and a Response entry
     const connections = 10;
     const sessions = serve.observability.pipeline.sessions;
     const start = sessions.get(NODE_ID);
@@ -145,7 +153,7 @@ describe('access logs from a real Envoy', () => {
       const now = sessions.get(NODE_ID);
       return (now?.received ?? 0) - (start?.received ?? 0) + (now?.lostTotal ?? 0) - (start?.lostTotal ?? 0);
     };
-    await Promise.all(Array.from({ length: connections }, (_unused, index) => pipelined(CLIENT_IP, total / connections, `burst-${index}`)));
+    await Promise.all(Array.from({ length: connections }, (_unused, index) => pipelined(CLIENT_IP, requests / connections, `burst-${index}`)));
     await until(() => accounted() >= total, 60_000, `${total} records received or counted as dropped`);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(accounted()).toBe(total);

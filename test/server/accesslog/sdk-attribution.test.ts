@@ -1,0 +1,109 @@
+// What the parser SDK puts into each access-log entry besides the parser's fields, on the Proxy-Wasm
+// test host: the direction and endpoint of the plugin configuration, both identities (the remote
+// from the identity map, the local from the published policy), the policy revision the agent
+// published, the rule that allowed a request, and Response entries for replies (none for the
+// replies to the SDK's probes). The Weir agent runs in the same host process and publishes the
+// policy it receives, as in Envoy.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { HostProcess, lineResponder, loadFilter, type FilterVm } from '../../../server/wasm-host/index.ts';
+import { serializeEndpointPolicy } from '../../../server/policy/index.ts';
+import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
+import { NETWORK_POLICY_TYPE_URL, encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
+import type { EncodedResource } from '../../../server/xds/resources/encoded-resource.ts';
+import { filterWasm, type AccessLogEntry } from '../../filters/envoy-harness.ts';
+import { accessLog, ensureFiltersBuilt } from '../../filters/host-helpers.ts';
+import { ENDPOINTS, R2D2_DB_POLICY, asAny, compileResources, discoveryResponse, type CompiledResources } from '../../filters/agent/policy-resources.ts';
+
+const REVISION = 'store-revision-7';
+const ALLOW_WEB = 'policies/p0.yaml specs[0].ingress[0]';
+const ALLOW_ADMIN = 'policies/p0.yaml specs[0].ingress[1]';
+
+let compiled: CompiledResources;
+
+beforeAll(() => {
+  ensureFiltersBuilt('agent', 'r2d2');
+  compiled = compileResources([R2D2_DB_POLICY], ENDPOINTS);
+}, 600_000);
+
+/** An agent that received the policies (with REVISION, as `weir serve` sends the store revision) and the identity map. */
+function agentWithPolicy(): HostProcess {
+  const process = new HostProcess();
+  const agent = loadFilter({ wasm: filterWasm('agent'), rootId: 'agent', vmId: 'weir', pluginConfig: '', node: { id: 'node-a', cluster: 'edge' }, process });
+  agent.advanceTime(100);
+  const policies: EncodedResource[] = compiled.policySet.endpoints.map((endpoint) =>
+    encodeNetworkPolicy({ endpoint: endpoint.endpoint, endpointIps: endpoint.ips, identity: endpoint.identity, revision: REVISION, compiled: serializeEndpointPolicy(endpoint).json }),
+  );
+  const ads = agent.grpc.exchanges.filter((exchange) => exchange.kind === 'stream' && exchange.method === 'StreamAggregatedResources').at(-1);
+  if (ads === undefined) throw new Error('the agent opened no ADS stream');
+  const server = agent.grpc.serverSide(ads.token);
+  server.sendMessage(discoveryResponse({ versionInfo: 'v1', typeUrl: NETWORK_POLICY_TYPE_URL, nonce: 'n1', resources: policies.map(asAny) }));
+  agent.settle();
+  server.sendMessage(discoveryResponse({ versionInfo: 'i1', typeUrl: IDENTITY_MAP_TYPE_URL, nonce: 'n2', resources: [asAny(compiled.identityMap)] }));
+  agent.settle();
+  return process;
+}
+
+function loadR2d2(process: HostProcess, configuration: object): FilterVm {
+  return loadFilter({
+    wasm: filterWasm('r2d2'),
+    rootId: 'r2d2',
+    vmId: 'weir',
+    process,
+    failurePolicy: 'FAIL_RELOAD',
+    pluginConfig: JSON.stringify({ parser: 'r2d2', ...configuration }),
+    upstream: () => lineResponder((line) => (line === '' ? 'ERROR\r\n' : 'OK done\r\n')),
+  });
+}
+
+type Attribution = Pick<AccessLogEntry, 'type' | 'direction' | 'endpoint' | 'revision' | 'rule' | 'sourceIdentity' | 'destinationIdentity' | 'fields'>;
+
+function attributionOf(entry: AccessLogEntry): Attribution {
+  const { type, direction, endpoint, revision, rule, sourceIdentity, destinationIdentity, fields } = entry;
+  return { type, direction, endpoint, revision, rule, sourceIdentity, destinationIdentity, fields };
+}
+
+describe('access-log entries from the parser SDK', () => {
+  it('carry direction, endpoint, both identities, the revision and the allowing rule; replies become Response entries', () => {
+    const r2d2 = loadR2d2(agentWithPolicy(), { policy: 'agent', endpoint: 'db', direction: 'ingress', port: 9000 });
+    const web = r2d2.openConnection({ source: { address: '127.0.0.2', port: 40001 } });
+    web.fromClient('READ sloop\r\n').fromClient('WRITE logs\r\n');
+    expect(web.clientText).toBe('OK done\r\nERROR\r\n');
+    const webId = compiled.identityOf('web');
+    const dbId = compiled.identityOf('db');
+    const common = { direction: 'ingress', endpoint: 'db', revision: REVISION, sourceIdentity: webId, destinationIdentity: dbId } as const;
+    expect(accessLog(web).map(attributionOf)).toEqual([
+      { ...common, type: 'Request', rule: `${ALLOW_WEB} l7[0]`, fields: { cmd: 'READ', file: 'sloop' } },
+      { ...common, type: 'Response', rule: undefined, fields: { status: 'OK' } },
+      // The server's answer to the probe that replaced WRITE is the denial's reply: no Response.
+      { ...common, type: 'Denied', rule: undefined, fields: { cmd: 'WRITE', file: 'logs' } },
+    ]);
+
+    const admin = r2d2.openConnection({ source: { address: '127.0.0.3', port: 40002 } });
+    admin.fromClient('WRITE logs\r\n');
+    expect(accessLog(admin).map((entry) => [entry.type, entry.rule, entry.sourceIdentity])).toEqual([
+      ['Request', `${ALLOW_ADMIN} l7[1]`, compiled.identityOf('admin')],
+      ['Response', undefined, compiled.identityOf('admin')],
+    ]);
+  });
+
+  it('egress entries have the local endpoint as source and the remote (by destination address) as destination', () => {
+    const r2d2 = loadR2d2(agentWithPolicy(), { policy: 'agent', endpoint: 'web', direction: 'egress', port: 9000 });
+    const toDb = r2d2.openConnection({ source: { address: '127.0.0.2', port: 40000 }, destination: { address: '127.0.0.10', port: 9000 } });
+    toDb.fromClient('READ sloop\r\n');
+    const [request] = accessLog(toDb);
+    expect(request).toMatchObject({ type: 'Request', direction: 'egress', endpoint: 'web', revision: REVISION, sourceIdentity: compiled.identityOf('web'), destinationIdentity: compiled.identityOf('db') });
+  });
+
+  it('with static rules: the rule index, and direction and endpoint when configured', () => {
+    const r2d2 = loadR2d2(new HostProcess(), { rules: [{ cmd: 'HALT' }, { cmd: 'READ' }], endpoint: 'db', direction: 'egress' });
+    const connection = r2d2.openConnection();
+    connection.fromClient('READ a\r\n');
+    expect(accessLog(connection).map(attributionOf)).toEqual([
+      { type: 'Request', direction: 'egress', endpoint: 'db', revision: undefined, rule: 'rules[1]', sourceIdentity: undefined, destinationIdentity: undefined, fields: { cmd: 'READ', file: 'a' } },
+      { type: 'Response', direction: 'egress', endpoint: 'db', revision: undefined, rule: undefined, sourceIdentity: undefined, destinationIdentity: undefined, fields: { status: 'OK' } },
+    ]);
+    const unconfigured = loadR2d2(new HostProcess(), {}).openConnection();
+    unconfigured.fromClient('READ a\r\n');
+    expect(accessLog(unconfigured)[0]).not.toHaveProperty('direction');
+  });
+});
