@@ -36,6 +36,12 @@ export interface AgentStatus {
   openStreams: number;
   peer: string | undefined;
   agentRun: string | undefined;
+  /**
+   * The first sequence of the current run this server heard. Above 1 after a server restart:
+   * the earlier entries went to the previous server (and those it received without acknowledging
+   * come again, so with its `highestSequence` this gives the entries both servers received).
+   */
+  runFirstSequence: number;
   highestSequence: number;
   /** New entries received from this proxy since the server started (over all runs). */
   received: number;
@@ -131,6 +137,7 @@ export class AgentSessions {
    */
   #startRun(agent: AgentStatus, header: BatchHeader): void {
     agent.agentRun = header.agentRun;
+    agent.runFirstSequence = header.firstSequence;
     agent.highestSequence = Math.max(0, header.firstSequence - 1);
     agent.drops = { queue: 0, buffer: 0, malformed: 0 };
   }
@@ -159,6 +166,7 @@ export class AgentSessions {
         openStreams: 0,
         peer: undefined,
         agentRun: undefined,
+        runFirstSequence: 0,
         highestSequence: 0,
         received: 0,
         duplicates: 0,
