@@ -2,8 +2,9 @@
 // or with --check runs its script once and exits 0 only if every outcome matched.
 import { runR2d2Demo, type RunningR2d2Demo } from './r2d2/scenario.ts';
 import { runFleetDemo } from './fleet/scenario.ts';
+import { runEmpireDemo } from './empire/scenario.ts';
 
-const SCENARIOS: Record<string, () => Promise<RunningR2d2Demo>> = { r2d2: runR2d2Demo, fleet: runFleetDemo };
+const SCENARIOS: Record<string, () => Promise<RunningR2d2Demo>> = { r2d2: runR2d2Demo, fleet: runFleetDemo, empire: runEmpireDemo };
 
 const args = process.argv.slice(2);
 const check = args.includes('--check');
