@@ -85,8 +85,11 @@ export class SnapshotCache implements ConfigWatcher {
     this.#scheduleFlush();
   }
 
+  /** Drops a node's own snapshot; its open watches are then answered from the default snapshot. */
   clearSnapshot(key: string): void {
-    this.#snapshots.delete(key);
+    if (!this.#snapshots.delete(key)) return;
+    this.#changedKeys.add(key);
+    this.#scheduleFlush();
   }
 
   snapshotFor(node: NodeIdentity): Snapshot | undefined {

@@ -1,0 +1,85 @@
+// Fan-out bookkeeping of the snapshot cache: a change to one node's snapshot answers that node's
+// watches only, a default-snapshot change reaches every node that has no snapshot of its own,
+// clearing a node's snapshot falls back to the default, and types whose version did not change
+// stay quiet.
+import { describe, expect, it } from 'vitest';
+import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
+import { buildRedirectListener } from '../../../server/xds/resources/listener.ts';
+import type { NodeIdentity, SotwSubscriptionView, SotwWatchResponse } from '../../../server/xds/config-watcher.ts';
+import { DEFAULT_SNAPSHOT_KEY, SnapshotCache } from '../../../server/xds/snapshot-cache.ts';
+import { Snapshot } from '../../../server/xds/snapshot.ts';
+import { cluster } from './support/resources.ts';
+
+const nodeA: NodeIdentity = { id: 'node-a', cluster: 'test' };
+const nodeB: NodeIdentity = { id: 'node-b', cluster: 'test' };
+const nothingDelivered: SotwSubscriptionView = { deliveredVersion: undefined, deliveredNames: new Set<string>(), deliveredHashes: new Map<string, string>() };
+
+function watchClusters(cache: SnapshotCache, node: NodeIdentity, answers: string[], delivered = nothingDelivered): void {
+  cache.createWatch({ node, typeUrl: CLUSTER_TYPE_URL, wildcard: true, resourceNames: new Set() }, delivered, (response: SotwWatchResponse) =>
+    answers.push(`${node.id}:${response.resources.map((resource) => resource.name).join(',')}`),
+  );
+}
+
+function listenerNamed(name: string) {
+  return buildRedirectListener({ name, listen: { address: '127.0.0.1', port: 15000 }, parserFilter: { kind: 'ecds', resourceName: `weir.${name}` }, upstreamCluster: 'a' });
+}
+
+function deliveredOf(snapshot: Snapshot): SotwSubscriptionView {
+  const ofType = snapshot.forType(CLUSTER_TYPE_URL);
+  const hashes = new Map([...ofType.resources].map(([name, resource]) => [name, resource.hash]));
+  return { deliveredVersion: ofType.version, deliveredNames: new Set(hashes.keys()), deliveredHashes: hashes };
+}
+
+describe('snapshot cache fan-out', () => {
+  it('a change to one node snapshot answers that node and leaves the other waiting', () => {
+    const cache = new SnapshotCache({ batchWindowMs: 0 });
+    const initial = new Snapshot([cluster('a')]);
+    cache.setSnapshot(nodeA.id, initial);
+    cache.setSnapshot(nodeB.id, initial);
+    const answers: string[] = [];
+    watchClusters(cache, nodeA, answers, deliveredOf(initial));
+    watchClusters(cache, nodeB, answers, deliveredOf(initial));
+    cache.setSnapshot(nodeA.id, new Snapshot([cluster('a'), cluster('b')]));
+    expect(answers).toEqual(['node-a:a,b']);
+    expect(cache.openWatchCount()).toBe(1);
+  });
+
+  it('a default snapshot change reaches every node without its own snapshot, not the ones with one', () => {
+    const cache = new SnapshotCache({ batchWindowMs: 0 });
+    const own = new Snapshot([cluster('mine')]);
+    cache.setSnapshot(nodeB.id, own);
+    const answers: string[] = [];
+    watchClusters(cache, nodeA, answers);
+    watchClusters(cache, nodeB, answers, deliveredOf(own));
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('shared')]));
+    expect(answers).toEqual(['node-a:shared']);
+  });
+
+  it('clearing a node snapshot answers its open watch from the default snapshot', async () => {
+    const cache = new SnapshotCache({ batchWindowMs: 10 });
+    const own = new Snapshot([cluster('mine')]);
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('shared')]));
+    cache.setSnapshot(nodeA.id, own);
+    cache.flush();
+    const answers: string[] = [];
+    watchClusters(cache, nodeA, answers, deliveredOf(own));
+    cache.clearSnapshot(nodeA.id);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(answers).toEqual(['node-a:shared']);
+    cache.close();
+  });
+
+  it('a new snapshot that changes only another type leaves the cluster watch open and unanswered', () => {
+    const cache = new SnapshotCache({ batchWindowMs: 0 });
+    const initial = new Snapshot([cluster('a')]);
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, initial);
+    const answers: string[] = [];
+    watchClusters(cache, nodeA, answers, deliveredOf(initial));
+    // The clusters are rebuilt with equal content (an equal version); only a listener is new.
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a'), listenerNamed('l')]));
+    expect(answers).toEqual([]);
+    expect(cache.openWatchCount()).toBe(1);
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a', 9001), listenerNamed('l')]));
+    expect(answers).toEqual(['node-a:a']);
+  });
+});
