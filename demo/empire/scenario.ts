@@ -9,8 +9,9 @@ import cassandra from 'cassandra-driver';
 import { runMonitor } from '../../server/accesslog/monitor-command.ts';
 import { projectRoot } from '../../server/envoy/binary.ts';
 import type { Outcome, RunningR2d2Demo } from '../r2d2/scenario.ts';
-import { deployEmpire, type EmpireDeployment } from './deployment.ts';
+import { EMPIRE_DEMO, deployEmpire, type EmpireDeployment } from './deployment.ts';
 import { DAILY_RECORD_COUNT, SCRUM_NOTE_COUNT, countRowsDirectly, populateEmpire } from './empire-data.ts';
+import { writeGuideVerbatimPolicy } from './guide-policy.ts';
 import { DriverSession, cqlsh, openRelay, type Relay } from './members.ts';
 
 const ENDPOINTS = path.join(projectRoot, 'demo', 'empire', 'endpoints.yaml');
@@ -22,6 +23,7 @@ const INSERT_RECORD = 'INSERT INTO attendance.daily_records (creation, loc_id, p
 const INSERT_RECORD_BOUND = 'INSERT INTO attendance.daily_records (creation, loc_id, present, empire_member_id) VALUES (now(), ?, ?, uuid())';
 const SELECT_RECORDS = 'SELECT * FROM attendance.daily_records';
 const SELECT_NOTES = 'SELECT * FROM deathstar.scrum_notes';
+const SELECT_LOCAL = 'SELECT release_version FROM system.local';
 /** What cqlsh prints for the proxy's 0x2100 error (the guide's output). */
 const CQLSH_UNAUTHORIZED = /Unauthorized: Error from server: code=2100 \[Unauthorized\] message="Request Unauthorized"/;
 /** What cassandra-driver raises for it: a ResponseError with code 0x2100 = 8448. */
@@ -90,8 +92,18 @@ async function beforePolicy(empire: Empire, log: OutcomeLog): Promise<void> {
 
 async function secureEmpire(deployment: EmpireDeployment, empire: Empire, log: OutcomeLog): Promise<void> {
   heading('Step 1: the guide\'s secure-empire-cassandra policy');
-  say('(Weir\'s copy adds `select` on system_virtual_schema.*: cqlsh on Cassandra 4 and 5 reads it while connecting,');
-  say(' so without it the outpost could not even start cqlsh.)\n');
+  say('First verbatim, as the guide wrote it for Cassandra 3:\n');
+  const verbatim = path.join(EMPIRE_DEMO.stateDir, 'cassandra-empire.guide-verbatim.yaml');
+  writeGuideVerbatimPolicy(EMPIRE_POLICY, verbatim);
+  await importAndWait(deployment, log, [deployment.withCassandraPort(verbatim), '--name', path.basename(EMPIRE_POLICY)], 'the guide\'s policy verbatim');
+  await log.step(
+    'guide verbatim: the outpost\'s cqlsh cannot even connect (it reads system_virtual_schema.*)',
+    cqlshPrompt('empire-outpost', SELECT_LOCAL),
+    () => cqlsh(empire.outpost, SELECT_LOCAL),
+    /^Connection error: .*Unauthorized\('Error from server: code=2100 \[Unauthorized\] message="Request Unauthorized"'\)/,
+  );
+  say('\nSo Weir\'s copy (examples/policies/cassandra-empire.yaml) adds `select` on system_virtual_schema.*:');
+  say('cqlsh on Cassandra 4 and 5 reads it while connecting.\n');
   await importAndWait(deployment, log, [deployment.withCassandraPort(EMPIRE_POLICY)], 'secure-empire-cassandra');
 
   say('\nThe outpost with cqlsh (protocol v5):');
@@ -103,7 +115,7 @@ async function secureEmpire(deployment: EmpireDeployment, empire: Empire, log: O
   const driver = new DriverSession(empire.outpost);
   try {
     await log.step('policy: the outpost\'s driver connects on protocol v4 (it reads system tables)', 'empire-outpost > await client.connect()  // negotiated protocol', () => driver.connect(), 'v4');
-    await log.step('policy: the outpost\'s driver reads system.local', driverPrompt('SELECT release_version FROM system.local'), () => driver.execute('SELECT release_version FROM system.local'), '1 rows');
+    await log.step('policy: the outpost\'s driver reads system.local', driverPrompt(SELECT_LOCAL), () => driver.execute(SELECT_LOCAL), '1 rows');
     await log.step('policy: the outpost\'s driver may not read the scrum notes (code 8448)', driverPrompt(SELECT_NOTES), () => driver.execute(SELECT_NOTES), DRIVER_UNAUTHORIZED);
     await log.step('policy: the outpost\'s driver may not read attendance records (code 8448)', driverPrompt(SELECT_RECORDS), () => driver.execute(SELECT_RECORDS), DRIVER_UNAUTHORIZED);
     await log.step('policy: the outpost\'s driver inserts an attendance record', driverPrompt(INSERT_RECORD), () => driver.execute(INSERT_RECORD), 'applied');
@@ -159,6 +171,7 @@ async function visibility(deployment: EmpireDeployment, log: OutcomeLog): Promis
     lines.some((line) => line.includes('app=empire-outpost') && line.includes('verdict Denied') && line.includes(`query_action:${action} query_table:${table}`));
   log.record('monitor: the outpost\'s SELECT on attendance.daily_records logged Denied', 'true', String(outpostDenied('select', 'attendance.daily_records')));
   log.record('monitor: the outpost\'s SELECT on deathstar.scrum_notes logged Denied', 'true', String(outpostDenied('select', 'deathstar.scrum_notes')));
+  log.record('monitor: under the guide\'s verbatim policy cqlsh\'s read of system_virtual_schema.tables was Denied', 'true', String(outpostDenied('select', 'system_virtual_schema.tables')));
   log.record('monitor: the denied batch logged its DELETE Denied', 'true', String(outpostDenied('delete', 'attendance.daily_records')));
   log.record('monitor: the denied batch logged its allowed INSERT Denied with it', 'true', String(outpostDenied('insert', 'attendance.daily_records')));
   log.record('monitor: HQ was never denied', 'false', String(lines.some((line) => line.includes('app=empire-hq'))));

@@ -18,6 +18,8 @@ it('npm run demo -- empire --check: every outcome of the Empire demo matches', (
   expect(output).toContain(
     'empire-outpost $ cqlsh cassandra-svc -e "SELECT * FROM attendance.daily_records"\n    <stdin>:1:Unauthorized: Error from server: code=2100 [Unauthorized] message="Request Unauthorized"\n',
   );
+  // The guide's policy verbatim keeps cqlsh on Cassandra 5 from connecting (system_virtual_schema.*).
+  expect(output).toMatch(/cqlsh cassandra-svc -e "SELECT release_version FROM system.local"\n {4}Connection error: [^\n]*code=2100 \[Unauthorized\] message="Request Unauthorized"/);
   expect(output).toMatch(/empire-outpost \$ cqlsh cassandra-svc -e "SHOW VERSION"\n {4}\[cqlsh [^\n]*\| Native protocol v5\]\n/);
   // The same refusal through cassandra-driver on protocol v4.
   expect(output).toContain("empire-outpost > await client.connect()  // negotiated protocol\n    v4\n");
