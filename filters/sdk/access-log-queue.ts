@@ -1,10 +1,15 @@
 // Hands access-log entries from a parser VM to the Weir agent: each entry is one JSON object on the
-// Wasm shared queue `weir/accesslog` of vm_id `weir` (docs/accesslog.md), stamped here with the
-// time and the connection's addresses. An entry that cannot be enqueued (no agent registered the
-// queue yet) is counted, never silently lost: the count is added to the shared-data counter
-// `weir/accesslog/dropped` (8 bytes little-endian, compare-and-swap), which the agent reports to the
-// server. Owns the queue protocol on the parser side; the JSON is built by access-log.ts.
+// Wasm shared queue `weir/accesslog` of vm_id `weir` (docs/accesslog.md). An entry that cannot be
+// enqueued (no agent registered the queue yet) is counted, never silently lost: the count is added
+// to the shared-data counter `weir/accesslog/dropped` (8 bytes little-endian, compare-and-swap),
+// which the agent reports to the server. Also reads the connection addresses an entry carries.
+// Owns the queue protocol on the parser side; the JSON is built by access-log.ts.
+//
+// Cost per entry: one enqueue. Inside a data callback (callback-scope.ts) a failed resolve is not
+// retried until the next callback, and drops are added to the shared counter once, when
+// filter-context.ts calls finishAccessLogCallback(); outside a callback both happen per entry.
 import { ByteBuffer } from './byte-buffer';
+import { inCallbackScope } from './callback-scope';
 
 @external("env", "proxy_resolve_shared_queue")
 declare function proxy_resolve_shared_queue(vmIdPtr: usize, vmIdLen: usize, namePtr: usize, nameLen: usize, tokenPtr: usize): u32;
@@ -30,52 +35,83 @@ export const ACCESS_LOG_DROPPED_KEY = 'weir/accesslog/dropped';
 
 const STATUS_OK: u32 = 0;
 
-// Return slots: [0] token / pointer, [8] length, [16] CAS, [24] time.
-const slots: usize = memory.data(32);
+// Return slots: [0] token / pointer, [8] length, [16] CAS, [24] time, [32] counter value.
+const slots: usize = memory.data(40);
 
-// Per VM: the resolved queue (0 = not resolved yet) and drops not yet added to the shared counter.
+// Per VM: the resolved queue (0 = not resolved yet), whether resolving already failed in this
+// callback, and drops not yet added to the shared counter.
 let queueToken: u32 = 0;
+let resolveFailedThisCallback = false;
 let unreportedDrops: u64 = 0;
-let entryBuffer: ByteBuffer | null = null;
 
-// Enqueues `{"time":<ns>,"source":"<ip:port>","destination":"<ip:port>",<members>}` where
-// `members` are the bytes of a JSON object's members (without braces).
-export function enqueueAccessLog(membersPtr: usize, membersLength: usize): void {
-  let entry = entryBuffer;
-  if (entry === null) {
-    entry = new ByteBuffer();
-    entryBuffer = entry;
+// Host-call arguments, encoded once per VM on first use (no allocating initializers here: the
+// abort handler's call graph reaches this module while other modules' globals are initialized).
+class HostNames {
+  vmId: ArrayBuffer = String.UTF8.encode(ACCESS_LOG_VM_ID);
+  queue: ArrayBuffer = String.UTF8.encode(ACCESS_LOG_QUEUE);
+  droppedKey: ArrayBuffer = String.UTF8.encode(ACCESS_LOG_DROPPED_KEY);
+  sourceAddress: ArrayBuffer = propertyPath('source.address');
+  destinationAddress: ArrayBuffer = propertyPath('destination.address');
+}
+let hostNamesMade: HostNames | null = null;
+
+function hostNames(): HostNames {
+  let names = hostNamesMade;
+  if (names === null) {
+    names = new HostNames();
+    hostNamesMade = names;
   }
-  entry.clear();
-  entry.appendAscii('{"time":');
-  entry.appendDecimal(nowNanoseconds());
-  appendAddress(entry, ',"source":', 'source.address');
-  appendAddress(entry, ',"destination":', 'destination.address');
-  entry.appendByte(0x2c); // ,
-  entry.appendBytes(membersPtr, membersLength);
-  entry.appendByte(0x7d); // }
-  if (queueToken == 0) queueToken = resolveQueue();
-  if (queueToken != 0 && proxy_enqueue_shared_queue(queueToken, entry.readPtr, entry.length) == STATUS_OK) {
-    if (unreportedDrops > 0) reportDrops();
+  return names;
+}
+
+// Enqueues one entry, `{"time":..,"source":..,"destination":..,..}` as built by access-log.ts.
+export function enqueueAccessLog(entryPtr: usize, entryLength: usize): void {
+  if (queueToken == 0 && !resolveFailedThisCallback) {
+    queueToken = resolveQueue();
+    resolveFailedThisCallback = queueToken == 0 && inCallbackScope();
+  }
+  if (queueToken != 0 && proxy_enqueue_shared_queue(queueToken, entryPtr, entryLength) == STATUS_OK) {
+    if (unreportedDrops > 0 && !inCallbackScope()) reportDrops();
     return;
   }
-  queueToken = 0; // the agent may have restarted: resolve again next time
+  queueToken = 0; // the agent may have restarted: resolve again on the next entry
   unreportedDrops += 1;
-  reportDrops();
+  if (!inCallbackScope()) reportDrops();
+}
+
+// End of a data callback: adds the callback's drops to the shared counter (one read and one
+// compare-and-swap write, however many entries were dropped) and allows resolving again.
+export function finishAccessLogCallback(): void {
+  resolveFailedThisCallback = false;
+  if (unreportedDrops > 0) reportDrops();
+}
+
+// The time member's value: nanoseconds since the epoch, as Envoy's clock says.
+export function nowNanoseconds(): u64 {
+  store<u64>(slots + 24, 0);
+  proxy_get_current_time_nanoseconds(slots + 24);
+  return load<u64>(slots + 24);
+}
+
+// Appends `"source":"<ip:port>","destination":"<ip:port>"` ("" when Envoy has none). Addresses are
+// ip:port text, so no escaping is needed beyond refusing quotes and backslashes.
+export function appendEntryAddresses(target: ByteBuffer): void {
+  const names = hostNames();
+  appendAddress(target, '"source":', names.sourceAddress);
+  appendAddress(target, ',"destination":', names.destinationAddress);
 }
 
 function resolveQueue(): u32 {
-  const vmId = String.UTF8.encode(ACCESS_LOG_VM_ID);
-  const name = String.UTF8.encode(ACCESS_LOG_QUEUE);
+  const names = hostNames();
   store<u32>(slots, 0);
-  const status = proxy_resolve_shared_queue(changetype<usize>(vmId), <usize>vmId.byteLength, changetype<usize>(name), <usize>name.byteLength, slots);
+  const status = proxy_resolve_shared_queue(changetype<usize>(names.vmId), <usize>names.vmId.byteLength, changetype<usize>(names.queue), <usize>names.queue.byteLength, slots);
   return status == STATUS_OK ? load<u32>(slots) : 0;
 }
 
 // Adds the unreported drops to the shared counter with compare-and-swap; on a conflict with
-// another VM they stay unreported and are added on the next entry.
+// another VM they stay unreported and are added on the next report.
 function reportDrops(): void {
-  const key = String.UTF8.encode(ACCESS_LOG_DROPPED_KEY);
+  const key = hostNames().droppedKey;
   store<usize>(slots, 0);
   store<usize>(slots + 8, 0);
   store<u32>(slots + 16, 0);
@@ -88,28 +124,16 @@ function reportDrops(): void {
     if (pointer != 0 && size == 8) current = load<u64>(pointer); // safe: the host gave 8 bytes
     if (pointer != 0) heap.free(pointer);
   }
-  const value = new ArrayBuffer(8);
-  store<u64>(changetype<usize>(value), current + unreportedDrops);
-  if (proxy_set_shared_data(changetype<usize>(key), <usize>key.byteLength, changetype<usize>(value), 8, cas) == STATUS_OK) unreportedDrops = 0;
+  store<u64>(slots + 32, current + unreportedDrops);
+  if (proxy_set_shared_data(changetype<usize>(key), <usize>key.byteLength, slots + 32, 8, cas) == STATUS_OK) unreportedDrops = 0;
 }
 
-function nowNanoseconds(): u64 {
-  store<u64>(slots + 24, 0);
-  proxy_get_current_time_nanoseconds(slots + 24);
-  return load<u64>(slots + 24);
-}
-
-// Appends `prefix` and the property as a JSON string ("" when Envoy has none). Addresses are
-// ip:port text, so no escaping is needed beyond refusing quotes and backslashes.
-function appendAddress(target: ByteBuffer, prefix: string, path: string): void {
+function appendAddress(target: ByteBuffer, prefix: string, path: ArrayBuffer): void {
   target.appendAscii(prefix);
   target.appendByte(0x22);
-  const encodedPath = String.UTF8.encode(path);
-  const bytes = Uint8Array.wrap(encodedPath);
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] == 0x2e) bytes[i] = 0; // Envoy separates segments with NUL
   store<usize>(slots, 0);
   store<usize>(slots + 8, 0);
-  if (proxy_get_property(changetype<usize>(encodedPath), <usize>encodedPath.byteLength, slots, slots + 8) == STATUS_OK) {
+  if (proxy_get_property(changetype<usize>(path), <usize>path.byteLength, slots, slots + 8) == STATUS_OK) {
     const pointer = load<usize>(slots);
     const size = load<usize>(slots + 8);
     for (let i: usize = 0; i < size; i++) {
@@ -119,4 +143,12 @@ function appendAddress(target: ByteBuffer, prefix: string, path: string): void {
     if (pointer != 0) heap.free(pointer);
   }
   target.appendByte(0x22);
+}
+
+// Envoy separates property path segments with NUL bytes.
+function propertyPath(path: string): ArrayBuffer {
+  const encoded = String.UTF8.encode(path);
+  const bytes = Uint8Array.wrap(encoded);
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] == 0x2e) bytes[i] = 0;
+  return encoded;
 }

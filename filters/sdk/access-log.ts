@@ -1,14 +1,17 @@
-// Writes access-log entries as one `proxy_log` line each, `weir-accesslog {"type":..,"proto":..,
+// Writes access-log entries: hands each one to the Weir agent through the shared queue
+// (access-log-queue.ts) as `{"time":..,"source":..,"destination":..,"type":..,"proto":..,
 // "connection":..,"direction":..,"endpoint":..,"revision":..,"rule":..,"sourceIdentity":..,
 // "destinationIdentity":..,"fields":{..},"reason":".."}` (attribution members only when known), and
-// hands the same JSON to the Weir agent through the shared queue (access-log-queue.ts), which ships
-// it to the server. Request and Response entries log at info, Denied and Error at warn. Owns the
-// JSON encoding of field values (bytes are escaped byte by byte, so any wire content yields valid
-// JSON). Reuses one buffer per connection; building a line allocates only when a buffer grows.
+// writes the same members as one `proxy_log` line `weir-accesslog {"type":..,..}` when Envoy's
+// `wasm` logger prints that level (Request and Response at info, Denied and Error at warn); a line
+// Envoy would discard is not built. Owns the JSON encoding of field values (bytes are escaped byte
+// by byte, so any wire content yields valid JSON). Reuses one buffer per connection and one per VM
+// for log lines; building an entry allocates only when a buffer grows.
 import { ByteBuffer } from './byte-buffer';
 import { ByteView } from './byte-view';
 import { LogLevel, proxy_log } from './abi/imports';
-import { enqueueAccessLog } from './access-log-queue';
+import { enqueueAccessLog, nowNanoseconds } from './access-log-queue';
+import { hostLogsAt } from './callback-scope';
 
 export const enum EntryType {
   Request = 0,
@@ -70,27 +73,49 @@ export class LogFields {
   }
 }
 
-// Emits one entry through proxy_log, using `line` as scratch space.
-export function writeAccessLog(line: ByteBuffer, type: EntryType, proto: string, connectionId: u64, attribution: EntryAttribution, fields: LogFields, reason: string): void {
+// The `weir-accesslog {...}` line, built only when Envoy prints it; one per VM, made on first use
+// (no allocating initializer: see callback-scope.ts).
+let logLine: ByteBuffer | null = null;
+
+// Emits one entry: builds it in `entry` (scratch space), after the connection's `addresses`
+// (`"source":"..","destination":".."`, see appendEntryAddresses), logs and enqueues it.
+export function writeAccessLog(entry: ByteBuffer, addresses: ByteBuffer, type: EntryType, proto: string, connectionId: u64, attribution: EntryAttribution, fields: LogFields, reason: string): void {
+  entry.clear();
+  entry.appendAscii('{"time":');
+  entry.appendDecimal(nowNanoseconds());
+  entry.appendByte(0x2c); // ,
+  entry.appendBytes(addresses.readPtr, addresses.length);
+  entry.appendByte(0x2c); // ,
+  const membersStart = entry.length;
+  entry.appendAscii('"type":"');
+  entry.appendAscii(entryTypeName(type));
+  entry.appendAscii('","proto":');
+  appendJsonString(entry, proto);
+  entry.appendAscii(',"connection":');
+  entry.appendDecimal(connectionId);
+  appendAttribution(entry, attribution);
+  entry.appendAscii(',"fields":{');
+  entry.appendBytes(fields.buffer.readPtr, fields.buffer.length);
+  entry.appendAscii('},"reason":');
+  appendJsonString(entry, reason);
+  entry.appendByte(0x7d); // }
+  const level = type == EntryType.Request || type == EntryType.Response ? LogLevel.Info : LogLevel.Warn;
+  if (hostLogsAt(<u32>level)) logEntryLine(level, entry.readPtr + membersStart, entry.length - membersStart);
+  enqueueAccessLog(entry.readPtr, entry.length);
+}
+
+// `weir-accesslog {` + the entry's members from "type" on (with their closing brace).
+function logEntryLine(level: LogLevel, membersPtr: usize, membersLength: usize): void {
+  let line = logLine;
+  if (line === null) {
+    line = new ByteBuffer();
+    logLine = line;
+  }
   line.clear();
   line.appendAscii(ACCESS_LOG_PREFIX);
-  line.appendAscii('{"type":"');
-  line.appendAscii(entryTypeName(type));
-  line.appendAscii('","proto":');
-  appendJsonString(line, proto);
-  line.appendAscii(',"connection":');
-  line.appendDecimal(connectionId);
-  appendAttribution(line, attribution);
-  line.appendAscii(',"fields":{');
-  line.appendBytes(fields.buffer.readPtr, fields.buffer.length);
-  line.appendAscii('},"reason":');
-  appendJsonString(line, reason);
-  line.appendByte(0x7d); // }
-  const level = type == EntryType.Request || type == EntryType.Response ? LogLevel.Info : LogLevel.Warn;
+  line.appendByte(0x7b); // {
+  line.appendBytes(membersPtr, membersLength);
   proxy_log(level, line.readPtr, line.length);
-  // The members between the object's braces go to the agent (access-log-queue.ts).
-  const membersStart = <usize>ACCESS_LOG_PREFIX.length + 1;
-  enqueueAccessLog(line.readPtr + membersStart, line.length - membersStart - 1);
 }
 
 export function entryTypeName(type: EntryType): string {

@@ -6,6 +6,8 @@
 import { ByteBuffer } from './byte-buffer';
 import { ByteView } from './byte-view';
 import { EntryAttribution, EntryType, LogFields, writeAccessLog } from './access-log';
+import { appendEntryAddresses } from './access-log-queue';
+import { inCallbackScope } from './callback-scope';
 import { ReplyQueue, SlotKind } from './reply-queue';
 import { RequestRecord } from './rules';
 import { PluginSettings } from './settings';
@@ -41,7 +43,11 @@ export class Connection {
   readonly replies: ReplyQueue = new ReplyQueue();
   readonly record: RequestRecord;
   readonly fields: LogFields = new LogFields();
-  private logLine: ByteBuffer = new ByteBuffer();
+  private logEntry: ByteBuffer = new ByteBuffer();
+  // `"source":"..","destination":".."` of access-log entries, read from Envoy once per connection
+  // (inside a data callback, where the connection's properties are visible).
+  private entryAddresses: ByteBuffer = new ByteBuffer();
+  private entryAddressesKnown: bool = false;
   private attribution: EntryAttribution = new EntryAttribution();
   // With static rules: the index of the rule that allowed the last request (-1: none).
   private staticRule: i32 = -1;
@@ -148,8 +154,16 @@ export class Connection {
   log(type: EntryType, reason: string): void {
     const policy = this.policy;
     if (policy !== null && type == EntryType.Denied && policy.denyReason.length > 0) reason = policy.denyReason;
-    writeAccessLog(this.logLine, type, this.protocol, this.id, this.attribute(type), this.fields, reason);
+    writeAccessLog(this.logEntry, this.addresses(), type, this.protocol, this.id, this.attribute(type), this.fields, reason);
     this.fields.clear();
+  }
+
+  private addresses(): ByteBuffer {
+    if (this.entryAddressesKnown) return this.entryAddresses;
+    this.entryAddresses.clear();
+    appendEntryAddresses(this.entryAddresses);
+    this.entryAddressesKnown = inCallbackScope();
+    return this.entryAddresses;
   }
 
   // Reply direction: logs a Response entry with the fields the parser put in `fields` (e.g. the
@@ -208,6 +222,7 @@ export class Connection {
     this.requestStream.release();
     this.replyStream.release();
     this.fields.buffer.release();
-    this.logLine.release();
+    this.logEntry.release();
+    this.entryAddresses.release();
   }
 }

@@ -16,6 +16,8 @@ import { setRunningConnection } from './running-connection';
 import { BufferType, LogLevel } from './abi/imports';
 import { appendHostBuffer, logText, replaceHostBuffer } from './abi/host';
 import { closeDueConnections, closeIsDue, closeNow, forgetClosing, startClosing } from './closing';
+import { enterCallbackScope, leaveCallbackScope } from './callback-scope';
+import { finishAccessLogCallback } from './access-log-queue';
 
 class RootContext {
   settings: PluginSettings = new PluginSettings();
@@ -80,9 +82,12 @@ export function onConnectionData(contextId: u32, direction: Direction, size: u32
   const stream = connection.streamOf(direction);
   stream.output.clear();
   setRunningConnection(connection);
+  enterCallbackScope();
   if (!connection.failed) runCallback(context, direction, size, endStream);
   else if (direction == Direction.Reply && !connection.replyFailed && !closeIsDue(connection)) runCallback(context, direction, size, endStream);
   else discardWhileClosing(connection, direction, size);
+  leaveCallbackScope();
+  finishAccessLogCallback();
   setRunningConnection(null);
 }
 
