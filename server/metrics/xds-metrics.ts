@@ -1,7 +1,7 @@
 // xDS metrics: pushes, ACKs and NACKs per resource type (counted by a ProxyStatusRegistry that the
 // control server is given), and, computed at scrape time from that registry, connected proxies and
 // the version of each type every proxy has acknowledged ("enforced means acknowledged").
-import { ProxyStatusRegistry, type ProxyStatusOptions } from '../xds/proxy-status.ts';
+import { ProxyStatusRegistry, type ProxyStatusOptions, type StreamVariant } from '../xds/proxy-status.ts';
 import type { MetricSample, MetricsRegistry, StoredMetric } from './metrics-registry.ts';
 
 export interface XdsCounters {
@@ -19,9 +19,9 @@ export class CountingProxyStatusRegistry extends ProxyStatusRegistry {
     this.#counters = counters;
   }
 
-  override recordSent(nodeId: string, typeUrl: string, version: string, holds?: ReadonlyMap<string, string>): void {
+  override recordSent(nodeId: string, typeUrl: string, version: string, holds?: ReadonlyMap<string, string>, variant?: StreamVariant): void {
     this.#counters.pushes.inc({ type: shortTypeName(typeUrl) });
-    super.recordSent(nodeId, typeUrl, version, holds);
+    super.recordSent(nodeId, typeUrl, version, holds, variant);
   }
 
   override recordAck(nodeId: string, typeUrl: string, version: string): void {

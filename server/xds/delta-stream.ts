@@ -166,7 +166,7 @@ class DeltaStream {
     state.latestNonce = nonce;
     state.latestSystemVersion = response.systemVersion;
     state.awaitingReply = true;
-    this.context.status.recordSent(node.id, response.typeUrl, response.systemVersion, knownVersions);
+    this.context.status.recordSent(node.id, response.typeUrl, response.systemVersion, knownVersions, 'delta');
     state.knownVersionsShared = true;
     if (this.context.logger.isLevelEnabled('debug')) {
       this.context.logger.debug(

@@ -22,6 +22,9 @@ export interface TypeApplyState {
   ackedResources: ReadonlyMap<string, string>;
   /** The latest rejection; cleared when a later version is ACKed. */
   lastNack: NackRecord | undefined;
+  /** The xDS variant of the stream that carries this type (an Envoy's own ADS stream and its Weir
+   * agent's stream share a node id, and may differ). */
+  variant: StreamVariant | undefined;
 }
 
 export type StreamVariant = 'sotw' | 'delta';
@@ -31,6 +34,7 @@ export interface ProxyStatus {
   cluster: string;
   connected: boolean;
   openStreams: number;
+  /** Variant of the most recently opened stream; see TypeApplyState.variant for each type's own. */
   variant: StreamVariant | undefined;
   peer: string | undefined;
   connectedAt: Date | undefined;
@@ -84,8 +88,9 @@ export class ProxyStatusRegistry {
   }
 
   /** `holds`: name -> hash of everything the proxy will run of this type if it ACKs. */
-  recordSent(nodeId: string, typeUrl: string, version: string, holds: ReadonlyMap<string, string> = new Map()): void {
+  recordSent(nodeId: string, typeUrl: string, version: string, holds: ReadonlyMap<string, string> = new Map(), variant?: StreamVariant): void {
     const state = this.#typeState(nodeId, typeUrl);
+    if (variant !== undefined) state.variant = variant;
     this.#pendingResources.set(state, holds);
     state.sentVersion = version;
     state.sentAt = this.#now();
@@ -227,6 +232,7 @@ export class ProxyStatusRegistry {
         ackedAt: undefined,
         ackedResources: new Map(),
         lastNack: undefined,
+        variant: undefined,
       };
       proxy.types.push(state);
     }

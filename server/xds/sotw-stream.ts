@@ -143,7 +143,7 @@ class SotwStream {
     state.deliveredNames = state.subscription.wildcard
       ? new Set(response.resources.map((resource) => resource.name))
       : new Set(state.subscription.names);
-    this.context.status.recordSent(node.id, response.typeUrl, response.version, state.deliveredHashes);
+    this.context.status.recordSent(node.id, response.typeUrl, response.version, state.deliveredHashes, 'sotw');
     if (this.context.logger.isLevelEnabled('debug')) {
       this.context.logger.debug(
         { nodeId: node.id, typeUrl: response.typeUrl, version: response.version, nonce, resources: response.resources.length },

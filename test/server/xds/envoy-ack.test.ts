@@ -197,7 +197,7 @@ describe('xDS server with a real Envoy', () => {
     const first = await startServer(redirect);
     const envoy = await startProxy(first, 'envoy-delta', 'delta');
     await waitForAcks(first, 'envoy-delta', envoy);
-    expect(first.status.get('envoy-delta')?.variant).toBe('delta');
+    expect(typeState(first, 'envoy-delta', LISTENER_TYPE_URL)?.variant).toBe('delta');
     expect(await pongThrough(redirect.listen.port)).toBe('pong');
     const port = first.port;
     await first.stop();
