@@ -3,6 +3,9 @@
 // rules that allow the traffic, so every request is decoded and matched), through the same Envoy
 // with only tcp_proxy, and to memcached directly. Prints a table and the Weir/tcp_proxy ratios.
 // Load comes from Node worker threads (bench/memcache-load.ts), each with its own connections.
+// BENCH_COMPARE_WASM=<file> adds a fourth target, the same Weir setup with another build of the
+// filter (e.g. the one before a change), measured in the same run; BENCH_ROUNDS repeats every
+// scenario (targets interleaved) and the ratios are taken over the summed throughput.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -18,6 +21,9 @@ interface BenchOptions {
   connectionsPerWorker: number;
   durationMs: number;
   envoyConcurrency: number;
+  rounds: number;
+  compareWasm: string | undefined; // another memcache.wasm, measured as target `weir-compare`
+  scenarios: string | undefined; // e.g. "set:16,get:16"; default: all of SCENARIOS
 }
 
 const OPTIONS: BenchOptions = {
@@ -25,6 +31,9 @@ const OPTIONS: BenchOptions = {
   connectionsPerWorker: Number(process.env['BENCH_CONNECTIONS'] ?? 8),
   durationMs: Number(process.env['BENCH_SECONDS'] ?? 4) * 1000,
   envoyConcurrency: Number(process.env['BENCH_ENVOY_THREADS'] ?? 2),
+  rounds: Number(process.env['BENCH_ROUNDS'] ?? 1),
+  compareWasm: process.env['BENCH_COMPARE_WASM'],
+  scenarios: process.env['BENCH_SCENARIOS'],
 };
 
 const SCENARIOS: ReadonlyArray<{ operation: 'get' | 'set'; depth: number }> = [
@@ -46,36 +55,62 @@ interface Measurement {
   errors: number;
 }
 
+type Target = 'direct' | 'tcp_proxy' | 'weir' | 'weir-compare';
+
 async function main(): Promise<void> {
   buildFilters();
   const memcached = await startMemcached({ threads: 4, memoryMb: 256 });
-  const weir = await startEnvoy(memcached.port, 'weir');
-  const plain = await startEnvoy(memcached.port, 'tcp_proxy');
+  const envoys: BenchEnvoy[] = [];
   try {
-    console.log(`memcache bench: ${OPTIONS.workers} workers x ${OPTIONS.connectionsPerWorker} connections, ${OPTIONS.durationMs / 1000}s per run, Envoy --concurrency ${OPTIONS.envoyConcurrency}, ${os.cpus().length} CPUs`);
-    console.log('scenario        target      ops/s     p50 us   p99 us  errors');
+    const targets: Array<[Target, number]> = [['direct', memcached.port]];
+    const plain = await startEnvoy(memcached.port, 'tcp_proxy');
+    envoys.push(plain);
+    targets.push(['tcp_proxy', plain.port]);
+    const weir = await startEnvoy(memcached.port, 'weir');
+    envoys.push(weir);
+    targets.push(['weir', weir.port]);
+    if (OPTIONS.compareWasm !== undefined) {
+      const compared = await startEnvoy(memcached.port, 'weir', OPTIONS.compareWasm);
+      envoys.push(compared);
+      targets.push(['weir-compare', compared.port]);
+    }
+    console.log(`memcache bench: ${OPTIONS.workers} workers x ${OPTIONS.connectionsPerWorker} connections, ${OPTIONS.durationMs / 1000}s per run, ${OPTIONS.rounds} round(s), Envoy --concurrency ${OPTIONS.envoyConcurrency}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`);
+    if (OPTIONS.compareWasm !== undefined) console.log(`weir-compare: ${OPTIONS.compareWasm}`);
+    console.log('scenario        target         ops/s     p50 us   p99 us  errors');
     const ratios: string[] = [];
-    for (const scenario of SCENARIOS) {
+    for (const scenario of selectedScenarios()) {
       const name = `${scenario.operation} depth ${scenario.depth}`;
-      const results: Record<string, Measurement> = {};
-      for (const [target, port] of [['direct', memcached.port], ['tcp_proxy', plain.port], ['weir', weir.port]] as const) {
-        const measurement = await measure({ port, operation: scenario.operation, depth: scenario.depth, connections: OPTIONS.connectionsPerWorker, durationMs: OPTIONS.durationMs });
-        results[target] = measurement;
-        console.log(`${name.padEnd(15)} ${target.padEnd(10)} ${measurement.opsPerSecond.toFixed(0).padStart(8)} ${measurement.p50Us.toFixed(0).padStart(9)} ${measurement.p99Us.toFixed(0).padStart(8)} ${String(measurement.errors).padStart(7)}`);
+      const completed = new Map<Target, number>();
+      const p99 = new Map<Target, number>();
+      for (let round = 0; round < OPTIONS.rounds; round++) {
+        for (const [target, port] of targets) {
+          const measurement = await measure({ port, operation: scenario.operation, depth: scenario.depth, connections: OPTIONS.connectionsPerWorker, durationMs: OPTIONS.durationMs });
+          completed.set(target, (completed.get(target) ?? 0) + measurement.opsPerSecond);
+          p99.set(target, Math.max(p99.get(target) ?? 0, measurement.p99Us));
+          console.log(`${name.padEnd(15)} ${target.padEnd(13)} ${measurement.opsPerSecond.toFixed(0).padStart(8)} ${measurement.p50Us.toFixed(0).padStart(9)} ${measurement.p99Us.toFixed(0).padStart(8)} ${String(measurement.errors).padStart(7)}`);
+        }
       }
-      const weirResult = results['weir'];
-      const plainResult = results['tcp_proxy'];
-      if (weirResult !== undefined && plainResult !== undefined) {
-        ratios.push(`${name}: weir/tcp_proxy throughput ${(weirResult.opsPerSecond / plainResult.opsPerSecond).toFixed(3)}, p99 ${(weirResult.p99Us / plainResult.p99Us).toFixed(2)}x`);
+      const plainOps = completed.get('tcp_proxy') ?? 0;
+      for (const target of ['weir', 'weir-compare'] as const) {
+        const ops = completed.get(target);
+        if (ops === undefined || plainOps === 0) continue;
+        ratios.push(`${name}: ${target}/tcp_proxy throughput ${(ops / plainOps).toFixed(3)}, worst p99 ${((p99.get(target) ?? 0) / (p99.get('tcp_proxy') ?? 1)).toFixed(2)}x`);
       }
     }
     console.log('\nratios');
     for (const line of ratios) console.log(`  ${line}`);
   } finally {
-    await weir.stop();
-    await plain.stop();
+    for (const envoy of envoys) await envoy.stop();
     await memcached.stop();
   }
+}
+
+function selectedScenarios(): ReadonlyArray<{ operation: 'get' | 'set'; depth: number }> {
+  if (OPTIONS.scenarios === undefined) return SCENARIOS;
+  const wanted = new Set(OPTIONS.scenarios.split(',').map((item) => item.trim()));
+  const chosen = SCENARIOS.filter((scenario) => wanted.has(`${scenario.operation}:${scenario.depth}`));
+  if (chosen.length === 0) throw new Error(`BENCH_SCENARIOS=${OPTIONS.scenarios} names none of ${SCENARIOS.map((scenario) => `${scenario.operation}:${scenario.depth}`).join(',')}`);
+  return chosen;
 }
 
 async function measure(spec: LoadSpec): Promise<Measurement> {
@@ -102,7 +137,7 @@ interface BenchEnvoy {
   stop(): Promise<void>;
 }
 
-async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Promise<BenchEnvoy> {
+async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy', wasmFile = path.join(repoRoot, 'build', 'filters', 'memcache.wasm')): Promise<BenchEnvoy> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `weir-bench-${mode}-`));
   const port = await freePort();
   const filters: object[] = [];
@@ -116,7 +151,7 @@ async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Prom
           root_id: 'memcache',
           failure_policy: 'FAIL_RELOAD',
           configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify({ parser: 'memcache', rules: WEIR_RULES }) },
-          vm_config: { vm_id: 'weir-memcache', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: path.join(repoRoot, 'build', 'filters', 'memcache.wasm') } } },
+          vm_config: { vm_id: 'weir-memcache', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasmFile } } },
         },
       },
     });
@@ -131,7 +166,7 @@ async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Prom
   };
   const file = path.join(dir, 'envoy.json');
   writeFileSync(file, JSON.stringify(bootstrap));
-  // warn level: the filter's per-request access-log lines (info) are built but not printed
+  // warn level: the filter does not build its per-request access-log lines (info), Envoy would drop them
   const child: ChildProcess = spawn(resolveEnvoyPath(), ['-c', file, '--concurrency', String(OPTIONS.envoyConcurrency), '--log-level', 'warn', '--base-id', String(port), '--disable-hot-restart'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
