@@ -32,6 +32,8 @@ export interface EndpointView {
   ips: string[];
   labels: string[];
   labelsKnown: boolean;
+  /** `store`, or `sidecar:<node id>` for an endpoint announced in a sidecar's node metadata. */
+  source: string;
   ingress: string | undefined;
   egress: string | undefined;
 }

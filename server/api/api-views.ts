@@ -28,6 +28,7 @@ export function endpointsView(state: PolicyStoreState): { revision: string; endp
         ips: [...endpoint.ips],
         labels: endpoint.labels.map(formatLabel),
         labelsKnown: endpoint.labelsKnown,
+        source: state.endpointSources?.get(endpoint.name) ?? 'store',
         ingress: policy?.ingress.enforcement,
         egress: policy?.egress.enforcement,
       };

@@ -1,5 +1,6 @@
 // `weir endpoint list`: the endpoints the policy store knows, with their numeric identity, IPs,
-// whether each direction is default-deny, and their labels. A thin client of GET /v1/endpoints.
+// whether each direction is default-deny, where each came from (store or sidecar:<node id>) and
+// their labels. A thin client of GET /v1/endpoints.
 import type { EndpointView } from '../api/api-types.ts';
 import { callApi, type ApiTarget } from './api-client.ts';
 import { successBody } from './command-failure.ts';
@@ -23,6 +24,7 @@ export async function endpointList(options: EndpointListOptions): Promise<string
     endpoint.ingress ?? '-',
     endpoint.egress ?? '-',
     endpoint.labels.join(','),
+    endpoint.source,
   ]);
-  return formatTable(['NAME', 'NAMESPACE', 'IDENTITY', 'IPS', 'INGRESS', 'EGRESS', 'LABELS'], rows);
+  return formatTable(['NAME', 'NAMESPACE', 'IDENTITY', 'IPS', 'INGRESS', 'EGRESS', 'LABELS', 'SOURCE'], rows);
 }

@@ -11,7 +11,9 @@ import { loadWeirConfig, WEIR_CONFIG_DEFAULTS, type WeirConfig } from '../config
 import { createLogger } from '../log/logger.ts';
 import { createServeObservability, type ServeObservability } from '../metrics/serve-observability.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
+import { SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
 import { DirectoryStore } from '../store/directory-store.ts';
+import { SidecarAwareStore } from '../store/sidecar-aware-store.ts';
 import type { PolicyStore, PolicyStoreState, StoreEvent } from '../store/policy-store.ts';
 import { startControlServer, type ControlServer } from '../xds/control-server.ts';
 import { buildRedirectSnapshot } from '../xds/redirect-snapshot.ts';
@@ -44,7 +46,8 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   const logger = options.logger ?? createLogger();
   let config = loadWeirConfig(configFile);
   const apiToken = config.api.tcp ? readApiToken(config.api.tcp.tokenFile) : undefined;
-  const store = await loadStore(config);
+  const sidecars = new SidecarEndpointRegistry({ logger });
+  const store = new SidecarAwareStore({ store: await loadStore(config), sidecars, enforcementMode: config.policies.enforcementMode, logger });
   const history = new RevisionHistory();
   const snapshotNow = (): Snapshot => {
     const state = store.current();
@@ -53,7 +56,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     warnAboutUnknownEndpoints(config, state, logger);
     return snapshot;
   };
-  const stops: Array<() => Promise<void>> = [() => store.close()];
+  const stops: Array<() => Promise<void>> = [() => store.close(), async () => sidecars.close()];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop();
   };
@@ -66,6 +69,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     const controlServer = await startControlServer({
       status: observability.status,
       registerServices: observability.registerServices,
+      nodeConnected: (node, metadata) => sidecars.streamOpened(node.id, metadata),
       address: config.xds.address,
       port: config.xds.port,
       batchWindowMs: config.xds.batchWindowMs,

@@ -29,6 +29,8 @@ export interface PolicyStoreState {
   readonly rules: readonly PolicyRule[];
   readonly endpoints: readonly Endpoint[];
   readonly policySet: CompiledPolicySet;
+  /** Endpoint name -> `sidecar:<node id>` for endpoints from sidecar node metadata; others come from the store. */
+  readonly endpointSources?: ReadonlyMap<string, string>;
 }
 
 export interface CompileStoreOptions {

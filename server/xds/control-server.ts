@@ -42,6 +42,8 @@ export interface ControlServerOptions {
   status?: ProxyStatusRegistry;
   /** Adds more gRPC services on the xDS port (e.g. the access-log service) before it opens. */
   registerServices?: (server: grpc.Server) => void;
+  /** Told when a proxy's stream opens (node.metadata as plain JSON); returns what to call when it closes. */
+  nodeConnected?: StreamContext['nodeConnected'];
 }
 
 export interface ControlServer {
@@ -76,6 +78,7 @@ export async function startControlServer(options: ControlServerOptions = {}): Pr
     logger,
     controlPlaneId: settings.controlPlaneId,
     admitNode: options.tls ? admitNodeMatchingCertificate : admitEveryNode,
+    ...(options.nodeConnected ? { nodeConnected: options.nodeConnected } : {}),
   };
   const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 });
   addDiscoveryServices(server, context);

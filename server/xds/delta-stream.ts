@@ -10,6 +10,7 @@ import {
   type DeltaDiscoveryResponse,
   type XdsStreamTransport,
 } from './discovery-messages.ts';
+import { structToJson } from './node-metadata.ts';
 import type { StreamContext } from './stream-context.ts';
 import { classifyAcknowledgement, NonceSequence, TypeSubscription } from './subscription.ts';
 
@@ -43,6 +44,7 @@ class DeltaStream {
   readonly #nonces = new NonceSequence();
   #node: NodeIdentity | undefined;
   #closed = false;
+  #nodeDisconnected: (() => void) | undefined;
 
   constructor(
     private readonly transport: XdsStreamTransport<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
@@ -71,6 +73,7 @@ class DeltaStream {
     for (const state of this.#types.values()) state.cancelWatch?.();
     if (this.#node) {
       this.context.status.streamClosed(this.#node);
+      this.#nodeDisconnected?.();
       this.context.logger.info({ nodeId: this.#node.id, peer: this.transport.peer }, 'proxy disconnected');
     }
   }
@@ -89,6 +92,7 @@ class DeltaStream {
     }
     this.#node = node;
     this.context.status.streamOpened(node, { variant: 'delta', peer: this.transport.peer });
+    this.#nodeDisconnected = this.context.nodeConnected?.(node, structToJson(request.node.metadata));
     this.context.logger.info({ nodeId: node.id, cluster: node.cluster, peer: this.transport.peer, variant: 'delta' }, 'proxy connected');
     return node;
   }

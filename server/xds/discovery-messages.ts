@@ -7,6 +7,8 @@ import type { ErrorDetail } from './subscription.ts';
 export interface DiscoveryNode {
   id: string;
   cluster: string;
+  /** google.protobuf.Struct as proto-loader decodes it; read with node-metadata.ts. */
+  metadata?: unknown;
 }
 
 export interface DiscoveryRequest {

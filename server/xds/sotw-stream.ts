@@ -10,6 +10,7 @@ import {
   type DiscoveryResponse,
   type XdsStreamTransport,
 } from './discovery-messages.ts';
+import { structToJson } from './node-metadata.ts';
 import type { StreamContext } from './stream-context.ts';
 import { classifyAcknowledgement, NonceSequence, TypeSubscription } from './subscription.ts';
 
@@ -36,6 +37,7 @@ class SotwStream {
   readonly #nonces = new NonceSequence();
   #node: NodeIdentity | undefined;
   #closed = false;
+  #nodeDisconnected: (() => void) | undefined;
 
   constructor(
     private readonly transport: XdsStreamTransport<DiscoveryRequest, DiscoveryResponse>,
@@ -83,6 +85,7 @@ class SotwStream {
     for (const state of this.#types.values()) state.cancelWatch?.();
     if (this.#node) {
       this.context.status.streamClosed(this.#node);
+      this.#nodeDisconnected?.();
       this.context.logger.info({ nodeId: this.#node.id, peer: this.transport.peer }, 'proxy disconnected');
     }
   }
@@ -101,6 +104,7 @@ class SotwStream {
     }
     this.#node = node;
     this.context.status.streamOpened(node, { variant: 'sotw', peer: this.transport.peer });
+    this.#nodeDisconnected = this.context.nodeConnected?.(node, structToJson(request.node.metadata));
     this.context.logger.info({ nodeId: node.id, cluster: node.cluster, peer: this.transport.peer, variant: 'sotw' }, 'proxy connected');
     return node;
   }

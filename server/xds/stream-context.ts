@@ -3,6 +3,7 @@
 // identity). Shared by sotw-stream.ts and delta-stream.ts so neither reaches for globals.
 import type { Logger } from 'pino';
 import type { ConfigWatcher, NodeIdentity } from './config-watcher.ts';
+import type { PlainJson } from './node-metadata.ts';
 import type { ProxyStatusRegistry } from './proxy-status.ts';
 
 export interface StreamContext {
@@ -13,6 +14,11 @@ export interface StreamContext {
   controlPlaneId: string;
   /** Returns why the node may not use this stream, or undefined to admit it. */
   admitNode: (node: NodeIdentity, peerIdentities: readonly string[]) => string | undefined;
+  /**
+   * Told when an admitted stream opens, with node.metadata as plain JSON (node-metadata.ts); the
+   * returned function is called when that stream closes. Used to register sidecar endpoints.
+   */
+  nodeConnected?: (node: NodeIdentity, metadata: { [key: string]: PlainJson }) => () => void;
 }
 
 export function admitEveryNode(): undefined {

@@ -1,0 +1,161 @@
+// Endpoints that sidecars announce in their Envoy node metadata (`weir.endpoint`, DESIGN.md
+// "Identity"). Owns reading and checking that metadata and the registry of which node holds which
+// endpoint: an endpoint lives while its node has a stream open, and for a grace period after the
+// last one closes (so an Envoy restart or reconnect does not flap policy). Compiling policy with
+// these endpoints is left to server/store/sidecar-aware-store.ts; the xDS streams only report
+// connects and disconnects.
+import type { Logger } from 'pino';
+import { endpointFromSpec, validateEndpointSpec, type Endpoint, type EndpointSpec } from './endpoints.ts';
+
+/** The node metadata key a sidecar's bootstrap puts its endpoint under (`weir bootstrap --endpoint-name ...`). */
+export const SIDECAR_ENDPOINT_METADATA_KEY = 'weir.endpoint';
+
+export const SIDECAR_ENDPOINT_DEFAULTS = {
+  /** How long an endpoint outlives the last stream of its node. */
+  graceMs: 30_000,
+} as const;
+
+export type SidecarEndpointRead =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'invalid'; readonly problems: readonly string[] }
+  | { readonly kind: 'endpoint'; readonly spec: EndpointSpec };
+
+export interface SidecarEndpoint {
+  readonly nodeId: string;
+  readonly endpoint: Endpoint;
+}
+
+/** `sidecar:<node id>`, as `weir endpoint list` shows it. */
+export function sidecarEndpointSource(nodeId: string): string {
+  return `sidecar:${nodeId}`;
+}
+
+/**
+ * Reads `weir.endpoint` from node metadata already turned into plain JSON. Returns every problem as
+ * `weir.endpoint.<field>: reason`; a node without the key announces no endpoint.
+ */
+export function readSidecarEndpoint(metadata: unknown): SidecarEndpointRead {
+  if (!isPlainObject(metadata) || !(SIDECAR_ENDPOINT_METADATA_KEY in metadata)) return { kind: 'absent' };
+  const raw = metadata[SIDECAR_ENDPOINT_METADATA_KEY];
+  const at = (field: string, reason: string): string => `${SIDECAR_ENDPOINT_METADATA_KEY}.${field}: ${reason}`;
+  if (!isPlainObject(raw)) return { kind: 'invalid', problems: [`${SIDECAR_ENDPOINT_METADATA_KEY}: must be a struct with name, labels, namespace, serviceAccount and ips`] };
+  const problems: string[] = [];
+  const known = new Set(['name', 'labels', 'namespace', 'serviceAccount', 'ips']);
+  for (const field of Object.keys(raw)) if (!known.has(field)) problems.push(at(field, `unknown field; expected one of ${[...known].join(', ')}`));
+  if (raw['labels'] !== undefined && !isPlainObject(raw['labels'])) problems.push(at('labels', 'must be a struct of string values'));
+  for (const field of ['namespace', 'serviceAccount'] as const) {
+    if (raw[field] !== undefined && typeof raw[field] !== 'string') problems.push(at(field, 'must be a string'));
+  }
+  const spec = {
+    name: raw['name'],
+    ips: raw['ips'],
+    ...(raw['namespace'] === undefined ? {} : { namespace: raw['namespace'] }),
+    ...(raw['serviceAccount'] === undefined ? {} : { serviceAccount: raw['serviceAccount'] }),
+    ...(isPlainObject(raw['labels']) ? { labels: raw['labels'] } : {}),
+  } as EndpointSpec;
+  problems.push(...validateEndpointSpec(spec).map((problem) => `${SIDECAR_ENDPOINT_METADATA_KEY}.${problem}`));
+  return problems.length > 0 ? { kind: 'invalid', problems } : { kind: 'endpoint', spec };
+}
+
+export interface SidecarEndpointRegistryOptions {
+  readonly logger: Logger;
+  /** Default SIDECAR_ENDPOINT_DEFAULTS.graceMs. */
+  readonly graceMs?: number;
+  /** Timers, replaceable in tests. */
+  readonly timers?: { setTimeout: (run: () => void, ms: number) => unknown; clearTimeout: (timer: unknown) => void };
+}
+
+interface NodeRegistration {
+  endpoint: Endpoint;
+  openStreams: number;
+  removalTimer: unknown;
+}
+
+/** Which connected (or recently connected) node announces which endpoint. */
+export class SidecarEndpointRegistry {
+  readonly #nodes = new Map<string, NodeRegistration>();
+  readonly #listeners = new Set<() => void>();
+  readonly #graceMs: number;
+  readonly #timers: NonNullable<SidecarEndpointRegistryOptions['timers']>;
+
+  constructor(private readonly options: SidecarEndpointRegistryOptions) {
+    this.#graceMs = options.graceMs ?? SIDECAR_ENDPOINT_DEFAULTS.graceMs;
+    this.#timers = options.timers ?? { setTimeout: (run, ms) => setTimeout(run, ms).unref(), clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout) };
+  }
+
+  /**
+   * A stream of `nodeId` opened with this metadata. Returns the function to call when that stream
+   * closes. Invalid metadata is logged and registers nothing; the stream is served all the same.
+   */
+  streamOpened(nodeId: string, metadata: unknown): () => void {
+    const read = readSidecarEndpoint(metadata);
+    if (read.kind === 'absent') return () => undefined;
+    if (read.kind === 'invalid') {
+      this.options.logger.error(
+        { nodeId, problems: read.problems },
+        'sidecar node metadata announces an invalid endpoint; the proxy is served but its endpoint is not registered. Fix weir.endpoint in its bootstrap (weir bootstrap --endpoint-name/--label/--endpoint-ip)',
+      );
+      return () => undefined;
+    }
+    this.#register(nodeId, endpointFromSpec(read.spec));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#streamClosed(nodeId);
+    };
+  }
+
+  /** Registered endpoints, ordered by node id. */
+  list(): SidecarEndpoint[] {
+    return [...this.#nodes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([nodeId, registration]) => ({ nodeId, endpoint: registration.endpoint }));
+  }
+
+  /** Calls `listener` whenever an endpoint is added, replaced or removed; returns an unsubscribe function. */
+  watch(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  close(): void {
+    for (const registration of this.#nodes.values()) this.#timers.clearTimeout(registration.removalTimer);
+    this.#nodes.clear();
+    this.#listeners.clear();
+  }
+
+  #register(nodeId: string, endpoint: Endpoint): void {
+    const existing = this.#nodes.get(nodeId);
+    if (existing !== undefined) {
+      this.#timers.clearTimeout(existing.removalTimer);
+      existing.removalTimer = undefined;
+      existing.openStreams += 1;
+      if (JSON.stringify(existing.endpoint) === JSON.stringify(endpoint)) return;
+      existing.endpoint = endpoint;
+    } else {
+      this.#nodes.set(nodeId, { endpoint, openStreams: 1, removalTimer: undefined });
+    }
+    this.options.logger.info({ nodeId, endpoint: endpoint.name, ips: endpoint.ips }, 'sidecar endpoint registered from node metadata');
+    this.#changed();
+  }
+
+  #streamClosed(nodeId: string): void {
+    const registration = this.#nodes.get(nodeId);
+    if (registration === undefined) return;
+    registration.openStreams -= 1;
+    if (registration.openStreams > 0) return;
+    registration.removalTimer = this.#timers.setTimeout(() => {
+      if (this.#nodes.get(nodeId) !== registration || registration.openStreams > 0) return;
+      this.#nodes.delete(nodeId);
+      this.options.logger.info({ nodeId, endpoint: registration.endpoint.name, graceMs: this.#graceMs }, 'sidecar endpoint removed: its node stayed disconnected past the grace period');
+      this.#changed();
+    }, this.#graceMs);
+  }
+
+  #changed(): void {
+    for (const listener of this.#listeners) listener();
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
