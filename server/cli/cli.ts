@@ -20,7 +20,9 @@ const USAGE = `usage:
   weir serve [--config FILE]                  run the xDS control server and the REST API (default config weir.yaml);
                                               SIGHUP reloads the config and parser modules
   weir bootstrap [--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta] [--agent-wasm PATH]
-                                              print an Envoy bootstrap that uses this server
+                 [--endpoint-name NAME] [--endpoint-ip IP]... [--label K=V]... [--namespace NS] [--service-account SA]
+                                              print an Envoy bootstrap that uses this server; the endpoint flags
+                                              register this sidecar's endpoint through its node metadata
   weir policy import FILE|- [--name FILE.yaml]
                                               add or replace a policy file (all or nothing)
   weir policy get [NAME]                      list policy files, or print the one holding NAME
@@ -128,6 +130,11 @@ export function bootstrapOptionsFrom(args: readonly string[]): BootstrapOptions 
     'admin-port': { type: 'string' },
     delta: { type: 'boolean' },
     'agent-wasm': { type: 'string' },
+    'endpoint-name': { type: 'string' },
+    'endpoint-ip': { type: 'string', multiple: true },
+    label: { type: 'string', multiple: true },
+    namespace: { type: 'string' },
+    'service-account': { type: 'string' },
   });
   const options: BootstrapOptions = {};
   if (values['node-id'] !== undefined) options.nodeId = values['node-id'];
@@ -140,7 +147,34 @@ export function bootstrapOptionsFrom(args: readonly string[]): BootstrapOptions 
   if (values['admin-port'] !== undefined) options.adminPort = integerArgument(values['admin-port'], '--admin-port');
   if (values.delta) options.variant = 'delta';
   if (values['agent-wasm'] !== undefined) options.agentWasmFile = values['agent-wasm'];
+  const endpointFlagGiven = [values['endpoint-ip'], values.label, values.namespace, values['service-account']].some((value) => value !== undefined);
+  if (values['endpoint-name'] !== undefined || endpointFlagGiven) {
+    const name = values['endpoint-name'] ?? options.nodeId;
+    if (name === undefined) throw new UsageError('weir bootstrap: the endpoint flags need --endpoint-name NAME (or --node-id, used as the name)');
+    options.sidecarEndpoint = {
+      name,
+      ips: listArgument(values['endpoint-ip']),
+      ...(values.label === undefined ? {} : { labels: labelArguments(listArgument(values.label)) }),
+      ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
+      ...(values['service-account'] === undefined ? {} : { serviceAccount: values['service-account'] }),
+    };
+  }
   return options;
+}
+
+function listArgument(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : typeof value === 'string' ? [value] : value;
+}
+
+/** `--label app=x --label k8s:tier=db` as a label map. */
+function labelArguments(labels: readonly string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const label of labels) {
+    const equals = label.indexOf('=');
+    if (equals <= 0) throw new UsageError(`--label ${label}: expected KEY=VALUE, e.g. --label app=web`);
+    map[label.slice(0, equals)] = label.slice(equals + 1);
+  }
+  return map;
 }
 
 async function policySubcommand(args: readonly string[]): Promise<string> {

@@ -1,10 +1,12 @@
 // Renders the small Envoy bootstrap that points a proxy at the Weir xDS server: node identity,
 // admin on loopback, the `weir-xds` HTTP/2 cluster, ADS for listeners and clusters (state of the
 // world or delta), and the Weir agent as a singleton Wasm service (docs/agent.md) that fetches
-// policy over the same cluster. Everything else arrives over xDS.
+// policy over the same cluster. A sidecar's bootstrap also carries its endpoint in node metadata
+// (`weir.endpoint`, docs/identity.md). Everything else arrives over xDS.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { SIDECAR_ENDPOINT_METADATA_KEY } from '../identity/sidecar-endpoints.ts';
 import { discoveryTypeFor } from './resources/cluster.ts';
 
 export type XdsVariant = 'sotw' | 'delta';
@@ -27,6 +29,18 @@ export interface BootstrapOptions {
    * the parsers, which then deny: fail closed).
    */
   agentWasmFile?: string | null;
+  /** The workload endpoint this sidecar serves, put in node.metadata under `weir.endpoint`. Default: none. */
+  sidecarEndpoint?: SidecarEndpointMetadata | null;
+}
+
+/** What a sidecar announces about its endpoint; the server checks it (server/identity/sidecar-endpoints.ts). */
+export interface SidecarEndpointMetadata {
+  name: string;
+  /** Omit while the labels are unknown: the endpoint then gets the init identity. */
+  labels?: Record<string, string>;
+  namespace?: string;
+  serviceAccount?: string;
+  ips: string[];
 }
 
 export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {
@@ -37,6 +51,7 @@ export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {
   adminPort: 9901,
   variant: 'sotw',
   agentWasmFile: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'filters', 'agent.wasm'),
+  sidecarEndpoint: null,
 };
 
 export const XDS_CLUSTER_NAME = 'weir-xds';
@@ -51,7 +66,11 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
   const adsSource = { ads: {}, resource_api_version: 'V3' };
   const agent = settings.agentWasmFile === null ? {} : { bootstrap_extensions: [agentExtension(settings.agentWasmFile)] };
   const bootstrap = {
-    node: { id: settings.nodeId, cluster: settings.cluster },
+    node: {
+      id: settings.nodeId,
+      cluster: settings.cluster,
+      ...(settings.sidecarEndpoint === null ? {} : { metadata: { [SIDECAR_ENDPOINT_METADATA_KEY]: settings.sidecarEndpoint } }),
+    },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: settings.adminPort } } },
     dynamic_resources: {
       ads_config: {
