@@ -146,30 +146,48 @@ function appendOptionalIdentity(line: ByteBuffer, member: string, identity: u32)
   line.appendDecimal(<u64>identity);
 }
 
+// The longest encoding of one character: \uXXXX.
+const MAX_JSON_BYTES_PER_CHAR: usize = 6;
+
 // Appends `text` as a JSON string, encoding characters outside ASCII as \uXXXX escapes.
 export function appendJsonString(target: ByteBuffer, text: string): void {
-  target.appendByte(0x22);
-  for (let i = 0; i < text.length; i++) appendJsonChar(target, <u32>text.charCodeAt(i));
-  target.appendByte(0x22);
+  const count = <usize>text.length;
+  const units = changetype<usize>(text);
+  const begin = target.writePtr(count * MAX_JSON_BYTES_PER_CHAR + 2);
+  let at = begin;
+  store<u8>(at++, 0x22);
+  for (let i: usize = 0; i < count; i++) at = storeJsonChar(at, <u32>load<u16>(units + (i << 1))); // safe: i < text.length code units
+  store<u8>(at++, 0x22);
+  target.advanceEnd(at - begin);
 }
 
+// The bytes [pointer, pointer + length) as a JSON string (bytes outside printable ASCII escaped).
 function appendJsonStringBytes(target: ByteBuffer, pointer: usize, length: usize): void {
-  target.appendByte(0x22);
-  for (let i: usize = 0; i < length; i++) appendJsonChar(target, <u32>load<u8>(pointer + i));
-  target.appendByte(0x22);
+  const begin = target.writePtr(length * MAX_JSON_BYTES_PER_CHAR + 2);
+  let at = begin;
+  store<u8>(at++, 0x22);
+  for (let i: usize = 0; i < length; i++) at = storeJsonChar(at, <u32>load<u8>(pointer + i)); // safe: the caller checked the range
+  store<u8>(at++, 0x22);
+  target.advanceEnd(at - begin);
 }
 
-function appendJsonChar(target: ByteBuffer, code: u32): void {
-  if (code == 0x22 || code == 0x5c) {
-    target.appendByte(0x5c);
-    target.appendByte(<u8>code);
-  } else if (code >= 0x20 && code < 0x7f) {
-    target.appendByte(<u8>code);
-  } else {
-    target.appendAscii('\\u');
-    for (let shift = 12; shift >= 0; shift -= 4) {
-      const digit = (code >> <u32>shift) & 0xf;
-      target.appendByte(<u8>(digit < 10 ? 0x30 + digit : 0x61 + digit - 10));
-    }
+// Writes one character's JSON encoding at `at` (room for MAX_JSON_BYTES_PER_CHAR reserved by the
+// caller); returns the position after it.
+function storeJsonChar(at: usize, code: u32): usize {
+  if (code >= 0x20 && code < 0x7f && code != 0x22 && code != 0x5c) {
+    store<u8>(at, <u8>code);
+    return at + 1;
   }
+  if (code == 0x22 || code == 0x5c) {
+    store<u8>(at, 0x5c);
+    store<u8>(at + 1, <u8>code);
+    return at + 2;
+  }
+  store<u8>(at, 0x5c); // \
+  store<u8>(at + 1, 0x75); // u
+  for (let shift = 12, offset: usize = 2; shift >= 0; shift -= 4, offset++) {
+    const digit = (code >> <u32>shift) & 0xf;
+    store<u8>(at + offset, <u8>(digit < 10 ? 0x30 + digit : 0x61 + digit - 10));
+  }
+  return at + 6;
 }

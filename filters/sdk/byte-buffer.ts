@@ -45,6 +45,12 @@ export class ByteBuffer {
   }
 
   appendByte(value: u8): void {
+    const end = this.end;
+    if (end < this.capacity) {
+      store<u8>(this.ptr + end, value); // safe: end < capacity, the size of the block at ptr
+      this.end = end + 1;
+      return;
+    }
     const target = this.writePtr(1);
     store<u8>(target, value);
     this.end += 1;
@@ -59,7 +65,8 @@ export class ByteBuffer {
   appendAscii(text: string): void {
     const count = <usize>text.length;
     const target = this.writePtr(count);
-    for (let i: usize = 0; i < count; i++) store<u8>(target + i, <u8>text.charCodeAt(<i32>i));
+    const units = changetype<usize>(text);
+    for (let i: usize = 0; i < count; i++) store<u8>(target + i, <u8>load<u16>(units + (i << 1))); // safe: i < text.length code units
     this.end += count;
   }
 
