@@ -1,5 +1,5 @@
 // Envoy's node.metadata is a google.protobuf.Struct; proto-loader hands it over as
-// `{ fields: { key: { kind: 'string_value', string_value: ... } } }`. This module turns it into
+// `{ fields: { key: { kind: 'stringValue', stringValue: ... } } }`. This module turns it into
 // plain JSON so code outside server/xds (the sidecar endpoint registry) never sees protobuf shapes.
 // It reads values only; what the metadata means is decided elsewhere.
 
@@ -13,28 +13,37 @@ export function structToJson(struct: unknown): { [key: string]: PlainJson } {
   return result;
 }
 
+// proto-loader decodes google.protobuf.Value with protobufjs' bundled descriptor, which names the
+// fields in camelCase even with keepCase; accept both spellings.
 const VALUE_KINDS = ['null_value', 'number_value', 'string_value', 'bool_value', 'struct_value', 'list_value'] as const;
+type ValueKind = (typeof VALUE_KINDS)[number];
 
 function valueToJson(value: unknown): PlainJson {
   if (!isObject(value)) return null;
-  const kind = typeof value['kind'] === 'string' ? value['kind'] : VALUE_KINDS.find((name) => value[name] !== undefined && value[name] !== null);
+  const member = (kind: ValueKind): unknown => value[kind] ?? value[camelCase(kind)];
+  const named = typeof value['kind'] === 'string' ? VALUE_KINDS.find((kind) => kind === value['kind'] || camelCase(kind) === value['kind']) : undefined;
+  const kind = named ?? VALUE_KINDS.find((candidate) => member(candidate) !== undefined && member(candidate) !== null);
   switch (kind) {
     case 'number_value':
-      return Number(value['number_value']);
+      return Number(member(kind));
     case 'string_value':
-      return String(value['string_value']);
+      return String(member(kind));
     case 'bool_value':
-      return value['bool_value'] === true;
+      return member(kind) === true;
     case 'struct_value':
-      return structToJson(value['struct_value']);
+      return structToJson(member(kind));
     case 'list_value': {
-      const list = value['list_value'];
+      const list = member(kind);
       const values = isObject(list) && Array.isArray(list['values']) ? list['values'] : [];
       return values.map(valueToJson);
     }
     default:
       return null;
   }
+}
+
+function camelCase(name: string): string {
+  return name.replace(/_([a-z])/g, (_match, letter: string) => letter.toUpperCase());
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

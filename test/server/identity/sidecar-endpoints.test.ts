@@ -67,7 +67,24 @@ describe('readSidecarEndpoint', () => {
     );
   });
 
-  it('reads the metadata the way proto-loader decodes a Struct', () => {
+  it('reads the metadata as proto-loader decodes a Struct from Envoy (camelCase Value fields)', () => {
+    const struct = {
+      fields: {
+        'weir.endpoint': {
+          kind: 'structValue',
+          structValue: {
+            fields: {
+              name: { kind: 'stringValue', stringValue: 'web' },
+              ips: { kind: 'listValue', listValue: { values: [{ kind: 'stringValue', stringValue: '127.0.0.5' }] } },
+            },
+          },
+        },
+      },
+    };
+    expect(readSidecarEndpoint(structToJson(struct))).toEqual({ kind: 'endpoint', spec: { name: 'web', ips: ['127.0.0.5'] } });
+  });
+
+  it('reads the metadata with snake_case Value fields', () => {
     const struct = {
       fields: {
         'weir.endpoint': {

@@ -1,0 +1,158 @@
+// A sidecar registers its own endpoint through node metadata: a real Envoy started from
+// `weir bootstrap --endpoint-name droid-server --label app=x --endpoint-ip 127.0.0.5`, with no
+// Endpoint document for droid-server in the store. The policy selecting app=x must then be
+// enforced by that Envoy's r2d2 parser (without the registration the parser would deny everything
+// as an unknown endpoint), and `weir endpoint list` must show the endpoint as sidecar:<node id>.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startR2d2Backend, type R2d2Backend } from '../../demo/backends/r2d2-backend.ts';
+import { runServe, type RunningServe } from '../../server/cli/serve-command.ts';
+import { projectRoot } from '../../server/envoy/binary.ts';
+import { listenerPort } from '../../server/envoy/listeners.ts';
+import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
+import { silentLogger } from '../../server/log/logger.ts';
+import { freePort } from '../support/free-port.ts';
+
+const NODE_ID = 'sidecar-droid-server';
+const SIDECAR_IP = '127.0.0.5';
+const CLIENT_IP = '127.0.0.2';
+const STRANGER_IP = '127.0.0.3';
+
+const STORE_FILES = {
+  'client.yaml': `apiVersion: weir.dev/v1
+kind: Endpoint
+metadata: { name: droid-client }
+spec: { labels: { app: droid-client }, ips: [${CLIENT_IP}] }
+`,
+  'x-readonly.yaml': `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: x-readonly }
+spec:
+  endpointSelector: { matchLabels: { app: x } }
+  ingress:
+    - fromEndpoints: [{ matchLabels: { app: droid-client } }]
+      toPorts:
+        - ports: [{ port: "BACKEND_PORT", protocol: TCP }]
+          rules: { l7proto: r2d2, l7: [{ cmd: READ }] }
+`,
+};
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function weir(args: string[], socket?: string): Promise<CliRun> {
+  const env = socket === undefined ? process.env : { ...process.env, WEIR_SOCKET: socket };
+  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** One r2d2 request line on a fresh connection from `localAddress`; the reply line, or 'closed'. */
+function requestOnce(port: number, localAddress: string, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+    let buffered = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no reply to ${JSON.stringify(line)} from ${localAddress} within 3 s`));
+    }, 3000);
+    const finish = (reply: string): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(reply);
+    };
+    socket.on('connect', () => socket.write(`${line}\r\n`));
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      const end = buffered.indexOf('\r\n');
+      if (end >= 0) finish(buffered.slice(0, end));
+    });
+    socket.on('close', () => finish('closed'));
+    socket.on('error', () => undefined);
+  });
+}
+
+interface EndpointListing {
+  endpoints: Array<{ name: string; source: string; ips: string[]; labels: string[]; ingress: string | undefined }>;
+}
+
+describe('sidecar endpoint from node metadata (real Envoy)', () => {
+  let dir = '';
+  let backend: R2d2Backend | undefined;
+  let serve: RunningServe | undefined;
+  let envoy: EnvoyProcess | undefined;
+  let proxyPort = 0;
+
+  beforeAll(async () => {
+    for (const module of ['r2d2.wasm', 'agent.wasm']) {
+      if (!fs.existsSync(path.join(projectRoot, 'build', 'filters', module))) throw new Error(`build/filters/${module} is missing; run \`npm run build:filters\``);
+    }
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-sidecar-'));
+    backend = await startR2d2Backend();
+    fs.mkdirSync(path.join(dir, 'policies'));
+    for (const [name, text] of Object.entries(STORE_FILES)) fs.writeFileSync(path.join(dir, 'policies', name), text.replaceAll('BACKEND_PORT', String(backend.port)));
+    const configFile = path.join(dir, 'weir.yaml');
+    fs.writeFileSync(configFile, [
+      'xds: { address: 127.0.0.1, port: 0, batchWindowMs: 10 }',
+      'policies: { dir: policies, enforcementMode: default }',
+      'api: { socket: weir.sock }',
+      'redirects:',
+      `  - { name: r2d2, parser: r2d2, endpoint: droid-server, listen: { address: 127.0.0.1, port: ${await freePort()} }, upstream: { address: 127.0.0.1, port: ${backend.port} } }`,
+      `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
+    ].join('\n'));
+    serve = await runServe({ configFile, logger: silentLogger() });
+    const bootstrap = await weir([
+      'bootstrap', '--node-id', NODE_ID, '--xds', `127.0.0.1:${serve.controlServer.port}`, '--admin-port', '0',
+      '--endpoint-name', 'droid-server', '--label', 'app=x', '--endpoint-ip', SIDECAR_IP, '--namespace', 'droids', '--service-account', 'droid',
+    ]);
+    expect(bootstrap.code, bootstrap.stderr).toBe(0);
+    envoy = await startEnvoy({ bootstrapYaml: bootstrap.stdout });
+    await envoy.waitReady();
+    proxyPort = await listenerPort(envoy, 'weir-r2d2');
+  }, 60_000);
+
+  afterAll(async () => {
+    await envoy?.stop();
+    await serve?.stop();
+    await backend?.close();
+    if (dir !== '') fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('weir endpoint list shows the sidecar endpoint with source sidecar:<node id>', async () => {
+    const socket = serve?.api.socket;
+    let listing: EndpointListing = { endpoints: [] };
+    for (let attempt = 0; attempt < 50 && !listing.endpoints.some((e) => e.name === 'droid-server'); attempt++) {
+      const run = await weir(['endpoint', 'list', '-o', 'json'], socket);
+      expect(run.code, run.stderr).toBe(0);
+      listing = JSON.parse(run.stdout) as EndpointListing;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(listing.endpoints.find((e) => e.name === 'droid-server')).toMatchObject({
+      source: `sidecar:${NODE_ID}`,
+      ips: [SIDECAR_IP],
+      ingress: 'default-deny',
+      labels: expect.arrayContaining(['k8s:app=x', 'k8s:io.kubernetes.pod.namespace=droids', 'k8s:io.cilium.k8s.policy.serviceaccount=droid']),
+    });
+    expect(listing.endpoints.find((e) => e.name === 'droid-client')?.source).toBe('store');
+    const table = await weir(['endpoint', 'list'], socket);
+    expect(table.stdout).toMatch(new RegExp(`^droid-server\\s.*\\s${SIDECAR_IP}\\s.*\\ssidecar:${NODE_ID}$`, 'm'));
+  });
+
+  it("the sidecar's Envoy enforces the policy that selects its own endpoint", async () => {
+    const waited = await weir(['policy', 'wait', '--timeout', '20'], serve?.api.socket);
+    expect(waited.code, `${waited.stderr}\n${envoy?.log().slice(-3000) ?? ''}`).toBe(0);
+    expect(await requestOnce(proxyPort, CLIENT_IP, 'READ allowed-client')).toMatch(/^OK /);
+    expect(await requestOnce(proxyPort, CLIENT_IP, 'WRITE not-allowed')).toBe('ERROR');
+    expect(await requestOnce(proxyPort, STRANGER_IP, 'READ stranger')).toBe('ERROR');
+  });
+});
