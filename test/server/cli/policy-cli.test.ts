@@ -117,8 +117,8 @@ describe('weir endpoint list, identity list', () => {
     const endpoints = await weir(['endpoint', 'list']);
     expect(endpoints.code).toBe(0);
     const lines = endpoints.stdout.split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+NAMESPACE\s+IDENTITY\s+IPS\s+INGRESS\s+EGRESS\s+LABELS$/);
-    expect(lines[1]).toMatch(/^droid-server\s+-\s+\d+\s+127\.0\.0\.1\s+default-deny\s+default-allow\s+k8s:app=droid-server$/);
+    expect(lines[0]).toMatch(/^NAME\s+NAMESPACE\s+IDENTITY\s+IPS\s+INGRESS\s+EGRESS\s+LABELS\s+SOURCE$/);
+    expect(lines[1]).toMatch(/^droid-server\s+-\s+\d+\s+127\.0\.0\.1\s+default-deny\s+default-allow\s+k8s:app=droid-server\s+store$/);
     const identities = await weir(['identity', 'list', '-o', 'json']);
     const body = JSON.parse(identities.stdout) as { ipIdentities: Array<{ cidr: string }> };
     expect(body.ipIdentities.map((entry) => entry.cidr)).toEqual(['127.0.0.1/32', '127.0.0.2/32']);
