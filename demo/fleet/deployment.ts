@@ -1,174 +1,46 @@
 // The processes of the fleet demo, started the way a user would start them: a Debian memcached,
-// `weir serve` (its own process, a config whose redirect guards the `memcd-server` endpoint with
-// the memcache parser) and an Envoy from `weir bootstrap` with the Weir agent. Every port is a
-// free one, so the demo never collides with the r2d2 demo or a test. Also runs `weir` CLI
-// commands against this server. The scripted steps live in scenario.ts, the ships in ships.ts.
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
+// then `weir serve` guarding the `memcd-server` endpoint with the memcache parser and an Envoy from
+// `weir bootstrap` with the Weir agent (demo/guarded-server.ts). Every port is a free one, so the
+// demo never collides with the r2d2 demo or a test. The scripted steps live in scenario.ts, the
+// ships in ships.ts.
 import path from 'node:path';
 import { projectRoot } from '../../server/envoy/binary.ts';
-import { listenerPort } from '../../server/envoy/listeners.ts';
-import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
-import { freeLoopbackPort } from '../servers/free-port.ts';
+import { prepareStateDir, startGuardedServer, type GuardedServer } from '../guarded-server.ts';
 import { startMemcached, type RunningMemcached } from '../servers/memcached.ts';
+
+export type { CliRun } from '../guarded-server.ts';
 
 export const FLEET_DEMO = {
   stateDir: path.join(projectRoot, '.weir', 'demo-fleet'),
   nodeId: 'weir-fleet',
   serverEndpoint: 'memcd-server',
-  listenerName: 'weir-memcache',
+  parser: 'memcache',
   /** The port the guide's policies name; the demo rewrites it to memcached's actual port. */
   guidePort: 11211,
 } as const;
 
-export interface CliRun {
-  command: string;
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface FleetDeployment {
+export interface FleetDeployment extends GuardedServer {
   memcached: RunningMemcached;
-  envoy: EnvoyProcess;
-  /** Envoy's memcache listener on 127.0.0.1. */
-  proxyPort: number;
-  /** Runs `weir ARGS` against this demo's server. */
-  weir(args: readonly string[]): Promise<CliRun>;
-  /** A copy of `file` under the state directory with the guide's port 11211 replaced by memcached's port. */
-  withMemcachedPort(file: string): string;
-  stop(): Promise<void>;
 }
 
 const say = (message: string): void => console.log(message);
 
 export async function deployFleet(options: { endpointsFile: string }): Promise<FleetDeployment> {
-  const stops: Array<() => Promise<void>> = [];
-  const stop = async (): Promise<void> => {
-    for (const stopOne of stops.reverse()) await stopOne().catch(() => undefined);
-  };
+  prepareStateDir({ stateDir: FLEET_DEMO.stateDir, endpointsFile: options.endpointsFile });
+  const memcached = await startMemcached();
+  say(`memcached         pid ${memcached.pid}, 127.0.0.1:${memcached.port} (the guide's memcd-server:${FLEET_DEMO.guidePort})`);
   try {
-    fs.rmSync(FLEET_DEMO.stateDir, { recursive: true, force: true });
-    fs.mkdirSync(path.join(FLEET_DEMO.stateDir, 'policies'), { recursive: true });
-    fs.copyFileSync(options.endpointsFile, path.join(FLEET_DEMO.stateDir, 'policies', 'endpoints.yaml'));
-
-    const memcached = await startMemcached();
-    stops.push(() => memcached.stop());
-    say(`memcached         pid ${memcached.pid}, 127.0.0.1:${memcached.port} (the guide's memcd-server:${FLEET_DEMO.guidePort})`);
-
-    const xdsPort = await freeLoopbackPort();
-    const configFile = writeServeConfig({ xdsPort, proxyPort: await freeLoopbackPort(), memcachedPort: memcached.port });
-    const server = await startWeirServe(configFile, xdsPort);
-    stops.push(() => stopChild(server));
-    say(`weir serve        pid ${server.pid}, xDS 127.0.0.1:${xdsPort}, API ${socketPath()} (log ${path.relative(projectRoot, serverLogPath())})`);
-
-    const bootstrap = await runWeir(['bootstrap', '--node-id', FLEET_DEMO.nodeId, '--xds', `127.0.0.1:${xdsPort}`, '--admin-port', '0']);
-    if (bootstrap.code !== 0) throw new Error(`weir bootstrap failed (${bootstrap.code}): ${bootstrap.stderr}`);
-    const envoy = await startEnvoy({ bootstrapYaml: bootstrap.stdout });
-    stops.push(() => envoy.stop());
-    await envoy.waitReady();
-    const proxyPort = await listenerPort(envoy, FLEET_DEMO.listenerName);
-    say(`envoy             pid ${envoy.pid}, admin ${envoy.adminUrl}, memcache listener 127.0.0.1:${proxyPort}`);
-    await waitForAgent();
+    const guarded = await startGuardedServer({ ...FLEET_DEMO, endpointsFile: options.endpointsFile, backendPort: memcached.port, say });
     return {
+      ...guarded,
       memcached,
-      envoy,
-      proxyPort,
-      weir: runWeir,
-      withMemcachedPort: (file) => withPort(file, memcached.port),
-      stop,
+      stop: async () => {
+        await guarded.stop();
+        await memcached.stop();
+      },
     };
   } catch (error) {
-    await stop();
+    await memcached.stop();
     throw error;
   }
-}
-
-function socketPath(): string {
-  return path.join(FLEET_DEMO.stateDir, 'weir.sock');
-}
-
-function serverLogPath(): string {
-  return path.join(FLEET_DEMO.stateDir, 'weir-serve.log');
-}
-
-function writeServeConfig(ports: { xdsPort: number; proxyPort: number; memcachedPort: number }): string {
-  const configFile = path.join(FLEET_DEMO.stateDir, 'weir.yaml');
-  fs.writeFileSync(configFile, [
-    `xds: { address: 127.0.0.1, port: ${ports.xdsPort}, batchWindowMs: 20 }`,
-    'policies: { dir: policies, enforcementMode: default }',
-    'api: { socket: weir.sock }',
-    'redirects:',
-    `  - { name: memcache, parser: memcache, endpoint: ${FLEET_DEMO.serverEndpoint}, listen: { address: 127.0.0.1, port: ${ports.proxyPort} }, upstream: { address: 127.0.0.1, port: ${ports.memcachedPort} } }`,
-    `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
-    '',
-  ].join('\n'));
-  return configFile;
-}
-
-async function startWeirServe(configFile: string, xdsPort: number): Promise<ChildProcess> {
-  const log = fs.openSync(serverLogPath(), 'w');
-  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), 'serve', '--config', configFile], { stdio: ['ignore', log, log] });
-  fs.closeSync(log);
-  const deadline = Date.now() + 15_000;
-  while (!(await portOpen(xdsPort))) {
-    if (child.exitCode !== null) throw new Error(`weir serve exited with ${child.exitCode}; see ${serverLogPath()}`);
-    if (Date.now() > deadline) throw new Error(`weir serve did not listen on 127.0.0.1:${xdsPort} within 15 s; see ${serverLogPath()}`);
-    await sleep(100);
-  }
-  return child;
-}
-
-/** Waits until the Envoy's agent has subscribed to policy and ACKed the current revision. */
-async function waitForAgent(): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const waited = await runWeir(['policy', 'wait', '--timeout', '5']);
-    if (waited.code === 0 && waited.stdout.includes(FLEET_DEMO.nodeId)) return;
-    if (Date.now() > deadline) throw new Error(`the Weir agent of ${FLEET_DEMO.nodeId} did not enforce the store's policy within 20 s: ${waited.stdout}${waited.stderr}; see ${serverLogPath()}`);
-    await sleep(200);
-  }
-}
-
-export function runWeir(args: readonly string[]): Promise<CliRun> {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WEIR_SOCKET: socketPath() },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ command: `weir ${args.join(' ')}`, code, stdout, stderr })));
-}
-
-function withPort(file: string, port: number): string {
-  const text = fs.readFileSync(file, 'utf8').replace(new RegExp(`port: (['"]?)${FLEET_DEMO.guidePort}\\1`, 'g'), `port: '${port}'`);
-  const copy = path.join(FLEET_DEMO.stateDir, path.basename(file));
-  fs.writeFileSync(copy, text);
-  return copy;
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
