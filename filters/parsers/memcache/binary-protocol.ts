@@ -56,7 +56,20 @@ export class BinaryProtocol {
     if (data.byteAt(1) == Opcode.Noop && probes.takeAnswer() == AnswerOwner.Ours) {
       return this.session.injectInstead(Direction.Reply, this.denyReplyFor(probes.deniedOpcode, probes.deniedOpaque), frameLength);
     }
+    this.logReplyStatus(data);
     return pass(frameLength);
+  }
+
+  // A Response entry with the reply's opcode name and its status code (0 = no error, 1 = key not
+  // found, 0x08 = access denied by the server, ...).
+  private logReplyStatus(data: ByteView): void {
+    const fields = this.session.connection.fields;
+    fields.clear();
+    const opcode = <i32>data.byteAt(1);
+    if (opcodeNameBytes(opcode).byteLength > 0) fields.addString('command', opcodeName(opcode));
+    else fields.addNumber('opcode', <u64>opcode);
+    fields.addNumber('status', <u64>data.u16be(6));
+    this.session.connection.logResponse();
   }
 
   private decodeRequest(data: ByteView, opcode: i32, keyStart: i32, keyLength: i32): void {

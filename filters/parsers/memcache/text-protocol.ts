@@ -72,7 +72,18 @@ export class TextProtocol {
     } else if (this.isVersionLine(data) && this.session.probes.takeAnswer() == AnswerOwner.Ours) {
       return this.session.injectInstead(Direction.Reply, TEXT_DENY_REPLY, <u32>frameLength);
     }
+    if (sizeToken != 3) this.logReplyStatus(data);
     return pass(<u32>frameLength);
+  }
+
+  // A Response entry whose status is the reply line's first word (END, STORED, NOT_FOUND, VA, HD,
+  // EN, CLIENT_ERROR, ...). VALUE lines of a multi-get are items, not statuses: its END is logged.
+  private logReplyStatus(data: ByteView): void {
+    const lineEnd = this.line.lineEnd;
+    const firstSpace = data.indexOfBefore(<u8>0x20, 0, lineEnd);
+    const connection = this.session.connection;
+    connection.fields.clear().addBytes('status', data, 0, firstSpace < 0 ? lineEnd : firstSpace);
+    connection.logResponse();
   }
 
   private isVersionLine(data: ByteView): bool {

@@ -99,12 +99,13 @@ describe('memcache binary protocol', () => {
     expect(accessLog(vm).map((entry) => entry.type)).toEqual(['Request', 'Error']);
   });
 
-  it('logs the opcode name and key', () => {
+  it('logs the opcode name and key, and each reply with its status (the denied one only as Denied)', () => {
     const { connection, vm } = open([rule('delete', { keyExact: 'a' })]);
     connection.fromClient(Buffer.concat([binaryRequest(DELETE, { key: 'a', opaque: 1 }), binaryRequest(GETK, { key: 'b', opaque: 2 })]));
     expect(accessLog(vm).map((entry) => [entry.type, entry.fields])).toEqual([
       ['Request', { command: 'delete', keys: 'a' }],
       ['Denied', { command: 'getk', keys: 'b' }],
+      ['Response', { command: 'delete', status: 1 }],
     ]);
   });
 });

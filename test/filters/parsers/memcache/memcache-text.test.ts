@@ -168,7 +168,7 @@ describe('memcache meta commands', () => {
 });
 
 describe('memcache access log', () => {
-  it('logs command and keys of each verdict', () => {
+  it('logs command and keys of each verdict, and the status of each reply that reached the client', () => {
     const { connection, vm } = open([rule('get', { keyExact: 'a' })]);
     connection.fromClient('get a\r\nget a b\r\nset a 0 0 1 noreply\r\nx\r\n');
     const entries = accessLog(vm);
@@ -176,6 +176,7 @@ describe('memcache access log', () => {
       ['Request', 'memcache', { command: 'get', keys: 'a' }],
       ['Denied', 'memcache', { command: 'get', keys: 'a b' }],
       ['Denied', 'memcache', { command: 'set', keys: 'a' }],
+      ['Response', 'memcache', { status: 'END' }],
     ]);
     expect(entries[0]?.connection).toBe(connection.connectionId);
   });
