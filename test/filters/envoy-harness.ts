@@ -4,11 +4,13 @@
 // bound, collects Envoy's log, reads admin stats, and stops Envoy by pid. Also builds the filters.
 // Talks to no xDS server.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from '../../demo/servers/free-port.ts';
+import { resolveEnvoyBinary } from '../../server/envoy/binary.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -43,10 +45,7 @@ export interface AccessLogEntry {
 }
 
 export function resolveEnvoyPath(): string {
-  const fromEnv = process.env.ENVOY_BIN;
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  const venv = path.join(repoRoot, '.venv', 'bin', 'envoy');
-  return existsSync(venv) ? venv : 'envoy';
+  return resolveEnvoyBinary().path;
 }
 
 // Builds build/filters/*.wasm (and checked/) with the project's build script: only the named
@@ -63,14 +62,7 @@ export function filterWasm(name: string): string {
   return path.join(repoRoot, 'build', 'filters', variant, `${name}.wasm`);
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('freePort: no TCP address');
-  return address.port;
-}
+export const freePort = freeLoopbackPort;
 
 export async function startWasmEnvoy(options: WasmEnvoyOptions): Promise<WasmEnvoy> {
   const envoy = await startWasmEnvoyListeners({ listeners: [{ name: 'filter_under_test', ...options }] });

@@ -8,13 +8,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from '../../../../demo/servers/free-port.ts';
+import { resolveEnvoyBinary } from '../../../../server/envoy/binary.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 
 export function envoyBinary(): string {
-  if (process.env.ENVOY_BIN) return process.env.ENVOY_BIN;
-  const local = path.join(repoRoot, '.venv', 'bin', 'envoy');
-  return fs.existsSync(local) ? local : 'envoy';
+  return resolveEnvoyBinary().path;
 }
 
 export interface RunningEnvoy {
@@ -72,17 +72,7 @@ export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefi
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = freeLoopbackPort;
 
 /** Compiles filters/probe/index.ts (ping -> pong) into `outDir/probe.wasm`. */
 export async function compileProbeModule(outDir: string): Promise<string> {
