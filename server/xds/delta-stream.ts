@@ -10,7 +10,7 @@ import {
   type DeltaDiscoveryResponse,
   type XdsStreamTransport,
 } from './discovery-messages.ts';
-import { structToJson } from './node-metadata.ts';
+import { StreamAdmission } from './stream-admission.ts';
 import type { StreamContext } from './stream-context.ts';
 import { classifyAcknowledgement, NonceSequence, TypeSubscription } from './subscription.ts';
 
@@ -42,18 +42,18 @@ export function serveDeltaStream(
 class DeltaStream {
   readonly #types = new Map<string, DeltaTypeState>();
   readonly #nonces = new NonceSequence();
-  #node: NodeIdentity | undefined;
-  #closed = false;
-  #nodeDisconnected: (() => void) | undefined;
+  readonly #admission: StreamAdmission;
 
   constructor(
     private readonly transport: XdsStreamTransport<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
     private readonly context: StreamContext,
-  ) {}
+  ) {
+    this.#admission = new StreamAdmission(transport, context, 'delta');
+  }
 
   receive(request: DeltaDiscoveryRequest): void {
-    if (this.#closed) return;
-    const node = this.#node ?? this.#admit(request);
+    if (this.#admission.closed) return;
+    const node = this.#admission.nodeFor(request, 'DeltaDiscoveryRequest');
     if (!node) return;
     if (request.type_url === '') {
       this.#refuse(StreamStatus.InvalidArgument, 'DeltaDiscoveryRequest.type_url is empty; every request must name its resource type');
@@ -68,33 +68,8 @@ class DeltaStream {
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (!this.#admission.close()) return;
     for (const state of this.#types.values()) state.cancelWatch?.();
-    if (this.#node) {
-      this.context.status.streamClosed(this.#node);
-      this.#nodeDisconnected?.();
-      this.context.logger.info({ nodeId: this.#node.id, peer: this.transport.peer }, 'proxy disconnected');
-    }
-  }
-
-  #admit(request: DeltaDiscoveryRequest): NodeIdentity | undefined {
-    if (!request.node || request.node.id === '') {
-      this.#refuse(StreamStatus.InvalidArgument, 'the first DeltaDiscoveryRequest on a stream must carry node.id');
-      return undefined;
-    }
-    const node: NodeIdentity = { id: request.node.id, cluster: request.node.cluster };
-    const refusal = this.context.admitNode(node, this.transport.peerIdentities);
-    if (refusal) {
-      this.context.logger.warn({ nodeId: node.id, peer: this.transport.peer, reason: refusal }, 'xDS stream refused');
-      this.#refuse(StreamStatus.PermissionDenied, refusal);
-      return undefined;
-    }
-    this.#node = node;
-    this.context.status.streamOpened(node, { variant: 'delta', peer: this.transport.peer });
-    this.#nodeDisconnected = this.context.nodeConnected?.(node, structToJson(request.node.metadata));
-    this.context.logger.info({ nodeId: node.id, cluster: node.cluster, peer: this.transport.peer, variant: 'delta' }, 'proxy connected');
-    return node;
   }
 
   #adoptInitialVersions(state: DeltaTypeState, request: DeltaDiscoveryRequest): void {
@@ -150,7 +125,7 @@ class DeltaStream {
   }
 
   #send(node: NodeIdentity, state: DeltaTypeState, response: DeltaWatchResponse): void {
-    if (this.#closed) return;
+    if (this.#admission.closed) return;
     const nonce = this.#nonces.next();
     this.transport.send({
       system_version_info: response.systemVersion,

@@ -10,7 +10,7 @@ import {
   type DiscoveryResponse,
   type XdsStreamTransport,
 } from './discovery-messages.ts';
-import { structToJson } from './node-metadata.ts';
+import { StreamAdmission } from './stream-admission.ts';
 import type { StreamContext } from './stream-context.ts';
 import { classifyAcknowledgement, NonceSequence, TypeSubscription } from './subscription.ts';
 
@@ -35,18 +35,18 @@ export function serveSotwStream(
 class SotwStream {
   readonly #types = new Map<string, SotwTypeState>();
   readonly #nonces = new NonceSequence();
-  #node: NodeIdentity | undefined;
-  #closed = false;
-  #nodeDisconnected: (() => void) | undefined;
+  readonly #admission: StreamAdmission;
 
   constructor(
     private readonly transport: XdsStreamTransport<DiscoveryRequest, DiscoveryResponse>,
     private readonly context: StreamContext,
-  ) {}
+  ) {
+    this.#admission = new StreamAdmission(transport, context, 'sotw');
+  }
 
   receive(request: DiscoveryRequest): void {
-    if (this.#closed) return;
-    const node = this.#node ?? this.#admit(request);
+    if (this.#admission.closed) return;
+    const node = this.#admission.nodeFor(request, 'DiscoveryRequest');
     if (!node) return;
     if (request.type_url === '') {
       this.#refuse(StreamStatus.InvalidArgument, 'DiscoveryRequest.type_url is empty; every request must name its resource type');
@@ -80,33 +80,8 @@ class SotwStream {
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (!this.#admission.close()) return;
     for (const state of this.#types.values()) state.cancelWatch?.();
-    if (this.#node) {
-      this.context.status.streamClosed(this.#node);
-      this.#nodeDisconnected?.();
-      this.context.logger.info({ nodeId: this.#node.id, peer: this.transport.peer }, 'proxy disconnected');
-    }
-  }
-
-  #admit(request: DiscoveryRequest): NodeIdentity | undefined {
-    if (!request.node || request.node.id === '') {
-      this.#refuse(StreamStatus.InvalidArgument, 'the first DiscoveryRequest on a stream must carry node.id');
-      return undefined;
-    }
-    const node: NodeIdentity = { id: request.node.id, cluster: request.node.cluster };
-    const refusal = this.context.admitNode(node, this.transport.peerIdentities);
-    if (refusal) {
-      this.context.logger.warn({ nodeId: node.id, peer: this.transport.peer, reason: refusal }, 'xDS stream refused');
-      this.#refuse(StreamStatus.PermissionDenied, refusal);
-      return undefined;
-    }
-    this.#node = node;
-    this.context.status.streamOpened(node, { variant: 'sotw', peer: this.transport.peer });
-    this.#nodeDisconnected = this.context.nodeConnected?.(node, structToJson(request.node.metadata));
-    this.context.logger.info({ nodeId: node.id, cluster: node.cluster, peer: this.transport.peer, variant: 'sotw' }, 'proxy connected');
-    return node;
   }
 
   /** A reconnecting proxy reports the version it runs; versions are content hashes, so an equal one needs no resend. */
@@ -132,7 +107,7 @@ class SotwStream {
   }
 
   #send(node: NodeIdentity, state: SotwTypeState, response: SotwWatchResponse): void {
-    if (this.#closed) return;
+    if (this.#admission.closed) return;
     const nonce = this.#nonces.next();
     this.transport.send({
       version_info: response.version,

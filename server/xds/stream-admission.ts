@@ -1,0 +1,67 @@
+// The part of an xDS stream that does not depend on its variant: admitting the node named by the
+// first request (node.id required, the mTLS identity check), reporting the proxy connected and
+// disconnected to the status registry and the node-connected hook, and logging both. sotw-stream.ts
+// and delta-stream.ts each own one; they keep the per-type protocol.
+import type { NodeIdentity } from './config-watcher.ts';
+import { StreamStatus, type DiscoveryNode, type XdsStreamTransport } from './discovery-messages.ts';
+import { structToJson } from './node-metadata.ts';
+import type { StreamVariant } from './proxy-status.ts';
+import type { StreamContext } from './stream-context.ts';
+
+export class StreamAdmission {
+  #node: NodeIdentity | undefined;
+  #closed = false;
+  #nodeDisconnected: (() => void) | undefined;
+
+  constructor(
+    private readonly transport: Pick<XdsStreamTransport<unknown, unknown>, 'peer' | 'peerIdentities' | 'fail'>,
+    private readonly context: StreamContext,
+    private readonly variant: StreamVariant,
+  ) {}
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * The stream's node: admitted from this request if it is the first one. Undefined when the
+   * stream is refused (then it is already failed and closed).
+   */
+  nodeFor(request: { node?: DiscoveryNode | null }, requestName: string): NodeIdentity | undefined {
+    if (this.#node) return this.#node;
+    if (!request.node || request.node.id === '') {
+      this.refuse(StreamStatus.InvalidArgument, `the first ${requestName} on a stream must carry node.id`);
+      return undefined;
+    }
+    const node: NodeIdentity = { id: request.node.id, cluster: request.node.cluster };
+    const refusal = this.context.admitNode(node, this.transport.peerIdentities);
+    if (refusal) {
+      this.context.logger.warn({ nodeId: node.id, peer: this.transport.peer, reason: refusal }, 'xDS stream refused');
+      this.refuse(StreamStatus.PermissionDenied, refusal);
+      return undefined;
+    }
+    this.#node = node;
+    this.context.status.streamOpened(node, { variant: this.variant, peer: this.transport.peer });
+    this.#nodeDisconnected = this.context.nodeConnected?.(node, structToJson(request.node.metadata));
+    this.context.logger.info({ nodeId: node.id, cluster: node.cluster, peer: this.transport.peer, variant: this.variant }, 'proxy connected');
+    return node;
+  }
+
+  // Only the first request is admitted, so no watch is open yet that closing would have to cancel.
+  private refuse(status: StreamStatus, message: string): void {
+    this.transport.fail(status, message);
+    this.close();
+  }
+
+  /** Marks the stream closed and reports the disconnect; true only on the first call. */
+  close(): boolean {
+    if (this.#closed) return false;
+    this.#closed = true;
+    if (this.#node) {
+      this.context.status.streamClosed(this.#node);
+      this.#nodeDisconnected?.();
+      this.context.logger.info({ nodeId: this.#node.id, peer: this.transport.peer }, 'proxy disconnected');
+    }
+    return true;
+  }
+}
