@@ -8,7 +8,8 @@ import path from 'node:path';
 import cassandra from 'cassandra-driver';
 import { runMonitor } from '../../server/accesslog/monitor-command.ts';
 import { projectRoot } from '../../server/envoy/binary.ts';
-import type { Outcome, RunningR2d2Demo } from '../r2d2/scenario.ts';
+import { OutcomeLog, heading, importAndWait, indent, say } from '../outcome-log.ts';
+import type { RunningR2d2Demo } from '../r2d2/scenario.ts';
 import { EMPIRE_DEMO, deployEmpire, type EmpireDeployment } from './deployment.ts';
 import { DAILY_RECORD_COUNT, SCRUM_NOTE_COUNT, countRowsDirectly, populateEmpire } from './empire-data.ts';
 import { writeGuideVerbatimPolicy } from './guide-policy.ts';
@@ -28,8 +29,6 @@ const SELECT_LOCAL = 'SELECT release_version FROM system.local';
 const CQLSH_UNAUTHORIZED = /Unauthorized: Error from server: code=2100 \[Unauthorized\] message="Request Unauthorized"/;
 /** What cassandra-driver raises for it: a ResponseError with code 0x2100 = 8448. */
 const DRIVER_UNAUTHORIZED = 'ResponseError code=8448: Request Unauthorized';
-
-const say = (message: string): void => console.log(message);
 
 export async function runEmpireDemo(): Promise<RunningR2d2Demo> {
   const deployment = await deployEmpire({ endpointsFile: ENDPOINTS });
@@ -64,23 +63,6 @@ export async function runEmpireDemo(): Promise<RunningR2d2Demo> {
 interface Empire {
   hq: Relay;
   outpost: Relay;
-}
-
-/** Records each step's outcome and prints it the way the guide shows a shell session. */
-class OutcomeLog {
-  readonly outcomes: Outcome[] = [];
-
-  async step(step: string, prompt: string, run: () => Promise<string>, expected: string | RegExp): Promise<void> {
-    say(prompt);
-    const actual = await run();
-    say(indent(actual === '' ? '(no output)' : actual));
-    const ok = typeof expected === 'string' ? actual === expected : expected.test(actual);
-    this.outcomes.push({ step, expected: show(expected), actual: show(actual), ok });
-  }
-
-  record(step: string, expected: string, actual: string): void {
-    this.outcomes.push({ step, expected, actual, ok: expected === actual });
-  }
 }
 
 async function beforePolicy(empire: Empire, log: OutcomeLog): Promise<void> {
@@ -177,20 +159,6 @@ async function visibility(deployment: EmpireDeployment, log: OutcomeLog): Promis
   log.record('monitor: HQ was never denied', 'false', String(lines.some((line) => line.includes('app=empire-hq'))));
 }
 
-async function importAndWait(deployment: EmpireDeployment, log: OutcomeLog, importArgs: string[], what: string): Promise<void> {
-  const shown = importArgs.map((arg) => (path.isAbsolute(arg) ? path.relative(projectRoot, arg) : arg));
-  say(`$ weir policy import ${shown.join(' ')}`);
-  const imported = await deployment.weir(['policy', 'import', ...importArgs, '-o', 'json']);
-  const revision = imported.code === 0 ? (JSON.parse(imported.stdout) as { revision: string }).revision : '';
-  say(indent(imported.code === 0 ? `imported; revision ${revision}` : imported.stderr));
-  log.record(`import ${what}`, 'exit 0', `exit ${imported.code}`);
-  if (imported.code !== 0) return;
-  say(`$ weir policy wait ${revision}`);
-  const waited = await deployment.weir(['policy', 'wait', revision, '--timeout', '20']);
-  say(indent(waited.code === 0 ? waited.stdout : waited.stderr));
-  log.record(`${what} enforced (acknowledged by the Envoy's agent)`, 'exit 0', `exit ${waited.code}`);
-}
-
 function rowsLine(count: number): RegExp {
   return new RegExp(`\\n\\(${count} rows\\)$`);
 }
@@ -203,14 +171,3 @@ function driverPrompt(cql: string, rest = '', member = 'empire-outpost'): string
   return `${member} > await client.execute('${cql}'${rest === '' ? '' : `, ${rest}`})`;
 }
 
-function heading(title: string): void {
-  say(`\n== ${title} ==\n`);
-}
-
-function indent(text: string): string {
-  return text.replace(/\r\n/g, '\n').replace(/\n$/, '').split('\n').map((line) => `    ${line}`).join('\n');
-}
-
-function show(value: string | RegExp): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}

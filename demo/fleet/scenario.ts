@@ -7,6 +7,7 @@
 import path from 'node:path';
 import memjs from 'memjs';
 import { projectRoot } from '../../server/envoy/binary.ts';
+import { OutcomeLog, heading, importAndWait, say } from '../outcome-log.ts';
 import type { Outcome } from '../r2d2/scenario.ts';
 import { deployFleet, type FleetDeployment } from './deployment.ts';
 import { BinaryShipClient, TextShipClient, launchShip, netcat, type Ship } from './ships.ts';
@@ -31,8 +32,6 @@ const DENIED_TEXT = 'CLIENT_ERROR access denied\r\n';
 const DENIED_TEXT_CLIENT = 'Error: access denied';
 const DENIED_GET_BINARY = 'Error: MemJS GET: Authentication error';
 const DENIED_SET_BINARY = 'Error: MemJS SET: Authentication error';
-
-const say = (message: string): void => console.log(message);
 
 export async function runFleetDemo(): Promise<RunningFleetDemo> {
   const deployment = await deployFleet({ endpointsFile: path.join(FLEET_DIR, 'endpoints', 'secure-fleet.yaml') });
@@ -69,23 +68,6 @@ interface Fleet {
   awing: Ship;
   xwing: Ship;
   tracker: Ship;
-}
-
-/** Records each step's outcome and prints it the way the guide shows a shell or python session. */
-class OutcomeLog {
-  readonly outcomes: Outcome[] = [];
-
-  async step(step: string, prompt: string, run: () => Promise<string>, expected: string | RegExp): Promise<void> {
-    say(prompt);
-    const actual = await run();
-    say(indent(actual));
-    const ok = typeof expected === 'string' ? actual === expected : expected.test(actual);
-    this.outcomes.push({ step, expected: show(expected), actual: show(actual), ok });
-  }
-
-  record(step: string, expected: string, actual: string): void {
-    this.outcomes.push({ step, expected, actual, ok: expected === actual });
-  }
 }
 
 async function beforePolicy(fleet: Fleet, log: OutcomeLog): Promise<void> {
@@ -186,20 +168,6 @@ async function rebelAlliance(deployment: FleetDeployment, ships: RebelShips, log
   }
 }
 
-async function importAndWait(deployment: FleetDeployment, log: OutcomeLog, importArgs: string[], what: string): Promise<void> {
-  const shown = importArgs.map((arg) => (path.isAbsolute(arg) ? path.relative(projectRoot, arg) : arg));
-  say(`$ weir policy import ${shown.join(' ')}`);
-  const imported = await deployment.weir(['policy', 'import', ...importArgs, '-o', 'json']);
-  const revision = imported.code === 0 ? (JSON.parse(imported.stdout) as { revision: string }).revision : '';
-  say(indent(imported.code === 0 ? `imported; revision ${revision}` : imported.stderr));
-  log.record(`import ${what}`, 'exit 0', `exit ${imported.code}`);
-  if (imported.code !== 0) return;
-  say(`$ weir policy wait ${revision}`);
-  const waited = await deployment.weir(['policy', 'wait', revision, '--timeout', '20']);
-  say(indent(waited.code === 0 ? waited.stdout : waited.stderr));
-  log.record(`${what} enforced (acknowledged by the Envoy's agent)`, 'exit 0', `exit ${waited.code}`);
-}
-
 /** What memcached itself holds for `key`, read past Envoy. */
 async function directGet(deployment: FleetDeployment, key: string): Promise<string> {
   const client = memjs.Client.create(`127.0.0.1:${deployment.memcached.port}`, { retries: 0, timeout: 3, logger: { log: () => undefined } });
@@ -211,18 +179,7 @@ async function directGet(deployment: FleetDeployment, key: string): Promise<stri
   }
 }
 
-function heading(title: string): void {
-  say(`\n== ${title} ==\n`);
-}
-
 function nc(ship: string, requests: string): string {
   return `${ship} $ echo -en "${requests.replaceAll('\r\n', '\\r\\n')}" | nc memcd-server 11211`;
 }
 
-function indent(text: string): string {
-  return text.replace(/\r\n/g, '\n').replace(/\n$/, '').split('\n').map((line) => `    ${line}`).join('\n');
-}
-
-function show(value: string | RegExp): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
