@@ -6,8 +6,11 @@
 // BENCH_COMPARE_WASM=<file> adds a fourth target, the same Weir setup with another build of the
 // filter (e.g. the one before a change), measured in the same run; BENCH_ROUNDS repeats every
 // scenario (targets interleaved) and the ratios are taken over the summed throughput.
+// BENCH_FLOOR=1 adds `wasm-floor`: the same Envoy with the Wasm probe (filters/probe, one 4-byte
+// buffer read per downstream callback and nothing else) in place of the Weir filter, i.e. what
+// Envoy's Wasm plumbing costs before any parsing: the best ratio a Wasm filter can reach here.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +26,7 @@ interface BenchOptions {
   envoyConcurrency: number;
   rounds: number;
   compareWasm: string | undefined; // another memcache.wasm, measured as target `weir-compare`
+  floor: boolean; // also measure target `wasm-floor` (the probe as a near no-op Wasm filter)
   scenarios: string | undefined; // e.g. "set:16,get:16"; default: all of SCENARIOS
 }
 
@@ -33,6 +37,7 @@ const OPTIONS: BenchOptions = {
   envoyConcurrency: Number(process.env['BENCH_ENVOY_THREADS'] ?? 2),
   rounds: Number(process.env['BENCH_ROUNDS'] ?? 1),
   compareWasm: process.env['BENCH_COMPARE_WASM'],
+  floor: process.env['BENCH_FLOOR'] === '1',
   scenarios: process.env['BENCH_SCENARIOS'],
 };
 
@@ -55,43 +60,51 @@ interface Measurement {
   errors: number;
 }
 
-type Target = 'direct' | 'tcp_proxy' | 'weir' | 'weir-compare';
+type Target = 'direct' | 'tcp_proxy' | 'weir' | 'weir-compare' | 'wasm-floor';
 
 async function main(): Promise<void> {
   buildFilters();
   const memcached = await startMemcached({ threads: 4, memoryMb: 256 });
   const envoys: BenchEnvoy[] = [];
   try {
-    const targets: Array<[Target, number]> = [['direct', memcached.port]];
+    const targets: Array<[Target, number, BenchEnvoy | undefined]> = [['direct', memcached.port, undefined]];
     const plain = await startEnvoy(memcached.port, 'tcp_proxy');
     envoys.push(plain);
-    targets.push(['tcp_proxy', plain.port]);
+    targets.push(['tcp_proxy', plain.port, plain]);
     const weir = await startEnvoy(memcached.port, 'weir');
     envoys.push(weir);
-    targets.push(['weir', weir.port]);
+    targets.push(['weir', weir.port, weir]);
     if (OPTIONS.compareWasm !== undefined) {
       const compared = await startEnvoy(memcached.port, 'weir', OPTIONS.compareWasm);
       envoys.push(compared);
-      targets.push(['weir-compare', compared.port]);
+      targets.push(['weir-compare', compared.port, compared]);
+    }
+    if (OPTIONS.floor) {
+      const floor = await startEnvoy(memcached.port, 'wasm-floor');
+      envoys.push(floor);
+      targets.push(['wasm-floor', floor.port, floor]);
     }
     console.log(`memcache bench: ${OPTIONS.workers} workers x ${OPTIONS.connectionsPerWorker} connections, ${OPTIONS.durationMs / 1000}s per run, ${OPTIONS.rounds} round(s), Envoy --concurrency ${OPTIONS.envoyConcurrency}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`);
     if (OPTIONS.compareWasm !== undefined) console.log(`weir-compare: ${OPTIONS.compareWasm}`);
-    console.log('scenario        target         ops/s     p50 us   p99 us  errors');
+    console.log('scenario        target         ops/s     p50 us   p99 us  errors  envoy CPU us/op');
     const ratios: string[] = [];
     for (const scenario of selectedScenarios()) {
       const name = `${scenario.operation} depth ${scenario.depth}`;
       const completed = new Map<Target, number>();
       const p99 = new Map<Target, number>();
       for (let round = 0; round < OPTIONS.rounds; round++) {
-        for (const [target, port] of targets) {
+        for (const [target, port, envoy] of targets) {
+          const cpuBefore = envoy === undefined ? 0 : cpuSeconds(envoy.pid);
           const measurement = await measure({ port, operation: scenario.operation, depth: scenario.depth, connections: OPTIONS.connectionsPerWorker, durationMs: OPTIONS.durationMs });
+          // Envoy's own CPU per completed request: what the filter adds, whatever the load generator takes
+          const cpuPerOp = envoy === undefined ? '-' : (((cpuSeconds(envoy.pid) - cpuBefore) * 1e6) / (measurement.opsPerSecond * (OPTIONS.durationMs / 1000))).toFixed(1).padStart(15);
           completed.set(target, (completed.get(target) ?? 0) + measurement.opsPerSecond);
           p99.set(target, Math.max(p99.get(target) ?? 0, measurement.p99Us));
-          console.log(`${name.padEnd(15)} ${target.padEnd(13)} ${measurement.opsPerSecond.toFixed(0).padStart(8)} ${measurement.p50Us.toFixed(0).padStart(9)} ${measurement.p99Us.toFixed(0).padStart(8)} ${String(measurement.errors).padStart(7)}`);
+          console.log(`${name.padEnd(15)} ${target.padEnd(13)} ${measurement.opsPerSecond.toFixed(0).padStart(8)} ${measurement.p50Us.toFixed(0).padStart(9)} ${measurement.p99Us.toFixed(0).padStart(8)} ${String(measurement.errors).padStart(7)}  ${cpuPerOp}`);
         }
       }
       const plainOps = completed.get('tcp_proxy') ?? 0;
-      for (const target of ['weir', 'weir-compare'] as const) {
+      for (const target of ['weir', 'weir-compare', 'wasm-floor'] as const) {
         const ops = completed.get(target);
         if (ops === undefined || plainOps === 0) continue;
         ratios.push(`${name}: ${target}/tcp_proxy throughput ${(ops / plainOps).toFixed(3)}, worst p99 ${((p99.get(target) ?? 0) / (p99.get('tcp_proxy') ?? 1)).toFixed(2)}x`);
@@ -134,10 +147,19 @@ async function measure(spec: LoadSpec): Promise<Measurement> {
 
 interface BenchEnvoy {
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
-async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy', wasmFile = path.join(repoRoot, 'build', 'filters', 'memcache.wasm')): Promise<BenchEnvoy> {
+// CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat;
+// Linux reports clock ticks of 1/100 s (USER_HZ).
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'wasm-floor', wasmFile = path.join(repoRoot, 'build', 'filters', 'memcache.wasm')): Promise<BenchEnvoy> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `weir-bench-${mode}-`));
   const port = await freePort();
   const filters: object[] = [];
@@ -156,6 +178,15 @@ async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy', wasmF
       },
     });
   }
+  if (mode === 'wasm-floor') {
+    filters.push({
+      name: 'weir.probe',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm',
+        config: { name: 'weir-probe', root_id: 'probe', vm_config: { vm_id: 'weir-probe', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: path.join(repoRoot, 'build', 'filters', 'probe.wasm') } } } },
+      },
+    });
+  }
   filters.push({ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'bench', cluster: 'memcached' } });
   const bootstrap = {
     node: { id: `weir-bench-${mode}`, cluster: 'weir-bench' },
@@ -171,8 +202,10 @@ async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy', wasmF
   let output = '';
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   await waitFor(() => canConnect(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => output);
+  if (child.pid === undefined) throw new Error(`bench Envoy (${mode}) did not start: ${output}`);
   return {
     port,
+    pid: child.pid,
     stop: async () => {
       if (child.pid !== undefined && child.exitCode === null) {
         const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
