@@ -26,9 +26,11 @@ const REQUIRED_EXPORTS = ['proxy_abi_version_0_2_1', 'proxy_on_memory_allocate',
 // Flags shared by every build. `--debug` keeps the names section (function names in Envoy's
 // in-VM backtrace) even at -O3; `--exportStart _initialize` runs top-level code as a WASI
 // reactor initializer instead of a start section that would run before Envoy set a context.
+// The runtime is per target (`runtime` below): parsers use `minimal` (no shadow stack, about half
+// the cost per data callback; filters/sdk/abi/garbage-collection.ts collects between callbacks),
+// the agent and the probe keep `incremental`, which collects by itself.
 const COMMON_FLAGS = [
   '-O3',
-  '--runtime', 'incremental',
   '--debug',
   '--exportStart', '_initialize',
   '--noAssert',
@@ -41,21 +43,21 @@ async function listTargets() {
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     const entryFile = path.join(parsersDir, entry.name, 'index.ts');
     // The SDK's global handler logs at critical before the trap (filters/sdk/abi/abort.ts).
-    if (entry.isDirectory() && existsSync(entryFile)) targets.push({ name: entry.name, entryFile, abortHandler: 'weirAbort' });
+    if (entry.isDirectory() && existsSync(entryFile)) targets.push({ name: entry.name, entryFile, abortHandler: 'weirAbort', runtime: 'minimal' });
   }
   // The SDK's toy parsers (filters/sdk/testparsers/<name>/index.ts), built for SDK tests only.
   const toysDir = path.join(repoRoot, 'filters', 'sdk', 'testparsers');
   const toys = existsSync(toysDir) ? await readdir(toysDir, { withFileTypes: true }) : [];
   for (const entry of toys.sort((a, b) => a.name.localeCompare(b.name))) {
     const entryFile = path.join(toysDir, entry.name, 'index.ts');
-    if (entry.isDirectory() && existsSync(entryFile)) targets.push({ name: `testparsers/${entry.name}`, entryFile, abortHandler: 'weirAbort' });
+    if (entry.isDirectory() && existsSync(entryFile)) targets.push({ name: `testparsers/${entry.name}`, entryFile, abortHandler: 'weirAbort', runtime: 'minimal' });
   }
   const probeEntry = path.join(repoRoot, 'filters', 'probe', 'index.ts');
   // The probe is independent of the SDK and brings its own handler.
-  if (existsSync(probeEntry)) targets.push({ name: 'probe', entryFile: probeEntry, abortHandler: 'filters/probe/index/probeAbort' });
+  if (existsSync(probeEntry)) targets.push({ name: 'probe', entryFile: probeEntry, abortHandler: 'filters/probe/index/probeAbort', runtime: 'incremental' });
   // The Weir agent (a Wasm service, not a parser) uses the SDK's ABI glue and has its own handler.
   const agentEntry = path.join(repoRoot, 'filters', 'agent', 'index.ts');
-  if (existsSync(agentEntry)) targets.push({ name: 'agent', entryFile: agentEntry, abortHandler: 'agentAbort' });
+  if (existsSync(agentEntry)) targets.push({ name: 'agent', entryFile: agentEntry, abortHandler: 'agentAbort', runtime: 'incremental' });
   return targets;
 }
 
@@ -111,7 +113,7 @@ async function compileUnlocked(target, outFile, extraFlags) {
   // Compile to a private file and rename it into place, so that test processes building at the
   // same time never load a half-written module.
   const tempFile = `${outFile.slice(0, -".wasm".length)}.${process.pid}.tmp.wasm`;
-  const args = [ascBin, path.relative(repoRoot, target.entryFile), '-o', path.relative(repoRoot, tempFile), ...COMMON_FLAGS, '--use', `abort=${target.abortHandler}`, ...extraFlags];
+  const args = [ascBin, path.relative(repoRoot, target.entryFile), '-o', path.relative(repoRoot, tempFile), ...COMMON_FLAGS, '--runtime', target.runtime, '--use', `abort=${target.abortHandler}`, ...extraFlags];
   const diagnostics = await new Promise((resolve, reject) => {
     execFile(process.execPath, args, { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const text = `${stdout}${stderr}`;

@@ -126,6 +126,11 @@ export class FilterVm {
     return this.vmInstance.failed;
   }
 
+  // The current VM's linear memory in bytes: Wasm memory only grows, so this is its high-water mark.
+  get memoryBytes(): number {
+    return this.vmInstance.memory().byteLength;
+  }
+
   get logs(): LogRecord[] {
     return this.records.logs;
   }

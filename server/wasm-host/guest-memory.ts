@@ -10,6 +10,11 @@ export class GuestMemory {
     private readonly allocate: GuestAllocator,
   ) {}
 
+  // The size of linear memory now, in bytes (it only grows).
+  get byteLength(): number {
+    return this.memory.buffer.byteLength;
+  }
+
   private view(): Uint8Array {
     // Re-read on every access: the module may have grown its memory since the last call.
     return new Uint8Array(this.memory.buffer);

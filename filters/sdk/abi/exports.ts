@@ -1,8 +1,11 @@
 // The Proxy-Wasm 0.2.1 entry points Envoy calls, as raw exports. Each parser's entry file
 // re-exports this module (`export * from '../../sdk/abi/exports'`). They only translate ABI
-// arguments and hand over to filter-context.ts; the abort handler lives in abort.ts.
+// arguments and hand over to filter-context.ts, inside enterEntryPoint()/leaveEntryPoint() so that
+// garbage is collected only between callbacks (garbage-collection.ts); the abort handler lives in
+// abort.ts.
 import { Action } from './imports';
 import { allocateForHost } from './host';
+import { enterEntryPoint, leaveEntryPoint } from './garbage-collection';
 import { Direction } from '../connection';
 import { configureRoot, createContext, deleteContext, onConnectionData, onRootTick } from '../filter-context';
 import './abort'; // registers the global abort handler the build names with --use abort=weirAbort
@@ -14,7 +17,9 @@ export function proxy_on_memory_allocate(size: usize): usize {
 }
 
 export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
+  enterEntryPoint();
   createContext(contextId, parentContextId);
+  leaveEntryPoint();
 }
 
 export function proxy_on_vm_start(rootContextId: u32, vmConfigurationSize: u32): bool {
@@ -22,11 +27,16 @@ export function proxy_on_vm_start(rootContextId: u32, vmConfigurationSize: u32):
 }
 
 export function proxy_on_configure(rootContextId: u32, pluginConfigurationSize: u32): bool {
-  return configureRoot(rootContextId, pluginConfigurationSize);
+  enterEntryPoint();
+  const accepted = configureRoot(rootContextId, pluginConfigurationSize);
+  leaveEntryPoint();
+  return accepted;
 }
 
 export function proxy_on_tick(rootContextId: u32): void {
+  enterEntryPoint();
   onRootTick(rootContextId);
+  leaveEntryPoint();
 }
 
 export function proxy_on_new_connection(contextId: u32): u32 {
@@ -34,12 +44,16 @@ export function proxy_on_new_connection(contextId: u32): u32 {
 }
 
 export function proxy_on_downstream_data(contextId: u32, dataSize: u32, endOfStream: bool): u32 {
+  enterEntryPoint();
   onConnectionData(contextId, Direction.Request, dataSize, endOfStream);
+  leaveEntryPoint();
   return Action.Continue;
 }
 
 export function proxy_on_upstream_data(contextId: u32, dataSize: u32, endOfStream: bool): u32 {
+  enterEntryPoint();
   onConnectionData(contextId, Direction.Reply, dataSize, endOfStream);
+  leaveEntryPoint();
   return Action.Continue;
 }
 
@@ -54,5 +68,7 @@ export function proxy_on_done(contextId: u32): bool {
 export function proxy_on_log(contextId: u32): void {}
 
 export function proxy_on_delete(contextId: u32): void {
+  enterEntryPoint();
   deleteContext(contextId);
+  leaveEntryPoint();
 }
