@@ -108,14 +108,22 @@ export function deleteContext(contextId: u32): void {
 }
 
 // One data callback of a healthy connection (or the reply side of a failed one that still owes
-// replies): append Envoy's bytes, run the op loop, forward exactly the output.
+// replies): append Envoy's bytes, run the op loop, forward exactly the output. When the output is
+// byte for byte what Envoy handed over (the usual case: every request allowed, nothing held), its
+// buffer already says that and is left alone, saving a host call and a copy per callback.
 function runCallback(context: ConnectionContext, direction: Direction, size: u32, endStream: bool): void {
   const connection = context.connection;
   const stream = connection.streamOf(direction);
   const bufferType = hostBufferOf(direction);
-  appendHostBuffer(bufferType, size, stream.input);
+  const held = stream.input.length;
+  const appended = appendHostBuffer(bufferType, size, stream.input);
+  // Where this callback's bytes are: the op loop only consumes input, so they stay there.
+  const arrived = appended ? stream.input.length - held : 0;
+  const arrivedPtr = stream.input.readPtr + held;
   const failure = runOpLoop(connection, context.parser, direction, endStream);
-  replaceHostBuffer(bufferType, size, stream.output);
+  const output = stream.output;
+  const unchanged = arrived == <usize>size && output.length == arrived && memory.compare(output.readPtr, arrivedPtr, arrived) == 0;
+  if (!unchanged) replaceHostBuffer(bufferType, size, output);
   if (failure != 0) failConnection(context, direction, failure);
 }
 
