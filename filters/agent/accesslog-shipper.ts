@@ -25,6 +25,7 @@ const ACCESS_LOG_SERVICE = 'weir.AccessLogService';
 const ACCESS_LOG_METHOD = 'StreamAccessLogs';
 const ACCESS_LOG_QUEUE = 'weir/accesslog';
 const ACCESS_LOG_DROPPED_KEY = 'weir/accesslog/dropped';
+const ENTRY_SEPARATOR: u8 = 0x0a; // \n between the entries of one queue message
 const STATUS_OK: u32 = 0;
 const INITIAL_BACKOFF_MS: u64 = 250;
 const MAX_BACKOFF_MS: u64 = 5000;
@@ -121,6 +122,8 @@ export class AccessLogShipper {
     this.token = 0;
   }
 
+  // Takes every message off the queue; a message holds one or more entries separated by newlines
+  // (filters/sdk/access-log-queue.ts).
   private drainQueue(): void {
     while (true) {
       store<usize>(slots, 0);
@@ -133,17 +136,31 @@ export class AccessLogShipper {
         if (pointer != 0) heap.free(pointer);
         continue;
       }
-      if (this.count == this.capacity) {
-        this.drops.buffer += 1; // dropped before numbering: no gap in the sequence
-        heap.free(pointer);
-        continue;
+      let start: usize = 0;
+      for (let at: usize = 0; at <= size; at++) {
+        if (at < size && load<u8>(pointer + at) != ENTRY_SEPARATOR) continue; // safe: at < size
+        this.hold(pointer + start, at - start);
+        start = at + 1;
       }
-      const copy = new ArrayBuffer(<i32>size);
-      memory.copy(changetype<usize>(copy), pointer, size);
       heap.free(pointer);
-      this.entries[(this.head + this.count) % this.capacity] = copy;
-      this.count += 1;
     }
+  }
+
+  // Keeps one entry of a queue message (an empty one is malformed), or counts it as dropped when
+  // the buffer is full.
+  private hold(entryPtr: usize, entryLength: usize): void {
+    if (entryLength == 0) {
+      this.drops.malformed += 1;
+      return;
+    }
+    if (this.count == this.capacity) {
+      this.drops.buffer += 1; // dropped before numbering: no gap in the sequence
+      return;
+    }
+    const copy = new ArrayBuffer(<i32>entryLength);
+    memory.copy(changetype<usize>(copy), entryPtr, entryLength);
+    this.entries[(this.head + this.count) % this.capacity] = copy;
+    this.count += 1;
   }
 
   private connect(): void {

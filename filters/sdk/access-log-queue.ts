@@ -1,15 +1,19 @@
-// Hands access-log entries from a parser VM to the Weir agent: each entry is one JSON object on the
-// Wasm shared queue `weir/accesslog` of vm_id `weir` (docs/accesslog.md). An entry that cannot be
-// enqueued (no agent registered the queue yet) is counted, never silently lost: the count is added
-// to the shared-data counter `weir/accesslog/dropped` (8 bytes little-endian, compare-and-swap),
-// which the agent reports to the server. Also reads the connection addresses an entry carries.
-// Owns the queue protocol on the parser side; the JSON is built by access-log.ts.
+// Hands access-log entries from a parser VM to the Weir agent on the Wasm shared queue
+// `weir/accesslog` of vm_id `weir` (docs/accesslog.md). A queue message holds one or more entries,
+// each one JSON object, separated by newlines (JSON encoding leaves none inside an entry). Inside a
+// data callback (callback-scope.ts) entries are collected and enqueued as one message when
+// filter-context.ts calls finishAccessLogCallback(), so a read of many pipelined requests costs
+// one enqueue (and one wakeup of the agent's thread), not one per entry; outside a callback each
+// entry is its own message. An entry that cannot be enqueued (no agent registered the queue yet)
+// is counted, never silently lost: the count is added to the shared-data counter
+// `weir/accesslog/dropped` (8 bytes little-endian, compare-and-swap), which the agent reports to
+// the server. Also reads the clock and the connection addresses an entry carries. Owns the queue
+// protocol on the parser side; the JSON is built by access-log.ts.
 //
-// Cost per entry: one enqueue. Inside a data callback (callback-scope.ts) a failed resolve is not
-// retried until the next callback, and drops are added to the shared counter once, when
-// filter-context.ts calls finishAccessLogCallback(); outside a callback both happen per entry.
+// Cost per callback with entries: one clock read, one enqueue; with no agent, one failed resolve
+// and one read + compare-and-swap of the drop counter.
 import { ByteBuffer } from './byte-buffer';
-import { inCallbackScope } from './callback-scope';
+import { callbackEpoch, inCallbackScope } from './callback-scope';
 
 @external("env", "proxy_resolve_shared_queue")
 declare function proxy_resolve_shared_queue(vmIdPtr: usize, vmIdLen: usize, namePtr: usize, nameLen: usize, tokenPtr: usize): u32;
@@ -33,6 +37,10 @@ export const ACCESS_LOG_VM_ID = 'weir';
 export const ACCESS_LOG_QUEUE = 'weir/accesslog';
 export const ACCESS_LOG_DROPPED_KEY = 'weir/accesslog/dropped';
 
+// A callback's entries are sent early once they reach this size, to keep queue messages small.
+const MAX_MESSAGE_BYTES: usize = 32768;
+const ENTRY_SEPARATOR: u8 = 0x0a; // \n
+
 const STATUS_OK: u32 = 0;
 
 // Return slots: [0] token / pointer, [8] length, [16] CAS, [24] time, [32] counter value.
@@ -43,6 +51,14 @@ const slots: usize = memory.data(40);
 let queueToken: u32 = 0;
 let resolveFailedThisCallback = false;
 let unreportedDrops: u64 = 0;
+
+// The running callback's entries, made on first use (no allocating initializers: see HostNames).
+let pending: ByteBuffer | null = null;
+let pendingEntries: u32 = 0;
+
+// The clock as read in the running callback (epoch 0: not read in one).
+let clockEpoch: u32 = 0;
+let clockNanoseconds: u64 = 0;
 
 // Host-call arguments, encoded once per VM on first use (no allocating initializers here: the
 // abort handler's call graph reaches this module while other modules' globals are initialized).
@@ -64,33 +80,63 @@ function hostNames(): HostNames {
   return names;
 }
 
-// Enqueues one entry, `{"time":..,"source":..,"destination":..,..}` as built by access-log.ts.
+// Sends one entry, `{"time":..,"source":..,"destination":..,..}` as built by access-log.ts: inside
+// a data callback it joins the callback's message, outside one it is sent at once.
 export function enqueueAccessLog(entryPtr: usize, entryLength: usize): void {
-  if (queueToken == 0 && !resolveFailedThisCallback) {
-    queueToken = resolveQueue();
-    resolveFailedThisCallback = queueToken == 0 && inCallbackScope();
-  }
-  if (queueToken != 0 && proxy_enqueue_shared_queue(queueToken, entryPtr, entryLength) == STATUS_OK) {
-    if (unreportedDrops > 0 && !inCallbackScope()) reportDrops();
+  if (!inCallbackScope()) {
+    send(entryPtr, entryLength, 1);
+    if (unreportedDrops > 0) reportDrops();
     return;
   }
-  queueToken = 0; // the agent may have restarted: resolve again on the next entry
-  unreportedDrops += 1;
-  if (!inCallbackScope()) reportDrops();
+  let batch = pending;
+  if (batch === null) {
+    batch = new ByteBuffer();
+    pending = batch;
+  }
+  if (pendingEntries > 0) batch.appendByte(ENTRY_SEPARATOR);
+  batch.appendBytes(entryPtr, entryLength);
+  pendingEntries += 1;
+  if (batch.length >= MAX_MESSAGE_BYTES) sendPending();
 }
 
-// End of a data callback: adds the callback's drops to the shared counter (one read and one
+// End of a data callback (and the abort handler, before its trap): sends the callback's entries
+// as one message, adds the callback's drops to the shared counter (one read and one
 // compare-and-swap write, however many entries were dropped) and allows resolving again.
 export function finishAccessLogCallback(): void {
+  sendPending();
   resolveFailedThisCallback = false;
   if (unreportedDrops > 0) reportDrops();
 }
 
-// The time member's value: nanoseconds since the epoch, as Envoy's clock says.
+function sendPending(): void {
+  const batch = pending;
+  if (batch === null || pendingEntries == 0) return;
+  send(batch.readPtr, batch.length, pendingEntries);
+  batch.clear();
+  pendingEntries = 0;
+}
+
+// Enqueues one message of `entries` entries, or counts them as dropped.
+function send(messagePtr: usize, messageLength: usize, entries: u32): void {
+  if (queueToken == 0 && !resolveFailedThisCallback) {
+    queueToken = resolveQueue();
+    resolveFailedThisCallback = queueToken == 0 && inCallbackScope();
+  }
+  if (queueToken != 0 && proxy_enqueue_shared_queue(queueToken, messagePtr, messageLength) == STATUS_OK) return;
+  queueToken = 0; // the agent may have restarted: resolve again on the next message
+  unreportedDrops += <u64>entries;
+}
+
+// The time member's value: nanoseconds since the epoch, as Envoy's clock says; read once per data
+// callback, so the entries of one read share it.
 export function nowNanoseconds(): u64 {
+  const epoch = callbackEpoch();
+  if (epoch != 0 && epoch == clockEpoch) return clockNanoseconds;
   store<u64>(slots + 24, 0);
   proxy_get_current_time_nanoseconds(slots + 24);
-  return load<u64>(slots + 24);
+  clockNanoseconds = load<u64>(slots + 24);
+  clockEpoch = epoch;
+  return clockNanoseconds;
 }
 
 // Appends `"source":"<ip:port>","destination":"<ip:port>"` ("" when Envoy has none). Addresses are

@@ -1,0 +1,61 @@
+// How parser VMs hand entries to the Weir agent, on the Proxy-Wasm test host: the entries of one
+// data callback travel as one shared-queue message (newline-separated JSON objects), and the agent
+// splits each message into entries again, numbering and shipping every one as its own record.
+import { describe, expect, it, vi } from 'vitest';
+import { HostProcess, loadFilter, type FilterVm } from '../../../server/wasm-host/index.ts';
+import { accessLogServicePackage, type AccessLogBatchMessage } from '../../../server/accesslog/access-log-service.ts';
+import { filterWasm } from '../../filters/envoy-harness.ts';
+import { ensureFiltersBuilt } from '../../filters/host-helpers.ts';
+
+function startAgent(process: HostProcess): FilterVm {
+  const agent = loadFilter({ wasm: filterWasm('agent'), rootId: 'agent', vmId: 'weir', pluginConfig: '', node: { id: 'node-a', cluster: 'edge' }, process });
+  agent.advanceTime(100);
+  return agent;
+}
+
+function decodeBatches(agent: FilterVm): AccessLogBatchMessage[] {
+  const method = accessLogServicePackage()['weir.AccessLogService'];
+  if (method === undefined || 'format' in method) throw new Error('weir.AccessLogService missing from protos/weir/accesslog.proto');
+  const deserialize = method['StreamAccessLogs']?.requestDeserialize;
+  if (deserialize === undefined) throw new Error('StreamAccessLogs missing from weir.AccessLogService');
+  return agent.grpc.exchanges
+    .filter((exchange) => exchange.method === 'StreamAccessLogs')
+    .flatMap((exchange) => exchange.sent.map((message) => deserialize(Buffer.from(message)) as AccessLogBatchMessage));
+}
+
+describe('access-log queue messages', () => {
+  it('a read of pipelined requests is one message; the agent ships every entry on its own, in order', () => {
+    ensureFiltersBuilt('agent', 'r2d2');
+    const process = new HostProcess();
+    const agent = startAgent(process);
+    const enqueue = vi.spyOn(process.sharedQueues, 'enqueue');
+    const r2d2 = loadFilter({
+      wasm: filterWasm('r2d2'),
+      rootId: 'r2d2',
+      vmId: 'weir',
+      process,
+      pluginConfig: JSON.stringify({ parser: 'r2d2', rules: [{ cmd: 'READ' }] }),
+    });
+    const connection = r2d2.openConnection();
+    connection.fromClient('READ a\r\nREAD b\r\nHALT\r\nREAD c\r\n');
+    connection.fromServer('OK a\r\nOK b\r\nOK c\r\n');
+    agent.settle();
+    expect(connection.clientText).toBe('OK a\r\nOK b\r\nERROR\r\nOK c\r\n');
+
+    const messages = enqueue.mock.calls.map(([, value]) => Buffer.from(value).toString('utf8'));
+    const kinds = messages.map((message) => message.split('\n').map((entry) => (JSON.parse(entry) as { type: string }).type));
+    // the requests' read: three Request entries and a Denied one in one message; the replies' read:
+    // three Response entries in another
+    expect(kinds).toEqual([
+      ['Request', 'Request', 'Denied', 'Request'],
+      ['Response', 'Response', 'Response'],
+    ]);
+
+    const entries = decodeBatches(agent).flatMap((batch) => batch.entries ?? []);
+    const shipped = entries.map((entry) => JSON.parse(Buffer.from(entry.parser_json ?? new Uint8Array()).toString('utf8')) as { type: string; fields: Record<string, string> });
+    expect(shipped.map((entry) => entry.type)).toEqual(['Request', 'Request', 'Denied', 'Request', 'Response', 'Response', 'Response']);
+    expect(shipped.slice(0, 4).map((entry) => entry.fields['file'] ?? entry.fields['cmd'])).toEqual(['a', 'b', 'HALT', 'c']);
+    const sequences = decodeBatches(agent).filter((batch) => (batch.entries ?? []).length > 0).map((batch) => Number(batch.first_sequence));
+    expect(sequences[0]).toBe(1);
+  });
+});
