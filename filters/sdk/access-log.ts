@@ -20,12 +20,11 @@ export const enum EntryType {
   Response = 3,
 }
 
-// Who the entry is about and what decided it; filled by the connection (connection.ts) from the
-// plugin configuration and the policy decision. Empty strings and identity 0 mean "unknown" and
-// are left out of the JSON, so the server falls back to its own view (docs/accesslog.md).
+// What decided one entry; filled by the connection (connection.ts) from the policy decision. Empty
+// strings and identity 0 mean "unknown" and are left out of the JSON, so the server falls back to
+// its own view (docs/accesslog.md). What every entry of a connection repeats (addresses, proto,
+// connection id, direction, endpoint) is encoded once per connection: appendConnectionMembers().
 export class EntryAttribution {
-  direction: string = ''; // "ingress" or "egress"
-  endpoint: string = ''; // the local endpoint's name
   revision: string = ''; // the policy revision that decided
   rule: string = ''; // the rule that allowed the request
   sourceIdentity: u32 = 0;
@@ -77,22 +76,20 @@ export class LogFields {
 // (no allocating initializer: see callback-scope.ts).
 let logLine: ByteBuffer | null = null;
 
-// Emits one entry: builds it in `entry` (scratch space), after the connection's `addresses`
-// (`"source":"..","destination":".."`, see appendEntryAddresses), logs and enqueues it.
-export function writeAccessLog(entry: ByteBuffer, addresses: ByteBuffer, type: EntryType, proto: string, connectionId: u64, attribution: EntryAttribution, fields: LogFields, reason: string): void {
+// Emits one entry: builds it in `entry` (scratch space) from the connection's `addresses`
+// (`"source":"..","destination":".."`, see appendEntryAddresses) and `members` (see
+// appendConnectionMembers), logs and enqueues it.
+export function writeAccessLog(entry: ByteBuffer, addresses: ByteBuffer, members: ByteBuffer, type: EntryType, attribution: EntryAttribution, fields: LogFields, reason: string): void {
   entry.clear();
+  entry.reserve(addresses.length + members.length + fields.buffer.length + <usize>reason.length * MAX_JSON_BYTES_PER_CHAR + 256);
   entry.appendAscii('{"time":');
   entry.appendDecimal(nowNanoseconds());
   entry.appendByte(0x2c); // ,
   entry.appendBytes(addresses.readPtr, addresses.length);
   entry.appendByte(0x2c); // ,
   const membersStart = entry.length;
-  entry.appendAscii('"type":"');
-  entry.appendAscii(entryTypeName(type));
-  entry.appendAscii('","proto":');
-  appendJsonString(entry, proto);
-  entry.appendAscii(',"connection":');
-  entry.appendDecimal(connectionId);
+  entry.appendAscii(typeMember(type));
+  entry.appendBytes(members.readPtr, members.length);
   appendAttribution(entry, attribution);
   entry.appendAscii(',"fields":{');
   entry.appendBytes(fields.buffer.readPtr, fields.buffer.length);
@@ -102,6 +99,17 @@ export function writeAccessLog(entry: ByteBuffer, addresses: ByteBuffer, type: E
   const level = type == EntryType.Request || type == EntryType.Response ? LogLevel.Info : LogLevel.Warn;
   if (hostLogsAt(<u32>level)) logEntryLine(level, entry.readPtr + membersStart, entry.length - membersStart);
   enqueueAccessLog(entry.readPtr, entry.length);
+}
+
+// Appends the members that are the same in every entry of one connection, in entry order after
+// "type": `,"proto":..,"connection":..` and `,"direction":..`, `,"endpoint":..` when known.
+export function appendConnectionMembers(target: ByteBuffer, proto: string, connectionId: u64, direction: string, endpoint: string): void {
+  target.appendAscii(',"proto":');
+  appendJsonString(target, proto);
+  target.appendAscii(',"connection":');
+  target.appendDecimal(connectionId);
+  appendOptionalString(target, ',"direction":', direction);
+  appendOptionalString(target, ',"endpoint":', endpoint);
 }
 
 // `weir-accesslog {` + the entry's members from "type" on (with their closing brace).
@@ -125,9 +133,14 @@ export function entryTypeName(type: EntryType): string {
   return 'Error';
 }
 
+function typeMember(type: EntryType): string {
+  if (type == EntryType.Request) return '"type":"Request"';
+  if (type == EntryType.Denied) return '"type":"Denied"';
+  if (type == EntryType.Response) return '"type":"Response"';
+  return '"type":"Error"';
+}
+
 function appendAttribution(line: ByteBuffer, attribution: EntryAttribution): void {
-  appendOptionalString(line, ',"direction":', attribution.direction);
-  appendOptionalString(line, ',"endpoint":', attribution.endpoint);
   appendOptionalString(line, ',"revision":', attribution.revision);
   appendOptionalString(line, ',"rule":', attribution.rule);
   appendOptionalIdentity(line, ',"sourceIdentity":', attribution.sourceIdentity);
@@ -156,7 +169,11 @@ export function appendJsonString(target: ByteBuffer, text: string): void {
   const begin = target.writePtr(count * MAX_JSON_BYTES_PER_CHAR + 2);
   let at = begin;
   store<u8>(at++, 0x22);
-  for (let i: usize = 0; i < count; i++) at = storeJsonChar(at, <u32>load<u16>(units + (i << 1))); // safe: i < text.length code units
+  for (let i: usize = 0; i < count; i++) {
+    const code = <u32>load<u16>(units + (i << 1)); // safe: i < text.length code units
+    if (isPlainJsonChar(code)) store<u8>(at++, <u8>code);
+    else at = storeJsonEscape(at, code);
+  }
   store<u8>(at++, 0x22);
   target.advanceEnd(at - begin);
 }
@@ -166,18 +183,24 @@ function appendJsonStringBytes(target: ByteBuffer, pointer: usize, length: usize
   const begin = target.writePtr(length * MAX_JSON_BYTES_PER_CHAR + 2);
   let at = begin;
   store<u8>(at++, 0x22);
-  for (let i: usize = 0; i < length; i++) at = storeJsonChar(at, <u32>load<u8>(pointer + i)); // safe: the caller checked the range
+  for (let i: usize = 0; i < length; i++) {
+    const code = <u32>load<u8>(pointer + i); // safe: the caller checked the range
+    if (isPlainJsonChar(code)) store<u8>(at++, <u8>code);
+    else at = storeJsonEscape(at, code);
+  }
   store<u8>(at++, 0x22);
   target.advanceEnd(at - begin);
 }
 
-// Writes one character's JSON encoding at `at` (room for MAX_JSON_BYTES_PER_CHAR reserved by the
-// caller); returns the position after it.
-function storeJsonChar(at: usize, code: u32): usize {
-  if (code >= 0x20 && code < 0x7f && code != 0x22 && code != 0x5c) {
-    store<u8>(at, <u8>code);
-    return at + 1;
-  }
+// Printable ASCII other than " and \: written as it is.
+// @ts-ignore: decorator
+@inline function isPlainJsonChar(code: u32): bool {
+  return code >= 0x20 && code < 0x7f && code != 0x22 && code != 0x5c;
+}
+
+// Writes the escape of one character that is not plain at `at` (room for MAX_JSON_BYTES_PER_CHAR
+// reserved by the caller); returns the position after it.
+function storeJsonEscape(at: usize, code: u32): usize {
   if (code == 0x22 || code == 0x5c) {
     store<u8>(at, 0x5c);
     store<u8>(at + 1, <u8>code);

@@ -5,7 +5,7 @@
 // loop (op-loop.ts) works on. Created when Envoy opens the connection, released on delete.
 import { ByteBuffer } from './byte-buffer';
 import { ByteView } from './byte-view';
-import { EntryAttribution, EntryType, LogFields, writeAccessLog } from './access-log';
+import { EntryAttribution, EntryType, LogFields, appendConnectionMembers, writeAccessLog } from './access-log';
 import { appendEntryAddresses } from './access-log-queue';
 import { inCallbackScope } from './callback-scope';
 import { ReplyQueue, SlotKind } from './reply-queue';
@@ -44,10 +44,12 @@ export class Connection {
   readonly record: RequestRecord;
   readonly fields: LogFields = new LogFields();
   private logEntry: ByteBuffer = new ByteBuffer();
-  // `"source":"..","destination":".."` of access-log entries, read from Envoy once per connection
-  // (inside a data callback, where the connection's properties are visible).
+  // What every access-log entry of this connection repeats, encoded once (inside a data callback,
+  // where the connection's properties are visible): `"source":"..","destination":".."` and the
+  // members after "type" (access-log.ts appendConnectionMembers).
   private entryAddresses: ByteBuffer = new ByteBuffer();
-  private entryAddressesKnown: bool = false;
+  private entryMembers: ByteBuffer = new ByteBuffer();
+  private entryConstantsKnown: bool = false;
   private attribution: EntryAttribution = new EntryAttribution();
   // With static rules: the index of the rule that allowed the last request (-1: none).
   private staticRule: i32 = -1;
@@ -154,16 +156,20 @@ export class Connection {
   log(type: EntryType, reason: string): void {
     const policy = this.policy;
     if (policy !== null && type == EntryType.Denied && policy.denyReason.length > 0) reason = policy.denyReason;
-    writeAccessLog(this.logEntry, this.addresses(), type, this.protocol, this.id, this.attribute(type), this.fields, reason);
+    if (!this.entryConstantsKnown) this.encodeEntryConstants();
+    writeAccessLog(this.logEntry, this.entryAddresses, this.entryMembers, type, this.attribute(type), this.fields, reason);
     this.fields.clear();
   }
 
-  private addresses(): ByteBuffer {
-    if (this.entryAddressesKnown) return this.entryAddresses;
+  private encodeEntryConstants(): void {
     this.entryAddresses.clear();
     appendEntryAddresses(this.entryAddresses);
-    this.entryAddressesKnown = inCallbackScope();
-    return this.entryAddresses;
+    const binding = this.settings.agentPolicy;
+    const direction = binding !== null ? (binding.ingress ? 'ingress' : 'egress') : this.settings.direction;
+    const endpoint = binding !== null ? binding.endpoint : this.settings.endpoint;
+    this.entryMembers.clear();
+    appendConnectionMembers(this.entryMembers, this.protocol, this.id, direction, endpoint);
+    this.entryConstantsKnown = inCallbackScope();
   }
 
   // Reply direction: logs a Response entry with the fields the parser put in `fields` (e.g. the
@@ -179,18 +185,15 @@ export class Connection {
     return true;
   }
 
-  // Fills the entry's attribution: direction and endpoint from the plugin configuration; with the
-  // agent's policy, both identities (the remote from the identity map, the local from the policy),
-  // the revision, and for a Request the rule that allowed it.
+  // Fills the entry's attribution: with the agent's policy, both identities (the remote from the
+  // identity map, the local from the policy), the revision, and for a Request the rule that
+  // allowed it; with static rules, the rule.
   private attribute(type: EntryType): EntryAttribution {
     const attribution = this.attribution;
-    const binding = this.settings.agentPolicy;
-    const ingress = binding !== null ? binding.ingress : this.settings.direction != 'egress';
-    attribution.direction = binding !== null ? (ingress ? 'ingress' : 'egress') : this.settings.direction;
-    attribution.endpoint = binding !== null ? binding.endpoint : this.settings.endpoint;
     attribution.rule = '';
     const policy = this.policy;
     if (policy !== null) {
+      const ingress = this.settings.agentPolicy!.ingress;
       attribution.revision = policy.revision;
       attribution.sourceIdentity = ingress ? policy.remoteIdentity : policy.localIdentity;
       attribution.destinationIdentity = ingress ? policy.localIdentity : policy.remoteIdentity;
@@ -224,5 +227,6 @@ export class Connection {
     this.fields.buffer.release();
     this.logEntry.release();
     this.entryAddresses.release();
+    this.entryMembers.release();
   }
 }
