@@ -6,9 +6,11 @@
 // BENCH_COMPARE_WASM=<file> adds a fourth target, the same Weir setup with another build of the
 // filter (e.g. the one before a change), measured in the same run; BENCH_ROUNDS repeats every
 // scenario (targets interleaved) and the ratios are taken over the summed throughput.
-// BENCH_FLOOR=1 adds `wasm-floor`: the same Envoy with the Wasm probe (filters/probe, one 4-byte
-// buffer read per downstream callback and nothing else) in place of the Weir filter, i.e. what
-// Envoy's Wasm plumbing costs before any parsing: the best ratio a Wasm filter can reach here.
+// BENCH_FLOOR=1 adds two floors, the same Envoy with another Wasm filter in place of Weir's:
+// `wasm-floor`, the Wasm probe (filters/probe: one 4-byte buffer read per downstream callback and
+// nothing else), i.e. what entering a Wasm filter costs; and `sdk-floor`, the SDK's toy parser
+// test.passer (reads every byte in both directions and passes it, no parsing, no logs), i.e. the
+// least any Weir parser costs. Weir's ratio can only approach them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -26,7 +28,7 @@ interface BenchOptions {
   envoyConcurrency: number;
   rounds: number;
   compareWasm: string | undefined; // another memcache.wasm, measured as target `weir-compare`
-  floor: boolean; // also measure target `wasm-floor` (the probe as a near no-op Wasm filter)
+  floor: boolean; // also measure the targets `wasm-floor` and `sdk-floor`
   scenarios: string | undefined; // e.g. "set:16,get:16"; default: all of SCENARIOS
 }
 
@@ -60,7 +62,7 @@ interface Measurement {
   errors: number;
 }
 
-type Target = 'direct' | 'tcp_proxy' | 'weir' | 'weir-compare' | 'wasm-floor';
+type Target = 'direct' | 'tcp_proxy' | 'weir' | 'weir-compare' | 'wasm-floor' | 'sdk-floor';
 
 async function main(): Promise<void> {
   buildFilters();
@@ -80,9 +82,11 @@ async function main(): Promise<void> {
       targets.push(['weir-compare', compared.port, compared]);
     }
     if (OPTIONS.floor) {
-      const floor = await startEnvoy(memcached.port, 'wasm-floor');
-      envoys.push(floor);
-      targets.push(['wasm-floor', floor.port, floor]);
+      for (const mode of ['wasm-floor', 'sdk-floor'] as const) {
+        const floor = await startEnvoy(memcached.port, mode);
+        envoys.push(floor);
+        targets.push([mode, floor.port, floor]);
+      }
     }
     console.log(`memcache bench: ${OPTIONS.workers} workers x ${OPTIONS.connectionsPerWorker} connections, ${OPTIONS.durationMs / 1000}s per run, ${OPTIONS.rounds} round(s), Envoy --concurrency ${OPTIONS.envoyConcurrency}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`);
     if (OPTIONS.compareWasm !== undefined) console.log(`weir-compare: ${OPTIONS.compareWasm}`);
@@ -104,7 +108,7 @@ async function main(): Promise<void> {
         }
       }
       const plainOps = completed.get('tcp_proxy') ?? 0;
-      for (const target of ['weir', 'weir-compare', 'wasm-floor'] as const) {
+      for (const target of ['weir', 'weir-compare', 'wasm-floor', 'sdk-floor'] as const) {
         const ops = completed.get(target);
         if (ops === undefined || plainOps === 0) continue;
         ratios.push(`${name}: ${target}/tcp_proxy throughput ${(ops / plainOps).toFixed(3)}, worst p99 ${((p99.get(target) ?? 0) / (p99.get('tcp_proxy') ?? 1)).toFixed(2)}x`);
@@ -159,31 +163,31 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'wasm-floor', wasmFile = path.join(repoRoot, 'build', 'filters', 'memcache.wasm')): Promise<BenchEnvoy> {
+// The Wasm filter in front of tcp_proxy for each target: module, root id and plugin configuration.
+function wasmFilterOf(mode: Exclude<Target, 'direct' | 'tcp_proxy' | 'weir-compare'>, weirWasm: string): { file: string; rootId: string; configuration: string } {
+  if (mode === 'weir') return { file: weirWasm, rootId: 'memcache', configuration: JSON.stringify({ parser: 'memcache', rules: WEIR_RULES }) };
+  if (mode === 'wasm-floor') return { file: path.join(repoRoot, 'build', 'filters', 'probe.wasm'), rootId: 'probe', configuration: '' };
+  // toy parsers are built only with bounds checks (build/filters/checked); the passer does next to no Wasm work
+  return { file: path.join(repoRoot, 'build', 'filters', 'checked', 'testparsers', 'passer.wasm'), rootId: 'test.passer', configuration: JSON.stringify({ parser: 'test.passer' }) };
+}
+
+async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'wasm-floor' | 'sdk-floor', weirWasm = path.join(repoRoot, 'build', 'filters', 'memcache.wasm')): Promise<BenchEnvoy> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `weir-bench-${mode}-`));
   const port = await freePort();
   const filters: object[] = [];
-  if (mode === 'weir') {
+  if (mode !== 'tcp_proxy') {
+    const wasm = wasmFilterOf(mode, weirWasm);
     filters.push({
-      name: 'weir.memcache',
+      name: `weir.${wasm.rootId}`,
       typed_config: {
         '@type': 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm',
         config: {
-          name: 'weir-memcache',
-          root_id: 'memcache',
+          name: `weir-${mode}`,
+          root_id: wasm.rootId,
           failure_policy: 'FAIL_RELOAD',
-          configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify({ parser: 'memcache', rules: WEIR_RULES }) },
-          vm_config: { vm_id: 'weir-memcache', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasmFile } } },
+          configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: wasm.configuration },
+          vm_config: { vm_id: `weir-${mode}`, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm.file } } },
         },
-      },
-    });
-  }
-  if (mode === 'wasm-floor') {
-    filters.push({
-      name: 'weir.probe',
-      typed_config: {
-        '@type': 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm',
-        config: { name: 'weir-probe', root_id: 'probe', vm_config: { vm_id: 'weir-probe', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: path.join(repoRoot, 'build', 'filters', 'probe.wasm') } } } },
       },
     });
   }
