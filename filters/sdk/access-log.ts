@@ -82,8 +82,9 @@ let logLine: ByteBuffer | null = null;
 export function writeAccessLog(entry: ByteBuffer, addresses: ByteBuffer, members: ByteBuffer, type: EntryType, attribution: EntryAttribution, fields: LogFields, reason: string): void {
   entry.clear();
   entry.reserve(addresses.length + members.length + fields.buffer.length + <usize>reason.length * MAX_JSON_BYTES_PER_CHAR + 256);
+  const time = nowNanoseconds();
   entry.appendAscii('{"time":');
-  entry.appendDecimal(nowNanoseconds());
+  entry.appendDecimal(time);
   entry.appendByte(0x2c); // ,
   entry.appendBytes(addresses.readPtr, addresses.length);
   entry.appendByte(0x2c); // ,
@@ -97,7 +98,7 @@ export function writeAccessLog(entry: ByteBuffer, addresses: ByteBuffer, members
   appendJsonString(entry, reason);
   entry.appendByte(0x7d); // }
   const level = type == EntryType.Request || type == EntryType.Response ? LogLevel.Info : LogLevel.Warn;
-  if (hostLogsAt(<u32>level)) logEntryLine(level, entry.readPtr + membersStart, entry.length - membersStart);
+  if (hostLogsAt(<u32>level, time)) logEntryLine(level, entry.readPtr + membersStart, entry.length - membersStart);
   enqueueAccessLog(entry.readPtr, entry.length);
 }
 

@@ -17,7 +17,7 @@ import { BufferType, LogLevel } from './abi/imports';
 import { appendHostBuffer, logText, replaceHostBuffer } from './abi/host';
 import { closeDueConnections, closeIsDue, closeNow, forgetClosing, startClosing } from './closing';
 import { enterCallbackScope, leaveCallbackScope } from './callback-scope';
-import { finishAccessLogCallback } from './access-log-queue';
+import { finishAccessLogCallback, reportPendingDrops } from './access-log-queue';
 
 class RootContext {
   settings: PluginSettings = new PluginSettings();
@@ -86,8 +86,8 @@ export function onConnectionData(contextId: u32, direction: Direction, size: u32
   if (!connection.failed) runCallback(context, direction, size, endStream);
   else if (direction == Direction.Reply && !connection.replyFailed && !closeIsDue(connection)) runCallback(context, direction, size, endStream);
   else discardWhileClosing(connection, direction, size);
+  finishAccessLogCallback(); // inside the scope: uses the callback's clock
   leaveCallbackScope();
-  finishAccessLogCallback();
   setRunningConnection(null);
 }
 
@@ -97,6 +97,7 @@ export function onRootTick(rootContextId: u32): void {
 }
 
 export function deleteContext(contextId: u32): void {
+  reportPendingDrops();
   if (connections.has(contextId)) {
     const connection = connections.get(contextId).connection;
     forgetClosing(connection);
