@@ -17,7 +17,12 @@ export class ByteBuffer {
   }
 
   // Makes room for `extra` more bytes after `end`, first sliding unread bytes to the front.
-  reserve(extra: usize): void {
+  // Inlined check, out-of-line work: appends are the hot path of building log entries.
+  @inline reserve(extra: usize): void {
+    if (this.start > 0 || this.end + extra > this.capacity) this.makeRoom(extra);
+  }
+
+  private makeRoom(extra: usize): void {
     if (this.start > 0) this.compact();
     const needed = this.end + extra;
     if (needed <= this.capacity) return;
@@ -28,7 +33,7 @@ export class ByteBuffer {
   }
 
   // Pointer where the next `extra` bytes may be written; call advanceEnd(n) after writing n.
-  writePtr(extra: usize): usize {
+  @inline writePtr(extra: usize): usize {
     this.reserve(extra);
     return this.ptr + this.end;
   }
