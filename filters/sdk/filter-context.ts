@@ -1,6 +1,7 @@
 // Binds Envoy's per-plugin (root) and per-connection contexts to Weir's objects and runs each
 // data callback: append Envoy's bytes to the direction's buffer, run the op loop, replace Envoy's
-// buffer with exactly the bytes to forward (one proxy_set_buffer_bytes call), and on an ERROR log
+// buffer with exactly the bytes to forward (one proxy_set_buffer_bytes call, none when they are
+// the bytes Envoy handed over), and on an ERROR log
 // the reason and hand the connection to closing.ts. Always answers Continue: holding bytes is
 // done in Wasm memory, never by pausing Envoy. The raw exports are in abi/exports.ts.
 import { Connection, Direction } from './connection';
