@@ -11,6 +11,10 @@
 // nothing else), i.e. what entering a Wasm filter costs; and `sdk-floor`, the SDK's toy parser
 // test.passer (reads every byte in both directions and passes it, no parsing, no logs), i.e. the
 // least any Weir parser costs. Weir's ratio can only approach them.
+// BENCH_AGENT=1 adds `weir+agent`: the Weir setup plus the Weir agent (bootstrap Wasm service), so
+// entries are enqueued to the agent's thread and dequeued there, as in production. No control
+// server runs (it would share the 2 CPUs): the agent keeps retrying `weir-xds` and, once its
+// buffer of 65,536 entries is full, counts further entries as dropped after dequeuing them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -18,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { startMemcached } from '../demo/servers/memcached.ts';
+import { XDS_CLUSTER_NAME, agentBootstrapExtension } from '../server/xds/bootstrap.ts';
 import { buildFilters, freePort, repoRoot, resolveEnvoyPath, waitFor } from '../test/filters/envoy-harness.ts';
 import type { LoadResult, LoadSpec } from './memcache-load.ts';
 
@@ -29,6 +34,7 @@ interface BenchOptions {
   rounds: number;
   compareWasm: string | undefined; // another memcache.wasm, measured as target `weir-compare`
   floor: boolean; // also measure the targets `wasm-floor` and `sdk-floor`
+  agent: boolean; // also measure the target `weir+agent`
   scenarios: string | undefined; // e.g. "set:16,get:16"; default: all of SCENARIOS
 }
 
@@ -40,6 +46,7 @@ const OPTIONS: BenchOptions = {
   rounds: Number(process.env['BENCH_ROUNDS'] ?? 1),
   compareWasm: process.env['BENCH_COMPARE_WASM'],
   floor: process.env['BENCH_FLOOR'] === '1',
+  agent: process.env['BENCH_AGENT'] === '1',
   scenarios: process.env['BENCH_SCENARIOS'],
 };
 
@@ -62,7 +69,7 @@ interface Measurement {
   errors: number;
 }
 
-type Target = 'direct' | 'tcp_proxy' | 'weir' | 'weir-compare' | 'wasm-floor' | 'sdk-floor';
+type Target = 'direct' | 'tcp_proxy' | 'weir' | 'weir-compare' | 'wasm-floor' | 'sdk-floor' | 'weir+agent';
 
 async function main(): Promise<void> {
   buildFilters();
@@ -80,6 +87,11 @@ async function main(): Promise<void> {
       const compared = await startEnvoy(memcached.port, 'weir', OPTIONS.compareWasm);
       envoys.push(compared);
       targets.push(['weir-compare', compared.port, compared]);
+    }
+    if (OPTIONS.agent) {
+      const withAgent = await startEnvoy(memcached.port, 'weir+agent');
+      envoys.push(withAgent);
+      targets.push(['weir+agent', withAgent.port, withAgent]);
     }
     if (OPTIONS.floor) {
       for (const mode of ['wasm-floor', 'sdk-floor'] as const) {
@@ -108,7 +120,7 @@ async function main(): Promise<void> {
         }
       }
       const plainOps = completed.get('tcp_proxy') ?? 0;
-      for (const target of ['weir', 'weir-compare', 'wasm-floor', 'sdk-floor'] as const) {
+      for (const target of ['weir', 'weir-compare', 'weir+agent', 'wasm-floor', 'sdk-floor'] as const) {
         const ops = completed.get(target);
         if (ops === undefined || plainOps === 0) continue;
         ratios.push(`${name}: ${target}/tcp_proxy throughput ${(ops / plainOps).toFixed(3)}, worst p99 ${((p99.get(target) ?? 0) / (p99.get('tcp_proxy') ?? 1)).toFixed(2)}x`);
@@ -165,13 +177,13 @@ function cpuSeconds(pid: number): number {
 
 // The Wasm filter in front of tcp_proxy for each target: module, root id and plugin configuration.
 function wasmFilterOf(mode: Exclude<Target, 'direct' | 'tcp_proxy' | 'weir-compare'>, weirWasm: string): { file: string; rootId: string; configuration: string } {
-  if (mode === 'weir') return { file: weirWasm, rootId: 'memcache', configuration: JSON.stringify({ parser: 'memcache', rules: WEIR_RULES }) };
+  if (mode === 'weir' || mode === 'weir+agent') return { file: weirWasm, rootId: 'memcache', configuration: JSON.stringify({ parser: 'memcache', rules: WEIR_RULES }) };
   if (mode === 'wasm-floor') return { file: path.join(repoRoot, 'build', 'filters', 'probe.wasm'), rootId: 'probe', configuration: '' };
   // toy parsers are built only with bounds checks (build/filters/checked); the passer does next to no Wasm work
   return { file: path.join(repoRoot, 'build', 'filters', 'checked', 'testparsers', 'passer.wasm'), rootId: 'test.passer', configuration: JSON.stringify({ parser: 'test.passer' }) };
 }
 
-async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'wasm-floor' | 'sdk-floor', weirWasm = path.join(repoRoot, 'build', 'filters', 'memcache.wasm')): Promise<BenchEnvoy> {
+async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'wasm-floor' | 'sdk-floor' | 'weir+agent', weirWasm = path.join(repoRoot, 'build', 'filters', 'memcache.wasm')): Promise<BenchEnvoy> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `weir-bench-${mode}-`));
   const port = await freePort();
   const filters: object[] = [];
@@ -192,12 +204,18 @@ async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'was
     });
   }
   filters.push({ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'bench', cluster: 'memcached' } });
+  const clusters: object[] = [staticCluster('memcached', backendPort)];
+  if (mode === 'weir+agent') {
+    // the agent's control-server cluster, on a free port nobody listens on (see the header)
+    clusters.push({ ...staticCluster(XDS_CLUSTER_NAME, await freePort()), typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } } } });
+  }
   const bootstrap = {
     node: { id: `weir-bench-${mode}`, cluster: 'weir-bench' },
     static_resources: {
       listeners: [{ name: 'memcached', address: { socket_address: { address: '127.0.0.1', port_value: port } }, filter_chains: [{ filters }] }],
-      clusters: [{ name: 'memcached', type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: 'memcached', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: backendPort } } } }] }] } }],
+      clusters,
     },
+    ...(mode === 'weir+agent' ? { bootstrap_extensions: [agentBootstrapExtension(path.join(repoRoot, 'build', 'filters', 'agent.wasm'))] } : {}),
   };
   const file = path.join(dir, 'envoy.json');
   writeFileSync(file, JSON.stringify(bootstrap));
@@ -219,6 +237,10 @@ async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'was
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function staticCluster(name: string, port: number): object {
+  return { name, type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] } };
 }
 
 function canConnect(port: number): Promise<boolean> {

@@ -64,7 +64,7 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
   checkPort('xdsPort', settings.xdsPort);
   checkPort('adminPort', settings.adminPort, { allowZero: true });
   const adsSource = { ads: {}, resource_api_version: 'V3' };
-  const agent = settings.agentWasmFile === null ? {} : { bootstrap_extensions: [agentExtension(settings.agentWasmFile)] };
+  const agent = settings.agentWasmFile === null ? {} : { bootstrap_extensions: [agentBootstrapExtension(settings.agentWasmFile)] };
   const bootstrap = {
     node: {
       id: settings.nodeId,
@@ -112,8 +112,8 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
   return stringify(bootstrap, { aliasDuplicateObjects: false });
 }
 
-// The Weir agent: one VM on Envoy's main thread (singleton WasmService), loaded from a file.
-function agentExtension(wasmFile: string): object {
+/** The Weir agent: one VM on Envoy's main thread (singleton WasmService), loaded from a file; it talks to `weir-xds`. */
+export function agentBootstrapExtension(wasmFile: string): object {
   if (!path.isAbsolute(wasmFile)) throw new Error(`bootstrap agentWasmFile: "${wasmFile}" is not an absolute path; Envoy resolves relative paths against its working directory`);
   return {
     name: 'envoy.bootstrap.wasm',
