@@ -1,21 +1,25 @@
 // Hands access-log entries from a parser VM to the Weir agent on the Wasm shared queue
 // `weir/accesslog` of vm_id `weir` (docs/accesslog.md). A queue message holds one or more entries,
-// each one JSON object, separated by newlines (JSON encoding leaves none inside an entry). Inside a
-// data callback (callback-scope.ts) entries are collected and enqueued as one message when
-// filter-context.ts calls finishAccessLogCallback(), so a read of many pipelined requests costs
-// one enqueue (and one wakeup of the agent's thread), not one per entry; outside a callback each
-// entry is its own message. An entry that cannot be enqueued (no agent registered the queue yet)
-// is counted, never silently lost: the count is added to the shared-data counter
-// `weir/accesslog/dropped` (8 bytes little-endian, compare-and-swap), which the agent reports to
-// the server. Also reads the clock and the connection addresses an entry carries. Owns the queue
-// protocol on the parser side; the JSON is built by access-log.ts.
+// each one JSON object, separated by newlines (JSON encoding leaves none inside an entry).
+// Entries written in data callbacks are collected per VM and enqueued as one message on the next
+// root tick (every ROOT_TICK_MS, asked for by the first callback with entries), or at once when
+// the message reaches MAX_MESSAGE_BYTES: each enqueue wakes the agent's thread (Envoy's main
+// thread), which cost ~30 us of Envoy CPU per request with one request in flight when it happened
+// per callback. Entries written outside a data callback (ticks, the abort handler) are sent at
+// once, after what is collected, so the agent sees every entry in order. An entry that cannot be
+// enqueued (no agent registered the queue yet) is counted, never silently lost: the count is added
+// to the shared-data counter `weir/accesslog/dropped` (8 bytes little-endian, compare-and-swap),
+// which the agent reports to the server. Also reads the clock and the connection addresses an
+// entry carries. Owns the queue protocol on the parser side; the JSON is built by access-log.ts.
 //
-// Cost per callback with entries: one clock read and one enqueue. Host calls are dear in Envoy
-// (about 2 us each when a callback runs on a cold CPU, as with one request in flight), so with no
-// agent a failed resolve is retried at most once per second of that clock, and drops are added to
-// the shared counter at most once per second, and when a connection closes.
+// Host calls per data callback with entries: one clock read (and one tick-period call when the
+// collection starts). Host calls are dear in Envoy (about 2 us each when a callback runs on a
+// cold CPU), so a failed resolve inside a callback is retried at most once per second of the
+// callback clock, and drops are added to the counter at most once per second from callbacks, at
+// every tick that sent, and when a connection closes.
 import { ByteBuffer } from './byte-buffer';
 import { callbackEpoch, inCallbackScope } from './callback-scope';
+import { ROOT_TICK_MS, setTickPeriod } from './abi/host';
 
 @external("env", "proxy_resolve_shared_queue")
 declare function proxy_resolve_shared_queue(vmIdPtr: usize, vmIdLen: usize, namePtr: usize, nameLen: usize, tokenPtr: usize): u32;
@@ -57,9 +61,11 @@ let resolveRetryAt: u64 = 0;
 let unreportedDrops: u64 = 0;
 let dropsReportedAt: u64 = 0;
 
-// The running callback's entries, made on first use (no allocating initializers: see HostNames).
+// Entries collected from data callbacks, made on first use (no allocating initializers: see
+// HostNames), and the root context whose next tick sends them (0: no tick asked for).
 let pending: ByteBuffer | null = null;
 let pendingEntries: u32 = 0;
+let flushRoot: u32 = 0;
 
 // The clock as read in the running callback (epoch 0: not read in one).
 let clockEpoch: u32 = 0;
@@ -86,9 +92,10 @@ function hostNames(): HostNames {
 }
 
 // Sends one entry, `{"time":..,"source":..,"destination":..,..}` as built by access-log.ts: inside
-// a data callback it joins the callback's message, outside one it is sent at once.
+// a data callback it is collected, outside one it is sent at once (after what was collected).
 export function enqueueAccessLog(entryPtr: usize, entryLength: usize): void {
   if (!inCallbackScope()) {
+    sendPending();
     send(entryPtr, entryLength, 1);
     if (unreportedDrops > 0) reportDrops();
     return;
@@ -104,16 +111,35 @@ export function enqueueAccessLog(entryPtr: usize, entryLength: usize): void {
   if (batch.length >= MAX_MESSAGE_BYTES) sendPending();
 }
 
-// End of a data callback (and the abort handler, before its trap): sends the callback's entries
-// as one message; adds drops to the shared counter (one read and one compare-and-swap write,
+// End of a data callback of a connection under `rootContextId`: asks that root for a tick when
+// entries wait; adds drops to the shared counter (one read and one compare-and-swap write,
 // however many entries were dropped) when a second passed since the last time.
-export function finishAccessLogCallback(): void {
-  sendPending();
+export function finishAccessLogCallback(rootContextId: u32): void {
+  if (pendingEntries > 0 && flushRoot == 0) {
+    flushRoot = rootContextId;
+    setTickPeriod(ROOT_TICK_MS);
+  }
   if (unreportedDrops == 0) return;
   const now = nowNanoseconds();
   if (now >= dropsReportedAt && now - dropsReportedAt < RETRY_NS) return;
   reportDrops();
   dropsReportedAt = now;
+}
+
+// A root context's tick (or its deletion): sends the collected entries if this root was asked to.
+// True while this root still needs ticks for the access log (never, after sending).
+export function flushAccessLogOnTick(rootContextId: u32): bool {
+  if (rootContextId != flushRoot) return false;
+  flushRoot = 0;
+  sendPending();
+  if (unreportedDrops > 0) reportDrops();
+  return false;
+}
+
+// The abort handler, before its trap: everything collected and written so far goes out now.
+export function flushAccessLogNow(): void {
+  sendPending();
+  if (unreportedDrops > 0) reportDrops();
 }
 
 // When a connection closes: drops not yet reported are reported now, so that the counter is

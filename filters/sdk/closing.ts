@@ -5,10 +5,7 @@
 // (or OWED_REPLY_GRACE_MS ran out). Owns the list of closing connections and the tick that
 // drives it; deciding that a connection fails is filter-context.ts's job.
 import { Connection } from './connection';
-import { closeConnection, closeConnectionOf, nowMilliseconds, setTickPeriod } from './abi/host';
-
-// How often a root context looks for closing connections that are due.
-export const CLOSE_TICK_MS: u32 = 20;
+import { ROOT_TICK_MS, closeConnection, closeConnectionOf, nowMilliseconds, setTickPeriod } from './abi/host';
 // How long a failed connection waits for the replies owed to requests forwarded before the ERROR.
 export const OWED_REPLY_GRACE_MS: u64 = 5000;
 
@@ -30,7 +27,7 @@ export function startClosing(connection: Connection, rootContextId: u32, forward
     return;
   }
   closing.push(new ClosingConnection(connection, rootContextId));
-  setTickPeriod(CLOSE_TICK_MS);
+  setTickPeriod(ROOT_TICK_MS);
 }
 
 // True once nothing more is owed to the client (or the reply side failed too, or time is up).
@@ -47,8 +44,9 @@ export function closeNow(connection: Connection): void {
   closeConnection();
 }
 
-// proxy_on_tick: closes every due connection of this root; stops ticking when none is left.
-export function closeDueConnections(rootContextId: u32): void {
+// proxy_on_tick: closes every due connection of this root; true while some are still waiting
+// (filter-context.ts stops the ticks when nobody needs them).
+export function closeDueConnections(rootContextId: u32): bool {
   let index = 0;
   let remaining = 0;
   while (index < closing.length) {
@@ -66,7 +64,7 @@ export function closeDueConnections(rootContextId: u32): void {
     closing.splice(index, 1);
     closeConnectionOf(entry.connection.contextId, rootContextId);
   }
-  if (remaining == 0) setTickPeriod(0);
+  return remaining > 0;
 }
 
 // Drops a connection from the list (it closed or Envoy deleted its context).

@@ -15,10 +15,10 @@ import { refreshOpTracing } from './op-trace';
 import { ByteBuffer } from './byte-buffer';
 import { setRunningConnection } from './running-connection';
 import { BufferType, LogLevel } from './abi/imports';
-import { appendHostBuffer, logText, replaceHostBuffer } from './abi/host';
+import { appendHostBuffer, logText, replaceHostBuffer, setTickPeriod } from './abi/host';
 import { closeDueConnections, closeIsDue, closeNow, forgetClosing, startClosing } from './closing';
 import { enterCallbackScope, leaveCallbackScope } from './callback-scope';
-import { finishAccessLogCallback, reportPendingDrops } from './access-log-queue';
+import { finishAccessLogCallback, flushAccessLogOnTick, reportPendingDrops } from './access-log-queue';
 
 class RootContext {
   settings: PluginSettings = new PluginSettings();
@@ -87,14 +87,17 @@ export function onConnectionData(contextId: u32, direction: Direction, size: u32
   if (!connection.failed) runCallback(context, direction, size, endStream);
   else if (direction == Direction.Reply && !connection.replyFailed && !closeIsDue(connection)) runCallback(context, direction, size, endStream);
   else discardWhileClosing(connection, direction, size);
-  finishAccessLogCallback(); // inside the scope: uses the callback's clock
+  finishAccessLogCallback(context.rootContextId); // inside the scope: uses the callback's clock
   leaveCallbackScope();
   setRunningConnection(null);
 }
 
-// proxy_on_tick on a root context: closes failed connections whose close is due.
+// proxy_on_tick on a root context: closes failed connections whose close is due and sends the
+// access-log entries collected since the last tick; stops the ticks when neither needs more.
 export function onRootTick(rootContextId: u32): void {
-  closeDueConnections(rootContextId);
+  const closingLeft = closeDueConnections(rootContextId);
+  const logsLeft = flushAccessLogOnTick(rootContextId);
+  if (!closingLeft && !logsLeft) setTickPeriod(0);
 }
 
 export function deleteContext(contextId: u32): void {
@@ -105,6 +108,7 @@ export function deleteContext(contextId: u32): void {
     connection.release();
     connections.delete(contextId);
   } else if (roots.has(contextId)) {
+    flushAccessLogOnTick(contextId); // a root going away sends what waited for its tick
     roots.delete(contextId);
   }
 }

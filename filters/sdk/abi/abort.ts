@@ -7,7 +7,7 @@ import { LogLevel } from './imports';
 import { logText } from './host';
 import { EntryType } from '../access-log';
 import { runningConnection } from '../running-connection';
-import { finishAccessLogCallback } from '../access-log-queue';
+import { flushAccessLogNow } from '../access-log-queue';
 
 let aborting = false;
 
@@ -25,7 +25,7 @@ export function weirAbort(message: string | null, fileName: string | null, line:
       connection.fields.clear();
       connection.log(EntryType.Denied, reason);
     }
-    finishAccessLogCallback(); // send what this callback logged, the Denied entry included
+    flushAccessLogNow(); // send what was collected, the Denied entry included
   }
   unreachable();
 }

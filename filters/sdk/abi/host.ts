@@ -81,6 +81,9 @@ export function closeConnectionOf(contextId: u32, rootContextId: u32): void {
   proxy_set_effective_context(rootContextId);
 }
 
+// The period of every root tick the SDK asks for (closing connections, sending access logs).
+export const ROOT_TICK_MS: u32 = 20;
+
 // Asks Envoy to call proxy_on_tick on this context's root every `periodMs` (0 stops the ticks).
 export function setTickPeriod(periodMs: u32): void {
   proxy_set_tick_period_milliseconds(periodMs);

@@ -1,6 +1,7 @@
-// How parser VMs hand entries to the Weir agent, on the Proxy-Wasm test host: the entries of one
-// data callback travel as one shared-queue message (newline-separated JSON objects), and the agent
-// splits each message into entries again, numbering and shipping every one as its own record.
+// How parser VMs hand entries to the Weir agent, on the Proxy-Wasm test host: the entries of data
+// callbacks are collected and travel as one shared-queue message (newline-separated JSON objects)
+// on the next root tick, and the agent splits each message into entries again, numbering and
+// shipping every one as its own record, in order.
 import { describe, expect, it, vi } from 'vitest';
 import { HostProcess, loadFilter, type FilterVm } from '../../../server/wasm-host/index.ts';
 import { accessLogServicePackage, type AccessLogBatchMessage } from '../../../server/accesslog/access-log-service.ts';
@@ -24,7 +25,7 @@ function decodeBatches(agent: FilterVm): AccessLogBatchMessage[] {
 }
 
 describe('access-log queue messages', () => {
-  it('a read of pipelined requests is one message; the agent ships every entry on its own, in order', () => {
+  it('the entries of several reads are one message on the next tick; the agent ships every entry on its own, in order', () => {
     ensureFiltersBuilt('agent', 'r2d2');
     const process = new HostProcess();
     const agent = startAgent(process);
@@ -39,17 +40,16 @@ describe('access-log queue messages', () => {
     const connection = r2d2.openConnection();
     connection.fromClient('READ a\r\nREAD b\r\nHALT\r\nREAD c\r\n');
     connection.fromServer('OK a\r\nOK b\r\nOK c\r\n');
-    agent.settle();
     expect(connection.clientText).toBe('OK a\r\nOK b\r\nERROR\r\nOK c\r\n');
+    expect(enqueue).not.toHaveBeenCalled(); // collected until the root tick
+    process.advanceTime(20);
+    agent.settle();
 
     const messages = enqueue.mock.calls.map(([, value]) => Buffer.from(value).toString('utf8'));
     const kinds = messages.map((message) => message.split('\n').map((entry) => (JSON.parse(entry) as { type: string }).type));
-    // the requests' read: three Request entries and a Denied one in one message; the replies' read:
-    // three Response entries in another
-    expect(kinds).toEqual([
-      ['Request', 'Request', 'Denied', 'Request'],
-      ['Response', 'Response', 'Response'],
-    ]);
+    // the requests' read (three Request entries and a Denied one) and the replies' read (three
+    // Response entries) in one message
+    expect(kinds).toEqual([['Request', 'Request', 'Denied', 'Request', 'Response', 'Response', 'Response']]);
 
     const entries = decodeBatches(agent).flatMap((batch) => batch.entries ?? []);
     const shipped = entries.map((entry) => JSON.parse(Buffer.from(entry.parser_json ?? new Uint8Array()).toString('utf8')) as { type: string; fields: Record<string, string> });
