@@ -127,13 +127,12 @@ export function finishAccessLogCallback(rootContextId: u32): void {
 }
 
 // A root context's tick (or its deletion): sends the collected entries if this root was asked to.
-// True while this root still needs ticks for the access log (never, after sending).
-export function flushAccessLogOnTick(rootContextId: u32): bool {
-  if (rootContextId != flushRoot) return false;
+// Afterwards the access log needs no more ticks from this root until the next collection starts.
+export function flushAccessLogOnTick(rootContextId: u32): void {
+  if (rootContextId != flushRoot) return;
   flushRoot = 0;
   sendPending();
   if (unreportedDrops > 0) reportDrops();
-  return false;
 }
 
 // The abort handler, before its trap: everything collected and written so far goes out now.

@@ -95,9 +95,8 @@ export function onConnectionData(contextId: u32, direction: Direction, size: u32
 // proxy_on_tick on a root context: closes failed connections whose close is due and sends the
 // access-log entries collected since the last tick; stops the ticks when neither needs more.
 export function onRootTick(rootContextId: u32): void {
-  const closingLeft = closeDueConnections(rootContextId);
-  const logsLeft = flushAccessLogOnTick(rootContextId);
-  if (!closingLeft && !logsLeft) setTickPeriod(0);
+  flushAccessLogOnTick(rootContextId);
+  if (!closeDueConnections(rootContextId)) setTickPeriod(0);
 }
 
 export function deleteContext(contextId: u32): void {
