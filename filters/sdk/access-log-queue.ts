@@ -13,10 +13,8 @@
 // entry carries. Owns the queue protocol on the parser side; the JSON is built by access-log.ts.
 //
 // Host calls per data callback with entries: one clock read (and one tick-period call when the
-// collection starts). Host calls are dear in Envoy (about 2 us each when a callback runs on a
-// cold CPU), so a failed resolve inside a callback is retried at most once per second of the
-// callback clock, and drops are added to the counter at most once per second from callbacks, at
-// every tick that sent, and when a connection closes.
+// collection starts); resolving the queue, enqueuing and counting drops happen on the tick. Host
+// calls are dear in Envoy (about 2 us each when a callback runs on a cold CPU).
 import { ByteBuffer } from './byte-buffer';
 import { callbackEpoch, inCallbackScope } from './callback-scope';
 import { ROOT_TICK_MS, setTickPeriod } from './abi/host';
@@ -52,14 +50,9 @@ const STATUS_OK: u32 = 0;
 // Return slots: [0] token / pointer, [8] length, [16] CAS, [24] time, [32] counter value.
 const slots: usize = memory.data(40);
 
-const RETRY_NS: u64 = 1_000_000_000;
-
-// Per VM: the resolved queue (0 = not resolved yet), when a failed resolve may be retried (by the
-// callback clock), drops not yet added to the shared counter and when they last were.
+// Per VM: the resolved queue (0 = not resolved yet) and drops not yet added to the shared counter.
 let queueToken: u32 = 0;
-let resolveRetryAt: u64 = 0;
 let unreportedDrops: u64 = 0;
-let dropsReportedAt: u64 = 0;
 
 // Entries collected from data callbacks, made on first use (no allocating initializers: see
 // HostNames), and the root context whose next tick sends them (0: no tick asked for).
@@ -92,14 +85,9 @@ function hostNames(): HostNames {
 }
 
 // Sends one entry, `{"time":..,"source":..,"destination":..,..}` as built by access-log.ts: inside
-// a data callback it is collected, outside one it is sent at once (after what was collected).
+// a data callback it is collected (and what is collected goes out once it reaches
+// MAX_MESSAGE_BYTES), outside one it goes out at once with what was collected before it.
 export function enqueueAccessLog(entryPtr: usize, entryLength: usize): void {
-  if (!inCallbackScope()) {
-    sendPending();
-    send(entryPtr, entryLength, 1);
-    if (unreportedDrops > 0) reportDrops();
-    return;
-  }
   let batch = pending;
   if (batch === null) {
     batch = new ByteBuffer();
@@ -108,42 +96,30 @@ export function enqueueAccessLog(entryPtr: usize, entryLength: usize): void {
   if (pendingEntries > 0) batch.appendByte(ENTRY_SEPARATOR);
   batch.appendBytes(entryPtr, entryLength);
   pendingEntries += 1;
-  if (batch.length >= MAX_MESSAGE_BYTES) sendPending();
+  if (!inCallbackScope() || batch.length >= MAX_MESSAGE_BYTES) flushAccessLogNow();
 }
 
 // End of a data callback of a connection under `rootContextId`: asks that root for a tick when
-// entries wait; adds drops to the shared counter (one read and one compare-and-swap write,
-// however many entries were dropped) when a second passed since the last time.
+// entries (or drops of a message sent early) wait for it.
 export function finishAccessLogCallback(rootContextId: u32): void {
-  if (pendingEntries > 0 && flushRoot == 0) {
-    flushRoot = rootContextId;
-    setTickPeriod(ROOT_TICK_MS);
-  }
-  if (unreportedDrops == 0) return;
-  const now = nowNanoseconds();
-  if (now >= dropsReportedAt && now - dropsReportedAt < RETRY_NS) return;
-  reportDrops();
-  dropsReportedAt = now;
+  if (flushRoot != 0 || (pendingEntries == 0 && unreportedDrops == 0)) return;
+  flushRoot = rootContextId;
+  setTickPeriod(ROOT_TICK_MS);
 }
 
-// A root context's tick (or its deletion): sends the collected entries if this root was asked to.
-// Afterwards the access log needs no more ticks from this root until the next collection starts.
+// A root context's tick (or its deletion): sends the collected entries and adds drops to the
+// shared counter (one read and one compare-and-swap write, however many) if this root was asked
+// to. Afterwards the access log needs no more ticks from this root until the next collection.
 export function flushAccessLogOnTick(rootContextId: u32): void {
   if (rootContextId != flushRoot) return;
   flushRoot = 0;
-  sendPending();
-  if (unreportedDrops > 0) reportDrops();
+  flushAccessLogNow();
 }
 
-// The abort handler, before its trap: everything collected and written so far goes out now.
+// Everything collected and written so far goes out now (the tick, and the abort handler before its
+// trap).
 export function flushAccessLogNow(): void {
   sendPending();
-  if (unreportedDrops > 0) reportDrops();
-}
-
-// When a connection closes: drops not yet reported are reported now, so that the counter is
-// exact once traffic stops.
-export function reportPendingDrops(): void {
   if (unreportedDrops > 0) reportDrops();
 }
 
@@ -157,14 +133,7 @@ function sendPending(): void {
 
 // Enqueues one message of `entries` entries, or counts them as dropped.
 function send(messagePtr: usize, messageLength: usize, entries: u32): void {
-  if (queueToken == 0) {
-    const inCallback = inCallbackScope();
-    const now = inCallback ? nowNanoseconds() : 0;
-    if (!inCallback || now >= resolveRetryAt || now + RETRY_NS < resolveRetryAt) {
-      queueToken = resolveQueue();
-      if (queueToken == 0 && inCallback) resolveRetryAt = now + RETRY_NS;
-    }
-  }
+  if (queueToken == 0) queueToken = resolveQueue();
   if (queueToken != 0 && proxy_enqueue_shared_queue(queueToken, messagePtr, messageLength) == STATUS_OK) return;
   queueToken = 0; // the agent may have restarted: resolve again on the next message
   unreportedDrops += <u64>entries;

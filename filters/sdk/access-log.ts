@@ -127,13 +127,6 @@ function logEntryLine(level: LogLevel, membersPtr: usize, membersLength: usize):
   proxy_log(level, line.readPtr, line.length);
 }
 
-export function entryTypeName(type: EntryType): string {
-  if (type == EntryType.Request) return 'Request';
-  if (type == EntryType.Denied) return 'Denied';
-  if (type == EntryType.Response) return 'Response';
-  return 'Error';
-}
-
 function typeMember(type: EntryType): string {
   if (type == EntryType.Request) return '"type":"Request"';
   if (type == EntryType.Denied) return '"type":"Denied"';

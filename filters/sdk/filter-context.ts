@@ -18,7 +18,7 @@ import { BufferType, LogLevel } from './abi/imports';
 import { appendHostBuffer, logText, replaceHostBuffer, setTickPeriod } from './abi/host';
 import { closeDueConnections, closeIsDue, closeNow, forgetClosing, startClosing } from './closing';
 import { enterCallbackScope, leaveCallbackScope } from './callback-scope';
-import { finishAccessLogCallback, flushAccessLogOnTick, reportPendingDrops } from './access-log-queue';
+import { finishAccessLogCallback, flushAccessLogOnTick } from './access-log-queue';
 
 class RootContext {
   settings: PluginSettings = new PluginSettings();
@@ -100,7 +100,6 @@ export function onRootTick(rootContextId: u32): void {
 }
 
 export function deleteContext(contextId: u32): void {
-  reportPendingDrops();
   if (connections.has(contextId)) {
     const connection = connections.get(contextId).connection;
     forgetClosing(connection);
