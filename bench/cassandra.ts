@@ -6,13 +6,13 @@
 // Run: npm run bench:cassandra  (BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_ENVOY_THREADS)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import cassandra from 'cassandra-driver';
 import { installCassandra } from '../demo/servers/cassandra/install.ts';
 import { startCassandra } from '../demo/servers/cassandra/runner.ts';
 import { compileRegex, toSdkDfaJson } from '../server/policy/regex/compile-regex.ts';
+import { acceptsConnections } from '../demo/servers/loopback-port.ts';
 import { buildFilters, freePort, repoRoot, resolveEnvoyPath, waitFor } from '../test/filters/envoy-harness.ts';
 
 const OPTIONS = {
@@ -174,7 +174,7 @@ async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Prom
   const args = ['-c', file, '--concurrency', String(OPTIONS.envoyConcurrency), '--log-level', 'warn', '--component-log-level', 'wasm:warn', '--base-id', String(port), '--disable-hot-restart'];
   const child: ChildProcess = spawn(resolveEnvoyPath(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  await waitFor(() => canConnect(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => output);
+  await waitFor(() => acceptsConnections(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => output);
   return {
     port,
     output: () => output,
@@ -187,17 +187,6 @@ async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Prom
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 // A query_table regex in the form the control server ships: its own compiler's DFA table.

@@ -17,12 +17,12 @@
 // buffer of 65,536 entries is full, counts further entries as dropped after dequeuing them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { startMemcached } from '../demo/servers/memcached.ts';
 import { XDS_CLUSTER_NAME, agentBootstrapExtension } from '../server/xds/bootstrap.ts';
+import { acceptsConnections } from '../demo/servers/loopback-port.ts';
 import { buildFilters, freePort, repoRoot, resolveEnvoyPath, waitFor } from '../test/filters/envoy-harness.ts';
 import type { LoadResult, LoadSpec } from './memcache-load.ts';
 
@@ -223,7 +223,7 @@ async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'was
   const child: ChildProcess = spawn(resolveEnvoyPath(), ['-c', file, '--concurrency', String(OPTIONS.envoyConcurrency), '--log-level', 'warn', '--base-id', String(port), '--disable-hot-restart'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  await waitFor(() => canConnect(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => output);
+  await waitFor(() => acceptsConnections(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => output);
   if (child.pid === undefined) throw new Error(`bench Envoy (${mode}) did not start: ${output}`);
   return {
     port,
@@ -241,17 +241,6 @@ async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'was
 
 function staticCluster(name: string, port: number): object {
   return { name, type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] } };
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 void main().catch((err: unknown) => {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { projectRoot } from '../server/envoy/binary.ts';
 import { listenerPort } from '../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../server/envoy/process.ts';
-import { freeLoopbackPort } from './servers/free-port.ts';
+import { freeLoopbackPort } from './servers/loopback-port.ts';
 
 export interface CliRun {
   command: string;

@@ -7,6 +7,7 @@ import { projectRoot } from '../../server/envoy/binary.ts';
 import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { listenerPort } from '../../server/envoy/listeners.ts';
 import { startR2d2Backend, type R2d2Backend } from '../backends/r2d2-backend.ts';
+import { acceptsConnections } from '../servers/loopback-port.ts';
 import { openR2d2Session } from './client.ts';
 
 export const R2D2_DEMO = {
@@ -108,18 +109,10 @@ async function startWeirServe(): Promise<ChildProcess> {
 }
 
 async function waitForPort(port: number, child: ChildProcess, timeoutMs = 15_000): Promise<void> {
-  const net = await import('node:net');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`weir serve exited with ${child.exitCode}; see .weir/demo-server.log`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (open) return;
+    if (await acceptsConnections(port)) return;
     if (Date.now() > deadline) throw new Error(`weir serve did not listen on 127.0.0.1:${port} within ${timeoutMs} ms; see .weir/demo-server.log`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

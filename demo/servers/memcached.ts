@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import { freeLoopbackPort } from './free-port.ts';
+import { freeLoopbackPort } from './loopback-port.ts';
 import { runInstallCommand, sayOnConsole, type SetupReporter } from './setup-report.ts';
 import { spawnServer } from './server-process.ts';
 

@@ -5,11 +5,10 @@
 // Talks to no xDS server.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freeLoopbackPort } from '../../demo/servers/free-port.ts';
+import { acceptsConnections, freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
 import { resolveEnvoyBinary } from '../../server/envoy/binary.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -122,7 +121,7 @@ export async function startWasmEnvoyListeners(options: { listeners: WasmListener
     await waitFor(() => child.exitCode !== null || configured() >= options.listeners.length, 15000, 'every Weir filter to be configured', () => output);
     if (child.exitCode !== null) throw new Error(`Envoy exited with code ${child.exitCode}`);
     for (const [name, port] of Object.entries(listenerPorts)) {
-      await waitFor(async () => await canConnect(port), 10000, `Envoy listener ${name} on 127.0.0.1:${port}`, () => output);
+      await waitFor(() => acceptsConnections(port), 10000, `Envoy listener ${name} on 127.0.0.1:${port}`, () => output);
     }
   } catch (err) {
     await envoy.stop();
@@ -195,17 +194,6 @@ function listenerConfig(listener: WasmListenerOptions, port: number): object {
       },
     ],
   };
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  return await new Promise<boolean>((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string, context?: () => string): Promise<void> {

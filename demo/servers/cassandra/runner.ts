@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freeLoopbackPort } from '../free-port.ts';
+import { freeLoopbackPort } from '../loopback-port.ts';
 import { spawnServer, readFileTail, type ServerProcess } from '../server-process.ts';
 import { cqlHandshake, type CqlHandshake } from './cql-handshake.ts';
 import { defaultCassandraInstallDir } from './install.ts';

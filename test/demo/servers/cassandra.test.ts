@@ -3,7 +3,6 @@
 // the protocol version each client negotiates is read off the wire, the JVM stays under 1.5 GB RSS,
 // stop() ends the pid, and a node that cannot start fails with its output in the error.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import cassandra from 'cassandra-driver';
@@ -12,6 +11,7 @@ import { CASSANDRA_VERSION, installCassandra, type CassandraInstallation } from 
 import { installCqlsh, runCqlsh } from '../../../demo/servers/cassandra/cqlsh.ts';
 import { cqlHandshake } from '../../../demo/servers/cassandra/cql-handshake.ts';
 import { startCassandra, type RunningCassandra } from '../../../demo/servers/cassandra/runner.ts';
+import { acceptsConnections } from '../../../demo/servers/loopback-port.ts';
 import { recordCqlWire } from './cql-wire-recorder.ts';
 
 const quiet = (): void => undefined;
@@ -105,7 +105,7 @@ describe('Cassandra 5 as a process', () => {
     await node.stop();
     console.log(`[cassandra test] stopped in ${Date.now() - startedAt} ms`);
     expect(() => process.kill(node.pid, 0)).toThrow();
-    expect(await canConnect(node.nativePort)).toBe(false);
+    expect(await acceptsConnections(node.nativePort)).toBe(false);
     expect(fs.existsSync(node.workDir)).toBe(false);
   }, 30_000);
 });
@@ -126,13 +126,3 @@ describe('a Cassandra node that cannot start', () => {
     }
   });
 });
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

@@ -5,6 +5,7 @@ import net from 'node:net';
 import memjs from 'memjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installMemcached, startMemcached, type RunningMemcached } from '../../../demo/servers/memcached.ts';
+import { acceptsConnections } from '../../../demo/servers/loopback-port.ts';
 
 describe('memcached as a process', () => {
   let memcached: RunningMemcached;
@@ -73,10 +74,10 @@ describe('memcached as a process', () => {
 
   it('stops by pid and frees its port', async () => {
     const second = await startMemcached({ memoryMb: 16 });
-    expect(await TextSession.canConnect(second.port)).toBe(true);
+    expect(await acceptsConnections(second.port)).toBe(true);
     await second.stop();
     expect(() => process.kill(second.pid, 0)).toThrow();
-    expect(await TextSession.canConnect(second.port)).toBe(false);
+    expect(await acceptsConnections(second.port)).toBe(false);
   });
 });
 
@@ -99,14 +100,6 @@ class TextSession {
     });
   }
 
-  static async canConnect(port: number): Promise<boolean> {
-    try {
-      (await TextSession.open(port)).close();
-      return true;
-    } catch {
-      return false;
-    }
-  }
 
   exchange(request: string, terminator: string, timeoutMs = 2_000): Promise<string> {
     this.received = '';

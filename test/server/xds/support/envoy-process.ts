@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freeLoopbackPort } from '../../../../demo/servers/free-port.ts';
+import { freeLoopbackPort } from '../../../../demo/servers/loopback-port.ts';
 import { resolveEnvoyBinary } from '../../../../server/envoy/binary.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
