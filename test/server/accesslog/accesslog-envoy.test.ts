@@ -9,37 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startR2d2Backend, type R2d2Backend } from '../../../demo/backends/r2d2-backend.ts';
 import { runMonitor } from '../../../server/accesslog/monitor-command.ts';
 import { runServe, type RunningServe } from '../../../server/cli/serve-command.ts';
-import { projectRoot } from '../../../server/envoy/binary.ts';
 import { listenerPort } from '../../../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts';
 import { silentLogger } from '../../../server/log/logger.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
-import { freePort } from '../../support/free-port.ts';
+import { CLIENT_IP, writeDroidServeConfig } from './droid-fixture.ts';
 
-const CLIENT_IP = '127.0.0.2';
 const NODE_ID = 'accesslog-node';
-
-const POLICIES = (backendPort: number): string => `apiVersion: weir.dev/v1
-kind: Endpoint
-metadata: { name: droid-server }
-spec: { labels: { app: droid-server }, ips: [127.0.0.1] }
----
-apiVersion: weir.dev/v1
-kind: Endpoint
-metadata: { name: droid-client }
-spec: { labels: { app: droid-client }, ips: [${CLIENT_IP}] }
----
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: { name: droid-readonly }
-spec:
-  endpointSelector: { matchLabels: { app: droid-server } }
-  ingress:
-    - fromEndpoints: [{ matchLabels: { app: droid-client } }]
-      toPorts:
-        - ports: [{ port: "${backendPort}", protocol: TCP }]
-          rules: { l7proto: r2d2, l7: [{ cmd: READ }] }
-`;
 
 let dir: string;
 let backend: R2d2Backend;
@@ -48,22 +24,10 @@ let envoy: EnvoyProcess;
 let proxyPort: number;
 
 beforeAll(async () => {
-  for (const module of ['r2d2.wasm', 'agent.wasm']) {
-    if (!fs.existsSync(path.join(projectRoot, 'build', 'filters', module))) throw new Error(`build/filters/${module} is missing; run \`npm run build:filters\``);
-  }
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-accesslog-'));
   backend = await startR2d2Backend();
-  fs.mkdirSync(path.join(dir, 'policies'));
-  fs.writeFileSync(path.join(dir, 'policies', 'droids.yaml'), POLICIES(backend.port));
-  fs.writeFileSync(path.join(dir, 'weir.yaml'), [
-    'xds: { address: 127.0.0.1, port: 0, batchWindowMs: 10 }',
-    'policies: { dir: policies, enforcementMode: default }',
-    'api: { socket: weir.sock }',
-    'redirects:',
-    `  - { name: r2d2, parser: r2d2, endpoint: droid-server, listen: { address: 127.0.0.1, port: ${await freePort()} }, upstream: { address: 127.0.0.1, port: ${backend.port} } }`,
-    `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
-  ].join('\n'));
-  serve = await runServe({ configFile: path.join(dir, 'weir.yaml'), logger: silentLogger() });
+  const configFile = await writeDroidServeConfig(dir, backend.port, 0);
+  serve = await runServe({ configFile, logger: silentLogger() });
   envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: NODE_ID, xdsPort: serve.controlServer.port, adminPort: 0 }) });
   await envoy.waitReady();
   proxyPort = await listenerPort(envoy, 'weir-r2d2');

@@ -13,15 +13,14 @@ import { startR2d2Backend, type R2d2Backend } from '../../../demo/backends/r2d2-
 import type { AccessLogRecord } from '../../../server/accesslog/access-log-record.ts';
 import type { AgentStatus } from '../../../server/accesslog/agent-sessions.ts';
 import { runServe, type RunningServe } from '../../../server/cli/serve-command.ts';
-import { projectRoot } from '../../../server/envoy/binary.ts';
 import { listenerPort } from '../../../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts';
 import { silentLogger } from '../../../server/log/logger.ts';
 import { weirStatus } from '../../../server/metrics/status-command.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
 import { freePort } from '../../support/free-port.ts';
+import { CLIENT_IP, writeDroidServeConfig } from './droid-fixture.ts';
 
-const CLIENT_IP = '127.0.0.2';
 const NODE_ID = 'accesslog-restart-node';
 const CONNECTIONS = 4;
 const CHUNKS_PER_CONNECTION = 60;
@@ -30,28 +29,6 @@ const CHUNK_INTERVAL_MS = 40; // about 2.4 s of traffic
 const REQUESTS = CONNECTIONS * CHUNKS_PER_CONNECTION * REQUESTS_PER_CHUNK;
 const ENTRIES_PER_REQUEST = 2; // each READ logs a Request entry and a Response entry
 
-const POLICIES = (backendPort: number): string => `apiVersion: weir.dev/v1
-kind: Endpoint
-metadata: { name: droid-server }
-spec: { labels: { app: droid-server }, ips: [127.0.0.1] }
----
-apiVersion: weir.dev/v1
-kind: Endpoint
-metadata: { name: droid-client }
-spec: { labels: { app: droid-client }, ips: [${CLIENT_IP}] }
----
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: { name: droid-readonly }
-spec:
-  endpointSelector: { matchLabels: { app: droid-server } }
-  ingress:
-    - fromEndpoints: [{ matchLabels: { app: droid-client } }]
-      toPorts:
-        - ports: [{ port: "${backendPort}", protocol: TCP }]
-          rules: { l7proto: r2d2, l7: [{ cmd: READ }] }
-`;
-
 let dir: string;
 let configFile: string;
 let backend: R2d2Backend;
@@ -59,23 +36,10 @@ let envoy: EnvoyProcess | undefined;
 const servers: RunningServe[] = [];
 
 beforeAll(async () => {
-  for (const module of ['r2d2.wasm', 'agent.wasm']) {
-    if (!fs.existsSync(path.join(projectRoot, 'build', 'filters', module))) throw new Error(`build/filters/${module} is missing; run \`npm run build:filters\``);
-  }
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-accesslog-restart-'));
   backend = await startR2d2Backend();
-  fs.mkdirSync(path.join(dir, 'policies'));
-  fs.writeFileSync(path.join(dir, 'policies', 'droids.yaml'), POLICIES(backend.port));
-  configFile = path.join(dir, 'weir.yaml');
   // A fixed (free) xDS port, so the restarted server is where Envoy and the agent reconnect.
-  fs.writeFileSync(configFile, [
-    `xds: { address: 127.0.0.1, port: ${await freePort()}, batchWindowMs: 10 }`,
-    'policies: { dir: policies, enforcementMode: default }',
-    'api: { socket: weir.sock }',
-    'redirects:',
-    `  - { name: r2d2, parser: r2d2, endpoint: droid-server, listen: { address: 127.0.0.1, port: ${await freePort()} }, upstream: { address: 127.0.0.1, port: ${backend.port} } }`,
-    `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
-  ].join('\n'));
+  configFile = await writeDroidServeConfig(dir, backend.port, await freePort());
 }, 60_000);
 
 afterAll(async () => {
