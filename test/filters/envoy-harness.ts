@@ -4,7 +4,7 @@
 // bound, collects Envoy's log, reads admin stats, and stops Envoy by pid. Also builds the filters.
 // Talks to no xDS server.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,14 @@ export function resolveEnvoyPath(): string {
 // filters (`r2d2`, `testparsers/lineparser`) when names are given, else every filter.
 export function buildFilters(...names: string[]): void {
   execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build-filters.mjs'), ...names], { cwd: repoRoot, stdio: 'pipe' });
+}
+
+// For tests that run `weir serve`, which loads build/filters/*.wasm as they are: fails early, saying
+// what to run, when one of `modules` (e.g. 'r2d2.wasm') was never built.
+export function requireBuiltFilters(...modules: string[]): void {
+  for (const module of modules) {
+    if (!existsSync(path.join(repoRoot, 'build', 'filters', module))) throw new Error(`build/filters/${module} is missing; run \`npm run build:filters\``);
+  }
 }
 
 // The filter file under test: the checked build unless WEIR_FILTER_VARIANT=release (toy parsers

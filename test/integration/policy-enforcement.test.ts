@@ -16,6 +16,7 @@ import { silentLogger } from '../../server/log/logger.ts';
 import { runServe, type RunningServe } from '../../server/cli/serve-command.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { freePort } from '../support/free-port.ts';
+import { requireBuiltFilters } from '../filters/envoy-harness.ts';
 
 const SERVER_IP = '127.0.0.1';
 const CLIENT_IP = '127.0.0.2';
@@ -31,9 +32,7 @@ interface Deployment {
 }
 
 beforeAll(() => {
-  for (const module of ['r2d2.wasm', 'agent.wasm']) {
-    if (!fs.existsSync(path.join(projectRoot, 'build', 'filters', module))) throw new Error(`build/filters/${module} is missing; run \`npm run build:filters\``);
-  }
+  requireBuiltFilters('r2d2.wasm', 'agent.wasm');
 });
 
 /** Backend, `weir serve` with a policy directory, and an Envoy with the agent, all on fresh ports. */

@@ -16,6 +16,7 @@ import { listenerPort } from '../../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { silentLogger } from '../../server/log/logger.ts';
 import { freePort } from '../support/free-port.ts';
+import { requireBuiltFilters } from '../filters/envoy-harness.ts';
 
 const NODE_ID = 'sidecar-droid-server';
 const SIDECAR_IP = '127.0.0.5';
@@ -94,9 +95,7 @@ describe('sidecar endpoint from node metadata (real Envoy)', () => {
   let proxyPort = 0;
 
   beforeAll(async () => {
-    for (const module of ['r2d2.wasm', 'agent.wasm']) {
-      if (!fs.existsSync(path.join(projectRoot, 'build', 'filters', module))) throw new Error(`build/filters/${module} is missing; run \`npm run build:filters\``);
-    }
+    requireBuiltFilters('r2d2.wasm', 'agent.wasm');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-sidecar-'));
     backend = await startR2d2Backend();
     fs.mkdirSync(path.join(dir, 'policies'));

@@ -13,6 +13,7 @@ import { listenerPort } from '../../../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts';
 import { silentLogger } from '../../../server/log/logger.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
+import { waitFor } from '../../filters/envoy-harness.ts';
 import { CLIENT_IP, writeDroidServeConfig } from './droid-fixture.ts';
 
 const NODE_ID = 'accesslog-node';
@@ -41,12 +42,8 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\nEnvoy log:\n${envoy?.log().slice(-3000) ?? ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  return waitFor(condition, timeoutMs, what, () => `Envoy log:\n${envoy?.log() ?? ''}`);
 }
 
 /** Sends request lines on one connection from `from` and returns the reply lines. */

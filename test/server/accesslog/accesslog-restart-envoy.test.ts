@@ -19,6 +19,7 @@ import { silentLogger } from '../../../server/log/logger.ts';
 import { weirStatus } from '../../../server/metrics/status-command.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
 import { freePort } from '../../support/free-port.ts';
+import { waitFor } from '../../filters/envoy-harness.ts';
 import { CLIENT_IP, writeDroidServeConfig } from './droid-fixture.ts';
 
 const NODE_ID = 'accesslog-restart-node';
@@ -63,12 +64,8 @@ async function startServe(collected: AccessLogRecord[]): Promise<RunningServe> {
   return serve;
 }
 
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\nEnvoy log:\n${envoy?.log().slice(-3000) ?? ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  return waitFor(condition, timeoutMs, what, () => `Envoy log:\n${envoy?.log() ?? ''}`);
 }
 
 function sessionOf(serve: RunningServe): AgentStatus {

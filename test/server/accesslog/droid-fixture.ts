@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../../server/envoy/binary.ts';
 import { freePort } from '../../support/free-port.ts';
+import { requireBuiltFilters } from '../../filters/envoy-harness.ts';
 
 export const CLIENT_IP = '127.0.0.2';
 
@@ -35,9 +36,7 @@ spec:
  * returns the configuration file. Fails early when the filters the test needs are not built.
  */
 export async function writeDroidServeConfig(dir: string, backendPort: number, xdsPort: number): Promise<string> {
-  for (const module of ['r2d2.wasm', 'agent.wasm']) {
-    if (!fs.existsSync(path.join(projectRoot, 'build', 'filters', module))) throw new Error(`build/filters/${module} is missing; run \`npm run build:filters\``);
-  }
+  requireBuiltFilters('r2d2.wasm', 'agent.wasm');
   fs.mkdirSync(path.join(dir, 'policies'));
   fs.writeFileSync(path.join(dir, 'policies', 'droids.yaml'), POLICIES(backendPort));
   const configFile = path.join(dir, 'weir.yaml');
