@@ -1,6 +1,8 @@
 // Shared helpers for filter tests on the TypeScript Proxy-Wasm test host (server/wasm-host/):
-// load a built filter with a plugin configuration, and read the weir-accesslog entries it wrote.
-import { loadFilter, type FilterVm, type HostConnection, type FakeUpstream } from '../../server/wasm-host/index.ts';
+// load a built filter with a plugin configuration, read the weir-accesslog entries it wrote and
+// the 8-byte counters Weir keeps in shared data.
+import { loadFilter, type FilterVm, type HostConnection, type FakeUpstream, type HostProcess } from '../../server/wasm-host/index.ts';
+import { AGENT_ROOT_ID, AGENT_VM_ID } from '../../server/xds/bootstrap.ts';
 import { buildFilters, filterWasm, type AccessLogEntry } from './envoy-harness.ts';
 
 const built = new Set<string>();
@@ -15,10 +17,30 @@ export function ensureFiltersBuilt(...names: string[]): void {
   for (const name of missing) built.add(name);
 }
 
-export function loadWeirFilter(name: string, rootId: string, configuration: object | string, upstream?: () => FakeUpstream): FilterVm {
+// With `process`, the filter runs in that host process under the agent's vm_id, as in Envoy beside
+// the Weir agent (shared data and queues in common).
+export function loadWeirFilter(name: string, rootId: string, configuration: object | string, upstream?: () => FakeUpstream, process?: HostProcess): FilterVm {
   ensureFiltersBuilt(name);
   const pluginConfig = typeof configuration === 'string' ? configuration : JSON.stringify(configuration);
-  return loadFilter({ wasm: filterWasm(name), rootId, pluginConfig, failurePolicy: 'FAIL_RELOAD', upstream });
+  const shared = process === undefined ? {} : { process, vmId: AGENT_VM_ID };
+  return loadFilter({ wasm: filterWasm(name), rootId, pluginConfig, failurePolicy: 'FAIL_RELOAD', upstream, ...shared });
+}
+
+// The Weir agent in `process` as Envoy runs it beside the parsers (vm_id `weir`, node node-a in
+// cluster edge), after its first tick opened its streams. `configuration` is its plugin
+// configuration (empty: defaults).
+export function startWeirAgent(process: HostProcess, configuration = ''): FilterVm {
+  ensureFiltersBuilt('agent');
+  const agent = loadFilter({ wasm: filterWasm('agent'), rootId: AGENT_ROOT_ID, vmId: AGENT_VM_ID, pluginConfig: configuration, node: { id: 'node-a', cluster: 'edge' }, process });
+  agent.advanceTime(100);
+  return agent;
+}
+
+// A little-endian u64 in shared data of the agent's vm_id (`weir/generation`,
+// `weir/accesslog/dropped`); 0 when the key is not set.
+export function sharedCounter(process: HostProcess, key: string): bigint {
+  const value = process.sharedData.get(AGENT_VM_ID, key)?.value;
+  return value === undefined ? 0n : new DataView(value.buffer, value.byteOffset, value.byteLength).getBigUint64(0, true);
 }
 
 export function accessLog(source: FilterVm | HostConnection): AccessLogEntry[] {

@@ -7,7 +7,7 @@ import { HostProcess, lineResponder, loadFilter, type FilterVm, type GrpcExchang
 import { encodeIdentityMap, IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
 import { NETWORK_POLICY_TYPE_URL, encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
 import { filterWasm } from '../envoy-harness.ts';
-import { accessLog, ensureFiltersBuilt } from '../host-helpers.ts';
+import { accessLog, ensureFiltersBuilt, loadWeirFilter, sharedCounter } from '../host-helpers.ts';
 import { ENDPOINTS, R2D2_DB_POLICY, R2D2_DB_READ_ONLY_POLICY, asAny, compileResources, decodeDiscoveryRequest, discoveryResponse, type CompiledResources, type DecodedDiscoveryRequest } from './policy-resources.ts';
 
 const ADS_METHOD = 'StreamAggregatedResources';
@@ -43,15 +43,8 @@ function startAgent(configuration = ''): AgentUnderTest {
 }
 
 function loadR2d2(process: HostProcess, endpoint = 'db'): FilterVm {
-  return loadFilter({
-    wasm: filterWasm('r2d2'),
-    rootId: 'r2d2',
-    vmId: 'weir',
-    process,
-    failurePolicy: 'FAIL_RELOAD',
-    pluginConfig: JSON.stringify({ parser: 'r2d2', maxBufferBytes: 1048576, policy: 'agent', endpoint, direction: 'ingress', port: 9000 }),
-    upstream: () => lineResponder(() => 'OK\r\n'),
-  });
+  const configuration = { parser: 'r2d2', maxBufferBytes: 1048576, policy: 'agent', endpoint, direction: 'ingress', port: 9000 };
+  return loadWeirFilter('r2d2', 'r2d2', configuration, () => lineResponder(() => 'OK\r\n'), process);
 }
 
 function push(test: AgentUnderTest, typeUrl: string, versionInfo: string, nonce: string, resources: CompiledResources['policies']): void {
@@ -65,8 +58,7 @@ function verdicts(source: Parameters<typeof accessLog>[0]): ReturnType<typeof ac
 }
 
 function generation(test: AgentUnderTest): bigint {
-  const value = test.shared('weir/generation');
-  return value === undefined ? 0n : new DataView(value.buffer, value.byteOffset, value.byteLength).getBigUint64(0, true);
+  return sharedCounter(test.process, 'weir/generation');
 }
 
 let compiled: CompiledResources;

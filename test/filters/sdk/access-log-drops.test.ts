@@ -4,26 +4,15 @@
 // counted then, also after the connection closed. Checked on the Proxy-Wasm test host with the
 // r2d2 parser.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HostProcess, lineResponder, loadFilter, type FilterVm } from '../../../server/wasm-host/index.ts';
-import { filterWasm } from '../envoy-harness.ts';
-import { ensureFiltersBuilt } from '../host-helpers.ts';
+import { HostProcess, lineResponder, type FilterVm } from '../../../server/wasm-host/index.ts';
+import { ensureFiltersBuilt, loadWeirFilter, sharedCounter } from '../host-helpers.ts';
 
 beforeAll(() => ensureFiltersBuilt('r2d2'), 600_000);
 
-function droppedCount(process: HostProcess): bigint {
-  const value = process.sharedData.get('weir', 'weir/accesslog/dropped')?.value;
-  return value === undefined ? 0n : new DataView(value.buffer, value.byteOffset, value.byteLength).getBigUint64(0, true);
-}
+const droppedCount = (process: HostProcess): bigint => sharedCounter(process, 'weir/accesslog/dropped');
 
 function r2d2Without(process: HostProcess): FilterVm {
-  return loadFilter({
-    wasm: filterWasm('r2d2'),
-    rootId: 'r2d2',
-    vmId: 'weir',
-    process,
-    pluginConfig: JSON.stringify({ parser: 'r2d2', rules: [{ cmd: 'READ' }] }),
-    upstream: () => lineResponder(() => 'OK done\r\n'),
-  });
+  return loadWeirFilter('r2d2', 'r2d2', { parser: 'r2d2', rules: [{ cmd: 'READ' }] }, () => lineResponder(() => 'OK done\r\n'), process);
 }
 
 describe('access-log entries without an agent', () => {

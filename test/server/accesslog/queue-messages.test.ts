@@ -3,16 +3,9 @@
 // on the next root tick, and the agent splits each message into entries again, numbering and
 // shipping every one as its own record, in order.
 import { describe, expect, it, vi } from 'vitest';
-import { HostProcess, loadFilter, type FilterVm } from '../../../server/wasm-host/index.ts';
+import { HostProcess, type FilterVm } from '../../../server/wasm-host/index.ts';
 import { accessLogServicePackage, type AccessLogBatchMessage } from '../../../server/accesslog/access-log-service.ts';
-import { filterWasm } from '../../filters/envoy-harness.ts';
-import { ensureFiltersBuilt } from '../../filters/host-helpers.ts';
-
-function startAgent(process: HostProcess): FilterVm {
-  const agent = loadFilter({ wasm: filterWasm('agent'), rootId: 'agent', vmId: 'weir', pluginConfig: '', node: { id: 'node-a', cluster: 'edge' }, process });
-  agent.advanceTime(100);
-  return agent;
-}
+import { ensureFiltersBuilt, loadWeirFilter, startWeirAgent } from '../../filters/host-helpers.ts';
 
 function decodeBatches(agent: FilterVm): AccessLogBatchMessage[] {
   const method = accessLogServicePackage()['weir.AccessLogService'];
@@ -28,15 +21,9 @@ describe('access-log queue messages', () => {
   it('the entries of several reads are one message on the next tick; the agent ships every entry on its own, in order', () => {
     ensureFiltersBuilt('agent', 'r2d2');
     const process = new HostProcess();
-    const agent = startAgent(process);
+    const agent = startWeirAgent(process);
     const enqueue = vi.spyOn(process.sharedQueues, 'enqueue');
-    const r2d2 = loadFilter({
-      wasm: filterWasm('r2d2'),
-      rootId: 'r2d2',
-      vmId: 'weir',
-      process,
-      pluginConfig: JSON.stringify({ parser: 'r2d2', rules: [{ cmd: 'READ' }] }),
-    });
+    const r2d2 = loadWeirFilter('r2d2', 'r2d2', { parser: 'r2d2', rules: [{ cmd: 'READ' }] }, undefined, process);
     const connection = r2d2.openConnection();
     connection.fromClient('READ a\r\nREAD b\r\nHALT\r\nREAD c\r\n');
     connection.fromServer('OK a\r\nOK b\r\nOK c\r\n');

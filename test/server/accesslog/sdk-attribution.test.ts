@@ -5,13 +5,13 @@
 // replies to the SDK's probes). The Weir agent runs in the same host process and publishes the
 // policy it receives, as in Envoy.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HostProcess, lineResponder, loadFilter, type FilterVm } from '../../../server/wasm-host/index.ts';
+import { HostProcess, lineResponder, type FilterVm } from '../../../server/wasm-host/index.ts';
 import { serializeEndpointPolicy } from '../../../server/policy/index.ts';
 import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
 import { NETWORK_POLICY_TYPE_URL, encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
 import type { EncodedResource } from '../../../server/xds/resources/encoded-resource.ts';
-import { filterWasm, type AccessLogEntry } from '../../filters/envoy-harness.ts';
-import { accessLog, ensureFiltersBuilt } from '../../filters/host-helpers.ts';
+import type { AccessLogEntry } from '../../filters/envoy-harness.ts';
+import { accessLog, ensureFiltersBuilt, loadWeirFilter, startWeirAgent } from '../../filters/host-helpers.ts';
 import { ENDPOINTS, R2D2_DB_POLICY, asAny, compileResources, discoveryResponse, type CompiledResources } from '../../filters/agent/policy-resources.ts';
 
 const REVISION = 'store-revision-7';
@@ -28,8 +28,7 @@ beforeAll(() => {
 /** An agent that received the policies (with REVISION, as `weir serve` sends the store revision) and the identity map. */
 function agentWithPolicy(): HostProcess {
   const process = new HostProcess();
-  const agent = loadFilter({ wasm: filterWasm('agent'), rootId: 'agent', vmId: 'weir', pluginConfig: '', node: { id: 'node-a', cluster: 'edge' }, process });
-  agent.advanceTime(100);
+  const agent = startWeirAgent(process);
   const policies: EncodedResource[] = compiled.policySet.endpoints.map((endpoint) =>
     encodeNetworkPolicy({ endpoint: endpoint.endpoint, endpointIps: endpoint.ips, identity: endpoint.identity, revision: REVISION, compiled: serializeEndpointPolicy(endpoint).json }),
   );
@@ -44,15 +43,7 @@ function agentWithPolicy(): HostProcess {
 }
 
 function loadR2d2(process: HostProcess, configuration: object): FilterVm {
-  return loadFilter({
-    wasm: filterWasm('r2d2'),
-    rootId: 'r2d2',
-    vmId: 'weir',
-    process,
-    failurePolicy: 'FAIL_RELOAD',
-    pluginConfig: JSON.stringify({ parser: 'r2d2', ...configuration }),
-    upstream: () => lineResponder((line) => (line === '' ? 'ERROR\r\n' : 'OK done\r\n')),
-  });
+  return loadWeirFilter('r2d2', 'r2d2', { parser: 'r2d2', ...configuration }, () => lineResponder((line) => (line === '' ? 'ERROR\r\n' : 'OK done\r\n')), process);
 }
 
 type Attribution = Pick<AccessLogEntry, 'type' | 'direction' | 'endpoint' | 'revision' | 'rule' | 'sourceIdentity' | 'destinationIdentity' | 'fields'>;
