@@ -59,6 +59,8 @@ let unreportedDrops: u64 = 0;
 let pending: ByteBuffer | null = null;
 let pendingEntries: u32 = 0;
 let flushRoot: u32 = 0;
+// Length of the collected message before the entry being written (-1: none is being written).
+let openEntryAt: isize = -1;
 
 // The clock as read in the running callback (epoch 0: not read in one).
 let clockEpoch: u32 = 0;
@@ -84,19 +86,30 @@ function hostNames(): HostNames {
   return names;
 }
 
-// Sends one entry, `{"time":..,"source":..,"destination":..,..}` as built by access-log.ts: inside
-// a data callback it is collected (and what is collected goes out once it reaches
-// MAX_MESSAGE_BYTES), outside one it goes out at once with what was collected before it.
-export function enqueueAccessLog(entryPtr: usize, entryLength: usize): void {
+// Where the next entry, `{"time":..,"source":..,"destination":..,..}`, is written by access-log.ts:
+// straight into the collected message, after a separator. An entry left unfinished (the abort
+// handler logging while an entry was being written) is cut off first, so the message stays
+// well-formed.
+export function beginAccessLogEntry(): ByteBuffer {
   let batch = pending;
   if (batch === null) {
     batch = new ByteBuffer();
     pending = batch;
   }
+  if (openEntryAt >= 0) batch.truncate(<usize>openEntryAt);
+  openEntryAt = <isize>batch.length;
   if (pendingEntries > 0) batch.appendByte(ENTRY_SEPARATOR);
-  batch.appendBytes(entryPtr, entryLength);
+  return batch;
+}
+
+// The entry begun with beginAccessLogEntry() is complete. Inside a data callback it waits for the
+// tick (or goes out with the message once that reaches MAX_MESSAGE_BYTES); outside one it goes
+// out at once with what was collected before it.
+export function endAccessLogEntry(): void {
+  openEntryAt = -1;
   pendingEntries += 1;
-  if (!inCallbackScope() || batch.length >= MAX_MESSAGE_BYTES) flushAccessLogNow();
+  const batch = pending;
+  if (!inCallbackScope() || (batch !== null && batch.length >= MAX_MESSAGE_BYTES)) flushAccessLogNow();
 }
 
 // End of a data callback of a connection under `rootContextId`: asks that root for a tick when

@@ -5,12 +5,13 @@
 // writes the same members as one `proxy_log` line `weir-accesslog {"type":..,..}` when Envoy's
 // `wasm` logger prints that level (Request and Response at info, Denied and Error at warn); a line
 // Envoy would discard is not built. Owns the JSON encoding of field values (bytes are escaped byte
-// by byte, so any wire content yields valid JSON). Reuses one buffer per connection and one per VM
-// for log lines; building an entry allocates only when a buffer grows.
+// by byte, so any wire content yields valid JSON). Entries are written straight into the message
+// for the agent, log lines into one buffer per VM; building an entry allocates only when a buffer
+// grows.
 import { ByteBuffer } from './byte-buffer';
 import { ByteView } from './byte-view';
 import { LogLevel, proxy_log } from './abi/imports';
-import { enqueueAccessLog, nowNanoseconds } from './access-log-queue';
+import { beginAccessLogEntry, endAccessLogEntry, nowNanoseconds } from './access-log-queue';
 import { hostLogsAt } from './callback-scope';
 
 export const enum EntryType {
@@ -76,11 +77,11 @@ export class LogFields {
 // (no allocating initializer: see callback-scope.ts).
 let logLine: ByteBuffer | null = null;
 
-// Emits one entry: builds it in `entry` (scratch space) from the connection's `addresses`
-// (`"source":"..","destination":".."`, see appendEntryAddresses) and `members` (see
-// appendConnectionMembers), logs and enqueues it.
-export function writeAccessLog(entry: ByteBuffer, addresses: ByteBuffer, members: ByteBuffer, type: EntryType, attribution: EntryAttribution, fields: LogFields, reason: string): void {
-  entry.clear();
+// Emits one entry from the connection's `addresses` (`"source":"..","destination":".."`, see
+// appendEntryAddresses) and `members` (see appendConnectionMembers): writes it straight into the
+// message for the agent (access-log-queue.ts) and, when Envoy prints that level, logs it.
+export function writeAccessLog(addresses: ByteBuffer, members: ByteBuffer, type: EntryType, attribution: EntryAttribution, fields: LogFields, reason: string): void {
+  const entry = beginAccessLogEntry();
   entry.reserve(addresses.length + members.length + fields.buffer.length + <usize>reason.length * MAX_JSON_BYTES_PER_CHAR + 256);
   const time = nowNanoseconds();
   entry.appendAscii('{"time":');
@@ -99,7 +100,7 @@ export function writeAccessLog(entry: ByteBuffer, addresses: ByteBuffer, members
   entry.appendByte(0x7d); // }
   const level = type == EntryType.Request || type == EntryType.Response ? LogLevel.Info : LogLevel.Warn;
   if (hostLogsAt(<u32>level, time)) logEntryLine(level, entry.readPtr + membersStart, entry.length - membersStart);
-  enqueueAccessLog(entry.readPtr, entry.length);
+  endAccessLogEntry();
 }
 
 // Appends the members that are the same in every entry of one connection, in entry order after

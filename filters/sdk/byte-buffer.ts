@@ -97,6 +97,11 @@ export class ByteBuffer {
     if (this.start >= this.end) this.clear();
   }
 
+  // Keeps only the first `length` unread bytes (no effect when there are fewer).
+  truncate(length: usize): void {
+    if (length < this.length) this.end = this.start + length;
+  }
+
   clear(): void {
     this.start = 0;
     this.end = 0;

@@ -43,7 +43,6 @@ export class Connection {
   readonly replies: ReplyQueue = new ReplyQueue();
   readonly record: RequestRecord;
   readonly fields: LogFields = new LogFields();
-  private logEntry: ByteBuffer = new ByteBuffer();
   // What every access-log entry of this connection repeats, encoded once (inside a data callback,
   // where the connection's properties are visible): `"source":"..","destination":".."` and the
   // members after "type" (access-log.ts appendConnectionMembers).
@@ -157,7 +156,7 @@ export class Connection {
     const policy = this.policy;
     if (policy !== null && type == EntryType.Denied && policy.denyReason.length > 0) reason = policy.denyReason;
     if (!this.entryConstantsKnown) this.encodeEntryConstants();
-    writeAccessLog(this.logEntry, this.entryAddresses, this.entryMembers, type, this.attribute(type), this.fields, reason);
+    writeAccessLog(this.entryAddresses, this.entryMembers, type, this.attribute(type), this.fields, reason);
     this.fields.clear();
   }
 
@@ -225,7 +224,6 @@ export class Connection {
     this.requestStream.release();
     this.replyStream.release();
     this.fields.buffer.release();
-    this.logEntry.release();
     this.entryAddresses.release();
     this.entryMembers.release();
   }
