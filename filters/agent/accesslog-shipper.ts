@@ -5,21 +5,12 @@
 // entry is either acknowledged or counted: parser-side enqueue failures (shared-data counter
 // `weir/accesslog/dropped`), a full buffer (`buffer`, dropped before numbering, so the sequence has
 // no gaps), or an empty entry (`malformed`). docs/accesslog.md has the whole path.
-import { LogLevel } from '../sdk/abi/imports';
-import { logText, nowMilliseconds } from '../sdk/abi/host';
+import { LogLevel, proxy_dequeue_shared_queue, proxy_register_shared_queue } from '../sdk/abi/imports';
+import { logText, nowMilliseconds, nowNanoseconds } from '../sdk/abi/host';
 import { ByteBuffer } from '../sdk/byte-buffer';
 import { readSharedData } from '../sdk/policy-shared-data';
 import { BatchWriter, DropCounts, decodeAckedSequence } from './accesslog-batch';
 import { cancelGrpcStream, grpcCloseMessage, openGrpcStream, readGrpcMessage, sendGrpcMessage } from './grpc-calls';
-
-@external("env", "proxy_register_shared_queue")
-declare function proxy_register_shared_queue(namePtr: usize, nameLen: usize, tokenPtr: usize): u32;
-
-@external("env", "proxy_dequeue_shared_queue")
-declare function proxy_dequeue_shared_queue(token: u32, valuePtrPtr: usize, valueLenPtr: usize): u32;
-
-@external("env", "proxy_get_current_time_nanoseconds")
-declare function proxy_get_current_time_nanoseconds(returnTimePtr: usize): u32;
 
 const ACCESS_LOG_SERVICE = 'weir.AccessLogService';
 const ACCESS_LOG_METHOD = 'StreamAccessLogs';
@@ -230,10 +221,4 @@ export class AccessLogShipper {
   private dropsChanged(): bool {
     return this.drops.queue != this.reportedDrops.queue || this.drops.buffer != this.reportedDrops.buffer || this.drops.malformed != this.reportedDrops.malformed;
   }
-}
-
-function nowNanoseconds(): u64 {
-  store<u64>(slots + 16, 0);
-  proxy_get_current_time_nanoseconds(slots + 16);
-  return load<u64>(slots + 16);
 }

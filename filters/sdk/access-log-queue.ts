@@ -9,33 +9,17 @@
 // once, after what is collected, so the agent sees every entry in order. An entry that cannot be
 // enqueued (no agent registered the queue yet) is counted, never silently lost: the count is added
 // to the shared-data counter `weir/accesslog/dropped` (8 bytes little-endian, compare-and-swap),
-// which the agent reports to the server. Also reads the clock and the connection addresses an
-// entry carries. Owns the queue protocol on the parser side; the JSON is built by access-log.ts.
+// which the agent reports to the server. Also reads the connection addresses an entry carries.
+// Owns the queue protocol on the parser side; the JSON is built by access-log.ts.
 //
-// Host calls per data callback with entries: one clock read (and one tick-period call when the
-// collection starts); resolving the queue, enqueuing and counting drops happen on the tick. Host
-// calls are dear in Envoy (about 2 us each when a callback runs on a cold CPU).
+// Host calls per data callback with entries: none here but one tick-period call when the
+// collection starts (the entry's clock read is abi/host.ts's); resolving the queue, enqueuing and
+// counting drops happen on the tick. Host calls are dear in Envoy (about 2 us each when a callback
+// runs on a cold CPU).
 import { ByteBuffer } from './byte-buffer';
-import { callbackEpoch, inCallbackScope } from './callback-scope';
+import { inCallbackScope } from './callback-scope';
+import { proxy_enqueue_shared_queue, proxy_get_property, proxy_get_shared_data, proxy_resolve_shared_queue, proxy_set_shared_data } from './abi/imports';
 import { ROOT_TICK_MS, setTickPeriod } from './abi/host';
-
-@external("env", "proxy_resolve_shared_queue")
-declare function proxy_resolve_shared_queue(vmIdPtr: usize, vmIdLen: usize, namePtr: usize, nameLen: usize, tokenPtr: usize): u32;
-
-@external("env", "proxy_enqueue_shared_queue")
-declare function proxy_enqueue_shared_queue(token: u32, valuePtr: usize, valueLen: usize): u32;
-
-@external("env", "proxy_get_shared_data")
-declare function proxy_get_shared_data(keyPtr: usize, keyLen: usize, valuePtrPtr: usize, valueLenPtr: usize, casPtr: usize): u32;
-
-@external("env", "proxy_set_shared_data")
-declare function proxy_set_shared_data(keyPtr: usize, keyLen: usize, valuePtr: usize, valueLen: usize, cas: u32): u32;
-
-@external("env", "proxy_get_current_time_nanoseconds")
-declare function proxy_get_current_time_nanoseconds(returnTimePtr: usize): u32;
-
-@external("env", "proxy_get_property")
-declare function proxy_get_property(pathPtr: usize, pathLen: usize, returnValuePtrPtr: usize, returnValueLenPtr: usize): u32;
 
 export const ACCESS_LOG_VM_ID = 'weir';
 export const ACCESS_LOG_QUEUE = 'weir/accesslog';
@@ -47,7 +31,7 @@ const ENTRY_SEPARATOR: u8 = 0x0a; // \n
 
 const STATUS_OK: u32 = 0;
 
-// Return slots: [0] token / pointer, [8] length, [16] CAS, [24] time, [32] counter value.
+// Return slots: [0] token / pointer, [8] length, [16] CAS, [32] counter value.
 const slots: usize = memory.data(40);
 
 // Per VM: the resolved queue (0 = not resolved yet) and drops not yet added to the shared counter.
@@ -61,10 +45,6 @@ let pendingEntries: u32 = 0;
 let flushRoot: u32 = 0;
 // Length of the collected message before the entry being written (-1: none is being written).
 let openEntryAt: isize = -1;
-
-// The clock as read in the running callback (epoch 0: not read in one).
-let clockEpoch: u32 = 0;
-let clockNanoseconds: u64 = 0;
 
 // Host-call arguments, encoded once per VM on first use (no allocating initializers here: the
 // abort handler's call graph reaches this module while other modules' globals are initialized).
@@ -150,18 +130,6 @@ function send(messagePtr: usize, messageLength: usize, entries: u32): void {
   if (queueToken != 0 && proxy_enqueue_shared_queue(queueToken, messagePtr, messageLength) == STATUS_OK) return;
   queueToken = 0; // the agent may have restarted: resolve again on the next message
   unreportedDrops += <u64>entries;
-}
-
-// The time member's value: nanoseconds since the epoch, as Envoy's clock says; read once per data
-// callback, so the entries of one read share it.
-export function nowNanoseconds(): u64 {
-  const epoch = callbackEpoch();
-  if (epoch != 0 && epoch == clockEpoch) return clockNanoseconds;
-  store<u64>(slots + 24, 0);
-  proxy_get_current_time_nanoseconds(slots + 24);
-  clockNanoseconds = load<u64>(slots + 24);
-  clockEpoch = epoch;
-  return clockNanoseconds;
 }
 
 // Appends `"source":"<ip:port>","destination":"<ip:port>"` ("" when Envoy has none). Addresses are

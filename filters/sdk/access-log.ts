@@ -11,7 +11,8 @@
 import { ByteBuffer } from './byte-buffer';
 import { ByteView } from './byte-view';
 import { LogLevel, proxy_log } from './abi/imports';
-import { beginAccessLogEntry, endAccessLogEntry, nowNanoseconds } from './access-log-queue';
+import { beginAccessLogEntry, endAccessLogEntry } from './access-log-queue';
+import { nowNanoseconds } from './abi/host';
 import { hostLogsAt } from './callback-scope';
 
 export const enum EntryType {

@@ -2,13 +2,7 @@
 // vm_id `weir` in one Envoy share it; docs/policy-wire.md): the key names, reading a value, and
 // writing one (the agent is the only writer). `weir/generation` is an 8-byte little-endian counter
 // the agent bumps after each complete publish, so parsers re-read only when it changed.
-import { Status } from './abi/imports';
-
-@external("env", "proxy_get_shared_data")
-declare function proxy_get_shared_data(keyPtr: usize, keyLen: usize, valuePtrPtr: usize, valueLenPtr: usize, casPtr: usize): u32;
-
-@external("env", "proxy_set_shared_data")
-declare function proxy_set_shared_data(keyPtr: usize, keyLen: usize, valuePtr: usize, valueLen: usize, cas: u32): u32;
+import { Status, proxy_get_shared_data, proxy_set_shared_data } from './abi/imports';
 
 export const GENERATION_KEY = 'weir/generation';
 export const IDENTITIES_KEY = 'weir/identities';

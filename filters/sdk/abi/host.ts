@@ -4,6 +4,7 @@
 // hand the host a slot inside a ByteBuffer so connection bytes land where the op loop reads them,
 // without a second copy.
 import { ByteBuffer } from '../byte-buffer';
+import { callbackEpoch } from '../callback-scope';
 import {
   BufferType,
   LogLevel,
@@ -89,10 +90,24 @@ export function setTickPeriod(periodMs: u32): void {
   proxy_set_tick_period_milliseconds(periodMs);
 }
 
-// Wall-clock time in milliseconds, or 0 when the host cannot tell.
+// The clock as read in the running data callback (epoch 0: not read in one).
+let clockEpoch: u32 = 0;
+let clockNanoseconds: u64 = 0;
+
+// Wall-clock time in nanoseconds since the epoch as Envoy's clock says, or 0 when the host cannot
+// tell. Read once per data callback (callback-scope.ts): the entries and decisions of one read
+// share it, and each host call is dear.
+export function nowNanoseconds(): u64 {
+  const epoch = callbackEpoch();
+  if (epoch != 0 && epoch == clockEpoch) return clockNanoseconds;
+  clockNanoseconds = proxy_get_current_time_nanoseconds(returnSlots) == Status.Ok ? load<u64>(returnSlots) : 0;
+  clockEpoch = epoch;
+  return clockNanoseconds;
+}
+
+// The same clock in milliseconds.
 export function nowMilliseconds(): u64 {
-  if (proxy_get_current_time_nanoseconds(returnSlots) != Status.Ok) return 0;
-  return load<u64>(returnSlots) / 1000000;
+  return nowNanoseconds() / 1000000;
 }
 
 // The raw bytes of a property (`path` segments separated by '.'), or null when Envoy has none.

@@ -62,3 +62,21 @@ export declare function proxy_get_current_time_nanoseconds(returnTimePtr: usize)
 
 @external("env", "proxy_get_log_level")
 export declare function proxy_get_log_level(returnLevelPtr: usize): u32;
+
+@external("env", "proxy_get_shared_data")
+export declare function proxy_get_shared_data(keyPtr: usize, keyLen: usize, valuePtrPtr: usize, valueLenPtr: usize, casPtr: usize): u32;
+
+@external("env", "proxy_set_shared_data")
+export declare function proxy_set_shared_data(keyPtr: usize, keyLen: usize, valuePtr: usize, valueLen: usize, cas: u32): u32;
+
+@external("env", "proxy_register_shared_queue")
+export declare function proxy_register_shared_queue(namePtr: usize, nameLen: usize, tokenPtr: usize): u32;
+
+@external("env", "proxy_resolve_shared_queue")
+export declare function proxy_resolve_shared_queue(vmIdPtr: usize, vmIdLen: usize, namePtr: usize, nameLen: usize, tokenPtr: usize): u32;
+
+@external("env", "proxy_enqueue_shared_queue")
+export declare function proxy_enqueue_shared_queue(token: u32, valuePtr: usize, valueLen: usize): u32;
+
+@external("env", "proxy_dequeue_shared_queue")
+export declare function proxy_dequeue_shared_queue(token: u32, valuePtrPtr: usize, valueLenPtr: usize): u32;
