@@ -19,7 +19,7 @@
 import { ByteBuffer } from './byte-buffer';
 import { inCallbackScope } from './callback-scope';
 import { proxy_enqueue_shared_queue, proxy_get_property, proxy_get_shared_data, proxy_resolve_shared_queue, proxy_set_shared_data } from './abi/imports';
-import { ROOT_TICK_MS, setTickPeriod } from './abi/host';
+import { ROOT_TICK_MS, nowMilliseconds, setTickPeriod } from './abi/host';
 
 export const ACCESS_LOG_VM_ID = 'weir';
 export const ACCESS_LOG_QUEUE = 'weir/accesslog';
@@ -28,6 +28,7 @@ export const ACCESS_LOG_DROPPED_KEY = 'weir/accesslog/dropped';
 // A callback's entries are sent early once they reach this size, to keep queue messages small.
 const MAX_MESSAGE_BYTES: usize = 32768;
 const ENTRY_SEPARATOR: u8 = 0x0a; // \n
+const STALE_TICK_MS: u64 = 3 * <u64>ROOT_TICK_MS;
 
 const STATUS_OK: u32 = 0;
 
@@ -43,6 +44,7 @@ let unreportedDrops: u64 = 0;
 let pending: ByteBuffer | null = null;
 let pendingEntries: u32 = 0;
 let flushRoot: u32 = 0;
+let flushAskedAtMs: u64 = 0;
 // Length of the collected message before the entry being written (-1: none is being written).
 let openEntryAt: isize = -1;
 
@@ -93,10 +95,15 @@ export function endAccessLogEntry(): void {
 }
 
 // End of a data callback of a connection under `rootContextId`: asks that root for a tick when
-// entries (or drops of a message sent early) wait for it.
+// entries (or drops of a message sent early) wait for one. A root asked earlier that has not
+// ticked within STALE_TICK_MS (its plugin replaced or its timer gone) is given up for this one, so
+// entries never wait on a tick that will not come while traffic flows.
 export function finishAccessLogCallback(rootContextId: u32): void {
-  if (flushRoot != 0 || (pendingEntries == 0 && unreportedDrops == 0)) return;
+  if (pendingEntries == 0 && unreportedDrops == 0) return;
+  const now = nowMilliseconds();
+  if (flushRoot != 0 && now >= flushAskedAtMs && now - flushAskedAtMs < STALE_TICK_MS) return;
   flushRoot = rootContextId;
+  flushAskedAtMs = now;
   setTickPeriod(ROOT_TICK_MS);
 }
 
