@@ -3,8 +3,8 @@
 // rules that allow the traffic, so every request is decoded and matched), through the same Envoy
 // with only tcp_proxy, and to memcached directly. Prints a table and the Weir/tcp_proxy ratios.
 // Load comes from Node worker threads (bench/memcache-load.ts), each with its own connections.
-// BENCH_COMPARE_WASM=<file> adds a fourth target, the same Weir setup with another build of the
-// filter (e.g. the one before a change), measured in the same run; BENCH_ROUNDS repeats every
+// BENCH_COMPARE_WASM=<file>[,<file>...] adds a target per file, `compare:<file name>`: the same
+// Weir setup with another build of the filter (e.g. the one before a change), in the same run; BENCH_ROUNDS repeats every
 // scenario (targets interleaved) and the ratios are taken over the summed throughput.
 // BENCH_FLOOR=1 adds two floors, the same Envoy with another Wasm filter in place of Weir's:
 // `wasm-floor`, the Wasm probe (filters/probe: one 4-byte buffer read per downstream callback and
@@ -32,7 +32,7 @@ interface BenchOptions {
   durationMs: number;
   envoyConcurrency: number;
   rounds: number;
-  compareWasm: string | undefined; // another memcache.wasm, measured as target `weir-compare`
+  compareWasm: string[]; // other memcache.wasm builds, each measured as target `compare:<file name>`
   floor: boolean; // also measure the targets `wasm-floor` and `sdk-floor`
   agent: boolean; // also measure the target `weir+agent`
   scenarios: string | undefined; // e.g. "set:16,get:16"; default: all of SCENARIOS
@@ -44,7 +44,7 @@ const OPTIONS: BenchOptions = {
   durationMs: Number(process.env['BENCH_SECONDS'] ?? 4) * 1000,
   envoyConcurrency: Number(process.env['BENCH_ENVOY_THREADS'] ?? 2),
   rounds: Number(process.env['BENCH_ROUNDS'] ?? 1),
-  compareWasm: process.env['BENCH_COMPARE_WASM'],
+  compareWasm: (process.env['BENCH_COMPARE_WASM'] ?? '').split(',').filter((file) => file !== ''),
   floor: process.env['BENCH_FLOOR'] === '1',
   agent: process.env['BENCH_AGENT'] === '1',
   scenarios: process.env['BENCH_SCENARIOS'],
@@ -69,7 +69,7 @@ interface Measurement {
   errors: number;
 }
 
-type Target = 'direct' | 'tcp_proxy' | 'weir' | 'weir-compare' | 'wasm-floor' | 'sdk-floor' | 'weir+agent';
+type Target = 'direct' | 'tcp_proxy' | 'weir' | `compare:${string}` | 'wasm-floor' | 'sdk-floor' | 'weir+agent';
 
 async function main(): Promise<void> {
   buildFilters();
@@ -83,10 +83,10 @@ async function main(): Promise<void> {
     const weir = await startEnvoy(memcached.port, 'weir');
     envoys.push(weir);
     targets.push(['weir', weir.port, weir]);
-    if (OPTIONS.compareWasm !== undefined) {
-      const compared = await startEnvoy(memcached.port, 'weir', OPTIONS.compareWasm);
+    for (const file of OPTIONS.compareWasm) {
+      const compared = await startEnvoy(memcached.port, 'weir', file);
       envoys.push(compared);
-      targets.push(['weir-compare', compared.port, compared]);
+      targets.push([`compare:${path.basename(file, '.wasm')}`, compared.port, compared]);
     }
     if (OPTIONS.agent) {
       const withAgent = await startEnvoy(memcached.port, 'weir+agent');
@@ -101,8 +101,8 @@ async function main(): Promise<void> {
       }
     }
     console.log(`memcache bench: ${OPTIONS.workers} workers x ${OPTIONS.connectionsPerWorker} connections, ${OPTIONS.durationMs / 1000}s per run, ${OPTIONS.rounds} round(s), Envoy --concurrency ${OPTIONS.envoyConcurrency}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`);
-    if (OPTIONS.compareWasm !== undefined) console.log(`weir-compare: ${OPTIONS.compareWasm}`);
-    console.log('scenario        target         ops/s     p50 us   p99 us  errors  envoy CPU us/op');
+    for (const file of OPTIONS.compareWasm) console.log(`compare:${path.basename(file, '.wasm')}: ${file}`);
+    console.log('scenario        target           ops/s     p50 us   p99 us  errors  envoy CPU us/op');
     const ratios: string[] = [];
     for (const scenario of selectedScenarios()) {
       const name = `${scenario.operation} depth ${scenario.depth}`;
@@ -116,12 +116,13 @@ async function main(): Promise<void> {
           const cpuPerOp = envoy === undefined ? '-' : (((cpuSeconds(envoy.pid) - cpuBefore) * 1e6) / (measurement.opsPerSecond * (OPTIONS.durationMs / 1000))).toFixed(1).padStart(15);
           completed.set(target, (completed.get(target) ?? 0) + measurement.opsPerSecond);
           p99.set(target, Math.max(p99.get(target) ?? 0, measurement.p99Us));
-          console.log(`${name.padEnd(15)} ${target.padEnd(13)} ${measurement.opsPerSecond.toFixed(0).padStart(8)} ${measurement.p50Us.toFixed(0).padStart(9)} ${measurement.p99Us.toFixed(0).padStart(8)} ${String(measurement.errors).padStart(7)}  ${cpuPerOp}`);
+          console.log(`${name.padEnd(15)} ${target.padEnd(15)} ${measurement.opsPerSecond.toFixed(0).padStart(8)} ${measurement.p50Us.toFixed(0).padStart(9)} ${measurement.p99Us.toFixed(0).padStart(8)} ${String(measurement.errors).padStart(7)}  ${cpuPerOp}`);
         }
       }
       const plainOps = completed.get('tcp_proxy') ?? 0;
-      for (const target of ['weir', 'weir-compare', 'weir+agent', 'wasm-floor', 'sdk-floor'] as const) {
+      for (const [target] of targets) {
         const ops = completed.get(target);
+        if (target === 'direct' || target === 'tcp_proxy') continue;
         if (ops === undefined || plainOps === 0) continue;
         ratios.push(`${name}: ${target}/tcp_proxy throughput ${(ops / plainOps).toFixed(3)}, worst p99 ${((p99.get(target) ?? 0) / (p99.get('tcp_proxy') ?? 1)).toFixed(2)}x`);
       }
@@ -176,7 +177,7 @@ function cpuSeconds(pid: number): number {
 }
 
 // The Wasm filter in front of tcp_proxy for each target: module, root id and plugin configuration.
-function wasmFilterOf(mode: Exclude<Target, 'direct' | 'tcp_proxy' | 'weir-compare'>, weirWasm: string): { file: string; rootId: string; configuration: string } {
+function wasmFilterOf(mode: Exclude<Target, 'direct' | 'tcp_proxy' | `compare:${string}`>, weirWasm: string): { file: string; rootId: string; configuration: string } {
   if (mode === 'weir' || mode === 'weir+agent') return { file: weirWasm, rootId: 'memcache', configuration: JSON.stringify({ parser: 'memcache', rules: WEIR_RULES }) };
   if (mode === 'wasm-floor') return { file: path.join(repoRoot, 'build', 'filters', 'probe.wasm'), rootId: 'probe', configuration: '' };
   // toy parsers are built only with bounds checks (build/filters/checked); the passer does next to no Wasm work
