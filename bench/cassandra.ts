@@ -4,8 +4,6 @@
 // cassandra-driver (protocol v4) keeps `concurrency` prepared EXECUTEs in flight (a 50/50 mix of
 // SELECT by key and INSERT) for a fixed time per target. Prints a table and the ratios.
 // Run: npm run bench:cassandra  (BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_ENVOY_THREADS)
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import cassandra from 'cassandra-driver';
@@ -13,7 +11,8 @@ import { installCassandra } from '../demo/servers/cassandra/install.ts';
 import { startCassandra } from '../demo/servers/cassandra/runner.ts';
 import { compileRegex, toSdkDfaJson } from '../server/policy/regex/compile-regex.ts';
 import { acceptsConnections } from '../demo/servers/loopback-port.ts';
-import { buildFilters, freePort, repoRoot, resolveEnvoyPath, waitFor } from '../test/filters/envoy-harness.ts';
+import { buildFilters, freePort, repoRoot, waitFor } from '../test/filters/envoy-harness.ts';
+import { startEnvoy } from '../server/envoy/process.ts';
 
 const OPTIONS = {
   durationMs: Number(process.env['BENCH_SECONDS'] ?? 5) * 1000,
@@ -46,7 +45,7 @@ async function main(): Promise<void> {
   const envoys: BenchEnvoy[] = [];
   try {
     await createSchema(node.nativePort);
-    envoys.push(await startEnvoy(node.nativePort, 'weir'), await startEnvoy(node.nativePort, 'tcp_proxy'));
+    envoys.push(await startBenchEnvoy(node.nativePort, 'weir'), await startBenchEnvoy(node.nativePort, 'tcp_proxy'));
     const [weir, plain] = envoys as [BenchEnvoy, BenchEnvoy];
     console.log(`cassandra bench: prepared EXECUTE (50% SELECT by key, 50% INSERT), ${OPTIONS.concurrency} in flight, ${OPTIONS.rounds} rounds of ${OPTIONS.durationMs / 1000}s per target, load average ${os.loadavg()[0]!.toFixed(1)}, Envoy --concurrency ${OPTIONS.envoyConcurrency}, ${os.cpus().length} CPUs, Cassandra ${installation.version}`);
     // Rounds interleave the targets, so a busy machine slows all three alike; medians are reported.
@@ -141,9 +140,8 @@ interface BenchEnvoy {
   stop(): Promise<void>;
 }
 
-async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Promise<BenchEnvoy> {
+async function startBenchEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Promise<BenchEnvoy> {
   const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), `weir-bench-cassandra-${mode}-`));
   const filters: object[] = [];
   if (mode === 'weir') {
     filters.push({
@@ -163,30 +161,20 @@ async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Prom
   filters.push({ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'bench', cluster: 'cassandra' } });
   const bootstrap = {
     node: { id: `bench-cassandra-${mode}`, cluster: 'bench' },
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
     static_resources: {
       listeners: [{ name: 'bench', address: { socket_address: { address: '127.0.0.1', port_value: port } }, filter_chains: [{ filters }] }],
       clusters: [{ name: 'cassandra', type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: 'cassandra', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: backendPort } } } }] }] } }],
     },
   };
-  const file = path.join(dir, 'envoy.json');
-  writeFileSync(file, JSON.stringify(bootstrap));
-  let output = '';
-  const args = ['-c', file, '--concurrency', String(OPTIONS.envoyConcurrency), '--log-level', 'warn', '--component-log-level', 'wasm:warn', '--base-id', String(port), '--disable-hot-restart'];
-  const child: ChildProcess = spawn(resolveEnvoyPath(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  await waitFor(() => acceptsConnections(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => output);
-  return {
-    port,
-    output: () => output,
-    stop: async () => {
-      if (child.exitCode === null && child.pid !== undefined) {
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        process.kill(child.pid, 'SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const envoy = await startEnvoy({ bootstrapYaml: JSON.stringify(bootstrap), concurrency: OPTIONS.envoyConcurrency, logLevel: 'warning', componentLogLevel: 'wasm:warning' });
+  try {
+    await waitFor(() => acceptsConnections(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => envoy.log());
+  } catch (error) {
+    await envoy.stop();
+    throw error;
+  }
+  return { port, output: () => envoy.log(), stop: () => envoy.stop() };
 }
 
 // A query_table regex in the form the control server ships: its own compiler's DFA table.

@@ -15,15 +15,15 @@
 // entries are enqueued to the agent's thread and dequeued there, as in production. No control
 // server runs (it would share the 2 CPUs): the agent keeps retrying `weir-xds` and, once its
 // buffer of 65,536 entries is full, counts further entries as dropped after dequeuing them.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { startMemcached } from '../demo/servers/memcached.ts';
 import { XDS_CLUSTER_NAME, agentBootstrapExtension } from '../server/xds/bootstrap.ts';
 import { acceptsConnections } from '../demo/servers/loopback-port.ts';
-import { buildFilters, freePort, repoRoot, resolveEnvoyPath, waitFor } from '../test/filters/envoy-harness.ts';
+import { buildFilters, freePort, repoRoot, waitFor } from '../test/filters/envoy-harness.ts';
+import { startEnvoy } from '../server/envoy/process.ts';
 import type { LoadResult, LoadSpec } from './memcache-load.ts';
 
 interface BenchOptions {
@@ -77,25 +77,25 @@ async function main(): Promise<void> {
   const envoys: BenchEnvoy[] = [];
   try {
     const targets: Array<[Target, number, BenchEnvoy | undefined]> = [['direct', memcached.port, undefined]];
-    const plain = await startEnvoy(memcached.port, 'tcp_proxy');
+    const plain = await startBenchEnvoy(memcached.port, 'tcp_proxy');
     envoys.push(plain);
     targets.push(['tcp_proxy', plain.port, plain]);
-    const weir = await startEnvoy(memcached.port, 'weir');
+    const weir = await startBenchEnvoy(memcached.port, 'weir');
     envoys.push(weir);
     targets.push(['weir', weir.port, weir]);
     for (const file of OPTIONS.compareWasm) {
-      const compared = await startEnvoy(memcached.port, 'weir', file);
+      const compared = await startBenchEnvoy(memcached.port, 'weir', file);
       envoys.push(compared);
       targets.push([`compare:${path.basename(file, '.wasm')}`, compared.port, compared]);
     }
     if (OPTIONS.agent) {
-      const withAgent = await startEnvoy(memcached.port, 'weir+agent');
+      const withAgent = await startBenchEnvoy(memcached.port, 'weir+agent');
       envoys.push(withAgent);
       targets.push(['weir+agent', withAgent.port, withAgent]);
     }
     if (OPTIONS.floor) {
       for (const mode of ['wasm-floor', 'sdk-floor'] as const) {
-        const floor = await startEnvoy(memcached.port, mode);
+        const floor = await startBenchEnvoy(memcached.port, mode);
         envoys.push(floor);
         targets.push([mode, floor.port, floor]);
       }
@@ -184,8 +184,7 @@ function wasmFilterOf(mode: Exclude<Target, 'direct' | 'tcp_proxy' | `compare:${
   return { file: path.join(repoRoot, 'build', 'filters', 'checked', 'testparsers', 'passer.wasm'), rootId: 'test.passer', configuration: JSON.stringify({ parser: 'test.passer' }) };
 }
 
-async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'wasm-floor' | 'sdk-floor' | 'weir+agent', weirWasm = path.join(repoRoot, 'build', 'filters', 'memcache.wasm')): Promise<BenchEnvoy> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), `weir-bench-${mode}-`));
+async function startBenchEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'wasm-floor' | 'sdk-floor' | 'weir+agent', weirWasm = path.join(repoRoot, 'build', 'filters', 'memcache.wasm')): Promise<BenchEnvoy> {
   const port = await freePort();
   const filters: object[] = [];
   if (mode !== 'tcp_proxy') {
@@ -212,32 +211,23 @@ async function startEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'was
   }
   const bootstrap = {
     node: { id: `weir-bench-${mode}`, cluster: 'weir-bench' },
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
     static_resources: {
       listeners: [{ name: 'memcached', address: { socket_address: { address: '127.0.0.1', port_value: port } }, filter_chains: [{ filters }] }],
       clusters,
     },
     ...(mode === 'weir+agent' ? { bootstrap_extensions: [agentBootstrapExtension(path.join(repoRoot, 'build', 'filters', 'agent.wasm'))] } : {}),
   };
-  const file = path.join(dir, 'envoy.json');
-  writeFileSync(file, JSON.stringify(bootstrap));
-  // warn level: the filter does not build its per-request access-log lines (info), Envoy would drop them
-  const child: ChildProcess = spawn(resolveEnvoyPath(), ['-c', file, '--concurrency', String(OPTIONS.envoyConcurrency), '--log-level', 'warn', '--base-id', String(port), '--disable-hot-restart'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let output = '';
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  await waitFor(() => acceptsConnections(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => output);
-  if (child.pid === undefined) throw new Error(`bench Envoy (${mode}) did not start: ${output}`);
-  return {
-    port,
-    pid: child.pid,
-    stop: async () => {
-      if (child.pid !== undefined && child.exitCode === null) {
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        process.kill(child.pid, 'SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  // warn level everywhere, wasm included: the filter then builds no per-request access-log lines
+  // (info), as in production where Envoy would drop them
+  const envoy = await startEnvoy({ bootstrapYaml: JSON.stringify(bootstrap), concurrency: OPTIONS.envoyConcurrency, logLevel: 'warning', componentLogLevel: 'wasm:warning' });
+  try {
+    await waitFor(() => acceptsConnections(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => envoy.log());
+  } catch (error) {
+    await envoy.stop();
+    throw error;
+  }
+  return { port, pid: envoy.pid, stop: () => envoy.stop() };
 }
 
 function staticCluster(name: string, port: number): object {

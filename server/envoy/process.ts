@@ -1,6 +1,7 @@
 // Runs one Envoy as a child process from a bootstrap: writes the bootstrap to a work directory,
-// learns the admin address Envoy actually bound, captures its log, and stops it by pid. Used by the
-// demo, set-up's Wasm probe and the tests. Builds no configuration itself.
+// learns the admin address Envoy actually bound, captures its log, and stops it by pid. The one
+// way Weir starts Envoy: the demo, set-up's Wasm probe, the tests and the benches. Builds no
+// configuration itself; a bootstrap must configure `admin` (port 0 is fine).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';

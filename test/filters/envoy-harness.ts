@@ -1,15 +1,14 @@
 // Runs a real Envoy in front of TCP backends with Weir Wasm network filters, for filter tests:
-// writes a static bootstrap (listeners on free loopback ports -> Wasm filter -> tcp_proxy, admin on
-// a free port) into a temp dir, starts Envoy with --concurrency 1, waits until the listeners are
-// bound, collects Envoy's log, reads admin stats, and stops Envoy by pid. Also builds the filters.
+// builds a static bootstrap (listeners on free loopback ports -> Wasm filter -> tcp_proxy), starts
+// it with server/envoy/process.ts (--concurrency 1, stopped by pid), waits until the listeners are
+// bound, parses the access-log lines of Envoy's log and reads admin stats. Also builds the filters.
 // Talks to no xDS server.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acceptsConnections, freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
-import { resolveEnvoyBinary } from '../../server/envoy/binary.ts';
+import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -41,10 +40,6 @@ export interface AccessLogEntry {
   rule?: string;
   sourceIdentity?: number;
   destinationIdentity?: number;
-}
-
-export function resolveEnvoyPath(): string {
-  return resolveEnvoyBinary().path;
 }
 
 // Builds build/filters/*.wasm (and checked/) with the project's build script: only the named
@@ -95,53 +90,45 @@ export interface MultiWasmEnvoy extends Omit<WasmEnvoy, 'listenerPort'> {
 }
 
 // Starts Envoy with several listeners (each with one Weir Wasm filter) and an admin interface on a
-// free loopback port, for tests that look at more than one VM or at Envoy's stats.
+// loopback port Envoy picks, for tests that look at more than one VM or at Envoy's stats.
 export async function startWasmEnvoyListeners(options: { listeners: WasmListenerOptions[] }): Promise<MultiWasmEnvoy> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-filter-envoy-'));
   const listenerPorts: Record<string, number> = {};
   for (const listener of options.listeners) listenerPorts[listener.name] = await freePort();
-  const adminPort = await freePort();
-  const bootstrapFile = path.join(dir, 'envoy.json');
-  writeFileSync(bootstrapFile, JSON.stringify(bootstrap(options.listeners, listenerPorts, adminPort)));
-  const child = spawn(
-    resolveEnvoyPath(),
-    ['-c', bootstrapFile, '--concurrency', '1', '--log-level', 'warn', '--component-log-level', 'wasm:info', '--base-id', String((process.pid % 10000) + adminPort), '--disable-hot-restart'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const envoyProcess = await startEnvoy({
+    bootstrapYaml: JSON.stringify(bootstrap(options.listeners, listenerPorts)),
+    logLevel: 'warning',
+    componentLogLevel: 'wasm:info',
+  });
+  let exited = false;
+  void envoyProcess.exited.then(() => (exited = true));
   const envoy: MultiWasmEnvoy = {
     listenerPorts,
-    pid: child.pid ?? 0,
-    running: () => child.exitCode === null && child.signalCode === null,
-    log: () => output,
-    accessLogEntries: () => parseAccessLog(output),
-    waitForLog: (pattern, timeoutMs = 5000) => waitFor(() => pattern.test(output), timeoutMs, `Envoy log matching ${pattern}`, () => output),
-    stats: async (prefix) => await readStats(adminPort, prefix),
-    stop: async () => {
-      await stopProcess(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
+    pid: envoyProcess.pid,
+    running: () => !exited,
+    log: () => envoyProcess.log(),
+    accessLogEntries: () => parseAccessLog(envoyProcess.log()),
+    waitForLog: (pattern, timeoutMs = 5000) => waitFor(() => pattern.test(envoyProcess.log()), timeoutMs, `Envoy log matching ${pattern}`, () => envoyProcess.log()),
+    stats: async (prefix) => await readStats(envoyProcess, prefix),
+    stop: () => envoyProcess.stop(),
   };
   try {
-    const configured = (): number => output.split('configured,').length - 1;
-    await waitFor(() => child.exitCode !== null || configured() >= options.listeners.length, 15000, 'every Weir filter to be configured', () => output);
-    if (child.exitCode !== null) throw new Error(`Envoy exited with code ${child.exitCode}`);
+    const configured = (): number => envoyProcess.log().split('configured,').length - 1;
+    await waitFor(() => exited || configured() >= options.listeners.length, 15000, 'every Weir filter to be configured', () => envoyProcess.log());
+    if (exited) throw new Error('Envoy exited');
     for (const [name, port] of Object.entries(listenerPorts)) {
-      await waitFor(() => acceptsConnections(port), 10000, `Envoy listener ${name} on 127.0.0.1:${port}`, () => output);
+      await waitFor(() => acceptsConnections(port), 10000, `Envoy listener ${name} on 127.0.0.1:${port}`, () => envoyProcess.log());
     }
   } catch (err) {
     await envoy.stop();
-    throw new Error(`${(err as Error).message}\n--- Envoy log ---\n${output}`);
+    throw new Error(`${(err as Error).message}\n--- Envoy log ---\n${envoyProcess.log()}`);
   }
   return envoy;
 }
 
-async function readStats(adminPort: number, prefix: string): Promise<Record<string, number>> {
-  const response = await fetch(`http://127.0.0.1:${adminPort}/stats?format=json`);
-  if (!response.ok) throw new Error(`Envoy admin /stats answered ${response.status}`);
-  const body = (await response.json()) as { stats: Array<{ name?: string; value?: number }> };
+async function readStats(envoy: EnvoyProcess, prefix: string): Promise<Record<string, number>> {
+  const response = await envoy.admin('/stats?format=json');
+  if (response.status !== 200) throw new Error(`Envoy admin /stats answered ${response.status}`);
+  const body = JSON.parse(response.body) as { stats: Array<{ name?: string; value?: number }> };
   const result: Record<string, number> = {};
   for (const stat of body.stats) {
     if (stat.name !== undefined && stat.value !== undefined && stat.name.startsWith(prefix)) result[stat.name] = stat.value;
@@ -160,10 +147,10 @@ export function parseAccessLog(output: string): AccessLogEntry[] {
   return entries;
 }
 
-function bootstrap(listeners: WasmListenerOptions[], listenerPorts: Record<string, number>, adminPort: number): object {
+function bootstrap(listeners: WasmListenerOptions[], listenerPorts: Record<string, number>): object {
   return {
     node: { id: 'weir-filter-test', cluster: 'weir-filter-test' },
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
     static_resources: {
       listeners: listeners.map((listener) => listenerConfig(listener, listenerPorts[listener.name] ?? 0)),
       clusters: listeners.map((listener) => ({
@@ -212,15 +199,4 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   }
   const extra = context === undefined ? '' : `\n${context().slice(-4000)}`;
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${extra}`);
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  process.kill(child.pid, 'SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-  }, 3000);
-  await exited;
-  clearTimeout(timer);
 }

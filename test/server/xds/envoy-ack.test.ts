@@ -22,10 +22,11 @@ import {
   startTaggingServer,
   makeWorkDir,
   startEchoServer,
-  startEnvoy,
   waitFor,
-  type RunningEnvoy,
+  configDump,
+  type ConfigDump,
 } from './support/envoy-process.ts';
+import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts';
 
 const workDir = makeWorkDir();
 let echo: { port: number; stop(): Promise<void> };
@@ -56,8 +57,8 @@ async function startServer(redirect: RedirectSpec, port = 0, filterDelivery: Fil
   return server;
 }
 
-async function startProxy(server: ControlServer, nodeId: string, variant: XdsVariant): Promise<RunningEnvoy> {
-  const envoy = await startEnvoy(renderBootstrap({ nodeId, xdsPort: server.port, adminPort: 0, variant }), workDir);
+async function startProxy(server: ControlServer, nodeId: string, variant: XdsVariant): Promise<EnvoyProcess> {
+  const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId, xdsPort: server.port, adminPort: 0, variant }), logLevel: 'info' });
   cleanups.push(() => envoy.stop());
   return envoy;
 }
@@ -69,7 +70,7 @@ function typeState(server: ControlServer, nodeId: string, typeUrl: string): Type
 async function waitForAcks(
   server: ControlServer,
   nodeId: string,
-  envoy: RunningEnvoy,
+  envoy: EnvoyProcess,
   typeUrls: readonly string[] = [CLUSTER_TYPE_URL, LISTENER_TYPE_URL, EXTENSION_CONFIG_TYPE_URL],
 ): Promise<void> {
   await waitFor(
@@ -89,13 +90,13 @@ async function pongThrough(port: number): Promise<string> {
   return waitFor(async () => exchange(port, 'ping').catch(() => undefined), 10_000, () => `no answer through port ${port}`);
 }
 
-async function envoyStat(envoy: RunningEnvoy, name: string): Promise<number> {
+async function envoyStat(envoy: EnvoyProcess, name: string): Promise<number> {
   const text = await (await fetch(`${envoy.adminUrl}/stats?filter=^${name}$`)).text();
   const match = new RegExp(`${name.replaceAll('.', '\\.')}: (\\d+)`).exec(text);
   return match?.[1] ? Number(match[1]) : Number.NaN;
 }
 
-function dynamicNames(dump: Awaited<ReturnType<RunningEnvoy['configDump']>>): { listeners: string[]; clusters: string[] } {
+function dynamicNames(dump: ConfigDump): { listeners: string[]; clusters: string[] } {
   const find = (suffix: string): Record<string, unknown> => dump.configs.find((config) => config['@type'].endsWith(suffix)) ?? {};
   const listeners = (find('ListenersConfigDump')['dynamic_listeners'] as Array<{ name: string }> | undefined) ?? [];
   const clusters = (find('ClustersConfigDump')['dynamic_active_clusters'] as Array<{ cluster: { name: string } }> | undefined) ?? [];
@@ -108,7 +109,7 @@ describe('xDS server with a real Envoy', () => {
     const server = await startServer(redirect);
     const envoy = await startProxy(server, 'envoy-sotw', 'sotw');
     await waitForAcks(server, 'envoy-sotw', envoy);
-    const names = dynamicNames(await envoy.configDump());
+    const names = dynamicNames(await configDump(envoy));
     expect(names.listeners).toContain(listenerNameOf('probe'));
     expect(names.clusters).toContain(clusterNameOf('probe'));
     expect(server.status.get('envoy-sotw')).toMatchObject({ connected: true, variant: 'sotw' });

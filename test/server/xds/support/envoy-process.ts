@@ -1,64 +1,25 @@
-// Runs a real Envoy for xDS tests: writes the bootstrap into a temp dir, starts Envoy with
-// --concurrency 1 and a dynamic base id (so several can run at once), reads the admin address Envoy
-// picked, queries /config_dump, and stops Envoy by pid. Also compiles the lead's Wasm probe
+// Helpers for xDS tests against a real Envoy (which server/envoy/process.ts runs): reads
+// /config_dump, runs loopback backends and connections, and compiles the lead's Wasm probe
 // (filters/probe) so these tests do not depend on the parser SDK's build.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeLoopbackPort } from '../../../../demo/servers/loopback-port.ts';
-import { resolveEnvoyBinary } from '../../../../server/envoy/binary.ts';
+import type { EnvoyProcess } from '../../../../server/envoy/process.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-
-export function envoyBinary(): string {
-  return resolveEnvoyBinary().path;
-}
-
-export interface RunningEnvoy {
-  adminUrl: string;
-  pid: number;
-  log(): string;
-  configDump(): Promise<ConfigDump>;
-  stop(): Promise<void>;
-}
 
 export interface ConfigDump {
   configs: Array<Record<string, unknown> & { '@type': string }>;
 }
 
-export async function startEnvoy(bootstrapYaml: string, workDir: string): Promise<RunningEnvoy> {
-  const bootstrapFile = path.join(workDir, `envoy-${Date.now()}.yaml`);
-  const adminFile = `${bootstrapFile}.admin`;
-  fs.writeFileSync(bootstrapFile, bootstrapYaml);
-  const child: ChildProcess = spawn(
-    envoyBinary(),
-    ['-c', bootstrapFile, '--concurrency', '1', '--use-dynamic-base-id', '--admin-address-path', adminFile, '--log-level', 'info'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${envoyBinary()}`);
-  const adminAddress = await waitFor(() => (fs.existsSync(adminFile) ? fs.readFileSync(adminFile, 'utf8').trim() || undefined : undefined), 15_000, () => `Envoy did not write its admin address; log:\n${output}`);
-  const adminUrl = `http://${adminAddress}`;
-  return {
-    adminUrl,
-    pid,
-    log: () => output,
-    configDump: async () => (await (await fetch(`${adminUrl}/config_dump`)).json()) as ConfigDump,
-    stop: async () => {
-      if (child.exitCode === null) {
-        process.kill(pid, 'SIGTERM');
-        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-        if (child.exitCode === null) process.kill(pid, 'SIGKILL');
-      }
-    },
-  };
+/** Envoy's /config_dump, parsed. */
+export async function configDump(envoy: EnvoyProcess): Promise<ConfigDump> {
+  const response = await envoy.admin('/config_dump');
+  if (response.status !== 200) throw new Error(`Envoy admin /config_dump answered ${response.status}`);
+  return JSON.parse(response.body) as ConfigDump;
 }
 
 /** Polls until `probe` returns a value; throws `describeFailure()` after `timeoutMs`. */
