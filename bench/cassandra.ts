@@ -10,9 +10,7 @@ import cassandra from 'cassandra-driver';
 import { installCassandra } from '../demo/servers/cassandra/install.ts';
 import { startCassandra } from '../demo/servers/cassandra/runner.ts';
 import { compileRegex, toSdkDfaJson } from '../server/policy/regex/compile-regex.ts';
-import { acceptsConnections } from '../demo/servers/loopback-port.ts';
-import { buildFilters, freePort, repoRoot, waitFor } from '../test/filters/envoy-harness.ts';
-import { startEnvoy } from '../server/envoy/process.ts';
+import { buildFilters, freePort, repoRoot, startListeningEnvoy } from '../test/filters/envoy-harness.ts';
 
 const OPTIONS = {
   durationMs: Number(process.env['BENCH_SECONDS'] ?? 5) * 1000,
@@ -167,13 +165,7 @@ async function startBenchEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'):
       clusters: [{ name: 'cassandra', type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: 'cassandra', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: backendPort } } } }] }] } }],
     },
   };
-  const envoy = await startEnvoy({ bootstrapYaml: JSON.stringify(bootstrap), concurrency: OPTIONS.envoyConcurrency, logLevel: 'warning', componentLogLevel: 'wasm:warning' });
-  try {
-    await waitFor(() => acceptsConnections(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => envoy.log());
-  } catch (error) {
-    await envoy.stop();
-    throw error;
-  }
+  const envoy = await startListeningEnvoy({ bootstrapYaml: JSON.stringify(bootstrap), concurrency: OPTIONS.envoyConcurrency, logLevel: 'warning', componentLogLevel: 'wasm:warning' }, { [mode]: port });
   return { port, output: () => envoy.log(), stop: () => envoy.stop() };
 }
 

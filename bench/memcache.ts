@@ -21,9 +21,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { startMemcached } from '../demo/servers/memcached.ts';
 import { XDS_CLUSTER_NAME, agentBootstrapExtension } from '../server/xds/bootstrap.ts';
-import { acceptsConnections } from '../demo/servers/loopback-port.ts';
-import { buildFilters, freePort, repoRoot, waitFor } from '../test/filters/envoy-harness.ts';
-import { startEnvoy } from '../server/envoy/process.ts';
+import { buildFilters, freePort, repoRoot, startListeningEnvoy } from '../test/filters/envoy-harness.ts';
 import type { LoadResult, LoadSpec } from './memcache-load.ts';
 
 interface BenchOptions {
@@ -220,13 +218,7 @@ async function startBenchEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' |
   };
   // warn level everywhere, wasm included: the filter then builds no per-request access-log lines
   // (info), as in production where Envoy would drop them
-  const envoy = await startEnvoy({ bootstrapYaml: JSON.stringify(bootstrap), concurrency: OPTIONS.envoyConcurrency, logLevel: 'warning', componentLogLevel: 'wasm:warning' });
-  try {
-    await waitFor(() => acceptsConnections(port), 30000, `bench Envoy (${mode}) on port ${port}`, () => envoy.log());
-  } catch (error) {
-    await envoy.stop();
-    throw error;
-  }
+  const envoy = await startListeningEnvoy({ bootstrapYaml: JSON.stringify(bootstrap), concurrency: OPTIONS.envoyConcurrency, logLevel: 'warning', componentLogLevel: 'wasm:warning' }, { [mode]: port });
   return { port, pid: envoy.pid, stop: () => envoy.stop() };
 }
 

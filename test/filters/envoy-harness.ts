@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acceptsConnections, freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
-import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
+import { startEnvoy, type EnvoyProcess, type EnvoyProcessOptions } from '../../server/envoy/process.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -94,14 +94,15 @@ export interface MultiWasmEnvoy extends Omit<WasmEnvoy, 'listenerPort'> {
 export async function startWasmEnvoyListeners(options: { listeners: WasmListenerOptions[] }): Promise<MultiWasmEnvoy> {
   const listenerPorts: Record<string, number> = {};
   for (const listener of options.listeners) listenerPorts[listener.name] = await freePort();
-  const envoyProcess = await startEnvoy({
-    bootstrapYaml: JSON.stringify(bootstrap(options.listeners, listenerPorts)),
-    logLevel: 'warning',
-    componentLogLevel: 'wasm:info',
-  });
+  const configured = (log: string): boolean => log.split('configured,').length - 1 >= options.listeners.length;
+  const envoyProcess = await startListeningEnvoy(
+    { bootstrapYaml: JSON.stringify(bootstrap(options.listeners, listenerPorts)), logLevel: 'warning', componentLogLevel: 'wasm:info' },
+    listenerPorts,
+    { what: 'every Weir filter to be configured', ready: configured },
+  );
   let exited = false;
   void envoyProcess.exited.then(() => (exited = true));
-  const envoy: MultiWasmEnvoy = {
+  return {
     listenerPorts,
     pid: envoyProcess.pid,
     running: () => !exited,
@@ -111,16 +112,30 @@ export async function startWasmEnvoyListeners(options: { listeners: WasmListener
     stats: async (prefix) => await readStats(envoyProcess, prefix),
     stop: () => envoyProcess.stop(),
   };
+}
+
+// Starts Envoy from `options` and resolves once its log satisfies `logCondition` (when given) and
+// every one of `listenerPorts` (name -> loopback port) accepts connections; stops it and throws
+// with its log when that does not happen in time. For static bootstraps (tests and benches).
+export async function startListeningEnvoy(
+  options: EnvoyProcessOptions,
+  listenerPorts: Record<string, number>,
+  logCondition?: { what: string; ready: (log: string) => boolean },
+): Promise<EnvoyProcess> {
+  const envoy = await startEnvoy(options);
+  let exited = false;
+  void envoy.exited.then(() => (exited = true));
   try {
-    const configured = (): number => envoyProcess.log().split('configured,').length - 1;
-    await waitFor(() => exited || configured() >= options.listeners.length, 15000, 'every Weir filter to be configured', () => envoyProcess.log());
-    if (exited) throw new Error('Envoy exited');
+    if (logCondition !== undefined) {
+      await waitFor(() => exited || logCondition.ready(envoy.log()), 15000, logCondition.what, () => envoy.log());
+    }
     for (const [name, port] of Object.entries(listenerPorts)) {
-      await waitFor(() => acceptsConnections(port), 10000, `Envoy listener ${name} on 127.0.0.1:${port}`, () => envoyProcess.log());
+      await waitFor(() => exited || acceptsConnections(port), 15000, `Envoy listener ${name} on 127.0.0.1:${port}`, () => envoy.log());
+      if (exited) throw new Error('Envoy exited');
     }
   } catch (err) {
     await envoy.stop();
-    throw new Error(`${(err as Error).message}\n--- Envoy log ---\n${envoyProcess.log()}`);
+    throw new Error(`${(err as Error).message}\n--- Envoy log ---\n${envoy.log()}`);
   }
   return envoy;
 }
