@@ -108,7 +108,9 @@ export async function startWasmEnvoyListeners(options: { listeners: WasmListener
     running: () => !exited,
     log: () => envoyProcess.log(),
     accessLogEntries: () => parseAccessLog(envoyProcess.log()),
-    waitForLog: (pattern, timeoutMs = 5000) => waitFor(() => pattern.test(envoyProcess.log()), timeoutMs, `Envoy log matching ${pattern}`, () => envoyProcess.log()),
+    waitForLog: async (pattern, timeoutMs = 5000) => {
+      await waitFor(() => pattern.test(envoyProcess.log()), timeoutMs, `Envoy log matching ${pattern}`, () => envoyProcess.log());
+    },
     stats: async (prefix) => await readStats(envoyProcess, prefix),
     stop: () => envoyProcess.stop(),
   };
@@ -206,10 +208,13 @@ function listenerConfig(listener: WasmListenerOptions, port: number): object {
   };
 }
 
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string, context?: () => string): Promise<void> {
+// Polls `probe` every 25 ms until it returns something other than undefined or false, and returns
+// that; throws after `timeoutMs`, naming `what` and the tail of `context()` (e.g. Envoy's log).
+export async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string, context?: () => string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await check()) return;
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   const extra = context === undefined ? '' : `\n${context().slice(-4000)}`;

@@ -42,8 +42,8 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  return waitFor(condition, timeoutMs, what, () => `Envoy log:\n${envoy?.log() ?? ''}`);
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  await waitFor(condition, timeoutMs, what, () => `Envoy log:\n${envoy?.log() ?? ''}`);
 }
 
 /** Sends request lines on one connection from `from` and returns the reply lines. */

@@ -64,8 +64,8 @@ async function startServe(collected: AccessLogRecord[]): Promise<RunningServe> {
   return serve;
 }
 
-function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  return waitFor(condition, timeoutMs, what, () => `Envoy log:\n${envoy?.log() ?? ''}`);
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  await waitFor(condition, timeoutMs, what, () => `Envoy log:\n${envoy?.log() ?? ''}`);
 }
 
 function sessionOf(serve: RunningServe): AgentStatus {

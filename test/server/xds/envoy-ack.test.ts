@@ -22,11 +22,11 @@ import {
   startTaggingServer,
   makeWorkDir,
   startEchoServer,
-  waitFor,
   configDump,
   type ConfigDump,
 } from './support/envoy-process.ts';
 import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts';
+import { waitFor } from '../../filters/envoy-harness.ts';
 
 const workDir = makeWorkDir();
 let echo: { port: number; stop(): Promise<void> };
@@ -82,12 +82,13 @@ async function waitForAcks(
       return typeUrls.every(acked) ? true : undefined;
     },
     15_000,
-    () => `no ACKs from ${nodeId}: ${JSON.stringify(server.status.get(nodeId))}\n${envoy.log()}`,
+    `ACKs from ${nodeId}`,
+    () => `${JSON.stringify(server.status.get(nodeId))}\n${envoy.log()}`,
   );
 }
 
 async function pongThrough(port: number): Promise<string> {
-  return waitFor(async () => exchange(port, 'ping').catch(() => undefined), 10_000, () => `no answer through port ${port}`);
+  return waitFor(async () => exchange(port, 'ping').catch(() => undefined), 10_000, `an answer through port ${port}`);
 }
 
 async function envoyStat(envoy: EnvoyProcess, name: string): Promise<number> {
@@ -124,7 +125,7 @@ describe('xDS server with a real Envoy', () => {
     const goodVersion = typeState(server, 'envoy-nack', LISTENER_TYPE_URL)?.ackedVersion;
     fs.writeFileSync(path.join(workDir, 'broken.wasm'), Buffer.from('this is not wasm'));
     server.setSnapshot(buildRedirectSnapshot({ redirects: [{ ...redirect, parser: 'broken' }], filtersDir: workDir, filterDelivery: 'inline' }));
-    const nack = await waitFor(() => typeState(server, 'envoy-nack', LISTENER_TYPE_URL)?.lastNack, 15_000, () => `no NACK\n${envoy.log()}`);
+    const nack = await waitFor(() => typeState(server, 'envoy-nack', LISTENER_TYPE_URL)?.lastNack, 15_000, 'a NACK', () => envoy.log());
     expect(nack.message).toMatch(/wasm/i);
     expect(typeState(server, 'envoy-nack', LISTENER_TYPE_URL)?.ackedVersion).toBe(goodVersion);
     await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -140,7 +141,7 @@ describe('xDS server with a real Envoy', () => {
     const listenerVersion = typeState(server, 'envoy-ecds-nack', LISTENER_TYPE_URL)?.ackedVersion;
     fs.writeFileSync(path.join(workDir, 'broken.wasm'), Buffer.from('this is not wasm'));
     server.setSnapshot(buildRedirectSnapshot({ redirects: [{ ...redirect, parser: 'broken' }], filtersDir: workDir }));
-    const nack = await waitFor(() => typeState(server, 'envoy-ecds-nack', EXTENSION_CONFIG_TYPE_URL)?.lastNack, 15_000, () => `no NACK\n${envoy.log()}`);
+    const nack = await waitFor(() => typeState(server, 'envoy-ecds-nack', EXTENSION_CONFIG_TYPE_URL)?.lastNack, 15_000, 'a NACK', () => envoy.log());
     expect(nack.message).toMatch(/wasm/i);
     expect(typeState(server, 'envoy-ecds-nack', LISTENER_TYPE_URL)?.ackedVersion).toBe(listenerVersion);
     expect(await pongThrough(redirect.listen.port)).toBe('pong');
@@ -169,11 +170,12 @@ describe('xDS server with a real Envoy', () => {
         return cluster?.ackedVersion === cluster?.sentVersion && filter?.ackedVersion === filter?.sentVersion && !cluster?.awaitingReply && !filter?.awaitingReply ? true : undefined;
       },
       15_000,
-      () => `update not ACKed\n${envoy.log()}`,
+      'the update to be ACKed',
+      () => envoy.log(),
     );
     expect(typeState(server, 'envoy-update', LISTENER_TYPE_URL)?.sentVersion).toBe(listenerVersion);
     expect(await roundTrip(open, 'ping')).toBe('pong');
-    await waitFor(async () => ((await exchange(redirect.listen.port, 'ping').catch(() => '')) === 'second:pong' ? true : undefined), 10_000, () => 'new connections do not reach the new cluster');
+    await waitFor(async () => ((await exchange(redirect.listen.port, 'ping').catch(() => '')) === 'second:pong' ? true : undefined), 10_000, 'new connections to reach the new cluster');
     expect(await envoyStat(envoy, 'listener_manager.listener_modified')).toBe(0);
   }, 40_000);
 
@@ -189,7 +191,7 @@ describe('xDS server with a real Envoy', () => {
     cleanups.push(() => tagging.stop());
     const moved = { ...redirect, upstream: { address: '127.0.0.1', port: tagging.port } };
     server.setSnapshot(buildRedirectSnapshot({ redirects: [moved], filtersDir: workDir, endpointDelivery: 'eds' }));
-    await waitFor(async () => ((await exchange(redirect.listen.port, 'ping').catch(() => '')) === 'eds:pong' ? true : undefined), 10_000, () => `endpoint update not applied\n${envoy.log()}`);
+    await waitFor(async () => ((await exchange(redirect.listen.port, 'ping').catch(() => '')) === 'eds:pong' ? true : undefined), 10_000, 'the endpoint update to apply', () => envoy.log());
     expect(typeState(server, 'envoy-eds', CLUSTER_TYPE_URL)?.sentVersion).toBe(typeState(server, 'envoy-eds', CLUSTER_TYPE_URL)?.ackedVersion);
   }, 40_000);
 
@@ -204,7 +206,7 @@ describe('xDS server with a real Envoy', () => {
     await first.stop();
     expect(await pongThrough(redirect.listen.port)).toBe('pong');
     const second = await startServer(redirect, port);
-    await waitFor(() => (second.status.get('envoy-delta')?.connected ? true : undefined), 20_000, () => `Envoy did not reconnect\n${envoy.log()}`);
+    await waitFor(() => (second.status.get('envoy-delta')?.connected ? true : undefined), 20_000, 'Envoy to reconnect', () => envoy.log());
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(typeState(second, 'envoy-delta', LISTENER_TYPE_URL)?.sentVersion).toBeUndefined();
     expect(typeState(second, 'envoy-delta', CLUSTER_TYPE_URL)?.sentVersion).toBeUndefined();

@@ -22,17 +22,6 @@ export async function configDump(envoy: EnvoyProcess): Promise<ConfigDump> {
   return JSON.parse(response.body) as ConfigDump;
 }
 
-/** Polls until `probe` returns a value; throws `describeFailure()` after `timeoutMs`. */
-export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, describeFailure: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(describeFailure());
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 export const freePort = freeLoopbackPort;
 
 /** Compiles filters/probe/index.ts (ping -> pong) into `outDir/probe.wasm`. */
