@@ -10,7 +10,8 @@ import cassandra from 'cassandra-driver';
 import { installCassandra } from '../demo/servers/cassandra/install.ts';
 import { startCassandra } from '../demo/servers/cassandra/runner.ts';
 import { compileRegex, toSdkDfaJson } from '../server/policy/regex/compile-regex.ts';
-import { buildFilters, freePort, repoRoot, startListeningEnvoy } from '../test/filters/envoy-harness.ts';
+import { buildFilters, repoRoot, startListeningEnvoy } from '../test/filters/envoy-harness.ts';
+import { freeLoopbackPort } from '../demo/servers/loopback-port.ts';
 
 const OPTIONS = {
   durationMs: Number(process.env['BENCH_SECONDS'] ?? 5) * 1000,
@@ -139,7 +140,7 @@ interface BenchEnvoy {
 }
 
 async function startBenchEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Promise<BenchEnvoy> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const filters: object[] = [];
   if (mode === 'weir') {
     filters.push({

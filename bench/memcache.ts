@@ -21,8 +21,9 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { startMemcached } from '../demo/servers/memcached.ts';
 import { XDS_CLUSTER_NAME, agentBootstrapExtension } from '../server/xds/bootstrap.ts';
-import { buildFilters, freePort, repoRoot, startListeningEnvoy } from '../test/filters/envoy-harness.ts';
+import { buildFilters, repoRoot, startListeningEnvoy } from '../test/filters/envoy-harness.ts';
 import type { LoadResult, LoadSpec } from './memcache-load.ts';
+import { freeLoopbackPort } from '../demo/servers/loopback-port.ts';
 
 interface BenchOptions {
   workers: number;
@@ -183,7 +184,7 @@ function wasmFilterOf(mode: Exclude<Target, 'direct' | 'tcp_proxy' | `compare:${
 }
 
 async function startBenchEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'wasm-floor' | 'sdk-floor' | 'weir+agent', weirWasm = path.join(repoRoot, 'build', 'filters', 'memcache.wasm')): Promise<BenchEnvoy> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const filters: object[] = [];
   if (mode !== 'tcp_proxy') {
     const wasm = wasmFilterOf(mode, weirWasm);
@@ -205,7 +206,7 @@ async function startBenchEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' |
   const clusters: object[] = [staticCluster('memcached', backendPort)];
   if (mode === 'weir+agent') {
     // the agent's control-server cluster, on a free port nobody listens on (see the header)
-    clusters.push({ ...staticCluster(XDS_CLUSTER_NAME, await freePort()), typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } } } });
+    clusters.push({ ...staticCluster(XDS_CLUSTER_NAME, await freeLoopbackPort()), typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } } } });
   }
   const bootstrap = {
     node: { id: `weir-bench-${mode}`, cluster: 'weir-bench' },

@@ -2,21 +2,13 @@
 // guards a named endpoint with a parser), an Envoy from `weir bootstrap` with the Weir agent, the
 // wait until that agent enforces the store's policy, and `weir` CLI runs against this server. Every
 // port is a free one. Each demo starts its own real backend and passes its port in.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { projectRoot } from '../server/envoy/binary.ts';
 import { listenerPort } from '../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../server/envoy/process.ts';
 import { freeLoopbackPort } from './servers/loopback-port.ts';
-
-export interface CliRun {
-  command: string;
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runWeirCli, startWeirServe, type CliRun } from './weir-process.ts';
 
 export interface GuardedServerOptions {
   /** Wiped and recreated: holds weir.yaml, policies/, the API socket and the server log. */
@@ -55,7 +47,7 @@ export function prepareStateDir(options: Pick<GuardedServerOptions, 'stateDir' |
 export async function startGuardedServer(options: GuardedServerOptions): Promise<GuardedServer> {
   const socket = path.join(options.stateDir, 'weir.sock');
   const serverLog = path.join(options.stateDir, 'weir-serve.log');
-  const weir = (args: readonly string[]): Promise<CliRun> => runWeir(args, socket);
+  const weir = (args: readonly string[]): Promise<CliRun> => runWeirCli(args, { socket });
   const stops: Array<() => Promise<void>> = [];
   const stop = async (): Promise<void> => {
     for (const stopOne of stops.reverse()) await stopOne().catch(() => undefined);
@@ -63,8 +55,8 @@ export async function startGuardedServer(options: GuardedServerOptions): Promise
   try {
     const xdsPort = await freeLoopbackPort();
     const configFile = writeServeConfig(options, { xdsPort, proxyPort: await freeLoopbackPort() });
-    const server = await startWeirServe(configFile, xdsPort, serverLog);
-    stops.push(() => stopChild(server));
+    const server = await startWeirServe({ configFile, xdsPort, logFile: serverLog });
+    stops.push(() => server.stop(5_000));
     options.say(`weir serve        pid ${server.pid}, xDS 127.0.0.1:${xdsPort}, API ${socket} (log ${path.relative(projectRoot, serverLog)})`);
 
     const bootstrap = await weir(['bootstrap', '--node-id', options.nodeId, '--xds', `127.0.0.1:${xdsPort}`, '--admin-port', '0']);
@@ -103,19 +95,6 @@ function writeServeConfig(options: GuardedServerOptions, ports: { xdsPort: numbe
   return configFile;
 }
 
-async function startWeirServe(configFile: string, xdsPort: number, serverLog: string): Promise<ChildProcess> {
-  const log = fs.openSync(serverLog, 'w');
-  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), 'serve', '--config', configFile], { stdio: ['ignore', log, log] });
-  fs.closeSync(log);
-  const deadline = Date.now() + 15_000;
-  while (!(await portOpen(xdsPort))) {
-    if (child.exitCode !== null) throw new Error(`weir serve exited with ${child.exitCode}; see ${serverLog}`);
-    if (Date.now() > deadline) throw new Error(`weir serve did not listen on 127.0.0.1:${xdsPort} within 15 s; see ${serverLog}`);
-    await sleep(100);
-  }
-  return child;
-}
-
 /** Waits until the Envoy's agent has subscribed to policy and ACKed the current revision. */
 async function waitForAgent(weir: (args: readonly string[]) => Promise<CliRun>, nodeId: string, serverLog: string): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -127,42 +106,11 @@ async function waitForAgent(weir: (args: readonly string[]) => Promise<CliRun>, 
   }
 }
 
-function runWeir(args: readonly string[], socket: string): Promise<CliRun> {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WEIR_SOCKET: socket },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ command: `weir ${args.join(' ')}`, code, stdout, stderr })));
-}
-
 function withPort(file: string, options: GuardedServerOptions): string {
   const text = fs.readFileSync(file, 'utf8').replace(new RegExp(`port: (['"]?)${options.guidePort}\\1`, 'g'), `port: '${options.backendPort}'`);
   const copy = path.join(options.stateDir, path.basename(file));
   fs.writeFileSync(copy, text);
   return copy;
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 function sleep(ms: number): Promise<void> {

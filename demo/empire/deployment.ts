@@ -9,8 +9,6 @@ import { installCassandra } from '../servers/cassandra/install.ts';
 import { installCqlsh } from '../servers/cassandra/cqlsh.ts';
 import { startCassandra, type RunningCassandra } from '../servers/cassandra/runner.ts';
 
-export type { CliRun } from '../guarded-server.ts';
-
 export const EMPIRE_DEMO = {
   stateDir: path.join(projectRoot, '.weir', 'demo-empire'),
   nodeId: 'weir-empire',

@@ -8,8 +8,6 @@ import { projectRoot } from '../../server/envoy/binary.ts';
 import { prepareStateDir, startGuardedServer, type GuardedServer } from '../guarded-server.ts';
 import { startMemcached, type RunningMemcached } from '../servers/memcached.ts';
 
-export type { CliRun } from '../guarded-server.ts';
-
 export const FLEET_DEMO = {
   stateDir: path.join(projectRoot, '.weir', 'demo-fleet'),
   nodeId: 'weir-fleet',

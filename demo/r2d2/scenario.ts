@@ -1,13 +1,12 @@
 // The r2d2 demo: the backend, `weir serve` and an Envoy bootstrapped by `weir bootstrap`, run as
 // separate processes the way a user would run them, then a scripted session that shows one allowed
 // and one refused request. Every outcome is checked, so `--check` can gate CI.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { projectRoot } from '../../server/envoy/binary.ts';
 import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { listenerPort } from '../../server/envoy/listeners.ts';
 import { startR2d2Backend, type R2d2Backend } from '../backends/r2d2-backend.ts';
-import { acceptsConnections } from '../servers/loopback-port.ts';
+import { runWeirCli, startWeirServe } from '../weir-process.ts';
 import { openR2d2Session } from './client.ts';
 
 export const R2D2_DEMO = {
@@ -45,13 +44,13 @@ export async function runR2d2Demo(): Promise<RunningR2d2Demo> {
     stops.push(() => backend.close());
     say(`r2d2 backend      listening on 127.0.0.1:${backend.port}`);
 
-    const server = await startWeirServe();
-    stops.push(() => stopChild(server));
+    const server = await startWeirServe({ configFile: R2D2_DEMO.configFile, xdsPort: R2D2_DEMO.xdsPort, logFile: path.join(projectRoot, '.weir', 'demo-server.log') });
+    stops.push(() => server.stop(5_000));
     say(`weir serve        xDS on 127.0.0.1:${R2D2_DEMO.xdsPort} (pid ${server.pid}, log .weir/demo-server.log)`);
 
-    const bootstrap = execFileSync(process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), 'bootstrap',
-      '--node-id', R2D2_DEMO.nodeId, '--xds', `127.0.0.1:${R2D2_DEMO.xdsPort}`, '--admin-port', String(R2D2_DEMO.adminPort)], { encoding: 'utf8' });
-    const envoy = await startEnvoy({ bootstrapYaml: bootstrap });
+    const bootstrap = await runWeirCli(['bootstrap', '--node-id', R2D2_DEMO.nodeId, '--xds', `127.0.0.1:${R2D2_DEMO.xdsPort}`, '--admin-port', String(R2D2_DEMO.adminPort)]);
+    if (bootstrap.code !== 0) throw new Error(`${bootstrap.command} failed (${bootstrap.code}): ${bootstrap.stderr}`);
+    const envoy = await startEnvoy({ bootstrapYaml: bootstrap.stdout });
     stops.push(() => envoy.stop());
     await envoy.waitReady();
     const port = await listenerPort(envoy, R2D2_DEMO.listenerName);
@@ -97,32 +96,3 @@ async function scriptedSession(port: number, backend: R2d2Backend, envoy: EnvoyP
   return outcomes;
 }
 
-async function startWeirServe(): Promise<ChildProcess> {
-  const { mkdirSync, openSync } = await import('node:fs');
-  mkdirSync(path.join(projectRoot, '.weir'), { recursive: true });
-  const log = openSync(path.join(projectRoot, '.weir', 'demo-server.log'), 'w');
-  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), 'serve', '--config', R2D2_DEMO.configFile], {
-    stdio: ['ignore', log, log],
-  });
-  await waitForPort(R2D2_DEMO.xdsPort, child);
-  return child;
-}
-
-async function waitForPort(port: number, child: ChildProcess, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`weir serve exited with ${child.exitCode}; see .weir/demo-server.log`);
-    if (await acceptsConnections(port)) return;
-    if (Date.now() > deadline) throw new Error(`weir serve did not listen on 127.0.0.1:${port} within ${timeoutMs} ms; see .weir/demo-server.log`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}

@@ -64,8 +64,6 @@ export function filterWasm(name: string): string {
   return path.join(repoRoot, 'build', 'filters', variant, `${name}.wasm`);
 }
 
-export const freePort = freeLoopbackPort;
-
 export async function startWasmEnvoy(options: WasmEnvoyOptions): Promise<WasmEnvoy> {
   const envoy = await startWasmEnvoyListeners({ listeners: [{ name: 'filter_under_test', ...options }] });
   const listenerPort = envoy.listenerPorts.filter_under_test;
@@ -93,7 +91,7 @@ export interface MultiWasmEnvoy extends Omit<WasmEnvoy, 'listenerPort'> {
 // loopback port Envoy picks, for tests that look at more than one VM or at Envoy's stats.
 export async function startWasmEnvoyListeners(options: { listeners: WasmListenerOptions[] }): Promise<MultiWasmEnvoy> {
   const listenerPorts: Record<string, number> = {};
-  for (const listener of options.listeners) listenerPorts[listener.name] = await freePort();
+  for (const listener of options.listeners) listenerPorts[listener.name] = await freeLoopbackPort();
   const configured = (log: string): boolean => log.split('configured,').length - 1 >= options.listeners.length;
   const envoyProcess = await startListeningEnvoy(
     { bootstrapYaml: JSON.stringify(bootstrap(options.listeners, listenerPorts)), logLevel: 'warning', componentLogLevel: 'wasm:info' },

@@ -2,24 +2,23 @@
 // bootstrapped with the Weir agent, the r2d2 parser guarding the droid-server endpoint, and raw TCP
 // clients from different 127.x source addresses (different identities). Policy changes go through
 // the real `weir` CLI; verdicts are read off the wire and off the backend.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startR2d2Backend, type R2d2Backend } from '../../demo/backends/r2d2-backend.ts';
-import { projectRoot } from '../../server/envoy/binary.ts';
 import { listenerPort } from '../../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { silentLogger } from '../../server/log/logger.ts';
 import { runServe, type RunningServe } from '../../server/cli/serve-command.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
-import { freePort } from '../support/free-port.ts';
-import { requireBuiltFilters } from '../filters/envoy-harness.ts';
+import { runWeirCli, type CliRun } from '../../demo/weir-process.ts';
+import { DROID_CLIENT_IP, ENDPOINTS_YAML, readOnlyPolicy, writeDroidServeConfig } from '../support/droid-deployment.ts';
 
-const SERVER_IP = '127.0.0.1';
-const CLIENT_IP = '127.0.0.2';
+/** droid-client may READ on the backend port; selecting droid-server makes its ingress default-deny. */
+const READ_ONLY_POLICY = readOnlyPolicy('droid-readonly', 'READ', { port: 'BACKEND_PORT' });
+
 const STRANGER_IP = '127.0.0.3';
 
 interface Deployment {
@@ -31,25 +30,11 @@ interface Deployment {
   stop(): Promise<void>;
 }
 
-beforeAll(() => {
-  requireBuiltFilters('r2d2.wasm', 'agent.wasm');
-});
-
 /** Backend, `weir serve` with a policy directory, and an Envoy with the agent, all on fresh ports. */
 async function deploy(options: { enforcementMode: 'default' | 'always'; policies: Record<string, string>; nodeId: string }): Promise<Deployment> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-enf-'));
   const backend = await startR2d2Backend();
-  fs.mkdirSync(path.join(dir, 'policies'));
-  for (const [name, text] of Object.entries(options.policies)) fs.writeFileSync(path.join(dir, 'policies', name), text.replaceAll('BACKEND_PORT', String(backend.port)));
-  const configFile = path.join(dir, 'weir.yaml');
-  fs.writeFileSync(configFile, [
-    'xds: { address: 127.0.0.1, port: 0, batchWindowMs: 10 }',
-    `policies: { dir: policies, enforcementMode: ${options.enforcementMode} }`,
-    'api: { socket: weir.sock }',
-    'redirects:',
-    `  - { name: r2d2, parser: r2d2, endpoint: droid-server, listen: { address: 127.0.0.1, port: ${await freePort()} }, upstream: { address: ${SERVER_IP}, port: ${backend.port} } }`,
-    `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
-  ].join('\n'));
+  const configFile = await writeDroidServeConfig(dir, { backendPort: backend.port, enforcementMode: options.enforcementMode, policies: options.policies });
   const serve = await runServe({ configFile, logger: silentLogger() });
   const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: options.nodeId, xdsPort: serve.controlServer.port, adminPort: 0 }) });
   await envoy.waitReady();
@@ -68,30 +53,6 @@ async function deploy(options: { enforcementMode: 'default' | 'always'; policies
     },
   };
 }
-
-const ENDPOINTS = `apiVersion: weir.dev/v1
-kind: Endpoint
-metadata: { name: droid-server }
-spec: { labels: { app: droid-server }, ips: [${SERVER_IP}] }
----
-apiVersion: weir.dev/v1
-kind: Endpoint
-metadata: { name: droid-client }
-spec: { labels: { app: droid-client }, ips: [${CLIENT_IP}] }
-`;
-
-/** droid-client may READ on the backend port; selecting droid-server makes its ingress default-deny. */
-const READ_ONLY = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: { name: droid-readonly }
-spec:
-  endpointSelector: { matchLabels: { app: droid-server } }
-  ingress:
-    - fromEndpoints: [{ matchLabels: { app: droid-client } }]
-      toPorts:
-        - ports: [{ port: "BACKEND_PORT", protocol: TCP }]
-          rules: { l7proto: r2d2, l7: [{ cmd: READ }] }
-`;
 
 /** Everyone may do anything, but droid-client is denied at L3/L4: deny beats allow. */
 const DENY_CLIENT = `apiVersion: cilium.io/v2
@@ -170,21 +131,8 @@ async function verdict(deployment: Deployment, from: string, line: string): Prom
   }
 }
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** When the process exited (ms since epoch). */
-  exitedAt: number;
-}
-
 function weir(deployment: Deployment, args: string[]): Promise<CliRun> {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WEIR_SOCKET: deployment.serve.api.socket } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr, exitedAt: Date.now() })));
+  return runWeirCli(args, { socket: deployment.serve.api.socket });
 }
 
 function writePolicy(deployment: Deployment, name: string, text: string): string {
@@ -202,7 +150,7 @@ describe('mode default: policy from the store, enforced by the agent in a real E
   let deployment: Deployment;
 
   beforeAll(async () => {
-    deployment = await deploy({ enforcementMode: 'default', policies: { 'endpoints.yaml': ENDPOINTS }, nodeId: 'enforce-default' });
+    deployment = await deploy({ enforcementMode: 'default', policies: { 'endpoints.yaml': ENDPOINTS_YAML }, nodeId: 'enforce-default' });
     await waitEnforced(deployment);
   }, 60_000);
 
@@ -211,15 +159,15 @@ describe('mode default: policy from the store, enforced by the agent in a real E
   });
 
   it('allows everything while no rule selects the endpoint', async () => {
-    expect(await verdict(deployment, CLIENT_IP, 'WRITE open-door')).toMatch(/^OK /);
+    expect(await verdict(deployment, DROID_CLIENT_IP, 'WRITE open-door')).toMatch(/^OK /);
     expect(await verdict(deployment, STRANGER_IP, 'READ open-door')).toMatch(/^OK /);
   });
 
   it('denies on an open connection within 1 s of `weir policy import` returning; `weir policy wait` returns after the agent ACKed', async () => {
-    const session = await openSession(deployment.proxyPort, CLIENT_IP);
+    const session = await openSession(deployment.proxyPort, DROID_CLIENT_IP);
     try {
       expect(await session.request('WRITE before-import')).toMatch(/^OK /);
-      const imported = await weir(deployment, ['policy', 'import', writePolicy(deployment, 'droid-readonly.yaml', READ_ONLY), '-o', 'json']);
+      const imported = await weir(deployment, ['policy', 'import', writePolicy(deployment, 'droid-readonly.yaml', READ_ONLY_POLICY), '-o', 'json']);
       expect(imported.code).toBe(0);
       const revision = (JSON.parse(imported.stdout) as { revision: string }).revision;
       let reply = '';
@@ -244,7 +192,7 @@ describe('mode default: policy from the store, enforced by the agent in a real E
   }, 30_000);
 
   it('tells identities apart by source address: the allowed client passes, another is denied by default', async () => {
-    expect(await verdict(deployment, CLIENT_IP, 'READ identity-check')).toMatch(/^OK /);
+    expect(await verdict(deployment, DROID_CLIENT_IP, 'READ identity-check')).toMatch(/^OK /);
     expect(await verdict(deployment, STRANGER_IP, 'READ stranger')).toBe('ERROR');
     expect(deployment.backend.received).not.toContain('READ stranger');
   });
@@ -252,12 +200,12 @@ describe('mode default: policy from the store, enforced by the agent in a real E
   it('rejects invalid policies with precise messages and leaves the verdicts unchanged', async () => {
     const before = deployment.serve.store.current().revision;
     const cases: Array<{ name: string; text: string; message: string }> = [
-      { name: 'bad-regex.yaml', text: READ_ONLY.replace('{ cmd: READ }', '{ cmd: READ, file: "(oops" }'), message: 'bad-regex.yaml: spec.ingress[0].toPorts[0].rules.l7[0].file: invalid regex "(oops": missing closing ")" at offset 0' },
-      { name: 'bad-key.yaml', text: READ_ONLY.replace('{ cmd: READ }', '{ cmd: READ, colour: red }'), message: 'bad-key.yaml: spec.ingress[0].toPorts[0].rules.l7[0].colour: unknown r2d2 rule key; r2d2 accepts cmd, file' },
-      { name: 'bad-command.yaml', text: READ_ONLY.replace('cmd: READ', 'cmd: FLY'), message: 'bad-command.yaml: spec.ingress[0].toPorts[0].rules.l7[0].cmd: unknown r2d2 command "FLY"' },
-      { name: 'bad-l7proto.yaml', text: READ_ONLY.replace('l7proto: r2d2', 'l7proto: gopher'), message: 'bad-l7proto.yaml: spec.ingress[0].toPorts[0].rules.l7proto: unknown l7proto "gopher"' },
-      { name: 'bad-type.yaml', text: READ_ONLY.replace('port: "BACKEND_PORT"', 'port: [BACKEND_PORT]'), message: 'bad-type.yaml: spec.ingress[0].toPorts[0].ports[0].port: expected a port number 0..65535' },
-      { name: 'bad-yaml.yaml', text: `${READ_ONLY}  - [unclosed\n`, message: 'bad-yaml.yaml: YAML syntax error at line' },
+      { name: 'bad-regex.yaml', text: READ_ONLY_POLICY.replace('{ cmd: READ }', '{ cmd: READ, file: "(oops" }'), message: 'bad-regex.yaml: spec.ingress[0].toPorts[0].rules.l7[0].file: invalid regex "(oops": missing closing ")" at offset 0' },
+      { name: 'bad-key.yaml', text: READ_ONLY_POLICY.replace('{ cmd: READ }', '{ cmd: READ, colour: red }'), message: 'bad-key.yaml: spec.ingress[0].toPorts[0].rules.l7[0].colour: unknown r2d2 rule key; r2d2 accepts cmd, file' },
+      { name: 'bad-command.yaml', text: READ_ONLY_POLICY.replace('cmd: READ', 'cmd: FLY'), message: 'bad-command.yaml: spec.ingress[0].toPorts[0].rules.l7[0].cmd: unknown r2d2 command "FLY"' },
+      { name: 'bad-l7proto.yaml', text: READ_ONLY_POLICY.replace('l7proto: r2d2', 'l7proto: gopher'), message: 'bad-l7proto.yaml: spec.ingress[0].toPorts[0].rules.l7proto: unknown l7proto "gopher"' },
+      { name: 'bad-type.yaml', text: READ_ONLY_POLICY.replace('port: "BACKEND_PORT"', 'port: [BACKEND_PORT]'), message: 'bad-type.yaml: spec.ingress[0].toPorts[0].ports[0].port: expected a port number 0..65535' },
+      { name: 'bad-yaml.yaml', text: `${READ_ONLY_POLICY}  - [unclosed\n`, message: 'bad-yaml.yaml: YAML syntax error at line' },
     ];
     for (const invalid of cases) {
       const rejected = await weir(deployment, ['policy', 'import', writePolicy(deployment, invalid.name, invalid.text)]);
@@ -265,8 +213,8 @@ describe('mode default: policy from the store, enforced by the agent in a real E
       expect(rejected.stderr, invalid.name).toContain(invalid.message);
     }
     expect(deployment.serve.store.current().revision).toBe(before);
-    expect(await verdict(deployment, CLIENT_IP, 'READ after-invalid')).toMatch(/^OK /);
-    expect(await verdict(deployment, CLIENT_IP, 'WRITE after-invalid')).toBe('ERROR');
+    expect(await verdict(deployment, DROID_CLIENT_IP, 'READ after-invalid')).toMatch(/^OK /);
+    expect(await verdict(deployment, DROID_CLIENT_IP, 'WRITE after-invalid')).toBe('ERROR');
     expect(await verdict(deployment, STRANGER_IP, 'READ after-invalid')).toBe('ERROR');
   }, 60_000);
 
@@ -276,7 +224,7 @@ describe('mode default: policy from the store, enforced by the agent in a real E
     expect(imported.code).toBe(0);
     await waitEnforced(deployment);
     expect(await verdict(deployment, STRANGER_IP, 'WRITE everyone-else')).toMatch(/^OK /);
-    expect(['ERROR', 'closed']).toContain(await verdict(deployment, CLIENT_IP, 'READ denied-client'));
+    expect(['ERROR', 'closed']).toContain(await verdict(deployment, DROID_CLIENT_IP, 'READ denied-client'));
     expect(deployment.backend.received).not.toContain('READ denied-client');
   }, 30_000);
 });
@@ -285,7 +233,7 @@ describe('mode always and fail closed', () => {
   let deployment: Deployment;
 
   beforeAll(async () => {
-    deployment = await deploy({ enforcementMode: 'always', policies: { 'endpoints.yaml': ENDPOINTS }, nodeId: 'enforce-always' });
+    deployment = await deploy({ enforcementMode: 'always', policies: { 'endpoints.yaml': ENDPOINTS_YAML }, nodeId: 'enforce-always' });
     await waitEnforced(deployment);
   }, 60_000);
 
@@ -294,17 +242,17 @@ describe('mode always and fail closed', () => {
   });
 
   it('denies an endpoint no rule selects', async () => {
-    expect(await verdict(deployment, CLIENT_IP, 'READ unselected')).toBe('ERROR');
+    expect(await verdict(deployment, DROID_CLIENT_IP, 'READ unselected')).toBe('ERROR');
     expect(deployment.backend.received).not.toContain('READ unselected');
   });
 
   it('denies while the store has no policy for the redirect\'s endpoint (fail closed), then follows the import', async () => {
     expect((await weir(deployment, ['policy', 'delete', 'endpoints.yaml'])).code).toBe(0);
     await waitEnforced(deployment);
-    expect(await verdict(deployment, CLIENT_IP, 'READ no-policy')).toBe('ERROR');
-    expect((await weir(deployment, ['policy', 'import', writePolicy(deployment, 'endpoints.yaml', ENDPOINTS)])).code).toBe(0);
-    expect((await weir(deployment, ['policy', 'import', writePolicy(deployment, 'droid-readonly.yaml', READ_ONLY)])).code).toBe(0);
+    expect(await verdict(deployment, DROID_CLIENT_IP, 'READ no-policy')).toBe('ERROR');
+    expect((await weir(deployment, ['policy', 'import', writePolicy(deployment, 'endpoints.yaml', ENDPOINTS_YAML)])).code).toBe(0);
+    expect((await weir(deployment, ['policy', 'import', writePolicy(deployment, 'droid-readonly.yaml', READ_ONLY_POLICY)])).code).toBe(0);
     await waitEnforced(deployment);
-    expect(await verdict(deployment, CLIENT_IP, 'READ with-policy')).toMatch(/^OK /);
+    expect(await verdict(deployment, DROID_CLIENT_IP, 'READ with-policy')).toMatch(/^OK /);
   }, 60_000);
 });

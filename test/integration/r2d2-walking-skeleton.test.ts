@@ -12,7 +12,7 @@ import { runServe, type RunningServe } from '../../server/cli/serve-command.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { startR2d2Backend, type R2d2Backend } from '../../demo/backends/r2d2-backend.ts';
 import { openR2d2Session } from '../../demo/r2d2/client.ts';
-import { freePort } from '../support/free-port.ts';
+import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
 
 let backend: R2d2Backend;
 let serve: RunningServe;
@@ -29,7 +29,7 @@ beforeAll(async () => {
     'status: { address: 127.0.0.1, port: 0 }',
     'redirects:',
     '  - name: r2d2',
-    `    listen: { address: 127.0.0.1, port: ${await freePort()} }`,
+    `    listen: { address: 127.0.0.1, port: ${await freeLoopbackPort()} }`,
     '    parser: r2d2',
     `    upstream: { address: 127.0.0.1, port: ${backend.port} }`,
     `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,

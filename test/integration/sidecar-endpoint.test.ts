@@ -3,7 +3,6 @@
 // Endpoint document for droid-server in the store. The policy selecting app=x must then be
 // enforced by that Envoy's r2d2 parser (without the registration the parser would deny everything
 // as an unknown endpoint), and `weir endpoint list` must show the endpoint as sidecar:<node id>.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -11,51 +10,24 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startR2d2Backend, type R2d2Backend } from '../../demo/backends/r2d2-backend.ts';
 import { runServe, type RunningServe } from '../../server/cli/serve-command.ts';
-import { projectRoot } from '../../server/envoy/binary.ts';
 import { listenerPort } from '../../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { silentLogger } from '../../server/log/logger.ts';
-import { freePort } from '../support/free-port.ts';
-import { requireBuiltFilters } from '../filters/envoy-harness.ts';
+import { runWeirCli, type CliRun } from '../../demo/weir-process.ts';
+import { CLIENT_ENDPOINT_YAML, DROID_CLIENT_IP, readOnlyPolicy, writeDroidServeConfig } from '../support/droid-deployment.ts';
 
 const NODE_ID = 'sidecar-droid-server';
 const SIDECAR_IP = '127.0.0.5';
-const CLIENT_IP = '127.0.0.2';
 const STRANGER_IP = '127.0.0.3';
 
+// droid-client is in the store; droid-server (labels app=x) comes only from the sidecar's bootstrap.
 const STORE_FILES = {
-  'client.yaml': `apiVersion: weir.dev/v1
-kind: Endpoint
-metadata: { name: droid-client }
-spec: { labels: { app: droid-client }, ips: [${CLIENT_IP}] }
-`,
-  'x-readonly.yaml': `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: { name: x-readonly }
-spec:
-  endpointSelector: { matchLabels: { app: x } }
-  ingress:
-    - fromEndpoints: [{ matchLabels: { app: droid-client } }]
-      toPorts:
-        - ports: [{ port: "BACKEND_PORT", protocol: TCP }]
-          rules: { l7proto: r2d2, l7: [{ cmd: READ }] }
-`,
+  'client.yaml': CLIENT_ENDPOINT_YAML,
+  'x-readonly.yaml': readOnlyPolicy('x-readonly', 'READ', { port: 'BACKEND_PORT', serverApp: 'x' }),
 };
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function weir(args: string[], socket?: string): Promise<CliRun> {
-  const env = socket === undefined ? process.env : { ...process.env, WEIR_SOCKET: socket };
-  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return runWeirCli(args, { socket });
 }
 
 /** One r2d2 request line on a fresh connection from `localAddress`; the reply line, or 'closed'. */
@@ -95,20 +67,9 @@ describe('sidecar endpoint from node metadata (real Envoy)', () => {
   let proxyPort = 0;
 
   beforeAll(async () => {
-    requireBuiltFilters('r2d2.wasm', 'agent.wasm');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-sidecar-'));
     backend = await startR2d2Backend();
-    fs.mkdirSync(path.join(dir, 'policies'));
-    for (const [name, text] of Object.entries(STORE_FILES)) fs.writeFileSync(path.join(dir, 'policies', name), text.replaceAll('BACKEND_PORT', String(backend.port)));
-    const configFile = path.join(dir, 'weir.yaml');
-    fs.writeFileSync(configFile, [
-      'xds: { address: 127.0.0.1, port: 0, batchWindowMs: 10 }',
-      'policies: { dir: policies, enforcementMode: default }',
-      'api: { socket: weir.sock }',
-      'redirects:',
-      `  - { name: r2d2, parser: r2d2, endpoint: droid-server, listen: { address: 127.0.0.1, port: ${await freePort()} }, upstream: { address: 127.0.0.1, port: ${backend.port} } }`,
-      `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
-    ].join('\n'));
+    const configFile = await writeDroidServeConfig(dir, { backendPort: backend.port, policies: STORE_FILES });
     serve = await runServe({ configFile, logger: silentLogger() });
     const bootstrap = await weir([
       'bootstrap', '--node-id', NODE_ID, '--xds', `127.0.0.1:${serve.controlServer.port}`, '--admin-port', '0',
@@ -150,8 +111,8 @@ describe('sidecar endpoint from node metadata (real Envoy)', () => {
   it("the sidecar's Envoy enforces the policy that selects its own endpoint", async () => {
     const waited = await weir(['policy', 'wait', '--timeout', '20'], serve?.api.socket);
     expect(waited.code, `${waited.stderr}\n${envoy?.log().slice(-3000) ?? ''}`).toBe(0);
-    expect(await requestOnce(proxyPort, CLIENT_IP, 'READ allowed-client')).toMatch(/^OK /);
-    expect(await requestOnce(proxyPort, CLIENT_IP, 'WRITE not-allowed')).toBe('ERROR');
+    expect(await requestOnce(proxyPort, DROID_CLIENT_IP, 'READ allowed-client')).toMatch(/^OK /);
+    expect(await requestOnce(proxyPort, DROID_CLIENT_IP, 'WRITE not-allowed')).toBe('ERROR');
     expect(await requestOnce(proxyPort, STRANGER_IP, 'READ stranger')).toBe('ERROR');
   });
 });

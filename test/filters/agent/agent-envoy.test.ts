@@ -15,9 +15,10 @@ import type { EncodedResource } from '../../../server/xds/resources/encoded-reso
 import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
 import { encodeNetworkPolicy, NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
 import type { Snapshot } from '../../../server/xds/snapshot.ts';
-import { buildFilters, filterWasm, freePort, parseAccessLog, repoRoot, waitFor } from '../envoy-harness.ts';
+import { buildFilters, filterWasm, parseAccessLog, repoRoot, waitFor } from '../envoy-harness.ts';
 import { ENDPOINTS, R2D2_DB_POLICY, R2D2_DB_READ_ONLY_POLICY, compileResources } from './policy-resources.ts';
 import { connectFrom } from './source-client.ts';
+import { freeLoopbackPort } from '../../../demo/servers/loopback-port.ts';
 
 const WEB = '127.0.0.2';
 const ADMIN = '127.0.0.3';
@@ -72,7 +73,7 @@ async function listening(port: number): Promise<boolean> {
 beforeAll(async () => {
   buildFilters('agent', 'r2d2');
   backend = await startR2d2Backend();
-  listenPort = await freePort();
+  listenPort = await freeLoopbackPort();
   server = await startControlServer({ port: 0 });
 }, 600_000);
 

@@ -14,7 +14,7 @@ import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts'
 import { silentLogger } from '../../../server/log/logger.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
 import { waitFor } from '../../filters/envoy-harness.ts';
-import { CLIENT_IP, writeDroidServeConfig } from './droid-fixture.ts';
+import { DROID_CLIENT_IP, DROID_READ_ONLY_POLICIES, writeDroidServeConfig } from '../../support/droid-deployment.ts';
 
 const NODE_ID = 'accesslog-node';
 
@@ -27,7 +27,7 @@ let proxyPort: number;
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-accesslog-'));
   backend = await startR2d2Backend();
-  const configFile = await writeDroidServeConfig(dir, backend.port, 0);
+  const configFile = await writeDroidServeConfig(dir, { backendPort: backend.port, policies: DROID_READ_ONLY_POLICIES });
   serve = await runServe({ configFile, logger: silentLogger() });
   envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: NODE_ID, xdsPort: serve.controlServer.port, adminPort: 0 }) });
   await envoy.waitReady();
@@ -72,7 +72,7 @@ describe('access logs from a real Envoy', () => {
   it('delivers allowed and denied r2d2 requests with fields, addresses and identities, and weir monitor prints them', async () => {
     const hub = serve.observability.pipeline.hub;
     const before = hub.ring.added;
-    expect(await exchange(CLIENT_IP, ['READ alpha', 'WRITE beta'])).toEqual([expect.stringMatching(/^OK /), 'ERROR']);
+    expect(await exchange(DROID_CLIENT_IP, ['READ alpha', 'WRITE beta'])).toEqual([expect.stringMatching(/^OK /), 'ERROR']);
     // READ, its reply (Response), WRITE (Denied); the probe's reply that became ERROR is no Response.
     await until(() => hub.ring.added >= before + 3, 10_000, 'three access-log records');
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -114,7 +114,7 @@ describe('access logs from a real Envoy', () => {
       const now = sessions.get(NODE_ID);
       return (now?.received ?? 0) - (start?.received ?? 0) + (now?.lostTotal ?? 0) - (start?.lostTotal ?? 0);
     };
-    await Promise.all(Array.from({ length: connections }, (_unused, index) => pipelined(CLIENT_IP, requests / connections, `burst-${index}`)));
+    await Promise.all(Array.from({ length: connections }, (_unused, index) => pipelined(DROID_CLIENT_IP, requests / connections, `burst-${index}`)));
     await until(() => accounted() >= total, 60_000, `${total} records received or counted as dropped`);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(accounted()).toBe(total);

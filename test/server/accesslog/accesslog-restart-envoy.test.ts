@@ -18,9 +18,9 @@ import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts'
 import { silentLogger } from '../../../server/log/logger.ts';
 import { weirStatus } from '../../../server/metrics/status-command.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
-import { freePort } from '../../support/free-port.ts';
 import { waitFor } from '../../filters/envoy-harness.ts';
-import { CLIENT_IP, writeDroidServeConfig } from './droid-fixture.ts';
+import { DROID_CLIENT_IP, DROID_READ_ONLY_POLICIES, writeDroidServeConfig } from '../../support/droid-deployment.ts';
+import { freeLoopbackPort } from '../../../demo/servers/loopback-port.ts';
 
 const NODE_ID = 'accesslog-restart-node';
 const CONNECTIONS = 4;
@@ -40,7 +40,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-accesslog-restart-'));
   backend = await startR2d2Backend();
   // A fixed (free) xDS port, so the restarted server is where Envoy and the agent reconnect.
-  configFile = await writeDroidServeConfig(dir, backend.port, await freePort());
+  configFile = await writeDroidServeConfig(dir, { backendPort: backend.port, xdsPort: await freeLoopbackPort(), policies: DROID_READ_ONLY_POLICIES });
 }, 60_000);
 
 afterAll(async () => {
@@ -134,7 +134,7 @@ let sent = 0;
 
 /** Sends READ lines in chunks at a steady pace on one connection; resolves when every reply arrived. */
 async function paced(proxyPort: number, tag: string): Promise<void> {
-  const socket = net.connect({ port: proxyPort, host: '127.0.0.1', localAddress: CLIENT_IP });
+  const socket = net.connect({ port: proxyPort, host: '127.0.0.1', localAddress: DROID_CLIENT_IP });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);

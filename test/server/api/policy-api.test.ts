@@ -6,7 +6,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IDENTITY_MAP_TYPE_URL, decodeIdentityMap } from '../../../server/xds/resources/identity-map.ts';
 import { NETWORK_POLICY_TYPE_URL, decodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
-import { ENDPOINTS_YAML, openScriptedAgent, readOnlyPolicy, startTestServer, type ScriptedAgent, type TestServer } from './support.ts';
+import { ENDPOINTS_YAML, readOnlyPolicy } from '../../support/droid-deployment.ts';
+import { openScriptedAgent, startTestServer, type ScriptedAgent, type TestServer } from './support.ts';
 
 let server: TestServer | undefined;
 let agent: ScriptedAgent | undefined;

@@ -98,29 +98,3 @@ export function openScriptedAgent(xdsPort: number, nodeId: string): ScriptedAgen
     },
   };
 }
-
-/** Endpoint documents and a policy for the droid-server endpoint (r2d2 on port 9000). */
-export const ENDPOINTS_YAML = `apiVersion: weir.dev/v1
-kind: Endpoint
-metadata: { name: droid-server }
-spec: { labels: { app: droid-server }, ips: [127.0.0.1] }
----
-apiVersion: weir.dev/v1
-kind: Endpoint
-metadata: { name: droid-client }
-spec: { labels: { app: droid-client }, ips: [127.0.0.2] }
-`;
-
-export function readOnlyPolicy(name = 'droid-readonly', cmd = 'READ'): string {
-  return `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: { name: ${name} }
-spec:
-  endpointSelector: { matchLabels: { app: droid-server } }
-  ingress:
-    - fromEndpoints: [{ matchLabels: { app: droid-client } }]
-      toPorts:
-        - ports: [{ port: "9000", protocol: TCP }]
-          rules: { l7proto: r2d2, l7: [{ cmd: ${cmd} }] }
-`;
-}

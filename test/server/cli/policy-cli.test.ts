@@ -1,33 +1,19 @@
 // The policy, endpoint, identity and proxy commands as a person runs them: the real `weir` process
 // against a real server on a temp unix socket. Checks stdout, stderr and the documented exit codes.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
 import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
-import { ENDPOINTS_YAML, openScriptedAgent, readOnlyPolicy, startTestServer, type ScriptedAgent, type TestServer } from '../api/support.ts';
+import { runWeirCli, type CliRun } from '../../../demo/weir-process.ts';
+import { ENDPOINTS_YAML, readOnlyPolicy } from '../../support/droid-deployment.ts';
+import { openScriptedAgent, startTestServer, type ScriptedAgent, type TestServer } from '../api/support.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
 let server: TestServer;
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function weir(args: string[], options: { stdin?: string; socket?: string } = {}): Promise<CliRun> {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'weir.js'), ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, WEIR_SOCKET: options.socket ?? server.serve.api.socket },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end(options.stdin ?? '');
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return runWeirCli(args, { socket: options.socket ?? server.serve.api.socket, stdin: options.stdin });
 }
 
 beforeAll(async () => {

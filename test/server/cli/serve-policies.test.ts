@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../server/log/logger.ts';
 import { runServe, type RunningServe } from '../../../server/cli/serve-command.ts';
-import { ENDPOINTS_YAML, readOnlyPolicy } from '../api/support.ts';
+import { ENDPOINTS_YAML, readOnlyPolicy } from '../../support/droid-deployment.ts';
 
 let serve: RunningServe | undefined;
 let dir: string | undefined;

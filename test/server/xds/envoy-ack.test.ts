@@ -16,7 +16,6 @@ import type { TypeApplyState } from '../../../server/xds/proxy-status.ts';
 import {
   compileProbeModule,
   exchange,
-  freePort,
   openConnection,
   roundTrip,
   startTaggingServer,
@@ -27,6 +26,7 @@ import {
 } from './support/envoy-process.ts';
 import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts';
 import { waitFor } from '../../filters/envoy-harness.ts';
+import { freeLoopbackPort } from '../../../demo/servers/loopback-port.ts';
 
 const workDir = makeWorkDir();
 let echo: { port: number; stop(): Promise<void> };
@@ -106,7 +106,7 @@ function dynamicNames(dump: ConfigDump): { listeners: string[]; clusters: string
 
 describe('xDS server with a real Envoy', () => {
   it('state of the world: Envoy applies and ACKs the listener and cluster, and traffic passes the Wasm filter', async () => {
-    const redirect = await redirectTo(await freePort());
+    const redirect = await redirectTo(await freeLoopbackPort());
     const server = await startServer(redirect);
     const envoy = await startProxy(server, 'envoy-sotw', 'sotw');
     await waitForAcks(server, 'envoy-sotw', envoy);
@@ -118,7 +118,7 @@ describe('xDS server with a real Envoy', () => {
   }, 40_000);
 
   it('inline filter: an invalid listener is NACKed with Envoy\'s message, not resent, and the old listener keeps working', async () => {
-    const redirect = await redirectTo(await freePort());
+    const redirect = await redirectTo(await freeLoopbackPort());
     const server = await startServer(redirect, 0, 'inline');
     const envoy = await startProxy(server, 'envoy-nack', 'sotw');
     await waitForAcks(server, 'envoy-nack', envoy, [CLUSTER_TYPE_URL, LISTENER_TYPE_URL]);
@@ -134,7 +134,7 @@ describe('xDS server with a real Envoy', () => {
   }, 40_000);
 
   it('ECDS: a module that fails to load is NACKed on the extension config, and the running module keeps serving', async () => {
-    const redirect = await redirectTo(await freePort());
+    const redirect = await redirectTo(await freeLoopbackPort());
     const server = await startServer(redirect);
     const envoy = await startProxy(server, 'envoy-ecds-nack', 'sotw');
     await waitForAcks(server, 'envoy-ecds-nack', envoy);
@@ -148,7 +148,7 @@ describe('xDS server with a real Envoy', () => {
   }, 40_000);
 
   it('a cluster and a filter update reach new connections while an open connection keeps working', async () => {
-    const redirect = await redirectTo(await freePort());
+    const redirect = await redirectTo(await freeLoopbackPort());
     const server = await startServer(redirect);
     const envoy = await startProxy(server, 'envoy-update', 'sotw');
     await waitForAcks(server, 'envoy-update', envoy);
@@ -180,7 +180,7 @@ describe('xDS server with a real Envoy', () => {
   }, 40_000);
 
   it('EDS: the cluster warms on its ClusterLoadAssignment, all four types are ACKed in delta, traffic flows', async () => {
-    const redirect = await redirectTo(await freePort());
+    const redirect = await redirectTo(await freeLoopbackPort());
     const snapshot = buildRedirectSnapshot({ redirects: [redirect], filtersDir: workDir, endpointDelivery: 'eds' });
     const server = await startControlServer({ batchWindowMs: 0, snapshot });
     cleanups.push(() => server.stop());
@@ -196,7 +196,7 @@ describe('xDS server with a real Envoy', () => {
   }, 40_000);
 
   it('delta: ACKs, and after a server restart Envoy keeps forwarding and gets nothing unchanged again', async () => {
-    const redirect = await redirectTo(await freePort());
+    const redirect = await redirectTo(await freeLoopbackPort());
     const first = await startServer(redirect);
     const envoy = await startProxy(first, 'envoy-delta', 'delta');
     await waitForAcks(first, 'envoy-delta', envoy);

@@ -6,7 +6,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freeLoopbackPort } from '../../../../demo/servers/loopback-port.ts';
 import type { EnvoyProcess } from '../../../../server/envoy/process.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
@@ -21,8 +20,6 @@ export async function configDump(envoy: EnvoyProcess): Promise<ConfigDump> {
   if (response.status !== 200) throw new Error(`Envoy admin /config_dump answered ${response.status}`);
   return JSON.parse(response.body) as ConfigDump;
 }
-
-export const freePort = freeLoopbackPort;
 
 /** Compiles filters/probe/index.ts (ping -> pong) into `outDir/probe.wasm`. */
 export async function compileProbeModule(outDir: string): Promise<string> {

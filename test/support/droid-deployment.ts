@@ -1,0 +1,84 @@
+// The droid scenario the policy, CLI, access-log and end-to-end tests share: droid-server
+// (127.0.0.1) runs an r2d2 backend, droid-client (127.0.0.2) may only READ from it, and `weir serve`
+// redirects one listener to that backend with the r2d2 parser. Test helper.
+import fs from 'node:fs';
+import path from 'node:path';
+import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
+import { projectRoot } from '../../server/envoy/binary.ts';
+import { requireBuiltFilters } from '../filters/envoy-harness.ts';
+
+export const DROID_SERVER_IP = '127.0.0.1';
+export const DROID_CLIENT_IP = '127.0.0.2';
+
+export const CLIENT_ENDPOINT_YAML = `apiVersion: weir.dev/v1
+kind: Endpoint
+metadata: { name: droid-client }
+spec: { labels: { app: droid-client }, ips: [${DROID_CLIENT_IP}] }
+`;
+
+/** Endpoint documents for droid-server and droid-client. */
+export const ENDPOINTS_YAML = `apiVersion: weir.dev/v1
+kind: Endpoint
+metadata: { name: droid-server }
+spec: { labels: { app: droid-server }, ips: [${DROID_SERVER_IP}] }
+---
+${CLIENT_ENDPOINT_YAML}`;
+
+export interface ReadOnlyPolicyOptions {
+  /** The r2d2 port the rule names (a number, or a placeholder such as "BACKEND_PORT"); default 9000. */
+  port?: number | string;
+  /** The `app` label of the endpoint the policy selects; default droid-server. */
+  serverApp?: string;
+}
+
+/** A CiliumNetworkPolicy: droid-client may send r2d2 `cmd` to the selected endpoint, nothing else. */
+export function readOnlyPolicy(name = 'droid-readonly', cmd = 'READ', options: ReadOnlyPolicyOptions = {}): string {
+  return `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: ${name} }
+spec:
+  endpointSelector: { matchLabels: { app: ${options.serverApp ?? 'droid-server'} } }
+  ingress:
+    - fromEndpoints: [{ matchLabels: { app: droid-client } }]
+      toPorts:
+        - ports: [{ port: "${options.port ?? 9000}", protocol: TCP }]
+          rules: { l7proto: r2d2, l7: [{ cmd: ${cmd} }] }
+`;
+}
+
+/** A policy directory where droid-client may only READ from droid-server's r2d2 backend. */
+export const DROID_READ_ONLY_POLICIES: Record<string, string> = {
+  'droids.yaml': `${ENDPOINTS_YAML}---\n${readOnlyPolicy('droid-readonly', 'READ', { port: 'BACKEND_PORT' })}`,
+};
+
+export interface DroidServeConfig {
+  backendPort: number;
+  /** The xDS port; 0 (default) lets the server pick. */
+  xdsPort?: number;
+  enforcementMode?: 'default' | 'always';
+  /** Files of the policy directory; "BACKEND_PORT" in them becomes the backend's port. */
+  policies: Record<string, string>;
+}
+
+/**
+ * Writes the policy directory and `weir.yaml` (one r2d2 redirect to the backend, endpoint
+ * droid-server, on a free listener port) into `dir` and returns the configuration file. Fails
+ * early when the filters `weir serve` loads are not built.
+ */
+export async function writeDroidServeConfig(dir: string, config: DroidServeConfig): Promise<string> {
+  requireBuiltFilters('r2d2.wasm', 'agent.wasm');
+  fs.mkdirSync(path.join(dir, 'policies'));
+  for (const [name, text] of Object.entries(config.policies)) {
+    fs.writeFileSync(path.join(dir, 'policies', name), text.replaceAll('BACKEND_PORT', String(config.backendPort)));
+  }
+  const configFile = path.join(dir, 'weir.yaml');
+  fs.writeFileSync(configFile, [
+    `xds: { address: 127.0.0.1, port: ${config.xdsPort ?? 0}, batchWindowMs: 10 }`,
+    `policies: { dir: policies, enforcementMode: ${config.enforcementMode ?? 'default'} }`,
+    'api: { socket: weir.sock }',
+    'redirects:',
+    `  - { name: r2d2, parser: r2d2, endpoint: droid-server, listen: { address: 127.0.0.1, port: ${await freeLoopbackPort()} }, upstream: { address: ${DROID_SERVER_IP}, port: ${config.backendPort} } }`,
+    `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
+  ].join('\n'));
+  return configFile;
+}
