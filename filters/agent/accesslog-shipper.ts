@@ -5,7 +5,8 @@
 // entry is either acknowledged or counted: parser-side enqueue failures (shared-data counter
 // `weir/accesslog/dropped`), a full buffer (`buffer`, dropped before numbering, so the sequence has
 // no gaps), or an empty entry (`malformed`). docs/accesslog.md has the whole path.
-import { LogLevel, proxy_dequeue_shared_queue, proxy_register_shared_queue } from '../sdk/abi/imports';
+import { LogLevel, Status, proxy_dequeue_shared_queue, proxy_register_shared_queue } from '../sdk/abi/imports';
+import { ACCESS_LOG_DROPPED_KEY, ACCESS_LOG_QUEUE, ENTRY_SEPARATOR } from '../sdk/access-log-wire';
 import { logText, nowMilliseconds, nowNanoseconds } from '../sdk/abi/host';
 import { ByteBuffer } from '../sdk/byte-buffer';
 import { readSharedData } from '../sdk/policy-shared-data';
@@ -14,17 +15,14 @@ import { cancelGrpcStream, grpcCloseMessage, openGrpcStream, readGrpcMessage, se
 
 const ACCESS_LOG_SERVICE = 'weir.AccessLogService';
 const ACCESS_LOG_METHOD = 'StreamAccessLogs';
-const ACCESS_LOG_QUEUE = 'weir/accesslog';
-const ACCESS_LOG_DROPPED_KEY = 'weir/accesslog/dropped';
-const ENTRY_SEPARATOR: u8 = 0x0a; // \n between the entries of one queue message
-const STATUS_OK: u32 = 0;
 const INITIAL_BACKOFF_MS: u64 = 250;
 const MAX_BACKOFF_MS: u64 = 5000;
 // Entries per batch, and entries sent but not yet acknowledged on one stream.
 const BATCH_ENTRIES: i32 = 256;
 const MAX_IN_FLIGHT: i32 = 8192;
 
-const slots: usize = memory.data(24);
+// Return slots: [0] token / pointer, [8] length.
+const slots: usize = memory.data(16);
 const EMPTY_ENTRY = new ArrayBuffer(0);
 
 export const DEFAULT_ACCESS_LOG_BUFFER_ENTRIES: i32 = 65536;
@@ -60,7 +58,7 @@ export class AccessLogShipper {
   start(): bool {
     const name = String.UTF8.encode(ACCESS_LOG_QUEUE);
     store<u32>(slots, 0);
-    if (proxy_register_shared_queue(changetype<usize>(name), <usize>name.byteLength, slots) != STATUS_OK) {
+    if (proxy_register_shared_queue(changetype<usize>(name), <usize>name.byteLength, slots) != Status.Ok) {
       logText(LogLevel.Error, 'weir agent: could not register the shared queue ' + ACCESS_LOG_QUEUE + '; access logs stay in the proxy log only');
       return false;
     }
@@ -119,7 +117,7 @@ export class AccessLogShipper {
     while (true) {
       store<usize>(slots, 0);
       store<usize>(slots + 8, 0);
-      if (proxy_dequeue_shared_queue(this.queueToken, slots, slots + 8) != STATUS_OK) return;
+      if (proxy_dequeue_shared_queue(this.queueToken, slots, slots + 8) != Status.Ok) return;
       const pointer = load<usize>(slots);
       const size = load<usize>(slots + 8);
       if (pointer == 0 || size == 0) {

@@ -5,32 +5,26 @@
 // root tick (every ROOT_TICK_MS, asked for by the first callback with entries), or at once when
 // the message reaches MAX_MESSAGE_BYTES: each enqueue wakes the agent's thread (Envoy's main
 // thread), which cost ~30 us of Envoy CPU per request with one request in flight when it happened
-// per callback. Entries written outside a data callback (ticks, the abort handler) are sent at
-// once, after what is collected, so the agent sees every entry in order. An entry that cannot be
-// enqueued (no agent registered the queue yet) is counted, never silently lost: the count is added
-// to the shared-data counter `weir/accesslog/dropped` (8 bytes little-endian, compare-and-swap),
-// which the agent reports to the server. Also reads the connection addresses an entry carries.
-// Owns the queue protocol on the parser side; the JSON is built by access-log.ts.
+// per callback. The abort handler sends what is collected before its trap (flushAccessLogNow).
+// An entry that cannot be enqueued (no agent registered the queue yet) is counted, never silently
+// lost: the count is added to the shared-data counter `weir/accesslog/dropped` (8 bytes
+// little-endian, compare-and-swap), which the agent reports to the server. Owns the queue protocol
+// on the parser side (names and framing: access-log-wire.ts); the JSON is built by
+// access-log.ts.
 //
 // Host calls per data callback with entries: none here but one tick-period call when the
-// collection starts (the entry's clock read is abi/host.ts's); resolving the queue, enqueuing and
-// counting drops happen on the tick. Host calls are dear in Envoy (about 2 us each when a callback
+// collection starts (the clock read is the entry's, abi/host.ts); resolving the queue, enqueuing
+// and counting drops happen on the tick. Host calls are dear in Envoy (about 2 us each when a callback
 // runs on a cold CPU).
 import { ByteBuffer } from './byte-buffer';
-import { inCallbackScope } from './callback-scope';
-import { proxy_enqueue_shared_queue, proxy_get_property, proxy_get_shared_data, proxy_resolve_shared_queue, proxy_set_shared_data } from './abi/imports';
-import { ROOT_TICK_MS, nowMilliseconds, setTickPeriod } from './abi/host';
+import { ACCESS_LOG_DROPPED_KEY, ACCESS_LOG_QUEUE, ACCESS_LOG_VM_ID, ENTRY_SEPARATOR } from './access-log-wire';
+import { Status, proxy_enqueue_shared_queue, proxy_get_shared_data, proxy_resolve_shared_queue, proxy_set_shared_data } from './abi/imports';
+import { ROOT_TICK_MS, clockReadThisCallback, nowMilliseconds, setTickPeriod } from './abi/host';
 
-export const ACCESS_LOG_VM_ID = 'weir';
-export const ACCESS_LOG_QUEUE = 'weir/accesslog';
-export const ACCESS_LOG_DROPPED_KEY = 'weir/accesslog/dropped';
 
 // A callback's entries are sent early once they reach this size, to keep queue messages small.
 const MAX_MESSAGE_BYTES: usize = 32768;
-const ENTRY_SEPARATOR: u8 = 0x0a; // \n
 const STALE_TICK_MS: u64 = 3 * <u64>ROOT_TICK_MS;
-
-const STATUS_OK: u32 = 0;
 
 // Return slots: [0] token / pointer, [8] length, [16] CAS, [32] counter value.
 const slots: usize = memory.data(40);
@@ -54,8 +48,6 @@ class HostNames {
   vmId: ArrayBuffer = String.UTF8.encode(ACCESS_LOG_VM_ID);
   queue: ArrayBuffer = String.UTF8.encode(ACCESS_LOG_QUEUE);
   droppedKey: ArrayBuffer = String.UTF8.encode(ACCESS_LOG_DROPPED_KEY);
-  sourceAddress: ArrayBuffer = propertyPath('source.address');
-  destinationAddress: ArrayBuffer = propertyPath('destination.address');
 }
 let hostNamesMade: HostNames | null = null;
 
@@ -84,14 +76,12 @@ export function beginAccessLogEntry(): ByteBuffer {
   return batch;
 }
 
-// The entry begun with beginAccessLogEntry() is complete. Inside a data callback it waits for the
-// tick (or goes out with the message once that reaches MAX_MESSAGE_BYTES); outside one it goes
-// out at once with what was collected before it.
+// The entry begun with beginAccessLogEntry() is complete: it waits for the tick, or goes out with
+// the message once that reaches MAX_MESSAGE_BYTES.
 export function endAccessLogEntry(): void {
   openEntryAt = -1;
   pendingEntries += 1;
-  const batch = pending;
-  if (!inCallbackScope() || (batch !== null && batch.length >= MAX_MESSAGE_BYTES)) flushAccessLogNow();
+  if (pending!.length >= MAX_MESSAGE_BYTES) flushAccessLogNow();
 }
 
 // End of a data callback of a connection under `rootContextId`: asks that root for a tick when
@@ -100,6 +90,8 @@ export function endAccessLogEntry(): void {
 // entries never wait on a tick that will not come while traffic flows.
 export function finishAccessLogCallback(rootContextId: u32): void {
   if (pendingEntries == 0 && unreportedDrops == 0) return;
+  // A callback that wrote no entry has not read the clock: the next one that does checks the root.
+  if (flushRoot != 0 && !clockReadThisCallback()) return;
   const now = nowMilliseconds();
   if (flushRoot != 0 && now >= flushAskedAtMs && now - flushAskedAtMs < STALE_TICK_MS) return;
   flushRoot = rootContextId;
@@ -134,24 +126,16 @@ function sendPending(): void {
 // Enqueues one message of `entries` entries, or counts them as dropped.
 function send(messagePtr: usize, messageLength: usize, entries: u32): void {
   if (queueToken == 0) queueToken = resolveQueue();
-  if (queueToken != 0 && proxy_enqueue_shared_queue(queueToken, messagePtr, messageLength) == STATUS_OK) return;
+  if (queueToken != 0 && proxy_enqueue_shared_queue(queueToken, messagePtr, messageLength) == Status.Ok) return;
   queueToken = 0; // the agent may have restarted: resolve again on the next message
   unreportedDrops += <u64>entries;
-}
-
-// Appends `"source":"<ip:port>","destination":"<ip:port>"` ("" when Envoy has none). Addresses are
-// ip:port text, so no escaping is needed beyond refusing quotes and backslashes.
-export function appendEntryAddresses(target: ByteBuffer): void {
-  const names = hostNames();
-  appendAddress(target, '"source":', names.sourceAddress);
-  appendAddress(target, ',"destination":', names.destinationAddress);
 }
 
 function resolveQueue(): u32 {
   const names = hostNames();
   store<u32>(slots, 0);
   const status = proxy_resolve_shared_queue(changetype<usize>(names.vmId), <usize>names.vmId.byteLength, changetype<usize>(names.queue), <usize>names.queue.byteLength, slots);
-  return status == STATUS_OK ? load<u32>(slots) : 0;
+  return status == Status.Ok ? load<u32>(slots) : 0;
 }
 
 // Adds the unreported drops to the shared counter with compare-and-swap; on a conflict with
@@ -163,7 +147,7 @@ function reportDrops(): void {
   store<u32>(slots + 16, 0);
   let current: u64 = 0;
   let cas: u32 = 0;
-  if (proxy_get_shared_data(changetype<usize>(key), <usize>key.byteLength, slots, slots + 8, slots + 16) == STATUS_OK) {
+  if (proxy_get_shared_data(changetype<usize>(key), <usize>key.byteLength, slots, slots + 8, slots + 16) == Status.Ok) {
     const pointer = load<usize>(slots);
     const size = load<usize>(slots + 8);
     cas = load<u32>(slots + 16);
@@ -171,30 +155,5 @@ function reportDrops(): void {
     if (pointer != 0) heap.free(pointer);
   }
   store<u64>(slots + 32, current + unreportedDrops);
-  if (proxy_set_shared_data(changetype<usize>(key), <usize>key.byteLength, slots + 32, 8, cas) == STATUS_OK) unreportedDrops = 0;
-}
-
-function appendAddress(target: ByteBuffer, prefix: string, path: ArrayBuffer): void {
-  target.appendAscii(prefix);
-  target.appendByte(0x22);
-  store<usize>(slots, 0);
-  store<usize>(slots + 8, 0);
-  if (proxy_get_property(changetype<usize>(path), <usize>path.byteLength, slots, slots + 8) == STATUS_OK) {
-    const pointer = load<usize>(slots);
-    const size = load<usize>(slots + 8);
-    for (let i: usize = 0; i < size; i++) {
-      const byte = load<u8>(pointer + i); // safe: i < size, the host's buffer length
-      if (byte >= 0x20 && byte < 0x7f && byte != 0x22 && byte != 0x5c) target.appendByte(byte);
-    }
-    if (pointer != 0) heap.free(pointer);
-  }
-  target.appendByte(0x22);
-}
-
-// Envoy separates property path segments with NUL bytes.
-function propertyPath(path: string): ArrayBuffer {
-  const encoded = String.UTF8.encode(path);
-  const bytes = Uint8Array.wrap(encoded);
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] == 0x2e) bytes[i] = 0;
-  return encoded;
+  if (proxy_set_shared_data(changetype<usize>(key), <usize>key.byteLength, slots + 32, 8, cas) == Status.Ok) unreportedDrops = 0;
 }

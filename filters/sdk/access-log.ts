@@ -12,8 +12,7 @@ import { ByteBuffer } from './byte-buffer';
 import { ByteView } from './byte-view';
 import { LogLevel, proxy_log } from './abi/imports';
 import { beginAccessLogEntry, endAccessLogEntry } from './access-log-queue';
-import { nowNanoseconds } from './abi/host';
-import { hostLogsAt } from './callback-scope';
+import { hostLogsAt, nowNanoseconds, propertyBytes } from './abi/host';
 
 export const enum EntryType {
   Request = 0,
@@ -104,6 +103,19 @@ export function writeAccessLog(addresses: ByteBuffer, members: ByteBuffer, type:
   endAccessLogEntry();
 }
 
+// Appends `"source":"<ip:port>","destination":"<ip:port>"` from Envoy's connection properties (""
+// when Envoy has none): the addresses every entry of a connection carries, read once per connection.
+export function appendEntryAddresses(target: ByteBuffer): void {
+  appendAddressMember(target, '"source":', propertyBytes('source.address'));
+  appendAddressMember(target, ',"destination":', propertyBytes('destination.address'));
+}
+
+function appendAddressMember(target: ByteBuffer, member: string, address: ArrayBuffer | null): void {
+  target.appendAscii(member);
+  if (address === null) appendJsonString(target, '');
+  else appendJsonStringBytes(target, changetype<usize>(address), <usize>address.byteLength);
+}
+
 // Appends the members that are the same in every entry of one connection, in entry order after
 // "type": `,"proto":..,"connection":..` and `,"direction":..`, `,"endpoint":..` when known.
 export function appendConnectionMembers(target: ByteBuffer, proto: string, connectionId: u64, direction: string, endpoint: string): void {
@@ -160,27 +172,23 @@ const MAX_JSON_BYTES_PER_CHAR: usize = 6;
 
 // Appends `text` as a JSON string, encoding characters outside ASCII as \uXXXX escapes.
 export function appendJsonString(target: ByteBuffer, text: string): void {
-  const count = <usize>text.length;
-  const units = changetype<usize>(text);
-  const begin = target.writePtr(count * MAX_JSON_BYTES_PER_CHAR + 2);
-  let at = begin;
-  store<u8>(at++, 0x22);
-  for (let i: usize = 0; i < count; i++) {
-    const code = <u32>load<u16>(units + (i << 1)); // safe: i < text.length code units
-    if (isPlainJsonChar(code)) store<u8>(at++, <u8>code);
-    else at = storeJsonEscape(at, code);
-  }
-  store<u8>(at++, 0x22);
-  target.advanceEnd(at - begin);
+  appendJsonUnits<u16>(target, changetype<usize>(text), <usize>text.length);
 }
 
 // The bytes [pointer, pointer + length) as a JSON string (bytes outside printable ASCII escaped).
 function appendJsonStringBytes(target: ByteBuffer, pointer: usize, length: usize): void {
-  const begin = target.writePtr(length * MAX_JSON_BYTES_PER_CHAR + 2);
+  appendJsonUnits<u8>(target, pointer, length);
+}
+
+// `count` code units of type T (u16: a string's UTF-16, u8: raw bytes) from `units` as a JSON
+// string; the caller vouches for the range.
+// @ts-ignore: decorator
+@inline function appendJsonUnits<T>(target: ByteBuffer, units: usize, count: usize): void {
+  const begin = target.writePtr(count * MAX_JSON_BYTES_PER_CHAR + 2);
   let at = begin;
   store<u8>(at++, 0x22);
-  for (let i: usize = 0; i < length; i++) {
-    const code = <u32>load<u8>(pointer + i); // safe: the caller checked the range
+  for (let i: usize = 0; i < count; i++) {
+    const code = <u32>load<T>(units + i * sizeof<T>()); // safe: i < count units, as the caller vouched
     if (isPlainJsonChar(code)) store<u8>(at++, <u8>code);
     else at = storeJsonEscape(at, code);
   }

@@ -5,9 +5,7 @@
 // loop (op-loop.ts) works on. Created when Envoy opens the connection, released on delete.
 import { ByteBuffer } from './byte-buffer';
 import { ByteView } from './byte-view';
-import { EntryAttribution, EntryType, LogFields, appendConnectionMembers, writeAccessLog } from './access-log';
-import { appendEntryAddresses } from './access-log-queue';
-import { inCallbackScope } from './callback-scope';
+import { EntryAttribution, EntryType, LogFields, appendConnectionMembers, appendEntryAddresses, writeAccessLog } from './access-log';
 import { ReplyQueue, SlotKind } from './reply-queue';
 import { RequestRecord } from './rules';
 import { PluginSettings } from './settings';
@@ -43,12 +41,12 @@ export class Connection {
   readonly replies: ReplyQueue = new ReplyQueue();
   readonly record: RequestRecord;
   readonly fields: LogFields = new LogFields();
-  // What every access-log entry of this connection repeats, encoded once (inside a data callback,
-  // where the connection's properties are visible): `"source":"..","destination":".."` and the
-  // members after "type" (access-log.ts appendConnectionMembers).
+  // What every access-log entry of this connection repeats, encoded by its first entry (always in
+  // a data callback, where the connection's properties are visible): `"source":"..",
+  // "destination":".."` and the members after "type" (access-log.ts appendConnectionMembers).
+  // Empty until then.
   private entryAddresses: ByteBuffer = new ByteBuffer();
   private entryMembers: ByteBuffer = new ByteBuffer();
-  private entryConstantsKnown: bool = false;
   private attribution: EntryAttribution = new EntryAttribution();
   // With static rules: the index of the rule that allowed the last request (-1: none).
   private staticRule: i32 = -1;
@@ -155,20 +153,17 @@ export class Connection {
   log(type: EntryType, reason: string): void {
     const policy = this.policy;
     if (policy !== null && type == EntryType.Denied && policy.denyReason.length > 0) reason = policy.denyReason;
-    if (!this.entryConstantsKnown) this.encodeEntryConstants();
+    if (this.entryMembers.length == 0) this.encodeEntryConstants();
     writeAccessLog(this.entryAddresses, this.entryMembers, type, this.attribute(type), this.fields, reason);
     this.fields.clear();
   }
 
   private encodeEntryConstants(): void {
-    this.entryAddresses.clear();
     appendEntryAddresses(this.entryAddresses);
     const binding = this.settings.agentPolicy;
     const direction = binding !== null ? (binding.ingress ? 'ingress' : 'egress') : this.settings.direction;
     const endpoint = binding !== null ? binding.endpoint : this.settings.endpoint;
-    this.entryMembers.clear();
     appendConnectionMembers(this.entryMembers, this.protocol, this.id, direction, endpoint);
-    this.entryConstantsKnown = inCallbackScope();
   }
 
   // Reply direction: logs a Response entry with the fields the parser put in `fields` (e.g. the

@@ -5,17 +5,17 @@
 import { ByteBuffer } from './byte-buffer';
 import { Direction } from './connection';
 import { OpKind } from './parser';
-import { LogLevel, Status, proxy_get_log_level, proxy_log } from './abi/imports';
+import { LogLevel, proxy_log } from './abi/imports';
+import { hostLogLevel } from './abi/host';
 
 export const OP_TRACE_PREFIX = 'weir-op ';
 
 let tracing = false;
-const levelSlot: usize = memory.data(4);
 const line = new ByteBuffer();
 
 // Called from proxy_on_configure: trace when the host logs at trace level.
 export function refreshOpTracing(): void {
-  tracing = proxy_get_log_level(levelSlot) == Status.Ok && load<u32>(levelSlot) == <u32>LogLevel.Trace;
+  tracing = hostLogLevel(<u32>LogLevel.Critical) == <u32>LogLevel.Trace; // unknown: no tracing
 }
 
 export function isTracingOps(): bool {

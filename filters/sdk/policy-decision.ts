@@ -4,21 +4,17 @@
 // matches; with none, default-deny denies. No policy published for the endpoint denies (fail
 // closed). The connection-level part (remote identity, L3/L4 verdict, applicable L7 rule sets) is
 // worked out once per publish generation; per request only the L7 rules run (`weir/generation` is
-// read once per data callback, callback-scope.ts). Every denial leaves its reason in `denyReason` for the access log, every allow the
-// rule that allowed it in `allowingRule` (its origins, plus ` l7[n]` for the L7 rule that matched);
-// the names are built per generation, so a request allocates nothing.
+// read once per data callback, policy-shared-data.ts). Every denial leaves its reason in
+// `denyReason` for the access log, every allow the rule that allowed it in `allowingRule` (its
+// origins, plus ` l7[n]` for the L7 rule that matched); the names are built per generation, so a
+// request allocates nothing.
 import { endpointPolicyAt, identityTableAt } from './policy-cache';
 import { AgentPolicyBinding } from './policy-config';
-import { callbackEpoch } from './callback-scope';
 import { readGeneration } from './policy-shared-data';
 import { DirectionPolicy, Enforcement, EndpointPolicy, PolicyRule } from './policy-table';
 import { hostOf } from './identity-table';
 import { RequestRecord, RuleSchema, RuleSet } from './rules';
 import { propertyString } from './abi/host';
-
-// `weir/generation` as read in the data callback numbered `generationEpoch` (see callback-scope.ts).
-let generationEpoch: u32 = 0;
-let generationInEpoch: u64 = 0;
 
 const enum Layer4 {
   Allow = 0,
@@ -56,7 +52,7 @@ export class ConnectionPolicy {
   decide(record: RequestRecord): bool {
     this.denyReason = '';
     this.allowingRule = '';
-    const generation = generationThisCallback();
+    const generation = readGeneration();
     if (generation != this.generation) this.refresh(generation);
     if (this.layer4 == Layer4.Allow) {
       this.allowingRule = this.layer4Rule;
@@ -156,16 +152,6 @@ export class ConnectionPolicy {
     this.layer4 = verdict;
     this.layer4Reason = reason;
   }
-}
-
-// The agent's publish counter, read from shared data once per data callback (every read outside a
-// callback): a publish lands at the next callback, not in the middle of one.
-function generationThisCallback(): u64 {
-  const epoch = callbackEpoch();
-  if (epoch != 0 && epoch == generationEpoch) return generationInEpoch;
-  generationInEpoch = readGeneration();
-  generationEpoch = epoch;
-  return generationInEpoch;
 }
 
 // "<origins> l7[0]", "<origins> l7[1]", ...: the names of a compiled rule's L7 rules.

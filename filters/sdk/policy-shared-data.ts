@@ -3,6 +3,7 @@
 // writing one (the agent is the only writer). `weir/generation` is an 8-byte little-endian counter
 // the agent bumps after each complete publish, so parsers re-read only when it changed.
 import { Status, proxy_get_shared_data, proxy_set_shared_data } from './abi/imports';
+import { callbackEpoch } from './callback-scope';
 
 export const GENERATION_KEY = 'weir/generation';
 export const IDENTITIES_KEY = 'weir/identities';
@@ -38,9 +39,23 @@ export function readSharedData(key: string): ArrayBuffer | null {
   return copy;
 }
 
-// The publish counter; 0 when the agent has published nothing yet. Runs on every request, so it
-// reuses the encoded key and reads the 8 bytes straight from the host's copy.
+// `weir/generation` as read in the data callback numbered `generationEpoch` (callback-scope.ts).
+let generationEpoch: u32 = 0;
+let generationInEpoch: u64 = 0;
+
+// The publish counter; 0 when the agent has published nothing yet. Read from the host once per
+// data callback (every call outside one), so a publish lands at the next callback, not in the
+// middle of one: a shared-data read takes Envoy's global lock.
 export function readGeneration(): u64 {
+  const epoch = callbackEpoch();
+  if (epoch != 0 && epoch == generationEpoch) return generationInEpoch;
+  generationInEpoch = readGenerationFromHost();
+  generationEpoch = epoch;
+  return generationInEpoch;
+}
+
+// Reuses the encoded key and reads the 8 bytes straight from the host's copy.
+function readGenerationFromHost(): u64 {
   store<usize>(slots, 0);
   store<usize>(slots + 8, 0);
   const status = proxy_get_shared_data(changetype<usize>(GENERATION_KEY_BYTES), <usize>GENERATION_KEY_BYTES.byteLength, slots, slots + 8, slots + 16);

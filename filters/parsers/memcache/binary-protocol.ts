@@ -5,7 +5,7 @@
 // `access denied` echoing the denied request's opcode and opaque (probe-answers.ts explains why
 // quiet opcodes and NOOP-terminated multi-gets cannot misplace it). Quiet (q) requests get the
 // deny reply too: the protocol answers quiet requests when they fail.
-import { ByteView, Direction, Op, more, pass } from '../../sdk/index';
+import { ByteView, Direction, LogFields, Op, more, pass } from '../../sdk/index';
 import { MemcacheKey, Opcode, opcodeName, opcodeNameBytes } from './commands';
 import { AnswerOwner } from './probe-answers';
 import { MemcacheSession } from './session';
@@ -65,9 +65,7 @@ export class BinaryProtocol {
   private logReplyStatus(data: ByteView): void {
     const fields = this.session.connection.fields;
     fields.clear();
-    const opcode = <i32>data.byteAt(1);
-    if (opcodeNameBytes(opcode).byteLength > 0) fields.addString('command', opcodeName(opcode));
-    else fields.addNumber('opcode', <u64>opcode);
+    addOpcodeField(fields, <i32>data.byteAt(1));
     fields.addNumber('status', <u64>data.u16be(6));
     this.session.connection.logResponse();
   }
@@ -82,10 +80,8 @@ export class BinaryProtocol {
     if (name.byteLength > 0) {
       this.nameView.setWindow(changetype<usize>(name), name.byteLength);
       record.set(MemcacheKey.Command, this.nameView, 0, name.byteLength);
-      fields.addString('command', opcodeName(opcode));
-    } else {
-      fields.addNumber('opcode', <u64>opcode);
     }
+    addOpcodeField(fields, opcode);
     if (keyLength == 0) return;
     fields.addBytes('keys', data, keyStart, keyLength);
     record.add(MemcacheKey.KeyExact, data, keyStart, keyLength);
@@ -122,4 +118,12 @@ function writeU32be(bytes: Uint8Array, offset: i32, value: u32): void {
   bytes[offset + 1] = <u8>(value >> 16);
   bytes[offset + 2] = <u8>(value >> 8);
   bytes[offset + 3] = <u8>value;
+}
+
+// The entry field naming a binary opcode: `command` with its name, or `opcode` with its number
+// when memcached's table has none.
+function addOpcodeField(fields: LogFields, opcode: i32): void {
+  const name = opcodeName(opcode);
+  if (name.length > 0) fields.addString('command', name);
+  else fields.addNumber('opcode', <u64>opcode);
 }

@@ -61,9 +61,9 @@ export class TextProtocol {
     line.locate(data);
     if (!line.found) return more(1);
     let frameLength: i64 = <i64>line.next;
-    let sizeToken = -1;
-    if (data.startsWithAscii(0, 'VALUE ')) sizeToken = 3;
-    else if (data.startsWithAscii(0, 'VA ')) sizeToken = 1;
+    // `VALUE <key> <flags> <bytes>` (an item of a get: its END carries the status) or `VA <size>`
+    const isValueItem = data.startsWithAscii(0, 'VALUE ');
+    const sizeToken = isValueItem ? 3 : data.startsWithAscii(0, 'VA ') ? 1 : -1;
     if (sizeToken > 0) {
       this.tokens.scan(data, 0, line.lineEnd);
       const size = decimalValue(data, this.tokens.start(sizeToken), this.tokens.length(sizeToken), MAX_DATA_BYTES);
@@ -72,7 +72,7 @@ export class TextProtocol {
     } else if (this.isVersionLine(data) && this.session.probes.takeAnswer() == AnswerOwner.Ours) {
       return this.session.injectInstead(Direction.Reply, TEXT_DENY_REPLY, <u32>frameLength);
     }
-    if (sizeToken != 3) this.logReplyStatus(data);
+    if (!isValueItem) this.logReplyStatus(data);
     return pass(<u32>frameLength);
   }
 

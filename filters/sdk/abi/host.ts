@@ -12,6 +12,7 @@ import {
   StreamType,
   proxy_close_stream,
   proxy_get_buffer_bytes,
+  proxy_get_log_level,
   proxy_get_property,
   proxy_get_current_time_nanoseconds,
   proxy_log,
@@ -108,6 +109,34 @@ export function nowNanoseconds(): u64 {
 // The same clock in milliseconds.
 export function nowMilliseconds(): u64 {
   return nowNanoseconds() / 1000000;
+}
+
+// Whether the running data callback has read the clock already (so reading it again is free).
+export function clockReadThisCallback(): bool {
+  const epoch = callbackEpoch();
+  return epoch != 0 && epoch == clockEpoch;
+}
+
+// Envoy's level for the `wasm` logger (spdlog levels: trace 0 ... critical 5), or `unknown` when
+// the host cannot tell.
+export function hostLogLevel(unknown: u32): u32 {
+  return proxy_get_log_level(returnSlots) == Status.Ok ? load<u32>(returnSlots) : unknown;
+}
+
+const LEVEL_REFRESH_NS: u64 = 1_000_000_000;
+let levelReadAt: u64 = 0; // callback clock when the level was read; 0: read it again
+let level: u32 = 0;
+
+// Whether Envoy prints `wasm` log lines at `wanted`. In data callbacks the level is asked at most
+// once per second of `now` (the callback clock, nanoseconds), since each host call is dear: a
+// level changed on Envoy's admin endpoint applies within a second.
+export function hostLogsAt(wanted: u32, now: u64): bool {
+  const inCallback = callbackEpoch() != 0;
+  if (!inCallback || levelReadAt == 0 || now < levelReadAt || now - levelReadAt >= LEVEL_REFRESH_NS) {
+    level = hostLogLevel(<u32>LogLevel.Trace); // unknown: write every line
+    levelReadAt = !inCallback || now == 0 ? 0 : now;
+  }
+  return wanted >= level;
 }
 
 // The raw bytes of a property (`path` segments separated by '.'), or null when Envoy has none.

@@ -1,0 +1,10 @@
+// The names and framing of the access-log shared queue that parser VMs (access-log-queue.ts) and
+// the Weir agent (filters/agent/accesslog-shipper.ts) agree on; docs/accesslog.md. Imports
+// nothing, so either side can use it without changing its module order.
+
+export const ACCESS_LOG_VM_ID = 'weir';
+export const ACCESS_LOG_QUEUE = 'weir/accesslog';
+// Shared-data counter (8 bytes little-endian) of entries parser VMs could not enqueue.
+export const ACCESS_LOG_DROPPED_KEY = 'weir/accesslog/dropped';
+// Between the entries of one queue message (JSON encoding leaves none inside an entry).
+export const ENTRY_SEPARATOR: u8 = 0x0a; // \n
