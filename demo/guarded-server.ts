@@ -11,10 +11,8 @@ import { freeLoopbackPort } from './servers/loopback-port.ts';
 import { runWeirCli, startWeirServe, type CliRun } from './weir-process.ts';
 
 export interface GuardedServerOptions {
-  /** Wiped and recreated: holds weir.yaml, policies/, the API socket and the server log. */
+  /** Prepared by prepareStateDir: holds weir.yaml, policies/, the API socket and the server log. */
   stateDir: string;
-  /** `kind: Endpoint` documents copied into the policy directory. */
-  endpointsFile: string;
   nodeId: string;
   /** Parser name; the redirect and its listener (`weir-<parser>`) are named after it. */
   parser: string;
@@ -37,7 +35,8 @@ export interface GuardedServer {
   stop(): Promise<void>;
 }
 
-export function prepareStateDir(options: Pick<GuardedServerOptions, 'stateDir' | 'endpointsFile'>): void {
+/** Wipes and recreates `stateDir` with `endpointsFile` (`kind: Endpoint` documents) as its policy directory. */
+export function prepareStateDir(options: { stateDir: string; endpointsFile: string }): void {
   fs.rmSync(options.stateDir, { recursive: true, force: true });
   fs.mkdirSync(path.join(options.stateDir, 'policies'), { recursive: true });
   fs.copyFileSync(options.endpointsFile, path.join(options.stateDir, 'policies', 'endpoints.yaml'));

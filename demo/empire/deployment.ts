@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { projectRoot } from '../../server/envoy/binary.ts';
 import { prepareStateDir, startGuardedServer, type GuardedServer } from '../guarded-server.ts';
+import { say } from '../outcome-log.ts';
 import { installCassandra } from '../servers/cassandra/install.ts';
 import { installCqlsh } from '../servers/cassandra/cqlsh.ts';
 import { startCassandra, type RunningCassandra } from '../servers/cassandra/runner.ts';
@@ -22,7 +23,6 @@ export interface EmpireDeployment extends GuardedServer {
   cassandra: RunningCassandra;
 }
 
-const say = (message: string): void => console.log(message);
 const quiet = (): void => undefined;
 
 export async function deployEmpire(options: { endpointsFile: string }): Promise<EmpireDeployment> {
@@ -32,7 +32,7 @@ export async function deployEmpire(options: { endpointsFile: string }): Promise<
   const cassandra = await startCassandra({ libDir: installation.libDir });
   say(`cassandra ${installation.version}   pid ${cassandra.pid}, 127.0.0.1:${cassandra.nativePort} (the guide's cass-server:${EMPIRE_DEMO.guidePort}), up in ${(cassandra.startupMs / 1000).toFixed(1)} s`);
   try {
-    const guarded = await startGuardedServer({ ...EMPIRE_DEMO, endpointsFile: options.endpointsFile, backendPort: cassandra.nativePort, say });
+    const guarded = await startGuardedServer({ ...EMPIRE_DEMO, backendPort: cassandra.nativePort, say });
     return {
       ...guarded,
       cassandra,

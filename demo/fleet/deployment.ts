@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { projectRoot } from '../../server/envoy/binary.ts';
 import { prepareStateDir, startGuardedServer, type GuardedServer } from '../guarded-server.ts';
+import { say } from '../outcome-log.ts';
 import { startMemcached, type RunningMemcached } from '../servers/memcached.ts';
 
 export const FLEET_DEMO = {
@@ -21,14 +22,13 @@ export interface FleetDeployment extends GuardedServer {
   memcached: RunningMemcached;
 }
 
-const say = (message: string): void => console.log(message);
 
 export async function deployFleet(options: { endpointsFile: string }): Promise<FleetDeployment> {
   prepareStateDir({ stateDir: FLEET_DEMO.stateDir, endpointsFile: options.endpointsFile });
   const memcached = await startMemcached();
   say(`memcached         pid ${memcached.pid}, 127.0.0.1:${memcached.port} (the guide's memcd-server:${FLEET_DEMO.guidePort})`);
   try {
-    const guarded = await startGuardedServer({ ...FLEET_DEMO, endpointsFile: options.endpointsFile, backendPort: memcached.port, say });
+    const guarded = await startGuardedServer({ ...FLEET_DEMO, backendPort: memcached.port, say });
     return {
       ...guarded,
       memcached,

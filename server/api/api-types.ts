@@ -46,6 +46,8 @@ export interface IdentitiesView {
 
 export interface ProxyTypeView {
   typeUrl: string;
+  /** The xDS variant (sotw, delta) of the stream that carries this type. */
+  variant: string | undefined;
   sentVersion: string | undefined;
   sentAt: string | undefined;
   awaitingReply: boolean;

@@ -62,6 +62,7 @@ function proxyView(proxy: ProxyStatus, history: RevisionHistory): ProxyView {
     enforcedRevision: history.enforcedBy(proxy)?.revision,
     types: proxy.types.map((state) => ({
       typeUrl: state.typeUrl,
+      variant: state.variant,
       sentVersion: state.sentVersion,
       sentAt: state.sentAt?.toISOString(),
       awaitingReply: state.awaitingReply,

@@ -13,6 +13,7 @@ import { createServeObservability, type ServeObservability } from '../metrics/se
 import { formatProblem } from '../policy/policy-problems.ts';
 import { SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
 import { DirectoryStore } from '../store/directory-store.ts';
+import { createIdentityAllocators, type IdentityAllocators } from '../policy/identity-universe.ts';
 import { SidecarAwareStore } from '../store/sidecar-aware-store.ts';
 import type { PolicyStore, PolicyStoreState, StoreEvent } from '../store/policy-store.ts';
 import { startControlServer, type ControlServer } from '../xds/control-server.ts';
@@ -47,7 +48,8 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   let config = loadWeirConfig(configFile);
   const apiToken = config.api.tcp ? readApiToken(config.api.tcp.tokenFile) : undefined;
   const sidecars = new SidecarEndpointRegistry({ logger });
-  const store = new SidecarAwareStore({ store: await loadStore(config), sidecars, enforcementMode: config.policies.enforcementMode, logger });
+  const allocators = createIdentityAllocators();
+  const store = new SidecarAwareStore({ store: await loadStore(config, allocators), sidecars, enforcementMode: config.policies.enforcementMode, allocators, logger });
   const history = new RevisionHistory();
   const snapshotNow = (): Snapshot => {
     const state = store.current();
@@ -134,8 +136,8 @@ export function buildServeSnapshot(config: WeirConfig, state: PolicyStoreState):
   });
 }
 
-async function loadStore(config: WeirConfig): Promise<DirectoryStore> {
-  const store = new DirectoryStore({ directory: config.policies.dir, enforcementMode: config.policies.enforcementMode });
+async function loadStore(config: WeirConfig, allocators: IdentityAllocators): Promise<DirectoryStore> {
+  const store = new DirectoryStore({ directory: config.policies.dir, enforcementMode: config.policies.enforcementMode, allocators });
   const loaded = await store.load();
   if (!loaded.ok) {
     await store.close();

@@ -35,8 +35,15 @@ export function validateEndpointSpec(spec: EndpointSpec): string[] {
       if (parsed === undefined || !parsed.ok || ip.includes('/')) problems.push(`ips[${index}]: ${JSON.stringify(ip)} is not an IP address`);
     });
   }
-  for (const [key, value] of Object.entries(spec.labels ?? {})) {
-    if (typeof value !== 'string') problems.push(`labels.${key}: must be a string`);
+  for (const field of ['namespace', 'serviceAccount'] as const) {
+    if (spec[field] !== undefined && typeof spec[field] !== 'string') problems.push(`${field}: must be a string`);
+  }
+  const labels: unknown = spec.labels;
+  if (labels !== undefined && (typeof labels !== 'object' || labels === null || Array.isArray(labels))) problems.push('labels: must be a map of string values');
+  else {
+    for (const [key, value] of Object.entries(spec.labels ?? {})) {
+      if (typeof value !== 'string') problems.push(`labels.${key}: must be a string`);
+    }
   }
   return problems;
 }

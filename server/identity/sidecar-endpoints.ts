@@ -1,5 +1,5 @@
-// Endpoints that sidecars announce in their Envoy node metadata (`weir.endpoint`, DESIGN.md
-// "Identity"). Owns reading and checking that metadata and the registry of which node holds which
+// Endpoints that sidecars announce in their Envoy node metadata (`weir.endpoint`, docs/identity.md
+// "Sidecar endpoints"). Owns reading and checking that metadata and the registry of which node holds which
 // endpoint: an endpoint lives while its node has a stream open, and for a grace period after the
 // last one closes (so an Envoy restart or reconnect does not flap policy). Compiling policy with
 // these endpoints is left to server/store/sidecar-aware-store.ts; the xDS streams only report
@@ -42,16 +42,12 @@ export function readSidecarEndpoint(metadata: unknown): SidecarEndpointRead {
   const problems: string[] = [];
   const known = new Set(['name', 'labels', 'namespace', 'serviceAccount', 'ips']);
   for (const field of Object.keys(raw)) if (!known.has(field)) problems.push(at(field, `unknown field; expected one of ${[...known].join(', ')}`));
-  if (raw['labels'] !== undefined && !isPlainObject(raw['labels'])) problems.push(at('labels', 'must be a struct of string values'));
-  for (const field of ['namespace', 'serviceAccount'] as const) {
-    if (raw[field] !== undefined && typeof raw[field] !== 'string') problems.push(at(field, 'must be a string'));
-  }
   const spec = {
     name: raw['name'],
     ips: raw['ips'],
     ...(raw['namespace'] === undefined ? {} : { namespace: raw['namespace'] }),
     ...(raw['serviceAccount'] === undefined ? {} : { serviceAccount: raw['serviceAccount'] }),
-    ...(isPlainObject(raw['labels']) ? { labels: raw['labels'] } : {}),
+    ...(raw['labels'] === undefined ? {} : { labels: raw['labels'] }),
   } as EndpointSpec;
   problems.push(...validateEndpointSpec(spec).map((problem) => `${SIDECAR_ENDPOINT_METADATA_KEY}.${problem}`));
   return problems.length > 0 ? { kind: 'invalid', problems } : { kind: 'endpoint', spec };

@@ -20,12 +20,14 @@ export interface DirectoryStoreOptions {
   readonly watchDirectory?: boolean;
   /** Quiet time after the last file event before reloading. Default 100 ms. */
   readonly debounceMs?: number;
+  /** Identity allocation to share with another compiler of the same rules (SidecarAwareStore). Default: the store's own. */
+  readonly allocators?: IdentityAllocators;
 }
 
 export class DirectoryStore implements PolicyStore {
   private state: PolicyStoreState;
   private files = new Map<string, string>();
-  private readonly allocators: IdentityAllocators = createIdentityAllocators();
+  private readonly allocators: IdentityAllocators;
   private readonly listeners = new Set<(event: StoreEvent) => void>();
   private queue: Promise<unknown> = Promise.resolve();
   private watcher: FSWatcher | undefined;
@@ -33,6 +35,7 @@ export class DirectoryStore implements PolicyStore {
   private closed = false;
 
   constructor(private readonly options: DirectoryStoreOptions) {
+    this.allocators = options.allocators ?? createIdentityAllocators();
     this.state = emptyStoreState(this.compileOptions());
   }
 

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Endpoint } from '../identity/endpoints.ts';
 import { sidecarEndpointSource, type SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
 import { compilePolicies } from '../policy/compile.ts';
-import { createIdentityAllocators, type IdentityAllocators } from '../policy/identity-universe.ts';
+import type { IdentityAllocators } from '../policy/identity-universe.ts';
 import type { EnforcementMode } from '../policy/policy-model.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { serializePolicySet } from '../policy/serialize.ts';
@@ -16,13 +16,15 @@ import type { PolicyStore, PolicyStoreState, StoreChangeResult, StoreEvent, Stor
 export interface SidecarAwareStoreOptions {
   readonly store: PolicyStore;
   readonly sidecars: SidecarEndpointRegistry;
+  /** The wrapped store's: rules compile the same way with or without sidecar endpoints. */
   readonly enforcementMode: EnforcementMode;
+  /** The wrapped store's, so an endpoint keeps its identity whether sidecars are merged in or not. */
+  readonly allocators: IdentityAllocators;
   readonly logger: Logger;
 }
 
 export class SidecarAwareStore implements PolicyStore {
   readonly #listeners = new Set<(event: StoreEvent) => void>();
-  readonly #allocators: IdentityAllocators = createIdentityAllocators();
   readonly #unsubscribe: Array<() => void> = [];
   #merged: PolicyStoreState | undefined;
   #mergedFrom: PolicyStoreState | undefined;
@@ -93,7 +95,7 @@ export class SidecarAwareStore implements PolicyStore {
     const added = this.#sidecarEndpointsBeside(base.endpoints);
     if (added.length === 0) return base;
     const endpoints = [...base.endpoints, ...added.map((sidecar) => sidecar.endpoint)];
-    const compiled = compilePolicies({ rules: base.rules, endpoints, enforcementMode: this.options.enforcementMode, allocators: this.#allocators });
+    const compiled = compilePolicies({ rules: base.rules, endpoints, enforcementMode: this.options.enforcementMode, allocators: this.options.allocators });
     if (!compiled.ok) {
       this.options.logger.error(
         { nodeIds: added.map((sidecar) => sidecar.nodeId), problems: compiled.problems.map(formatProblem) },

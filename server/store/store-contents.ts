@@ -96,10 +96,8 @@ function readEndpoint(file: string, document: RawPolicyDocument, problems: Polic
   } as EndpointSpec;
   for (const problem of validateEndpointSpec(endpointSpec)) {
     const [field = '', ...rest] = problem.split(': ');
-    list.add(field === 'name' ? 'metadata.name' : `spec.${field}`, rest.join(': '));
+    list.add(field === 'name' || field === 'namespace' ? `metadata.${field}` : `spec.${field}`, rest.join(': '));
   }
-  if (endpointSpec.namespace !== undefined && typeof endpointSpec.namespace !== 'string') list.add('metadata.namespace', 'must be a string');
-  if (endpointSpec.serviceAccount !== undefined && typeof endpointSpec.serviceAccount !== 'string') list.add('spec.serviceAccount', 'must be a string');
   problems.push(...list.problems);
   return list.count === 0 ? endpointFromSpec(endpointSpec) : undefined;
 }

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import type { EndpointSpec } from '../identity/endpoints.ts';
 import { SIDECAR_ENDPOINT_METADATA_KEY } from '../identity/sidecar-endpoints.ts';
 import { discoveryTypeFor } from './resources/cluster.ts';
 
@@ -29,18 +30,11 @@ export interface BootstrapOptions {
    * the parsers, which then deny: fail closed).
    */
   agentWasmFile?: string | null;
-  /** The workload endpoint this sidecar serves, put in node.metadata under `weir.endpoint`. Default: none. */
-  sidecarEndpoint?: SidecarEndpointMetadata | null;
-}
-
-/** What a sidecar announces about its endpoint; the server checks it (server/identity/sidecar-endpoints.ts). */
-export interface SidecarEndpointMetadata {
-  name: string;
-  /** Omit while the labels are unknown: the endpoint then gets the init identity. */
-  labels?: Record<string, string>;
-  namespace?: string;
-  serviceAccount?: string;
-  ips: string[];
+  /**
+   * The workload endpoint this sidecar serves, put in node.metadata under `weir.endpoint` (the
+   * server checks it: server/identity/sidecar-endpoints.ts). Default: none.
+   */
+  sidecarEndpoint?: EndpointSpec | null;
 }
 
 export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {

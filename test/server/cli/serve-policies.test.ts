@@ -3,11 +3,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../../server/log/logger.ts';
 import { runServe, type RunningServe } from '../../../server/cli/serve-command.ts';
 import { ENDPOINTS_YAML, readOnlyPolicy } from '../../support/droid-deployment.ts';
+import { capturingLogger } from '../../support/capturing-logger.ts';
 
 let serve: RunningServe | undefined;
 let dir: string | undefined;
@@ -32,17 +31,6 @@ function serverDir(policies: Record<string, string>): string {
     'filters: { dir: . }',
   ].join('\n'));
   return dir;
-}
-
-function capturingLogger(): { logger: ReturnType<typeof createLogger>; entries: Array<Record<string, unknown>> } {
-  const entries: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) entries.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'info', destination }), entries };
 }
 
 describe('weir serve policy directory', () => {

@@ -3,24 +3,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readSidecarEndpoint, SidecarEndpointRegistry } from '../../../server/identity/sidecar-endpoints.ts';
 import { DirectoryStore } from '../../../server/store/directory-store.ts';
 import { SidecarAwareStore } from '../../../server/store/sidecar-aware-store.ts';
 import { structToJson } from '../../../server/xds/node-metadata.ts';
-
-function capturingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, sink), lines };
-}
+import { createIdentityAllocators } from '../../../server/policy/identity-universe.ts';
+import { capturingLogger } from '../../support/capturing-logger.ts';
 
 class ManualTimers {
   pending = new Map<number, () => void>();
@@ -105,7 +94,7 @@ describe('readSidecarEndpoint', () => {
 
 describe('SidecarEndpointRegistry', () => {
   it('logs invalid metadata with the node id and field and registers nothing', () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, entries: lines } = capturingLogger('debug');
     const registry = new SidecarEndpointRegistry({ logger });
     registry.streamOpened('node-a', { 'weir.endpoint': { name: 'web', ips: ['300.1.1.1'] } });
     expect(registry.list()).toEqual([]);
@@ -115,7 +104,7 @@ describe('SidecarEndpointRegistry', () => {
 
   it('keeps the endpoint while any stream of the node is open and for the grace period after', () => {
     const timers = new ManualTimers();
-    const registry = new SidecarEndpointRegistry({ logger: capturingLogger().logger, timers, graceMs: 1000 });
+    const registry = new SidecarEndpointRegistry({ logger: capturingLogger('debug').logger, timers, graceMs: 1000 });
     let changes = 0;
     registry.watch(() => (changes += 1));
     const closeFirst = registry.streamOpened('node-a', webMetadata);
@@ -134,7 +123,7 @@ describe('SidecarEndpointRegistry', () => {
 
   it('a reconnect within the grace period keeps the endpoint', () => {
     const timers = new ManualTimers();
-    const registry = new SidecarEndpointRegistry({ logger: capturingLogger().logger, timers });
+    const registry = new SidecarEndpointRegistry({ logger: capturingLogger('debug').logger, timers });
     registry.streamOpened('node-a', webMetadata)();
     registry.streamOpened('node-a', webMetadata);
     timers.fireAll();
@@ -151,11 +140,12 @@ describe('SidecarAwareStore', () => {
   async function storeWith(files: Record<string, string>) {
     directory = await mkdtemp(path.join(os.tmpdir(), 'weir-sidecar-'));
     for (const [name, text] of Object.entries(files)) await writeFile(path.join(directory, name), text);
-    const captured = capturingLogger();
+    const captured = capturingLogger('debug');
     const sidecars = new SidecarEndpointRegistry({ logger: captured.logger, timers: new ManualTimers() });
-    const store = new SidecarAwareStore({ store: new DirectoryStore({ directory, enforcementMode: 'default', watchDirectory: false }), sidecars, enforcementMode: 'default', logger: captured.logger });
+    const allocators = createIdentityAllocators();
+    const store = new SidecarAwareStore({ store: new DirectoryStore({ directory, enforcementMode: 'default', watchDirectory: false, allocators }), sidecars, enforcementMode: 'default', allocators, logger: captured.logger });
     expect((await store.load()).ok).toBe(true);
-    return { store, sidecars, lines: captured.lines };
+    return { store, sidecars, lines: captured.entries };
   }
 
   const policy = `apiVersion: cilium.io/v2
