@@ -1,23 +1,22 @@
 // `npx tsx bench/memcache-filter.ts [FILE.wasm ...]`: the memcache filter's own cost per request,
-// without Envoy or sockets. Instantiates each build in Node's V8 with a minimal stub host (no call
-// recording, unlike server/wasm-host), feeds `get` requests and `END` replies in reads of 1, 4 and
-// 16 requests to a filter whose agent queue exists, delivers a root tick (which sends the collected
-// access-log entries) every TICK_EVERY_READS reads, and prints nanoseconds and host calls per
-// request (request and its reply). Host calls per request are exact and machine-independent;
-// nanoseconds move with the machine's load, so compare builds in the same run
-// (bench/memcache.ts measures throughput through a real Envoy).
+// without Envoy or sockets (BENCH_REQUESTS per case, default 100,000). Instantiates each build in
+// Node's V8 with a minimal stub host (no call recording, unlike server/wasm-host), feeds `get`
+// requests and `END` replies in reads of 1, 4 and 16 requests to a filter whose agent queue exists,
+// delivers a root tick (which sends the collected access-log entries) every TICK_EVERY_READS reads,
+// and prints nanoseconds and host calls per request (request and its reply). Host calls per request
+// are exact and machine-independent; nanoseconds move with the machine's load, so compare builds in
+// the same run (bench/memcache.ts measures throughput through a real Envoy).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../test/filters/envoy-harness.ts';
+import { memcacheConfig, rule } from '../test/filters/parsers/memcache/memcache-rules.ts';
 
-const RULES = [
-  { command: { exact: 'get', textCommands: ['get', 'gets'], binaryOpcodes: [0, 9, 12, 13] }, keyPrefix: { prefix: 'bench/' } },
-  { command: { exact: 'set', textCommands: ['set'], binaryOpcodes: [1, 17] }, keyPrefix: { prefix: 'bench/' } },
-];
+// What the control server ships for `get` and `set` under bench/ (its own command groups).
+const RULES = [rule('get', { keyPrefix: 'bench/' }), rule('set', { keyPrefix: 'bench/' })];
 const STATUS_OK = 0;
 const STATUS_NOT_FOUND = 1;
 const LOG_LEVEL_WARN = 3; // as the bench's Envoy runs: Request lines (info) are not printed
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 100_000);
+const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 100_000);
 // Envoy ticks every 20 ms, i.e. once per ~2,000 requests at 100,000 requests/s; one tick per 64
 // reads overstates the queue's share a little.
 const TICK_EVERY_READS = 64;
@@ -41,7 +40,7 @@ interface CostResult {
 // One filter instance behind a stub host that answers like Envoy for one open connection.
 class StubHost {
   readonly calls = new Map<string, number>();
-  private filter: FilterExports | undefined;
+  private readonly filter: FilterExports;
   private current: Uint8Array = new Uint8Array(0);
   private readonly properties = new Map<string, Uint8Array>([
     ['source\0address', Buffer.from('127.0.0.1:40000')],
@@ -52,31 +51,26 @@ class StubHost {
   constructor(wasm: Uint8Array) {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(wasm)), { env: this.imports() });
     this.filter = instance.exports as unknown as FilterExports;
-    const config = Buffer.from(JSON.stringify({ parser: 'memcache', rules: RULES }));
-    this.exports._initialize();
-    this.exports.proxy_on_context_create(1, 0);
+    const config = Buffer.from(memcacheConfig(RULES));
+    this.filter._initialize();
+    this.filter.proxy_on_context_create(1, 0);
     this.current = config;
-    if (this.exports.proxy_on_configure(1, config.length) === 0) throw new Error('bench/memcache-filter: the filter refused the bench configuration');
-    this.exports.proxy_on_context_create(2, 1);
-  }
-
-  get exports(): FilterExports {
-    if (this.filter === undefined) throw new Error('bench/memcache-filter: filter not instantiated');
-    return this.filter;
+    if (this.filter.proxy_on_configure(1, config.length) === 0) throw new Error('bench/memcache-filter: the filter refused the bench configuration');
+    this.filter.proxy_on_context_create(2, 1);
   }
 
   request(bytes: Uint8Array): void {
     this.current = bytes;
-    this.exports.proxy_on_downstream_data(2, bytes.length, 0);
+    this.filter.proxy_on_downstream_data(2, bytes.length, 0);
   }
 
   reply(bytes: Uint8Array): void {
     this.current = bytes;
-    this.exports.proxy_on_upstream_data(2, bytes.length, 0);
+    this.filter.proxy_on_upstream_data(2, bytes.length, 0);
   }
 
   tick(): void {
-    this.exports.proxy_on_tick(1);
+    this.filter.proxy_on_tick(1);
   }
 
   private count(name: string): void {
@@ -84,12 +78,12 @@ class StubHost {
   }
 
   private view(): DataView {
-    return new DataView(this.exports.memory.buffer);
+    return new DataView(this.filter.memory.buffer);
   }
 
   private give(bytes: Uint8Array, pointerSlot: number, lengthSlot: number): void {
-    const pointer = this.exports.proxy_on_memory_allocate(bytes.length);
-    new Uint8Array(this.exports.memory.buffer).set(bytes, pointer);
+    const pointer = this.filter.proxy_on_memory_allocate(bytes.length);
+    new Uint8Array(this.filter.memory.buffer).set(bytes, pointer);
     this.view().setUint32(pointerSlot, pointer, true);
     this.view().setUint32(lengthSlot, bytes.length, true);
   }
@@ -105,12 +99,12 @@ class StubHost {
       },
       proxy_set_buffer_bytes: (_type, _start, _size, pointer, length) => {
         this.count('set_buffer_bytes');
-        this.current = new Uint8Array(this.exports.memory.buffer.slice(pointer, pointer + length));
+        this.current = new Uint8Array(this.filter.memory.buffer.slice(pointer, pointer + length));
         return STATUS_OK;
       },
       proxy_get_property: (pathPointer, pathLength, pointerSlot, lengthSlot) => {
         this.count('get_property');
-        const key = Buffer.from(this.exports.memory.buffer, pathPointer, pathLength).toString('latin1');
+        const key = Buffer.from(this.filter.memory.buffer, pathPointer, pathLength).toString('latin1');
         const value = this.properties.get(key);
         if (value === undefined) return STATUS_NOT_FOUND;
         this.give(value, pointerSlot, lengthSlot);
@@ -138,7 +132,7 @@ function measure(wasm: Uint8Array, requestsPerRead: number): CostResult {
   for (let i = 0; i < requestsPerRead; i++) requests += `get bench/key${i}\r\n`;
   const requestBytes = Buffer.from(requests);
   const replyBytes = Buffer.from('END\r\n'.repeat(requestsPerRead));
-  const rounds = Math.max(1, Math.floor(ROUNDS / requestsPerRead));
+  const rounds = Math.max(1, Math.floor(REQUESTS / requestsPerRead));
   for (let i = 0; i < rounds / 5; i++) {
     host.request(requestBytes);
     host.reply(replyBytes);
@@ -159,7 +153,7 @@ function measure(wasm: Uint8Array, requestsPerRead: number): CostResult {
 function main(): void {
   const files = process.argv.slice(2);
   if (files.length === 0) files.push(path.join(repoRoot, 'build', 'filters', 'memcache.wasm'));
-  console.log(`memcache filter cost: ${ROUNDS} requests per case, stub host at log level warn`);
+  console.log(`memcache filter cost: ${REQUESTS} requests per case, stub host at log level warn`);
   console.log('build                      reqs/read  ns/req  host calls per request');
   for (const file of files) {
     const wasm = readFileSync(file);

@@ -1,11 +1,14 @@
-// `npm run bench:memcache`: throughput and p50/p99 latency of memcached get and set, pipelined and
-// not, three ways in the same run: through Envoy with the Weir memcache filter (release build,
-// rules that allow the traffic, so every request is decoded and matched), through the same Envoy
-// with only tcp_proxy, and to memcached directly. Prints a table and the Weir/tcp_proxy ratios.
+// `npm run bench:memcache`: throughput, p50/p99 latency and Envoy's CPU per request of memcached
+// get and set, with 1 and 16 requests in flight per connection, in the same run: through Envoy
+// with the Weir memcache filter (release build, the rules the control server ships for get and
+// set under bench/, so every request is decoded, matched and logged), through the same Envoy with
+// only tcp_proxy, and to memcached directly. Prints a table and the ratios against tcp_proxy.
 // Load comes from Node worker threads (bench/memcache-load.ts), each with its own connections.
+// Settings (bench/README.md): BENCH_ROUNDS repeats every scenario (targets interleaved; ratios use
+// the summed throughput), BENCH_SCENARIOS picks scenarios (e.g. "set:1,get:16"), BENCH_SECONDS,
+// BENCH_WORKERS, BENCH_CONNECTIONS (per worker), BENCH_ENVOY_THREADS.
 // BENCH_COMPARE_WASM=<file>[,<file>...] adds a target per file, `compare:<file name>`: the same
-// Weir setup with another build of the filter (e.g. the one before a change), in the same run; BENCH_ROUNDS repeats every
-// scenario (targets interleaved) and the ratios are taken over the summed throughput.
+// Weir setup with another build of the filter (e.g. the one before a change), in the same run.
 // BENCH_FLOOR=1 adds two floors, the same Envoy with another Wasm filter in place of Weir's:
 // `wasm-floor`, the Wasm probe (filters/probe: one 4-byte buffer read per downstream callback and
 // nothing else), i.e. what entering a Wasm filter costs; and `sdk-floor`, the SDK's toy parser
@@ -13,8 +16,9 @@
 // least any Weir parser costs. Weir's ratio can only approach them.
 // BENCH_AGENT=1 adds `weir+agent`: the Weir setup plus the Weir agent (bootstrap Wasm service), so
 // entries are enqueued to the agent's thread and dequeued there, as in production. No control
-// server runs (it would share the 2 CPUs): the agent keeps retrying `weir-xds` and, once its
-// buffer of 65,536 entries is full, counts further entries as dropped after dequeuing them.
+// server runs (it would share the machine's CPUs with Envoy): the agent keeps retrying `weir-xds`
+// and, once its buffer of 65,536 entries is full, counts further entries as dropped after
+// dequeuing them.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +26,7 @@ import { Worker } from 'node:worker_threads';
 import { startMemcached } from '../demo/servers/memcached.ts';
 import { XDS_CLUSTER_NAME, agentBootstrapExtension } from '../server/xds/bootstrap.ts';
 import { buildFilters, repoRoot, startListeningEnvoy } from '../test/filters/envoy-harness.ts';
+import { memcacheConfig, rule } from '../test/filters/parsers/memcache/memcache-rules.ts';
 import type { LoadResult, LoadSpec } from './memcache-load.ts';
 import { freeLoopbackPort } from '../demo/servers/loopback-port.ts';
 
@@ -56,10 +61,8 @@ const SCENARIOS: ReadonlyArray<{ operation: 'get' | 'set'; depth: number }> = [
   { operation: 'get', depth: 16 },
 ];
 
-const WEIR_RULES = [
-  { command: { exact: 'get', textCommands: ['get', 'gets'], binaryOpcodes: [0, 9, 12, 13] }, keyPrefix: { prefix: 'bench/' } },
-  { command: { exact: 'set', textCommands: ['set'], binaryOpcodes: [1, 17] }, keyPrefix: { prefix: 'bench/' } },
-];
+// What the control server ships for `get` and `set` under bench/ (its own command groups).
+const WEIR_CONFIGURATION = memcacheConfig([rule('get', { keyPrefix: 'bench/' }), rule('set', { keyPrefix: 'bench/' })]);
 
 interface Measurement {
   opsPerSecond: number;
@@ -68,7 +71,9 @@ interface Measurement {
   errors: number;
 }
 
-type Target = 'direct' | 'tcp_proxy' | 'weir' | `compare:${string}` | 'wasm-floor' | 'sdk-floor' | 'weir+agent';
+// How an Envoy target is set up; a target is one of them, memcached directly, or another build.
+type EnvoyMode = 'tcp_proxy' | 'weir' | 'wasm-floor' | 'sdk-floor' | 'weir+agent';
+type Target = 'direct' | EnvoyMode | `compare:${string}`;
 
 async function main(): Promise<void> {
   buildFilters();
@@ -176,14 +181,14 @@ function cpuSeconds(pid: number): number {
 }
 
 // The Wasm filter in front of tcp_proxy for each target: module, root id and plugin configuration.
-function wasmFilterOf(mode: Exclude<Target, 'direct' | 'tcp_proxy' | `compare:${string}`>, weirWasm: string): { file: string; rootId: string; configuration: string } {
-  if (mode === 'weir' || mode === 'weir+agent') return { file: weirWasm, rootId: 'memcache', configuration: JSON.stringify({ parser: 'memcache', rules: WEIR_RULES }) };
+function wasmFilterOf(mode: Exclude<EnvoyMode, 'tcp_proxy'>, weirWasm: string): { file: string; rootId: string; configuration: string } {
+  if (mode === 'weir' || mode === 'weir+agent') return { file: weirWasm, rootId: 'memcache', configuration: WEIR_CONFIGURATION };
   if (mode === 'wasm-floor') return { file: path.join(repoRoot, 'build', 'filters', 'probe.wasm'), rootId: 'probe', configuration: '' };
   // toy parsers are built only with bounds checks (build/filters/checked); the passer does next to no Wasm work
   return { file: path.join(repoRoot, 'build', 'filters', 'checked', 'testparsers', 'passer.wasm'), rootId: 'test.passer', configuration: JSON.stringify({ parser: 'test.passer' }) };
 }
 
-async function startBenchEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy' | 'wasm-floor' | 'sdk-floor' | 'weir+agent', weirWasm = path.join(repoRoot, 'build', 'filters', 'memcache.wasm')): Promise<BenchEnvoy> {
+async function startBenchEnvoy(backendPort: number, mode: EnvoyMode, weirWasm = path.join(repoRoot, 'build', 'filters', 'memcache.wasm')): Promise<BenchEnvoy> {
   const port = await freeLoopbackPort();
   const filters: object[] = [];
   if (mode !== 'tcp_proxy') {

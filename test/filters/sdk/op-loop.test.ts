@@ -18,7 +18,9 @@ describe('test.passer', () => {
     // what passes as it arrived is left in Envoy's buffer: no proxy_set_buffer_bytes at all
     expect(connection.hostCallCounts('proxy_on_downstream_data', 'proxy_set_buffer_bytes')).toHaveLength(14); // one callback per byte
     expect(connection.hostCallCounts('proxy_on_downstream_data', 'proxy_set_buffer_bytes').every((count) => count === 0)).toBe(true);
-    expect(connection.hostCallCounts('proxy_on_upstream_data', 'proxy_set_buffer_bytes').every((count) => count === 0)).toBe(true);
+    const upstreamCounts = connection.hostCallCounts('proxy_on_upstream_data', 'proxy_set_buffer_bytes');
+    expect(upstreamCounts.length).toBeGreaterThan(0);
+    expect(upstreamCounts.every((count) => count === 0)).toBe(true);
     expect(connection.isOpen).toBe(true);
   });
 });

@@ -2,10 +2,12 @@
 // callbacks are collected and travel as one shared-queue message (newline-separated JSON objects)
 // on the next root tick, and the agent splits each message into entries again, numbering and
 // shipping every one as its own record, in order.
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { HostProcess, type FilterVm } from '../../../server/wasm-host/index.ts';
 import { accessLogServicePackage, type AccessLogBatchMessage } from '../../../server/accesslog/access-log-service.ts';
 import { ensureFiltersBuilt, loadWeirFilter, startWeirAgent } from '../../filters/host-helpers.ts';
+
+beforeAll(() => ensureFiltersBuilt('agent', 'r2d2'), 600_000);
 
 function decodeBatches(agent: FilterVm): AccessLogBatchMessage[] {
   const method = accessLogServicePackage()['weir.AccessLogService'];
@@ -19,7 +21,6 @@ function decodeBatches(agent: FilterVm): AccessLogBatchMessage[] {
 
 describe('access-log queue messages', () => {
   it('the entries of several reads are one message on the next tick; the agent ships every entry on its own, in order', () => {
-    ensureFiltersBuilt('agent', 'r2d2');
     const process = new HostProcess();
     const agent = startWeirAgent(process);
     const enqueue = vi.spyOn(process.sharedQueues, 'enqueue');
@@ -38,11 +39,16 @@ describe('access-log queue messages', () => {
     // Response entries) in one message
     expect(kinds).toEqual([['Request', 'Request', 'Denied', 'Request', 'Response', 'Response', 'Response']]);
 
-    const entries = decodeBatches(agent).flatMap((batch) => batch.entries ?? []);
+    const batches = decodeBatches(agent).filter((batch) => (batch.entries ?? []).length > 0);
+    const entries = batches.flatMap((batch) => batch.entries ?? []);
     const shipped = entries.map((entry) => JSON.parse(Buffer.from(entry.parser_json ?? new Uint8Array()).toString('utf8')) as { type: string; fields: Record<string, string> });
     expect(shipped.map((entry) => entry.type)).toEqual(['Request', 'Request', 'Denied', 'Request', 'Response', 'Response', 'Response']);
     expect(shipped.slice(0, 4).map((entry) => entry.fields['file'] ?? entry.fields['cmd'])).toEqual(['a', 'b', 'HALT', 'c']);
-    const sequences = decodeBatches(agent).filter((batch) => (batch.entries ?? []).length > 0).map((batch) => Number(batch.first_sequence));
-    expect(sequences[0]).toBe(1);
+    // numbered from 1 without gaps across batches
+    let next = 1;
+    for (const batch of batches) {
+      expect(Number(batch.first_sequence)).toBe(next);
+      next += (batch.entries ?? []).length;
+    }
   });
 });

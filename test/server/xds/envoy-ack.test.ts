@@ -83,7 +83,7 @@ async function waitForAcks(
     },
     15_000,
     `ACKs from ${nodeId}`,
-    () => `${JSON.stringify(server.status.get(nodeId))}\n${envoy.log()}`,
+    () => `${envoy.log()}\nproxy status: ${JSON.stringify(server.status.get(nodeId))}`, // status last: waitFor keeps the tail
   );
 }
 
