@@ -27,11 +27,16 @@ export function loadWeirFilter(name: string, rootId: string, configuration: obje
 }
 
 // The Weir agent in `process` as Envoy runs it beside the parsers (vm_id `weir`, node node-a in
-// cluster edge), after its first tick opened its streams. `configuration` is its plugin
-// configuration (empty: defaults).
-export function startWeirAgent(process: HostProcess, configuration = ''): FilterVm {
+// cluster edge), before its first tick. `configuration` is its plugin configuration (empty:
+// defaults).
+export function loadWeirAgent(process: HostProcess, configuration = ''): FilterVm {
   ensureFiltersBuilt('agent');
-  const agent = loadFilter({ wasm: filterWasm('agent'), rootId: AGENT_ROOT_ID, vmId: AGENT_VM_ID, pluginConfig: configuration, node: { id: 'node-a', cluster: 'edge' }, process });
+  return loadFilter({ wasm: filterWasm('agent'), rootId: AGENT_ROOT_ID, vmId: AGENT_VM_ID, pluginConfig: configuration, node: { id: 'node-a', cluster: 'edge' }, process });
+}
+
+// The same after its first tick opened its streams.
+export function startWeirAgent(process: HostProcess, configuration = ''): FilterVm {
+  const agent = loadWeirAgent(process, configuration);
   agent.advanceTime(100);
   return agent;
 }

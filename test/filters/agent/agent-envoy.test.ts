@@ -18,7 +18,7 @@ import type { Snapshot } from '../../../server/xds/snapshot.ts';
 import { buildFilters, filterWasm, parseAccessLog, repoRoot, waitFor } from '../envoy-harness.ts';
 import { ENDPOINTS, R2D2_DB_POLICY, R2D2_DB_READ_ONLY_POLICY, compileResources } from './policy-resources.ts';
 import { connectFrom } from './source-client.ts';
-import { freeLoopbackPort } from '../../../demo/servers/loopback-port.ts';
+import { acceptsConnections, freeLoopbackPort } from '../../../demo/servers/loopback-port.ts';
 
 const WEB = '127.0.0.2';
 const ADMIN = '127.0.0.3';
@@ -53,21 +53,12 @@ async function startProxy(nodeId: string): Promise<EnvoyProcess> {
     return state?.ackedVersion !== undefined && state.ackedVersion === state.sentVersion;
   };
   await waitFor(() => acked(NETWORK_POLICY_TYPE_URL) && acked(IDENTITY_MAP_TYPE_URL), 5000, `the server to record the agent's ACKs for ${nodeId}`);
-  await waitFor(async () => await listening(listenPort), 20_000, `the weir-db listener on ${listenPort}`, () => envoy.log());
+  await waitFor(async () => await acceptsConnections(listenPort), 20_000, `the weir-db listener on ${listenPort}`, () => envoy.log());
   return envoy;
 }
 
 function typeState(nodeId: string, typeUrl: string): TypeApplyState | undefined {
   return server.listProxies().find((proxy) => proxy.nodeId === nodeId)?.types.find((type) => type.typeUrl === typeUrl);
-}
-
-async function listening(port: number): Promise<boolean> {
-  try {
-    (await connectFrom('127.0.0.1', port)).close();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 beforeAll(async () => {

@@ -7,7 +7,7 @@ import { HostProcess, lineResponder, loadFilter, type FilterVm, type GrpcExchang
 import { encodeIdentityMap, IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
 import { NETWORK_POLICY_TYPE_URL, encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
 import { filterWasm } from '../envoy-harness.ts';
-import { accessLog, ensureFiltersBuilt, loadWeirFilter, sharedCounter } from '../host-helpers.ts';
+import { accessLog, ensureFiltersBuilt, loadWeirAgent, loadWeirFilter, sharedCounter } from '../host-helpers.ts';
 import { ENDPOINTS, R2D2_DB_POLICY, R2D2_DB_READ_ONLY_POLICY, asAny, compileResources, decodeDiscoveryRequest, discoveryResponse, type CompiledResources, type DecodedDiscoveryRequest } from './policy-resources.ts';
 
 const ADS_METHOD = 'StreamAggregatedResources';
@@ -23,7 +23,7 @@ interface AgentUnderTest {
 
 function startAgent(configuration = ''): AgentUnderTest {
   const process = new HostProcess();
-  const agent = loadFilter({ wasm: filterWasm('agent'), rootId: 'agent', vmId: 'weir', pluginConfig: configuration, node: { id: 'node-a', cluster: 'edge' }, process });
+  const agent = loadWeirAgent(process, configuration);
   // Only the ADS streams: the agent also ships access logs over a stream of its own.
   const streams = (): GrpcExchange[] => agent.grpc.exchanges.filter((exchange) => exchange.kind === 'stream' && exchange.method === ADS_METHOD);
   const latest = (): GrpcExchange => {
