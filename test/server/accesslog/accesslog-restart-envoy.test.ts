@@ -65,7 +65,14 @@ async function startServe(collected: AccessLogRecord[]): Promise<RunningServe> {
 }
 
 async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  await waitFor(condition, timeoutMs, what, () => `Envoy log:\n${envoy?.log() ?? ''}`);
+  await waitFor(condition, timeoutMs, what, diagnosis);
+}
+
+/** What each server knows of the agent, and Envoy's log without the entries it printed. */
+function diagnosis(): string {
+  const sessions = servers.map((serve, index) => `server ${index + 1}: ${JSON.stringify(serve.observability.pipeline.sessions.get(NODE_ID) ?? null)}`);
+  const log = (envoy?.log() ?? '').split('\n').filter((line) => !line.includes('weir-accesslog'));
+  return `Envoy log without its weir-accesslog lines:\n${log.join('\n')}\n${sessions.join('\n')}`; // sessions last: the tail is shown
 }
 
 function sessionOf(serve: RunningServe): AgentStatus {
