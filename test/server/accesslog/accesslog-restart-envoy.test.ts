@@ -35,6 +35,7 @@ let configFile: string;
 let backend: R2d2Backend;
 let envoy: EnvoyProcess | undefined;
 const servers: RunningServe[] = [];
+const collectedRecords: AccessLogRecord[] = []; // by both servers, for the diagnosis
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-accesslog-restart-'));
@@ -58,6 +59,7 @@ async function startServe(collected: AccessLogRecord[]): Promise<RunningServe> {
     filter: {},
     offer: (record) => {
       collected.push(record);
+      collectedRecords.push(record);
       return 'delivered';
     },
   });
@@ -68,11 +70,25 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
   await waitFor(condition, timeoutMs, what, diagnosis);
 }
 
-/** What each server knows of the agent, and Envoy's log without the entries it printed. */
+/**
+ * What each server knows of the agent, Envoy's log without the entries it printed, and where
+ * entries went missing: per type and connection, how many Envoy printed (written by the filter)
+ * against how many the servers received.
+ */
 function diagnosis(): string {
   const sessions = servers.map((serve, index) => `server ${index + 1}: ${JSON.stringify(serve.observability.pipeline.sessions.get(NODE_ID) ?? null)}`);
-  const log = (envoy?.log() ?? '').split('\n').filter((line) => !line.includes('weir-accesslog'));
-  return `Envoy log without its weir-accesslog lines:\n${log.join('\n')}\n${sessions.join('\n')}`; // sessions last: the tail is shown
+  const lines = (envoy?.log() ?? '').split('\n');
+  const printed = new Map<string, number>();
+  for (const line of lines) {
+    const entry = /weir-accesslog \{"type":"(\w+)","proto":"\w+","connection":(\d+)/.exec(line);
+    if (entry) printed.set(`${entry[1]}/${entry[2]}`, (printed.get(`${entry[1]}/${entry[2]}`) ?? 0) + 1);
+  }
+  const received = new Map<string, number>();
+  for (const record of collectedRecords) received.set(`${record.type}/${record.connectionId}`, (received.get(`${record.type}/${record.connectionId}`) ?? 0) + 1);
+  const counts = [...new Set([...printed.keys(), ...received.keys()])].sort().map((key) => `${key}: printed ${printed.get(key) ?? 0}, received ${received.get(key) ?? 0}`);
+  const log = lines.filter((line) => !line.includes('weir-accesslog'));
+  // Sessions last: only the tail is shown.
+  return `Envoy log without its weir-accesslog lines:\n${log.join('\n')}\nentries (type/connection):\n${counts.join('\n')}\n${sessions.join('\n')}`;
 }
 
 function sessionOf(serve: RunningServe): AgentStatus {
