@@ -14,6 +14,7 @@ import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts'
 import { silentLogger } from '../../../server/log/logger.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
 import { waitFor } from '../../filters/envoy-harness.ts';
+import { waitForAgentEnforcing } from '../../support/agent-enforcement.ts';
 import { DROID_CLIENT_IP, DROID_READ_ONLY_POLICIES, writeDroidServeConfig } from '../../support/droid-deployment.ts';
 
 const NODE_ID = 'accesslog-node';
@@ -33,6 +34,7 @@ beforeAll(async () => {
   await envoy.waitReady();
   proxyPort = await listenerPort(envoy, 'weir-r2d2');
   await until(() => serve.observability.pipeline.sessions.get(NODE_ID)?.connected === true, 20_000, 'the agent opening its access-log stream');
+  await waitForAgentEnforcing(serve, NODE_ID, () => `Envoy log:\n${envoy.log()}`);
 }, 60_000);
 
 afterAll(async () => {

@@ -19,6 +19,7 @@ import { silentLogger } from '../../../server/log/logger.ts';
 import { weirStatus } from '../../../server/metrics/status-command.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
 import { waitFor } from '../../filters/envoy-harness.ts';
+import { waitForAgentEnforcing } from '../../support/agent-enforcement.ts';
 import { DROID_CLIENT_IP, DROID_READ_ONLY_POLICIES, writeDroidServeConfig } from '../../support/droid-deployment.ts';
 import { freeLoopbackPort } from '../../../demo/servers/loopback-port.ts';
 
@@ -106,6 +107,7 @@ describe('access logs across a restart of weir serve', () => {
     await envoy.waitReady();
     const proxyPort = await listenerPort(envoy, 'weir-r2d2');
     await until(() => first.observability.pipeline.sessions.get(NODE_ID)?.connected === true, 20_000, 'the agent opening its access-log stream');
+    await waitForAgentEnforcing(first, NODE_ID, diagnosis); // before it, READs are denied and log one entry, not two
 
     const traffic = Promise.all(Array.from({ length: CONNECTIONS }, (_unused, index) => paced(proxyPort, `c${index}`)));
     await until(() => firstRecords.length > 0, 10_000, 'the first server receiving records');
@@ -117,6 +119,7 @@ describe('access logs across a restart of weir serve', () => {
     await traffic;
     expect(sentBeforeRestart).toBeGreaterThan(0);
     expect(sentBeforeRestart).toBeLessThan(REQUESTS); // the restart happened in the middle of the stream
+    expect(deniedReplies, 'READs denied: the policy in force is kept across the restart').toBe(0);
 
     const logged = REQUESTS * ENTRIES_PER_REQUEST;
     const before = sessionOf(first);
@@ -154,6 +157,7 @@ describe('access logs across a restart of weir serve', () => {
 });
 
 let sent = 0;
+let deniedReplies = 0;
 
 /** Sends READ lines in chunks at a steady pace on one connection; resolves when every reply arrived. */
 async function paced(proxyPort: number, tag: string): Promise<void> {
@@ -165,8 +169,13 @@ async function paced(proxyPort: number, tag: string): Promise<void> {
   const expected = CHUNKS_PER_CONNECTION * REQUESTS_PER_CHUNK;
   let replies = 0;
   const done = new Promise<void>((resolve, reject) => {
+    let text = '';
     socket.on('data', (chunk: Buffer) => {
-      for (const byte of chunk) if (byte === 0x0a) replies += 1;
+      text += chunk.toString('latin1');
+      const lines = text.split('\n');
+      text = lines.pop() ?? '';
+      for (const line of lines) if (line.startsWith('ERROR')) deniedReplies += 1;
+      replies += lines.length;
       if (replies >= expected) resolve();
     });
     socket.once('close', () => (replies >= expected ? resolve() : reject(new Error(`connection ${tag} closed after ${replies} of ${expected} replies`))));
