@@ -57,8 +57,18 @@ export function identityTableAt(generation: u64): IdentityTable {
   return identities as IdentityTable;
 }
 
+// Whether the map last read by identityTableAt() came from the agent. False until the agent's
+// first IdentityMap: the agent publishes each resource type when it arrives, so a policy can be
+// in force for a moment with every remote counted as world, and denials should say so.
+export function identityMapPublished(): bool {
+  return identitiesPublished;
+}
+
+let identitiesPublished = false;
+
 function readPublishedIdentities(): IdentityTable {
   const bytes = readSharedData(IDENTITIES_KEY);
+  identitiesPublished = bytes !== null && bytes.byteLength > 0;
   if (bytes === null || bytes.byteLength == 0) return new IdentityTable();
   const problem = new Array<string>();
   const table = readIdentityTable(changetype<usize>(bytes), bytes.byteLength, problem);

@@ -8,13 +8,15 @@
 // `denyReason` for the access log, every allow the rule that allowed it in `allowingRule` (its
 // origins, plus ` l7[n]` for the L7 rule that matched); the names are built per generation, so a
 // request allocates nothing.
-import { endpointPolicyAt, identityTableAt } from './policy-cache';
+import { endpointPolicyAt, identityMapPublished, identityTableAt } from './policy-cache';
 import { AgentPolicyBinding } from './policy-config';
 import { readGeneration } from './policy-shared-data';
 import { DirectionPolicy, Enforcement, EndpointPolicy, PolicyRule } from './policy-table';
 import { hostOf } from './identity-table';
 import { RequestRecord, RuleSchema, RuleSet } from './rules';
 import { propertyString } from './abi/host';
+
+const NO_IDENTITY_MAP_YET = ' (the Weir agent has published no identity map yet, so every remote counts as world)';
 
 const enum Layer4 {
   Allow = 0,
@@ -136,7 +138,7 @@ export class ConnectionPolicy {
       }
     }
     if (l7proto.length == 0) {
-      if (direction.enforcement == Enforcement.DefaultDeny) this.setLayer4(Layer4.Deny, 'remote identity ' + identity.toString() + ' not allowed on port ' + port.toString());
+      if (direction.enforcement == Enforcement.DefaultDeny) this.setLayer4(Layer4.Deny, 'remote identity ' + identity.toString() + ' not allowed on port ' + port.toString() + (identityMapPublished() ? '' : NO_IDENTITY_MAP_YET));
       else this.setLayer4(Layer4.Allow, '');
       return;
     }

@@ -159,6 +159,20 @@ describe('parser VM deciding with the agent policy (shared data, vm_id weir)', (
     expect(verdicts(connection)).toMatchObject([{ type: 'Denied', reason: 'no policy for endpoint db yet; denied until the Weir agent publishes one (fail closed)' }]);
   });
 
+  it('denies, saying why, while the policy is published but the identity map is not yet; allows once it is', () => {
+    const test = startAgent();
+    test.agent.advanceTime(100);
+    push(test, NETWORK_POLICY_TYPE_URL, 'v1', 'n1', compiled.policies);
+    const r2d2 = loadR2d2(test.process);
+    const web = r2d2.openConnection({ source: { address: '127.0.0.2', port: 40001 } });
+    web.fromClient('READ sloop\r\n');
+    expect(web.clientText).toBe('ERROR\r\n');
+    expect(verdicts(web).map((entry) => entry.reason)).toEqual(['remote identity 2 not allowed on port 9000 (the Weir agent has published no identity map yet, so every remote counts as world)']);
+    push(test, IDENTITY_MAP_TYPE_URL, 'i1', 'n2', [compiled.identityMap]);
+    web.fromClient('READ sloop\r\n');
+    expect(web.clientText).toBe('ERROR\r\nOK\r\n');
+  });
+
   it('allows and denies by remote identity and L7 rules, and reasons each denial', () => {
     const test = startAgent();
     test.agent.advanceTime(100);
