@@ -1,6 +1,6 @@
 // `GET /v1/policies/wait`: waits until every connected proxy whose Weir agent subscribed to policy
-// has ACKed the versions carrying revision R (or a later revision), and reports a NACK or a timeout
-// instead when that happens first. Reads the proxy status registry and the revision history;
+// (and every named one, once it connects) has ACKed the versions carrying revision R (or a later
+// revision), and reports a NACK or a timeout instead when that happens first. Reads the proxy status registry and the revision history;
 // changes neither.
 import type { ProxyStatus, ProxyStatusRegistry } from '../xds/proxy-status.ts';
 import { runsPolicyAgent, type RevisionHistory } from './revision-history.ts';
@@ -10,6 +10,11 @@ export interface RevisionWaitOptions {
   timeoutMs: number;
   status: ProxyStatusRegistry;
   history: RevisionHistory;
+  /**
+   * Proxies to wait for even before their agent connects (`weir policy wait --node`): without
+   * them, only the agents connected at each check count, and none connected means enforced.
+   */
+  nodeIds?: readonly string[];
   /** How often the registry is re-read. Default 20 ms. */
   pollMs?: number;
   /** Aborts the wait (e.g. the HTTP client went away); resolves as a timeout. */
@@ -36,7 +41,9 @@ export async function waitForRevision(options: RevisionWaitOptions): Promise<Rev
     const outcome = checkOnce(options, target);
     if (outcome !== undefined) return outcome;
     if (Date.now() >= deadline || options.signal?.aborted) {
-      return { kind: 'timeout', revision: options.revision, timeoutMs: options.timeoutMs, behind: agentProxies(options.status).filter((proxy) => !isAtOrAfter(options.history, proxy, target)).map((proxy) => enforcementOf(options.history, proxy)) };
+      const behind = agentProxies(options.status).filter((proxy) => !isAtOrAfter(options.history, proxy, target)).map((proxy) => enforcementOf(options.history, proxy));
+      const absent = unconnectedNodes(options).map((nodeId) => ({ nodeId, enforcedRevision: undefined }));
+      return { kind: 'timeout', revision: options.revision, timeoutMs: options.timeoutMs, behind: [...behind, ...absent] };
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(options.pollMs ?? 20, Math.max(1, deadline - Date.now()))));
   }
@@ -50,7 +57,7 @@ export function enforcementOf(history: RevisionHistory, proxy: ProxyStatus): Pro
 function checkOnce(options: RevisionWaitOptions, target: number): RevisionWaitOutcome | undefined {
   const proxies = agentProxies(options.status);
   const behind = proxies.filter((proxy) => !isAtOrAfter(options.history, proxy, target));
-  if (behind.length === 0) return { kind: 'enforced', revision: options.revision, proxies: proxies.map((proxy) => enforcementOf(options.history, proxy)) };
+  if (behind.length === 0 && unconnectedNodes(options).length === 0) return { kind: 'enforced', revision: options.revision, proxies: proxies.map((proxy) => enforcementOf(options.history, proxy)) };
   for (const proxy of behind) {
     const rejection = options.history.rejectionAtOrAfter(proxy, target);
     if (rejection !== undefined) return { kind: 'rejected', revision: options.revision, nodeId: proxy.nodeId, typeUrl: rejection.typeUrl, version: rejection.version, message: rejection.message };
@@ -60,6 +67,12 @@ function checkOnce(options: RevisionWaitOptions, target: number): RevisionWaitOu
 
 function agentProxies(status: ProxyStatusRegistry): ProxyStatus[] {
   return status.list().filter((proxy) => proxy.connected && runsPolicyAgent(proxy));
+}
+
+/** The named proxies whose agent is not connected (yet). */
+function unconnectedNodes(options: RevisionWaitOptions): string[] {
+  const connected = new Set(agentProxies(options.status).map((proxy) => proxy.nodeId));
+  return (options.nodeIds ?? []).filter((nodeId) => !connected.has(nodeId));
 }
 
 function isAtOrAfter(history: RevisionHistory, proxy: ProxyStatus, target: number): boolean {

@@ -9,8 +9,8 @@ import { STORE_FILE_NAME, type PolicyStore, type StoredFileSummary } from '../st
 import type { ProxyStatusRegistry } from '../xds/proxy-status.ts';
 import type { ApiErrorBody, DeleteResultBody, ImportResultBody, WaitResultBody } from './api-types.ts';
 import { endpointsView, identitiesView, policiesView, proxiesView } from './api-views.ts';
-import type { RevisionHistory } from './revision-history.ts';
-import { waitForRevision } from './revision-wait.ts';
+import { runsPolicyAgent, type RevisionHistory } from './revision-history.ts';
+import { waitForRevision, type ProxyEnforcement } from './revision-wait.ts';
 
 export interface ApiContext {
   store: PolicyStore;
@@ -145,7 +145,8 @@ async function waitRoute(request: ApiRequest, context: ApiContext): Promise<ApiR
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0 || timeoutSeconds > WAIT_MAX_TIMEOUT_SECONDS) {
     return failure(400, `timeout=${timeoutText ?? ''}: expected seconds between 0 and ${WAIT_MAX_TIMEOUT_SECONDS}`);
   }
-  const outcome = await waitForRevision({ revision, timeoutMs: timeoutSeconds * 1000, status: context.status, history: context.history, signal: request.signal });
+  const nodeIds = request.query.getAll('node');
+  const outcome = await waitForRevision({ revision, timeoutMs: timeoutSeconds * 1000, nodeIds, status: context.status, history: context.history, signal: request.signal });
   switch (outcome.kind) {
     case 'enforced':
       return ok({ revision: outcome.revision, proxies: outcome.proxies } satisfies WaitResultBody);
@@ -154,10 +155,16 @@ async function waitRoute(request: ApiRequest, context: ApiContext): Promise<ApiR
     case 'rejected':
       return failure(409, `proxy ${outcome.nodeId} rejected ${outcome.typeUrl} version ${outcome.version} (revision ${revision} or later): ${outcome.message}; the previous policy stays in force there`);
     case 'timeout': {
-      const behind = outcome.behind.map((proxy) => `${proxy.nodeId} (enforces ${proxy.enforcedRevision ?? 'no revision yet'})`);
+      const behind = outcome.behind.map((proxy) => `${proxy.nodeId} (${enforcementText(context.status, proxy)})`);
       return failure(504, `timed out after ${timeoutSeconds} s waiting for revision ${revision} on ${behind.join(', ')}`);
     }
   }
+}
+
+function enforcementText(status: ProxyStatusRegistry, proxy: ProxyEnforcement): string {
+  const state = status.get(proxy.nodeId);
+  if (state === undefined || !state.connected || !runsPolicyAgent(state)) return 'its Weir agent is not connected';
+  return `enforces ${proxy.enforcedRevision ?? 'no revision yet'}`;
 }
 
 function ok(body: object): ApiResponse {

@@ -27,7 +27,8 @@ const USAGE = `usage:
                                               add or replace a policy file (all or nothing)
   weir policy get [NAME]                      list policy files, or print the one holding NAME
   weir policy delete NAME                     remove a policy (or policy file)
-  weir policy wait [REVISION] [--timeout S]   wait until every proxy's agent enforces REVISION (default: current)
+  weir policy wait [REVISION] [--timeout S] [--node ID]...
+                                              wait until every proxy's agent (and each named one) enforces REVISION (default: current)
   weir endpoint list                          endpoints with identity, IPs and enforcement
   weir identity list                          identities with labels, and the IP -> identity map
   weir proxy list                             each proxy's enforced revision, sent/ACKed/NACKed versions
@@ -198,11 +199,11 @@ async function policySubcommand(args: readonly string[]): Promise<string> {
       return policyDelete({ target, name, output });
     }
     case 'wait': {
-      const { values, positionals, target, output } = apiArguments(rest, { timeout: { type: 'string' } });
+      const { values, positionals, target, output } = apiArguments(rest, { timeout: { type: 'string' }, node: { type: 'string', multiple: true } });
       if (positionals.length > 1) throw new UsageError('weir policy wait takes at most one REVISION');
       const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
       if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) throw new UsageError(`--timeout ${values.timeout}: expected seconds, e.g. 30`);
-      return policyWait({ target, output, ...(positionals[0] !== undefined ? { revision: positionals[0] } : {}), ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) });
+      return policyWait({ target, output, nodeIds: values.node ?? [], ...(positionals[0] !== undefined ? { revision: positionals[0] } : {}), ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) });
     }
     default:
       throw new UsageError(`unknown policy subcommand "${subcommand ?? ''}"; use import, get, delete or wait`);
@@ -221,7 +222,7 @@ async function listSubcommand(
   return run(target, output);
 }
 
-type OptionSpec = Record<string, { type: 'string'; short?: string } | { type: 'boolean'; short?: string }>;
+type OptionSpec = Record<string, { type: 'string'; short?: string; multiple?: boolean } | { type: 'boolean'; short?: string }>;
 
 function apiArguments<T extends OptionSpec>(args: readonly string[], extra: T) {
   let parsed;
@@ -236,7 +237,7 @@ function apiArguments<T extends OptionSpec>(args: readonly string[], extra: T) {
   if (outputFlag !== undefined && outputFlag !== 'table' && outputFlag !== 'json') throw new UsageError(`-o ${String(outputFlag)}: use table or json`);
   const stringFlag = (name: string): string | undefined => (typeof flags[name] === 'string' ? flags[name] : undefined);
   const target = apiTargetFrom({ socket: stringFlag('socket'), server: stringFlag('server'), tokenFile: stringFlag('token-file') });
-  return { values: values as { [K in keyof T]?: string }, positionals, target, output: (outputFlag ?? 'table') as OutputFormat };
+  return { values: values as { [K in keyof T]?: T[K] extends { multiple: true } ? string[] : string }, positionals, target, output: (outputFlag ?? 'table') as OutputFormat };
 }
 
 function parseStrict<T extends OptionSpec>(args: readonly string[], options: T) {

@@ -72,6 +72,8 @@ export interface PolicyWaitOptions {
   revision?: string;
   /** Default 30. */
   timeoutSeconds?: number;
+  /** Proxies (node ids) to wait for even if their agent has not connected yet. */
+  nodeIds?: readonly string[];
   output: OutputFormat;
 }
 
@@ -79,6 +81,7 @@ export async function policyWait(options: PolicyWaitOptions): Promise<string> {
   const timeoutSeconds = options.timeoutSeconds ?? 30;
   const query = new URLSearchParams({ timeout: String(timeoutSeconds) });
   if (options.revision !== undefined) query.set('revision', options.revision);
+  for (const nodeId of options.nodeIds ?? []) query.append('node', nodeId);
   const reply = await callApi(options.target, { method: 'GET', path: `/v1/policies/wait?${query.toString()}`, timeoutMs: timeoutSeconds * 1000 + 10_000 });
   const body = successBody<WaitResultBody>(reply, { 409: EXIT_CODES.rejected, 504: EXIT_CODES.timedOut });
   if (options.output === 'json') return JSON.stringify(body, null, 2);

@@ -15,7 +15,6 @@ import { runServe, type RunningServe } from '../../server/cli/serve-command.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { runWeirCli, type CliRun } from '../../demo/weir-process.ts';
 import { DROID_CLIENT_IP, ENDPOINTS_YAML, readOnlyPolicy, writeDroidServeConfig } from '../support/droid-deployment.ts';
-import { waitForAgentEnforcing } from '../support/agent-enforcement.ts';
 
 /** droid-client may READ on the backend port; selecting droid-server makes its ingress default-deny. */
 const READ_ONLY_POLICY = readOnlyPolicy('droid-readonly', 'READ', { port: 'BACKEND_PORT' });
@@ -145,10 +144,8 @@ function writePolicy(deployment: Deployment, name: string, text: string): string
 }
 
 async function waitEnforced(deployment: Deployment): Promise<void> {
-  // `weir policy wait` counts the agents connected when it is asked; right after deploy() the
-  // agent may not be yet.
-  await waitForAgentEnforcing(deployment.serve, deployment.nodeId, () => deployment.envoy.log());
-  const waited = await weir(deployment, ['policy', 'wait', '--timeout', '20']);
+  // --node: right after deploy() the agent may not be connected yet.
+  const waited = await weir(deployment, ['policy', 'wait', '--node', deployment.nodeId, '--timeout', '20']);
   if (waited.code !== 0) throw new Error(`weir policy wait failed (${waited.code}): ${waited.stderr}\nEnvoy log:\n${deployment.envoy.log().slice(-3000)}`);
 }
 

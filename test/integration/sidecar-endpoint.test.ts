@@ -15,7 +15,6 @@ import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { silentLogger } from '../../server/log/logger.ts';
 import { runWeirCli, type CliRun } from '../../demo/weir-process.ts';
 import { CLIENT_ENDPOINT_YAML, DROID_CLIENT_IP, readOnlyPolicy, writeDroidServeConfig } from '../support/droid-deployment.ts';
-import { waitForAgentEnforcing } from '../support/agent-enforcement.ts';
 
 const NODE_ID = 'sidecar-droid-server';
 const SIDECAR_IP = '127.0.0.5';
@@ -110,9 +109,7 @@ describe('sidecar endpoint from node metadata (real Envoy)', () => {
   });
 
   it("the sidecar's Envoy enforces the policy that selects its own endpoint", async () => {
-    // `weir policy wait` counts the agents connected when it is asked; this one may not be yet.
-    if (serve !== undefined) await waitForAgentEnforcing(serve, NODE_ID, () => envoy?.log() ?? '');
-    const waited = await weir(['policy', 'wait', '--timeout', '20'], serve?.api.socket);
+    const waited = await weir(['policy', 'wait', '--node', NODE_ID, '--timeout', '20'], serve?.api.socket);
     expect(waited.code, `${waited.stderr}\n${envoy?.log().slice(-3000) ?? ''}`).toBe(0);
     expect(waited.stdout).toContain(`enforced by 1 proxy: ${NODE_ID}`);
     expect(await requestOnce(proxyPort, DROID_CLIENT_IP, 'READ allowed-client')).toMatch(/^OK /);

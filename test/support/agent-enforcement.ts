@@ -1,20 +1,14 @@
-// Waiting until a proxy's Weir agent enforces what `weir serve` serves: it ACKed the versions of
-// weir.NetworkPolicy and weir.IdentityMap that carry the latest revision. Until then the proxy
-// denies (fail closed): first for want of a policy, then, between the two ACKs, because the policy
-// names identities the proxy cannot resolve yet. Traffic that must be allowed waits for this.
+// Waiting, in process, until a proxy's Weir agent enforces what `weir serve` serves: what
+// `weir policy wait --node ID` does over the API (server/api/revision-wait.ts). Until then the
+// proxy denies (fail closed): first for want of a policy, then, between the ACKs of
+// weir.NetworkPolicy and weir.IdentityMap, because it cannot resolve remote identities yet.
 import type { RunningServe } from '../../server/cli/serve-command.ts';
-import { waitFor } from '../filters/envoy-harness.ts';
+import { waitForRevision } from '../../server/api/revision-wait.ts';
 
-/** Resolves with the revision the agent of `nodeId` enforces once it is the latest one. */
+/** Resolves with the revision in force once the agent of `nodeId` enforces it. */
 export async function waitForAgentEnforcing(serve: RunningServe, nodeId: string, context?: () => string, timeoutMs = 20_000): Promise<string> {
-  return waitFor(
-    () => {
-      const proxy = serve.controlServer.status.get(nodeId);
-      const latest = serve.history.latest()?.revision;
-      return proxy !== undefined && latest !== undefined && serve.history.enforcedBy(proxy)?.revision === latest ? latest : undefined;
-    },
-    timeoutMs,
-    `the Weir agent of ${nodeId} to ACK the policy and identities of the latest revision`,
-    context,
-  );
+  const revision = serve.store.current().revision;
+  const outcome = await waitForRevision({ revision, nodeIds: [nodeId], timeoutMs, status: serve.controlServer.status, history: serve.history });
+  if (outcome.kind === 'enforced') return revision;
+  throw new Error(`the Weir agent of ${nodeId} did not enforce revision ${revision}: ${JSON.stringify(outcome)}${context === undefined ? '' : `\n${context().slice(-4000)}`}`);
 }

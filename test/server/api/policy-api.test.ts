@@ -153,6 +153,26 @@ describe('policy delivery and wait', () => {
     expect(proxies.proxies.map((proxy) => [proxy.nodeId, proxy.policyAgent, proxy.enforcedRevision])).toEqual([['edge-1', true, revision]]);
   });
 
+  it('with node=ID waits for that proxy to connect and ACK, and times out naming it while its agent is away', async () => {
+    const { serve, api } = await started({ policies: { 'endpoints.yaml': ENDPOINTS_YAML } });
+    const absent = await api('GET', '/v1/policies/wait?node=edge-4&timeout=0.3');
+    expect(absent.status).toBe(504);
+    expect(absent.body.error).toMatch(/^timed out after 0.3 s waiting for revision [0-9a-f]{16} on edge-4 \(its Weir agent is not connected\)$/);
+    expect((await api('GET', '/v1/policies/wait?timeout=10')).body).toMatchObject({ proxies: [] }); // without node=: no agent, nothing to wait for
+    let settled = false;
+    const waiting = api('GET', '/v1/policies/wait?node=edge-4&timeout=10').finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(settled).toBe(false);
+    agent = openScriptedAgent(serve.controlServer.port, 'edge-4');
+    agent.ack(NETWORK_POLICY_TYPE_URL, await agent.next(NETWORK_POLICY_TYPE_URL));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(settled).toBe(false); // the identity map is not ACKed yet
+    agent.ack(IDENTITY_MAP_TYPE_URL, await agent.next(IDENTITY_MAP_TYPE_URL));
+    const waited = await waiting;
+    expect(waited.status).toBe(200);
+    expect(waited.body).toMatchObject({ proxies: [{ nodeId: 'edge-4' }] });
+  });
+
   it('answers 409 with the agent\'s message when it NACKs the revision', async () => {
     const { serve, api } = await started({ policies: { 'endpoints.yaml': ENDPOINTS_YAML } });
     agent = openScriptedAgent(serve.controlServer.port, 'edge-2');
