@@ -18,7 +18,7 @@ import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts'
 import { silentLogger } from '../../../server/log/logger.ts';
 import { weirStatus } from '../../../server/metrics/status-command.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
-import { waitFor } from '../../filters/envoy-harness.ts';
+import { parseAccessLog, waitFor } from '../../filters/envoy-harness.ts';
 import { waitForAgentEnforcing } from '../../support/agent-enforcement.ts';
 import { DROID_CLIENT_IP, DROID_READ_ONLY_POLICIES, writeDroidServeConfig } from '../../support/droid-deployment.ts';
 import { freeLoopbackPort } from '../../../demo/servers/loopback-port.ts';
@@ -36,7 +36,7 @@ let configFile: string;
 let backend: R2d2Backend;
 let envoy: EnvoyProcess | undefined;
 const servers: RunningServe[] = [];
-const collectedRecords: AccessLogRecord[] = []; // by both servers, for the diagnosis
+const recordsByServer: AccessLogRecord[][] = []; // what startServe() collected, for the diagnosis
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-accesslog-restart-'));
@@ -56,11 +56,11 @@ afterAll(async () => {
 async function startServe(collected: AccessLogRecord[]): Promise<RunningServe> {
   const serve = await runServe({ configFile, logger: silentLogger() });
   servers.push(serve);
+  recordsByServer.push(collected);
   serve.observability.pipeline.hub.watch({
     filter: {},
     offer: (record) => {
       collected.push(record);
-      collectedRecords.push(record);
       return 'delivered';
     },
   });
@@ -78,18 +78,19 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
  */
 function diagnosis(): string {
   const sessions = servers.map((serve, index) => `server ${index + 1}: ${JSON.stringify(serve.observability.pipeline.sessions.get(NODE_ID) ?? null)}`);
-  const lines = (envoy?.log() ?? '').split('\n');
-  const printed = new Map<string, number>();
-  for (const line of lines) {
-    const entry = /weir-accesslog \{"type":"(\w+)","proto":"\w+","connection":(\d+)/.exec(line);
-    if (entry) printed.set(`${entry[1]}/${entry[2]}`, (printed.get(`${entry[1]}/${entry[2]}`) ?? 0) + 1);
-  }
-  const received = new Map<string, number>();
-  for (const record of collectedRecords) received.set(`${record.type}/${record.connectionId}`, (received.get(`${record.type}/${record.connectionId}`) ?? 0) + 1);
+  const log = envoy?.log() ?? '';
+  const printed = tally(parseAccessLog(log).map((entry) => `${entry.type}/${entry.connection}`));
+  const received = tally(recordsByServer.flat().map((record) => `${record.type}/${record.connectionId}`));
   const counts = [...new Set([...printed.keys(), ...received.keys()])].sort().map((key) => `${key}: printed ${printed.get(key) ?? 0}, received ${received.get(key) ?? 0}`);
-  const log = lines.filter((line) => !line.includes('weir-accesslog'));
+  const otherLines = log.split('\n').filter((line) => !line.includes('weir-accesslog'));
   // Sessions last: only the tail is shown.
-  return `Envoy log without its weir-accesslog lines:\n${log.join('\n')}\nentries (type/connection):\n${counts.join('\n')}\n${sessions.join('\n')}`;
+  return `Envoy log without its weir-accesslog lines:\n${otherLines.join('\n')}\nentries (type/connection):\n${counts.join('\n')}\n${sessions.join('\n')}`;
+}
+
+function tally(keys: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
+  return counts;
 }
 
 function sessionOf(serve: RunningServe): AgentStatus {
