@@ -31,7 +31,7 @@ export type RevisionWaitOutcome =
   | { kind: 'enforced'; revision: string; proxies: ProxyEnforcement[] }
   | { kind: 'unknown-revision'; revision: string; current: string | undefined }
   | { kind: 'rejected'; revision: string; nodeId: string; typeUrl: string; version: string; message: string }
-  | { kind: 'timeout'; revision: string; timeoutMs: number; behind: ProxyEnforcement[] };
+  | { kind: 'timeout'; revision: string; timeoutMs: number; behind: ProxyEnforcement[]; absent: string[] };
 
 export async function waitForRevision(options: RevisionWaitOptions): Promise<RevisionWaitOutcome> {
   const target = options.history.position(options.revision);
@@ -41,9 +41,9 @@ export async function waitForRevision(options: RevisionWaitOptions): Promise<Rev
     const outcome = checkOnce(options, target);
     if (outcome !== undefined) return outcome;
     if (Date.now() >= deadline || options.signal?.aborted) {
-      const behind = agentProxies(options.status).filter((proxy) => !isAtOrAfter(options.history, proxy, target)).map((proxy) => enforcementOf(options.history, proxy));
-      const absent = unconnectedNodes(options).map((nodeId) => ({ nodeId, enforcedRevision: undefined }));
-      return { kind: 'timeout', revision: options.revision, timeoutMs: options.timeoutMs, behind: [...behind, ...absent] };
+      const proxies = agentProxies(options.status);
+      const behind = proxies.filter((proxy) => !isAtOrAfter(options.history, proxy, target)).map((proxy) => enforcementOf(options.history, proxy));
+      return { kind: 'timeout', revision: options.revision, timeoutMs: options.timeoutMs, behind, absent: unconnectedNodes(options, proxies) };
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(options.pollMs ?? 20, Math.max(1, deadline - Date.now()))));
   }
@@ -57,7 +57,7 @@ export function enforcementOf(history: RevisionHistory, proxy: ProxyStatus): Pro
 function checkOnce(options: RevisionWaitOptions, target: number): RevisionWaitOutcome | undefined {
   const proxies = agentProxies(options.status);
   const behind = proxies.filter((proxy) => !isAtOrAfter(options.history, proxy, target));
-  if (behind.length === 0 && unconnectedNodes(options).length === 0) return { kind: 'enforced', revision: options.revision, proxies: proxies.map((proxy) => enforcementOf(options.history, proxy)) };
+  if (behind.length === 0 && unconnectedNodes(options, proxies).length === 0) return { kind: 'enforced', revision: options.revision, proxies: proxies.map((proxy) => enforcementOf(options.history, proxy)) };
   for (const proxy of behind) {
     const rejection = options.history.rejectionAtOrAfter(proxy, target);
     if (rejection !== undefined) return { kind: 'rejected', revision: options.revision, nodeId: proxy.nodeId, typeUrl: rejection.typeUrl, version: rejection.version, message: rejection.message };
@@ -69,10 +69,9 @@ function agentProxies(status: ProxyStatusRegistry): ProxyStatus[] {
   return status.list().filter((proxy) => proxy.connected && runsPolicyAgent(proxy));
 }
 
-/** The named proxies whose agent is not connected (yet). */
-function unconnectedNodes(options: RevisionWaitOptions): string[] {
-  const connected = new Set(agentProxies(options.status).map((proxy) => proxy.nodeId));
-  return (options.nodeIds ?? []).filter((nodeId) => !connected.has(nodeId));
+/** The named proxies (options.nodeIds) that are not among the connected `agents`. */
+function unconnectedNodes(options: RevisionWaitOptions, agents: readonly ProxyStatus[]): string[] {
+  return (options.nodeIds ?? []).filter((nodeId) => !agents.some((proxy) => proxy.nodeId === nodeId));
 }
 
 function isAtOrAfter(history: RevisionHistory, proxy: ProxyStatus, target: number): boolean {

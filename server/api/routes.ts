@@ -9,8 +9,8 @@ import { STORE_FILE_NAME, type PolicyStore, type StoredFileSummary } from '../st
 import type { ProxyStatusRegistry } from '../xds/proxy-status.ts';
 import type { ApiErrorBody, DeleteResultBody, ImportResultBody, WaitResultBody } from './api-types.ts';
 import { endpointsView, identitiesView, policiesView, proxiesView } from './api-views.ts';
-import { runsPolicyAgent, type RevisionHistory } from './revision-history.ts';
-import { waitForRevision, type ProxyEnforcement } from './revision-wait.ts';
+import type { RevisionHistory } from './revision-history.ts';
+import { waitForRevision } from './revision-wait.ts';
 
 export interface ApiContext {
   store: PolicyStore;
@@ -155,16 +155,13 @@ async function waitRoute(request: ApiRequest, context: ApiContext): Promise<ApiR
     case 'rejected':
       return failure(409, `proxy ${outcome.nodeId} rejected ${outcome.typeUrl} version ${outcome.version} (revision ${revision} or later): ${outcome.message}; the previous policy stays in force there`);
     case 'timeout': {
-      const behind = outcome.behind.map((proxy) => `${proxy.nodeId} (${enforcementText(context.status, proxy)})`);
+      const behind = [
+        ...outcome.behind.map((proxy) => `${proxy.nodeId} (enforces ${proxy.enforcedRevision ?? 'no revision yet'})`),
+        ...outcome.absent.map((nodeId) => `${nodeId} (its Weir agent is not connected)`),
+      ];
       return failure(504, `timed out after ${timeoutSeconds} s waiting for revision ${revision} on ${behind.join(', ')}`);
     }
   }
-}
-
-function enforcementText(status: ProxyStatusRegistry, proxy: ProxyEnforcement): string {
-  const state = status.get(proxy.nodeId);
-  if (state === undefined || !state.connected || !runsPolicyAgent(state)) return 'its Weir agent is not connected';
-  return `enforces ${proxy.enforcedRevision ?? 'no revision yet'}`;
 }
 
 function ok(body: object): ApiResponse {
