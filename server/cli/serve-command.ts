@@ -13,7 +13,6 @@ import { createServeObservability, type ServeObservability } from '../metrics/se
 import { formatProblem } from '../policy/policy-problems.ts';
 import { SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
 import { DirectoryStore } from '../store/directory-store.ts';
-import { createIdentityAllocators, type IdentityAllocators } from '../policy/identity-universe.ts';
 import { SidecarAwareStore } from '../store/sidecar-aware-store.ts';
 import type { PolicyStore, PolicyStoreState, StoreEvent } from '../store/policy-store.ts';
 import { startControlServer, type ControlServer } from '../xds/control-server.ts';
@@ -48,8 +47,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   let config = loadWeirConfig(configFile);
   const apiToken = config.api.tcp ? readApiToken(config.api.tcp.tokenFile) : undefined;
   const sidecars = new SidecarEndpointRegistry({ logger });
-  const allocators = createIdentityAllocators();
-  const store = new SidecarAwareStore({ store: await loadStore(config, allocators), sidecars, enforcementMode: config.policies.enforcementMode, allocators, logger });
+  const store = new SidecarAwareStore({ store: await loadStore(config), sidecars, logger });
   const history = new RevisionHistory();
   const snapshotNow = (): Snapshot => {
     const state = store.current();
@@ -136,8 +134,8 @@ export function buildServeSnapshot(config: WeirConfig, state: PolicyStoreState):
   });
 }
 
-async function loadStore(config: WeirConfig, allocators: IdentityAllocators): Promise<DirectoryStore> {
-  const store = new DirectoryStore({ directory: config.policies.dir, enforcementMode: config.policies.enforcementMode, allocators });
+async function loadStore(config: WeirConfig): Promise<DirectoryStore> {
+  const store = new DirectoryStore({ directory: config.policies.dir, enforcementMode: config.policies.enforcementMode });
   const loaded = await store.load();
   if (!loaded.ok) {
     await store.close();

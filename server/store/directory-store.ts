@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createIdentityAllocators, type IdentityAllocators } from '../policy/identity-universe.ts';
 import type { L7RuleRegistry } from '../policy/l7-rule-keys.ts';
 import type { EnforcementMode } from '../policy/policy-model.ts';
-import { checkStoreFileName, STORE_FILE_NAME, type PolicyStore, type StoreChangeResult, type StoreEvent } from './policy-store.ts';
+import { checkStoreFileName, STORE_FILE_NAME, type PolicyStore, type StoreChangeResult, type StoreCompileSettings, type StoreEvent } from './policy-store.ts';
 import { compileStoreFiles, emptyStoreState, type PolicyStoreState, type StoredFileSummary } from './store-contents.ts';
 
 export interface DirectoryStoreOptions {
@@ -20,14 +20,12 @@ export interface DirectoryStoreOptions {
   readonly watchDirectory?: boolean;
   /** Quiet time after the last file event before reloading. Default 100 ms. */
   readonly debounceMs?: number;
-  /** Identity allocation to share with another compiler of the same rules (SidecarAwareStore). Default: the store's own. */
-  readonly allocators?: IdentityAllocators;
 }
 
 export class DirectoryStore implements PolicyStore {
   private state: PolicyStoreState;
   private files = new Map<string, string>();
-  private readonly allocators: IdentityAllocators;
+  private readonly allocators: IdentityAllocators = createIdentityAllocators();
   private readonly listeners = new Set<(event: StoreEvent) => void>();
   private queue: Promise<unknown> = Promise.resolve();
   private watcher: FSWatcher | undefined;
@@ -35,7 +33,6 @@ export class DirectoryStore implements PolicyStore {
   private closed = false;
 
   constructor(private readonly options: DirectoryStoreOptions) {
-    this.allocators = options.allocators ?? createIdentityAllocators();
     this.state = emptyStoreState(this.compileOptions());
   }
 
@@ -98,8 +95,12 @@ export class DirectoryStore implements PolicyStore {
     await this.queue.catch(() => undefined);
   }
 
+  compileSettings(): StoreCompileSettings {
+    return { enforcementMode: this.options.enforcementMode, allocators: this.allocators };
+  }
+
   private compileOptions() {
-    return { enforcementMode: this.options.enforcementMode, allocators: this.allocators, ...(this.options.registry === undefined ? {} : { registry: this.options.registry }) };
+    return { ...this.compileSettings(), ...(this.options.registry === undefined ? {} : { registry: this.options.registry }) };
   }
 
   /** Compiles `files` and makes them current if they compile; the caller decides what to report. */

@@ -3,6 +3,8 @@
 // change is validated and compiled as a whole before it replaces the previous state, so a bad
 // file never weakens or breaks enforcement. The watched directory (directory-store.ts) is the
 // default; an etcd store implements the same interface.
+import type { IdentityAllocators } from '../policy/identity-universe.ts';
+import type { EnforcementMode } from '../policy/policy-model.ts';
 import type { PolicyProblem } from '../policy/policy-problems.ts';
 import type { PolicyStoreState, StoredFileSummary } from './store-contents.ts';
 
@@ -16,6 +18,11 @@ export type StoreEvent =
   /** A change made outside the store (e.g. a file edited by hand) was rejected; the previous state stays. */
   | { readonly kind: 'rejected'; readonly problems: readonly PolicyProblem[] };
 
+export interface StoreCompileSettings {
+  readonly enforcementMode: EnforcementMode;
+  readonly allocators: IdentityAllocators;
+}
+
 export interface PolicyStore {
   /** Reads everything the store holds and makes it the current state (or reports why not). */
   load(): Promise<StoreChangeResult>;
@@ -28,6 +35,11 @@ export interface PolicyStore {
   put(name: string, text: string): Promise<StoreChangeResult>;
   /** Removes one file; refused if the remaining set would not compile. */
   delete(name: string): Promise<StoreChangeResult>;
+  /**
+   * What current() is compiled with, so that a wrapper (SidecarAwareStore) compiling the same
+   * rules over more endpoints gets the same enforcement and keeps every endpoint's identity.
+   */
+  compileSettings(): StoreCompileSettings;
   /** Calls `listener` on every state change or rejected outside change; returns an unsubscribe function. */
   watch(listener: (event: StoreEvent) => void): () => void;
   close(): Promise<void>;

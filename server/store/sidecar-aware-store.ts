@@ -7,19 +7,13 @@ import type { Logger } from 'pino';
 import type { Endpoint } from '../identity/endpoints.ts';
 import { sidecarEndpointSource, type SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
 import { compilePolicies } from '../policy/compile.ts';
-import type { IdentityAllocators } from '../policy/identity-universe.ts';
-import type { EnforcementMode } from '../policy/policy-model.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { serializePolicySet } from '../policy/serialize.ts';
-import type { PolicyStore, PolicyStoreState, StoreChangeResult, StoreEvent, StoredFileSummary } from './policy-store.ts';
+import type { PolicyStore, PolicyStoreState, StoreCompileSettings, StoreChangeResult, StoreEvent, StoredFileSummary } from './policy-store.ts';
 
 export interface SidecarAwareStoreOptions {
   readonly store: PolicyStore;
   readonly sidecars: SidecarEndpointRegistry;
-  /** The wrapped store's: rules compile the same way with or without sidecar endpoints. */
-  readonly enforcementMode: EnforcementMode;
-  /** The wrapped store's, so an endpoint keeps its identity whether sidecars are merged in or not. */
-  readonly allocators: IdentityAllocators;
   readonly logger: Logger;
 }
 
@@ -39,6 +33,10 @@ export class SidecarAwareStore implements PolicyStore {
 
   load(): Promise<StoreChangeResult> {
     return this.#merging(this.options.store.load());
+  }
+
+  compileSettings(): StoreCompileSettings {
+    return this.options.store.compileSettings();
   }
 
   current(): PolicyStoreState {
@@ -95,7 +93,9 @@ export class SidecarAwareStore implements PolicyStore {
     const added = this.#sidecarEndpointsBeside(base.endpoints);
     if (added.length === 0) return base;
     const endpoints = [...base.endpoints, ...added.map((sidecar) => sidecar.endpoint)];
-    const compiled = compilePolicies({ rules: base.rules, endpoints, enforcementMode: this.options.enforcementMode, allocators: this.options.allocators });
+    // The wrapped store's settings: the same enforcement, and every endpoint keeps its identity
+    // whether sidecar endpoints are merged in or not.
+    const compiled = compilePolicies({ rules: base.rules, endpoints, ...this.options.store.compileSettings() });
     if (!compiled.ok) {
       this.options.logger.error(
         { nodeIds: added.map((sidecar) => sidecar.nodeId), problems: compiled.problems.map(formatProblem) },

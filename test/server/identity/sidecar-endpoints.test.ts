@@ -8,7 +8,6 @@ import { readSidecarEndpoint, SidecarEndpointRegistry } from '../../../server/id
 import { DirectoryStore } from '../../../server/store/directory-store.ts';
 import { SidecarAwareStore } from '../../../server/store/sidecar-aware-store.ts';
 import { structToJson } from '../../../server/xds/node-metadata.ts';
-import { createIdentityAllocators } from '../../../server/policy/identity-universe.ts';
 import { capturingLogger } from '../../support/capturing-logger.ts';
 
 class ManualTimers {
@@ -142,8 +141,7 @@ describe('SidecarAwareStore', () => {
     for (const [name, text] of Object.entries(files)) await writeFile(path.join(directory, name), text);
     const captured = capturingLogger('debug');
     const sidecars = new SidecarEndpointRegistry({ logger: captured.logger, timers: new ManualTimers() });
-    const allocators = createIdentityAllocators();
-    const store = new SidecarAwareStore({ store: new DirectoryStore({ directory, enforcementMode: 'default', watchDirectory: false, allocators }), sidecars, enforcementMode: 'default', allocators, logger: captured.logger });
+    const store = new SidecarAwareStore({ store: new DirectoryStore({ directory, enforcementMode: 'default', watchDirectory: false }), sidecars, logger: captured.logger });
     expect((await store.load()).ok).toBe(true);
     return { store, sidecars, lines: captured.entries };
   }
