@@ -9,7 +9,7 @@ import path from 'node:path';
 import cassandra from 'cassandra-driver';
 import { installCassandra } from '../demo/servers/cassandra/install.ts';
 import { startCassandra } from '../demo/servers/cassandra/runner.ts';
-import { compileRegex, toSdkDfaJson } from '../server/policy/regex/compile-regex.ts';
+import { tableRegex } from '../test/filters/parsers/cassandra/test-rules.ts';
 import { buildFilters, repoRoot, startListeningEnvoy } from '../test/filters/envoy-harness.ts';
 import { freeLoopbackPort } from '../demo/servers/loopback-port.ts';
 
@@ -168,13 +168,6 @@ async function startBenchEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'):
   };
   const envoy = await startListeningEnvoy({ bootstrapYaml: JSON.stringify(bootstrap), concurrency: OPTIONS.envoyConcurrency, logLevel: 'warning', componentLogLevel: 'wasm:warning' }, { [mode]: port });
   return { port, output: () => envoy.log(), stop: () => envoy.stop() };
-}
-
-// A query_table regex in the form the control server ships: its own compiler's DFA table.
-function tableRegex(source: string): object {
-  const compiled = compileRegex(source);
-  if (!compiled.ok) throw new Error(compiled.reason);
-  return { regex: source, dfa: toSdkDfaJson(compiled.dfa) };
 }
 
 await main();

@@ -48,11 +48,19 @@ const OPTIONS: BenchOptions = {
   durationMs: Number(process.env['BENCH_SECONDS'] ?? 4) * 1000,
   envoyConcurrency: Number(process.env['BENCH_ENVOY_THREADS'] ?? 2),
   rounds: Number(process.env['BENCH_ROUNDS'] ?? 1),
-  compareWasm: (process.env['BENCH_COMPARE_WASM'] ?? '').split(',').filter((file) => file !== ''),
+  compareWasm: distinctFileNames((process.env['BENCH_COMPARE_WASM'] ?? '').split(',').filter((file) => file !== '')),
   floor: process.env['BENCH_FLOOR'] === '1',
   agent: process.env['BENCH_AGENT'] === '1',
   scenarios: process.env['BENCH_SCENARIOS'],
 };
+
+// Each compared build is reported under its file name, so two with one name would be summed.
+function distinctFileNames(files: string[]): string[] {
+  const names = files.map((file) => path.basename(file, '.wasm'));
+  const repeated = names.find((name, index) => names.indexOf(name) !== index);
+  if (repeated !== undefined) throw new Error(`BENCH_COMPARE_WASM names two builds ${repeated}.wasm; copy one to another file name so their results stay apart`);
+  return files;
+}
 
 const SCENARIOS: ReadonlyArray<{ operation: 'get' | 'set'; depth: number }> = [
   { operation: 'set', depth: 1 },
@@ -75,37 +83,27 @@ interface Measurement {
 type EnvoyMode = 'tcp_proxy' | 'weir' | 'wasm-floor' | 'sdk-floor' | 'weir+agent';
 type Target = 'direct' | EnvoyMode | `compare:${string}`;
 
+// The target of a BENCH_COMPARE_WASM build: its file name, which must differ from the others'.
+function compareTarget(file: string): Target {
+  return `compare:${path.basename(file, '.wasm')}`;
+}
+
 async function main(): Promise<void> {
   buildFilters();
   const memcached = await startMemcached({ threads: 4, memoryMb: 256 });
-  const envoys: BenchEnvoy[] = [];
+  const targets: Array<[Target, number, BenchEnvoy | undefined]> = [['direct', memcached.port, undefined]];
+  const addEnvoyTarget = async (target: Target, mode: EnvoyMode, wasmFile?: string): Promise<void> => {
+    const envoy = await startBenchEnvoy(memcached.port, mode, wasmFile);
+    targets.push([target, envoy.port, envoy]);
+  };
   try {
-    const targets: Array<[Target, number, BenchEnvoy | undefined]> = [['direct', memcached.port, undefined]];
-    const plain = await startBenchEnvoy(memcached.port, 'tcp_proxy');
-    envoys.push(plain);
-    targets.push(['tcp_proxy', plain.port, plain]);
-    const weir = await startBenchEnvoy(memcached.port, 'weir');
-    envoys.push(weir);
-    targets.push(['weir', weir.port, weir]);
-    for (const file of OPTIONS.compareWasm) {
-      const compared = await startBenchEnvoy(memcached.port, 'weir', file);
-      envoys.push(compared);
-      targets.push([`compare:${path.basename(file, '.wasm')}`, compared.port, compared]);
-    }
-    if (OPTIONS.agent) {
-      const withAgent = await startBenchEnvoy(memcached.port, 'weir+agent');
-      envoys.push(withAgent);
-      targets.push(['weir+agent', withAgent.port, withAgent]);
-    }
-    if (OPTIONS.floor) {
-      for (const mode of ['wasm-floor', 'sdk-floor'] as const) {
-        const floor = await startBenchEnvoy(memcached.port, mode);
-        envoys.push(floor);
-        targets.push([mode, floor.port, floor]);
-      }
-    }
+    await addEnvoyTarget('tcp_proxy', 'tcp_proxy');
+    await addEnvoyTarget('weir', 'weir');
+    for (const file of OPTIONS.compareWasm) await addEnvoyTarget(compareTarget(file), 'weir', file);
+    if (OPTIONS.agent) await addEnvoyTarget('weir+agent', 'weir+agent');
+    if (OPTIONS.floor) for (const mode of ['wasm-floor', 'sdk-floor'] as const) await addEnvoyTarget(mode, mode);
     console.log(`memcache bench: ${OPTIONS.workers} workers x ${OPTIONS.connectionsPerWorker} connections, ${OPTIONS.durationMs / 1000}s per run, ${OPTIONS.rounds} round(s), Envoy --concurrency ${OPTIONS.envoyConcurrency}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`);
-    for (const file of OPTIONS.compareWasm) console.log(`compare:${path.basename(file, '.wasm')}: ${file}`);
+    for (const file of OPTIONS.compareWasm) console.log(`${compareTarget(file)}: ${file}`);
     console.log('scenario        target           ops/s     p50 us   p99 us  errors  envoy CPU us/op');
     const ratios: string[] = [];
     for (const scenario of selectedScenarios()) {
@@ -134,7 +132,7 @@ async function main(): Promise<void> {
     console.log('\nratios');
     for (const line of ratios) console.log(`  ${line}`);
   } finally {
-    for (const envoy of envoys) await envoy.stop();
+    for (const [, , envoy] of targets) await envoy?.stop();
     await memcached.stop();
   }
 }
