@@ -107,7 +107,7 @@ export async function startWasmEnvoyListeners(options: { listeners: WasmListener
     log: () => envoyProcess.log(),
     accessLogEntries: () => parseAccessLog(envoyProcess.log()),
     waitForLog: async (pattern, timeoutMs = 5000) => {
-      await waitFor(() => pattern.test(envoyProcess.log()), timeoutMs, `Envoy log matching ${pattern}`, () => envoyProcess.log());
+      await envoyProcess.waitForLog(pattern, timeoutMs);
     },
     stats: async (prefix) => await readStats(envoyProcess, prefix),
     stop: () => envoyProcess.stop(),

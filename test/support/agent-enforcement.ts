@@ -5,10 +5,10 @@
 import type { RunningServe } from '../../server/cli/serve-command.ts';
 import { waitForRevision } from '../../server/api/revision-wait.ts';
 
-/** Resolves with the revision in force once the agent of `nodeId` enforces it. */
-export async function waitForAgentEnforcing(serve: RunningServe, nodeId: string, context?: () => string, timeoutMs = 20_000): Promise<string> {
+/** Resolves once the agent of `nodeId` enforces the revision in force. */
+export async function waitForAgentEnforcing(serve: RunningServe, nodeId: string, context?: () => string, timeoutMs = 20_000): Promise<void> {
   const revision = serve.store.current().revision;
   const outcome = await waitForRevision({ revision, nodeIds: [nodeId], timeoutMs, status: serve.controlServer.status, history: serve.history });
-  if (outcome.kind === 'enforced') return revision;
+  if (outcome.kind === 'enforced') return;
   throw new Error(`the Weir agent of ${nodeId} did not enforce revision ${revision}: ${JSON.stringify(outcome)}${context === undefined ? '' : `\n${context().slice(-4000)}`}`);
 }

@@ -9,7 +9,6 @@ import { runWeirCli, type CliRun } from '../../../demo/weir-process.ts';
 import { ENDPOINTS_YAML, readOnlyPolicy } from '../../support/droid-deployment.ts';
 import { openScriptedAgent, startTestServer, type ScriptedAgent, type TestServer } from '../api/support.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
 let server: TestServer;
 
 function weir(args: string[], options: { stdin?: string; socket?: string } = {}): Promise<CliRun> {
@@ -83,6 +82,9 @@ describe('weir policy', () => {
       const enforced = await weir(['policy', 'wait']);
       expect(enforced.code).toBe(0);
       expect(enforced.stdout).toMatch(/^revision [0-9a-f]{16} is enforced by 1 proxy: cli-edge\n$/);
+      const absent = await weir(['policy', 'wait', '--node', 'cli-edge', '--node', 'cli-absent', '--timeout', '0.3']);
+      expect(absent.code).toBe(4);
+      expect(absent.stderr).toMatch(/^weir policy wait: timed out after 0.3 s waiting for revision [0-9a-f]{16} on cli-absent \(its Weir agent is not connected\)\n$/);
       const proxies = await weir(['proxy', 'list']);
       expect(proxies.stdout).toMatch(/cli-edge\s+connected \(sotw\)\s+[0-9a-f]{16}\s+NetworkPolicy\s+/);
       await weir(['policy', 'import', path.join(server.dir, 'droid.yaml'), '--name', 'renamed.yaml']);

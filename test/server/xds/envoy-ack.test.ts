@@ -79,7 +79,7 @@ async function waitForAcks(
         const state = typeState(server, nodeId, typeUrl);
         return state?.ackedVersion !== undefined && state.ackedVersion === state.sentVersion;
       };
-      return typeUrls.every(acked) ? true : undefined;
+      return typeUrls.every(acked);
     },
     15_000,
     `ACKs from ${nodeId}`,
@@ -92,7 +92,7 @@ async function pongThrough(port: number): Promise<string> {
 }
 
 async function envoyStat(envoy: EnvoyProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${envoy.adminUrl}/stats?filter=^${name}$`)).text();
+  const text = (await envoy.admin(`/stats?filter=^${name}$`)).body;
   const match = new RegExp(`${name.replaceAll('.', '\\.')}: (\\d+)`).exec(text);
   return match?.[1] ? Number(match[1]) : Number.NaN;
 }
@@ -167,7 +167,7 @@ describe('xDS server with a real Envoy', () => {
       () => {
         const cluster = typeState(server, 'envoy-update', CLUSTER_TYPE_URL);
         const filter = typeState(server, 'envoy-update', EXTENSION_CONFIG_TYPE_URL);
-        return cluster?.ackedVersion === cluster?.sentVersion && filter?.ackedVersion === filter?.sentVersion && !cluster?.awaitingReply && !filter?.awaitingReply ? true : undefined;
+        return cluster?.ackedVersion === cluster?.sentVersion && filter?.ackedVersion === filter?.sentVersion && !cluster?.awaitingReply && !filter?.awaitingReply;
       },
       15_000,
       'the update to be ACKed',
@@ -175,7 +175,7 @@ describe('xDS server with a real Envoy', () => {
     );
     expect(typeState(server, 'envoy-update', LISTENER_TYPE_URL)?.sentVersion).toBe(listenerVersion);
     expect(await roundTrip(open, 'ping')).toBe('pong');
-    await waitFor(async () => ((await exchange(redirect.listen.port, 'ping').catch(() => '')) === 'second:pong' ? true : undefined), 10_000, 'new connections to reach the new cluster');
+    await waitFor(async () => ((await exchange(redirect.listen.port, 'ping').catch(() => '')) === 'second:pong'), 10_000, 'new connections to reach the new cluster');
     expect(await envoyStat(envoy, 'listener_manager.listener_modified')).toBe(0);
   }, 40_000);
 
@@ -191,7 +191,7 @@ describe('xDS server with a real Envoy', () => {
     cleanups.push(() => tagging.stop());
     const moved = { ...redirect, upstream: { address: '127.0.0.1', port: tagging.port } };
     server.setSnapshot(buildRedirectSnapshot({ redirects: [moved], filtersDir: workDir, endpointDelivery: 'eds' }));
-    await waitFor(async () => ((await exchange(redirect.listen.port, 'ping').catch(() => '')) === 'eds:pong' ? true : undefined), 10_000, 'the endpoint update to apply', () => envoy.log());
+    await waitFor(async () => ((await exchange(redirect.listen.port, 'ping').catch(() => '')) === 'eds:pong'), 10_000, 'the endpoint update to apply', () => envoy.log());
     expect(typeState(server, 'envoy-eds', CLUSTER_TYPE_URL)?.sentVersion).toBe(typeState(server, 'envoy-eds', CLUSTER_TYPE_URL)?.ackedVersion);
   }, 40_000);
 
@@ -206,7 +206,7 @@ describe('xDS server with a real Envoy', () => {
     await first.stop();
     expect(await pongThrough(redirect.listen.port)).toBe('pong');
     const second = await startServer(redirect, port);
-    await waitFor(() => (second.status.get('envoy-delta')?.connected ? true : undefined), 20_000, 'Envoy to reconnect', () => envoy.log());
+    await waitFor(() => second.status.get('envoy-delta')?.connected === true, 20_000, 'Envoy to reconnect', () => envoy.log());
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(typeState(second, 'envoy-delta', LISTENER_TYPE_URL)?.sentVersion).toBeUndefined();
     expect(typeState(second, 'envoy-delta', CLUSTER_TYPE_URL)?.sentVersion).toBeUndefined();

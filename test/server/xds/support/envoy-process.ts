@@ -5,10 +5,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../../../../server/envoy/binary.ts';
 import type { EnvoyProcess } from '../../../../server/envoy/process.ts';
-
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 
 export interface ConfigDump {
   configs: Array<Record<string, unknown> & { '@type': string }>;
@@ -25,7 +23,7 @@ export async function configDump(envoy: EnvoyProcess): Promise<ConfigDump> {
 export async function compileProbeModule(outDir: string): Promise<string> {
   const { default: asc } = await import('assemblyscript/asc');
   const outFile = path.join(outDir, 'probe.wasm');
-  const entry = path.join(repoRoot, 'filters', 'probe', 'index.ts');
+  const entry = path.join(projectRoot, 'filters', 'probe', 'index.ts');
   let messages = '';
   const sink = { write: (chunk: string | Uint8Array) => ((messages += chunk.toString()), true) };
   const { error } = await asc.main(
