@@ -14,6 +14,7 @@ import { listenerPort } from '../../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { silentLogger } from '../../server/log/logger.ts';
 import { runWeirCli, type CliRun } from '../../demo/weir-process.ts';
+import { waitFor } from '../filters/envoy-harness.ts';
 import { CLIENT_ENDPOINT_YAML, DROID_CLIENT_IP, readOnlyPolicy, writeDroidServeConfig } from '../support/droid-deployment.ts';
 
 const NODE_ID = 'sidecar-droid-server';
@@ -90,13 +91,16 @@ describe('sidecar endpoint from node metadata (real Envoy)', () => {
 
   it('weir endpoint list shows the sidecar endpoint with source sidecar:<node id>', async () => {
     const socket = serve?.api.socket;
-    let listing: EndpointListing = { endpoints: [] };
-    for (let attempt = 0; attempt < 50 && !listing.endpoints.some((e) => e.name === 'droid-server'); attempt++) {
-      const run = await weir(['endpoint', 'list', '-o', 'json'], socket);
-      expect(run.code, run.stderr).toBe(0);
-      listing = JSON.parse(run.stdout) as EndpointListing;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const listing = await waitFor(
+      async () => {
+        const run = await weir(['endpoint', 'list', '-o', 'json'], socket);
+        expect(run.code, run.stderr).toBe(0);
+        const parsed = JSON.parse(run.stdout) as EndpointListing;
+        return parsed.endpoints.some((e) => e.name === 'droid-server') && parsed;
+      },
+      5_000,
+      'droid-server in weir endpoint list',
+    );
     expect(listing.endpoints.find((e) => e.name === 'droid-server')).toMatchObject({
       source: `sidecar:${NODE_ID}`,
       ips: [SIDECAR_IP],

@@ -3,10 +3,9 @@
 // invalid one and keeps the previous state, reconnects with backoff; an r2d2 parser VM in the same
 // process (vm_id weir) decides with what the agent published.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HostProcess, lineResponder, loadFilter, type FilterVm, type GrpcExchange, type GrpcServerSide } from '../../../server/wasm-host/index.ts';
+import { HostProcess, lineResponder, type FilterVm, type GrpcExchange, type GrpcServerSide } from '../../../server/wasm-host/index.ts';
 import { encodeIdentityMap, IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
 import { NETWORK_POLICY_TYPE_URL, encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
-import { filterWasm } from '../envoy-harness.ts';
 import { accessLog, ensureFiltersBuilt, loadWeirAgent, loadWeirFilter, sharedCounter } from '../host-helpers.ts';
 import { ENDPOINTS, R2D2_DB_POLICY, R2D2_DB_READ_ONLY_POLICY, asAny, compileResources, decodeDiscoveryRequest, discoveryResponse, type CompiledResources, type DecodedDiscoveryRequest } from './policy-resources.ts';
 
@@ -42,8 +41,8 @@ function startAgent(configuration = ''): AgentUnderTest {
   };
 }
 
-function loadR2d2(process: HostProcess, endpoint = 'db'): FilterVm {
-  const configuration = { parser: 'r2d2', maxBufferBytes: 1048576, policy: 'agent', endpoint, direction: 'ingress', port: 9000 };
+function loadR2d2(process: HostProcess, endpoint = 'db', direction: 'ingress' | 'egress' = 'ingress'): FilterVm {
+  const configuration = { parser: 'r2d2', maxBufferBytes: 1048576, policy: 'agent', endpoint, direction, port: 9000 };
   return loadWeirFilter('r2d2', 'r2d2', configuration, () => lineResponder(() => 'OK\r\n'), process);
 }
 
@@ -255,11 +254,7 @@ specs:
         toPorts: [{ ports: [{ port: "9000", protocol: TCP }] }]
 `], ENDPOINTS);
     const test = agentWith(egress.policies, egress.identityMap);
-    const r2d2 = loadFilter({
-      wasm: filterWasm('r2d2'), rootId: 'r2d2', vmId: 'weir', process: test.process, failurePolicy: 'FAIL_RELOAD',
-      pluginConfig: JSON.stringify({ parser: 'r2d2', policy: 'agent', endpoint: 'web', direction: 'egress', port: 9000 }),
-      upstream: () => lineResponder(() => 'OK\r\n'),
-    });
+    const r2d2 = loadR2d2(test.process, 'web', 'egress');
     const toDb = r2d2.openConnection({ source: { address: '127.0.0.2', port: 40000 }, destination: { address: '127.0.0.10', port: 9000 } });
     toDb.fromClient('WRITE anything\r\n');
     expect(toDb.clientText).toBe('OK\r\n');
