@@ -7,6 +7,7 @@ import path from 'node:path';
 import { projectRoot } from '../server/envoy/binary.ts';
 import { listenerPort } from '../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../server/envoy/process.ts';
+import { say } from './outcome-log.ts';
 import { freeLoopbackPort } from './servers/loopback-port.ts';
 import { runWeirCli, startWeirServe, type CliRun } from './weir-process.ts';
 
@@ -20,7 +21,6 @@ export interface GuardedServerOptions {
   backendPort: number;
   /** The port the guide's policies name, rewritten to backendPort by withBackendPort. */
   guidePort: number;
-  say: (message: string) => void;
 }
 
 export interface GuardedServer {
@@ -56,7 +56,7 @@ export async function startGuardedServer(options: GuardedServerOptions): Promise
     const configFile = writeServeConfig(options, { xdsPort, proxyPort: await freeLoopbackPort() });
     const server = await startWeirServe({ configFile, xdsPort, logFile: serverLog });
     stops.push(() => server.stop(5_000));
-    options.say(`weir serve        pid ${server.pid}, xDS 127.0.0.1:${xdsPort}, API ${socket} (log ${path.relative(projectRoot, serverLog)})`);
+    say(`weir serve        pid ${server.pid}, xDS 127.0.0.1:${xdsPort}, API ${socket} (log ${path.relative(projectRoot, serverLog)})`);
 
     const bootstrap = await weir(['bootstrap', '--node-id', options.nodeId, '--xds', `127.0.0.1:${xdsPort}`, '--admin-port', '0']);
     if (bootstrap.code !== 0) throw new Error(`weir bootstrap failed (${bootstrap.code}): ${bootstrap.stderr}`);
@@ -64,7 +64,7 @@ export async function startGuardedServer(options: GuardedServerOptions): Promise
     stops.push(() => envoy.stop());
     await envoy.waitReady();
     const proxyPort = await listenerPort(envoy, `weir-${options.parser}`);
-    options.say(`envoy             pid ${envoy.pid}, admin ${envoy.adminUrl}, ${options.parser} listener 127.0.0.1:${proxyPort}`);
+    say(`envoy             pid ${envoy.pid}, admin ${envoy.adminUrl}, ${options.parser} listener 127.0.0.1:${proxyPort}`);
     await waitForAgent(weir, options.nodeId, serverLog);
     return {
       envoy,

@@ -32,7 +32,7 @@ export async function deployEmpire(options: { endpointsFile: string }): Promise<
   const cassandra = await startCassandra({ libDir: installation.libDir });
   say(`cassandra ${installation.version}   pid ${cassandra.pid}, 127.0.0.1:${cassandra.nativePort} (the guide's cass-server:${EMPIRE_DEMO.guidePort}), up in ${(cassandra.startupMs / 1000).toFixed(1)} s`);
   try {
-    const guarded = await startGuardedServer({ ...EMPIRE_DEMO, backendPort: cassandra.nativePort, say });
+    const guarded = await startGuardedServer({ ...EMPIRE_DEMO, backendPort: cassandra.nativePort });
     return {
       ...guarded,
       cassandra,

@@ -28,7 +28,7 @@ export async function deployFleet(options: { endpointsFile: string }): Promise<F
   const memcached = await startMemcached();
   say(`memcached         pid ${memcached.pid}, 127.0.0.1:${memcached.port} (the guide's memcd-server:${FLEET_DEMO.guidePort})`);
   try {
-    const guarded = await startGuardedServer({ ...FLEET_DEMO, backendPort: memcached.port, say });
+    const guarded = await startGuardedServer({ ...FLEET_DEMO, backendPort: memcached.port });
     return {
       ...guarded,
       memcached,

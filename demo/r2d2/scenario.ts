@@ -6,6 +6,7 @@ import { projectRoot } from '../../server/envoy/binary.ts';
 import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { listenerPort } from '../../server/envoy/listeners.ts';
 import { startR2d2Backend, type R2d2Backend } from '../backends/r2d2-backend.ts';
+import { say } from '../outcome-log.ts';
 import { runWeirCli, startWeirServe } from '../weir-process.ts';
 import { openR2d2Session } from './client.ts';
 
@@ -31,8 +32,6 @@ export interface RunningR2d2Demo {
   hint?: string;
   stop(): Promise<void>;
 }
-
-const say = (message: string): void => console.log(message);
 
 export async function runR2d2Demo(): Promise<RunningR2d2Demo> {
   const stops: Array<() => Promise<void>> = [];
