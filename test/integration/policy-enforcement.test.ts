@@ -4,57 +4,15 @@
 // the real `weir` CLI; verdicts are read off the wire and off the backend.
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startR2d2Backend, type R2d2Backend } from '../../demo/backends/r2d2-backend.ts';
-import { listenerPort } from '../../server/envoy/listeners.ts';
-import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
-import { silentLogger } from '../../server/log/logger.ts';
-import { runServe, type RunningServe } from '../../server/cli/serve-command.ts';
-import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { runWeirCli, type CliRun } from '../../demo/weir-process.ts';
-import { DROID_CLIENT_IP, ENDPOINTS_YAML, readOnlyPolicy, writeDroidServeConfig } from '../support/droid-deployment.ts';
+import { DROID_CLIENT_IP, ENDPOINTS_YAML, deployDroids, readOnlyPolicy, type DroidDeployment } from '../support/droid-deployment.ts';
 
 /** droid-client may READ on the backend port; selecting droid-server makes its ingress default-deny. */
 const READ_ONLY_POLICY = readOnlyPolicy('droid-readonly', 'READ', { port: 'BACKEND_PORT' });
 
 const STRANGER_IP = '127.0.0.3';
-
-interface Deployment {
-  dir: string;
-  backend: R2d2Backend;
-  serve: RunningServe;
-  envoy: EnvoyProcess;
-  nodeId: string;
-  proxyPort: number;
-  stop(): Promise<void>;
-}
-
-/** Backend, `weir serve` with a policy directory, and an Envoy with the agent, all on fresh ports. */
-async function deploy(options: { enforcementMode: 'default' | 'always'; policies: Record<string, string>; nodeId: string }): Promise<Deployment> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-enf-'));
-  const backend = await startR2d2Backend();
-  const configFile = await writeDroidServeConfig(dir, { backendPort: backend.port, enforcementMode: options.enforcementMode, policies: options.policies });
-  const serve = await runServe({ configFile, logger: silentLogger() });
-  const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: options.nodeId, xdsPort: serve.controlServer.port, adminPort: 0 }) });
-  await envoy.waitReady();
-  const proxyPort = await listenerPort(envoy, 'weir-r2d2');
-  return {
-    dir,
-    backend,
-    serve,
-    envoy,
-    nodeId: options.nodeId,
-    proxyPort,
-    stop: async () => {
-      await envoy.stop();
-      await serve.stop();
-      await backend.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** Everyone may do anything, but droid-client is denied at L3/L4: deny beats allow. */
 const DENY_CLIENT = `apiVersion: cilium.io/v2
@@ -124,7 +82,7 @@ async function openSession(port: number, localAddress: string): Promise<LineSess
 }
 
 /** One request on a fresh connection from `from`. */
-async function verdict(deployment: Deployment, from: string, line: string): Promise<string> {
+async function verdict(deployment: DroidDeployment, from: string, line: string): Promise<string> {
   const session = await openSession(deployment.proxyPort, from);
   try {
     return await session.request(line);
@@ -133,27 +91,27 @@ async function verdict(deployment: Deployment, from: string, line: string): Prom
   }
 }
 
-function weir(deployment: Deployment, args: string[]): Promise<CliRun> {
+function weir(deployment: DroidDeployment, args: string[]): Promise<CliRun> {
   return runWeirCli(args, { socket: deployment.serve.api.socket });
 }
 
-function writePolicy(deployment: Deployment, name: string, text: string): string {
+function writePolicy(deployment: DroidDeployment, name: string, text: string): string {
   const file = path.join(deployment.dir, name);
   fs.writeFileSync(file, text.replaceAll('BACKEND_PORT', String(deployment.backend.port)));
   return file;
 }
 
-async function waitEnforced(deployment: Deployment): Promise<void> {
-  // --node: right after deploy() the agent may not be connected yet.
+async function waitEnforced(deployment: DroidDeployment): Promise<void> {
+  // --node: right after deployDroids() the agent may not be connected yet.
   const waited = await weir(deployment, ['policy', 'wait', '--node', deployment.nodeId, '--timeout', '20']);
   if (waited.code !== 0) throw new Error(`weir policy wait failed (${waited.code}): ${waited.stderr}\nEnvoy log:\n${deployment.envoy.log().slice(-3000)}`);
 }
 
 describe('mode default: policy from the store, enforced by the agent in a real Envoy', () => {
-  let deployment: Deployment;
+  let deployment: DroidDeployment;
 
   beforeAll(async () => {
-    deployment = await deploy({ enforcementMode: 'default', policies: { 'endpoints.yaml': ENDPOINTS_YAML }, nodeId: 'enforce-default' });
+    deployment = await deployDroids({ enforcementMode: 'default', policies: { 'endpoints.yaml': ENDPOINTS_YAML }, nodeId: 'enforce-default' });
     await waitEnforced(deployment);
   }, 60_000);
 
@@ -233,10 +191,10 @@ describe('mode default: policy from the store, enforced by the agent in a real E
 });
 
 describe('mode always and fail closed', () => {
-  let deployment: Deployment;
+  let deployment: DroidDeployment;
 
   beforeAll(async () => {
-    deployment = await deploy({ enforcementMode: 'always', policies: { 'endpoints.yaml': ENDPOINTS_YAML }, nodeId: 'enforce-always' });
+    deployment = await deployDroids({ enforcementMode: 'always', policies: { 'endpoints.yaml': ENDPOINTS_YAML }, nodeId: 'enforce-always' });
     await waitEnforced(deployment);
   }, 60_000);
 

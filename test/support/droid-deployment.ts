@@ -2,9 +2,16 @@
 // (127.0.0.1) runs an r2d2 backend, droid-client (127.0.0.2) may only READ from it, and `weir serve`
 // redirects one listener to that backend with the r2d2 parser. Test helper.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { startR2d2Backend, type R2d2Backend } from '../../demo/backends/r2d2-backend.ts';
 import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
+import { runServe, type RunningServe } from '../../server/cli/serve-command.ts';
 import { projectRoot } from '../../server/envoy/binary.ts';
+import { listenerPort } from '../../server/envoy/listeners.ts';
+import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
+import { silentLogger } from '../../server/log/logger.ts';
+import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { requireBuiltFilters } from '../filters/envoy-harness.ts';
 
 export const DROID_SERVER_IP = '127.0.0.1';
@@ -81,4 +88,44 @@ export async function writeDroidServeConfig(dir: string, config: DroidServeConfi
     `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
   ].join('\n'));
   return configFile;
+}
+
+export interface DroidDeployment {
+  dir: string;
+  backend: R2d2Backend;
+  serve: RunningServe;
+  envoy: EnvoyProcess;
+  nodeId: string;
+  /** The r2d2 listener Envoy opened for the redirect. */
+  proxyPort: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The r2d2 backend, `weir serve` (in process) with `policies`, and an Envoy with the Weir agent as
+ * node `nodeId`, all on fresh ports. Returns once Envoy's listener is up: its agent may not
+ * enforce the policy yet (test/support/agent-enforcement.ts, or `weir policy wait --node`).
+ */
+export async function deployDroids(options: { policies: Record<string, string>; nodeId: string; enforcementMode?: DroidServeConfig['enforcementMode'] }): Promise<DroidDeployment> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-droids-'));
+  const backend = await startR2d2Backend();
+  const configFile = await writeDroidServeConfig(dir, { backendPort: backend.port, policies: options.policies, ...(options.enforcementMode === undefined ? {} : { enforcementMode: options.enforcementMode }) });
+  const serve = await runServe({ configFile, logger: silentLogger() });
+  const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: options.nodeId, xdsPort: serve.controlServer.port, adminPort: 0 }) });
+  await envoy.waitReady();
+  const proxyPort = await listenerPort(envoy, 'weir-r2d2');
+  return {
+    dir,
+    backend,
+    serve,
+    envoy,
+    nodeId: options.nodeId,
+    proxyPort,
+    stop: async () => {
+      await envoy.stop();
+      await serve.stop();
+      await backend.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

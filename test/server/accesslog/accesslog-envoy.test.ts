@@ -1,47 +1,31 @@
 // The access-log path end to end in a real Envoy: r2d2 parser -> shared queue -> Weir agent ->
 // weir.AccessLogService -> `weir serve` (in process) -> ring, metrics and `weir monitor`. Clients
 // connect from 127.0.0.2 (droid-client) so identities and labels come from the policy store.
-import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startR2d2Backend, type R2d2Backend } from '../../../demo/backends/r2d2-backend.ts';
 import { runMonitor } from '../../../server/accesslog/monitor-command.ts';
-import { runServe, type RunningServe } from '../../../server/cli/serve-command.ts';
-import { listenerPort } from '../../../server/envoy/listeners.ts';
-import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts';
-import { silentLogger } from '../../../server/log/logger.ts';
-import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
+import type { RunningServe } from '../../../server/cli/serve-command.ts';
+import type { EnvoyProcess } from '../../../server/envoy/process.ts';
 import { waitFor } from '../../filters/envoy-harness.ts';
 import { waitForAgentEnforcing } from '../../support/agent-enforcement.ts';
-import { DROID_CLIENT_IP, DROID_READ_ONLY_POLICIES, writeDroidServeConfig } from '../../support/droid-deployment.ts';
+import { DROID_CLIENT_IP, DROID_READ_ONLY_POLICIES, deployDroids, type DroidDeployment } from '../../support/droid-deployment.ts';
 
 const NODE_ID = 'accesslog-node';
 
-let dir: string;
-let backend: R2d2Backend;
+let deployment: DroidDeployment | undefined;
 let serve: RunningServe;
 let envoy: EnvoyProcess;
 let proxyPort: number;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-accesslog-'));
-  backend = await startR2d2Backend();
-  const configFile = await writeDroidServeConfig(dir, { backendPort: backend.port, policies: DROID_READ_ONLY_POLICIES });
-  serve = await runServe({ configFile, logger: silentLogger() });
-  envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: NODE_ID, xdsPort: serve.controlServer.port, adminPort: 0 }) });
-  await envoy.waitReady();
-  proxyPort = await listenerPort(envoy, 'weir-r2d2');
+  deployment = await deployDroids({ policies: DROID_READ_ONLY_POLICIES, nodeId: NODE_ID });
+  ({ serve, envoy, proxyPort } = deployment);
   await until(() => serve.observability.pipeline.sessions.get(NODE_ID)?.connected === true, 20_000, 'the agent opening its access-log stream');
   await waitForAgentEnforcing(serve, NODE_ID, () => `Envoy log:\n${envoy.log()}`);
 }, 60_000);
 
 afterAll(async () => {
-  await envoy?.stop();
-  await serve?.stop();
-  await backend?.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await deployment?.stop();
 });
 
 async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
