@@ -24,25 +24,34 @@ export interface Endpoint {
   readonly labelsKnown: boolean;
 }
 
-/** Checks an endpoint description; returns every problem as `field: reason`. */
-export function validateEndpointSpec(spec: EndpointSpec): string[] {
-  const problems: string[] = [];
-  if (typeof spec.name !== 'string' || spec.name === '') problems.push('name: required, a non-empty string');
-  if (!Array.isArray(spec.ips)) problems.push('ips: required, a list of IP addresses');
+/** One problem of an endpoint description: the EndpointSpec field (e.g. `ips[1]`) and why. */
+export interface EndpointSpecProblem {
+  field: string;
+  reason: string;
+}
+
+/** Checks an endpoint description; returns every problem. */
+export function validateEndpointSpec(spec: EndpointSpec): EndpointSpecProblem[] {
+  const problems: EndpointSpecProblem[] = [];
+  const add = (field: string, reason: string): void => {
+    problems.push({ field, reason });
+  };
+  if (typeof spec.name !== 'string' || spec.name === '') add('name', 'required, a non-empty string');
+  if (!Array.isArray(spec.ips)) add('ips', 'required, a list of IP addresses');
   else {
     spec.ips.forEach((ip, index) => {
       const parsed = typeof ip === 'string' ? parseCidr(ip) : undefined;
-      if (parsed === undefined || !parsed.ok || ip.includes('/')) problems.push(`ips[${index}]: ${JSON.stringify(ip)} is not an IP address`);
+      if (parsed === undefined || !parsed.ok || ip.includes('/')) add(`ips[${index}]`, `${JSON.stringify(ip)} is not an IP address`);
     });
   }
   for (const field of ['namespace', 'serviceAccount'] as const) {
-    if (spec[field] !== undefined && typeof spec[field] !== 'string') problems.push(`${field}: must be a string`);
+    if (spec[field] !== undefined && typeof spec[field] !== 'string') add(field, 'must be a string');
   }
   const labels: unknown = spec.labels;
-  if (labels !== undefined && (typeof labels !== 'object' || labels === null || Array.isArray(labels))) problems.push('labels: must be a map of string values');
+  if (labels !== undefined && (typeof labels !== 'object' || labels === null || Array.isArray(labels))) add('labels', 'must be a map of string values');
   else {
     for (const [key, value] of Object.entries(spec.labels ?? {})) {
-      if (typeof value !== 'string') problems.push(`labels.${key}: must be a string`);
+      if (typeof value !== 'string') add(`labels.${key}`, 'must be a string');
     }
   }
   return problems;

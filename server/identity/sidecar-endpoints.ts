@@ -49,7 +49,7 @@ export function readSidecarEndpoint(metadata: unknown): SidecarEndpointRead {
     ...(raw['serviceAccount'] === undefined ? {} : { serviceAccount: raw['serviceAccount'] }),
     ...(raw['labels'] === undefined ? {} : { labels: raw['labels'] }),
   } as EndpointSpec;
-  problems.push(...validateEndpointSpec(spec).map((problem) => `${SIDECAR_ENDPOINT_METADATA_KEY}.${problem}`));
+  problems.push(...validateEndpointSpec(spec).map(({ field, reason }) => `${SIDECAR_ENDPOINT_METADATA_KEY}.${field}: ${reason}`));
   return problems.length > 0 ? { kind: 'invalid', problems } : { kind: 'endpoint', spec };
 }
 

@@ -94,9 +94,8 @@ function readEndpoint(file: string, document: RawPolicyDocument, problems: Polic
     labels: spec['labels'],
     ips: spec['ips'],
   } as EndpointSpec;
-  for (const problem of validateEndpointSpec(endpointSpec)) {
-    const [field = '', ...rest] = problem.split(': ');
-    list.add(field === 'name' || field === 'namespace' ? `metadata.${field}` : `spec.${field}`, rest.join(': '));
+  for (const { field, reason } of validateEndpointSpec(endpointSpec)) {
+    list.add(field === 'name' || field === 'namespace' ? `metadata.${field}` : `spec.${field}`, reason);
   }
   problems.push(...list.problems);
   return list.count === 0 ? endpointFromSpec(endpointSpec) : undefined;

@@ -79,7 +79,7 @@ describe('endpoints', () => {
   });
 
   it('report every invalid field', () => {
-    expect(validateEndpointSpec({ name: '', ips: ['10.0.0.1', 'nope', '10.0.0.0/8'] })).toEqual([
+    expect(validateEndpointSpec({ name: '', ips: ['10.0.0.1', 'nope', '10.0.0.0/8'] }).map(({ field, reason }) => `${field}: ${reason}`)).toEqual([
       'name: required, a non-empty string',
       'ips[1]: "nope" is not an IP address',
       'ips[2]: "10.0.0.0/8" is not an IP address',
