@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { startMemcached } from '../demo/servers/memcached.ts';
-import { XDS_CLUSTER_NAME, agentBootstrapExtension } from '../server/xds/bootstrap.ts';
+import { BOOTSTRAP_DEFAULTS, agentBootstrapExtension, xdsCluster } from '../server/xds/bootstrap.ts';
 import { buildFilters, repoRoot, startListeningEnvoy } from '../test/filters/envoy-harness.ts';
 import { memcacheConfig, rule } from '../test/filters/parsers/memcache/memcache-rules.ts';
 import type { LoadResult, LoadSpec } from './memcache-load.ts';
@@ -209,7 +209,7 @@ async function startBenchEnvoy(backendPort: number, mode: EnvoyMode, weirWasm = 
   const clusters: object[] = [staticCluster('memcached', backendPort)];
   if (mode === 'weir+agent') {
     // the agent's control-server cluster, on a free port nobody listens on (see the header)
-    clusters.push({ ...staticCluster(XDS_CLUSTER_NAME, await freeLoopbackPort()), typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } } } });
+    clusters.push(xdsCluster('127.0.0.1', await freeLoopbackPort()));
   }
   const bootstrap = {
     node: { id: `weir-bench-${mode}`, cluster: 'weir-bench' },
@@ -218,7 +218,7 @@ async function startBenchEnvoy(backendPort: number, mode: EnvoyMode, weirWasm = 
       listeners: [{ name: 'memcached', address: { socket_address: { address: '127.0.0.1', port_value: port } }, filter_chains: [{ filters }] }],
       clusters,
     },
-    ...(mode === 'weir+agent' ? { bootstrap_extensions: [agentBootstrapExtension(path.join(repoRoot, 'build', 'filters', 'agent.wasm'))] } : {}),
+    ...(mode === 'weir+agent' ? { bootstrap_extensions: [agentBootstrapExtension(BOOTSTRAP_DEFAULTS.agentWasmFile ?? '')] } : {}),
   };
   // warn level everywhere, wasm included: the filter then builds no per-request access-log lines
   // (info), as in production where Envoy would drop them

@@ -77,33 +77,30 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
       cds_config: adsSource,
     },
     static_resources: {
-      clusters: [
-        {
-          name: XDS_CLUSTER_NAME,
-          type: discoveryTypeFor([{ address: settings.xdsAddress, port: settings.xdsPort }]),
-          connect_timeout: '1s',
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          load_assignment: {
-            cluster_name: XDS_CLUSTER_NAME,
-            endpoints: [
-              {
-                lb_endpoints: [
-                  { endpoint: { address: { socket_address: { address: settings.xdsAddress, port_value: settings.xdsPort } } } },
-                ],
-              },
-            ],
-          },
-        },
-      ],
+      clusters: [xdsCluster(settings.xdsAddress, settings.xdsPort)],
     },
     ...agent,
   };
   return stringify(bootstrap, { aliasDuplicateObjects: false });
+}
+
+/** The `weir-xds` cluster: the control server at `address`:`port`, spoken to over HTTP/2 (gRPC). */
+export function xdsCluster(address: string, port: number): object {
+  return {
+    name: XDS_CLUSTER_NAME,
+    type: discoveryTypeFor([{ address, port }]),
+    connect_timeout: '1s',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    load_assignment: {
+      cluster_name: XDS_CLUSTER_NAME,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address, port_value: port } } } }] }],
+    },
+  };
 }
 
 /** The Weir agent: one VM on Envoy's main thread (singleton WasmService), loaded from a file; it talks to `weir-xds`. */
