@@ -45,16 +45,16 @@ export interface WeirServeOptions {
   xdsPort: number;
   /** Truncated, then receives serve's output. */
   logFile: string;
-  timeoutMs?: number;
 }
+
+const SERVE_START_TIMEOUT_MS = 15_000;
 
 /** Starts `weir serve --config FILE` and waits until it listens; stop it with `stop(graceMs)`. */
 export async function startWeirServe(options: WeirServeOptions): Promise<ServerProcess> {
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
   fs.writeFileSync(options.logFile, '');
   const server = spawnServer({ command: process.execPath, args: [WEIR_BIN, 'serve', '--config', options.configFile], outputFile: options.logFile });
-  const timeoutMs = options.timeoutMs ?? 15_000;
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + SERVE_START_TIMEOUT_MS;
   const where = path.relative(projectRoot, options.logFile);
   for (;;) {
     const exit = server.exitStatus();
@@ -62,7 +62,7 @@ export async function startWeirServe(options: WeirServeOptions): Promise<ServerP
     if (await acceptsConnections(options.xdsPort)) return server;
     if (Date.now() > deadline) {
       await server.stop(5_000);
-      throw new Error(`weir serve did not listen on 127.0.0.1:${options.xdsPort} within ${timeoutMs} ms; see ${where}`);
+      throw new Error(`weir serve did not listen on 127.0.0.1:${options.xdsPort} within ${SERVE_START_TIMEOUT_MS} ms; see ${where}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
