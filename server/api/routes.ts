@@ -1,5 +1,5 @@
 // The REST API's route table (docs/api.md): policy import/get/delete/revision/wait, endpoints,
-// identities, proxies. Each handler turns a parsed request into a status and a JSON body using
+// identities, proxies, and node identity (node-routes.ts). Each handler turns a parsed request into a status and a JSON body using
 // the policy store, the proxy status registry and the revision history. No HTTP plumbing here
 // (api-server.ts) and no policy logic (server/policy, server/store).
 import type { Logger } from 'pino';
@@ -9,6 +9,7 @@ import { STORE_FILE_NAME, type PolicyStore, type StoredFileSummary } from '../st
 import type { ProxyStatusRegistry } from '../xds/proxy-status.ts';
 import type { ApiErrorBody, DeleteResultBody, ImportResultBody, WaitResultBody } from './api-types.ts';
 import { endpointsView, identitiesView, policiesView, proxiesView } from './api-views.ts';
+import { routeNodeRequest, type NodeApiContext } from './node-routes.ts';
 import type { RevisionHistory } from './revision-history.ts';
 import { waitForRevision } from './revision-wait.ts';
 
@@ -17,6 +18,8 @@ export interface ApiContext {
   status: ProxyStatusRegistry;
   history: RevisionHistory;
   logger: Logger;
+  /** Node identity (CA, enrolment, revocation); without it the /v1/security and /v1/nodes routes are 404. */
+  nodes?: NodeApiContext;
 }
 
 export interface ApiRequest {
@@ -58,6 +61,8 @@ export async function routeRequest(request: ApiRequest, context: ApiContext): Pr
     case 'GET /v1/proxies':
       return ok(proxiesView(context.status.list(), context.history));
   }
+  const nodeAnswer = context.nodes ? routeNodeRequest(request, context.nodes) : undefined;
+  if (nodeAnswer !== undefined) return nodeAnswer;
   const named = POLICY_NAME_ROUTE.exec(request.path);
   if (named?.[1] !== undefined && (request.method === 'GET' || request.method === 'DELETE')) {
     const name = decodeURIComponent(named[1]);

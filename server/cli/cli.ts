@@ -34,8 +34,8 @@ const USAGE = `usage:
   weir proxy list                             each proxy's enforced revision, sent/ACKed/NACKed versions
 ${OBSERVABILITY_USAGE}
 ${PARSER_USAGE}
-API commands take [-o table|json] [--socket PATH | --server URL [--token-file FILE]]
-  (default socket .weir/weir.sock; env WEIR_SOCKET, WEIR_SERVER, WEIR_API_TOKEN)`;
+API commands take [-o table|json] [--socket PATH | --server https://HOST:PORT [--token-file FILE] [--ca-file FILE]]
+  (default socket .weir/weir.sock; env WEIR_SOCKET, WEIR_SERVER, WEIR_API_TOKEN, WEIR_CA_FILE)`;
 
 export class UsageError extends Error {}
 
@@ -44,6 +44,7 @@ const API_FLAGS = {
   socket: { type: 'string' },
   server: { type: 'string' },
   'token-file': { type: 'string' },
+  'ca-file': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -236,7 +237,7 @@ function apiArguments<T extends OptionSpec>(args: readonly string[], extra: T) {
   const outputFlag = flags['json'] === true ? 'json' : flags['output'];
   if (outputFlag !== undefined && outputFlag !== 'table' && outputFlag !== 'json') throw new UsageError(`-o ${String(outputFlag)}: use table or json`);
   const stringFlag = (name: string): string | undefined => (typeof flags[name] === 'string' ? flags[name] : undefined);
-  const target = apiTargetFrom({ socket: stringFlag('socket'), server: stringFlag('server'), tokenFile: stringFlag('token-file') });
+  const target = apiTargetFrom({ socket: stringFlag('socket'), server: stringFlag('server'), tokenFile: stringFlag('token-file'), caFile: stringFlag('ca-file') });
   return { values: values as { [K in keyof T]?: T[K] extends { multiple: true } ? string[] : string }, positionals, target, output: (outputFlag ?? 'table') as OutputFormat };
 }
 

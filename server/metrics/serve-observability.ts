@@ -11,6 +11,7 @@ import { IpIdentityMap } from '../identity/ip-identity-map.ts';
 import { reservedIdentityName } from '../identity/reserved-identities.ts';
 import type { PolicyStoreState } from '../store/policy-store.ts';
 import type { ProxyStatus } from '../xds/proxy-status.ts';
+import type { SecurityHealth } from './health-report.ts';
 import { handleMetricsRequest, handleStatusRequest } from './http.ts';
 import { MetricsRegistry } from './metrics-registry.ts';
 import { CountingProxyStatusRegistry, createXdsCounters, registerProxyStatusMetrics } from './xds-metrics.ts';
@@ -25,6 +26,8 @@ export interface ServeObservabilityOptions {
   currentState?: () => PolicyStoreState;
   /** Which revision a proxy enforces (server/api/revision-history.ts). */
   enforcedRevision?: (proxy: ProxyStatus) => string | undefined;
+  /** How proxies are authenticated, for `weir status`. */
+  security?: () => SecurityHealth;
 }
 
 export interface ServeObservability {
@@ -57,6 +60,7 @@ export function createServeObservability(options: ServeObservabilityOptions): Se
     hub: pipeline.hub,
     ...(options.currentState ? { store: () => ({ revision: options.currentState?.().revision }) } : {}),
     ...(options.enforcedRevision ? { enforcedRevision: options.enforcedRevision } : {}),
+    ...(options.security ? { security: options.security } : {}),
   };
   return {
     registry,
