@@ -1,12 +1,15 @@
 // The `weir` command line: parses arguments into each command's typed options object and runs it.
-// Commands: serve, bootstrap, policy import|get|delete|wait, endpoint list, identity list, proxy
-// list. Exit codes (docs/cli.md): 0 ok, 1 the command failed, 2 bad usage, 3 a proxy rejected the
+// Commands: serve, bootstrap, node list|revoke|renew, policy import|get|delete|wait, endpoint
+// list, identity list, proxy list. Exit codes (docs/cli.md): 0 ok, 1 the command failed, 2 bad usage, 3 a proxy rejected the
 // policy, 4 waiting timed out.
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/weir-config.ts';
 import { createLogger } from '../log/logger.ts';
-import { renderBootstrap, type BootstrapOptions } from '../xds/bootstrap.ts';
+import type { BootstrapOptions } from '../xds/bootstrap.ts';
 import { apiTargetFrom, type ApiTarget } from './api-client.ts';
+import { bootstrapCommand, DEFAULT_NODES_DIR, type BootstrapCommandOptions } from './bootstrap-command.ts';
+import { nodeList, nodeRenew, nodeRevoke } from './node-command.ts';
 import { CommandFailure, EXIT_CODES } from './command-failure.ts';
 import { endpointList } from './endpoint-command.ts';
 import { identityList } from './identity-command.ts';
@@ -17,12 +20,20 @@ import { runServe } from './serve-command.ts';
 import { metricsCli, monitorCli, OBSERVABILITY_USAGE, ObservabilityUsageError, statusCli } from '../metrics/observability-cli.ts';
 
 const USAGE = `usage:
-  weir serve [--config FILE]                  run the xDS control server and the REST API (default config weir.yaml);
-                                              SIGHUP reloads the config and parser modules
+  weir serve [--config FILE] [--insecure]     run the xDS control server and the REST API (default config weir.yaml);
+                                              SIGHUP reloads the config and parser modules; --insecure: plaintext xDS,
+                                              proxies unauthenticated (development only)
   weir bootstrap [--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta] [--agent-wasm PATH]
+                 [--certs DIR] [--no-enrol | --insecure]
                  [--endpoint-name NAME] [--endpoint-ip IP]... [--label K=V]... [--namespace NS] [--service-account SA]
-                                              print an Envoy bootstrap that uses this server; the endpoint flags
-                                              register this sidecar's endpoint through its node metadata
+                                              enrol the node with the server (key and certificate in --certs DIR,
+                                              default .weir/nodes/ID) and print an Envoy bootstrap that uses them;
+                                              the endpoint flags register this sidecar's endpoint through its node metadata
+  weir node list                              enrolled nodes, revocations, authenticated streams
+  weir node revoke ID                         refuse every certificate of node ID and end its streams
+  weir node renew [--certs DIR] [--xds HOST:PORT] [--watch]
+                                              renew the node certificate in DIR over the xDS port (--watch: keep
+                                              renewing at half-life)
   weir policy import FILE|- [--name FILE.yaml]
                                               add or replace a policy file (all or nothing)
   weir policy get [NAME]                      list policy files, or print the one holding NAME
@@ -55,8 +66,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       case 'serve':
         return await serveUntilSignalled(rest);
       case 'bootstrap':
-        process.stdout.write(renderBootstrap(bootstrapOptionsFrom(rest)));
+        process.stdout.write(await bootstrapCommand(bootstrapCommandFrom(rest)));
         return 0;
+      case 'node':
+        return print(await nodeSubcommand(rest));
       case 'policy':
         return print(await policySubcommand(rest));
       case 'endpoint':
@@ -86,7 +99,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       process.stderr.write(`weir: ${error.message}\n${USAGE}\n`);
       return EXIT_CODES.usage;
     }
-    const label = ['policy', 'endpoint', 'identity', 'proxy'].includes(command ?? '') && rest[0] !== undefined ? `${command} ${rest[0]}` : command;
+    const label = ['policy', 'endpoint', 'identity', 'proxy', 'node'].includes(command ?? '') && rest[0] !== undefined ? `${command} ${rest[0]}` : command;
     process.stderr.write(`weir ${label}: ${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);
     return error instanceof CommandFailure ? error.exitCode : EXIT_CODES.failed;
   }
@@ -98,9 +111,9 @@ function print(output: string): number {
 }
 
 async function serveUntilSignalled(args: readonly string[]): Promise<number> {
-  const { values } = parseStrict(args, { config: { type: 'string' } });
+  const { values } = parseStrict(args, { config: { type: 'string' }, insecure: { type: 'boolean' } });
   const logger = createLogger();
-  const running = await runServe({ logger, ...(values.config !== undefined ? { configFile: values.config } : {}) });
+  const running = await runServe({ logger, insecure: values.insecure === true, ...(values.config !== undefined ? { configFile: values.config } : {}) });
   const reload = (): void => {
     try {
       running.reload();
@@ -124,20 +137,52 @@ async function serveUntilSignalled(args: readonly string[]): Promise<number> {
   return 0;
 }
 
-export function bootstrapOptionsFrom(args: readonly string[]): BootstrapOptions {
-  const { values } = parseStrict(args, {
-    'node-id': { type: 'string' },
-    cluster: { type: 'string' },
-    xds: { type: 'string' },
-    'admin-port': { type: 'string' },
-    delta: { type: 'boolean' },
-    'agent-wasm': { type: 'string' },
-    'endpoint-name': { type: 'string' },
-    'endpoint-ip': { type: 'string', multiple: true },
-    label: { type: 'string', multiple: true },
-    namespace: { type: 'string' },
-    'service-account': { type: 'string' },
-  });
+/** `weir bootstrap` arguments: what to render, where the credentials go, how to get them, and the API to enrol with. */
+export function bootstrapCommandFrom(args: readonly string[], warn: (message: string) => void = (message) => process.stderr.write(`${message}\n`)): BootstrapCommandOptions {
+  const { values, target } = apiArguments(args, BOOTSTRAP_FLAGS);
+  const flags = values as { certs?: string; 'no-enrol'?: boolean; insecure?: boolean };
+  if (flags['no-enrol'] === true && flags.insecure === true) throw new UsageError('weir bootstrap: --no-enrol and --insecure exclude each other');
+  return {
+    render: renderOptionsFrom(values as RenderFlagValues),
+    credentials: flags.insecure === true ? 'insecure' : flags['no-enrol'] === true ? 'existing' : 'enrol',
+    target,
+    warn,
+    ...(flags.certs !== undefined ? { credentialsDir: flags.certs } : {}),
+  };
+}
+
+const BOOTSTRAP_FLAGS = {
+  'node-id': { type: 'string' },
+  cluster: { type: 'string' },
+  xds: { type: 'string' },
+  'admin-port': { type: 'string' },
+  delta: { type: 'boolean' },
+  'agent-wasm': { type: 'string' },
+  'endpoint-name': { type: 'string' },
+  'endpoint-ip': { type: 'string', multiple: true },
+  label: { type: 'string', multiple: true },
+  namespace: { type: 'string' },
+  'service-account': { type: 'string' },
+  certs: { type: 'string' },
+  'no-enrol': { type: 'boolean' },
+  insecure: { type: 'boolean' },
+} as const;
+
+interface RenderFlagValues {
+  'node-id'?: string;
+  cluster?: string;
+  xds?: string;
+  'admin-port'?: string;
+  delta?: boolean;
+  'agent-wasm'?: string;
+  'endpoint-name'?: string;
+  'endpoint-ip'?: string[];
+  label?: string[];
+  namespace?: string;
+  'service-account'?: string;
+}
+
+function renderOptionsFrom(values: RenderFlagValues): BootstrapOptions {
   const options: BootstrapOptions = {};
   if (values['node-id'] !== undefined) options.nodeId = values['node-id'];
   if (values.cluster !== undefined) options.cluster = values.cluster;
@@ -208,6 +253,41 @@ async function policySubcommand(args: readonly string[]): Promise<string> {
     }
     default:
       throw new UsageError(`unknown policy subcommand "${subcommand ?? ''}"; use import, get, delete or wait`);
+  }
+}
+
+async function nodeSubcommand(args: readonly string[]): Promise<string> {
+  const [subcommand, ...rest] = args;
+  switch (subcommand) {
+    case 'list': {
+      const { positionals, target, output } = apiArguments(rest, {});
+      if (positionals.length > 0) throw new UsageError('weir node list takes no arguments');
+      return nodeList({ target, output });
+    }
+    case 'revoke': {
+      const { positionals, target, output } = apiArguments(rest, {});
+      const [nodeId] = positionals;
+      if (nodeId === undefined || positionals.length > 1) throw new UsageError('weir node revoke takes one node ID');
+      return nodeRevoke({ target, nodeId, output });
+    }
+    case 'renew': {
+      const { values } = parseStrict(rest, { certs: { type: 'string' }, 'node-id': { type: 'string' }, xds: { type: 'string' }, watch: { type: 'boolean' } });
+      const dir = values.certs ?? (values['node-id'] !== undefined ? path.join(DEFAULT_NODES_DIR, values['node-id']) : undefined);
+      if (dir === undefined) throw new UsageError('weir node renew needs --certs DIR (or --node-id ID for .weir/nodes/ID)');
+      if (values.xds !== undefined) hostAndPort(values.xds, '--xds');
+      const abort = new AbortController();
+      const stop = (): void => abort.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        return await nodeRenew({ dir, watch: values.watch === true, logger: createLogger(), signal: abort.signal, ...(values.xds !== undefined ? { xdsAddress: values.xds } : {}) });
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    }
+    default:
+      throw new UsageError(`unknown node subcommand "${subcommand ?? ''}"; use list, revoke or renew`);
   }
 }
 

@@ -3,7 +3,7 @@
 //   DIR/key.pem, cert.pem, ca.pem      -> ..data/<same>    (symlinks Envoy reads)
 //   DIR/..data                         -> ..<timestamp>    (swapped atomically on every write)
 //   DIR/..<timestamp>/                 the files themselves (key 0600)
-//   DIR/node.json                      node id, trust domain, SPIFFE ID, expiry (for renewal)
+//   DIR/node.json                      node id, trust domain, SPIFFE ID, expiry, xDS address (for renewal)
 //   DIR/envoy-sds-certificate.yaml     SDS file: the client certificate, watched_directory DIR
 //   DIR/envoy-sds-trust.yaml           SDS file: the CA and the server's SPIFFE ID to expect
 //
@@ -30,6 +30,8 @@ export interface NodeKeyPair {
 export interface NodeCredentials {
   nodeId: string;
   trustDomain: string;
+  /** HOST:PORT of the server's xDS port, where `weir node renew` renews. */
+  xdsAddress: string | undefined;
   privateKeyPem: string;
   certificatePem: string;
   caPem: string;
@@ -72,7 +74,8 @@ export function writeNodeCredentials(dir: string, credentials: NodeCredentials):
   }
   if (previous !== undefined && previous !== version) fs.rmSync(path.join(root, previous), { recursive: true, force: true });
   const spiffeId = certificate.subjectAltName?.replace(/^URI:/, '') ?? '';
-  writeFileAtomically(path.join(root, 'node.json'), `${JSON.stringify({ nodeId: credentials.nodeId, trustDomain: credentials.trustDomain, spiffeId, notAfter: new Date(certificate.validTo).toISOString() }, null, 2)}\n`, 0o644);
+  const meta = { nodeId: credentials.nodeId, trustDomain: credentials.trustDomain, spiffeId, notAfter: new Date(certificate.validTo).toISOString(), xdsAddress: credentials.xdsAddress };
+  writeFileAtomically(path.join(root, 'node.json'), `${JSON.stringify(meta, null, 2)}\n`, 0o644);
   writeSdsFiles(root, credentials.trustDomain);
   return root;
 }
@@ -87,13 +90,14 @@ export function readNodeCredentials(dir: string): NodeCredentialsOnDisk {
       throw new Error(`no node credentials in ${root} (${error instanceof Error ? error.message : String(error)}); enrol the node first (weir bootstrap or weir enrol)`);
     }
   };
-  const meta = JSON.parse(read('node.json')) as { nodeId?: unknown; trustDomain?: unknown };
+  const meta = JSON.parse(read('node.json')) as { nodeId?: unknown; trustDomain?: unknown; xdsAddress?: unknown };
   if (typeof meta.nodeId !== 'string' || typeof meta.trustDomain !== 'string') throw new Error(`${path.join(root, 'node.json')}: expected nodeId and trustDomain`);
   const certificatePem = read('cert.pem');
   return {
     dir: root,
     nodeId: meta.nodeId,
     trustDomain: meta.trustDomain,
+    xdsAddress: typeof meta.xdsAddress === 'string' ? meta.xdsAddress : undefined,
     privateKeyPem: read('key.pem'),
     certificatePem,
     caPem: read('ca.pem'),
