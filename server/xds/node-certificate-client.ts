@@ -91,7 +91,8 @@ function callRenew(current: NodeCredentialsOnDisk, xdsAddress: string, publicKey
   const definition = nodeCertificatesPackage()[NODE_CERTIFICATES_SERVICE];
   if (!definition || 'format' in definition) throw new Error(`${NODE_CERTIFICATES_SERVICE} missing from the loaded protos`);
   const Client = grpc.makeGenericClientConstructor(definition as grpc.ServiceDefinition, NODE_CERTIFICATES_SERVICE);
-  const client = new Client(xdsAddress, xdsClientCredentials(current));
+  // SNI carries a name, not the address dialled (an IP there is deprecated); the server is checked by its SPIFFE ID.
+  const client = new Client(xdsAddress, xdsClientCredentials(current), { 'grpc.ssl_target_name_override': 'weir-serve' });
   return new Promise((resolve, reject) => {
     const deadline = new Date(Date.now() + timeoutMs);
     const renew = (client as unknown as { Renew: (request: object, options: grpc.CallOptions, callback: grpc.requestCallback<NodeCertificateMessage>) => void }).Renew.bind(client);

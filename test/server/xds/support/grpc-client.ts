@@ -56,10 +56,10 @@ export function openStream<Request, Response>(
 
 export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
-export function openAds(target: string, credentials = grpc.credentials.createInsecure()): ScriptedStream<DiscoveryRequest, DiscoveryResponse> {
+export function openAds(target: string, credentials: grpc.ChannelCredentials): ScriptedStream<DiscoveryRequest, DiscoveryResponse> {
   return openStream(target, credentials, ADS_SERVICE, 'StreamAggregatedResources');
 }
 
-export function openDeltaAds(target: string): ScriptedStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
-  return openStream(target, grpc.credentials.createInsecure(), ADS_SERVICE, 'DeltaAggregatedResources');
+export function openDeltaAds(target: string, credentials: grpc.ChannelCredentials): ScriptedStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+  return openStream(target, credentials, ADS_SERVICE, 'DeltaAggregatedResources');
 }
