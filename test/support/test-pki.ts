@@ -59,3 +59,9 @@ export function grpcCredentialsOf(dir: string | undefined, trust: { caPem: strin
   const node = readNodeCredentials(dir);
   return xdsClientCredentials({ caPem: trust.caPem, trustDomain, privateKeyPem: node.privateKeyPem, certificatePem: node.certificatePem });
 }
+
+/** grpc-js credentials of `nodeId`, enrolled with a running `weir serve`'s authority (files under its PKI directory). */
+export function enrolledCredentials(serve: { authority: NodeAuthority }, nodeId: string): grpc.ChannelCredentials {
+  const dir = enrolNode(serve.authority, nodeId, path.join(path.dirname(serve.authority.ca.certificateFile), 'test-nodes', nodeId));
+  return grpcCredentialsOf(dir, { caPem: serve.authority.ca.certificatePem, trustDomain: serve.authority.trustDomain });
+}

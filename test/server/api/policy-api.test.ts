@@ -115,7 +115,7 @@ describe('policy delivery and wait', () => {
   it('serves one NetworkPolicy per endpoint and the IdentityMap, both carrying the revision', async () => {
     const { serve, api } = await started({ policies: { 'endpoints.yaml': ENDPOINTS_YAML, 'droid.yaml': readOnlyPolicy() } });
     const revision = (await api('GET', '/v1/policies/revision')).body['revision'];
-    agent = openScriptedAgent(serve.controlServer.port, 'edge-1');
+    agent = openScriptedAgent(serve, 'edge-1');
     const policies = await agent.next(NETWORK_POLICY_TYPE_URL);
     const decoded = policies.resources.map((resource) => decodeNetworkPolicy(resource.value));
     expect(decoded.map((policy) => [policy.endpoint, policy.endpointIps, policy.revision])).toEqual([
@@ -131,7 +131,7 @@ describe('policy delivery and wait', () => {
 
   it('resolves only after the agent ACKed the versions carrying the revision, and shows it in /v1/proxies', async () => {
     const { serve, api } = await started({ policies: { 'endpoints.yaml': ENDPOINTS_YAML } });
-    agent = openScriptedAgent(serve.controlServer.port, 'edge-1');
+    agent = openScriptedAgent(serve, 'edge-1');
     agent.ack(NETWORK_POLICY_TYPE_URL, await agent.next(NETWORK_POLICY_TYPE_URL));
     agent.ack(IDENTITY_MAP_TYPE_URL, await agent.next(IDENTITY_MAP_TYPE_URL));
     const revision = (await api('POST', '/v1/policies', readOnlyPolicy())).body['revision'] as string;
@@ -163,7 +163,7 @@ describe('policy delivery and wait', () => {
     const waiting = api('GET', '/v1/policies/wait?node=edge-4&timeout=10').finally(() => (settled = true));
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(settled).toBe(false);
-    agent = openScriptedAgent(serve.controlServer.port, 'edge-4');
+    agent = openScriptedAgent(serve, 'edge-4');
     agent.ack(NETWORK_POLICY_TYPE_URL, await agent.next(NETWORK_POLICY_TYPE_URL));
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(settled).toBe(false); // the identity map is not ACKed yet
@@ -175,7 +175,7 @@ describe('policy delivery and wait', () => {
 
   it('answers 409 with the agent\'s message when it NACKs the revision', async () => {
     const { serve, api } = await started({ policies: { 'endpoints.yaml': ENDPOINTS_YAML } });
-    agent = openScriptedAgent(serve.controlServer.port, 'edge-2');
+    agent = openScriptedAgent(serve, 'edge-2');
     agent.ack(NETWORK_POLICY_TYPE_URL, await agent.next(NETWORK_POLICY_TYPE_URL));
     agent.ack(IDENTITY_MAP_TYPE_URL, await agent.next(IDENTITY_MAP_TYPE_URL));
     const revision = (await api('POST', '/v1/policies', readOnlyPolicy())).body['revision'] as string;
@@ -190,7 +190,7 @@ describe('policy delivery and wait', () => {
 
   it('answers 504 naming the proxies still behind, and 404 for a revision it never published', async () => {
     const { serve, api } = await started({ policies: { 'endpoints.yaml': ENDPOINTS_YAML } });
-    agent = openScriptedAgent(serve.controlServer.port, 'edge-3');
+    agent = openScriptedAgent(serve, 'edge-3');
     await agent.next(NETWORK_POLICY_TYPE_URL);
     const waited = await api('GET', '/v1/policies/wait?timeout=0.3');
     expect(waited.status).toBe(504);

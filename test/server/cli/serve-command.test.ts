@@ -12,6 +12,7 @@ import { runServe } from '../../../server/cli/serve-command.ts';
 import { LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
 import { openAds } from '../xds/support/grpc-client.ts';
 import { sotwRequest } from '../xds/support/resources.ts';
+import { enrolledCredentials } from '../../support/test-pki.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-serve-'));
 const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -37,7 +38,7 @@ describe('weir serve', () => {
   it('serves the redirect listener and shows a NACK with Envoy\'s message in `weir proxy list`', async () => {
     const serve = await runServe({ configFile, logger: silentLogger() });
     try {
-      const stream = openAds(`127.0.0.1:${serve.controlServer.port}`);
+      const stream = openAds(`127.0.0.1:${serve.controlServer.port}`, enrolledCredentials(serve, 'edge-7'));
       stream.write(sotwRequest({ node: { id: 'edge-7', cluster: 'c' }, type_url: LISTENER_TYPE_URL }));
       const response = await stream.nextResponse();
       expect(response.resources).toHaveLength(1);
@@ -81,7 +82,8 @@ describe('weir serve', () => {
       expect(await exited).toBe(0);
       const messages = stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
       expect(messages).toEqual([
-        'xDS server listening',
+        'xDS server certificate issued',
+        'xDS server listening (mTLS: every proxy must present a certificate of the weir CA naming its node id)',
         'REST API listening',
         'weir serve ready',
         'config reloaded',
