@@ -148,7 +148,7 @@ function readConfig(root: FieldReader, origin: { source: string; baseDir: string
   root.expectKeys(['xds', 'redirects', 'filters', 'policies', 'api', 'status', 'pki', 'metrics']);
   const xds = root.child('xds', {});
   if (xds.has('tls')) xds.problem('tls', 'was replaced by the pki section: weir serve runs its own CA (or pki.ca: {cert, key}, yours) and proxies get certificates from weir bootstrap; see docs/security.md');
-  xds.expectKeys(['address', 'port', 'batchWindowMs', 'filterDelivery', 'endpointDelivery', 'insecure', 'tls']);
+  xds.expectKeys(['address', 'port', 'batchWindowMs', 'filterDelivery', 'endpointDelivery', 'insecure'], ['tls']);
   const pkiReader = root.child('pki', {});
   pkiReader.expectKeys(['dir', 'trustDomain', 'ca', 'nodeCertificateLifetimeSeconds']);
   const caReader = pkiReader.has('ca') ? pkiReader.child('ca', {}) : undefined;
@@ -257,9 +257,10 @@ class FieldReader {
     return this.#record()[field] !== undefined;
   }
 
-  expectKeys(allowed: readonly string[]): void {
+  /** Reports every key not in `allowed`; `reportedElsewhere` are keys with a problem of their own. */
+  expectKeys(allowed: readonly string[], reportedElsewhere: readonly string[] = []): void {
     for (const key of Object.keys(this.#record())) {
-      if (!allowed.includes(key)) this.problem(key, `unknown field; expected one of ${allowed.join(', ')}`);
+      if (!allowed.includes(key) && !reportedElsewhere.includes(key)) this.problem(key, `unknown field; expected one of ${allowed.join(', ')}`);
     }
   }
 

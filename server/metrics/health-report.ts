@@ -72,7 +72,7 @@ export function buildHealthReport(sources: HealthSources): HealthReport {
   const agents = sources.sessions?.list() ?? [];
   const security = sources.security?.();
   const checks = [
-    securityCheck(security),
+    ...(security ? [securityCheck(security)] : []),
     storeCheck(store),
     xdsCheck(proxies),
     policyCheck(proxies, store?.revision),
@@ -102,8 +102,7 @@ function proxyHealth(proxy: ProxyStatus, sources: HealthSources): ProxyHealth {
   };
 }
 
-function securityCheck(security: SecurityHealth | undefined): HealthCheck {
-  if (security === undefined) return { name: 'security', status: 'ok', detail: 'not reported by this server' };
+function securityCheck(security: SecurityHealth): HealthCheck {
   if (security.mode === 'insecure') {
     return {
       name: 'security',
