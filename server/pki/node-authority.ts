@@ -84,14 +84,21 @@ export class NodeAuthority implements PeerAuthenticator {
     if (identity.nodeId !== claimedNodeId) {
       return { refusal: `node id "${claimedNodeId}" does not match the client certificate, which is node "${identity.nodeId}" (${identity.spiffeId}); set node.id to "${identity.nodeId}" or enrol "${claimedNodeId}"` };
     }
-    const session = new CertificateSession(identity.nodeId, identity.issuedAtMs, identity.notAfter, this.#now, (ended) => this.#sessions.delete(ended));
+    const session = new CertificateSession(identity.nodeId, peer?.serial ?? '', identity.issuedAtMs, identity.notAfter, this.#now, (ended) => this.#sessions.delete(ended));
     this.#sessions.add(session);
     return { session };
   }
 
   /** Open authenticated sessions (streams), for status and tests. */
   sessionCount(nodeId?: string): number {
-    return [...this.#sessions].filter((session) => nodeId === undefined || session.nodeId === nodeId).length;
+    return this.sessions(nodeId).length;
+  }
+
+  /** The certificate each open authenticated stream presented. */
+  sessions(nodeId?: string): Array<{ nodeId: string; serial: string; notAfter: Date }> {
+    return [...this.#sessions]
+      .filter((session) => nodeId === undefined || session.nodeId === nodeId)
+      .map((session) => ({ nodeId: session.nodeId, serial: session.serial, notAfter: session.notAfter }));
   }
 
   #identify(peer: PeerCertificateFacts | undefined): { nodeId: string; spiffeId: string; issuedAtMs: number; notAfter: Date } | { refusal: string } {
@@ -136,8 +143,9 @@ class CertificateSession implements AuthenticatedSession {
 
   constructor(
     readonly nodeId: string,
+    readonly serial: string,
     readonly issuedAtMs: number,
-    private readonly notAfter: Date,
+    readonly notAfter: Date,
     private readonly now: () => number,
     private readonly forget: (session: CertificateSession) => void,
   ) {

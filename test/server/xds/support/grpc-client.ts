@@ -10,6 +10,8 @@ export interface ScriptedStream<Request, Response> {
   nextResponse(timeoutMs?: number): Promise<Response>;
   /** Resolves with the status the server ended the stream with. */
   status: Promise<grpc.StatusObject>;
+  /** How many responses arrived so far (read or not). */
+  responseCount(): number;
   close(): void;
 }
 
@@ -26,7 +28,9 @@ export function openStream<Request, Response>(
   const call = client.makeBidiStreamRequest(methodDefinition.path, methodDefinition.requestSerialize, methodDefinition.responseDeserialize);
   const received: Response[] = [];
   const waiters: Array<(response: Response) => void> = [];
+  let responseCount = 0;
   call.on('data', (response: Response) => {
+    responseCount += 1;
     const waiter = waiters.shift();
     if (waiter) waiter(response);
     else received.push(response);
@@ -47,6 +51,7 @@ export function openStream<Request, Response>(
       });
     },
     status,
+    responseCount: () => responseCount,
     close: () => {
       call.cancel();
       client.close();
