@@ -1,5 +1,6 @@
 // The JSON bodies of the REST API (docs/api.md), shared by the server (api-views.ts, routes.ts) and
 // the CLI client, so both sides agree on field names at compile time. Types only.
+import type { TraceResult } from '../policy/trace.ts';
 
 export interface ApiErrorBody {
   error: string;
@@ -81,4 +82,9 @@ export interface ProxiesView {
 export interface WaitResultBody {
   revision: string;
   proxies: Array<{ nodeId: string; enforcedRevision: string | undefined }>;
+}
+
+/** `GET /v1/policies/trace`: the verdict of one connection (and request) under the policy in force. */
+export interface TraceResultBody extends TraceResult {
+  revision: string;
 }

@@ -5,9 +5,10 @@
 import type { Logger } from 'pino';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { readPolicyDocuments } from '../policy/policy-documents.ts';
+import { tracePolicy } from '../policy/trace.ts';
 import { STORE_FILE_NAME, type PolicyStore, type StoredFileSummary } from '../store/policy-store.ts';
 import type { ProxyStatusRegistry } from '../xds/proxy-status.ts';
-import type { ApiErrorBody, DeleteResultBody, ImportResultBody, WaitResultBody } from './api-types.ts';
+import type { ApiErrorBody, DeleteResultBody, ImportResultBody, TraceResultBody, WaitResultBody } from './api-types.ts';
 import { endpointsView, identitiesView, policiesView, proxiesView } from './api-views.ts';
 import type { RevisionHistory } from './revision-history.ts';
 import { waitForRevision } from './revision-wait.ts';
@@ -51,6 +52,8 @@ export async function routeRequest(request: ApiRequest, context: ApiContext): Pr
       return ok({ revision: context.store.current().revision });
     case 'GET /v1/policies/wait':
       return waitRoute(request, context);
+    case 'GET /v1/policies/trace':
+      return traceRoute(request, context);
     case 'GET /v1/endpoints':
       return ok(endpointsView(context.store.current()));
     case 'GET /v1/identities':
@@ -162,6 +165,22 @@ async function waitRoute(request: ApiRequest, context: ApiContext): Promise<ApiR
       return failure(504, `timed out after ${timeoutSeconds} s waiting for revision ${revision} on ${behind.join(', ')}`);
     }
   }
+}
+
+function traceRoute(request: ApiRequest, context: ApiContext): ApiResponse {
+  const source = request.query.get('src');
+  const destination = request.query.get('dst');
+  const portText = request.query.get('dport');
+  if (source === null || destination === null || portText === null) return failure(400, 'trace needs src, dst and dport, e.g. ?src=fleet-monitor&dst=memcached-server&dport=11211');
+  const direction = request.query.get('direction') ?? 'ingress';
+  if (direction !== 'ingress' && direction !== 'egress') return failure(400, `direction=${direction}: use ingress or egress`);
+  const protocol = request.query.get('protocol') ?? 'TCP';
+  if (protocol !== 'TCP' && protocol !== 'UDP') return failure(400, `protocol=${protocol}: use TCP or UDP`);
+  const l7 = request.query.get('l7');
+  const state = context.store.current();
+  const outcome = tracePolicy(state.policySet, state.endpoints, { source, destination, port: Number(portText), direction, protocol, ...(l7 === null ? {} : { l7 }) });
+  if (!outcome.ok) return failure(400, outcome.problem);
+  return ok({ revision: state.revision, ...outcome.trace } satisfies TraceResultBody);
 }
 
 function ok(body: object): ApiResponse {

@@ -118,7 +118,7 @@ describe('errors a person can act on', () => {
   it('exits 2 with usage for a bad subcommand or flag, and 1 when no server listens', async () => {
     const usage = await weir(['policy', 'frobnicate']);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/^weir: unknown policy subcommand "frobnicate"; use import, get, delete or wait\nusage:/);
+    expect(usage.stderr).toMatch(/^weir: unknown policy subcommand "frobnicate"; use import, get, delete, wait or trace\nusage:/);
     expect((await weir(['endpoint', 'list', '--colour'])).code).toBe(2);
     const socket = path.join(server.dir, 'nobody.sock');
     const unreachable = await weir(['policy', 'get'], { socket });
