@@ -89,7 +89,7 @@ describe('weir serve', () => {
         'stopping weir serve',
         'xDS server stopped',
       ]);
-      expect(stdout).toContain('xds.port: must be 0-65535');
+      expect(stdout).toContain('xds.port: must be a port number 0-65535');
     } finally {
       if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
     }
@@ -103,6 +103,6 @@ describe('weir serve', () => {
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).toBe(1);
-    expect(stderr).toContain(`${badConfig}: xds.port: must be 0-65535`);
+    expect(stderr).toContain(`${badConfig}: xds.port: must be a port number 0-65535`);
   }, 30_000);
 });
