@@ -15,6 +15,8 @@ import { BinaryShipClient, TextShipClient, launchShip, netcat, type Ship } from 
 export interface RunningFleetDemo {
   outcomes: Outcome[];
   stop(): Promise<void>;
+  /** What a person can try while the demo keeps running (npm run demo -- fleet --stay). */
+  hint: string;
 }
 
 const FLEET_DIR = path.join(projectRoot, 'demo', 'fleet');
@@ -56,8 +58,8 @@ export async function runFleetDemo(): Promise<RunningFleetDemo> {
     await beforePolicy(fleet, log);
     await secureFleet(deployment, fleet, log);
     await rebelAlliance(deployment, { maintenance: await launch('fleet-maintenance', '127.0.0.34'), monitoring: await launch('fleet-monitoring', '127.0.0.35'), jedi: await launch('jedi', '127.0.0.36'), awing: fleet.awing }, log);
-    say(`\nWithout --check the demo keeps running: \`nc -s 127.0.0.36 127.0.0.1 ${deployment.proxyPort}\` talks as the jedi, \`nc -s 127.0.0.35 ...\` as fleet monitoring.`);
-    return { outcomes: log.outcomes, stop };
+    const hint = `The demo keeps running: \`nc -C -s 127.0.0.36 127.0.0.1 ${deployment.proxyPort}\` talks to memcached through Envoy as the jedi, \`nc -C -s 127.0.0.35 127.0.0.1 ${deployment.proxyPort}\` as fleet monitoring (type \`get alliance/fleet/x\`).`;
+    return { outcomes: log.outcomes, stop, hint };
   } catch (error) {
     await stop();
     throw error;
