@@ -93,7 +93,7 @@ async function beforePolicy(fleet: Fleet, log: OutcomeLog): Promise<void> {
 
 async function secureFleet(deployment: FleetDeployment, fleet: Fleet, log: OutcomeLog): Promise<void> {
   heading('Step 1: the guide\'s secure-fleet policy');
-  await importAndWait(deployment, log, [deployment.withBackendPort(SECURE_FLEET_POLICY)], 'secure-fleet');
+  await importAndWait(deployment, log, [SECURE_FLEET_POLICY], 'secure-fleet');
   const awing = new BinaryShipClient(fleet.awing);
   const tracker = new BinaryShipClient(fleet.tracker);
   const xwingText = new TextShipClient(fleet.xwing);
@@ -132,7 +132,7 @@ async function rebelAlliance(deployment: FleetDeployment, ships: RebelShips, log
   heading('Step 2: the Cilium 1.3 release post\'s policy (the server is now labelled app: memcached)');
   const endpoints = path.join(FLEET_DIR, 'endpoints', 'rebel-alliance.yaml');
   await importAndWait(deployment, log, [endpoints, '--name', 'endpoints.yaml'], 'the post\'s endpoints');
-  await importAndWait(deployment, log, [deployment.withBackendPort(REBEL_ALLIANCE_POLICY)], 'secure-rebel-alliance-memcache');
+  await importAndWait(deployment, log, [REBEL_ALLIANCE_POLICY], 'secure-rebel-alliance-memcache');
   const maintenance = new TextShipClient(ships.maintenance);
   const monitoring = new BinaryShipClient(ships.monitoring);
   const awing = new BinaryShipClient(ships.awing);

@@ -19,6 +19,8 @@ export interface ImportResultBody {
   file: string;
   policies: string[];
   endpoints: string[];
+  /** Where the imported state and the server's redirects do not fit together (e.g. a policy for the listener's port). */
+  warnings: string[];
 }
 
 export interface DeleteResultBody {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { readPolicyDocuments } from '../policy/policy-documents.ts';
 import { tracePolicy } from '../policy/trace.ts';
-import { STORE_FILE_NAME, type PolicyStore, type StoredFileSummary } from '../store/policy-store.ts';
+import { STORE_FILE_NAME, type PolicyStore, type PolicyStoreState, type StoredFileSummary } from '../store/policy-store.ts';
 import type { ProxyStatusRegistry } from '../xds/proxy-status.ts';
 import type { ApiErrorBody, DeleteResultBody, ImportResultBody, TraceResultBody, WaitResultBody } from './api-types.ts';
 import { endpointsView, identitiesView, policiesView, proxiesView } from './api-views.ts';
@@ -18,6 +18,8 @@ export interface ApiContext {
   status: ProxyStatusRegistry;
   history: RevisionHistory;
   logger: Logger;
+  /** Where a store state and the server's redirects do not fit together, as sentences (shown after an import). */
+  wiring?: (state: PolicyStoreState) => readonly string[];
 }
 
 export interface ApiRequest {
@@ -82,11 +84,13 @@ async function importPolicy(request: ApiRequest, context: ApiContext): Promise<A
   }
   const summary = result.state.files.find((candidate) => candidate.name === file);
   context.logger.info({ file, revision: result.state.revision }, 'policy imported');
+  const warnings = context.wiring?.(result.state) ?? [];
   const body: ImportResultBody = {
     revision: result.state.revision,
     file,
     policies: (summary?.policies ?? []).map((name) => name ?? '(rule list)'),
     endpoints: [...(summary?.endpoints ?? [])],
+    warnings: [...warnings],
   };
   return ok(body);
 }

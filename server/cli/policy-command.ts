@@ -21,6 +21,8 @@ export interface PolicyImportOptions {
   output: OutputFormat;
   /** Reads standard input; tests substitute. */
   readStdin?: () => Promise<string>;
+  /** Where wiring warnings go, one line each; default stderr. */
+  warn?: (line: string) => void;
 }
 
 export async function policyImport(options: PolicyImportOptions): Promise<string> {
@@ -31,6 +33,7 @@ export async function policyImport(options: PolicyImportOptions): Promise<string
   const body = successBody<ImportResultBody>(reply);
   if (options.output === 'json') return JSON.stringify(body, null, 2);
   const what = [...body.policies.map((name) => `policy ${name}`), ...body.endpoints.map((name) => `endpoint ${name}`)];
+  for (const warning of body.warnings ?? []) (options.warn ?? ((line: string) => process.stderr.write(`${line}\n`)))(`warning: ${warning}`);
   return `imported ${body.file} (${what.length > 0 ? what.join(', ') : 'nothing'}); revision ${body.revision}\nrun \`weir policy wait ${body.revision}\` to wait until every proxy enforces it`;
 }
 

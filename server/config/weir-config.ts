@@ -19,9 +19,14 @@ export interface RedirectConfig {
   upstream: SocketAddressConfig;
   /**
    * The store endpoint whose port this redirect proxies: its parser then decides with that endpoint's
-   * policy from the Weir agent (ingress, port = upstream.port). Unset: the parser's built-in rules.
+   * policy from the Weir agent (ingress, port = endpointPort). Unset: the parser's built-in rules.
    */
   endpoint?: string;
+  /**
+   * The endpoint's port as its policies name it (`toPorts`); default upstream.port. Set it when the
+   * upstream is reached at another port than the service's own, e.g. behind a port-forward.
+   */
+  endpointPort?: number;
 }
 
 export type EnforcementModeConfig = 'default' | 'always' | 'never';
@@ -206,7 +211,7 @@ function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
 const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 function readRedirect(entry: FieldReader): RedirectConfig {
-  entry.expectKeys(['name', 'listen', 'parser', 'upstream', 'endpoint']);
+  entry.expectKeys(['name', 'listen', 'parser', 'upstream', 'endpoint', 'endpointPort']);
   const redirect: RedirectConfig = {
     name: entry.matching('name', NAME_PATTERN, 'lower-case letters, digits, "-" or "_", starting with a letter or digit'),
     listen: readAddress(entry.child('listen')),
@@ -214,6 +219,10 @@ function readRedirect(entry: FieldReader): RedirectConfig {
     upstream: readAddress(entry.child('upstream')),
   };
   if (entry.has('endpoint')) redirect.endpoint = entry.string('endpoint');
+  if (entry.has('endpointPort')) {
+    if (!entry.has('endpoint')) entry.problem('endpointPort', 'only means something with endpoint: the port of that endpoint its policies name');
+    redirect.endpointPort = entry.port('endpointPort');
+  }
   return redirect;
 }
 
