@@ -39,6 +39,10 @@ export interface EndpointView {
   source: string;
   ingress: string | undefined;
   egress: string | undefined;
+  /** Ports the endpoint's ingress rules name (`11211`, `8000-8080`, `any`). */
+  ingressPorts: string[];
+  /** The redirects of this server that guard the endpoint: listener -> upstream, and the endpoint port the policy must name. */
+  redirects: Array<{ name: string; parser: string; listener: string; upstream: string; port: number }>;
 }
 
 export interface IdentitiesView {

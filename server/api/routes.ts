@@ -9,7 +9,7 @@ import { tracePolicy } from '../policy/trace.ts';
 import { STORE_FILE_NAME, type PolicyStore, type PolicyStoreState, type StoredFileSummary } from '../store/policy-store.ts';
 import type { ProxyStatusRegistry } from '../xds/proxy-status.ts';
 import type { ApiErrorBody, DeleteResultBody, ImportResultBody, TraceResultBody, WaitResultBody } from './api-types.ts';
-import { endpointsView, identitiesView, policiesView, proxiesView } from './api-views.ts';
+import { endpointsView, identitiesView, policiesView, proxiesView, type RedirectLike } from './api-views.ts';
 import type { RevisionHistory } from './revision-history.ts';
 import { waitForRevision } from './revision-wait.ts';
 
@@ -20,6 +20,8 @@ export interface ApiContext {
   logger: Logger;
   /** Where a store state and the server's redirects do not fit together, as sentences (shown after an import). */
   wiring?: (state: PolicyStoreState) => readonly string[];
+  /** The server's redirects, for the endpoint view. */
+  redirects?: () => readonly RedirectLike[];
 }
 
 export interface ApiRequest {
@@ -57,7 +59,7 @@ export async function routeRequest(request: ApiRequest, context: ApiContext): Pr
     case 'GET /v1/policies/trace':
       return traceRoute(request, context);
     case 'GET /v1/endpoints':
-      return ok(endpointsView(context.store.current()));
+      return ok(endpointsView(context.store.current(), context.redirects?.()));
     case 'GET /v1/identities':
       return ok(identitiesView(context.store.current()));
     case 'GET /v1/proxies':
@@ -153,7 +155,8 @@ async function waitRoute(request: ApiRequest, context: ApiContext): Promise<ApiR
     return failure(400, `timeout=${timeoutText ?? ''}: expected seconds between 0 and ${WAIT_MAX_TIMEOUT_SECONDS}`);
   }
   const nodeIds = request.query.getAll('node');
-  const outcome = await waitForRevision({ revision, timeoutMs: timeoutSeconds * 1000, nodeIds, status: context.status, history: context.history, signal: request.signal });
+  const policyOnly = request.query.get('policyOnly') === 'true';
+  const outcome = await waitForRevision({ revision, timeoutMs: timeoutSeconds * 1000, nodeIds, policyOnly, status: context.status, history: context.history, signal: request.signal });
   switch (outcome.kind) {
     case 'enforced':
       return ok({ revision: outcome.revision, proxies: outcome.proxies } satisfies WaitResultBody);
@@ -163,7 +166,7 @@ async function waitRoute(request: ApiRequest, context: ApiContext): Promise<ApiR
       return failure(409, `proxy ${outcome.nodeId} rejected ${outcome.typeUrl} version ${outcome.version} (revision ${revision} or later): ${outcome.message}; the previous policy stays in force there`);
     case 'timeout': {
       const behind = [
-        ...outcome.behind.map((proxy) => `${proxy.nodeId} (enforces ${proxy.enforcedRevision ?? 'no revision yet'})`),
+        ...outcome.behind.map((proxy) => `${proxy.nodeId} (enforces ${proxy.enforcedRevision ?? 'no revision yet'}${proxy.envoyConfigPending ? '; its Envoy has not ACKed its listeners and clusters from this server' : ''})`),
         ...outcome.absent.map((nodeId) => `${nodeId} (its Weir agent is not connected)`),
       ];
       return failure(504, `timed out after ${timeoutSeconds} s waiting for revision ${revision} on ${behind.join(', ')}`);

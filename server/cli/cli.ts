@@ -181,11 +181,11 @@ async function policySubcommand(args: readonly string[]): Promise<string> {
       return policyDelete({ target, name, output });
     }
     case 'wait': {
-      const { values, positionals, target, output } = apiArguments(rest, { timeout: { type: 'string' }, node: { type: 'string', multiple: true } });
+      const { values, positionals, target, output } = apiArguments(rest, { timeout: { type: 'string' }, node: { type: 'string', multiple: true }, 'policy-only': { type: 'boolean' } });
       if (positionals.length > 1) throw new UsageError('weir policy wait takes at most one REVISION');
       const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
       if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) throw new UsageError(`--timeout ${values.timeout}: expected seconds, e.g. 30`);
-      return policyWait({ target, output, nodeIds: values.node ?? [], ...(positionals[0] !== undefined ? { revision: positionals[0] } : {}), ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) });
+      return policyWait({ target, output, nodeIds: values.node ?? [], policyOnly: values['policy-only'] === true, ...(positionals[0] !== undefined ? { revision: positionals[0] } : {}), ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) });
     }
     case 'trace': {
       const { values, positionals, target, output } = apiArguments(rest, {
@@ -241,7 +241,7 @@ function apiArguments<T extends OptionSpec>(args: readonly string[], extra: T) {
   if (outputFlag !== undefined && outputFlag !== 'table' && outputFlag !== 'json') throw new UsageError(`-o ${String(outputFlag)}: use table or json`);
   const stringFlag = (name: string): string | undefined => (typeof flags[name] === 'string' ? flags[name] : undefined);
   const target = apiTargetFrom({ socket: stringFlag('socket'), server: stringFlag('server'), tokenFile: stringFlag('token-file') });
-  return { values: values as { [K in keyof T]?: T[K] extends { multiple: true } ? string[] : string }, positionals, target, output: (outputFlag ?? 'table') as OutputFormat };
+  return { values: values as { [K in keyof T]?: T[K] extends { type: 'boolean' } ? boolean : T[K] extends { multiple: true } ? string[] : string }, positionals, target, output: (outputFlag ?? 'table') as OutputFormat };
 }
 
 function parseStrict<T extends OptionSpec>(args: readonly string[], options: T) {

@@ -78,6 +78,8 @@ export interface PolicyWaitOptions {
   timeoutSeconds?: number;
   /** Proxies (node ids) to wait for even if their agent has not connected yet. */
   nodeIds?: readonly string[];
+  /** The named proxies' Envoys get their config elsewhere (Istio): wait only for their agents. */
+  policyOnly?: boolean;
   output: OutputFormat;
 }
 
@@ -86,6 +88,7 @@ export async function policyWait(options: PolicyWaitOptions): Promise<string> {
   const query = new URLSearchParams({ timeout: String(timeoutSeconds) });
   if (options.revision !== undefined) query.set('revision', options.revision);
   for (const nodeId of options.nodeIds ?? []) query.append('node', nodeId);
+  if (options.policyOnly) query.set('policyOnly', 'true');
   const reply = await callApi(options.target, { method: 'GET', path: `/v1/policies/wait?${query.toString()}`, timeoutMs: timeoutSeconds * 1000 + 10_000 });
   const body = successBody<WaitResultBody>(reply, { 409: EXIT_CODES.rejected, 504: EXIT_CODES.timedOut });
   if (options.output === 'json') return JSON.stringify(body, null, 2);

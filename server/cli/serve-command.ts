@@ -102,7 +102,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     const api = await startApiServer({
       socket: config.api.socket,
       ...(config.api.tcp && apiToken !== undefined ? { tcp: { address: config.api.tcp.address, port: config.api.tcp.port, token: apiToken } } : {}),
-      context: { store, status: controlServer.status, history, logger, wiring: (state) => checkWiring(config.redirects, state).map(formatWiringWarning) },
+      context: { store, status: controlServer.status, history, logger, wiring: (state) => checkWiring(config.redirects, state).map(formatWiringWarning), redirects: () => config.redirects },
       logger,
       mounts: observability.mounts,
     });

@@ -83,13 +83,14 @@ export const COMMAND_USAGES: readonly CommandUsage[] = [
   },
   {
     command: 'policy wait',
-    synopsis: '[REVISION] [--timeout S] [--node ID]...',
+    synopsis: '[REVISION] [--timeout S] [--node ID]... [--policy-only]',
     summary:
       'Wait until every connected proxy (and each named one) enforces REVISION: its agent ACKed the policy and its Envoy ACKed its own listeners, clusters and filters. Exit 3 if a proxy rejected it, 4 on timeout.',
     flags: [
       ['REVISION', 'the policy revision (default the one in force)'],
       ['--timeout S', 'give up after S seconds (default 30)'],
-      ['--node ID', 'also wait for this proxy to connect (repeat for several)'],
+      ['--node ID', 'also wait for this proxy to connect and get its listeners and clusters (repeat for several)'],
+      ['--policy-only', 'the named proxies get listeners and clusters from another control plane (Istio): wait for their agents only'],
     ],
     example: 'weir policy wait --node node-1 --timeout 60',
     api: true,
