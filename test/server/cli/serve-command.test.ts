@@ -80,7 +80,10 @@ describe('weir serve', () => {
       process.kill(child.pid, 'SIGTERM');
       expect(await exited).toBe(0);
       const messages = stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
-      expect(messages).toEqual([
+      // The redirect's upstream does not listen in this test: the probe says so once, whenever its answer comes.
+      const refused = 'the upstream of a redirect refuses connections: clients of its listener see their connection closed; start that server or fix redirects[].upstream in weir.yaml';
+      expect(messages.filter((message) => message === refused)).toHaveLength(1);
+      expect(messages.filter((message) => message !== refused)).toEqual([
         'xDS server listening',
         'REST API listening',
         'weir serve ready',
