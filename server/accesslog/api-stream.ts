@@ -41,7 +41,7 @@ export function openApiStream(target: ApiTarget, pathAndQuery: string, signal?: 
       ? https.request({ ...options, host: target.tcp.host, port: target.tcp.port, ...(target.ca !== undefined ? { ca: target.ca } : {}) }, resolve)
       : http.request({ ...options, socketPath: target.socketPath ?? DEFAULT_API_SOCKET }, resolve);
     request.on('error', (error) => {
-      reject(new Error(`cannot reach the weir API at ${describeApiTarget(target)}${pathAndQuery} (${error.message}); is \`weir serve\` running? pass --api`));
+      reject(new Error(`cannot reach the weir API at ${describeApiTarget(target)}${pathAndQuery} (${error.message}); is \`weir serve\` running? pass --socket PATH (the api.socket of its config) or --server URL with --token-file FILE`));
     });
     request.end();
   });
