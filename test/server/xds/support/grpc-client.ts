@@ -24,7 +24,8 @@ export function openStream<Request, Response>(
   const definition = xdsServicePackage()[service] as ServiceDefinition | undefined;
   const methodDefinition = definition?.[method] as MethodDefinition<Request, Response> | undefined;
   if (!methodDefinition) throw new Error(`no method ${service}/${method}`);
-  const client = new grpc.Client(target, credentials);
+  // SNI names the server, not the IP dialled (deprecated in TLS); it is checked by its SPIFFE ID anyway.
+  const client = new grpc.Client(target, credentials, { 'grpc.ssl_target_name_override': 'weir-serve' });
   const call = client.makeBidiStreamRequest(methodDefinition.path, methodDefinition.requestSerialize, methodDefinition.responseDeserialize);
   const received: Response[] = [];
   const waiters: Array<(response: Response) => void> = [];
