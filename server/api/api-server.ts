@@ -26,6 +26,8 @@ export interface ApiServerOptions {
    * request and returns true, or returns false to pass. Tried in order, after authentication.
    */
   mounts?: ReadonlyArray<RawRouteHandler>;
+  /** Routes (`METHOD /path`) the TCP listener serves without the bearer token; they authenticate by other means. */
+  publicRoutes?: readonly string[];
 }
 
 export type RawRouteHandler = (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
@@ -82,7 +84,9 @@ async function serve(request: http.IncomingMessage, response: http.ServerRespons
   response.once('close', () => abort.abort());
   let answer: ApiResponse;
   try {
-    if (settings.token !== undefined && !bearerMatches(request.headers.authorization, settings.token)) {
+    const route = `${request.method ?? 'GET'} ${new URL(request.url ?? '/', 'http://weir').pathname}`;
+    const isPublic = (settings.options.publicRoutes ?? []).includes(route);
+    if (settings.token !== undefined && !isPublic && !bearerMatches(request.headers.authorization, settings.token)) {
       answer = { status: 401, body: { error: 'missing or wrong bearer token; send "Authorization: Bearer <token>" (weir --token-file FILE)' } };
     } else if ((settings.options.mounts ?? []).some((mounted) => mounted(request, response))) {
       return;

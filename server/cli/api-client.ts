@@ -10,7 +10,14 @@ import type { ApiErrorBody } from '../api/api-types.ts';
 
 export type ApiTarget =
   | { kind: 'socket'; socket: string }
-  | { kind: 'tcp'; url: string; token: string | undefined; ca: string | undefined };
+  | {
+      kind: 'tcp';
+      url: string;
+      token: string | undefined;
+      ca: string | undefined;
+      /** Check the server by this URI SAN (its SPIFFE ID) instead of the host name dialled. */
+      serverIdentity?: string;
+    };
 
 export const API_CLIENT_DEFAULTS = { socket: '.weir/weir.sock' } as const;
 
@@ -99,7 +106,18 @@ function callApiOnce(target: ApiTarget, call: ApiCall): Promise<ApiReply> {
   } else {
     const url = new URL(call.path, `${target.url}/`);
     if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
-    requestOptions = { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port, path: `${url.pathname}${url.search}`, method: call.method, headers, ...(target.ca !== undefined ? { ca: target.ca } : {}) };
+    const expected = target.serverIdentity;
+    requestOptions = {
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port,
+      path: `${url.pathname}${url.search}`,
+      method: call.method,
+      headers,
+      ...(target.ca !== undefined ? { ca: target.ca } : {}),
+      ...(expected !== undefined
+        ? { checkServerIdentity: (_host: string, certificate: { subjectaltname?: string }) => ((certificate.subjectaltname ?? '').split(', ').includes(`URI:${expected}`) ? undefined : new Error(`the server is not ${expected}`)) }
+        : {}),
+    } as https.RequestOptions;
   }
   const send = target.kind === 'socket' ? http.request : https.request;
   return new Promise((resolve, reject) => {

@@ -9,7 +9,7 @@ import { createLogger } from '../log/logger.ts';
 import type { BootstrapOptions } from '../xds/bootstrap.ts';
 import { apiTargetFrom, type ApiTarget } from './api-client.ts';
 import { bootstrapCommand, DEFAULT_NODES_DIR, type BootstrapCommandOptions } from './bootstrap-command.ts';
-import { nodeList, nodeRenew, nodeRevoke } from './node-command.ts';
+import { nodeList, nodeRenew, nodeRevoke, nodeToken } from './node-command.ts';
 import { CommandFailure, EXIT_CODES } from './command-failure.ts';
 import { endpointList } from './endpoint-command.ts';
 import { identityList } from './identity-command.ts';
@@ -114,14 +114,16 @@ async function serveUntilSignalled(args: readonly string[]): Promise<number> {
 /** `weir bootstrap` arguments: what to render, where the credentials go, how to get them, and the API to enrol with. */
 export function bootstrapCommandFrom(args: readonly string[], warn: (message: string) => void = (message) => process.stderr.write(`${message}\n`)): BootstrapCommandOptions {
   const { values, target } = apiArguments(args, BOOTSTRAP_FLAGS);
-  const flags = values as { certs?: string; 'no-enrol'?: boolean; insecure?: boolean };
-  if (flags['no-enrol'] === true && flags.insecure === true) throw new UsageError('weir bootstrap: --no-enrol and --insecure exclude each other');
+  const flags = values as { certs?: string; 'no-enrol'?: boolean; insecure?: boolean; 'join-token'?: string };
+  const modes = [flags['no-enrol'] === true && '--no-enrol', flags.insecure === true && '--insecure', flags['join-token'] !== undefined && '--join-token'].filter((mode) => mode !== false);
+  if (modes.length > 1) throw new UsageError(`weir bootstrap: ${modes.join(' and ')} exclude each other`);
   return {
     render: renderOptionsFrom(values as RenderFlagValues),
-    credentials: flags.insecure === true ? 'insecure' : flags['no-enrol'] === true ? 'existing' : 'enrol',
+    credentials: flags.insecure === true ? 'insecure' : flags['no-enrol'] === true ? 'existing' : flags['join-token'] !== undefined ? 'join' : 'enrol',
     target,
     warn,
     ...(flags.certs !== undefined ? { credentialsDir: flags.certs } : {}),
+    ...(flags['join-token'] !== undefined ? { joinToken: flags['join-token'] } : {}),
   };
 }
 
@@ -140,6 +142,7 @@ const BOOTSTRAP_FLAGS = {
   certs: { type: 'string' },
   'no-enrol': { type: 'boolean' },
   insecure: { type: 'boolean' },
+  'join-token': { type: 'string' },
 } as const;
 
 interface RenderFlagValues {
@@ -260,6 +263,12 @@ async function nodeSubcommand(args: readonly string[]): Promise<string> {
       if (positionals.length > 0) throw new UsageError('weir node list takes no arguments');
       return nodeList({ target, output });
     }
+    case 'token': {
+      const { values, positionals, target, output } = apiArguments(rest, { ttl: { type: 'string' } });
+      const [nodeId] = positionals;
+      if (nodeId === undefined || positionals.length > 1) throw new UsageError('weir node token takes one node ID');
+      return nodeToken({ target, nodeId, output, ...(values.ttl !== undefined ? { ttlSeconds: integerArgument(values.ttl, '--ttl') } : {}) });
+    }
     case 'revoke': {
       const { positionals, target, output } = apiArguments(rest, {});
       const [nodeId] = positionals;
@@ -283,7 +292,7 @@ async function nodeSubcommand(args: readonly string[]): Promise<string> {
       }
     }
     default:
-      throw new UsageError(`unknown node subcommand "${subcommand ?? ''}"; use list, revoke or renew`);
+      throw new UsageError(`unknown node subcommand "${subcommand ?? ''}"; use list, token, revoke or renew`);
   }
 }
 

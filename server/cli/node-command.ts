@@ -1,5 +1,5 @@
-// `weir node list|revoke|renew`: node identities. list and revoke ask the running server (REST
-// API); renew runs on the node, against the xDS port, with the certificate it renews (once, or
+// `weir node list|token|revoke|renew`: node identities. list, token and revoke ask the running
+// server (REST API); renew runs on the node, against the xDS port, with the certificate it renews (once, or
 // with --watch for as long as it runs, renewing at half-life).
 import type { Logger } from 'pino';
 import type { NodeView } from '../api/api-types.ts';
@@ -17,6 +17,17 @@ export async function nodeList(options: { target: ApiTarget; output: OutputForma
     ['NODE', 'ENROLLED', 'REVOKED', 'STREAMS'],
     body.nodes.map((node) => [node.nodeId, node.enrolledAt, node.revokedAt ?? '-', String(node.authenticatedStreams)]),
   );
+}
+
+export async function nodeToken(options: { target: ApiTarget; nodeId: string; ttlSeconds?: number; output: OutputFormat }): Promise<string> {
+  const query = options.ttlSeconds !== undefined ? `?ttl=${options.ttlSeconds}` : '';
+  const body = successBody<{ nodeId: string; token: string; expiresAt: string }>(await callApi(options.target, { method: 'POST', path: `/v1/nodes/${encodeURIComponent(options.nodeId)}/join-token${query}` }));
+  if (options.output === 'json') return JSON.stringify(body, null, 2);
+  return [
+    body.token,
+    `# one-time join token for node ${body.nodeId}, valid until ${body.expiresAt}; on that node:`,
+    `#   weir bootstrap --join-token <token> --server https://<this server's api.tcp> --xds <HOST:PORT> > envoy.yaml`,
+  ].join('\n');
 }
 
 export async function nodeRevoke(options: { target: ApiTarget; nodeId: string; output: OutputFormat }): Promise<string> {

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { startApiServer, type ApiServer } from '../api/api-server.ts';
+import { PUBLIC_NODE_ROUTES } from '../api/node-routes.ts';
 import { POLICY_TYPE_URLS, RevisionHistory } from '../api/revision-history.ts';
 import { loadWeirConfig, WEIR_CONFIG_DEFAULTS, type WeirConfig } from '../config/weir-config.ts';
 import { checkWiring, formatWiringWarning } from '../config/wiring-check.ts';
@@ -141,6 +142,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
       },
       logger,
       mounts: observability.mounts,
+      publicRoutes: PUBLIC_NODE_ROUTES,
     });
     stops.push(() => api.stop());
     if (apiTls?.renew) {

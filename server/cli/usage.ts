@@ -41,13 +41,14 @@ export const COMMAND_USAGES: readonly CommandUsage[] = [
   {
     command: 'bootstrap',
     synopsis:
-      '[--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta] [--agent-wasm PATH] [--certs DIR] [--no-enrol | --insecure] ' +
+      '[--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta] [--agent-wasm PATH] [--certs DIR] [--no-enrol | --join-token T | --insecure] ' +
       '[--endpoint-name NAME] [--endpoint-ip IP]... [--label K=V]... [--namespace NS] [--service-account SA]',
     summary:
       'Enrol the node with weir serve (its key made here, its certificate from the server, both in --certs DIR) and print an Envoy bootstrap (YAML) that gets its config and policy over mTLS with them.',
     flags: [
       ['--certs DIR', 'the node\'s credentials directory (default .weir/nodes/ID; key 0600)'],
       ['--no-enrol', 'use the credentials already in DIR; do not ask the server'],
+      ['--join-token T', 'enrol with a one-time token from weir node token (a node on another machine; with --server https://HOST:PORT, no admin token)'],
       ['--insecure', 'a plaintext bootstrap, for a weir serve --insecure'],
       ['--node-id ID', 'the proxy\'s node id (default the host name)'],
       ['--cluster C', 'the proxy\'s cluster name'],
@@ -70,6 +71,17 @@ export const COMMAND_USAGES: readonly CommandUsage[] = [
     summary: 'Enrolled nodes: when each was enrolled or revoked, and its open authenticated streams.',
     flags: [],
     example: 'weir node list',
+    api: true,
+  },
+  {
+    command: 'node token',
+    synopsis: 'ID [--ttl S]',
+    summary: 'Print a one-time join token with which node ID enrols itself from another machine (weir bootstrap --join-token), without the admin token.',
+    flags: [
+      ['ID', 'the node id the token enrols'],
+      ['--ttl S', 'seconds the token stays valid (default 3600, 60 to 604800)'],
+    ],
+    example: 'weir node token edge-7 --ttl 600',
     api: true,
   },
   {

@@ -7,6 +7,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { CertificateAuthority, type IssuedCertificate } from './certificate-authority.ts';
+import { JoinTokens, type JoinToken } from './join-tokens.ts';
 import { NodeEnrolments } from './node-enrolments.ts';
 import type { Admission, AuthenticatedSession, PeerAuthenticator, PeerCertificateFacts } from './peer-authenticator.ts';
 import { certifiedNodeId, nodeIdProblem } from './spiffe-id.ts';
@@ -36,6 +37,7 @@ export class NodeAuthority implements PeerAuthenticator {
   readonly mode = 'mtls' as const;
   readonly ca: CertificateAuthority;
   readonly enrolments: NodeEnrolments;
+  readonly joinTokens: JoinTokens;
   readonly nodeCertificateLifetimeMs: number;
   readonly #sessions = new Set<CertificateSession>();
   readonly #now: () => number;
@@ -44,6 +46,7 @@ export class NodeAuthority implements PeerAuthenticator {
     this.#now = options.now ?? Date.now;
     this.ca = CertificateAuthority.open({ dir: options.dir, trustDomain: options.trustDomain, caFiles: options.caFiles, now: this.#now });
     this.enrolments = new NodeEnrolments({ dir: options.dir, now: this.#now });
+    this.joinTokens = new JoinTokens({ dir: options.dir, now: this.#now });
     this.nodeCertificateLifetimeMs = options.nodeCertificateLifetimeMs ?? DEFAULT_NODE_CERTIFICATE_LIFETIME_MS;
   }
 
@@ -62,6 +65,21 @@ export class NodeAuthority implements PeerAuthenticator {
     const issuedAt = this.enrolments.enrol(nodeId);
     this.#endSessions(nodeId, (session) => this.enrolments.refusal(nodeId, session.issuedAtMs));
     return this.#grant(nodeId, this.ca.issueNodeCertificate(nodeId, key, options.lifetimeMs ?? this.nodeCertificateLifetimeMs, issuedAt));
+  }
+
+  /** A one-time token with which node `nodeId` can enrol itself (POST /v1/enrol), valid `lifetimeMs`. */
+  issueJoinToken(nodeId: string, lifetimeMs: number): JoinToken {
+    const problem = nodeIdProblem(nodeId);
+    if (problem !== undefined) throw new NodeAuthorityError(problem);
+    return this.joinTokens.issue(nodeId, lifetimeMs, { caPem: this.ca.certificatePem, trustDomain: this.trustDomain });
+  }
+
+  /** Enrols the node a one-time join token names (using the token up), as enrol() does. */
+  enrolWithToken(token: string, publicKey: string | KeyObject): NodeCertificateGrant {
+    const key = publicKeyOf(publicKey);
+    const redeemed = this.joinTokens.redeem(token);
+    if ('refusal' in redeemed) throw new NodeAuthorityError(redeemed.refusal);
+    return this.enrol(redeemed.nodeId, key);
   }
 
   /** A new certificate for the node whose (TLS-verified) certificate is `peer`, for `publicKey`. */

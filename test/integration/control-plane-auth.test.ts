@@ -137,7 +137,9 @@ describe('control plane authentication (real Envoy, default configuration)', () 
       const open = serve.authority.sessions(NODE_ID);
       return open.length >= 3 && open.every((session) => session.serial === renewed.serial);
     }, 20_000, 'droid-node to reconnect all three streams with the renewed certificate', () => envoy?.log() ?? '');
-    await waitForAgentEnforcing(serve, NODE_ID, () => envoy?.log() ?? '');
+    // The agent tells the new server the policy version it holds (not waitForAgentEnforcing: after a
+    // restart the wait also wants Envoy's listeners re-sent, which an unchanged config never is).
+    await waitFor(() => serve.controlServer.status.get(NODE_ID)?.types.find((state) => state.typeUrl === NETWORK_POLICY_TYPE_URL)?.ackedVersion, 20_000, 'the agent to report its policy version to the new server');
     flowing = false;
     await traffic;
     persistent.close();

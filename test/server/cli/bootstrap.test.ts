@@ -3,12 +3,14 @@
 // it, and enrolment through a running server's REST API (key made here, certificate from the
 // server, files written with private modes).
 import fs from 'node:fs';
+import https from 'node:https';
 import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { bootstrapCommand } from '../../../server/cli/bootstrap-command.ts';
 import { bootstrapCommandFrom } from '../../../server/cli/cli.ts';
+import { nodeToken } from '../../../server/cli/node-command.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
 import { createTestPki } from '../../support/test-pki.ts';
 import { startTestServer } from '../api/support.ts';
@@ -86,6 +88,46 @@ describe('weir bootstrap', () => {
       expect(server.serve.authority.enrolments.list().map((node) => node.nodeId)).toEqual(['edge-9']);
       const again = await bootstrapCommand(bootstrapCommandFrom(['--node-id', 'edge-9', '--certs', certs, '--no-enrol'], noWarnings));
       expect(again).toBe(yaml);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('enrols a node from another machine with a one-time join token over HTTPS, checking the server\'s CA first', async () => {
+    const apiToken = 'admin-token-0123456789abcdef';
+    const server = await startTestServer({
+      apiConfig: 'api: { socket: weir.sock, tcp: { address: 127.0.0.1, port: 0, tokenFile: token.txt } }',
+      files: { 'token.txt': `${apiToken}\n` },
+    });
+    try {
+      const url = `https://127.0.0.1:${server.serve.api.tcpPort}`;
+      const issued = await nodeToken({ target: { kind: 'socket', socket: server.serve.api.socket }, nodeId: 'remote-1', output: 'json' });
+      const token = (JSON.parse(issued) as { token: string }).token;
+      const certs = path.join(server.dir, 'remote');
+      const join = (joinToken: string) => bootstrapCommand(bootstrapCommandFrom(['--join-token', joinToken, '--server', url, '--certs', certs, '--xds', '127.0.0.1:18000'], noWarnings));
+      const yaml = await join(token);
+      expect((parse(yaml) as BootstrapShape).node.id).toBe('remote-1');
+      expect(new X509Certificate(fs.readFileSync(path.join(certs, 'cert.pem'))).subjectAltName).toBe('URI:spiffe://weir.local/node/remote-1');
+      await expect(join(token)).rejects.toThrow(/join token for node "remote-1" is unknown, used or expired/);
+      const fresh = (JSON.parse(await nodeToken({ target: { kind: 'socket', socket: server.serve.api.socket }, nodeId: 'remote-2', output: 'json' })) as { token: string }).token;
+      const parts = JSON.parse(Buffer.from(fresh.slice('weirjoin1.'.length), 'base64url').toString()) as Record<string, string>;
+      const otherCa = Buffer.from(JSON.stringify({ ...parts, caSha256: '0'.repeat(64) })).toString('base64url');
+      await expect(join(`weirjoin1.${otherCa}`)).rejects.toThrow(/presents a CA whose SHA-256 is not the one in the join token; refusing to send the token/);
+      expect(server.serve.authority.enrolments.list().map((node) => node.nodeId)).toEqual(['remote-1']);
+      // Only the CA and token enrolment are open without the admin token.
+      const statusOf = (method: string, route: string) =>
+        new Promise<number>((resolve, reject) => {
+          const request = https.request(`${url}${route}`, { method, ca: server.serve.authority.ca.certificatePem }, (response) => {
+            response.resume();
+            resolve(response.statusCode ?? 0);
+          });
+          request.on('error', reject);
+          request.end();
+        });
+      expect(await statusOf('GET', '/v1/ca')).toBe(200);
+      expect(await statusOf('GET', '/v1/nodes')).toBe(401);
+      expect(await statusOf('POST', '/v1/nodes/remote-3/join-token')).toBe(401);
+      expect(await statusOf('POST', '/v1/nodes/remote-3/enrol')).toBe(401);
     } finally {
       await server.stop();
     }
