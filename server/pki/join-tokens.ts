@@ -43,7 +43,7 @@ export class JoinTokens {
   constructor(options: { dir: string; now?: () => number }) {
     this.#file = path.join(options.dir, FILE_NAME);
     this.#now = options.now ?? Date.now;
-    if (fs.existsSync(this.#file)) this.#records = (JSON.parse(fs.readFileSync(this.#file, 'utf8')) as { tokens: TokenRecord[] }).tokens;
+    this.#load();
   }
 
   /** A new one-time token for `nodeId`, valid `lifetimeMs`, pinned to the CA `caPem` of `trustDomain`. */
@@ -52,6 +52,7 @@ export class JoinTokens {
     if (problem !== undefined) throw new Error(problem);
     const secret = randomBytes(32).toString('base64url');
     const expiresAtMs = this.#now() + lifetimeMs;
+    this.#load();
     this.#records = [...this.#live(), { nodeId, secretSha256: sha256(secret), expiresAtMs }];
     this.#save();
     const parts: JoinTokenParts = { nodeId, secret, caSha256: caFingerprint(trust.caPem), trustDomain: trust.trustDomain };
@@ -63,6 +64,7 @@ export class JoinTokens {
     const parts = parseJoinToken(token);
     if ('problem' in parts) return { refusal: parts.problem };
     const presented = Buffer.from(sha256(parts.secret), 'hex');
+    this.#load(); // the file is the record: a token used through another handle is used
     const match = this.#live().find((record) => record.nodeId === parts.nodeId && timingSafeEqual(Buffer.from(record.secretSha256, 'hex'), presented));
     if (!match) return { refusal: `the join token for node "${parts.nodeId}" is unknown, used or expired; ask an admin for a new one (weir node token ${parts.nodeId})` };
     this.#records = this.#live().filter((record) => record !== match);
@@ -72,6 +74,10 @@ export class JoinTokens {
 
   #live(): TokenRecord[] {
     return this.#records.filter((record) => record.expiresAtMs > this.#now());
+  }
+
+  #load(): void {
+    this.#records = fs.existsSync(this.#file) ? (JSON.parse(fs.readFileSync(this.#file, 'utf8')) as { tokens: TokenRecord[] }).tokens : [];
   }
 
   #save(): void {

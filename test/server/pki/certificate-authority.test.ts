@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../../../server/pki/certificate-authority.ts';
 import { NodeEnrolments } from '../../../server/pki/node-enrolments.ts';
+import { caFingerprint, JoinTokens, parseJoinToken } from '../../../server/pki/join-tokens.ts';
 import { issuedAtFromSerial } from '../../../server/pki/x509.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-ca-'));
@@ -98,5 +99,27 @@ describe('node enrolments', () => {
     expect(third).toBeGreaterThan(now);
     expect(restarted.refusal('edge-1', third)).toBeUndefined();
     expect(fs.statSync(path.join(enrolmentDir, 'enrolments.json')).mode & 0o777).toBe(0o600);
+  });
+
+  it('join tokens: one use, until they expire, stored only as a hash', () => {
+    const ca = CertificateAuthority.open({ dir: path.join(dir, 'token-ca'), trustDomain: 'weir.local' });
+    const tokenDir = path.join(dir, 'tokens');
+    let now = 5_000_000;
+    const tokens = new JoinTokens({ dir: tokenDir, now: () => now });
+    const trust = { caPem: ca.certificatePem, trustDomain: 'weir.local' };
+    const first = tokens.issue('edge-5', 60_000, trust);
+    const parts = parseJoinToken(first.token);
+    expect(parts).toMatchObject({ nodeId: 'edge-5', trustDomain: 'weir.local', caSha256: caFingerprint(ca.certificatePem) });
+    expect(fs.readFileSync(path.join(tokenDir, 'join-tokens.json'), 'utf8')).not.toContain('secret' in parts ? parts.secret : '-');
+    expect(fs.statSync(path.join(tokenDir, 'join-tokens.json')).mode & 0o777).toBe(0o600);
+    expect(new JoinTokens({ dir: tokenDir, now: () => now }).redeem(first.token)).toEqual({ nodeId: 'edge-5' });
+    expect(tokens.redeem(first.token)).toMatchObject({ refusal: expect.stringContaining('unknown, used or expired') });
+    const second = tokens.issue('edge-6', 60_000, trust);
+    expect(tokens.redeem(second.token)).toEqual({ nodeId: 'edge-6' });
+    expect(tokens.redeem(second.token)).toMatchObject({ refusal: expect.stringContaining('unknown, used or expired') });
+    const late = tokens.issue('edge-7', 60_000, trust);
+    now += 60_001;
+    expect(tokens.redeem(late.token)).toMatchObject({ refusal: expect.stringContaining('unknown, used or expired') });
+    expect(tokens.redeem('not-a-token')).toMatchObject({ refusal: expect.stringContaining('not a Weir join token') });
   });
 });
