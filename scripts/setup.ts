@@ -77,6 +77,10 @@ const STEPS = {
   netcat: (): void => {
     if (!installDebianPackages({ what: 'nc (netcat)', packages: ['netcat-openbsd'], probes: ['/usr/bin/nc'], say })) say('nc (netcat): already installed');
   },
+  // test/server/pki checks the weir CA's certificates with `openssl verify`, a second X.509 implementation.
+  openssl: (): void => {
+    if (!installDebianPackages({ what: 'openssl', packages: ['openssl'], probes: ['/usr/bin/openssl'], say })) say('openssl: already installed');
+  },
   memcached: (): void => installMemcached({ say }),
   cassandra: (): void => void installCassandra({ say }),
   cqlsh: (): void => void installCqlsh({ say }),
@@ -91,7 +95,7 @@ type StepName = keyof typeof STEPS;
  * installs only its own servers.
  */
 const PROFILES: Record<string, readonly StepName[]> = {
-  test: ['envoy', 'netcat', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe'],
+  test: ['envoy', 'netcat', 'openssl', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
   'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],
   'demo:empire': ['envoy', 'cassandra', 'cqlsh', 'filters', 'probe'],
