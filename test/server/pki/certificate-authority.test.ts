@@ -21,7 +21,7 @@ const publicKey = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).
 function opensslVerify(caFile: string, certificatePem: string, purpose: 'sslclient' | 'sslserver'): string {
   const file = path.join(dir, `leaf-${Math.random().toString(16).slice(2)}.pem`);
   fs.writeFileSync(file, certificatePem);
-  return execFileSync('openssl', ['verify', '-CAfile', caFile, '-purpose', purpose, file], { encoding: 'utf8' }).trim();
+  return execFileSync('openssl', ['verify', '-CAfile', caFile, '-purpose', purpose, file], { encoding: 'utf8', stdio: 'pipe' }).trim();
 }
 
 describe('the weir CA', () => {
