@@ -8,10 +8,12 @@ import { callbackEpoch } from '../callback-scope';
 import {
   BufferType,
   LogLevel,
+  MapType,
   Status,
   StreamType,
   proxy_close_stream,
   proxy_get_buffer_bytes,
+  proxy_get_header_map_pairs,
   proxy_get_log_level,
   proxy_get_property,
   proxy_get_current_time_nanoseconds,
@@ -61,6 +63,31 @@ export function appendHostBuffer(bufferType: BufferType, size: u32, target: Byte
     heap.free(returnedPtr);
   }
   target.advanceEnd(copied);
+  return true;
+}
+
+// Replaces `target`'s contents with an HTTP header map in Proxy-Wasm's serialized form (pair
+// count, then each pair's key and value lengths, then each key and value with a NUL after it).
+// The host writes straight into `target` when the map fits in `expectedBytes`. False when the
+// host has no such map (outside an HTTP stream, or before the headers arrived).
+export function readHostHeaderMap(mapType: MapType, target: ByteBuffer, expectedBytes: usize): bool {
+  target.clear();
+  const slot = target.writePtr(expectedBytes);
+  allocationTarget = slot;
+  allocationTargetSize = expectedBytes;
+  const status = proxy_get_header_map_pairs(mapType, returnSlots, returnSlots + 8);
+  allocationTarget = 0;
+  if (status != Status.Ok) return false;
+  const returnedPtr = load<usize>(returnSlots);
+  const returnedSize = load<usize>(returnSlots + 8);
+  if (returnedPtr == slot) {
+    target.advanceEnd(returnedSize); // safe: the host wrote at most expectedBytes there
+    return true;
+  }
+  if (returnedPtr != 0) {
+    target.appendBytes(returnedPtr, returnedSize); // the map did not fit: the host allocated
+    heap.free(returnedPtr);
+  }
   return true;
 }
 
