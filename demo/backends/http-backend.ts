@@ -5,6 +5,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { Duplex } from 'node:stream';
 
 export interface ReceivedHttpRequest {
   httpVersion: string; // '1.1' or '2.0'
@@ -38,8 +39,9 @@ export async function startHttpBackend(options: { host?: string } = {}): Promise
     });
     request.resume();
     request.on('end', () => {
-      response.writeHead(200, { 'content-type': 'text/plain' });
-      response.end(`${request.method} ${path}\n`);
+      const body = `${request.method} ${path}\n`;
+      response.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+      response.end(body);
     });
   };
   const http1 = http.createServer(answer);
@@ -52,9 +54,13 @@ export async function startHttpBackend(options: { host?: string } = {}): Promise
     socket.on('error', () => socket.destroy());
     socket.once('data', (first: Buffer) => {
       socket.pause();
-      socket.unshift(first);
       const isHttp2 = first.subarray(0, HTTP2_PREFACE.length).equals(HTTP2_PREFACE.subarray(0, Math.min(first.length, HTTP2_PREFACE.length)));
-      (isHttp2 ? h2c : http1).emit('connection', socket);
+      if (isHttp2) {
+        h2c.emit('connection', replaying(socket, first));
+      } else {
+        socket.unshift(first);
+        http1.emit('connection', socket);
+      }
       socket.resume();
     });
   });
@@ -76,4 +82,26 @@ export async function startHttpBackend(options: { host?: string } = {}): Promise
         server.close(() => resolve());
       }),
   };
+}
+
+// The socket as a stream that first replays `first`. Node's HTTP/2 session reads a net.Socket's
+// native handle directly, past bytes unshifted into the JS stream, so it gets this wrapper, which
+// it reads through the stream API.
+function replaying(socket: net.Socket, first: Buffer): Duplex {
+  const duplex = new Duplex({
+    read: () => socket.resume(),
+    write: (chunk: Buffer, _encoding, callback) => socket.write(chunk, callback),
+    final: (callback) => socket.end(callback),
+    destroy: (error, callback) => {
+      socket.destroy();
+      callback(error);
+    },
+  });
+  duplex.push(first);
+  socket.on('data', (chunk: Buffer) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.on('end', () => duplex.push(null));
+  socket.on('close', () => duplex.destroy());
+  return duplex;
 }

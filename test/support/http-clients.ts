@@ -60,7 +60,7 @@ export class Http2Client {
   private localPort = 0;
 
   constructor(port: number, localAddress: string) {
-    this.session = http2.connect(`http://127.0.0.1:${port}`, { localAddress });
+    this.session = http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => net.connect({ host: '127.0.0.1', port, localAddress }) });
     this.session.on('error', () => undefined);
     this.session.on('connect', (session) => (this.localPort = session.socket.localPort ?? 0));
   }
