@@ -80,7 +80,7 @@ describe('HTTP rules in a real Envoy', () => {
   }, 60_000);
 
   it('matches host and method as whole-value regexes; the identity is the TCP peer, not X-Forwarded-For', async () => {
-    await deployment.putPolicy('leia.yaml', leiaPolicy('host-method', LUKE, '[{ method: "GET|HEAD", host: "leia\\.rebels(:[0-9]+)?" }]'));
+    await deployment.putPolicy('leia.yaml', leiaPolicy('host-method', LUKE, `[{ method: "GET|HEAD", host: 'leia\\.rebels(:[0-9]+)?' }]`));
     const luke = new Http1Client(deployment.webPort, LUKE_IP);
     const han = new Http1Client(deployment.webPort, HAN_IP);
     try {
@@ -88,7 +88,7 @@ describe('HTTP rules in a real Envoy', () => {
       expect((await luke.request({ method: 'HEAD', path: '/', headers: { host: 'leia.rebels:8080' } })).status).toBe(200);
       expect((await luke.request({ path: '/', headers: { host: 'leia.rebels.evil' } })).status).toBe(403);
       expect((await luke.request({ path: '/', headers: { host: 'leiaXrebels' } })).status).toBe(403);
-      expect((await luke.request({ method: 'GETS', path: '/', headers: { host: 'leia.rebels' } })).status).toBe(403);
+      expect((await luke.request({ method: 'OPTIONS', path: '/', headers: { host: 'leia.rebels' } })).status).toBe(403);
       expect((await han.request({ path: '/', headers: { host: 'leia.rebels', 'x-forwarded-for': LUKE_IP } })).status).toBe(403);
     } finally {
       luke.close();
@@ -122,22 +122,26 @@ describe('HTTP rules in a real Envoy', () => {
   it('answers pipelined HTTP/1.1 requests in order, forwarding only the allowed ones (raw socket and undici)', async () => {
     await deployment.putPolicy('leia.yaml', SERVICE_ACCOUNT_POLICY);
     const before = deployment.web.received.length;
-    const pipelined = ['GET /public HTTP/1.1\r\nHost: leia\r\n\r\n', 'GET /publicity HTTP/1.1\r\nHost: leia\r\n\r\n', 'GET /public HTTP/1.1\r\nHost: leia\r\n\r\n'].join('');
-    const answers = await rawExchange(deployment.webPort, LUKE_IP, pipelined, 3);
-    expect(answers).toEqual([{ status: 200, body: 'GET /public\n' }, { status: 403, body: DENIED_BODY }, { status: 200, body: 'GET /public\n' }]);
+    const request = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: leia\r\n\r\n`;
+    const answers = await rawExchange(deployment.webPort, LUKE_IP, [request('/publicity'), request('/public'), request('/public')].join(''), 3);
+    expect(answers).toEqual([{ status: 403, body: DENIED_BODY }, { status: 200, body: 'GET /public\n' }, { status: 200, body: 'GET /public\n' }]);
+    // A denial after an upstream response stalls the pipeline in Envoy 1.40 itself (its own
+    // direct_response does the same; docs/http.md): the denial still arrives in order.
+    const afterResponse = await rawExchange(deployment.webPort, LUKE_IP, [request('/public'), request('/publicity')].join(''), 2);
+    expect(afterResponse).toEqual([{ status: 200, body: 'GET /public\n' }, { status: 403, body: DENIED_BODY }]);
 
     const client = new Client(`http://127.0.0.1:${deployment.webPort}`, { pipelining: 3, localAddress: LUKE_IP });
     try {
-      const statuses = await Promise.all(['/public', '/private', '/public'].map(async (path) => {
+      const statuses = await Promise.all(['/private', '/public', '/public'].map(async (path) => {
         const response = await client.request({ method: 'GET', path });
         await response.body.text();
         return response.statusCode;
       }));
-      expect(statuses).toEqual([200, 403, 200]);
+      expect(statuses).toEqual([403, 200, 200]);
     } finally {
       await client.close();
     }
-    expect(received().slice(before)).toEqual(['GET /public', 'GET /public', 'GET /public', 'GET /public']);
+    expect(received().slice(before)).toEqual(['GET /public', 'GET /public', 'GET /public', 'GET /public', 'GET /public']);
   }, 30_000);
 
   it('works the same for curl over HTTP/1.1 and HTTP/2, and for Node\'s http2', async () => {
@@ -198,7 +202,7 @@ describe('HTTP rules in a real Envoy', () => {
       expect(landing).toEqual({ ship: 'x-wing', bay: 'bay-1' });
       const denied = await watchHangar(client, 3);
       expect(denied.error?.code).toBe(grpc.status.PERMISSION_DENIED);
-      expect(denied.error?.details).toBe(DENIED_BODY.trim());
+      expect(denied.error?.details).toBe(DENIED_BODY); // Envoy sends the body as grpc-message
       expect(denied.landings).toEqual([]);
       expect(deployment.grpc.received.slice(before)).toEqual([`/${DEATHSTAR_SERVICE}/RequestLanding`]);
 
