@@ -2,10 +2,10 @@
 // ABI arguments and hand over to http-filter.ts, inside enterEntryPoint()/leaveEntryPoint() so
 // that garbage is collected only between callbacks (sdk/abi/garbage-collection.ts). Only the
 // callbacks the filter needs are exported: Envoy skips the others (request body and trailers,
-// response headers, body and trailers) without entering the VM.
+// response body and trailers) without entering the VM.
 import { allocateForHost } from '../sdk/abi/host';
 import { enterEntryPoint, leaveEntryPoint } from '../sdk/abi/garbage-collection';
-import { configureRoot, createContext, deleteContext, onRequestHeaders, onRootTick, onStreamLog } from './http-filter';
+import { configureRoot, createContext, deleteContext, onRequestHeaders, onResponseHeaders, onRootTick, onStreamLog } from './http-filter';
 import '../sdk/abi/abort'; // registers the global abort handler the build names with --use abort=weirAbort
 
 export function proxy_abi_version_0_2_1(): void {}
@@ -42,6 +42,13 @@ export function proxy_on_request_headers(contextId: u32, headerCount: u32, endOf
   const action = onRequestHeaders(contextId);
   leaveEntryPoint();
   return action;
+}
+
+export function proxy_on_response_headers(contextId: u32, headerCount: u32, endOfStream: bool): u32 {
+  enterEntryPoint();
+  onResponseHeaders(contextId);
+  leaveEntryPoint();
+  return 0; // Continue
 }
 
 export function proxy_on_done(contextId: u32): bool {

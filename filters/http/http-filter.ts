@@ -1,10 +1,12 @@
 // The HTTP filter's contexts and callbacks: a root context per plugin configuration, a stream
 // context per request. At the request headers it decides with the connection's policy
-// (http-connection.ts) and either lets the request continue to the router, logging a Request
-// entry, or answers it itself with Cilium's denial (403, body `Access denied\r\n`; Envoy turns it
-// into grpc-status 7 PERMISSION_DENIED for a gRPC request), logging a Denied entry, so a denied
-// request never reaches the upstream. When the stream ends (proxy_on_log) an allowed request gets
-// a Response entry with the status Envoy sent. Every entry carries method, path and host.
+// (http-connection.ts) and either lets the request continue to the router, or answers it itself
+// with Cilium's denial (403, body `Access denied\r\n`; Envoy turns it into grpc-status 7
+// PERMISSION_DENIED for a gRPC request) and logs a Denied entry, so a denied request never reaches
+// the upstream. An allowed request is logged once, as a Request entry with the status, when the
+// response headers pass (proxy_on_response_headers), or when the stream ends without any
+// (proxy_on_log, status 0 if Envoy sent none): one entry per request, because each entry costs
+// more than the decision (docs/http.md). Every entry carries method, path, host and status.
 // Raw exports are in exports.ts.
 import { ByteBuffer } from '../sdk/byte-buffer';
 import { ByteView } from '../sdk/byte-view';
@@ -13,8 +15,8 @@ import { finishAccessLogCallback, flushAccessLogOnTick } from '../sdk/access-log
 import { enterCallbackScope, leaveCallbackScope } from '../sdk/callback-scope';
 import { RequestRecord } from '../sdk/rules';
 import { PluginSettings } from '../sdk/settings';
-import { Action, BufferType, LogLevel, proxy_send_local_response } from '../sdk/abi/imports';
-import { appendHostBuffer, logText, propertyU64, setTickPeriod } from '../sdk/abi/host';
+import { Action, BufferType, LogLevel, MapType, proxy_send_local_response } from '../sdk/abi/imports';
+import { appendHostBuffer, headerDecimal, logText, propertyU64, setTickPeriod } from '../sdk/abi/host';
 import { connectionFor } from './http-connection';
 import { HttpRuleSchema } from './http-rule-schema';
 import { readHttpSettings } from './http-settings';
@@ -29,15 +31,16 @@ const NO_GRPC_STATUS: i32 = -1; // Envoy derives it from the HTTP status for gRP
 
 const enum Verdict {
   Undecided = 0,
-  Allowed = 1,
+  Allowed = 1, // its Request entry not written yet
   Denied = 2,
+  Logged = 3, // allowed, Request entry written
 }
 
 class HttpStream {
   rootContextId: u32 = 0;
   verdict: Verdict = Verdict.Undecided;
   connectionId: u64 = 0;
-  // method, path and host of an allowed request, for its Response entry.
+  // method, path and host of an allowed request, for its Request entry.
   requestLine: ByteBuffer = new ByteBuffer();
   methodLength: i32 = 0;
   pathLength: i32 = 0;
@@ -55,6 +58,7 @@ const rootSettings = new Map<u32, PluginSettings>();
 const streams = new Map<u32, HttpStream>();
 const idleStreams = new Array<HttpStream>();
 let deniedBody: ArrayBuffer | null = null;
+let statusHeaderName: ArrayBuffer | null = null;
 let deniedDetails: ArrayBuffer | null = null;
 
 export function createContext(contextId: u32, parentId: u32): void {
@@ -101,21 +105,42 @@ export function onRequestHeaders(contextId: u32): u32 {
   return Action.Pause;
 }
 
-// proxy_on_log: the stream is over; an allowed request gets its Response entry.
+// proxy_on_response_headers: an allowed request is logged with the response's status.
+export function onResponseHeaders(contextId: u32): void {
+  if (!streams.has(contextId)) return;
+  const stream = streams.get(contextId);
+  if (stream.verdict != Verdict.Allowed) return;
+  enterCallbackScope();
+  let names = statusHeaderName;
+  if (names === null) {
+    names = String.UTF8.encode(':status');
+    statusHeaderName = names;
+  }
+  logAllowed(stream, headerDecimal(MapType.ResponseHeaders, names, 0));
+  leaveCallbackScope();
+}
+
+// proxy_on_log: the stream is over; an allowed request whose response headers never passed (the
+// stream was reset) is logged now, with the status Envoy recorded (0: none).
 export function onStreamLog(contextId: u32): void {
   if (!streams.has(contextId)) return;
   const stream = streams.get(contextId);
   if (stream.verdict != Verdict.Allowed) return;
   enterCallbackScope();
-  const settings = settingsOf(stream.rootContextId);
-  if (settings !== null) {
-    const connection = connectionFor(stream.connectionId, settings, schema);
-    addRequestLine(stream);
-    fields.addNumber('status', propertyU64('response.code', 0));
-    connection.log(EntryType.Response, fields, '');
-  }
-  finishAccessLogCallback(stream.rootContextId);
+  logAllowed(stream, propertyU64('response.code', 0));
   leaveCallbackScope();
+}
+
+function logAllowed(stream: HttpStream, status: u64): void {
+  stream.verdict = Verdict.Logged;
+  const settings = settingsOf(stream.rootContextId);
+  if (settings === null) return;
+  const connection = connectionFor(stream.connectionId, settings, schema);
+  fields.clear();
+  addRequestLine(stream);
+  fields.addNumber('status', status);
+  connection.log(EntryType.Request, fields, '');
+  finishAccessLogCallback(stream.rootContextId);
 }
 
 // proxy_on_tick on a root: sends the access-log entries collected since the last tick.
@@ -154,13 +179,12 @@ function decide(stream: HttpStream): bool {
   if (record.keyCount < schema.keys.length) record = new RequestRecord(schema.keys.length);
   headers.fill(record, schema);
   const allowed = connection.allows(record);
-  headers.addLogFields(fields);
   if (allowed) {
     stream.verdict = Verdict.Allowed;
     keepRequestLine(stream);
-    connection.log(EntryType.Request, fields, '');
   } else {
     stream.verdict = Verdict.Denied;
+    headers.addLogFields(fields);
     fields.addNumber('status', <u64>DENIED_STATUS);
     connection.log(EntryType.Denied, fields, 'no rule allows this request');
   }
@@ -171,7 +195,7 @@ function settingsOf(rootContextId: u32): PluginSettings | null {
   return rootSettings.has(rootContextId) ? rootSettings.get(rootContextId) : null;
 }
 
-// Copies method, path and host of the request being allowed, for its Response entry (the header
+// Copies method, path and host of the request being allowed, for its Request entry (the header
 // reader is reused by the next stream, on HTTP/2 before this one ends).
 function keepRequestLine(stream: HttpStream): void {
   const line = stream.requestLine;

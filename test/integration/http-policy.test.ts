@@ -224,15 +224,16 @@ describe('HTTP rules in a real Envoy', () => {
     } finally {
       luke.close();
     }
-    const records = await waitForRecords(deployment, (all) => all.some((record) => record.fields['path'] === '/public-not') && all.some((record) => record.type === 'Response' && record.fields['path'] === '/public'));
+    const records = await waitForRecords(deployment, (all) => ['/public', '/public-not'].every((path) => all.some((record) => record.fields['path'] === path)));
     const mine = records.filter((record) => record.fields['host'] === 'leia.rebels');
     const byType = (type: string, path: string): AccessLogRecord | undefined => mine.find((record) => record.type === type && record.fields['path'] === path);
-    expect(byType('Request', '/public')).toMatchObject({ protocol: 'http', endpoint: 'leia', direction: 'ingress', fields: { method: 'GET', path: '/public', host: 'leia.rebels' } });
+    // One entry per request: a Request with the response's status, or a Denied with Cilium's 403.
+    expect(byType('Request', '/public')).toMatchObject({ protocol: 'http', endpoint: 'leia', direction: 'ingress', fields: { method: 'GET', path: '/public', host: 'leia.rebels', status: '200' } });
     expect(byType('Request', '/public')?.rule).toMatch(/leia\.yaml spec\.ingress\[0\] l7\[0\]$/);
-    expect(byType('Response', '/public')).toMatchObject({ fields: { method: 'GET', path: '/public', host: 'leia.rebels', status: '200' } });
     expect(byType('Denied', '/public-not')).toMatchObject({ fields: { method: 'GET', path: '/public-not', host: 'leia.rebels', status: '403' } });
     expect(byType('Denied', '/public-not')?.reason).toMatch(/^no L7 rule matched \(http rules for remote identity \d+ on port \d+\)$/);
     expect(byType('Denied', '/public-not')?.source.labels).toContain('k8s:io.cilium.k8s.policy.serviceaccount=luke');
+    expect(mine.filter((record) => record.fields['path'] === '/public').map((record) => record.type)).toEqual(['Request']);
     const lines: string[] = [];
     await runMonitor({ api: { socketPath: deployment.serve.api.socket }, filter: { protocols: ['http'], verdicts: ['denied'] }, last: 50, noFollow: true, writeLine: (line) => lines.push(line) });
     expect(lines.some((line) => /verdict Denied .*method:GET path:\/public-not host:leia\.rebels status:403/.test(line))).toBe(true);

@@ -14,6 +14,7 @@ import {
   proxy_close_stream,
   proxy_get_buffer_bytes,
   proxy_get_header_map_pairs,
+  proxy_get_header_map_value,
   proxy_get_log_level,
   proxy_get_property,
   proxy_get_current_time_nanoseconds,
@@ -89,6 +90,24 @@ export function readHostHeaderMap(mapType: MapType, target: ByteBuffer, expected
     heap.free(returnedPtr);
   }
   return true;
+}
+
+// The value of header `name` (lowercase, pre-encoded) in map `mapType` read as a decimal number
+// (`:status`), or `fallback` when absent or not a number. Allocates nothing.
+export function headerDecimal(mapType: MapType, name: ArrayBuffer, fallback: u64): u64 {
+  const status = proxy_get_header_map_value(mapType, changetype<usize>(name), <usize>name.byteLength, returnSlots, returnSlots + 8);
+  if (status != Status.Ok) return fallback;
+  const pointer = load<usize>(returnSlots);
+  const size = load<usize>(returnSlots + 8);
+  let value: u64 = 0;
+  let valid = size > 0 && size <= 19;
+  for (let i: usize = 0; valid && i < size; i++) {
+    const digit = <u32>load<u8>(pointer + i) - 0x30; // safe: i < size bytes the host copied there
+    if (digit > 9) valid = false;
+    else value = value * 10 + <u64>digit;
+  }
+  if (pointer != 0) heap.free(pointer);
+  return valid ? value : fallback;
 }
 
 // Replaces the first `replacedSize` bytes of Envoy's buffer with the unread bytes of `source`.

@@ -51,6 +51,9 @@ export declare function proxy_get_buffer_bytes(bufferType: u32, start: u32, maxS
 @external("env", "proxy_set_buffer_bytes")
 export declare function proxy_set_buffer_bytes(bufferType: u32, start: u32, size: u32, valuePtr: usize, valueLen: usize): u32;
 
+@external("env", "proxy_get_header_map_value")
+export declare function proxy_get_header_map_value(mapType: u32, keyPtr: usize, keyLen: usize, returnValuePtr: usize, returnValueLen: usize): u32;
+
 @external("env", "proxy_get_header_map_pairs")
 export declare function proxy_get_header_map_pairs(mapType: u32, returnPtrPtr: usize, returnSizePtr: usize): u32;
 
