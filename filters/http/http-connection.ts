@@ -5,8 +5,8 @@
 // an HTTP filter no connection-close callback, so connections are found by Envoy's connection id
 // and forgotten in bulk when too many are kept (connectionFor). A forgotten connection that a
 // stream still holds stays usable: release() only empties buffers, which are encoded again.
-import { ByteBuffer } from '../sdk/byte-buffer';
-import { EntryAttribution, EntryType, LogFields, appendConnectionMembers, appendEntryAddresses, writeAccessLog } from '../sdk/access-log';
+import { EntryType, LogFields } from '../sdk/access-log';
+import { ConnectionEntries } from '../sdk/connection-entries';
 import { ConnectionPolicy } from '../sdk/policy-decision';
 import { RequestRecord } from '../sdk/rules';
 import { PluginSettings } from '../sdk/settings';
@@ -19,9 +19,7 @@ const MAX_REMEMBERED_CONNECTIONS = 1024;
 
 export class HttpConnection {
   private policy: ConnectionPolicy | null = null;
-  private entryAddresses: ByteBuffer = new ByteBuffer();
-  private entryMembers: ByteBuffer = new ByteBuffer();
-  private attribution: EntryAttribution = new EntryAttribution();
+  private entries: ConnectionEntries;
   // With static rules: the index of the rule that allowed the last request (-1: none).
   private staticRule: i32 = -1;
 
@@ -32,6 +30,7 @@ export class HttpConnection {
   ) {
     const binding = settings.agentPolicy;
     if (binding !== null) this.policy = new ConnectionPolicy(binding, schema, HTTP_PROTOCOL);
+    this.entries = new ConnectionEntries(HTTP_PROTOCOL, settings);
   }
 
   // Brings the policy up to the agent's latest publish, which may name new header keys; call
@@ -52,44 +51,15 @@ export class HttpConnection {
     return this.staticRule >= 0;
   }
 
-  // Writes one access-log entry; a Denied entry after the agent's policy denied carries its reason.
+  // Writes one access-log entry with `fields`, then clears them; a Denied entry after the agent's
+  // policy denied carries its reason.
   log(type: EntryType, fields: LogFields, reason: string): void {
-    const policy = this.policy;
-    if (policy !== null && type == EntryType.Denied && policy.denyReason.length > 0) reason = policy.denyReason;
-    if (this.entryMembers.length == 0) this.encodeEntryConstants();
-    writeAccessLog(this.entryAddresses, this.entryMembers, type, this.attribute(type), fields, reason);
+    this.entries.write(type, fields, reason, this.id, this.policy, this.staticRule);
     fields.clear();
   }
 
   release(): void {
-    this.entryAddresses.release();
-    this.entryMembers.release();
-  }
-
-  private encodeEntryConstants(): void {
-    appendEntryAddresses(this.entryAddresses);
-    const binding = this.settings.agentPolicy;
-    const direction = binding !== null ? (binding.ingress ? 'ingress' : 'egress') : this.settings.direction;
-    const endpoint = binding !== null ? binding.endpoint : this.settings.endpoint;
-    appendConnectionMembers(this.entryMembers, HTTP_PROTOCOL, this.id, direction, endpoint);
-  }
-
-  // As for the parsers (filters/sdk/connection.ts): with the agent's policy both identities, the
-  // revision and, on a Request, the rule that allowed it; with static rules the rule.
-  private attribute(type: EntryType): EntryAttribution {
-    const attribution = this.attribution;
-    attribution.rule = '';
-    const policy = this.policy;
-    if (policy !== null) {
-      const ingress = this.settings.agentPolicy!.ingress;
-      attribution.revision = policy.revision;
-      attribution.sourceIdentity = ingress ? policy.remoteIdentity : policy.localIdentity;
-      attribution.destinationIdentity = ingress ? policy.localIdentity : policy.remoteIdentity;
-      if (type == EntryType.Request) attribution.rule = policy.allowingRule;
-    } else if (type == EntryType.Request && this.staticRule >= 0) {
-      attribution.rule = this.settings.ruleName(this.staticRule);
-    }
-    return attribution;
+    this.entries.release();
   }
 }
 
