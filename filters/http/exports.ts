@@ -3,25 +3,14 @@
 // that garbage is collected only between callbacks (sdk/abi/garbage-collection.ts). Only the
 // callbacks the filter needs are exported: Envoy skips the others (request body and trailers,
 // response body and trailers) without entering the VM.
-import { allocateForHost } from '../sdk/abi/host';
 import { enterEntryPoint, leaveEntryPoint } from '../sdk/abi/garbage-collection';
 import { configureRoot, createContext, deleteContext, onRequestHeaders, onResponseHeaders, onRootTick, onStreamLog } from './http-filter';
-import '../sdk/abi/abort'; // registers the global abort handler the build names with --use abort=weirAbort
-
-export function proxy_abi_version_0_2_1(): void {}
-
-export function proxy_on_memory_allocate(size: usize): usize {
-  return allocateForHost(size);
-}
+export * from '../sdk/abi/common-exports';
 
 export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
   enterEntryPoint();
   createContext(contextId, parentContextId);
   leaveEntryPoint();
-}
-
-export function proxy_on_vm_start(rootContextId: u32, vmConfigurationSize: u32): bool {
-  return true;
 }
 
 export function proxy_on_configure(rootContextId: u32, pluginConfigurationSize: u32): bool {
@@ -49,10 +38,6 @@ export function proxy_on_response_headers(contextId: u32, headerCount: u32, endO
   onResponseHeaders(contextId);
   leaveEntryPoint();
   return 0; // Continue
-}
-
-export function proxy_on_done(contextId: u32): bool {
-  return true;
 }
 
 export function proxy_on_log(contextId: u32): void {
