@@ -115,26 +115,38 @@ async function runRounds(ports: Record<Target, number>, envoy: EnvoyProcess, ser
   console.log(`http bench: ${OPTIONS.seconds} s per measurement, ${OPTIONS.rounds} round(s); HTTP/1.1 ${OPTIONS.connections} keep-alive connections x 1 request in flight, HTTP/2 ${OPTIONS.h2Connections} connections x ${OPTIONS.h2Streams} streams; h2load 1 thread; Envoy --concurrency ${OPTIONS.envoyThreads}; ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`);
   console.log(`${'protocol'.padEnd(9)} ${'target'.padEnd(WIDTH)} ${'req/s'.padStart(10)} ${'p99 ms'.padStart(8)} ${'envoy CPU us/req'.padStart(17)} ${'serve CPU us/req'.padStart(17)}`);
   const totals = new Map<string, Measurement>();
+  const roundRatios = new Map<string, number[]>();
   for (let round = 0; round < OPTIONS.rounds; round++) {
     for (const protocol of PROTOCOLS) {
+      let baseline = 0;
       for (const target of TARGETS) {
         const measured = await measure(protocol, ports[target]!, envoy.pid, servePid, path.join(workDir, `h2load-${protocol.replace('/', '')}-${target}.log`));
         const key = `${protocol} ${target}`;
         const total = totals.get(key);
         totals.set(key, total === undefined ? measured : sum(total, measured));
+        if (target === 'envoy') baseline = measured.requests;
+        roundRatios.set(key, [...(roundRatios.get(key) ?? []), baseline === 0 ? 0 : measured.requests / baseline]);
         console.log(`${protocol.padEnd(9)} ${target.padEnd(WIDTH)} ${(measured.requests / measured.seconds).toFixed(0).padStart(10)} ${measured.p99Ms.toFixed(2).padStart(8)} ${perRequestUs(measured.envoyCpuSeconds, measured.requests).padStart(17)} ${perRequestUs(measured.serveCpuSeconds, measured.requests).padStart(17)}`);
       }
     }
   }
-  console.log('\nsummed over the rounds (ratio = target req/s / envoy req/s):');
+  console.log('\nsummed over the rounds (ratio = target req/s / envoy req/s; the median of the rounds\' ratios compares measurements taken minutes apart at most):');
   for (const protocol of PROTOCOLS) {
     const baseline = totals.get(`${protocol} envoy`)!;
     for (const target of TARGETS) {
       const total = totals.get(`${protocol} ${target}`)!;
       const ratio = total.requests / total.seconds / (baseline.requests / baseline.seconds);
-      console.log(`${protocol.padEnd(9)} ${target.padEnd(WIDTH)} ${(total.requests / total.seconds).toFixed(0).padStart(10)} req/s  ratio ${ratio.toFixed(3)}  worst p99 ${total.p99Ms.toFixed(2)} ms  envoy CPU ${perRequestUs(total.envoyCpuSeconds, total.requests)} us/req`);
+      const median = medianOf(roundRatios.get(`${protocol} ${target}`) ?? []);
+      console.log(`${protocol.padEnd(9)} ${target.padEnd(WIDTH)} ${(total.requests / total.seconds).toFixed(0).padStart(10)} req/s  ratio ${ratio.toFixed(3)}  median round ratio ${median.toFixed(3)}  worst p99 ${total.p99Ms.toFixed(2)} ms  envoy CPU ${perRequestUs(total.envoyCpuSeconds, total.requests)} us/req  serve CPU ${perRequestUs(total.serveCpuSeconds, total.requests)} us/req`);
     }
   }
+}
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return 0;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function sum(a: Measurement, b: Measurement): Measurement {
