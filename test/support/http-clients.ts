@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { CURL_BINARY } from '../../demo/servers/http-clients.ts';
 
 export interface HttpAnswer {
   status: number;
@@ -91,7 +92,7 @@ export function curl(port: number, localAddress: string, spec: HttpRequestSpec &
   for (const [name, value] of Object.entries(spec.headers ?? {})) args.push('--header', `${name}: ${String(value)}`);
   args.push(`http://127.0.0.1:${port}${spec.path}`);
   return new Promise((resolve, reject) => {
-    execFile('curl', args, { encoding: 'latin1' }, (error, stdout, stderr) => {
+    execFile(CURL_BINARY, args, { encoding: 'latin1' }, (error, stdout, stderr) => {
       if (error) {
         reject(new Error(`curl ${args.join(' ')} failed: ${stderr || error.message}`));
         return;
