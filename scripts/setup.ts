@@ -79,6 +79,10 @@ const STEPS = {
   netcat: (): void => {
     if (!installDebianPackages({ what: 'nc (netcat)', packages: ['netcat-openbsd'], probes: ['/usr/bin/nc'], say })) say('nc (netcat): already installed');
   },
+  // test/server/pki checks the weir CA's certificates with `openssl verify`, a second X.509 implementation.
+  openssl: (): void => {
+    if (!installDebianPackages({ what: 'openssl', packages: ['openssl'], probes: ['/usr/bin/openssl'], say })) say('openssl: already installed');
+  },
   curl: (): void => {
     if (!installDebianPackages({ what: 'curl', packages: ['curl'], probes: [CURL_BINARY], say })) say('curl: already installed');
   },
@@ -99,7 +103,7 @@ type StepName = keyof typeof STEPS;
  * installs only its own servers.
  */
 const PROFILES: Record<string, readonly StepName[]> = {
-  test: ['envoy', 'netcat', 'curl', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe'],
+  test: ['envoy', 'netcat', 'curl', 'openssl', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
   'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],
