@@ -7,23 +7,39 @@ import fs from 'node:fs';
 export const KRAFT_NODE_ID = 1;
 export const LOOPBACK_HOST = '127.0.0.1';
 
+/**
+ * A further client listener: the broker listens on `port` and tells clients that connect there to
+ * reach it at `advertisedPort` (an Envoy in front of it), so every later connection of those
+ * clients (to the partition leader, to the group coordinator) goes through that Envoy too.
+ */
+export interface ProxiedListener {
+  name: string;
+  port: number;
+  advertisedPort: number;
+}
+
 export interface BrokerPropertiesOptions {
   logDir: string;
   brokerPort: number;
   controllerPort: number;
+  proxiedListeners?: readonly ProxiedListener[];
   /** socket.request.max.bytes; Kafka's default is 100 MiB. */
   maxRequestBytes?: number;
 }
 
 export function writeBrokerProperties(file: string, options: BrokerPropertiesOptions): void {
+  const proxied = options.proxiedListeners ?? [];
+  const listeners = [`PLAINTEXT://${LOOPBACK_HOST}:${options.brokerPort}`, ...proxied.map((l) => `${l.name}://${LOOPBACK_HOST}:${l.port}`)];
+  const advertised = [`PLAINTEXT://${LOOPBACK_HOST}:${options.brokerPort}`, ...proxied.map((l) => `${l.name}://${LOOPBACK_HOST}:${l.advertisedPort}`)];
+  const protocols = ['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT', ...proxied.map((l) => `${l.name}:PLAINTEXT`)];
   const lines = [
     'process.roles=broker,controller',
     `node.id=${KRAFT_NODE_ID}`,
     `controller.quorum.voters=${KRAFT_NODE_ID}@${LOOPBACK_HOST}:${options.controllerPort}`,
-    `listeners=PLAINTEXT://${LOOPBACK_HOST}:${options.brokerPort},CONTROLLER://${LOOPBACK_HOST}:${options.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${LOOPBACK_HOST}:${options.brokerPort}`,
+    `listeners=${[...listeners, `CONTROLLER://${LOOPBACK_HOST}:${options.controllerPort}`].join(',')}`,
+    `advertised.listeners=${advertised.join(',')}`,
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listener.security.protocol.map=${protocols.join(',')}`,
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${options.logDir}`,
     'num.partitions=1',

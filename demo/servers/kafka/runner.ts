@@ -9,7 +9,7 @@ import path from 'node:path';
 import { freeLoopbackPort } from '../loopback-port.ts';
 import { readFileTail, spawnServer, type ServerProcess } from '../server-process.ts';
 import { resolveJavaBinary } from '../cassandra/java-runtime.ts';
-import { LOOPBACK_HOST, writeBrokerLog4j, writeBrokerProperties } from './broker-config.ts';
+import { LOOPBACK_HOST, writeBrokerLog4j, writeBrokerProperties, type ProxiedListener } from './broker-config.ts';
 import { probeKafkaBroker } from './broker-probe.ts';
 import { defaultKafkaInstallDir, kafkaClassPath } from './install.ts';
 
@@ -21,6 +21,11 @@ export interface StartKafkaOptions {
   maxHeap?: string;
   /** Write Kafka's request log (kafka.request.logger at DEBUG) to `requestLog`. */
   requestLog?: boolean;
+  /**
+   * Client listeners behind proxies, by name (upper-case letters): for each, the port its clients
+   * reach it at (an Envoy listener). startKafka picks the broker's own port for each.
+   */
+  proxiedListeners?: readonly { name: string; advertisedPort: number }[];
   /** socket.request.max.bytes; Kafka's default (100 MiB) when absent. */
   maxRequestBytes?: number;
   /** How long to wait for the broker to report itself live; default 180 s (a loaded machine is slow). */
@@ -37,6 +42,8 @@ export interface RunningKafka {
   port: number;
   /** `host:port`, as clients take it. */
   bootstrap: string;
+  /** The broker's own port of each proxied listener, by name (the backend of its Envoy). */
+  listenerPorts: Record<string, number>;
   workDir: string;
   brokerLog: string;
   /** Kafka's request log, when requestLog was asked for. */
@@ -59,11 +66,22 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-kafka-'));
   const logDir = path.join(workDir, 'data');
   fs.cpSync(template, logDir, { recursive: true });
-  const brokerPort = await freeLoopbackPort();
-  let controllerPort = await freeLoopbackPort();
-  while (controllerPort === brokerPort) controllerPort = await freeLoopbackPort();
+  const taken = new Set<number>((options.proxiedListeners ?? []).map((l) => l.advertisedPort));
+  const nextPort = async (): Promise<number> => {
+    for (;;) {
+      const port = await freeLoopbackPort();
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+  const brokerPort = await nextPort();
+  const controllerPort = await nextPort();
+  const proxiedListeners: ProxiedListener[] = [];
+  for (const listener of options.proxiedListeners ?? []) proxiedListeners.push({ ...listener, port: await nextPort() });
   const propertiesFile = path.join(workDir, 'server.properties');
-  writeBrokerProperties(propertiesFile, { logDir, brokerPort, controllerPort, maxRequestBytes: options.maxRequestBytes });
+  writeBrokerProperties(propertiesFile, { logDir, brokerPort, controllerPort, proxiedListeners, maxRequestBytes: options.maxRequestBytes });
   const brokerLog = path.join(workDir, 'broker.log');
   const requestLog = options.requestLog === true ? path.join(workDir, 'requests.log') : undefined;
   const log4jFile = path.join(workDir, 'log4j2.properties');
@@ -91,6 +109,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
     host: LOOPBACK_HOST,
     port: brokerPort,
     bootstrap: `${LOOPBACK_HOST}:${brokerPort}`,
+    listenerPorts: Object.fromEntries(proxiedListeners.map((l) => [l.name, l.port])),
     workDir,
     brokerLog,
     requestLog,

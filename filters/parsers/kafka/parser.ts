@@ -386,11 +386,13 @@ export class KafkaParser extends Parser {
     return this.clientIdLength < 0 ? null : copyOf(frame, this.clientIdOffset, this.clientIdLength);
   }
 
+  // A Request entry, or a Denied entry naming the denied topics (all of them when the denial was
+  // not about topics).
   private logRequest(frame: ByteView, allowed: bool): void {
     const fields = this.connection.fields;
     fields.addString('apiKey', NAMES.textOf(this.api.apiKey)).addNumber('apiVersion', <u64>this.api.version).addNumber('correlationId', <u64>(<u32>this.correlationId));
     if (this.clientIdLength >= 0) fields.addBytes('clientID', frame, this.clientIdOffset, this.clientIdLength);
-    const topics = this.topicList(frame);
+    const topics = this.topicList(frame, !allowed);
     if (topics.length > 0) fields.addString('topic', topics);
     this.connection.log(allowed ? EntryType.Request : EntryType.Denied, allowed ? '' : this.denyReason());
   }
@@ -405,10 +407,14 @@ export class KafkaParser extends Parser {
 
   // The request's topics for the access log: names, "id:<hex>" for ids without a known name, "*"
   // for every topic, comma-separated.
-  private topicList(frame: ByteView): string {
+  private topicList(frame: ByteView, deniedOnly: bool): string {
     const facts = this.facts;
+    const codes = this.entryCodes;
+    let denied = 0;
+    if (deniedOnly) for (let e = 0; e < codes.length; e++) if (codes[e] != KafkaError.OperationNotAttempted) denied++;
     let text = facts.allTopics || facts.pattern ? '*' : '';
     for (let e = 0; e < facts.topicCount; e++) {
+      if (denied > 0 && e < codes.length && codes[e] == KafkaError.OperationNotAttempted) continue;
       if (text.length > 0) text += ',';
       if (facts.hasName(e)) text += frame.latin1String(facts.nameOffset[e], facts.nameLength[e]);
       else if (facts.hasId(e)) {
