@@ -7,6 +7,7 @@
 // empire-announce).
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runConsoleConsumer, runConsoleProducer } from '../../../../demo/servers/kafka/console-tools.ts';
 import { installKafka } from '../../../../demo/servers/kafka/install.ts';
 import { startKafka, type RunningKafka } from '../../../../demo/servers/kafka/runner.ts';
 import { freeLoopbackPort } from '../../../../demo/servers/loopback-port.ts';
@@ -19,6 +20,11 @@ const MAX_BUFFER_BYTES = 8 * 1024 * 1024;
 
 function kafkaClient(port: number, clientId: string): Kafka {
   return new Kafka({ clientId, brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 100 } });
+}
+
+// The records a console consumer printed (log4j's error lines start with a bracketed timestamp).
+function records(stdout: string): string[] {
+  return stdout.split('\n').filter((line) => line !== '' && !line.startsWith('[') && !/Exception|ERROR/.test(line));
 }
 
 describe('Kafka filter in Envoy with Kafka 4.4 (Cilium Kafka guide)', () => {
@@ -74,4 +80,60 @@ describe('Kafka filter in Envoy with Kafka 4.4 (Cilium Kafka guide)', () => {
     // and answers it with TOPIC_AUTHORIZATION_FAILED, so no Produce for it is ever sent.
     expect(entries.some((e) => e.type === 'Denied' && e.fields['apiKey'] === 'metadata' && e.fields['topic'] === 'empire-secrets')).toBe(true);
   });
+
+  it('Java console producer (Produce v13 by topic id, idempotent): empire-hq produces to empire-announce, and is refused empire-secrets', async () => {
+    const hq = `127.0.0.1:${ports.hq}`;
+    const allowed = await runConsoleProducer({ bootstrap: hq, topic: 'empire-announce', lines: ['Death Star operational', 'All hail'], properties: { 'client.id': 'empire-hq-java' } });
+    expect(allowed.stderr).not.toMatch(/Exception/);
+    expect(allowed.code).toBe(0);
+    const refused = await runConsoleProducer({ bootstrap: hq, topic: 'empire-secrets', lines: ['nope'], properties: { 'client.id': 'empire-hq-java', 'max.block.ms': '20000' } });
+    expect(refused.stdout + refused.stderr).toMatch(/TopicAuthorizationException: Not authorized to access topics: \[empire-secrets\]/);
+    const produced = envoy.accessLogEntries().filter((e) => e.fields['clientID'] === 'empire-hq-java' && e.fields['apiKey'] === 'produce');
+    expect(produced.length).toBeGreaterThan(0);
+    expect(produced.every((e) => e.type === 'Request' && e.fields['topic'] === 'empire-announce')).toBe(true);
+    expect(Math.max(...produced.map((e) => Number(e.fields['apiVersion'])))).toBeGreaterThanOrEqual(13);
+  }, 120_000);
+
+  it.each([
+    ['classic', {}],
+    ['consumer (KIP-848)', { 'group.protocol': 'consumer' }],
+  ])('Java console consumer, %s group protocol: the outpost reads empire-announce and is refused deathstar-plans', async (_name, protocol) => {
+    const outpost = `127.0.0.1:${ports.outpost}`;
+    const group = `outpost-${Object.keys(protocol).length}`;
+    const read = await runConsoleConsumer({ bootstrap: outpost, topic: 'empire-announce', group, maxMessages: 2, idleTimeoutMs: 30_000, properties: { 'client.id': 'outpost-java', ...protocol } });
+    expect(records(read.stdout)).toEqual(['Death Star operational', 'All hail']);
+    const refused = await runConsoleConsumer({ bootstrap: outpost, topic: 'deathstar-plans', group, maxMessages: 1, idleTimeoutMs: 20_000, properties: { 'client.id': 'outpost-java', ...protocol } });
+    expect(records(refused.stdout)).toEqual([]);
+    expect(refused.stdout + refused.stderr).toMatch(/TopicAuthorizationException: Not authorized to access topics: \[deathstar-plans\]/);
+  }, 120_000);
+
+  it('kafkajs: the outpost consumes empire-announce and cannot produce to it', async () => {
+    const kafka = kafkaClient(ports.outpost, 'outpost');
+    const consumer = kafka.consumer({ groupId: 'outpost-kafkajs' });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: 'empire-announce', fromBeginning: true });
+      const values: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        consumer.on(consumer.events.CRASH, (event) => reject(new Error(String(event.payload.error))));
+        void consumer.run({
+          eachMessage: async ({ message }) => {
+            values.push(message.value?.toString() ?? '');
+            if (values.length >= 2) resolve();
+          },
+        });
+      });
+      expect(values.slice(0, 2)).toEqual(['Death Star operational', 'All hail']);
+    } finally {
+      await consumer.disconnect();
+    }
+    const producer = kafka.producer();
+    await producer.connect();
+    const refused = await producer.send({ topic: 'empire-announce', messages: [{ value: 'rebel spam' }] }).then(
+      () => null,
+      (error: unknown) => error as { type?: string; cause?: { type?: string } },
+    );
+    await producer.disconnect();
+    expect(refused?.type ?? refused?.cause?.type).toBe('TOPIC_AUTHORIZATION_FAILED');
+  }, 120_000);
 });
