@@ -5,6 +5,9 @@
 // sessionless fetches, acks=0, framing split at every byte and pipelined requests use frames
 // built here (kafka-wire.ts); malformed and oversized frames close the connection before any byte
 // reaches the broker.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { everySplit, silentUpstream, type Chunking } from '../../../../server/wasm-host/index.ts';
 import { installKafka } from '../../../../demo/servers/kafka/install.ts';
@@ -76,8 +79,58 @@ describe('every API key and version, serialized by Kafka 4.4', () => {
   });
 });
 
+// kafkajs's own response decoders (node_modules/kafkajs/src/protocol/requests/<api>/v<n>/response.js),
+// which its Connection runs on the bytes after the correlation id: decode, then parse (which
+// throws the protocol error the response carries).
+const requireKafkajs = createRequire(import.meta.url);
+const kafkajsRequests = path.join(path.dirname(requireKafkajs.resolve('kafkajs')), 'src', 'protocol', 'requests');
+type KafkajsResponse = { decode(payload: Buffer): Promise<unknown>; parse(decoded: unknown): Promise<unknown> };
+
+function kafkajsDecoders(): { apiKey: number; version: number; module: KafkajsResponse }[] {
+  const apiKeys = requireKafkajs(path.join(kafkajsRequests, 'apiKeys.js')) as Record<string, number>;
+  const dirs: Record<number, string> = { 10: 'findCoordinator', 43: 'electPreferredLeaders' };
+  for (const [name, key] of Object.entries(apiKeys)) dirs[key] ??= name.charAt(0).toLowerCase() + name.slice(1);
+  const found: { apiKey: number; version: number; module: KafkajsResponse }[] = [];
+  for (const [key, dir] of Object.entries(dirs)) {
+    const folder = path.join(kafkajsRequests, dir);
+    if (!fs.existsSync(folder)) continue;
+    for (const entry of fs.readdirSync(folder)) {
+      const file = path.join(folder, entry, 'response.js');
+      if (/^v\d+$/.test(entry) && fs.existsSync(file)) found.push({ apiKey: Number(key), version: Number(entry.slice(1)), module: requireKafkajs(file) as KafkajsResponse });
+    }
+  }
+  return found;
+}
+
+describe('kafkajs reads every deny response of the versions it speaks', () => {
+  it('decodes each, and parse() throws only a Kafka protocol error', async () => {
+    const vm = load([]);
+    const problems: string[] = [];
+    let checked = 0;
+    for (const { apiKey, version, module } of kafkajsDecoders()) {
+      const r = requests.find((q) => q.apiKey === apiKey && q.version === version);
+      if (r === undefined) continue; // a version Kafka 4.4 no longer serves
+      const connection = vm.openConnection({ upstream: fakeBroker([]) });
+      connection.fromClient(r.frame);
+      const [frame] = readFrames(connection.clientBytes);
+      if (frame === undefined) continue; // refused versions close
+      checked++;
+      try {
+        const decoded = await module.decode(frame.body);
+        await module.parse(decoded).catch((error: { name?: string; type?: string }) => {
+          if (error.name !== 'KafkaJSProtocolError') throw error;
+        });
+      } catch (error) {
+        problems.push(`${apiKey} v${version}: ${String(error)}`);
+      }
+    }
+    expect(checked).toBeGreaterThan(80);
+    expect(problems).toEqual([]);
+  });
+});
+
 describe('topics', () => {
-  it.each([7, 9] as const)('Produce v%i: forwards allowed topics, denies a request naming a denied one with per-partition errors', (version) => {
+  it.each([7, 9] as const)('Produce v%i: forwards allowed topics, denies a request naming a denied one with per-partition errors', async (version) => {
     const { broker, connection, vm } = open(HQ);
     connection.fromClient(produce(version, 1, [{ topic: 'empire-announce', partitions: [0] }]));
     connection.fromClient(produce(version, 2, [{ topic: 'empire-announce', partitions: [0, 1] }, { topic: 'deathstar-plans', partitions: [2] }]));
@@ -96,6 +149,11 @@ describe('topics', () => {
       ['Request', 'empire-announce'],
       ['Denied', 'deathstar-plans'],
     ]);
+    if (version === 7) {
+      const kafkajs = requireKafkajs(path.join(kafkajsRequests, 'produce', 'v7', 'response.js')) as KafkajsResponse;
+      const error = await kafkajs.parse(await kafkajs.decode(frames[1]!.body)).then(() => null, (e: { type?: string }) => e);
+      expect(error?.type).toBe('TOPIC_AUTHORIZATION_FAILED');
+    }
   });
 
   it('Produce v13 names topics by id: allowed once a Metadata response named the id, UNKNOWN_TOPIC_ID before', () => {
