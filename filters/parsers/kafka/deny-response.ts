@@ -194,8 +194,11 @@ export class DenyResponseWriter {
     const compact = op == FieldOp.CompactArray || op == FieldOp.CompactNullableArray;
     const facts = this.facts;
     if ((role == Role.TopicEntries || role == Role.MetadataTopics) && entry < 0) {
+      // Denied topics first: clients that report the first error they meet (kafkajs) then report
+      // the authorization failure rather than OPERATION_NOT_ATTEMPTED of an allowed topic.
       out.lengthPrefix(compact, false, facts.topicCount);
-      for (let e = 0; e < facts.topicCount; e++) this.element(elementPc, e, 0);
+      for (let e = 0; e < facts.topicCount; e++) if (this.codeFor(e) != KafkaError.OperationNotAttempted) this.element(elementPc, e, 0);
+      for (let e = 0; e < facts.topicCount; e++) if (this.codeFor(e) == KafkaError.OperationNotAttempted) this.element(elementPc, e, 0);
       return;
     }
     if (role == Role.Partitions && entry >= 0) {
