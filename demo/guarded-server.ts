@@ -21,6 +21,8 @@ export interface GuardedServerOptions {
   backendPort: number;
   /** The port the guide's policies name, rewritten to backendPort by withBackendPort. */
   guidePort: number;
+  /** The redirect's maxBufferBytes (the largest frame the parser buffers); the server's default when absent. */
+  maxBufferBytes?: number;
 }
 
 export interface GuardedServer {
@@ -87,7 +89,7 @@ function writeServeConfig(options: GuardedServerOptions, ports: { xdsPort: numbe
     'policies: { dir: policies, enforcementMode: default }',
     'api: { socket: weir.sock }',
     'redirects:',
-    `  - { name: ${options.parser}, parser: ${options.parser}, endpoint: ${options.serverEndpoint}, listen: { address: 127.0.0.1, port: ${ports.proxyPort} }, upstream: { address: 127.0.0.1, port: ${options.backendPort} } }`,
+    `  - { name: ${options.parser}, parser: ${options.parser}, endpoint: ${options.serverEndpoint}, listen: { address: 127.0.0.1, port: ${ports.proxyPort} }, upstream: { address: 127.0.0.1, port: ${options.backendPort} }${options.maxBufferBytes === undefined ? '' : `, maxBufferBytes: ${options.maxBufferBytes}`} }`,
     `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
     '',
   ].join('\n'));

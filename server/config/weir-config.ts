@@ -22,6 +22,8 @@ export interface RedirectConfig {
    * policy from the Weir agent (ingress, port = upstream.port). Unset: the parser's built-in rules.
    */
   endpoint?: string;
+  /** The largest frame the parser buffers (1..268435456 bytes); the parser SDK's default (1 MiB) when unset. */
+  maxBufferBytes?: number;
 }
 
 export type EnforcementModeConfig = 'default' | 'always' | 'never';
@@ -185,7 +187,7 @@ function readConfig(root: FieldReader, origin: { source: string; baseDir: string
 const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 function readRedirect(entry: FieldReader): RedirectConfig {
-  entry.expectKeys(['name', 'listen', 'parser', 'upstream', 'endpoint']);
+  entry.expectKeys(['name', 'listen', 'parser', 'upstream', 'endpoint', 'maxBufferBytes']);
   const redirect: RedirectConfig = {
     name: entry.matching('name', NAME_PATTERN, 'lower-case letters, digits, "-" or "_", starting with a letter or digit'),
     listen: readAddress(entry.child('listen')),
@@ -193,6 +195,7 @@ function readRedirect(entry: FieldReader): RedirectConfig {
     upstream: readAddress(entry.child('upstream')),
   };
   if (entry.has('endpoint')) redirect.endpoint = entry.string('endpoint');
+  if (entry.has('maxBufferBytes')) redirect.maxBufferBytes = entry.integer('maxBufferBytes', undefined, { min: 1, max: 268_435_456 });
   return redirect;
 }
 
