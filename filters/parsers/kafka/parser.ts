@@ -19,6 +19,7 @@ import { MessageFacts } from './message-facts';
 import { MessageWalker } from './message-walker';
 import { ApiVersion, ProtocolTable } from './protocol-table-layout';
 import { ResponseRewriter } from './response-rewrite';
+import { PrefixStatus, ProduceStream, SegmentStatus } from './produce-stream';
 import { idKey, TopicIds } from './topic-ids';
 import { VarintReader, i16be, i32be } from './wire';
 
@@ -68,6 +69,7 @@ export class KafkaParser extends Parser {
   private denials: DenyResponseWriter;
   private rewriter: ResponseRewriter;
   private inFlight: InFlightQueue = new InFlightQueue();
+  private produceStream: ProduceStream = new ProduceStream();
   private entryCodes: Array<i32> = new Array<i32>();
   // A frame replaced by INJECT: its original bytes are dropped by the next call, per direction.
   private pendingDrop: StaticArray<i32> = new StaticArray<i32>(2);
@@ -93,6 +95,10 @@ export class KafkaParser extends Parser {
       if (reply && this.pendingReplyEnds) this.connection.endOfReply();
       return drop(<u32>pending);
     }
+    if (!reply && this.produceStream.active) {
+      const op = this.produceSegment(data);
+      if (op != 0) return op;
+    }
     if (data.length == 0) return nop();
     if (data.length < SIZE_BYTES) return more(<u32>(SIZE_BYTES - data.length));
     const size = i32be(data, 0);
@@ -110,7 +116,10 @@ export class KafkaParser extends Parser {
 
   private onRequest(data: ByteView, size: i32): Op {
     const frameLength = SIZE_BYTES + size;
-    if (data.length < frameLength) return more(<u32>(frameLength - data.length));
+    if (data.length < frameLength) {
+      const streamed = this.streamProduce(data, frameLength);
+      return streamed != 0 ? streamed : more(<u32>(frameLength - data.length));
+    }
     const frame = this.frame;
     frame.setWindow(data.pointer, frameLength);
     const apiKey = i16be(frame, 4);
@@ -136,6 +145,49 @@ export class KafkaParser extends Parser {
     this.logRequest(frame, allowed);
     if (!allowed) return this.deny(frame, frameLength);
     return this.forward(frame, frameLength);
+  }
+
+  // A Produce request to one allowed topic is forwarded while it arrives (produce-stream.ts);
+  // returns 0 when the frame must be read whole instead.
+  private streamProduce(data: ByteView, frameLength: i32): Op {
+    if (data.length < 8 || i16be(data, 4) != ApiKeyNumber.Produce) return 0;
+    const frame = this.frame;
+    frame.setWindow(data.pointer, data.length);
+    if (!TABLE.lookup(ApiKeyNumber.Produce, i16be(frame, 6), this.api)) return 0;
+    const bodyStart = this.requestHeader(frame, this.api.requestHeaderVersion);
+    if (bodyStart < 0) return more(1);
+    const stream = this.produceStream;
+    const status = stream.readPrefix(frame, bodyStart, this.api.version, this.api.requestHeaderVersion >= 2, frameLength);
+    if (status == PrefixStatus.NeedMore) return more(1);
+    if (status != PrefixStatus.Ready || this.inFlight.isFull) return 0;
+    this.correlationId = i32be(frame, 8);
+    this.bodyStart = bodyStart;
+    const facts = this.facts;
+    facts.reset();
+    facts.addStandalone(stream.nameOffset, stream.nameLength, stream.idOffset);
+    facts.acks = stream.acks;
+    if (!this.decide(frame)) return 0; // denied: read it whole and answer it
+    this.logRequest(frame, true);
+    stream.begin(frameLength);
+    return pass(<u32>stream.prefixEnd);
+  }
+
+  // The next piece of a streamed Produce request; 0 when it is complete and `data` starts a frame.
+  private produceSegment(data: ByteView): Op {
+    const stream = this.produceStream;
+    const status = stream.segment(data);
+    if (status == SegmentStatus.Pass) {
+      // The broker has a complete request (and can answer it) only once this last pass is written;
+      // a request that failed before never gets an answer, so none is expected before then.
+      if (!stream.active && stream.acks != 0) {
+        this.connection.expectReply();
+        this.track(ResponseAction.Pass);
+      }
+      return pass(<u32>stream.count);
+    }
+    if (status == SegmentStatus.NeedMore) return more(1);
+    if (status == SegmentStatus.Done) return 0;
+    return this.fail(ErrorCode.InvalidFrameType, 'Produce request (correlation id ' + this.correlationId.toString() + ') does not parse after its record batch; the broker would not read it as the filter does (its last bytes were held back)');
   }
 
   // Parses the request header after api key, version and correlation id; returns the body's start.

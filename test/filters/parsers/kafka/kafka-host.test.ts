@@ -285,6 +285,23 @@ describe('framing', () => {
     expect(accessLog(vm).filter((e) => e.type === 'Error')).toHaveLength(1);
   });
 
+  it('streams an allowed Produce request, and one malformed after its record batch never reaches the broker whole', () => {
+    const good = produce(9, 1, [{ topic: 'empire-announce', partitions: [0, 1] }]);
+    const streamed = open(HQ);
+    streamed.connection.fromClient(good, { chunking: { sizes: [40, 30, 30, 30, 30] } });
+    expect(streamed.broker.received.map((r) => r.frame.equals(good))).toEqual([true]);
+    // The same request with two bytes after its last field.
+    const bad = Buffer.concat([good, Buffer.from([0, 0])]);
+    bad.writeInt32BE(bad.length - 4, 0);
+    const { broker, connection, vm } = open(HQ);
+    connection.fromClient(bad, { chunking: { sizes: [40, 30, 30, 30] } });
+    vm.advanceTime(100); // the SDK closes from its next tick: this callback forwarded bytes
+    expect(connection.isOpen).toBe(false);
+    expect(broker.received).toEqual([]);
+    expect(connection.upstreamBytes.length).toBeLessThan(bad.length);
+    expect(accessLog(vm).find((e) => e.type === 'Error')?.reason).toMatch(/does not parse after its record batch/);
+  });
+
   it('answers ApiVersions newer than it reads with UNSUPPORTED_VERSION, as the broker does', () => {
     const { broker, connection } = open([{}]);
     connection.fromClient(request({ apiKey: 18, version: 42, correlationId: 3, flexible: true }, () => undefined));

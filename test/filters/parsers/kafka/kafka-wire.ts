@@ -119,8 +119,8 @@ export interface TopicPartitions {
 // A record batch stand-in: the filter never parses records, only their length.
 const RECORDS = Buffer.from('records are passed, not parsed');
 
-/** Produce v7 (classic), v9 (flexible, names) or v13 (flexible, topic ids). */
-export function produce(version: 7 | 9 | 13, correlationId: number, topics: TopicPartitions[], acks = -1): Buffer {
+/** Produce v7 (classic), v9 (flexible, names) or v13 (flexible, topic ids), each partition with `records`. */
+export function produce(version: 7 | 9 | 13, correlationId: number, topics: TopicPartitions[], acks = -1, records = RECORDS): Buffer {
   const flexible = version >= 9;
   return request({ apiKey: 0, version, correlationId, flexible }, (w) => {
     w.string(null, flexible).i16(acks).i32(30_000).count(topics.length, flexible);
@@ -128,15 +128,15 @@ export function produce(version: 7 | 9 | 13, correlationId: number, topics: Topi
       if (typeof topic === 'string') w.string(topic, flexible);
       else w.uuid(topic);
       w.count(partitions.length, flexible);
-      for (const p of partitions) w.i32(p).bytes(RECORDS, flexible).tags(flexible);
+      for (const p of partitions) w.i32(p).bytes(records, flexible).tags(flexible);
       w.tags(flexible);
     }
     w.tags(flexible);
   });
 }
 
-/** Fetch v11 (classic, names) or v13 (flexible, topic ids), with a fetch session. */
-export function fetch(version: 11 | 13, correlationId: number, topics: TopicPartitions[], session = { id: 0, epoch: -1 }): Buffer {
+/** Fetch v11 (classic, names) or v13 (flexible, topic ids), with a fetch session, from `offset`, up to `partitionMaxBytes` per partition. */
+export function fetch(version: 11 | 13, correlationId: number, topics: TopicPartitions[], session = { id: 0, epoch: -1 }, offset = 0n, partitionMaxBytes = 1048576): Buffer {
   const flexible = version >= 12;
   return request({ apiKey: 1, version, correlationId, flexible }, (w) => {
     w.i32(-1).i32(500).i32(1).i32(52428800).i8(0).i32(session.id).i32(session.epoch).count(topics.length, flexible);
@@ -145,9 +145,9 @@ export function fetch(version: 11 | 13, correlationId: number, topics: TopicPart
       else w.uuid(topic);
       w.count(partitions.length, flexible);
       for (const p of partitions) {
-        w.i32(p).i32(-1).i64(0n);
+        w.i32(p).i32(-1).i64(offset);
         if (version >= 12) w.i32(-1);
-        w.i64(-1n).i32(1048576).tags(flexible);
+        w.i64(-1n).i32(partitionMaxBytes).tags(flexible);
       }
       w.tags(flexible);
     }
