@@ -4,7 +4,10 @@
 // broker. A raw client keeps one request in flight on each of `connections` connections: Produce
 // v9 carrying one prebuilt record batch (16 KiB or 1 MiB, acks=1), or Fetch v11 of one partition
 // from offset 0 (up to 16 KiB or 1 MiB). Rounds interleave the targets; medians are reported.
+// Besides throughput and latency, the CPU time each Envoy spent per GB moved (from /proc): on a
+// machine shared with other work, throughput swings with the load, while CPU per byte does not.
 // Run: npm run bench:kafka  (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_ENVOY_THREADS)
+import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +21,7 @@ import { recordBatch } from './kafka-records.ts';
 
 const OPTIONS = {
   durationMs: Number(process.env['BENCH_SECONDS'] ?? 5) * 1000,
-  rounds: Number(process.env['BENCH_ROUNDS'] ?? 3),
+  rounds: Number(process.env['BENCH_ROUNDS'] ?? 5),
   warmupMs: 1000,
   connections: Number(process.env['BENCH_CONNECTIONS'] ?? 4),
   envoyConcurrency: Number(process.env['BENCH_ENVOY_THREADS'] ?? 2),
@@ -51,6 +54,8 @@ interface Measurement {
   mbPerSecond: number;
   p99Us: number;
   requests: number;
+  /** CPU seconds the target's Envoy spent per GB moved (NaN for the broker directly). */
+  envoyCpuPerGb: number;
 }
 
 async function main(): Promise<void> {
@@ -68,15 +73,16 @@ async function main(): Promise<void> {
     for (const workload of WORKLOADS) {
       const samples: Record<string, Measurement[]> = { direct: [], tcp_proxy: [], weir: [] };
       for (let round = 0; round < OPTIONS.rounds; round++) {
-        for (const [target, port] of [['direct', broker.port], ['tcp_proxy', plain.port], ['weir', weir.port]] as const) samples[target]!.push(await measure(port, workload));
+        for (const [target, envoy] of [['direct', undefined], ['tcp_proxy', plain], ['weir', weir]] as const) samples[target]!.push(await measure(envoy?.port ?? broker.port, workload, envoy));
       }
       const results = Object.fromEntries(Object.entries(samples).map(([target, list]) => [target, median(list)])) as Record<'direct' | 'tcp_proxy' | 'weir', Measurement>;
       console.log(`\n${workload.name}`);
       for (const [target, result] of Object.entries(results)) {
-        console.log(`  ${target.padEnd(10)} ${result.mbPerSecond.toFixed(1).padStart(8)} MB/s   p99 ${result.p99Us.toFixed(0).padStart(7)} us   ${result.requests} requests`);
+        const cpu = Number.isNaN(result.envoyCpuPerGb) ? '' : `   Envoy CPU ${result.envoyCpuPerGb.toFixed(2).padStart(6)} s/GB`;
+        console.log(`  ${target.padEnd(10)} ${result.mbPerSecond.toFixed(1).padStart(8)} MB/s   p99 ${result.p99Us.toFixed(0).padStart(7)} us   ${String(result.requests).padStart(6)} requests${cpu}`);
       }
       const { weir: w, tcp_proxy: t, direct: d } = results;
-      console.log(`  ratios: weir/tcp_proxy throughput ${(w.mbPerSecond / t.mbPerSecond).toFixed(3)}, p99 ${(w.p99Us / t.p99Us).toFixed(2)}x; weir/direct throughput ${(w.mbPerSecond / d.mbPerSecond).toFixed(3)}; tcp_proxy/direct throughput ${(t.mbPerSecond / d.mbPerSecond).toFixed(3)}`);
+      console.log(`  ratios: weir/tcp_proxy throughput ${(w.mbPerSecond / t.mbPerSecond).toFixed(3)}, p99 ${(w.p99Us / t.p99Us).toFixed(2)}x, Envoy CPU per GB ${(w.envoyCpuPerGb / t.envoyCpuPerGb).toFixed(2)}x; weir/direct throughput ${(w.mbPerSecond / d.mbPerSecond).toFixed(3)}; tcp_proxy/direct throughput ${(t.mbPerSecond / d.mbPerSecond).toFixed(3)}`);
     }
     const problems = weir.output().match(/"type":"(Denied|Error)"/g)?.length ?? 0;
     console.log(`\nweir filter: ${problems} Denied/Error entries (expected 0)`);
@@ -102,14 +108,16 @@ async function prefill(port: number): Promise<void> {
 
 function median(list: Measurement[]): Measurement {
   const pick = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-  return { mbPerSecond: pick(list.map((m) => m.mbPerSecond)), p99Us: pick(list.map((m) => m.p99Us)), requests: pick(list.map((m) => m.requests)) };
+  return { mbPerSecond: pick(list.map((m) => m.mbPerSecond)), p99Us: pick(list.map((m) => m.p99Us)), requests: pick(list.map((m) => m.requests)), envoyCpuPerGb: pick(list.map((m) => m.envoyCpuPerGb)) };
 }
 
 // `connections` loops, each sending the workload's request and waiting for its response.
-async function measure(port: number, workload: Workload): Promise<Measurement> {
+async function measure(port: number, workload: Workload, envoy?: BenchEnvoy): Promise<Measurement> {
   const connections = await Promise.all(Array.from({ length: OPTIONS.connections }, () => KafkaConnection.open(port)));
   const latencies: number[] = [];
   let bytes = 0;
+  let allBytes = 0;
+  const cpuBefore = envoy === undefined ? 0 : cpuSeconds(envoy.pid);
   const start = performance.now();
   const measureFrom = start + OPTIONS.warmupMs;
   const deadline = measureFrom + OPTIONS.durationMs;
@@ -119,17 +127,26 @@ async function measure(port: number, workload: Workload): Promise<Measurement> {
       const sentAt = performance.now();
       const responseBytes = await connection.roundTrip(request);
       const doneAt = performance.now();
+      const moved = workload.name.startsWith('produce') ? request.length : responseBytes;
+      allBytes += moved;
       if (sentAt >= measureFrom && doneAt <= deadline) {
         latencies.push((doneAt - sentAt) * 1000);
-        bytes += workload.name.startsWith('produce') ? request.length : responseBytes;
+        bytes += moved;
       }
     }
   };
   await Promise.all(connections.map(loop));
+  const envoyCpuPerGb = envoy === undefined ? Number.NaN : (cpuSeconds(envoy.pid) - cpuBefore) / (allBytes / 1e9);
   for (const connection of connections) connection.close();
   latencies.sort((a, b) => a - b);
   const p99 = latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? 0;
-  return { mbPerSecond: bytes / 1e6 / (OPTIONS.durationMs / 1000), p99Us: p99, requests: latencies.length };
+  return { mbPerSecond: bytes / 1e6 / (OPTIONS.durationMs / 1000), p99Us: p99, requests: latencies.length, envoyCpuPerGb };
+}
+
+// User plus system CPU seconds of process `pid` so far (/proc/<pid>/stat, in clock ticks of 1/100 s).
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 // One client connection: writes a request, resolves with the size of the one response it gets.
@@ -179,6 +196,7 @@ class KafkaConnection {
 
 interface BenchEnvoy {
   port: number;
+  pid: number;
   output(): string;
   stop(): Promise<void>;
 }
@@ -211,7 +229,7 @@ async function startBenchEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'):
     },
   };
   const envoy = await startListeningEnvoy({ bootstrapYaml: JSON.stringify(bootstrap), concurrency: OPTIONS.envoyConcurrency, logLevel: 'warning', componentLogLevel: 'wasm:warning' }, { [mode]: port });
-  return { port, output: () => envoy.log(), stop: () => envoy.stop() };
+  return { port, pid: envoy.pid, output: () => envoy.log(), stop: () => envoy.stop() };
 }
 
 await main();
