@@ -120,7 +120,7 @@ export interface TopicPartitions {
 const RECORDS = Buffer.from('records are passed, not parsed');
 
 /** Produce v7 (classic), v9 (flexible, names) or v13 (flexible, topic ids), each partition with `records`. */
-export function produce(version: 7 | 9 | 13, correlationId: number, topics: TopicPartitions[], acks = -1, records = RECORDS): Buffer {
+export function produce(version: 7 | 9 | 13, correlationId: number, topics: TopicPartitions[], acks = -1, records: Buffer = RECORDS): Buffer {
   const flexible = version >= 9;
   return request({ apiKey: 0, version, correlationId, flexible }, (w) => {
     w.string(null, flexible).i16(acks).i32(30_000).count(topics.length, flexible);
