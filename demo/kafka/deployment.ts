@@ -18,7 +18,7 @@ export const KAFKA_DEMO = {
   nodeId: 'weir-kafka',
   serverEndpoint: 'kafka-broker',
   parser: 'kafka',
-  /** The port the guide's policy names; the demo rewrites it to the broker's proxied listener. */
+  /** The port the guide's policy names: the redirect's endpointPort, whatever port the broker listens on. */
   guidePort: 9092,
   /** Kafka requests up to the clients' default max.request.size (1 MiB) plus headers. */
   maxBufferBytes: 8 * 1024 * 1024,

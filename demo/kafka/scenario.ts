@@ -60,7 +60,7 @@ async function beforePolicy(deployment: KafkaDeployment, log: OutcomeLog): Promi
 
 async function secureEmpire(deployment: KafkaDeployment, log: OutcomeLog): Promise<void> {
   heading('Step 1: the guide\'s secure-empire-kafka policy');
-  await importAndWait(deployment, log, [deployment.withBackendPort(EMPIRE_POLICY)], 'secure-empire-kafka');
+  await importAndWait(deployment, log, [EMPIRE_POLICY], 'secure-empire-kafka');
   const { stage } = deployment;
   say('\nempire-hq with Kafka\'s console producer (Produce v13, topics by id):');
   await log.step('policy: empire-hq announces', producePrompt(HQ, 'empire-announce', 'Enough sabacc, back to work'), () => consoleProduce(stage, HQ, 'empire-announce', ['Enough sabacc, back to work']), '');
@@ -97,7 +97,7 @@ async function policyChangeMidStream(deployment: KafkaDeployment, log: OutcomeLo
     await consumer.until(3, 30_000);
     log.record('mid-stream: the outpost\'s consumer reads the three announcements', '3', String(consumer.values.length));
     const revoked = path.join(KAFKA_DEMO.stateDir, 'kafka-empire.outpost-revoked.yaml');
-    const policy = fs.readFileSync(deployment.withBackendPort(EMPIRE_POLICY), 'utf8');
+    const policy = fs.readFileSync(EMPIRE_POLICY, 'utf8');
     fs.writeFileSync(revoked, policy.replace(/(app: empire-outpost\n[\s\S]*?topic: )empire-announce/, '$1empire-archive'));
     say('\nThe outposts lose empire-announce (their rule now names empire-archive):');
     await importAndWait(deployment, log, [revoked, '--name', path.basename(EMPIRE_POLICY)], 'the policy without empire-announce for outposts');
