@@ -6,10 +6,11 @@
 // paying a JVM start for `kafka-storage format`. Idempotent: a marker records the version and the
 // pom, and a second run with both unchanged returns at once. Starting a broker is runner.ts's job.
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { countJars, installIsCurrent, wantedMarker, writeMarker } from '../maven-install-marker.ts';
 import { weirStateDir } from '../project-paths.ts';
 import { runInstallCommand, sayOnConsole, type SetupReporter } from '../setup-report.ts';
 import { javaMajorVersion, resolveJavaBinary } from '../cassandra/java-runtime.ts';
@@ -35,11 +36,6 @@ export interface KafkaInstallation {
   javaMajor: number;
 }
 
-interface InstallMarker {
-  version: string;
-  pomSha256: string;
-  jarCount: number;
-}
 
 const pomFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pom.xml');
 
@@ -59,11 +55,11 @@ export function installKafka(options: InstallKafkaOptions = {}): KafkaInstallati
   const markerFile = path.join(installDir, 'installed.json');
   const javaBinary = resolveJavaBinary();
   const javaMajor = requireKafkaJava(javaBinary);
-  const wanted = { version: KAFKA_VERSION, pomSha256: sha256(fs.readFileSync(pomFile)) };
+  const wanted = wantedMarker(KAFKA_VERSION, pomFile);
   const installation = { version: KAFKA_VERSION, libDir, storageTemplate, javaBinary, javaMajor };
 
-  const marker = readMarker(markerFile);
-  if (marker !== undefined && marker.version === wanted.version && marker.pomSha256 === wanted.pomSha256 && countJars(libDir) === marker.jarCount && fs.existsSync(path.join(storageTemplate, 'meta.properties'))) {
+  const marker = installIsCurrent(markerFile, libDir, wanted);
+  if (marker !== undefined && fs.existsSync(path.join(storageTemplate, 'meta.properties'))) {
     say(`Kafka ${KAFKA_VERSION}: already installed in ${path.relative(process.cwd(), libDir) || libDir} (${marker.jarCount} jars, Java ${javaMajor})`);
     return installation;
   }
@@ -85,7 +81,7 @@ export function installKafka(options: InstallKafkaOptions = {}): KafkaInstallati
   }
   say(`Kafka ${KAFKA_VERSION}: formatting a KRaft storage template (kafka.tools.StorageTool format, one JVM start)`);
   formatStorageTemplate(javaBinary, libDir, storageTemplate);
-  fs.writeFileSync(markerFile, `${JSON.stringify({ ...wanted, jarCount } satisfies InstallMarker, null, 2)}\n`);
+  writeMarker(markerFile, { ...wanted, jarCount });
   say(`Kafka ${KAFKA_VERSION}: installed ${jarCount} jars in ${libDir}`);
   return installation;
 }
@@ -117,26 +113,5 @@ function requireKafkaJava(javaBinary: string): number {
   return major;
 }
 
-function readMarker(markerFile: string): InstallMarker | undefined {
-  try {
-    const parsed: unknown = JSON.parse(fs.readFileSync(markerFile, 'utf8'));
-    if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const { version, pomSha256, jarCount } = parsed as Record<string, unknown>;
-    if (typeof version !== 'string' || typeof pomSha256 !== 'string' || typeof jarCount !== 'number') return undefined;
-    return { version, pomSha256, jarCount };
-  } catch {
-    return undefined;
-  }
-}
 
-function countJars(dir: string): number {
-  try {
-    return fs.readdirSync(dir).filter((name) => name.endsWith('.jar')).length;
-  } catch {
-    return -1;
-  }
-}
 
-function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
