@@ -10,11 +10,10 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
 import { installKafka } from '../demo/servers/kafka/install.ts';
 import { startKafka } from '../demo/servers/kafka/runner.ts';
-import { freeLoopbackPort } from '../demo/servers/loopback-port.ts';
-import { buildFilters, repoRoot, startListeningEnvoy } from '../test/filters/envoy-harness.ts';
+import { buildFilters } from '../test/filters/envoy-harness.ts';
+import { startBenchEnvoy, type BenchEnvoy } from './bench-envoy.ts';
 import { fetch, produce } from '../test/filters/parsers/kafka/kafka-wire.ts';
 import { kafkaConfig } from '../test/filters/parsers/kafka/kafka-rules.ts';
 import { recordBatch } from './kafka-records.ts';
@@ -65,7 +64,7 @@ async function main(): Promise<void> {
   const envoys: BenchEnvoy[] = [];
   try {
     await prefill(broker.port);
-    envoys.push(await startBenchEnvoy(broker.port, 'weir'), await startBenchEnvoy(broker.port, 'tcp_proxy'));
+    envoys.push(await startBenchEnvoy({ mode: 'weir', parser: 'kafka', configuration: kafkaConfig(RULES, { maxBufferBytes: 8 * 1024 * 1024 }), backendPort: broker.port, concurrency: OPTIONS.envoyConcurrency }), await startBenchEnvoy({ mode: 'tcp_proxy', parser: 'kafka', configuration: kafkaConfig(RULES, { maxBufferBytes: 8 * 1024 * 1024 }), backendPort: broker.port, concurrency: OPTIONS.envoyConcurrency }));
     const [weir, plain] = envoys as [BenchEnvoy, BenchEnvoy];
     console.log(
       `kafka bench: ${OPTIONS.connections} connections, one request in flight each, ${OPTIONS.rounds} rounds of ${OPTIONS.durationMs / 1000}s per target and workload, load average ${os.loadavg()[0]!.toFixed(1)}, Envoy --concurrency ${OPTIONS.envoyConcurrency}, ${os.cpus().length} CPUs, Kafka ${installation.version}`,
@@ -192,44 +191,6 @@ class KafkaConnection {
     this.waiting = undefined;
     resolve?.(frameLength);
   }
-}
-
-interface BenchEnvoy {
-  port: number;
-  pid: number;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-async function startBenchEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Promise<BenchEnvoy> {
-  const port = await freeLoopbackPort();
-  const filters: object[] = [];
-  if (mode === 'weir') {
-    filters.push({
-      name: 'weir.kafka',
-      typed_config: {
-        '@type': 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm',
-        config: {
-          name: 'weir-kafka',
-          root_id: 'kafka',
-          failure_policy: 'FAIL_RELOAD',
-          configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: kafkaConfig(RULES, { maxBufferBytes: 8 * 1024 * 1024 }) },
-          vm_config: { vm_id: 'weir-kafka', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: path.join(repoRoot, 'build', 'filters', 'kafka.wasm') } } },
-        },
-      },
-    });
-  }
-  filters.push({ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'bench', cluster: 'kafka' } });
-  const bootstrap = {
-    node: { id: `bench-kafka-${mode}`, cluster: 'bench' },
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
-    static_resources: {
-      listeners: [{ name: 'bench', address: { socket_address: { address: '127.0.0.1', port_value: port } }, filter_chains: [{ filters }] }],
-      clusters: [{ name: 'kafka', type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: 'kafka', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: backendPort } } } }] }] } }],
-    },
-  };
-  const envoy = await startListeningEnvoy({ bootstrapYaml: JSON.stringify(bootstrap), concurrency: OPTIONS.envoyConcurrency, logLevel: 'warning', componentLogLevel: 'wasm:warning' }, { [mode]: port });
-  return { port, pid: envoy.pid, output: () => envoy.log(), stop: () => envoy.stop() };
 }
 
 await main();
