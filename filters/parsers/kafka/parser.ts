@@ -12,6 +12,7 @@
 import { ByteView, Connection, EntryType, ErrorCode, Op, Parser, ParserFactory, Rule, RuleSchema, drop, error, inject, more, nop, pass } from '../../sdk/index';
 import { Direction } from '../../sdk/index';
 import { ApiNames } from './api-names';
+import { KAFKA_RULE_KEYS, KafkaKey, KafkaRecord } from './kafka-record';
 import { ByteWriter } from './byte-writer';
 import { DenyResponseWriter, KafkaError } from './deny-response';
 import { InFlightQueue, InFlightRequest, ResponseAction } from './in-flight';
@@ -23,14 +24,6 @@ import { PrefixStatus, ProduceStream, SegmentStatus } from './produce-stream';
 import { idKey, TopicIds } from './topic-ids';
 import { VarintReader, i16be, i32be } from './wire';
 
-export const enum KafkaKey {
-  ApiKey = 0,
-  ApiVersion = 1,
-  ClientId = 2,
-  Topic = 3,
-}
-
-const RULE_KEYS: Array<string> = ['apiKey', 'apiVersion', 'clientID', 'topic'];
 
 const enum ApiKeyNumber {
   Produce = 0,
@@ -61,9 +54,7 @@ export class KafkaParser extends Parser {
   private facts: MessageFacts = new MessageFacts();
   private api: ApiVersion = new ApiVersion();
   private frame: ByteView = new ByteView();
-  private apiKeyView: ByteView = new ByteView();
-  private versionView: ByteView = new ByteView();
-  private topicView: ByteView = new ByteView();
+  private values: KafkaRecord;
   private varint: VarintReader = new VarintReader();
   private writer: ByteWriter = new ByteWriter();
   private denials: DenyResponseWriter;
@@ -83,8 +74,10 @@ export class KafkaParser extends Parser {
   constructor(private connection: Connection) {
     super();
     const denials = new DenyResponseWriter(TABLE);
+    const values = new KafkaRecord(NAMES);
     this.denials = denials;
-    this.rewriter = new ResponseRewriter(TABLE, denials);
+    this.values = values;
+    this.rewriter = new ResponseRewriter(TABLE, denials, values);
   }
 
   onData(reply: bool, endStream: bool, data: ByteView): Op {
@@ -283,21 +276,14 @@ export class KafkaParser extends Parser {
     }
     const name = facts.hasId(e) ? TOPIC_IDS.nameOf(frame, facts.idOffset[e]) : null;
     if (name === null) return this.connection.allows(true) ? KafkaError.None : KafkaError.UnknownTopicId;
-    this.topicView.setWindow(changetype<usize>(name), name.byteLength);
-    record.set(KafkaKey.Topic, this.topicView, 0, name.byteLength);
+    this.values.topicFromBuffer(record, name);
     return this.connection.allows(true) ? KafkaError.None : KafkaError.TopicAuthorizationFailed;
   }
 
   // apiKey, apiVersion and clientID of the current request; topic absent.
   private fillRecord(frame: ByteView): void {
     const record = this.connection.record;
-    record.clear();
-    const name = NAMES.bytesOf(this.api.apiKey);
-    this.apiKeyView.setWindow(changetype<usize>(name), name.byteLength);
-    record.set(KafkaKey.ApiKey, this.apiKeyView, 0, name.byteLength);
-    const version = NAMES.versionBytes(this.api.version);
-    this.versionView.setWindow(changetype<usize>(version), version.byteLength);
-    record.set(KafkaKey.ApiVersion, this.versionView, 0, version.byteLength);
+    this.values.start(record, this.api.apiKey, this.api.version);
     if (this.clientIdLength >= 0) record.set(KafkaKey.ClientId, frame, this.clientIdOffset, this.clientIdLength);
   }
 
@@ -491,7 +477,7 @@ export class KafkaParser extends Parser {
     if (entry.action == ResponseAction.Pass || entry.action == ResponseAction.Probe) return this.passResponse(data, entry, frameLength);
     if (data.length < frameLength) return more(<u32>(frameLength - data.length));
     this.frame.setWindow(data.pointer, frameLength);
-    const rewritten = this.rewriter.rewrite(this.frame, entry, this.connection, TOPIC_IDS, NAMES);
+    const rewritten = this.rewriter.rewrite(this.frame, entry, this.connection, TOPIC_IDS);
     if (rewritten === null && this.rewriter.failure.length > 0) return this.fail(ErrorCode.InvalidFrameType, this.rewriter.failure);
     this.logResponse(entry, this.rewriter.errorCode);
     this.inFlight.pop();
@@ -544,7 +530,7 @@ function copyOf(view: ByteView, offset: i32, length: i32): ArrayBuffer {
 
 export class KafkaRuleSchema extends RuleSchema {
   constructor() {
-    super(RULE_KEYS);
+    super(KAFKA_RULE_KEYS);
   }
 
   validateRule(rule: Rule): string | null {

@@ -8,7 +8,7 @@
 // Other responses are framed by size only; errorCodeOffset() finds a response's top-level error
 // code for the access log when fixed-size fields precede it.
 import { ByteView, Connection } from '../../sdk/index';
-import { ApiNames } from './api-names';
+import { KafkaKey, KafkaRecord } from './kafka-record';
 import { ByteWriter } from './byte-writer';
 import { DenyResponseWriter, KafkaError } from './deny-response';
 import { InFlightRequest, ResponseAction } from './in-flight';
@@ -19,10 +19,6 @@ import { TopicIds } from './topic-ids';
 import { VarintReader, i16be } from './wire';
 
 const API_VERSIONS_KEY: i32 = 18;
-const KEY_API_KEY: i32 = 0;
-const KEY_API_VERSION: i32 = 1;
-const KEY_CLIENT_ID: i32 = 2;
-const KEY_TOPIC: i32 = 3;
 
 export class ResponseRewriter {
   // Why the last rewrite() failed ('' when it did not).
@@ -36,19 +32,19 @@ export class ResponseRewriter {
   private scratch: ByteWriter = new ByteWriter();
   private scratchFacts: MessageFacts = new MessageFacts();
   private scratchView: ByteView = new ByteView();
-  private valueViews: StaticArray<ByteView> = [new ByteView(), new ByteView(), new ByteView()];
   private varint: VarintReader = new VarintReader();
 
   constructor(
     private table: ProtocolTable,
     private denials: DenyResponseWriter,
+    private values: KafkaRecord,
   ) {
     this.walker = new MessageWalker(table);
   }
 
   // The response (whole frame in `frame`) for `entry`, rewritten, or null to forward it as it is
   // (then `failure` says whether it could not be read).
-  rewrite(frame: ByteView, entry: InFlightRequest, connection: Connection, topicIds: TopicIds, names: ApiNames): ArrayBuffer | null {
+  rewrite(frame: ByteView, entry: InFlightRequest, connection: Connection, topicIds: TopicIds): ArrayBuffer | null {
     this.failure = '';
     this.errorCode = 0;
     const bodyStart = this.bodyStart(frame, entry);
@@ -64,7 +60,7 @@ export class ResponseRewriter {
     this.errorCode = facts.errorCode;
     if (entry.action == ResponseAction.ClampApiVersions) return this.clampApiVersions(frame);
     this.learnTopicIds(frame, topicIds);
-    if (entry.action == ResponseAction.FilterTopics) return this.filterTopics(frame, entry, connection, names);
+    if (entry.action == ResponseAction.FilterTopics) return this.filterTopics(frame, entry, connection);
     if (entry.action == ResponseAction.AddDeniedTopics) return this.addDeniedTopics(frame, entry);
     return null;
   }
@@ -179,13 +175,13 @@ export class ResponseRewriter {
   }
 
   // Metadata for every topic: leaves out the topics the current policy denies this client.
-  private filterTopics(frame: ByteView, entry: InFlightRequest, connection: Connection, names: ApiNames): ArrayBuffer | null {
+  private filterTopics(frame: ByteView, entry: InFlightRequest, connection: Connection): ArrayBuffer | null {
     const facts = this.facts;
     if (facts.metadataCountOffset < 0) return null;
     const keep = new Array<bool>(facts.topicCount);
     let kept = 0;
     for (let e = 0; e < facts.topicCount; e++) {
-      keep[e] = !facts.hasName(e) || this.allowsTopic(frame, facts.nameOffset[e], facts.nameLength[e], entry, connection, names);
+      keep[e] = !facts.hasName(e) || this.allowsTopic(frame, facts.nameOffset[e], facts.nameLength[e], entry, connection);
       if (keep[e]) kept++;
     }
     if (kept == facts.topicCount) return null;
@@ -195,21 +191,11 @@ export class ResponseRewriter {
     return this.finish(frame);
   }
 
-  private allowsTopic(frame: ByteView, nameOffset: i32, nameLength: i32, entry: InFlightRequest, connection: Connection, names: ApiNames): bool {
+  private allowsTopic(frame: ByteView, nameOffset: i32, nameLength: i32, entry: InFlightRequest, connection: Connection): bool {
     const record = connection.record;
-    record.clear();
-    const apiKey = names.bytesOf(entry.apiKey);
-    this.valueViews[0].setWindow(changetype<usize>(apiKey), apiKey.byteLength);
-    record.set(KEY_API_KEY, this.valueViews[0], 0, apiKey.byteLength);
-    const version = names.versionBytes(entry.version);
-    this.valueViews[1].setWindow(changetype<usize>(version), version.byteLength);
-    record.set(KEY_API_VERSION, this.valueViews[1], 0, version.byteLength);
-    const clientId = entry.clientId;
-    if (clientId !== null) {
-      this.valueViews[2].setWindow(changetype<usize>(clientId), clientId.byteLength);
-      record.set(KEY_CLIENT_ID, this.valueViews[2], 0, clientId.byteLength);
-    }
-    record.set(KEY_TOPIC, frame, nameOffset, nameLength);
+    this.values.start(record, entry.apiKey, entry.version);
+    this.values.clientIdFromBuffer(record, entry.clientId);
+    record.set(KafkaKey.Topic, frame, nameOffset, nameLength);
     return connection.allows(true);
   }
 
