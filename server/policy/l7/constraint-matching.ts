@@ -22,7 +22,7 @@ export function prefixConstraint(key: string, prefix: string, report: RuleProble
   return { match: 'prefix', value: prefix, dfa: compiled.dfa };
 }
 
-/** True when `value` satisfies a constraint (a command constraint by its text commands, a set by its members). */
+/** True when `value` (of a key that is present) satisfies the constraint (a command by its text commands, a set by its members). */
 export function constraintHolds(constraint: CompiledL7Constraint, value: string): boolean {
   switch (constraint.match) {
     case 'exact':
@@ -35,6 +35,8 @@ export function constraintHolds(constraint: CompiledL7Constraint, value: string)
       return constraint.textCommands.includes(value);
     case 'set':
       return constraint.members.includes(value);
+    case 'present':
+      return true;
   }
 }
 
