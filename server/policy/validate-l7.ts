@@ -30,7 +30,8 @@ export function validateL7Rules(value: unknown, path: string, problems: ProblemL
     else if (field !== 'l7proto' && field !== 'l7' && field !== httpField && field !== KAFKA_L7PROTO) problems.add(joinPath(path, field), 'unknown field; expected http, kafka, or l7proto and l7');
   }
   if (httpField !== undefined) {
-    if (Object.hasOwn(object, 'l7proto') || Object.hasOwn(object, 'l7') || Object.hasOwn(object, KAFKA_L7PROTO)) problems.add(path, `${httpField} and l7proto/l7 or kafka in one rule; one port rule carries one L7 protocol`);
+    if (Object.hasOwn(object, 'l7proto') || Object.hasOwn(object, 'l7')) problems.add(path, `${httpField} and l7proto/l7 in one rule; one port rule carries one L7 protocol`);
+    if (Object.hasOwn(object, KAFKA_L7PROTO)) problems.add(path, `${httpField} and kafka in one rule; one port rule carries one L7 protocol`);
     const rules = validateHttpRules(object[httpField], joinPath(path, httpField), problems);
     return problems.count === before && rules !== undefined ? { l7proto: HTTP_L7PROTO, rules } : undefined;
   }
