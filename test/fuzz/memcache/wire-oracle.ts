@@ -106,7 +106,7 @@ function sessionBytes(prng: Prng): Uint8Array {
 }
 
 /** A Weir access-log record as the oracle reads it. */
-interface LoggedRequest {
+export interface LoggedRequest {
   type: AccessLogRecord['type'];
   command: string;
   keys: string[];
@@ -132,7 +132,7 @@ const OPCODE_BY_NAME = new Map<string, number>([
 ]);
 
 // The checks of one session; see the module comment.
-function checkSession(client: FuzzClient, events: readonly WatchEvent[], records: readonly LoggedRequest[], flushes: number): string[] {
+export function checkSession(client: FuzzClient, events: readonly WatchEvent[], records: readonly LoggedRequest[], flushes: number): string[] {
   const problems: string[] = [];
   const allowed = records.filter((record) => record.type === 'Request');
   const budget = allowed.map((record) => ({ command: record.command, keys: record.keys, gets: 3, stores: 1 }));
