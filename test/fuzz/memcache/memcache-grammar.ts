@@ -33,7 +33,7 @@ const SMUGGLED = ['delete secret\r\n', 'set secret 0 0 1\r\nX\r\n', 'get secret\
 export function generateMemcacheSession(prng: Prng): Uint8Array {
   const binary = prng.chance(0.3);
   const parts: Uint8Array[] = [];
-  const count = prng.between(1, 24);
+  const count = prng.between(1, 40);
   for (let i = 0; i < count; i++) {
     const switchProtocol = prng.chance(0.03);
     parts.push((binary !== switchProtocol) ? binaryRequest(prng) : textRequest(prng));

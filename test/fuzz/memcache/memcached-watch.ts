@@ -26,8 +26,8 @@ export interface MemcachedWatch {
   readonly events: WatchEvent[];
   /** Total `skipped=N` the watcher reported. */
   skipped: number;
-  /** Resolves when an event satisfying `match` has arrived (checking those already there first). */
-  waitFor(match: (event: WatchEvent) => boolean, timeoutMs: number): Promise<WatchEvent | undefined>;
+  /** Resolves with the first event from index `from` on that satisfies `match`, once it has arrived (undefined after timeoutMs). */
+  waitFor(match: (event: WatchEvent) => boolean, timeoutMs: number, from?: number): Promise<WatchEvent | undefined>;
   close(): void;
 }
 
@@ -44,8 +44,8 @@ export async function watchMemcached(port: number): Promise<MemcachedWatch> {
   const state: MemcachedWatch = {
     events,
     skipped: 0,
-    async waitFor(match, timeoutMs) {
-      let seen = 0;
+    async waitFor(match, timeoutMs, from = 0) {
+      let seen = from;
       const find = (): WatchEvent | undefined => {
         for (; seen < events.length; seen++) if (match(events[seen] as WatchEvent)) return events[seen];
         return undefined;

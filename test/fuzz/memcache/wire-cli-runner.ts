@@ -13,5 +13,5 @@ export const memcacheWireFuzzer: WireFuzzer = async ({ seed, minutes }) => {
 };
 
 function summary(stats: WireStats): string {
-  return `${stats.sessions} sessions, ${stats.events} memcached events checked, ${stats.allowedRequests} allowed and ${stats.deniedRequests} denied requests, ${stats.inconclusive} inconclusive`;
+  return `${stats.sessions} sessions, ${stats.events} memcached events checked, ${stats.allowedRequests} allowed and ${stats.deniedRequests} denied requests, ${stats.inconclusive} inconclusive, ${stats.skipped} not sent (would crash memcached 1.6.18 under watch)`;
 }
