@@ -85,6 +85,8 @@ async function runSession(deployment: WireDeployment, watch: MemcachedWatch, cou
   }
   const before = await counters.read();
   const firstEvent = watch.events.length;
+  // the OS reuses client ports: only records that arrived during this session can be its own
+  const firstRecord = deployment.records.length;
   const sent = await sendThroughEnvoy(deployment.proxyPort, wireAddress(client), bytes, prng);
   const settled = (await connectionsClosed(watch, firstEvent)) && (await sentinel(deployment, watch));
   const after = await counters.read();
@@ -97,7 +99,7 @@ async function runSession(deployment: WireDeployment, watch: MemcachedWatch, cou
   // sessions run one at a time and the sentinel runs nothing memcached logs, so every item event
   // since the session started is the session's
   const events = watch.events.slice(firstEvent).filter((event) => event.type === 'item_get' || event.type === 'item_store');
-  const records = deployment.records.filter((record) => record.source.address === `${wireAddress(client)}:${sent.localPort}`);
+  const records = deployment.records.slice(firstRecord).filter((record) => record.source.address === `${wireAddress(client)}:${sent.localPort}`);
   const problems = checkSession(client, events, records.map((record) => readRecord(record, bytes[0] === 0x80)), after.flushes - before.flushes);
   stats.events += events.length;
   stats.allowedRequests += records.filter((record) => record.type === 'Request').length;
