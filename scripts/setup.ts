@@ -10,7 +10,7 @@ import path from 'node:path';
 import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
 import { installCassandra, installCqlsh, installMemcached } from '../demo/servers/index.ts';
-import { downloadIstioCaptureGoldens, installIptables } from '../server/interception/install.ts';
+import { downloadIstioCaptureGoldens, installInterceptionTools } from '../server/interception/install.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
 const venv = path.join(projectRoot, '.venv');
@@ -79,7 +79,7 @@ try {
   installMemcached({ say });
   installCassandra({ say });
   installCqlsh({ say });
-  installIptables(say);
+  installInterceptionTools(say);
   downloadIstioCaptureGoldens(say);
   buildFilters();
   await proveWasm();

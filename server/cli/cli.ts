@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/weir-config.ts';
 import { createLogger } from '../log/logger.ts';
 import { renderBootstrap, type BootstrapOptions } from '../xds/bootstrap.ts';
+import { SIDECAR_PORTS } from '../xds/sidecar-snapshot.ts';
+import { INTERCEPTION_METADATA_KEY } from '../interception/intercepting-proxies.ts';
 import { apiTargetFrom, type ApiTarget } from './api-client.ts';
 import { CommandFailure, EXIT_CODES } from './command-failure.ts';
 import { endpointList } from './endpoint-command.ts';
@@ -22,8 +24,11 @@ const USAGE = `usage:
                                               SIGHUP reloads the config and parser modules
   weir bootstrap [--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta] [--agent-wasm PATH]
                  [--endpoint-name NAME] [--endpoint-ip IP]... [--label K=V]... [--namespace NS] [--service-account SA]
+                 [--mode sidecar|node] [--interception-mode REDIRECT|TPROXY] [--listener-port N]
                                               print an Envoy bootstrap that uses this server; the endpoint flags
-                                              register this sidecar's endpoint through its node metadata
+                                              register this sidecar's endpoint through its node metadata;
+                                              --mode asks weir serve for Istio's sidecar layout or the per-node
+                                              TPROXY listener (docs/sidecar.md)
   weir policy import FILE|- [--name FILE.yaml]
                                               add or replace a policy file (all or nothing)
   weir policy get [NAME]                      list policy files, or print the one holding NAME
@@ -141,8 +146,16 @@ export function bootstrapOptionsFrom(args: readonly string[]): BootstrapOptions 
     label: { type: 'string', multiple: true },
     namespace: { type: 'string' },
     'service-account': { type: 'string' },
+    mode: { type: 'string' },
+    'interception-mode': { type: 'string' },
+    'listener-port': { type: 'string' },
   });
   const options: BootstrapOptions = {};
+  const mode = values.mode;
+  if (mode !== undefined && mode !== 'sidecar' && mode !== 'node') throw new UsageError(`--mode ${mode}: expected sidecar or node`);
+  const interceptionMode = values['interception-mode'] ?? (mode === 'node' ? 'TPROXY' : 'REDIRECT');
+  if (interceptionMode !== 'REDIRECT' && interceptionMode !== 'TPROXY') throw new UsageError(`--interception-mode ${interceptionMode}: expected REDIRECT or TPROXY`);
+  if (mode === undefined && (values['interception-mode'] !== undefined || values['listener-port'] !== undefined)) throw new UsageError('--interception-mode and --listener-port need --mode sidecar or --mode node');
   if (values['node-id'] !== undefined) options.nodeId = values['node-id'];
   if (values.cluster !== undefined) options.cluster = values.cluster;
   if (values.xds !== undefined) {
@@ -151,6 +164,7 @@ export function bootstrapOptionsFrom(args: readonly string[]): BootstrapOptions 
     options.xdsPort = port;
   }
   if (values['admin-port'] !== undefined) options.adminPort = integerArgument(values['admin-port'], '--admin-port');
+  else if (mode !== undefined) options.adminPort = SIDECAR_PORTS.admin;
   if (values.delta) options.variant = 'delta';
   if (values['agent-wasm'] !== undefined) options.agentWasmFile = values['agent-wasm'];
   const endpointFlagGiven = [values['endpoint-ip'], values.label, values.namespace, values['service-account']].some((value) => value !== undefined);
@@ -163,6 +177,20 @@ export function bootstrapOptionsFrom(args: readonly string[]): BootstrapOptions 
       ...(values.label === undefined ? {} : { labels: labelArguments(listArgument(values.label)) }),
       ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
       ...(values['service-account'] === undefined ? {} : { serviceAccount: values['service-account'] }),
+    };
+  }
+  if (mode === 'sidecar') {
+    const endpoint = options.sidecarEndpoint;
+    if (endpoint === undefined || endpoint === null || endpoint.ips.length === 0) throw new UsageError('--mode sidecar needs the workload\'s endpoint: --endpoint-name NAME --endpoint-ip IP (and its --label, --namespace, --service-account)');
+    // Istio's node id: sidecar~<ip>~<pod>.<namespace>~<namespace>.svc.cluster.local.
+    const namespace = endpoint.namespace ?? 'default';
+    if (values['node-id'] === undefined) options.nodeId = `sidecar~${endpoint.ips[0]}~${endpoint.name}.${namespace}~${namespace}.svc.cluster.local`;
+  }
+  if (mode !== undefined) {
+    const listenerPort = values['listener-port'] === undefined ? undefined : integerArgument(values['listener-port'], '--listener-port');
+    if (mode === 'node' && listenerPort === undefined) throw new UsageError('--mode node needs --listener-port N: the port its TPROXY rules send captured connections to (weir node iptables --port)');
+    options.nodeMetadata = {
+      [INTERCEPTION_METADATA_KEY]: { layout: mode, interceptionMode, adminPort: options.adminPort ?? SIDECAR_PORTS.admin, tproxyMark: 1337, ...(listenerPort === undefined ? {} : { listenerPort }) },
     };
   }
   return options;

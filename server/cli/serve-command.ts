@@ -19,6 +19,8 @@ import { startControlServer, type ControlServer } from '../xds/control-server.ts
 import { buildRedirectSnapshot } from '../xds/redirect-snapshot.ts';
 import type { Snapshot } from '../xds/snapshot.ts';
 import { buildPolicyResources } from './policy-resources.ts';
+import { InterceptingProxyRegistry, type InterceptingProxy } from '../interception/intercepting-proxies.ts';
+import { buildInterceptionSnapshot } from '../interception/interception-snapshots.ts';
 
 export interface ServeOptions {
   /** Default weir.yaml. */
@@ -49,6 +51,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   const sidecars = new SidecarEndpointRegistry({ logger });
   const store = new SidecarAwareStore({ store: await loadStore(config), sidecars, logger });
   const history = new RevisionHistory();
+  const interceptors = new InterceptingProxyRegistry(logger);
   const snapshotNow = (): Snapshot => {
     const state = store.current();
     const snapshot = buildServeSnapshot(config, state);
@@ -56,6 +59,12 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     warnAboutUnknownEndpoints(config, state, logger);
     return snapshot;
   };
+  const interceptionSnapshotNow = (proxy: InterceptingProxy): Snapshot => {
+    const state = store.current();
+    return buildInterceptionSnapshot(proxy, { policySet: state.policySet, policyResources: buildPolicyResources(state), filtersDir: config.filtersDir, filterDelivery: config.xds.filterDelivery, logger });
+  };
+  // Set once the control server runs; until then a connecting proxy cannot be answered anyway.
+  let publishInterceptor: (proxy: InterceptingProxy) => void = () => undefined;
   const stops: Array<() => Promise<void>> = [() => store.close(), async () => sidecars.close()];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop();
@@ -69,7 +78,13 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     const controlServer = await startControlServer({
       status: observability.status,
       registerServices: observability.registerServices,
-      nodeConnected: (node, metadata) => sidecars.streamOpened(node.id, metadata),
+      nodeConnected: (node, metadata) => {
+        const interceptor = interceptors.streamOpened(node.id, metadata);
+        const released = sidecars.streamOpened(node.id, metadata);
+        // A reconnect with unchanged metadata changes no policy; the proxy still needs its layout now.
+        if (interceptor !== undefined) publishInterceptor(interceptor);
+        return released;
+      },
       address: config.xds.address,
       port: config.xds.port,
       batchWindowMs: config.xds.batchWindowMs,
@@ -80,7 +95,18 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
         : {}),
     });
     stops.push(() => controlServer.stop());
-    store.watch((event) => onStoreEvent(event, { logger, publish: () => controlServer.setSnapshot(snapshotNow()) }));
+    publishInterceptor = (proxy) => {
+      try {
+        controlServer.setSnapshot(interceptionSnapshotNow(proxy), proxy.nodeId);
+      } catch (error) {
+        logger.error({ nodeId: proxy.nodeId, error: error instanceof Error ? error.message : String(error) }, 'cannot build the interception layout for this proxy; it keeps its previous snapshot');
+      }
+    };
+    const publishAll = (): void => {
+      controlServer.setSnapshot(snapshotNow());
+      for (const proxy of interceptors.list()) publishInterceptor(proxy);
+    };
+    store.watch((event) => onStoreEvent(event, { logger, publish: publishAll }));
     const api = await startApiServer({
       socket: config.api.socket,
       ...(config.api.tcp && apiToken !== undefined ? { tcp: { address: config.api.tcp.address, port: config.api.tcp.port, token: apiToken } } : {}),
@@ -109,6 +135,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
         config = { ...next, xds: previous.xds, policies: previous.policies, api: previous.api };
         try {
           controlServer.setSnapshot(snapshotNow());
+          for (const proxy of interceptors.list()) publishInterceptor(proxy);
         } catch (error) {
           config = previous;
           throw error;

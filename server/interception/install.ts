@@ -1,6 +1,6 @@
 // What transparent interception needs on the machine, installed by the project's set-up: Debian's
 // `iptables` (nft backend: REDIRECT, TPROXY, the owner match) and `iproute2` (`ip netns`, veth,
-// policy routing), and, for the tests, Istio's istio-iptables golden files, read from the
+// policy routing), and, for the tests, `nc` (netcat-openbsd) and Istio's istio-iptables golden files, read from the
 // istio.io/istio module that the Go module proxy serves (downloaded once into .weir/go-mod; nothing
 // of it is copied into the repository).
 import { spawnSync } from 'node:child_process';
@@ -22,13 +22,15 @@ const PROGRAMS = [
   { program: '/usr/sbin/iptables-restore', pkg: 'iptables' },
   { program: '/usr/sbin/ip6tables', pkg: 'iptables' },
   { program: '/usr/sbin/ip', pkg: 'iproute2' },
+  // The tests' unmodified client, beside memjs and the memcached npm client.
+  { program: '/usr/bin/nc', pkg: 'netcat-openbsd' },
 ] as const;
 
-/** apt-installs iptables and iproute2 when one of their programs is missing. */
-export function installIptables(say: Say): void {
+/** apt-installs iptables, iproute2 and netcat-openbsd when one of their programs is missing. */
+export function installInterceptionTools(say: Say): void {
   const missing = [...new Set(PROGRAMS.filter(({ program }) => !fs.existsSync(program) && !fs.existsSync(program.replace('/usr/sbin/', '/sbin/'))).map(({ pkg }) => pkg))];
   if (missing.length === 0) {
-    say('iptables and iproute2: already installed');
+    say('iptables, iproute2 and nc: already installed');
     return;
   }
   if (process.getuid?.() !== 0) throw new Error(`${missing.join(' and ')} missing and installing needs root: run \`sudo apt-get install -y ${missing.join(' ')}\`, then the set-up again`);

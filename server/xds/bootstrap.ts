@@ -35,6 +35,8 @@ export interface BootstrapOptions {
    * server checks it: server/identity/sidecar-endpoints.ts). Default: none.
    */
   sidecarEndpoint?: EndpointSpec | null;
+  /** More node.metadata keys, e.g. `weir.interception` (docs/sidecar.md). Default: none. */
+  nodeMetadata?: Readonly<Record<string, unknown>>;
 }
 
 export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {
@@ -46,6 +48,7 @@ export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {
   variant: 'sotw',
   agentWasmFile: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'filters', 'agent.wasm'),
   sidecarEndpoint: null,
+  nodeMetadata: {},
 };
 
 export const XDS_CLUSTER_NAME = 'weir-xds';
@@ -59,11 +62,12 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
   checkPort('adminPort', settings.adminPort, { allowZero: true });
   const adsSource = { ads: {}, resource_api_version: 'V3' };
   const agent = settings.agentWasmFile === null ? {} : { bootstrap_extensions: [agentBootstrapExtension(settings.agentWasmFile)] };
+  const metadata = { ...settings.nodeMetadata, ...(settings.sidecarEndpoint === null ? {} : { [SIDECAR_ENDPOINT_METADATA_KEY]: settings.sidecarEndpoint }) };
   const bootstrap = {
     node: {
       id: settings.nodeId,
       cluster: settings.cluster,
-      ...(settings.sidecarEndpoint === null ? {} : { metadata: { [SIDECAR_ENDPOINT_METADATA_KEY]: settings.sidecarEndpoint } }),
+      ...(Object.keys(metadata).length === 0 ? {} : { metadata }),
     },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: settings.adminPort } } },
     dynamic_resources: {

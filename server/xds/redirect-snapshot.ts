@@ -11,8 +11,8 @@ import { buildEdsCluster, buildStaticCluster, type SocketAddressSpec } from './r
 import { buildLoadAssignment } from './resources/endpoint.ts';
 import { buildRedirectListener, type ParserFilterDelivery } from './resources/listener.ts';
 import { buildExtensionConfig } from './resources/extension-config.ts';
-import { buildParserFilterConfig, DEFAULT_MAX_BUFFER_BYTES, NETWORK_WASM_TYPE_URL, V8_RUNTIME } from './resources/wasm-filter.ts';
-import { packAny, type EncodedResource, type PackedAny } from './resources/encoded-resource.ts';
+import { buildAgentPolicyFilterConfig, buildParserFilterConfig, DEFAULT_MAX_BUFFER_BYTES, type AgentPolicyPluginConfiguration } from './resources/wasm-filter.ts';
+import type { EncodedResource } from './resources/encoded-resource.ts';
 
 export interface RedirectSpec {
   name: string;
@@ -27,19 +27,6 @@ export interface RedirectSpec {
    * Unset: the parser's own built-in rules.
    */
   endpoint?: string;
-}
-
-/** The vm_id shared by the Weir agent and every policy-enforcing parser: one shared-data namespace. */
-export const WEIR_POLICY_VM_ID = 'weir';
-
-/** The plugin configuration of a parser that enforces the agent's policy (see the policy contract). */
-export interface AgentPolicyPluginConfiguration {
-  parser: string;
-  maxBufferBytes: number;
-  policy: 'agent';
-  endpoint: string;
-  direction: 'ingress';
-  port: number;
 }
 
 export interface RedirectSnapshotOptions {
@@ -98,7 +85,7 @@ export function buildRedirectSnapshot(options: RedirectSnapshotOptions): Snapsho
           moduleBytes: moduleFor(redirect.parser),
           ...(redirect.maxBufferBytes !== undefined ? { maxBufferBytes: redirect.maxBufferBytes } : {}),
         })
-      : buildAgentPolicyFilterConfig(redirect, redirect.endpoint, moduleFor(redirect.parser));
+      : buildAgentPolicyFilterConfig({ pluginName: filterConfigNameOf(redirect.name), moduleBytes: moduleFor(redirect.parser), configuration: agentPolicyPluginConfiguration(redirect, redirect.endpoint) });
     let parserFilter: ParserFilterDelivery = { kind: 'inline', typedConfig };
     if ((options.filterDelivery ?? 'ecds') === 'ecds') {
       parserFilter = { kind: 'ecds', resourceName: filterConfigNameOf(redirect.name) };
@@ -123,24 +110,8 @@ export function agentPolicyPluginConfiguration(redirect: RedirectSpec, endpoint:
   };
 }
 
-/**
- * The parser's Wasm filter in a VM with vm_id `weir` (the agent's shared-data namespace), told to
- * decide with the agent's policy for the redirect's endpoint. Same plugin name, root_id and
- * failure policy as buildParserFilterConfig.
- */
-function buildAgentPolicyFilterConfig(redirect: RedirectSpec, endpoint: string, moduleBytes: Uint8Array): PackedAny {
-  return packAny(NETWORK_WASM_TYPE_URL, {
-    config: {
-      name: filterConfigNameOf(redirect.name),
-      root_id: redirect.parser,
-      vm_config: { vm_id: WEIR_POLICY_VM_ID, runtime: V8_RUNTIME, code: { local: { inline_bytes: moduleBytes } } },
-      configuration: packAny('type.googleapis.com/google.protobuf.StringValue', { value: JSON.stringify(agentPolicyPluginConfiguration(redirect, endpoint)) }),
-      failure_policy: 'FAIL_RELOAD',
-    },
-  });
-}
-
-function readParserModule(filtersDir: string, parser: string, readModule: (file: string) => Uint8Array): Uint8Array {
+/** Reads `<filtersDir>/<parser>.wasm`, with an error that says what to do when it is missing. */
+export function readParserModule(filtersDir: string, parser: string, readModule: (file: string) => Uint8Array): Uint8Array {
   const file = path.join(filtersDir, `${parser}.wasm`);
   try {
     return readModule(file);
