@@ -1,0 +1,202 @@
+// The parts of an interception deployment, run inside the namespaces of a netns lab
+// (netns-lab.ts): `weir serve` in the node namespace (its REST API on a unix socket the test
+// reaches from the host namespace), Envoy as uid 1337 in a workload's namespace (a sidecar) or in
+// the node's, memcached in a server namespace, and the unmodified clients (memjs, the `memcached`
+// npm client, nc) in a client namespace. Everything started here is stopped by pid through the
+// lab or the returned handles.
+import { type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import readline from 'node:readline';
+import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
+import { projectRoot } from '../../server/envoy/binary.ts';
+import { renderBootstrap } from '../../server/xds/bootstrap.ts';
+import { bootstrapOptionsFrom } from '../../server/cli/cli.ts';
+import { runWeirCli, type CliRun } from '../../demo/weir-process.ts';
+import type { Lab, Workload } from './netns-lab.ts';
+import type { ClientReply, ClientRequest } from './namespace-memcache-client.ts';
+
+export const ENVOY_UID = 1337;
+const WEIR_BIN = path.join(projectRoot, 'bin', 'weir.js');
+const TSX_BIN = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
+const FILTERS_DIR = path.join(projectRoot, 'build', 'filters');
+
+export interface NamespacedServe {
+  xdsPort: number;
+  socket: string;
+  policiesDir: string;
+  log(): string;
+  /** `weir ARGS` against this server's API. */
+  cli(args: readonly string[], stdin?: string): Promise<CliRun>;
+  /** GET an API path over the socket. */
+  get(pathAndQuery: string): Promise<{ status: number; body: string }>;
+  stop(): Promise<void>;
+}
+
+/** Starts `weir serve` in `ns` with xDS on 0.0.0.0 (a free port) and `policies` in its store. */
+export async function startServeIn(lab: Lab, ns: string, dir: string, policies: Record<string, string>): Promise<NamespacedServe> {
+  const policiesDir = path.join(dir, 'policies');
+  fs.mkdirSync(policiesDir, { recursive: true });
+  for (const [name, text] of Object.entries(policies)) fs.writeFileSync(path.join(policiesDir, name), text);
+  const socket = path.join(dir, 'weir.sock');
+  const configFile = path.join(dir, 'weir.yaml');
+  fs.writeFileSync(configFile, [
+    'xds: { address: 0.0.0.0, port: 0, batchWindowMs: 10 }',
+    'policies: { dir: policies }',
+    'api: { socket: weir.sock }',
+    `filters: { dir: ${JSON.stringify(FILTERS_DIR)} }`,
+  ].join('\n'));
+  const child = lab.spawn(ns, process.execPath, [WEIR_BIN, 'serve', '--config', configFile]);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const xdsPort = await new Promise<number>((resolve, reject) => {
+    const check = (): void => {
+      const ready = /"xdsPort":(\d+)[^\n]*"msg":"weir serve ready"/.exec(output);
+      if (ready !== null) {
+        done();
+        resolve(Number(ready[1]));
+      }
+    };
+    const exited = (): void => {
+      done();
+      reject(new Error(`weir serve exited during start-up:\n${output}`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`weir serve did not get ready in 20 s:\n${output}`));
+    }, 20_000);
+    const done = (): void => {
+      clearTimeout(timer);
+      child.stdout?.off('data', check);
+      child.off('exit', exited);
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', exited);
+  });
+  return {
+    xdsPort,
+    socket,
+    policiesDir,
+    log: () => output,
+    cli: (args, stdin) => runWeirCli(args, { socket, ...(stdin === undefined ? {} : { stdin }) }),
+    get: (pathAndQuery) =>
+      new Promise((resolve, reject) => {
+        const request = http.get({ socketPath: socket, path: pathAndQuery }, (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+        request.on('error', reject);
+      }),
+    stop: () => stopChild(child),
+  };
+}
+
+export interface ProxyDeployment {
+  envoy: EnvoyProcess;
+  nodeId: string;
+  bootstrapArgs: string[];
+}
+
+/**
+ * Starts Envoy as uid 1337 in `ns` from `weir bootstrap ARGS --xds ADDRESS:PORT` (the agent's
+ * Wasm is the repository's build). Resolves once it runs; readiness is the caller's to check (from
+ * inside the namespace, where its admin and 15021 listen).
+ */
+export async function startNamespacedEnvoy(lab: Lab, ns: string, bootstrapArgs: string[]): Promise<ProxyDeployment> {
+  const options = bootstrapOptionsFrom(bootstrapArgs);
+  const envoy = await startEnvoy({
+    bootstrapYaml: renderBootstrap({ ...options, agentWasmFile: path.join(FILTERS_DIR, 'agent.wasm') }),
+    launcher: lab.launcher(ns, ENVOY_UID),
+    workDirOwner: { uid: ENVOY_UID, gid: ENVOY_UID },
+    componentLogLevel: 'wasm:info,config:warning',
+  });
+  return { envoy, nodeId: options.nodeId ?? 'weir-node', bootstrapArgs };
+}
+
+/** An HTTP GET from inside `ns` (curl); status 0 when nothing answered. */
+export function curlIn(lab: Lab, ns: string, url: string): { status: number; body: string } {
+  const result = lab.exec(ns, 'curl', ['-s', '-m', '5', '-w', '\n%{http_code}', url]);
+  const lines = result.stdout.split('\n');
+  const status = Number(lines.pop() ?? '0');
+  return { status, body: lines.join('\n') };
+}
+
+/** Starts memcached on `workload.ip`:11211 inside its namespace and waits until it answers. */
+export async function startMemcachedIn(lab: Lab, workload: Workload): Promise<ChildProcess> {
+  const child = lab.spawn(workload.ns, '/usr/bin/memcached', ['-l', workload.ip, '-p', '11211', '-U', '0', '-m', '16', '-t', '1', '-u', 'root']);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (ncIn(lab, workload.ns, workload.ip, 11211, 'version\r\n').startsWith('VERSION')) return child;
+    if (child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`memcached did not answer on ${workload.ip}:11211 in ${workload.ns}`);
+}
+
+/** The guide's `printf REQUESTS | nc HOST PORT`, run in `ns`: what came back (empty when refused). */
+export function ncIn(lab: Lab, ns: string, host: string, port: number, requests: string, options: { uid?: number } = {}): string {
+  return lab.exec(ns, 'nc', ['-q', '1', '-w', '3', host, String(port)], { input: requests, ...options }).stdout;
+}
+
+/** memcached's own counters (`stats`), read inside the server's namespace, where nothing captures loopback-to-self traffic. */
+export function memcachedStats(lab: Lab, server: Workload): Record<string, number> {
+  const stats: Record<string, number> = {};
+  for (const line of ncIn(lab, server.ns, server.ip, 11211, 'stats\r\n').split('\r\n')) {
+    const [tag, name, value] = line.split(' ');
+    if (tag === 'STAT' && name !== undefined && value !== undefined && /^\d+$/.test(value)) stats[name] = Number(value);
+  }
+  return stats;
+}
+
+/** What memcached holds under `key`, read inside the server's namespace (undefined: nothing). */
+export function memcachedValue(lab: Lab, server: Workload, key: string): string | undefined {
+  const reply = ncIn(lab, server.ns, server.ip, 11211, `get ${key}\r\n`);
+  const match = /^VALUE \S+ \d+ \d+\r\n(.*)\r\nEND\r\n$/s.exec(reply);
+  return match?.[1];
+}
+
+export interface NamespacedClients {
+  call(request: Omit<ClientRequest, 'id'>): Promise<ClientReply>;
+  stop(): Promise<void>;
+}
+
+/** memjs and the memcached npm client in `ns`, talking to HOST:PORT over connections they keep open. */
+export function memcacheClientsIn(lab: Lab, ns: string, host: string, port: number): NamespacedClients {
+  const child = lab.spawn(ns, TSX_BIN, [path.join(projectRoot, 'test', 'support', 'namespace-memcache-client.ts'), host, String(port)]);
+  const pending = new Map<number, (reply: ClientReply) => void>();
+  let nextId = 1;
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+    const reply = JSON.parse(line) as ClientReply;
+    pending.get(reply.id)?.(reply);
+    pending.delete(reply.id);
+  });
+  return {
+    call: (request) =>
+      new Promise((resolve, reject) => {
+        if (child.exitCode !== null) {
+          reject(new Error(`the client process in ${ns} exited: ${stderr}`));
+          return;
+        }
+        const id = nextId++;
+        pending.set(id, resolve);
+        child.stdin?.write(`${JSON.stringify({ ...request, id })}\n`);
+      }),
+    stop: async () => {
+      child.stdin?.end();
+      await stopChild(child);
+    },
+  };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
