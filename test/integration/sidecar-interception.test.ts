@@ -52,10 +52,7 @@ describe.skipIf(missing !== undefined)(`sidecar interception in network namespac
     '--mode', 'sidecar', '--endpoint-name', 'memcd-server', '--endpoint-ip', server.ip, '--label', 'app=memcd-server', '--namespace', 'default',
     '--xds', `${gatewayOf(server)}:${xdsPort}`,
   ];
-  const waitEnforcing = async (nodeId: string): Promise<void> => {
-    const run = await serve.cli(['policy', 'wait', '--node', nodeId, '--timeout', '30']);
-    if (run.code !== 0) throw new Error(`weir policy wait --node ${nodeId}: ${run.stdout}${run.stderr}\n${context()}`);
-  };
+  const waitEnforcing = (nodeId: string): Promise<void> => serve.waitEnforcing(nodeId);
   const waitReady = async (workload: Workload): Promise<void> => {
     await waitFor(() => curlIn(lab, workload.ns, `http://${workload.ip}:15021/healthz/ready`).status === 200, 30_000, `${workload.ns}'s sidecar ready on 15021`, context);
   };
@@ -127,12 +124,12 @@ describe.skipIf(missing !== undefined)(`sidecar interception in network namespac
     const connections = memcachedStats(lab, server)['total_connections'] ?? 0;
     const widened = SECURE_FLEET.replace('app: a-wing\n      toPorts:\n        - ports:\n            - port: \'11211\'\n              protocol: TCP\n          rules:\n            l7proto: memcache\n            l7:\n', "app: a-wing\n      toPorts:\n        - ports:\n            - port: '11211'\n              protocol: TCP\n          rules:\n            l7proto: memcache\n            l7:\n              - command: get\n                keyExact: xwing-coord\n");
     expect(widened).not.toBe(SECURE_FLEET);
-    expect((await serve.cli(['policy', 'import', '-', '--name', 'secure-fleet.yaml'], widened)).code).toBe(0);
+    await serve.importFile('secure-fleet.yaml', widened);
     await waitEnforcing(sidecar.nodeId);
     expect(await aWingClients.call({ client: 'memjs', op: 'get', key: 'xwing-coord' })).toMatchObject({ ok: true, value: '8,1' });
     // Same connection: memcached counted only the stats connection of this check.
     expect((memcachedStats(lab, server)['total_connections'] ?? 0) - connections).toBe(1);
-    expect((await serve.cli(['policy', 'import', '-', '--name', 'secure-fleet.yaml'], SECURE_FLEET)).code).toBe(0);
+    await serve.importFile('secure-fleet.yaml', SECURE_FLEET);
     await waitEnforcing(sidecar.nodeId);
   });
 
@@ -157,7 +154,7 @@ describe.skipIf(missing !== undefined)(`sidecar interception in network namespac
   });
 
   it('enforces the 1.3 release post policy (alliance/fleet/ prefixes by function)', async () => {
-    expect((await serve.cli(['policy', 'delete', 'secure-fleet.yaml'])).code).toBe(0);
+    expect((await serve.api('DELETE', '/v1/policies/secure-fleet.yaml')).status).toBe(200);
     for (const [name, text] of Object.entries({
       'rebel-alliance.yaml': REBEL_ALLIANCE,
       'a-wing.yaml': endpointDoc('a-wing', aWing.ip, { function: 'fleet-maintanence' }),
@@ -165,8 +162,7 @@ describe.skipIf(missing !== undefined)(`sidecar interception in network namespac
       // The store's definition of the server's endpoint wins over the sidecar's metadata.
       'memcd-server.yaml': endpointDoc('memcd-server', server.ip, { app: 'memcached' }),
     })) {
-      const run = await serve.cli(['policy', 'import', '-', '--name', name], text);
-      expect(run.code, run.stderr).toBe(0);
+      await serve.importFile(name, text);
     }
     await waitEnforcing(sidecar.nodeId);
     expect(ncIn(lab, aWing.ns, server.ip, 11211, 'set alliance/fleet/a 0 600 2\r\nok\r\n')).toBe('STORED\r\n');
@@ -175,4 +171,57 @@ describe.skipIf(missing !== undefined)(`sidecar interception in network namespac
     expect(ncIn(lab, aWing.ns, server.ip, 11211, 'get empire/plans\r\n')).toBe('CLIENT_ERROR access denied\r\n');
     expect(memcachedValue(lab, server, 'alliance/fleet/a')).toBe('ok');
   });
+
+  it('enforces egress in a client-side sidecar: only what the client may send leaves its namespace', async () => {
+    await serve.importFile('a-wing-egress.yaml', A_WING_EGRESS);
+    expect(lab.exec(lab.node.ns, process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), 'sidecar', 'iptables', '--network-namespace', aWing.ns]).status).toBe(0);
+    const clientSidecar = await startNamespacedEnvoy(lab, aWing.ns, [
+      '--mode', 'sidecar', '--endpoint-name', 'a-wing', '--endpoint-ip', aWing.ip, '--label', 'function=fleet-maintanence', '--xds', `${gatewayOf(aWing)}:${serve.xdsPort}`,
+    ]);
+    try {
+      await waitReady(aWing);
+      await serve.waitEnforcing(clientSidecar.nodeId);
+      // The server's ingress policy lets fleet maintenance write; a-wing's egress policy only lets it read.
+      expect(ncIn(lab, aWing.ns, server.ip, 11211, 'get alliance/fleet/a\r\n')).toBe('VALUE alliance/fleet/a 0 2\r\nok\r\nEND\r\n');
+      expect(ncIn(lab, aWing.ns, server.ip, 11211, 'set alliance/fleet/a 0 600 2\r\nxx\r\n')).toBe('CLIENT_ERROR access denied\r\n');
+      expect(memcachedValue(lab, server, 'alliance/fleet/a')).toBe('ok');
+      const flows = await serve.api('GET', '/v1/flows?follow=false&last=200');
+      const denials = flows.text.split('\n').filter((line) => line.startsWith('data: ')).map((line) => JSON.parse(line.slice(6)) as { nodeId: string; direction: string; type: string; fields?: Record<string, string> });
+      expect(denials).toContainEqual(expect.objectContaining({ nodeId: clientSidecar.nodeId, direction: 'egress', type: 'Denied', fields: expect.objectContaining({ command: 'set' }) }));
+      // Destinations and ports the egress policy does not name are denied: x-wing's listener gets nothing.
+      const listener = lab.spawn(xWing.ns, 'nc', ['-l', xWing.ip, '7200']);
+      let received = '';
+      listener.stdout?.on('data', (chunk: Buffer) => (received += chunk.toString()));
+      const closed = new Promise((resolve) => listener.once('exit', resolve));
+      await waitFor(() => lab.exec(xWing.ns, 'ss', ['-ltn', `sport = :7200`]).stdout.includes('7200'), 10_000, "x-wing's nc listening");
+      expect(ncIn(lab, aWing.ns, xWing.ip, 7200, 'secret coordinates\n')).toBe('');
+      await closed;
+      expect(received).toBe('');
+    } finally {
+      await clientSidecar.envoy.stop();
+    }
+  });
 });
+
+const A_WING_EGRESS = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: a-wing-egress
+spec:
+  endpointSelector:
+    matchLabels:
+      function: fleet-maintanence
+  egress:
+    - toEndpoints:
+        - matchLabels:
+            app: memcached
+      toPorts:
+        - ports:
+            - port: '11211'
+              protocol: TCP
+          rules:
+            l7proto: memcache
+            l7:
+              - command: get
+                keyPrefix: alliance/fleet/
+`;

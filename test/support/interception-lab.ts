@@ -6,14 +6,13 @@
 // lab or the returned handles.
 import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import readline from 'node:readline';
 import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { projectRoot } from '../../server/envoy/binary.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { bootstrapOptionsFrom } from '../../server/cli/cli.ts';
-import { runWeirCli, type CliRun } from '../../demo/weir-process.ts';
+import { apiTargetFrom, callApi, type ApiReply } from '../../server/cli/api-client.ts';
 import type { Lab, Workload } from './netns-lab.ts';
 import type { ClientReply, ClientRequest } from './namespace-memcache-client.ts';
 
@@ -27,10 +26,12 @@ export interface NamespacedServe {
   socket: string;
   policiesDir: string;
   log(): string;
-  /** `weir ARGS` against this server's API. */
-  cli(args: readonly string[], stdin?: string): Promise<CliRun>;
-  /** GET an API path over the socket. */
-  get(pathAndQuery: string): Promise<{ status: number; body: string }>;
+  /** One REST API call over the socket (what the weir CLI sends; the CLI itself is tested elsewhere). */
+  api(method: 'GET' | 'POST' | 'DELETE', pathAndQuery: string, body?: string): Promise<ApiReply>;
+  /** Imports a store file, as `weir policy import - --name NAME`; throws with the server's problems. */
+  importFile(name: string, text: string): Promise<void>;
+  /** Waits until the agent of `nodeId` enforces the current revision, as `weir policy wait --node`. */
+  waitEnforcing(nodeId: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,6 +48,8 @@ export async function startServeIn(lab: Lab, ns: string, dir: string, policies: 
     'api: { socket: weir.sock }',
     `filters: { dir: ${JSON.stringify(FILTERS_DIR)} }`,
   ].join('\n'));
+  const target = apiTargetFrom({ socket });
+  const api = (method: 'GET' | 'POST' | 'DELETE', pathAndQuery: string, body?: string): Promise<ApiReply> => callApi(target, { method, path: pathAndQuery, ...(body === undefined ? {} : { body }) });
   const child = lab.spawn(ns, process.execPath, [WEIR_BIN, 'serve', '--config', configFile]);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -80,16 +83,15 @@ export async function startServeIn(lab: Lab, ns: string, dir: string, policies: 
     socket,
     policiesDir,
     log: () => output,
-    cli: (args, stdin) => runWeirCli(args, { socket, ...(stdin === undefined ? {} : { stdin }) }),
-    get: (pathAndQuery) =>
-      new Promise((resolve, reject) => {
-        const request = http.get({ socketPath: socket, path: pathAndQuery }, (response) => {
-          let body = '';
-          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-        });
-        request.on('error', reject);
-      }),
+    api,
+    importFile: async (name, text) => {
+      const reply = await api('POST', `/v1/policies?file=${encodeURIComponent(name)}`, text);
+      if (reply.status !== 200) throw new Error(`importing ${name}: ${reply.status} ${reply.text}`);
+    },
+    waitEnforcing: async (nodeId) => {
+      const reply = await api('GET', `/v1/policies/wait?node=${encodeURIComponent(nodeId)}&timeout=60`);
+      if (reply.status !== 200) throw new Error(`waiting for ${nodeId} to enforce: ${reply.status} ${reply.text}\nweir serve:\n${output.slice(-4000)}`);
+    },
     stop: () => stopChild(child),
   };
 }
