@@ -17,6 +17,7 @@ import { proxyList } from './proxy-command.ts';
 import { PARSER_USAGE, runParserCommand } from './parser-command.ts';
 import { runServe } from './serve-command.ts';
 import { runSidecarCommand, SIDECAR_USAGE, SidecarUsageError } from './sidecar-command.ts';
+import { NODE_USAGE, runNodeCommand } from './node-command.ts';
 import { metricsCli, monitorCli, OBSERVABILITY_USAGE, ObservabilityUsageError, statusCli } from '../metrics/observability-cli.ts';
 
 const USAGE = `usage:
@@ -39,6 +40,7 @@ const USAGE = `usage:
   weir identity list                          identities with labels, and the IP -> identity map
   weir proxy list                             each proxy's enforced revision, sent/ACKed/NACKed versions
 ${SIDECAR_USAGE}
+${NODE_USAGE}
 ${OBSERVABILITY_USAGE}
 ${PARSER_USAGE}
 API commands take [-o table|json] [--socket PATH | --server URL [--token-file FILE]]
@@ -81,6 +83,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await runParserCommand(rest);
       case 'sidecar':
         process.stdout.write(runSidecarCommand(rest));
+        return 0;
+      case 'node':
+        process.stdout.write(runNodeCommand(rest));
         return 0;
       case undefined:
       case 'help':

@@ -3,7 +3,7 @@
 // --network-namespace names), printed with --dry-run, removed with --cleanup. Defaults are the
 // values Istio's injector passes to istio-init, so the bare command captures like an injected pod.
 import { parseArgs } from 'node:util';
-import { applyCapture, dryRunText, namespaceRunner, removeCapture, type CaptureChange } from '../interception/capture-apply.ts';
+import { applyCapture, dryRunText, namespaceRunner, ownedCaptureRules, removeCapture, type CaptureChange } from '../interception/capture-apply.ts';
 import { buildCaptureRules, SIDECAR_CAPTURE_DEFAULTS, type CaptureOptions } from '../interception/capture-rules.ts';
 
 export const SIDECAR_USAGE = `  weir sidecar iptables [-p PORT] [-z PORT] [-e PORT] [-u UIDS] [-g GIDS] [-m REDIRECT|TPROXY]
@@ -114,17 +114,17 @@ export function runSidecarCommand(args: readonly string[]): string {
   const command = sidecarIptablesFrom(rest);
   let ruleSet;
   try {
-    ruleSet = buildCaptureRules(command.options);
+    ruleSet = ownedCaptureRules(buildCaptureRules(command.options));
   } catch (error) {
     throw new SidecarUsageError(error instanceof Error ? error.message : String(error));
   }
   if (command.action === 'dry-run') return dryRunText(ruleSet);
   const run = namespaceRunner(command.networkNamespace);
   const changes = command.action === 'cleanup' ? removeCapture(ruleSet, run) : applyCapture(ruleSet, run);
-  return changes.map(describe).join('\n') + '\n';
+  return changes.map(describeCaptureChange).join('\n') + '\n';
 }
 
-function describe(change: CaptureChange): string {
+export function describeCaptureChange(change: CaptureChange): string {
   const family = change.family === 'ipv4' ? 'IPv4' : 'IPv6';
   switch (change.outcome) {
     case 'installed':

@@ -51,33 +51,59 @@ export interface CaptureChange {
 
 export class CaptureCommandError extends Error {}
 
-/** Installs the rules (both families as configured), then the TPROXY policy route. */
-export function applyCapture(ruleSet: CaptureRuleSet, run: CommandRunner): CaptureChange[] {
+/**
+ * Rules one command owns in a namespace: every chain named with `chainPrefix` is its own, and so is
+ * every jump to one; `policyRoute` is the TPROXY route (`ip rule fwmark MARK lookup TABLE` and a
+ * local default route in TABLE) it adds beside them.
+ */
+export interface OwnedRuleSet {
+  chainPrefix: string;
+  ipv4: readonly CaptureRule[];
+  ipv6: readonly CaptureRule[];
+  families: readonly IpFamily[];
+  policyRoute?: { mark: string; table: string };
+}
+
+/** Istio's capture rules as an owned rule set (chains ISTIO_*). */
+export function ownedCaptureRules(ruleSet: CaptureRuleSet): OwnedRuleSet {
+  const { mode, inboundPorts, tproxyMark, tproxyRouteTable, ipv6 } = ruleSet.options;
+  const tproxyRoute = mode === 'TPROXY' && (inboundPorts === '*' || inboundPorts.length > 0);
+  return {
+    chainPrefix: 'ISTIO_',
+    ipv4: ruleSet.ipv4,
+    ipv6: ruleSet.ipv6,
+    families: ipv6 ? ['ipv4', 'ipv6'] : ['ipv4'],
+    ...(tproxyRoute ? { policyRoute: { mark: tproxyMark, table: tproxyRouteTable } } : {}),
+  };
+}
+
+/** Installs the rules (both families as configured), then the policy route. */
+export function applyCapture(owned: OwnedRuleSet, run: CommandRunner): CaptureChange[] {
   const changes: CaptureChange[] = [];
-  for (const family of families(ruleSet)) {
-    const rules = family === 'ipv4' ? ruleSet.ipv4 : ruleSet.ipv6;
+  for (const family of owned.families) {
+    const rules = family === 'ipv4' ? owned.ipv4 : owned.ipv6;
     const tools = TOOLS[family];
-    const current = parseSave(must(run, tools.save, []).stdout);
-    if (isInPlace(rules, current, family, run)) {
+    const current = parseSave(must(run, tools.save, []).stdout, owned.chainPrefix);
+    if (isInPlace(rules, current, family, run, owned.chainPrefix)) {
       changes.push({ family, outcome: 'unchanged' });
       continue;
     }
-    const input = removalInput(rules, current, family, run, { keepExpectedChains: true }) + restoreInputAfterRemoval(rules, current);
+    const input = removalInput(rules, current, family, run, { keepExpectedChains: true, chainPrefix: owned.chainPrefix }) + restoreInputAfterRemoval(rules, current);
     must(run, tools.restore, ['--noflush'], mergeTables(input));
-    changes.push({ family, outcome: current.istioChains.size > 0 ? 'reconciled' : 'installed' });
+    changes.push({ family, outcome: current.ownedChains.size > 0 ? 'reconciled' : 'installed' });
   }
-  if (usesTproxyRoute(ruleSet)) for (const family of families(ruleSet)) addTproxyRoute(ruleSet, family, run);
+  if (owned.policyRoute !== undefined) for (const family of owned.families) addPolicyRoute(owned.policyRoute, family, run);
   return changes;
 }
 
-/** Removes the ISTIO_* chains, every jump to them and the other rules the flags describe; then the TPROXY route. */
-export function removeCapture(ruleSet: CaptureRuleSet, run: CommandRunner): CaptureChange[] {
+/** Removes the owned chains, every jump to them and the other rules of the set; then the policy route. */
+export function removeCapture(owned: OwnedRuleSet, run: CommandRunner): CaptureChange[] {
   const changes: CaptureChange[] = [];
-  for (const family of families(ruleSet)) {
-    const rules = family === 'ipv4' ? ruleSet.ipv4 : ruleSet.ipv6;
+  for (const family of owned.families) {
+    const rules = family === 'ipv4' ? owned.ipv4 : owned.ipv6;
     const tools = TOOLS[family];
-    const current = parseSave(must(run, tools.save, []).stdout);
-    const input = removalInput(rules, current, family, run, { keepExpectedChains: false });
+    const current = parseSave(must(run, tools.save, []).stdout, owned.chainPrefix);
+    const input = removalInput(rules, current, family, run, { keepExpectedChains: false, chainPrefix: owned.chainPrefix });
     if (input === '') {
       changes.push({ family, outcome: 'absent' });
       continue;
@@ -85,69 +111,62 @@ export function removeCapture(ruleSet: CaptureRuleSet, run: CommandRunner): Capt
     must(run, tools.restore, ['--noflush'], mergeTables(input));
     changes.push({ family, outcome: 'removed' });
   }
-  if (usesTproxyRoute(ruleSet)) for (const family of families(ruleSet)) removeTproxyRoute(ruleSet, family, run);
+  if (owned.policyRoute !== undefined) for (const family of owned.families) removePolicyRoute(owned.policyRoute, family, run);
   return changes;
 }
 
 /** What `--dry-run` prints: the iptables-restore input per family, then the route commands. */
-export function dryRunText(ruleSet: CaptureRuleSet): string {
-  let text = `# IPv4: iptables-restore --noflush\n${restoreInput(ruleSet.ipv4)}`;
-  if (ruleSet.options.ipv6) text += `# IPv6: ip6tables-restore --noflush\n${restoreInput(ruleSet.ipv6)}`;
-  if (usesTproxyRoute(ruleSet)) {
-    for (const family of families(ruleSet)) {
-      for (const command of tproxyRouteCommands(ruleSet, family)) text += `# then: ip ${command.join(' ')}\n`;
+export function dryRunText(owned: OwnedRuleSet): string {
+  let text = '';
+  for (const family of owned.families) {
+    text += family === 'ipv4' ? `# IPv4: iptables-restore --noflush\n${restoreInput(owned.ipv4)}` : `# IPv6: ip6tables-restore --noflush\n${restoreInput(owned.ipv6)}`;
+  }
+  if (owned.policyRoute !== undefined) {
+    for (const family of owned.families) {
+      for (const command of policyRouteCommands(owned.policyRoute, family)) text += `# then: ip ${command.join(' ')}\n`;
     }
   }
   return text;
 }
 
-function families(ruleSet: CaptureRuleSet): IpFamily[] {
-  return ruleSet.options.ipv6 ? ['ipv4', 'ipv6'] : ['ipv4'];
-}
+type PolicyRoute = NonNullable<OwnedRuleSet['policyRoute']>;
 
-function usesTproxyRoute(ruleSet: CaptureRuleSet): boolean {
-  const { mode, inboundPorts } = ruleSet.options;
-  return mode === 'TPROXY' && (inboundPorts === '*' || inboundPorts.length > 0);
-}
-
-function tproxyRouteCommands(ruleSet: CaptureRuleSet, family: IpFamily): string[][] {
-  const { tproxyMark, tproxyRouteTable } = ruleSet.options;
+function policyRouteCommands(route: PolicyRoute, family: IpFamily): string[][] {
   return [
-    [TOOLS[family].ip, 'rule', 'add', 'fwmark', tproxyMark, 'lookup', tproxyRouteTable],
-    [TOOLS[family].ip, 'route', 'replace', 'local', 'default', 'dev', 'lo', 'table', tproxyRouteTable],
+    [TOOLS[family].ip, 'rule', 'add', 'fwmark', route.mark, 'lookup', route.table],
+    [TOOLS[family].ip, 'route', 'replace', 'local', 'default', 'dev', 'lo', 'table', route.table],
   ];
 }
 
-function addTproxyRoute(ruleSet: CaptureRuleSet, family: IpFamily, run: CommandRunner): void {
-  const [rule, route] = tproxyRouteCommands(ruleSet, family) as [string[], string[]];
-  if (!hasFwmarkRule(ruleSet, family, run)) must(run, 'ip', rule);
-  must(run, 'ip', route);
+function addPolicyRoute(route: PolicyRoute, family: IpFamily, run: CommandRunner): void {
+  const [rule, localRoute] = policyRouteCommands(route, family) as [string[], string[]];
+  if (!hasFwmarkRule(route, family, run)) must(run, 'ip', rule);
+  must(run, 'ip', localRoute);
 }
 
-function removeTproxyRoute(ruleSet: CaptureRuleSet, family: IpFamily, run: CommandRunner): void {
-  const { tproxyMark, tproxyRouteTable } = ruleSet.options;
+function removePolicyRoute(route: PolicyRoute, family: IpFamily, run: CommandRunner): void {
   const ip = TOOLS[family].ip;
-  while (hasFwmarkRule(ruleSet, family, run)) must(run, 'ip', [ip, 'rule', 'del', 'fwmark', tproxyMark, 'lookup', tproxyRouteTable]);
-  run('ip', [ip, 'route', 'del', 'local', 'default', 'dev', 'lo', 'table', tproxyRouteTable]);
+  while (hasFwmarkRule(route, family, run)) must(run, 'ip', [ip, 'rule', 'del', 'fwmark', route.mark, 'lookup', route.table]);
+  run('ip', [ip, 'route', 'del', 'local', 'default', 'dev', 'lo', 'table', route.table]);
 }
 
-function hasFwmarkRule(ruleSet: CaptureRuleSet, family: IpFamily, run: CommandRunner): boolean {
-  const { tproxyMark, tproxyRouteTable } = ruleSet.options;
-  const listed = must(run, 'ip', [TOOLS[family].ip, 'rule', 'show', 'fwmark', tproxyMark, 'lookup', tproxyRouteTable]).stdout;
+function hasFwmarkRule(route: PolicyRoute, family: IpFamily, run: CommandRunner): boolean {
+  const listed = must(run, 'ip', [TOOLS[family].ip, 'rule', 'show', 'fwmark', route.mark, 'lookup', route.table]).stdout;
   return listed.trim() !== '';
 }
 
-/** The ISTIO_* chains and the rules of built-in chains, per table, from iptables-save output. */
+/** The owned chains and the jumps to them from built-in chains, per table, from iptables-save output. */
 export interface SavedState {
-  /** `table:chain` of every ISTIO_* chain, with its rule count. */
-  istioChains: Map<string, number>;
-  /** Per table, the `-A CHAIN ...` lines of built-in chains that jump to an ISTIO_* chain. */
-  istioJumps: Map<IptablesTable, string[]>;
+  /** `table:chain` of every owned chain, with its rule count. */
+  ownedChains: Map<string, number>;
+  /** Per table, the `-A CHAIN ...` lines of built-in chains that jump to an owned chain. */
+  ownedJumps: Map<IptablesTable, string[]>;
 }
 
-export function parseSave(text: string): SavedState {
-  const istioChains = new Map<string, number>();
-  const istioJumps = new Map<IptablesTable, string[]>();
+export function parseSave(text: string, chainPrefix: string): SavedState {
+  const ownedChains = new Map<string, number>();
+  const ownedJumps = new Map<IptablesTable, string[]>();
+  const jump = new RegExp(`(^| )-j ${chainPrefix}\\S*( |$)`);
   let table: IptablesTable | undefined;
   for (const line of text.split('\n')) {
     if (line.startsWith('*')) {
@@ -156,26 +175,26 @@ export function parseSave(text: string): SavedState {
       continue;
     }
     if (table === undefined) continue;
-    if (line.startsWith(':ISTIO_')) {
-      istioChains.set(`${table}:${line.slice(1).split(' ')[0]}`, 0);
+    if (line.startsWith(`:${chainPrefix}`)) {
+      ownedChains.set(`${table}:${line.slice(1).split(' ')[0]}`, 0);
       continue;
     }
     if (!line.startsWith('-A ')) continue;
     const chain = line.split(' ')[1] ?? '';
-    if (chain.startsWith('ISTIO_')) {
+    if (chain.startsWith(chainPrefix)) {
       const key = `${table}:${chain}`;
-      istioChains.set(key, (istioChains.get(key) ?? 0) + 1);
-    } else if (/ -j ISTIO_\S+$/.test(line) || /(^| )-j ISTIO_\S+( |$)/.test(line)) {
-      const list = istioJumps.get(table) ?? [];
+      ownedChains.set(key, (ownedChains.get(key) ?? 0) + 1);
+    } else if (jump.test(line)) {
+      const list = ownedJumps.get(table) ?? [];
       list.push(line);
-      istioJumps.set(table, list);
+      ownedJumps.set(table, list);
     }
   }
-  return { istioChains, istioJumps };
+  return { ownedChains, ownedJumps };
 }
 
-function isInPlace(rules: readonly CaptureRule[], current: SavedState, family: IpFamily, run: CommandRunner): boolean {
-  if (current.istioChains.size === 0) return false;
+function isInPlace(rules: readonly CaptureRule[], current: SavedState, family: IpFamily, run: CommandRunner, chainPrefix: string): boolean {
+  if (current.ownedChains.size === 0) return false;
   const expectedCounts = new Map<string, number>();
   for (const [table, chains] of createdChains(rules)) for (const chain of chains) expectedCounts.set(`${table}:${chain}`, 0);
   for (const rule of rules) {
@@ -183,32 +202,32 @@ function isInPlace(rules: readonly CaptureRule[], current: SavedState, family: I
     const key = `${rule.table}:${rule.chain}`;
     expectedCounts.set(key, (expectedCounts.get(key) ?? 0) + 1);
   }
-  if (expectedCounts.size !== current.istioChains.size) return false;
-  for (const [key, count] of expectedCounts) if (current.istioChains.get(key) !== count) return false;
-  const expectedJumps = rules.filter((rule) => isBuiltInChain(rule.chain) && jumpTarget(rule)?.startsWith('ISTIO_')).length;
-  const currentJumps = [...current.istioJumps.values()].reduce((sum, list) => sum + list.length, 0);
+  if (expectedCounts.size !== current.ownedChains.size) return false;
+  for (const [key, count] of expectedCounts) if (current.ownedChains.get(key) !== count) return false;
+  const expectedJumps = rules.filter((rule) => isBuiltInChain(rule.chain) && jumpTarget(rule)?.startsWith(chainPrefix)).length;
+  const currentJumps = [...current.ownedJumps.values()].reduce((sum, list) => sum + list.length, 0);
   if (expectedJumps !== currentJumps) return false;
   return rules.every((rule) => run(TOOLS[family].iptables, checkArguments(rule)).status === 0);
 }
 
 /**
- * iptables-restore lines (with `*table` headers, merged later) that delete every jump to an
- * ISTIO_* chain from a built-in chain, the other built-in-chain rules of `rules` that are present,
- * flush every ISTIO_* chain and delete the ones not kept.
+ * iptables-restore lines (with `*table` headers, merged later) that delete every jump to an owned
+ * chain from a built-in chain, the other built-in-chain rules of `rules` that are present, flush
+ * every owned chain and delete the ones not kept.
  */
-function removalInput(rules: readonly CaptureRule[], current: SavedState, family: IpFamily, run: CommandRunner, options: { keepExpectedChains: boolean }): string {
+function removalInput(rules: readonly CaptureRule[], current: SavedState, family: IpFamily, run: CommandRunner, options: { keepExpectedChains: boolean; chainPrefix: string }): string {
   const lines: Array<[IptablesTable, string]> = [];
-  for (const [table, jumps] of current.istioJumps) for (const jump of jumps) lines.push([table, `-D${jump.slice(2)}`]);
+  for (const [table, jumps] of current.ownedJumps) for (const jump of jumps) lines.push([table, `-D${jump.slice(2)}`]);
   for (const rule of rules) {
-    if (!isBuiltInChain(rule.chain) || jumpTarget(rule)?.startsWith('ISTIO_')) continue;
+    if (!isBuiltInChain(rule.chain) || jumpTarget(rule)?.startsWith(options.chainPrefix)) continue;
     if (run(TOOLS[family].iptables, checkArguments(rule)).status === 0) lines.push([rule.table, deleteArguments(rule).join(' ')]);
   }
   const expected = createdChains(rules);
-  for (const key of current.istioChains.keys()) {
+  for (const key of current.ownedChains.keys()) {
     const [table, chain] = key.split(':') as [IptablesTable, string];
     lines.push([table, `-F ${chain}`]);
   }
-  for (const key of current.istioChains.keys()) {
+  for (const key of current.ownedChains.keys()) {
     const [table, chain] = key.split(':') as [IptablesTable, string];
     if (!(options.keepExpectedChains && expected.get(table)?.has(chain))) lines.push([table, `-X ${chain}`]);
   }
@@ -222,7 +241,7 @@ function restoreInputAfterRemoval(rules: readonly CaptureRule[], current: SavedS
     .filter((line, index, all) => {
       if (!line.startsWith('-N ')) return true;
       const table = tableAbove(all, index);
-      return !current.istioChains.has(`${table}:${line.slice(3)}`);
+      return !current.ownedChains.has(`${table}:${line.slice(3)}`);
     })
     .join('\n');
 }

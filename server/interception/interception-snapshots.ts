@@ -1,5 +1,6 @@
 // The snapshot each intercepting proxy gets from `weir serve`: the policy resources every proxy
-// shares, plus its own listener layout derived from its endpoint's compiled policy: a parser chain
+// shares, plus its own listener layout derived from compiled policy (a sidecar: its endpoint's; a
+// per-node proxy: every endpoint's, addressed by IP): a parser chain
 // for every single TCP port whose rules carry an l7proto with a built parser module, the `tcp`
 // guard for everything else (so ports and destinations no rule names follow Cilium's semantics:
 // denied once a policy selects the endpoint in that direction, passed otherwise, or denied in
@@ -13,6 +14,7 @@ import type { EncodedResource } from '../xds/resources/encoded-resource.ts';
 import { readParserModule, type FilterDelivery } from '../xds/redirect-snapshot.ts';
 import { buildSidecarResources, TCP_GUARD_PARSER, type SidecarPortParser } from '../xds/sidecar-snapshot.ts';
 import { Snapshot } from '../xds/snapshot.ts';
+import { buildNodeResources } from '../xds/node-snapshot.ts';
 import type { InterceptingProxy } from './intercepting-proxies.ts';
 
 export interface InterceptionSnapshotContext {
@@ -35,8 +37,19 @@ export function buildInterceptionSnapshot(proxy: InterceptingProxy, context: Int
     return bytes;
   };
   const options = { moduleFor, filterDelivery: context.filterDelivery };
-  const policy = context.policySet.endpoints.find((candidate) => candidate.endpoint === proxy.endpoint);
   const parserPorts = (direction: CompiledDirectionPolicy | undefined): SidecarPortParser[] => portParsers(direction, context, proxy.nodeId);
+  if (proxy.metadata.layout === 'node') {
+    const layout = buildNodeResources(
+      {
+        listenerPort: proxy.metadata.listenerPort ?? 0,
+        adminPort: proxy.metadata.adminPort,
+        endpoints: context.policySet.endpoints.map((policy) => ({ name: policy.endpoint, ips: policy.ips, inbound: parserPorts(policy.ingress), outbound: parserPorts(policy.egress) })),
+      },
+      options,
+    );
+    return new Snapshot([...context.policyResources, ...layout]);
+  }
+  const policy = context.policySet.endpoints.find((candidate) => candidate.endpoint === proxy.endpoint);
   const layout = buildSidecarResources(
     {
       endpoint: proxy.endpoint ?? '',

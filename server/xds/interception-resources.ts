@@ -32,7 +32,7 @@ function originalDstListenerFilter(): object {
 export function originalSrcListenerFilter(mark: number): object {
   return {
     name: 'envoy.filters.listener.original_src',
-    typed_config: packAny('type.googleapis.com/envoy.extensions.filters.listener.original_src.v3.OriginalSrc', { mark }),
+    typed_config: packAny('type.googleapis.com/envoy.extensions.filters.listener.original_src.v3.OriginalSrc', mark === 0 ? {} : { mark }),
   };
 }
 
@@ -71,12 +71,12 @@ export interface ChainMatch {
   sourcePrefixes?: readonly string[];
 }
 
-/** One filter chain: an optional policy-bound Wasm filter, then tcp_proxy to `cluster`. */
+/** One filter chain: policy-bound Wasm filters (each must allow), then tcp_proxy to `cluster`. */
 export interface GuardedChainSpec {
   name: string;
   match: ChainMatch;
-  /** The parser and what it enforces; omitted for chains that only forward (blackholes). */
-  guard?: AgentPolicyPluginConfiguration;
+  /** The parsers and what each enforces, in order; empty for chains that only forward (blackholes). */
+  guards: readonly AgentPolicyPluginConfiguration[];
   cluster: string;
 }
 
@@ -87,7 +87,7 @@ export interface InterceptionListenerSpec {
   mode: 'REDIRECT' | 'TPROXY';
   /** Hand connections to a listener bound to their original destination, when one exists (Istio's virtualOutbound). */
   useOriginalDst?: boolean;
-  /** TPROXY: connect upstream from the client's own address, with this mark on its packets. */
+  /** TPROXY: connect upstream from the client's own address, with this mark on its packets (0: none). */
   originalSourceMark?: number;
   chains: readonly GuardedChainSpec[];
   /** The chain for connections no other chain matches. */
@@ -105,9 +105,9 @@ export function buildInterceptionListener(spec: InterceptionListenerSpec, option
   const extensionConfigs: EncodedResource[] = [];
   const chain = (chainSpec: GuardedChainSpec): object => {
     const filters: object[] = [];
-    if (chainSpec.guard !== undefined) {
-      const pluginName = `weir.${spec.name}.${chainSpec.name}`;
-      const typedConfig: PackedAny = buildAgentPolicyFilterConfig({ pluginName, moduleBytes: options.moduleFor(chainSpec.guard.parser), configuration: chainSpec.guard });
+    for (const [index, guard] of chainSpec.guards.entries()) {
+      const pluginName = `weir.${spec.name}.${chainSpec.name}${chainSpec.guards.length > 1 ? `.${index}` : ''}`;
+      const typedConfig: PackedAny = buildAgentPolicyFilterConfig({ pluginName, moduleBytes: options.moduleFor(guard.parser), configuration: guard });
       if (options.filterDelivery === 'ecds') {
         extensionConfigs.push(buildExtensionConfig(pluginName, typedConfig));
         filters.push({ name: pluginName, config_discovery: { config_source: { ads: {}, resource_api_version: 'V3' }, type_urls: [NETWORK_WASM_TYPE_URL] } });

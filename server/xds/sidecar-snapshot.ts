@@ -69,14 +69,14 @@ export function buildSidecarResources(spec: SidecarLayoutSpec, options: Intercep
     direction,
     port,
   });
-  const blackhole = (port: number): GuardedChainSpec => ({ name: `blackhole-${port}`, match: { destinationPort: port }, cluster: BLACKHOLE_CLUSTER });
+  const blackhole = (port: number): GuardedChainSpec => ({ name: `blackhole-${port}`, match: { destinationPort: port }, guards: [], cluster: BLACKHOLE_CLUSTER });
   const inboundChains: GuardedChainSpec[] = [
     blackhole(SIDECAR_PORTS.inboundCapture),
-    ...spec.inbound.map(({ port, parser }) => ({ name: `inbound-${port}`, match: { destinationPort: port }, guard: guard('ingress', parser, port), cluster: INBOUND_PASSTHROUGH_CLUSTER })),
+    ...spec.inbound.map(({ port, parser }) => ({ name: `inbound-${port}`, match: { destinationPort: port }, guards: [guard('ingress', parser, port)], cluster: INBOUND_PASSTHROUGH_CLUSTER })),
   ];
   const outboundChains: GuardedChainSpec[] = [
     blackhole(SIDECAR_PORTS.outboundCapture),
-    ...spec.outbound.map(({ port, parser }) => ({ name: `outbound-${port}`, match: { destinationPort: port }, guard: guard('egress', parser, port), cluster: PASSTHROUGH_CLUSTER })),
+    ...spec.outbound.map(({ port, parser }) => ({ name: `outbound-${port}`, match: { destinationPort: port }, guards: [guard('egress', parser, port)], cluster: PASSTHROUGH_CLUSTER })),
   ];
   const tproxy = spec.interceptionMode === 'TPROXY';
   return [
@@ -92,7 +92,7 @@ export function buildSidecarResources(spec: SidecarLayoutSpec, options: Intercep
         mode: spec.interceptionMode,
         ...(tproxy ? { originalSourceMark: spec.tproxyMark ?? 1337 } : {}),
         chains: inboundChains,
-        defaultChain: { name: 'inbound-catchall', match: {}, guard: guard('ingress', TCP_GUARD_PARSER, 'destination'), cluster: INBOUND_PASSTHROUGH_CLUSTER },
+        defaultChain: { name: 'inbound-catchall', match: {}, guards: [guard('ingress', TCP_GUARD_PARSER, 'destination')], cluster: INBOUND_PASSTHROUGH_CLUSTER },
       },
       options,
     ),
@@ -103,7 +103,7 @@ export function buildSidecarResources(spec: SidecarLayoutSpec, options: Intercep
         mode: 'REDIRECT',
         useOriginalDst: true,
         chains: outboundChains,
-        defaultChain: { name: 'outbound-catchall', match: {}, guard: guard('egress', TCP_GUARD_PARSER, 'destination'), cluster: PASSTHROUGH_CLUSTER },
+        defaultChain: { name: 'outbound-catchall', match: {}, guards: [guard('egress', TCP_GUARD_PARSER, 'destination')], cluster: PASSTHROUGH_CLUSTER },
       },
       options,
     ),

@@ -107,15 +107,17 @@ export interface ProxyDeployment {
  * Wasm is the repository's build). Resolves once it runs; readiness is the caller's to check (from
  * inside the namespace, where its admin and 15021 listen).
  */
-export async function startNamespacedEnvoy(lab: Lab, ns: string, bootstrapArgs: string[]): Promise<ProxyDeployment> {
-  const options = bootstrapOptionsFrom(bootstrapArgs);
+export async function startNamespacedEnvoy(lab: Lab, ns: string, bootstrapArgs: string[], options: { transparent?: boolean } = {}): Promise<ProxyDeployment> {
+  const bootstrap = bootstrapOptionsFrom(bootstrapArgs);
+  // A per-node proxy binds transparent sockets (IP_TRANSPARENT): uid 1337 keeps CAP_NET_ADMIN for that.
+  const capabilities = options.transparent === true ? ['--inh-caps=+net_admin', '--ambient-caps=+net_admin'] : [];
   const envoy = await startEnvoy({
-    bootstrapYaml: renderBootstrap({ ...options, agentWasmFile: path.join(FILTERS_DIR, 'agent.wasm') }),
-    launcher: lab.launcher(ns, ENVOY_UID),
+    bootstrapYaml: renderBootstrap({ ...bootstrap, agentWasmFile: path.join(FILTERS_DIR, 'agent.wasm') }),
+    launcher: [...lab.launcher(ns, ENVOY_UID), ...capabilities],
     workDirOwner: { uid: ENVOY_UID, gid: ENVOY_UID },
     componentLogLevel: 'wasm:info,config:warning',
   });
-  return { envoy, nodeId: options.nodeId ?? 'weir-node', bootstrapArgs };
+  return { envoy, nodeId: bootstrap.nodeId ?? 'weir-node', bootstrapArgs };
 }
 
 /** An HTTP GET from inside `ns` (curl); status 0 when nothing answered. */
