@@ -107,7 +107,7 @@ export interface ProxyDeployment {
  * Wasm is the repository's build). Resolves once it runs; readiness is the caller's to check (from
  * inside the namespace, where its admin and 15021 listen).
  */
-export async function startNamespacedEnvoy(lab: Lab, ns: string, bootstrapArgs: string[], options: { transparent?: boolean } = {}): Promise<ProxyDeployment> {
+export async function startNamespacedEnvoy(lab: Lab, ns: string, bootstrapArgs: string[], options: { transparent?: boolean; concurrency?: number; logLevel?: 'info' | 'warning' } = {}): Promise<ProxyDeployment> {
   const bootstrap = bootstrapOptionsFrom(bootstrapArgs);
   // A per-node proxy binds transparent sockets (IP_TRANSPARENT): uid 1337 keeps CAP_NET_ADMIN for that.
   const capabilities = options.transparent === true ? ['--inh-caps=+net_admin', '--ambient-caps=+net_admin'] : [];
@@ -115,7 +115,8 @@ export async function startNamespacedEnvoy(lab: Lab, ns: string, bootstrapArgs: 
     bootstrapYaml: renderBootstrap({ ...bootstrap, agentWasmFile: path.join(FILTERS_DIR, 'agent.wasm') }),
     launcher: [...lab.launcher(ns, ENVOY_UID), ...capabilities],
     workDirOwner: { uid: ENVOY_UID, gid: ENVOY_UID },
-    componentLogLevel: 'wasm:info,config:warning',
+    componentLogLevel: options.logLevel === 'warning' ? 'wasm:warning,config:warning' : 'wasm:info,config:warning',
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
   });
   return { envoy, nodeId: bootstrap.nodeId ?? 'weir-node', bootstrapArgs };
 }
