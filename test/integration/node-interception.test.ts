@@ -11,17 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../server/envoy/binary.ts';
 import { waitFor } from '../filters/envoy-harness.ts';
 import { createLab, labPrerequisites, type Lab, type Workload } from '../support/netns-lab.ts';
-import { curlIn, memcacheClientsIn, memcachedStats, memcachedValue, ncIn, startMemcachedIn, startNamespacedEnvoy, startServeIn, type NamespacedServe, type ProxyDeployment } from '../support/interception-lab.ts';
+import { curlIn, endpointDoc, examplePolicy, memcacheClientsIn, memcachedStats, memcachedValue, ncIn, startMemcachedIn, startNamespacedEnvoy, startServeIn, type NamespacedServe, type ProxyDeployment } from '../support/interception-lab.ts';
 
 const missing = labPrerequisites();
-const SECURE_FLEET = fs.readFileSync(path.join(projectRoot, 'examples', 'policies', 'memcached-secure-fleet.yaml'), 'utf8');
-const REBEL_ALLIANCE = fs.readFileSync(path.join(projectRoot, 'examples', 'policies', 'memcached-rebel-alliance.yaml'), 'utf8');
+const SECURE_FLEET = examplePolicy('memcached-secure-fleet.yaml');
+const REBEL_ALLIANCE = examplePolicy('memcached-rebel-alliance.yaml');
 const LISTENER_PORT = 15006;
 
-function endpointDoc(name: string, ip: string, labels: Record<string, string>): string {
-  const labelLines = Object.entries(labels).map(([key, value]) => `    ${key}: ${value}`).join('\n');
-  return `apiVersion: weir.dev/v1\nkind: Endpoint\nmetadata: { name: ${name} }\nspec:\n  ips: [${ip}]\n  labels:\n${labelLines}\n`;
-}
 
 describe.skipIf(missing !== undefined)(`per-node interception with TPROXY${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
   let lab: Lab;

@@ -15,6 +15,8 @@ import { waitFor } from '../filters/envoy-harness.ts';
 import { createLab, gatewayOf, labPrerequisites, type Lab, type Workload } from '../support/netns-lab.ts';
 import {
   curlIn,
+  endpointDoc,
+  examplePolicy,
   ENVOY_UID,
   memcacheClientsIn,
   memcachedStats,
@@ -29,13 +31,9 @@ import {
 } from '../support/interception-lab.ts';
 
 const missing = labPrerequisites();
-const SECURE_FLEET = fs.readFileSync(path.join(projectRoot, 'examples', 'policies', 'memcached-secure-fleet.yaml'), 'utf8');
-const REBEL_ALLIANCE = fs.readFileSync(path.join(projectRoot, 'examples', 'policies', 'memcached-rebel-alliance.yaml'), 'utf8');
+const SECURE_FLEET = examplePolicy('memcached-secure-fleet.yaml');
+const REBEL_ALLIANCE = examplePolicy('memcached-rebel-alliance.yaml');
 
-function endpointDoc(name: string, ip: string, labels: Record<string, string>): string {
-  const labelLines = Object.entries(labels).map(([key, value]) => `    ${key}: ${value}`).join('\n');
-  return `apiVersion: weir.dev/v1\nkind: Endpoint\nmetadata: { name: ${name} }\nspec:\n  ips: [${ip}]\n  labels:\n${labelLines}\n`;
-}
 
 describe.skipIf(missing !== undefined)(`sidecar interception in network namespaces${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
   let lab: Lab;

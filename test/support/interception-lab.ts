@@ -205,3 +205,14 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
   clearTimeout(timer);
 }
+
+/** A `weir.dev/v1` Endpoint store document. */
+export function endpointDoc(name: string, ip: string, labels: Record<string, string>): string {
+  const labelLines = Object.entries(labels).map(([key, value]) => `    ${key}: ${value}`).join('\n');
+  return `apiVersion: weir.dev/v1\nkind: Endpoint\nmetadata: { name: ${name} }\nspec:\n  ips: [${ip}]\n  labels:\n${labelLines}\n`;
+}
+
+/** An example policy of examples/policies, as text. */
+export function examplePolicy(file: 'memcached-secure-fleet.yaml' | 'memcached-rebel-alliance.yaml'): string {
+  return fs.readFileSync(path.join(projectRoot, 'examples', 'policies', file), 'utf8');
+}
