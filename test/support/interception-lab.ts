@@ -15,6 +15,7 @@ import { bootstrapOptionsFrom } from '../../server/cli/cli.ts';
 import { apiTargetFrom, callApi, type ApiReply } from '../../server/cli/api-client.ts';
 import type { Lab, Workload } from './netns-lab.ts';
 import type { ClientReply, ClientRequest } from './namespace-memcache-client.ts';
+import type { CqlOutcome } from './namespace-cql-client.ts';
 
 export const ENVOY_UID = 1337;
 const WEIR_BIN = path.join(projectRoot, 'bin', 'weir.js');
@@ -215,4 +216,19 @@ export function endpointDoc(name: string, ip: string, labels: Record<string, str
 /** An example policy of examples/policies, as text. */
 export function examplePolicy(file: 'memcached-secure-fleet.yaml' | 'memcached-rebel-alliance.yaml'): string {
   return fs.readFileSync(path.join(projectRoot, 'examples', 'policies', file), 'utf8');
+}
+
+/** Runs CQL statements with cassandra-driver inside `ns`, one connection to HOST:PORT; one outcome per statement. */
+export function cqlIn(lab: Lab, ns: string, host: string, port: number, statements: readonly string[]): CqlOutcome[] {
+  const run = lab.exec(ns, TSX_BIN, [path.join(projectRoot, 'test', 'support', 'namespace-cql-client.ts'), host, String(port)], { input: JSON.stringify(statements), timeoutMs: 120_000 });
+  const outcomes = run.stdout.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as CqlOutcome);
+  if (outcomes.length === 0) throw new Error(`cassandra-driver in ${ns} printed nothing: ${run.stderr}`);
+  return outcomes;
+}
+
+/** Whether a CQL native port in `ns` answers OPTIONS with SUPPORTED (a raw v4 frame through nc). */
+export function cqlAnswersIn(lab: Lab, ns: string, host: string, port: number): boolean {
+  const reply = lab.exec(ns, 'nc', ['-q', '1', '-w', '2', host, String(port)], { input: '\u0004\u0000\u0000\u0000\u0005\u0000\u0000\u0000\u0000' }).stdout;
+  // Header: version 0x84 (one replacement character once decoded), flags, stream (2), opcode SUPPORTED (6).
+  return reply.length > 4 && reply.charCodeAt(4) === 0x06;
 }
