@@ -6,11 +6,6 @@ import { applyCapture, dryRunText, namespaceRunner, removeCapture } from '../int
 import { buildNodeRules, NODE_CAPTURE_DEFAULTS } from '../interception/node-rules.ts';
 import { describeCaptureChange, SidecarUsageError } from './sidecar-command.ts';
 
-export const NODE_USAGE = `  weir node iptables --port PORT --workload-cidr CIDR... [--mark N] [--table N] [--network-namespace NS]
-                     [--dry-run | --cleanup]
-                                              capture workload traffic for the per-node proxy with TPROXY,
-                                              keeping client addresses (docs/sidecar.md "Per-node mode")`;
-
 /** Runs `weir node <subcommand>`; returns what to print on stdout. */
 export function runNodeCommand(args: readonly string[]): string {
   const [subcommand, ...rest] = args;

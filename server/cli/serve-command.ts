@@ -8,8 +8,10 @@ import type { Logger } from 'pino';
 import { startApiServer, type ApiServer } from '../api/api-server.ts';
 import { POLICY_TYPE_URLS, RevisionHistory } from '../api/revision-history.ts';
 import { loadWeirConfig, WEIR_CONFIG_DEFAULTS, type WeirConfig } from '../config/weir-config.ts';
+import { checkWiring, formatWiringWarning } from '../config/wiring-check.ts';
 import { createLogger } from '../log/logger.ts';
 import { createServeObservability, type ServeObservability } from '../metrics/serve-observability.ts';
+import { UpstreamProbe } from '../metrics/upstream-probe.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
 import { DirectoryStore } from '../store/directory-store.ts';
@@ -52,11 +54,24 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   const store = new SidecarAwareStore({ store: await loadStore(config), sidecars, logger });
   const history = new RevisionHistory();
   const interceptors = new InterceptingProxyRegistry(logger);
+  let loggedWiring = '';
+  // Logged when the list changes, not on every snapshot.
+  const logWiring = (warnings: readonly string[]): void => {
+    const text = warnings.join('\n');
+    if (text === loggedWiring) return;
+    loggedWiring = text;
+    for (const warning of warnings) logger.warn({ config: configFile }, warning);
+  };
+  const upstreams = new UpstreamProbe({
+    logger,
+    targets: () =>
+      config.redirects.map((redirect) => ({ redirect: redirect.name, address: redirect.upstream.address, port: redirect.upstream.port, listener: `${redirect.listen.address}:${redirect.listen.port}` })),
+  });
   const snapshotNow = (): Snapshot => {
     const state = store.current();
     const snapshot = buildServeSnapshot(config, state);
     history.record(state.revision, new Map(POLICY_TYPE_URLS.map((typeUrl) => [typeUrl, snapshot.forType(typeUrl).version])));
-    warnAboutUnknownEndpoints(config, state, logger);
+    logWiring(checkWiring(config.redirects, state).map(formatWiringWarning));
     return snapshot;
   };
   const interceptionSnapshotNow = (proxy: InterceptingProxy): Snapshot => {
@@ -65,7 +80,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   };
   // Set once the control server runs; until then a connecting proxy cannot be answered anyway.
   let publishInterceptor: (proxy: InterceptingProxy) => void = () => undefined;
-  const stops: Array<() => Promise<void>> = [() => store.close(), async () => sidecars.close()];
+  const stops: Array<() => Promise<void>> = [() => store.close(), async () => sidecars.close(), async () => upstreams.stop()];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop();
   };
@@ -73,7 +88,10 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     logger,
     currentState: () => store.current(),
     enforcedRevision: (proxy) => history.enforcedBy(proxy)?.revision,
+    wiring: () => checkWiring(config.redirects, store.current()).map(formatWiringWarning),
+    upstreams: () => upstreams.states(),
   });
+  upstreams.start();
   try {
     const controlServer = await startControlServer({
       status: observability.status,
@@ -110,7 +128,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     const api = await startApiServer({
       socket: config.api.socket,
       ...(config.api.tcp && apiToken !== undefined ? { tcp: { address: config.api.tcp.address, port: config.api.tcp.port, token: apiToken } } : {}),
-      context: { store, status: controlServer.status, history, logger },
+      context: { store, status: controlServer.status, history, logger, wiring: (state) => checkWiring(config.redirects, state).map(formatWiringWarning), redirects: () => config.redirects },
       logger,
       mounts: observability.mounts,
     });
@@ -183,18 +201,6 @@ function onStoreEvent(event: StoreEvent, handlers: { logger: Logger; publish: ()
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     handlers.logger.error({ revision: event.state.revision, error: reason }, 'cannot build resources for the new policy revision; proxies keep the previous one');
-  }
-}
-
-function warnAboutUnknownEndpoints(config: WeirConfig, state: PolicyStoreState, logger: Logger): void {
-  const known = new Set(state.endpoints.map((endpoint) => endpoint.name));
-  for (const redirect of config.redirects) {
-    if (redirect.endpoint !== undefined && !known.has(redirect.endpoint)) {
-      logger.warn(
-        { redirect: redirect.name, endpoint: redirect.endpoint, policies: config.policies.dir },
-        'redirect names an endpoint the policy store does not define; its parser denies every request until an Endpoint document of that name is imported',
-      );
-    }
   }
 }
 

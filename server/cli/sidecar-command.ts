@@ -6,13 +6,6 @@ import { parseArgs } from 'node:util';
 import { applyCapture, dryRunText, namespaceRunner, ownedCaptureRules, removeCapture, type CaptureChange } from '../interception/capture-apply.ts';
 import { buildCaptureRules, SIDECAR_CAPTURE_DEFAULTS, type CaptureOptions } from '../interception/capture-rules.ts';
 
-export const SIDECAR_USAGE = `  weir sidecar iptables [-p PORT] [-z PORT] [-e PORT] [-u UIDS] [-g GIDS] [-m REDIRECT|TPROXY]
-                        [-b PORTS|*] [-d PORTS] [-i CIDRS|*] [-x CIDRS] [-q PORTS] [-o PORTS] [-k NICS] [-c NICS]
-                        [-t MARK] [-r TABLE] [--ipv6] [--drop-invalid] [--network-namespace NS]
-                        [--dry-run | --cleanup]
-                                              install Istio's sidecar capture rules (istio-iptables' flags and
-                                              defaults of Istio's injector; docs/sidecar.md)`;
-
 export class SidecarUsageError extends Error {}
 
 export interface SidecarIptablesCommand {

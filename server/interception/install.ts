@@ -1,8 +1,7 @@
-// What transparent interception needs on the machine, installed by the project's set-up: Debian's
-// `iptables` (nft backend: REDIRECT, TPROXY, the owner match) and `iproute2` (`ip netns`, veth,
-// policy routing), and, for the tests, `nc` (netcat-openbsd) and Istio's istio-iptables golden files, read from the
-// istio.io/istio module that the Go module proxy serves (downloaded once into .weir/go-mod; nothing
-// of it is copied into the repository).
+// Istio's istio-iptables golden files for the capture-rule test, read from the istio.io/istio
+// module that the Go module proxy serves: the set-up downloads it once into .weir/go-mod (nothing of
+// it is copied into the repository). Debian's iptables and iproute2 are a set-up step of their own
+// (scripts/setup.ts).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,30 +16,6 @@ const GOLDEN_SUBDIR = path.join('tools', 'istio-iptables', 'pkg', 'capture', 'te
 const goModCache = path.join(projectRoot, '.weir', 'go-mod');
 const goldenStamp = path.join(projectRoot, '.weir', 'istio-iptables-golden.json');
 
-const PROGRAMS = [
-  { program: '/usr/sbin/iptables', pkg: 'iptables' },
-  { program: '/usr/sbin/iptables-restore', pkg: 'iptables' },
-  { program: '/usr/sbin/ip6tables', pkg: 'iptables' },
-  { program: '/usr/sbin/ip', pkg: 'iproute2' },
-  // The tests' unmodified client, beside memjs and the memcached npm client.
-  { program: '/usr/bin/nc', pkg: 'netcat-openbsd' },
-] as const;
-
-/** apt-installs iptables, iproute2 and netcat-openbsd when one of their programs is missing. */
-export function installInterceptionTools(say: Say): void {
-  const missing = [...new Set(PROGRAMS.filter(({ program }) => !fs.existsSync(program) && !fs.existsSync(program.replace('/usr/sbin/', '/sbin/'))).map(({ pkg }) => pkg))];
-  if (missing.length === 0) {
-    say('iptables, iproute2 and nc: already installed');
-    return;
-  }
-  if (process.getuid?.() !== 0) throw new Error(`${missing.join(' and ')} missing and installing needs root: run \`sudo apt-get install -y ${missing.join(' ')}\`, then the set-up again`);
-  say(`transparent interception: installing the Debian packages ${missing.join(', ')} (apt-get update, apt-get install -y)`);
-  for (const args of [['update', '-q'], ['install', '-y', '-q', ...missing]]) {
-    const result = spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (status ${result.status ?? result.signal}); check that the Debian mirror is reachable, then run the set-up again`);
-  }
-}
-
 /** Downloads istio.io/istio at ISTIO_MODULE_VERSION from the Go module proxy into .weir/go-mod, once. */
 export function downloadIstioCaptureGoldens(say: Say): void {
   if (istioCaptureGoldenDir() !== undefined) {
@@ -48,6 +23,7 @@ export function downloadIstioCaptureGoldens(say: Say): void {
     return;
   }
   say(`Istio's istio-iptables golden files: go mod download ${ISTIO_MODULE}@${ISTIO_MODULE_VERSION} into .weir/go-mod (about 70 MB, once)`);
+  fs.mkdirSync(goModCache, { recursive: true });
   const result = spawnSync('go', ['mod', 'download', '-json', `${ISTIO_MODULE}@${ISTIO_MODULE_VERSION}`], {
     cwd: path.join(projectRoot, '.weir'),
     encoding: 'utf8',
