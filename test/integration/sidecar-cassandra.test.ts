@@ -32,6 +32,8 @@ describe.skipIf(missing !== undefined)(`Cassandra behind a sidecar in network na
     cassandraNode = await startCassandra({
       host: server.ip,
       launcher: lab.launcher(server.ns),
+      // The JVM starts slowly on a busy 2-core machine; the default 90 s is for a quiet one.
+      readyTimeoutMs: 180_000,
       probe: async (host, port) => {
         if (!cqlAnswersIn(lab, server.ns, host, port)) throw new Error('no SUPPORTED yet');
         return { supported: {} };
@@ -57,7 +59,7 @@ describe.skipIf(missing !== undefined)(`Cassandra behind a sidecar in network na
     sidecar = await startNamespacedEnvoy(lab, server.ns, ['--mode', 'sidecar', '--endpoint-name', 'cass-server', '--endpoint-ip', server.ip, '--label', 'app=cass-server', '--xds', `${gatewayOf(server)}:${serve.xdsPort}`]);
     await waitFor(() => curlIn(lab, server.ns, `http://${server.ip}:15021/healthz/ready`).status === 200, 30_000, 'the Cassandra sidecar ready', () => sidecar.envoy.log());
     await serve.waitEnforcing(sidecar.nodeId);
-  }, 240_000);
+  }, 360_000);
 
   afterAll(async () => {
     await sidecar?.envoy.stop();
