@@ -22,6 +22,7 @@ import {
   memcachedStats,
   memcachedValue,
   ncIn,
+  ncListenIn,
   startMemcachedIn,
   startNamespacedEnvoy,
   startServeIn,
@@ -90,7 +91,7 @@ describe.skipIf(missing !== undefined)(`sidecar interception in network namespac
     expect(ncIn(lab, aWing.ns, server.ip, 11211, 'get xwing-coord\r\n')).toBe('CLIENT_ERROR access denied\r\n');
     expect(memcachedValue(lab, server, 'xwing-coord')).toBe('8,1');
     // Ports no rule names are denied once a policy selects the endpoint (Cilium's default deny).
-    lab.spawn(server.ns, 'nc', ['-l', '-k', server.ip, '7000']);
+    await ncListenIn(lab, server.ns, server.ip, 7000, { keep: true });
     expect(ncIn(lab, aWing.ns, server.ip, 7000, 'hello\n')).toBe('');
   });
 
@@ -107,11 +108,11 @@ describe.skipIf(missing !== undefined)(`sidecar interception in network namespac
     expect(Number(after?.[1])).toBe(before);
   });
 
-  it("does not loop Envoy's own traffic (uid 1337): its xDS connection bypasses virtualOutbound, and so does anything it runs", () => {
+  it("does not loop Envoy's own traffic (uid 1337): its xDS connection bypasses virtualOutbound, and so does anything it runs", async () => {
     const stats = curlIn(lab, server.ns, `http://${server.ip}:15090/stats/prometheus`).body;
     expect(/envoy_listener_downstream_cx_total\{envoy_listener_address="0\.0\.0\.0_15001"\} (\d+)/.exec(stats)?.[1]).toBe('0');
     // A uid-1337 process in the server namespace reaches x-wing directly; root's connection is captured.
-    lab.spawn(xWing.ns, 'nc', ['-l', '-k', xWing.ip, '7100']);
+    await ncListenIn(lab, xWing.ns, xWing.ip, 7100, { keep: true });
     expect(lab.exec(server.ns, 'nc', ['-z', '-w', '3', xWing.ip, '7100'], { uid: ENVOY_UID }).status).toBe(0);
     const outbound = /envoy_listener_downstream_cx_total\{envoy_listener_address="0\.0\.0\.0_15001"\} (\d+)/.exec(curlIn(lab, server.ns, `http://${server.ip}:15090/stats/prometheus`).body)?.[1];
     expect(outbound).toBe('0');
@@ -187,11 +188,10 @@ describe.skipIf(missing !== undefined)(`sidecar interception in network namespac
       const denials = flows.text.split('\n').filter((line) => line.startsWith('data: ')).map((line) => JSON.parse(line.slice(6)) as { nodeId: string; direction: string; type: string; fields?: Record<string, string> });
       expect(denials).toContainEqual(expect.objectContaining({ nodeId: clientSidecar.nodeId, direction: 'egress', type: 'Denied', fields: expect.objectContaining({ command: 'set' }) }));
       // Destinations and ports the egress policy does not name are denied: x-wing's listener gets nothing.
-      const listener = lab.spawn(xWing.ns, 'nc', ['-l', xWing.ip, '7200']);
+      const listener = await ncListenIn(lab, xWing.ns, xWing.ip, 7200);
       let received = '';
       listener.stdout?.on('data', (chunk: Buffer) => (received += chunk.toString()));
       const closed = new Promise((resolve) => listener.once('exit', resolve));
-      await waitFor(() => lab.exec(xWing.ns, 'ss', ['-ltn', `sport = :7200`]).stdout.includes('7200'), 10_000, "x-wing's nc listening");
       expect(ncIn(lab, aWing.ns, xWing.ip, 7200, 'secret coordinates\n')).toBe('');
       await closed;
       expect(received).toBe('');

@@ -232,3 +232,13 @@ export function cqlAnswersIn(lab: Lab, ns: string, host: string, port: number): 
   // Header: version 0x84 (one replacement character once decoded), flags, stream (2), opcode SUPPORTED (6).
   return reply.length > 4 && reply.charCodeAt(4) === 0x06;
 }
+
+/** Starts `nc -l IP PORT` in `ns` (with -k: keeps accepting) and resolves once it listens. */
+export async function ncListenIn(lab: Lab, ns: string, ip: string, port: number, options: { keep?: boolean } = {}): Promise<ChildProcess> {
+  const listener = lab.spawn(ns, 'nc', ['-l', ...(options.keep === true ? ['-k'] : []), ip, String(port)]);
+  for (let attempt = 0; !lab.exec(ns, 'ss', ['-Hltn', `sport = :${port}`]).stdout.includes(`:${port}`); attempt++) {
+    if (attempt > 200 || listener.exitCode !== null) throw new Error(`nc did not listen on ${ip}:${port} in ${ns}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return listener;
+}
