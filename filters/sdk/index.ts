@@ -7,3 +7,5 @@ export { RuleSchema, Rule, RuleSet, RequestRecord, Constraint, ConstraintKind } 
 export { useParser } from './registry';
 export { asciiBytes } from './bytes';
 export { StreamReplies, StreamDenial, MAX_STREAM_DENIALS } from './stream-replies';
+export { IdSet } from './id-set';
+export { CaseFold, foldedCompare, isAsciiRange, asciiLower } from './ascii-case';
