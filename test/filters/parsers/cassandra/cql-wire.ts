@@ -178,19 +178,28 @@ export function largeSegments(envelope: Buffer, size: number): Buffer {
 // Splits `bytes` into frames; with `segmentsAfter` frames, the rest is read as v5 segments
 // (checking both CRCs). Throws on bad CRCs or trailing garbage.
 export function readFrames(bytes: Uint8Array, segmentsAfter = Number.POSITIVE_INFINITY): Frame[] {
+  const { frames, incomplete } = splitFrames(bytes, segmentsAfter);
+  if (incomplete > 0) throw new Error(`readFrames: ${incomplete} bytes of an unfinished frame or envelope`);
+  return frames;
+}
+
+// The complete frames at the start of `bytes` (as readFrames reads them) and how many bytes of an
+// unfinished one follow; throws on bad CRCs.
+export function splitFrames(bytes: Uint8Array, segmentsAfter = Number.POSITIVE_INFINITY): { frames: Frame[]; incomplete: number } {
   const frames: Frame[] = [];
   let buffer = Buffer.from(bytes);
   while (buffer.length > 0 && frames.length < segmentsAfter) {
-    if (buffer.length < 9) throw new Error(`readFrames: ${buffer.length} stray bytes`);
+    if (buffer.length < 9 || buffer.length < 9 + buffer.readUInt32BE(5)) return { frames, incomplete: buffer.length };
     const length = 9 + buffer.readUInt32BE(5);
     frames.push(decodeFrame(buffer.subarray(0, length)));
     buffer = buffer.subarray(length);
   }
   let payload = Buffer.alloc(0);
-  while (buffer.length > 0) {
+  while (buffer.length >= 6) {
     const bits = buffer.readUIntLE(0, 3);
     if (crc24(bits) !== buffer.readUIntLE(3, 3)) throw new Error('readFrames: segment header CRC24 mismatch');
     const length = bits & 0x1ffff;
+    if (buffer.length < 10 + length) break;
     const body = buffer.subarray(6, 6 + length);
     if (zlib.crc32(body, CRC32_SEED) !== buffer.readUInt32LE(6 + length)) throw new Error('readFrames: segment payload CRC32 mismatch');
     payload = Buffer.concat([payload, body]);
@@ -201,8 +210,7 @@ export function readFrames(bytes: Uint8Array, segmentsAfter = Number.POSITIVE_IN
       payload = payload.subarray(envelopeLength);
     }
   }
-  if (payload.length > 0) throw new Error(`readFrames: ${payload.length} bytes of an unfinished envelope`);
-  return frames;
+  return { frames, incomplete: buffer.length + payload.length };
 }
 
 function decodeFrame(bytes: Buffer): Frame {
