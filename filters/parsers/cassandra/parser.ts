@@ -52,6 +52,10 @@ import { optionsProbe, versionRefusalStream, versionRefusedReply } from './repli
 import { SEGMENT_HEADER_BYTES, SegmentHeader, payloadCrcMatches, selfContainedSegment, selfContainedSegmentOf } from './segments';
 import { CqlSession } from './session';
 
+// The probe version before the start (for a refused version or STARTUP): v5, which Cassandra 5
+// always accepts (v3 and v4 only while native_transport_allow_older_protocols is on).
+const PROBE_VERSION: i32 = 5;
+
 export class CassandraRuleSchema extends RuleSchema {
   constructor() {
     super(['query_action', 'query_table']);
@@ -121,7 +125,8 @@ export class CassandraParser extends Parser {
     const denial = this.denyCurrent();
     if (denial == StreamDenial.Full) return error(ErrorCode.TooManyPendingReplies);
     if (denial == StreamDenial.Queued) return drop(<u32>frameLength);
-    return this.replaceWith(Direction.Request, optionsProbe(this.policy.version, this.policy.stream), <u32>frameLength);
+    const probeVersion = this.session.handshake.phase == Phase.Initial ? PROBE_VERSION : this.policy.version;
+    return this.replaceWith(Direction.Request, optionsProbe(probeVersion, this.policy.stream), <u32>frameLength);
   }
 
   // Before request bytes are framed: what the connection's phase and (for legacy frames) the first
@@ -153,7 +158,7 @@ export class CassandraParser extends Parser {
     if (denial == StreamDenial.Full) return error(ErrorCode.TooManyPendingReplies);
     if (denial == StreamDenial.Queued) return drop(<u32>data.length);
     this.session.inFlight.add(stream);
-    return this.replaceWith(Direction.Request, optionsProbe(4, stream), <u32>data.length);
+    return this.replaceWith(Direction.Request, optionsProbe(PROBE_VERSION, stream), <u32>data.length);
   }
 
   // Books the denial of the request just decided; a probe takes the request's stream id.

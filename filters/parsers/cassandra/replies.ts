@@ -11,7 +11,7 @@ import { ErrorCodeCql, HEADER_BYTES, Opcode, RESPONSE_BIT } from './cql';
 export const UNAUTHORIZED_MESSAGE = 'Request Unauthorized';
 export const UNPREPARED_MESSAGE = 'Unprepared query: Weir has not seen this statement prepared on this connection';
 export const COMPRESSION_MESSAGE = 'Weir (CQL proxy) cannot inspect compressed frames; connect without compression (remove COMPRESSION from STARTUP)';
-export const NON_ASCII_OPTION_MESSAGE = 'Weir (CQL proxy) refuses STARTUP option names with non-ASCII characters; use the ASCII option names of the protocol spec';
+export const NON_ASCII_OPTION_MESSAGE = 'Weir (CQL proxy) accepts only STARTUP options whose names and values are printable ASCII of at most 255 bytes';
 // Cassandra's own wording (ProtocolVersion.invalidVersionMessage), which drivers look for to
 // retry with a lower version, listing the versions Weir forwards.
 const VERSION_MESSAGE_START = 'Invalid or unsupported protocol version (';

@@ -138,7 +138,7 @@ export class RequestPolicy {
     if (check != StartupCheck.Forward) {
       const compression = check == StartupCheck.Compression;
       this.connection.fields.clear().addString('opcode', 'startup');
-      this.connection.log(EntryType.Denied, compression ? 'STARTUP asks for compression, which Weir cannot inspect; answered with a protocol error' : 'STARTUP has an option name with non-ASCII bytes, which Cassandra folds in ways Weir cannot mirror; answered with a protocol error');
+      this.connection.log(EntryType.Denied, compression ? 'STARTUP asks for compression, which Weir cannot inspect; answered with a protocol error' : 'STARTUP has an option name or value that is not printable ASCII of at most 255 bytes (Cassandra folds non-ASCII names in ways Weir cannot mirror); answered with a protocol error');
       return this.deny(compression ? compressionRefusedReply(this.version, this.stream) : nonAsciiOptionReply(this.version, this.stream));
     }
     const verdict = this.forward();

@@ -208,8 +208,18 @@ describe('class 5: STARTUP options folded as Cassandra folds them', () => {
     const [reply] = readFrames(connection.clientBytes);
     expect(reply?.opcode).toBe(Opcode.Error);
     expect(errorOf(reply!).code).toBe(0x000a);
-    expect(server.requests.map((request) => request.opcode)).toEqual([Opcode.Options]);
+    expect(server.requests.map((request) => [request.version, request.opcode])).toEqual([[5, Opcode.Options]]);
     expect(accessLog(vm)).toEqual([expect.objectContaining({ type: 'Denied' })]);
+  });
+
+  it('refuses option values that are not printable ASCII of at most 255 bytes', () => {
+    for (const value of ['\u0005\u0000\u0000\u0000\u0007', 'x'.repeat(256), 'caf\u00e9']) {
+      const server = fakeCassandra();
+      const { connection } = open([{}], server);
+      connection.fromClient(startupWith(4, 0, { CQL_VERSION: '3.0.0', DRIVER_NAME: value }));
+      expect(errorOf(readFrames(connection.clientBytes)[0]!).code).toBe(0x000a);
+      expect(server.requests.map((request) => [request.version, request.opcode])).toEqual([[5, Opcode.Options]]);
+    }
   });
 
   it('passes other option names in any case', () => {
