@@ -95,11 +95,21 @@ export function describeViolations(violations: OracleViolation[]): string {
   return violations.map((violation) => `${violation.client}: ${violation.problem}: ${violation.audit.type} ${violation.audit.keyspace ?? ''}.${violation.audit.scope ?? ''} "${violation.audit.operation}"`).join('\n');
 }
 
-// A PREPARE is checked as the statement it prepares: its first word names it.
+// A PREPARE is checked as the statement it prepares: its leading words name it (the audit entry
+// carries the statement's keyspace and table).
 function preparedActions(entry: AuditEntry): string[] {
-  const word = /^\s*(\w+)/.exec(entry.operation)?.[1]?.toUpperCase() ?? '';
-  const type = word === 'INSERT' ? 'UPDATE' : word;
-  return (ACTIONS_OF_TYPE[type] ?? []).filter((action) => word !== 'INSERT' || action === 'insert');
+  const words = entry.operation.trim().split(/\s+/, 2).map((word) => word.toUpperCase());
+  const [first = '', second = ''] = words;
+  if (first === 'INSERT') return ['insert'];
+  if (first === 'UPDATE') return ['update'];
+  if (first === 'USE') return ['use'];
+  if (first === 'BEGIN') return ['insert', 'update', 'delete'];
+  if (first === 'TRUNCATE') return ['truncate-table'];
+  if (first === 'CREATE' || first === 'ALTER' || first === 'DROP') {
+    const object = second === 'COLUMNFAMILY' ? 'TABLE' : second === 'MATERIALIZED' ? 'VIEW' : second;
+    return ACTIONS_OF_TYPE[`${first}_${object}`] ?? [];
+  }
+  return ACTIONS_OF_TYPE[first] ?? [];
 }
 
 function tableOf(action: string, entry: AuditEntry): string | undefined {

@@ -53,7 +53,7 @@ export class RawCql {
 
   // Resolves with the first `count` replies; rejects when the connection closes first.
   async waitForFrames(count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<Frame[]> {
-    await this.until(() => this.frames().length >= count || this.ended, timeoutMs, `${count} CQL replies`);
+    await this.waitUntil(() => this.frames().length >= count || this.ended, timeoutMs, `${count} CQL replies`);
     const frames = this.frames();
     if (frames.length < count) throw new Error(`the connection closed after ${frames.length} of ${count} replies`);
     return frames.slice(0, count);
@@ -65,20 +65,22 @@ export class RawCql {
   }
 
   async waitForBytes(count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<Buffer> {
-    await this.until(() => this.received.length >= count || this.ended, timeoutMs, `${count} bytes`);
+    await this.waitUntil(() => this.received.length >= count || this.ended, timeoutMs, `${count} bytes`);
     return this.received;
   }
 
   // Resolves once the peer closed the connection.
   async waitForClose(timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    await this.until(() => this.ended, timeoutMs, 'the connection to close');
+    await this.waitUntil(() => this.ended, timeoutMs, 'the connection to close');
   }
 
   close(): void {
     this.socket.destroy();
   }
 
-  private until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  // Resolves once `done()` holds, checked whenever bytes arrive or the connection ends; rejects
+  // after `timeoutMs`, naming `what` it waited for.
+  waitUntil(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
     if (done()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const check = (): void => {
