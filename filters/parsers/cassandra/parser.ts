@@ -55,6 +55,8 @@ import { CqlSession } from './session';
 // The probe version before the start (for a refused version or STARTUP): v5, which Cassandra 5
 // always accepts (v3 and v4 only while native_transport_allow_older_protocols is on).
 const PROBE_VERSION: i32 = 5;
+// Cassandra 5.0's beta protocol version (ProtocolVersion.V6), which it serves with USE_BETA.
+const BETA_VERSION: i32 = 6;
 
 export class CassandraRuleSchema extends RuleSchema {
   constructor() {
@@ -152,8 +154,12 @@ export class CassandraParser extends Parser {
     const reply = versionRefusedReply(data);
     const stream = versionRefusalStream(data);
     this.session.handshake.refuse('protocol version ' + version.toString() + ' was refused (Weir forwards v3, v4 and v5); reconnect with one of those');
-    this.connection.fields.clear().addNumber('version', <u64>version);
-    this.connection.log(EntryType.Denied, 'protocol version ' + version.toString() + ' is not forwarded (Weir forwards v3, v4 and v5); answered with Cassandra\'s protocol error');
+    // Cassandra refuses every version but its v6 beta itself (drivers probe with them): only
+    // refusing the beta is Weir's own decision, so only that is logged.
+    if (version == BETA_VERSION) {
+      this.connection.fields.clear().addNumber('version', <u64>version);
+      this.connection.log(EntryType.Denied, 'protocol version 6 (Cassandra\'s beta) is not forwarded (Weir forwards v3, v4 and v5); answered with a protocol error so the client downgrades');
+    }
     const denial = this.session.replies.deny(stream, reply);
     if (denial == StreamDenial.Full) return error(ErrorCode.TooManyPendingReplies);
     if (denial == StreamDenial.Queued) return drop(<u32>data.length);
