@@ -56,6 +56,21 @@ export function sessionBytes(session: CqlSession): Uint8Array {
   return Buffer.concat(session.steps.map((step) => step.bytes));
 }
 
+// The session as deliveries: a step the client waits on ends a delivery; steps it pipelines go
+// out with the next.
+export function sessionDeliveries(session: CqlSession): Uint8Array[] {
+  const deliveries: Uint8Array[] = [];
+  let pending: Buffer[] = [];
+  for (const step of session.steps) {
+    pending.push(step.bytes);
+    if (step.awaitStream === undefined) continue;
+    deliveries.push(Buffer.concat(pending));
+    pending = [];
+  }
+  if (pending.length > 0) deliveries.push(Buffer.concat(pending));
+  return deliveries;
+}
+
 // The schema the fuzzers' servers carry (the wire fuzzer creates it; names repeat across
 // keyspaces so that resolving against the wrong keyspace touches a real table).
 export const FUZZ_KEYSPACES = ['attendance', 'deathstar'] as const;

@@ -269,8 +269,9 @@ export function fakeCassandra(): FakeCassandra {
         return;
       case Opcode.Query: {
         const text = queryTextOf(request);
-        const use = /^\s*use\s+"?(\w+)"?/i.exec(text);
-        if (use !== null) send(peer, result(3, string(use[1]!)));
+        // USE: a quoted keyspace kept exactly, an unquoted one lower-cased (as Cassandra answers)
+        const use = /^\s*use\s+(?:"(\w+)"|(\w+))/i.exec(text);
+        if (use !== null) send(peer, result(3, string(use[1] ?? use[2]!.toLowerCase())));
         else if (/^\s*select/i.test(text)) send(peer, result(2, Buffer.concat([int(0x0004), int(0), int(0)])));
         else send(peer, result(1));
         return;
