@@ -9,7 +9,9 @@ const USAGE = 'usage: npm run fuzz:wire -- PROTOCOL --minutes N [--seed S]';
 /** A wire fuzzer: runs for `minutes`, prints its progress and failures, resolves to the failure count. */
 export type WireFuzzer = (options: { seed: number; minutes: number }) => Promise<number>;
 
-const WIRE_FUZZERS: Readonly<Record<string, () => Promise<WireFuzzer>>> = {};
+const WIRE_FUZZERS: Readonly<Record<string, () => Promise<WireFuzzer>>> = {
+  cassandra: async () => (await import('./cassandra/wire-cli-runner.ts')).cassandraWireFuzzer,
+};
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { minutes: { type: 'string' }, seed: { type: 'string' } } });
 const name = positionals[0];

@@ -34,17 +34,30 @@ export function checkCassandraHostCase(testCase: HostCaseView, connection: HostC
   checkNoBytesAfterV5Startup(upstream.envelopes, connection, chunkOf, violations);
   const startup = upstream.envelopes.find((envelope) => envelope.opcode === Opcode.Startup);
   const client = clientEnvelopes(testCase.bytes, startup?.bytes);
-  let next = 0;
-  for (const envelope of upstream.envelopes) {
-    const match = client.findIndex((candidate, index) => index >= next && candidate.equals(envelope.bytes));
-    if (match >= 0) next = match + 1;
-    else if (!(envelope.opcode === Opcode.Options && envelope.body.length === 0)) {
-      violations.push(`Cassandra would run ${describe(envelope)}, which is not the client's next request nor a probe`);
-      break;
-    }
-  }
+  const unmatched = firstUnmatched(upstream.envelopes, client);
+  if (unmatched !== undefined) violations.push(`Cassandra would run ${describe(unmatched)}, which is not the client's next request nor a probe`);
   checkStatements(testCase, upstream.envelopes, chunkOf, violations);
   return violations;
+}
+
+// The first upstream envelope that breaks "the client's envelopes in order, some left out, plus
+// probes (bodiless OPTIONS)"; undefined when none does. A probe can look exactly like a later
+// client OPTIONS, so both readings are tried.
+function firstUnmatched(upstream: readonly ModelEnvelope[], client: readonly Buffer[]): ModelEnvelope | undefined {
+  const failed = new Set<string>();
+  let deepest = 0;
+  const fits = (i: number, j: number): boolean => {
+    if (i === upstream.length) return true;
+    const key = `${i},${j}`;
+    if (failed.has(key)) return false;
+    deepest = Math.max(deepest, i);
+    const envelope = upstream[i]!;
+    if (envelope.opcode === Opcode.Options && envelope.body.length === 0 && fits(i + 1, j)) return true;
+    for (let k = j; k < client.length; k++) if (client[k]!.equals(envelope.bytes) && fits(i + 1, k + 1)) return true;
+    failed.add(key);
+    return false;
+  };
+  return fits(0, 0) ? undefined : upstream[deepest];
 }
 
 function checkNoBytesAfterV5Startup(envelopes: readonly ModelEnvelope[], connection: HostConnection, chunkOf: (offset: number) => number, violations: string[]): void {

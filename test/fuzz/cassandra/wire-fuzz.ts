@@ -32,9 +32,9 @@ const SYSTEM_READS: OracleRule[] = [
 // Clients with overlapping and disjoint rights, so a request resolved against the wrong keyspace
 // or table, or a conditional write, lands outside what its client may do.
 export const WIRE_CLIENTS: readonly WireClient[] = [
-  { name: 'outpost', address: '127.0.0.2', rules: [...SYSTEM_READS, { query_action: 'select', query_table: { regex: '^attendance\\.' } }, { query_action: 'insert', query_table: { regex: '^attendance\\.' } }] },
-  { name: 'reader', address: '127.0.0.3', rules: [{ query_action: 'select', query_table: { regex: '^deathstar\\.scrum_notes$' } }] },
-  { name: 'writer', address: '127.0.0.4', rules: [{ query_action: 'insert', query_table: 'attendance.daily_records' }, { query_action: 'update', query_table: 'attendance.daily_records' }, { query_action: 'delete', query_table: 'attendance.daily_records' }] },
+  { name: 'outpost', address: '127.0.1.2', rules: [...SYSTEM_READS, { query_action: 'select', query_table: { regex: '^attendance\\.' } }, { query_action: 'insert', query_table: { regex: '^attendance\\.' } }] },
+  { name: 'reader', address: '127.0.1.3', rules: [{ query_action: 'select', query_table: { regex: '^deathstar\\.scrum_notes$' } }] },
+  { name: 'writer', address: '127.0.1.4', rules: [{ query_action: 'insert', query_table: 'attendance.daily_records' }, { query_action: 'update', query_table: 'attendance.daily_records' }, { query_action: 'delete', query_table: 'attendance.daily_records' }] },
 ];
 
 export interface CassandraWireDeployment {

@@ -3,7 +3,8 @@
 // against that log: what the server executed for the attacker's connections (they come from
 // 127.0.0.2) must be allowed by the policy and logged by Weir (test/support/cassandra-oracle.ts).
 // Each server rule the filter mirrors is first shown on Cassandra itself (directly, from
-// 127.0.0.1), so a Cassandra upgrade that changes one fails here, not in production.
+// 127.0.0.1), so a Cassandra upgrade that changes one fails here, not in production. The same
+// node then serves the seeded CI slice of the wire fuzzer (`npm run fuzz:wire -- cassandra`).
 import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installCassandra } from '../../../../demo/servers/cassandra/install.ts';
@@ -15,6 +16,9 @@ import { ensureFiltersBuilt } from '../../host-helpers.ts';
 import { Opcode, errorOf, int, query, segment, startup, startupWith, stringMap, type Frame } from './cql-wire.ts';
 import { RawCql } from './raw-cql.ts';
 import { tableRegex } from './test-rules.ts';
+import { runCassandraWireFuzz } from '../../../fuzz/cassandra/wire-cli-runner.ts';
+import { deployCassandraWire, auditLogSettled, type CassandraWireDeployment } from '../../../fuzz/cassandra/wire-fuzz.ts';
+import { FUZZ_TABLE_COLUMNS } from '../../../fuzz/cassandra/cql-grammar.ts';
 
 const ATTACKER_ADDRESS = '127.0.0.2';
 const INSERTER_ADDRESS = '127.0.0.3';
@@ -33,8 +37,7 @@ async function populate(node: RunningCassandra): Promise<void> {
   const replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}";
   for (const keyspace of ['deathstar', 'attendance']) await direct.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`);
   for (const keyspace of ['deathstar', 'attendance']) {
-    await direct.execute(`CREATE TABLE IF NOT EXISTS ${keyspace}.scrum_notes (id int PRIMARY KEY, content text)`);
-    await direct.execute(`CREATE TABLE IF NOT EXISTS ${keyspace}.daily_records (id int PRIMARY KEY, present boolean)`);
+    for (const table of ['scrum_notes', 'daily_records']) await direct.execute(`CREATE TABLE IF NOT EXISTS ${keyspace}.${table} ${FUZZ_TABLE_COLUMNS}`);
   }
   await direct.execute("INSERT INTO deathstar.scrum_notes (id, content) VALUES (1, 'exhaust port is 2 meters wide')");
   await direct.execute('INSERT INTO attendance.daily_records (id, present) VALUES (1, true)');
@@ -260,5 +263,39 @@ describe('attacks on the Cassandra filter, against Cassandra 5 and its audit log
     expect(executed.length).toBeGreaterThan(3);
     const violations = checkCassandraOracle(audit(), clients);
     expect(violations, describeViolations(violations)).toEqual([]);
+  });
+
+  describe('the wire fuzzer, seeded CI slice', () => {
+    let wire: CassandraWireDeployment;
+
+    beforeAll(async () => {
+      wire = await deployCassandraWire({ node });
+    }, 300_000);
+
+    afterAll(async () => {
+      await wire?.stop();
+    }, 60_000);
+
+    it('60 sessions of seed 13 through Envoy: Cassandra ran only what each client may do and Weir logged', async () => {
+      const result = await runCassandraWireFuzz({ seed: 13, sessions: 60, deployment: wire, log: () => undefined });
+      expect(result.violations).toEqual([]);
+      expect(result.sessions).toBe(60);
+    }, 600_000);
+
+    it('the oracle reports a statement Cassandra ran for a client that Weir never saw', async () => {
+      const reader = wire.clients.find((client) => client.name === 'reader')!;
+      const sneaky = await RawCql.connect(node.nativePort, '127.0.0.1', reader.address); // around Envoy
+      sneaky.send(startup(4));
+      await sneaky.waitForFrames(1);
+      sneaky.send(query(4, 1, 'SELECT content FROM attendance.daily_records'));
+      await sneaky.waitForFrames(2);
+      sneaky.close();
+      await auditLogSettled(wire);
+      const violations = wire.violations().filter((violation) => violation.audit.operation === 'SELECT content FROM attendance.daily_records');
+      expect(violations.map((violation) => [violation.client, violation.problem])).toEqual([
+        ['reader', 'not allowed by the policy'],
+        ['reader', 'not logged as a Request by Weir'],
+      ]);
+    });
   });
 });

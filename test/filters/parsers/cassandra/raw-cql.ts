@@ -26,9 +26,10 @@ export class RawCql {
     socket.on('error', end);
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawCql> {
+  // `localAddress` binds the client end (e.g. 127.0.0.5), so the server's logs name that address.
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawCql> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port }, () => resolve(new RawCql(socket)));
+      const socket = net.connect({ host, port, ...(localAddress === undefined ? {} : { localAddress }) }, () => resolve(new RawCql(socket)));
       socket.once('error', reject);
     });
   }
