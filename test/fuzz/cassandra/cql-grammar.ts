@@ -44,6 +44,8 @@ export interface CqlStep {
   readonly bytes: Buffer;
   /** The client waits for the reply on this stream id before the next step. */
   readonly awaitStream?: number;
+  /** The step is a STARTUP: after its answer a v5 connection speaks segments. */
+  readonly startup?: boolean;
   readonly label: string;
 }
 
@@ -129,7 +131,7 @@ export function generateSession(random: CqlRandom): CqlSession {
   const startupStream = random.chance(0.97) ? 0 : session.stream();
   const startup = startupWith(version, startupStream, startupOptions(random), { flags: startupFlags(random, version) });
   const waits = random.chance(0.9);
-  session.steps.push({ bytes: startup, label: 'STARTUP', ...(waits ? { awaitStream: startupStream } : {}) });
+  session.steps.push({ bytes: startup, label: 'STARTUP', startup: true, ...(waits ? { awaitStream: startupStream } : {}) });
   if (version >= 5) session.segmented = true;
   const requests = random.between(1, 12);
   for (let i = 0; i < requests; i++) addRequest(session);

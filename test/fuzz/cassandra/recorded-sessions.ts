@@ -30,7 +30,7 @@ export function recordedSession(recording: Uint8Array): CqlSession {
     if (bytes.length - at < 9) break;
     const end = at + 9 + bytes.readUInt32BE(at + 5);
     const opcode = bytes[at + 4];
-    steps.push({ bytes: bytes.subarray(at, end), label: `recorded opcode 0x${(opcode ?? 0).toString(16)}`, awaitStream: bytes.readInt16BE(at + 2) });
+    steps.push({ bytes: bytes.subarray(at, end), label: `recorded opcode 0x${(opcode ?? 0).toString(16)}`, awaitStream: bytes.readInt16BE(at + 2), ...(opcode === 0x01 ? { startup: true } : {}) });
     if (opcode === 0x01) {
       version = bytes[at]! & 0x7f;
       segmented = version === 5 || version === 6;

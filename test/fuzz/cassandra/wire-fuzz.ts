@@ -94,7 +94,9 @@ async function createFuzzSchema(node: RunningCassandra): Promise<void> {
   }
 }
 
-const STEP_WAIT_MS = 3_000;
+// How long a step waits for its answer before the session goes on regardless (a denied or
+// refused request may get none); not a failure.
+const STEP_WAIT_MS = 2_000;
 
 // Sends one session through `client`'s Envoy: each step's bytes cut at random points into
 // separate writes, waiting for the awaited reply (or the connection's end) where the step asks.
@@ -107,7 +109,7 @@ export async function runWireSession(deployment: CassandraWireDeployment, client
       for (const piece of splitRandomly(step.bytes, random)) connection.send(piece);
       if (step.awaitStream === undefined) continue;
       const answered = await waitForStream(connection, step.awaitStream);
-      if (answered && step.label === 'STARTUP' && session.version >= 5 && repliesBeforeSegments === undefined) {
+      if (answered && step.startup === true && session.version >= 5 && repliesBeforeSegments === undefined) {
         repliesBeforeSegments = connection.frames().length;
         connection.segmentsAfter(repliesBeforeSegments);
       }
