@@ -152,7 +152,8 @@ export class CassandraParser extends Parser {
   private refuseVersion(data: ByteView, version: i32): Op {
     if (data.length < HEADER_BYTES) return more(<u32>(HEADER_BYTES - data.length));
     const reply = versionRefusedReply(data);
-    const stream = versionRefusalStream(data);
+    let stream = versionRefusalStream(data);
+    if (stream < 0 || this.session.inFlight.has(stream)) stream = this.freeStream();
     this.session.handshake.refuse('protocol version ' + version.toString() + ' was refused (Weir forwards v3, v4 and v5); reconnect with one of those');
     // Cassandra refuses every version but its v6 beta itself (drivers probe with them): only
     // refusing the beta is Weir's own decision, so only that is logged.
@@ -165,6 +166,13 @@ export class CassandraParser extends Parser {
     if (denial == StreamDenial.Queued) return drop(<u32>data.length);
     this.session.inFlight.add(stream);
     return this.replaceWith(Direction.Request, optionsProbe(PROBE_VERSION, stream), <u32>data.length);
+  }
+
+  // A stream id with no request in flight, for a probe of the filter's own.
+  private freeStream(): i32 {
+    let stream = 0;
+    while (this.session.inFlight.has(stream)) stream++;
+    return stream;
   }
 
   // Books the denial of the request just decided; a probe takes the request's stream id.

@@ -42,12 +42,11 @@ export function versionRefusedReply(frame: ByteView): ArrayBuffer {
   return errorReply(CURRENT_VERSION, frame.u16be(2), ErrorCodeCql.ProtocolError, message, null, 0, 0);
 }
 
-// The stream id of the probe that carries a refused version's reply: the frame's own id when it
-// is a usable v3+ id, else 0.
+// The stream id a refused version's frame carries when it is a usable v3+ id (0..32767), else -1.
 export function versionRefusalStream(frame: ByteView): i32 {
   const version = frame.byteAt(0) & 0x7f;
   const stream = version == 1 || version == 2 ? frame.byteAt(2) : frame.u16be(2);
-  return stream >= 0 && stream < 0x8000 ? stream : 0;
+  return stream >= 0 && stream < 0x8000 ? stream : -1;
 }
 
 function shortHeaderError(version: i32, stream: i32, message: string): ArrayBuffer {
