@@ -51,7 +51,8 @@ export interface CassandraWireDeployment {
 export async function deployCassandraWire(options: { node?: RunningCassandra } = {}): Promise<CassandraWireDeployment> {
   ensureFiltersBuilt('cassandra');
   const ownNode = options.node === undefined;
-  const node = options.node ?? (await startCassandra({ libDir: installCassandra({ say: () => undefined }).libDir, auditLog: true }));
+  // A long run on a busy machine may wait minutes for the JVM; the readiness probe says when.
+  const node = options.node ?? (await startCassandra({ libDir: installCassandra({ say: () => undefined }).libDir, auditLog: true, readyTimeoutMs: 300_000 }));
   if (node.auditLog === undefined) throw new Error('deployCassandraWire: the Cassandra node must run with auditLog: true');
   const envoys = new Map<string, WasmEnvoy>();
   try {
