@@ -133,7 +133,7 @@ export function generateSession(random: CqlRandom): CqlSession {
   const waits = random.chance(0.9);
   session.steps.push({ bytes: startup, label: 'STARTUP', startup: true, ...(waits ? { awaitStream: startupStream } : {}) });
   if (version >= 5) session.segmented = true;
-  const requests = random.between(1, 12);
+  const requests = random.between(1, 20);
   for (let i = 0; i < requests; i++) addRequest(session);
   return { version, steps: session.steps };
 }
@@ -170,9 +170,10 @@ function addRequest(session: SessionBuilder): void {
     [4, 'options'],
     [3, 'register'],
     [2, 'auth'],
-    [3, 'other-opcode'],
-    [3, 'wrong-version'],
-    [2, 'startup-again'],
+    // each of these ends the connection at the filter: rare, so that sessions go deep
+    [1, 'other-opcode'],
+    [1, 'wrong-version'],
+    [1, 'startup-again'],
   ]);
   const version = session.version;
   const stream = session.stream();
