@@ -4,12 +4,12 @@
 // reader of one deathstar table, a writer without select, and headquarters allowed at L3/L4),
 // the fake Cassandra, and the Cassandra checks of a case (cassandra-host-check.ts), which read
 // what reached the server with a reference independent of the filter.
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FakeUpstream } from '../../../server/wasm-host/index.ts';
 import { fakeCassandra } from '../../filters/parsers/cassandra/cql-wire.ts';
 import type { FuzzPolicy, FuzzProtocol, ModelFrame, ServerModel } from '../framework/protocol.ts';
+import { loadRecordings } from '../framework/recordings.ts';
 import { buildReferencePolicy, type FuzzClient } from '../framework/reference-policy.ts';
 import { checkCassandraHostCase } from './cassandra-host-check.ts';
 import { readAsCassandra } from './cassandra-model.ts';
@@ -66,11 +66,7 @@ let recordings: Uint8Array[] | undefined;
 
 /** The recorded sessions of cassandra-driver and cqlsh (recordings/*.json). */
 export function cassandraRecordings(): readonly Uint8Array[] {
-  recordings ??= fs
-    .readdirSync(RECORDINGS_DIR)
-    .filter((name) => name.endsWith('.json'))
-    .sort()
-    .flatMap((name) => (JSON.parse(fs.readFileSync(path.join(RECORDINGS_DIR, name), 'utf8')) as { sessions: string[] }).sessions.map((text) => new Uint8Array(Buffer.from(text, 'base64'))));
+  recordings ??= loadRecordings(RECORDINGS_DIR);
   return recordings;
 }
 

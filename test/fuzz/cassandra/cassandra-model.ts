@@ -9,6 +9,7 @@
 // the request bodies the reference needs (QueryOptions.Codec, BatchMessage, ExecuteMessage,
 // PrepareMessage codecs).
 import zlib from 'node:zlib';
+import { CRC32_SEED, crc24 } from '../../filters/parsers/cassandra/cql-wire.ts';
 
 export interface ModelEnvelope {
   readonly start: number; // offset in the stream of the envelope (legacy) or of its first segment
@@ -29,23 +30,8 @@ export interface ModelReading {
   readonly incompleteTail: number;
 }
 
-const CRC32_SEED = zlib.crc32(Buffer.from([0xfa, 0x2d, 0x55, 0xca]));
 const OPCODE_STARTUP = 0x01;
 const REQUEST_OPCODES = new Set([0x01, 0x05, 0x07, 0x09, 0x0a, 0x0b, 0x0d, 0x0f]);
-
-export function crc24(bits: number): number {
-  let crc = 0x875060;
-  let rest = bits;
-  for (let byte = 0; byte < 3; byte++) {
-    crc ^= (rest & 0xff) << 16;
-    rest >>>= 8;
-    for (let bit = 0; bit < 8; bit++) {
-      crc <<= 1;
-      if ((crc & 0x1000000) !== 0) crc ^= 0x1974f0b;
-    }
-  }
-  return crc & 0xffffff;
-}
 
 /** Frames `stream` (what one connection delivered to Cassandra, from its first byte). */
 export function readAsCassandra(stream: Uint8Array): ModelReading {

@@ -6,55 +6,15 @@
 // `npx tsx test/fuzz/cassandra/record-clients.ts`; the recordings are kept as test data, so
 // fuzzing needs neither client nor server.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cassandra from 'cassandra-driver';
 import { installCassandra } from '../../../demo/servers/cassandra/install.ts';
 import { installCqlsh, runCqlsh } from '../../../demo/servers/cassandra/cqlsh.ts';
 import { startCassandra } from '../../../demo/servers/cassandra/runner.ts';
+import { startRecordingRelay } from '../framework/recording-relay.ts';
 
 const RECORDINGS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'recordings');
-
-interface Relay {
-  port: number;
-  /** The client->server bytes of each connection, in accept order. */
-  sessions: Buffer[][];
-  close(): Promise<void>;
-}
-
-async function startRelay(backendPort: number): Promise<Relay> {
-  const sessions: Buffer[][] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const chunks: Buffer[] = [];
-    sessions.push(chunks);
-    const upstream = net.connect(backendPort, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    client.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as net.AddressInfo;
-  return {
-    port: address.port,
-    sessions,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 const SCHEMA = [
   "CREATE KEYSPACE IF NOT EXISTS attendance WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
@@ -114,7 +74,7 @@ async function main(): Promise<void> {
       ['cqlsh-v5', (port: number) => recordCqlsh(port, 5)],
       ['cqlsh-v4', (port: number) => recordCqlsh(port, 4)],
     ] as const) {
-      const relay = await startRelay(node.nativePort);
+      const relay = await startRecordingRelay(node.nativePort);
       try {
         await record(relay.port);
       } finally {

@@ -5,7 +5,7 @@
 // byte reaches the filter in a connection that got that far, not one refused at STARTUP.
 import { mutate } from '../framework/mutate.ts';
 import type { Prng } from '../framework/prng.ts';
-import { crc24 } from './cassandra-model.ts';
+import { crc24 } from '../../filters/parsers/cassandra/cql-wire.ts';
 import type { CqlSession, CqlStep } from './cql-grammar.ts';
 
 // Splits a recording into legacy frames until its first STARTUP, then its v5 segments (or legacy

@@ -140,9 +140,10 @@ export function batch(version: number, stream: number, entries: BatchEntry[], pa
 
 // ---- v5 segments -------------------------------------------------------------------------
 
-const CRC32_SEED = zlib.crc32(Buffer.from([0xfa, 0x2d, 0x55, 0xca]));
+// Cassandra seeds the payload CRC32 with these four bytes; the header's CRC24 covers its 3 bytes.
+export const CRC32_SEED = zlib.crc32(Buffer.from([0xfa, 0x2d, 0x55, 0xca]));
 
-function crc24(bits: number): number {
+export function crc24(bits: number): number {
   let crc = 0x875060;
   let rest = bits;
   for (let byte = 0; byte < 3; byte++) {
