@@ -13,7 +13,7 @@ import { readAuditLog, executions, type AuditEntry } from '../../../support/cass
 import { checkCassandraOracle, describeViolations, type OracleClient } from '../../../support/cassandra-oracle.ts';
 import { filterWasm, startWasmEnvoy, type WasmEnvoy } from '../../envoy-harness.ts';
 import { ensureFiltersBuilt } from '../../host-helpers.ts';
-import { Opcode, errorOf, int, query, segment, startup, startupWith, stringMap, type Frame } from './cql-wire.ts';
+import { Opcode, batch, errorOf, int, query, segment, startup, startupWith, stringMap, type Frame } from './cql-wire.ts';
 import { RawCql } from './raw-cql.ts';
 import { tableRegex } from './test-rules.ts';
 import { runCassandraWireFuzz } from '../../../fuzz/cassandra/wire-cli-runner.ts';
@@ -104,6 +104,17 @@ describe('attacks on the Cassandra filter, against Cassandra 5 and its audit log
       attacker.close();
       expect(envoy.accessLogEntries()).toContainEqual(expect.objectContaining({ type: 'Denied', fields: { query_action: 'select', query_table: 'deathstar.scrum_notes' } }));
       expect(ranForAttacker('FROM scrum_notes')).toEqual([]);
+    }
+    it('a v4 BATCH naming its keyspace is checked against that keyspace too', async () => {
+      const attacker = await started(envoy.listenerPort, 4);
+      attacker.send(query(4, 1, 'USE attendance'));
+      await attacker.waitForFrames(2);
+      attacker.send(batch(4, 2, [{ query: "INSERT INTO daily_records (id, content) VALUES (66, 'order 66')" }], { keyspace: 'deathstar' }));
+      const [, , denied] = await attacker.waitForFrames(3);
+      expect(errorOf(denied!).code).toBe(0x2100);
+      attacker.close();
+      expect(envoy.accessLogEntries()).toContainEqual(expect.objectContaining({ type: 'Denied', fields: { query_action: 'insert', query_table: 'deathstar.daily_records' } }));
+      expect(ranForAttacker('order 66')).toEqual([]);
     });
   });
 
