@@ -104,7 +104,8 @@ describe('attacks on the Cassandra filter, against Cassandra 5 and its audit log
       attacker.close();
       expect(envoy.accessLogEntries()).toContainEqual(expect.objectContaining({ type: 'Denied', fields: { query_action: 'select', query_table: 'deathstar.scrum_notes' } }));
       expect(ranForAttacker('FROM scrum_notes')).toEqual([]);
-    }
+    });
+
     it('a v4 BATCH naming its keyspace is checked against that keyspace too', async () => {
       const attacker = await started(envoy.listenerPort, 4);
       attacker.send(query(4, 1, 'USE attendance'));
