@@ -67,7 +67,7 @@ describe('attacks on the Cassandra filter, against Cassandra 5 and its audit log
   beforeAll(async () => {
     ensureFiltersBuilt();
     const installation = installCassandra({ say: () => undefined });
-    node = await startCassandra({ libDir: installation.libDir, auditLog: true });
+    node = await startCassandra({ libDir: installation.libDir, auditLog: true, readyTimeoutMs: 300_000 });
     await populate(node);
     const rules = RULES.map((rule) => ({ query_action: rule.query_action, query_table: tableRegex(rule.query_table.regex) }));
     envoy = await startWasmEnvoy({
