@@ -64,6 +64,9 @@ export function runHostCase(vms: HostVms, testCase: HostCase): HostResult {
     checkDecisions(testCase, reading.frames, decisions, connection, violations);
     checkUpstream(testCase, reading.frames, decisions, connection, violations);
   }
+  // A connection left open would keep its context (and the filter's per-connection state) in the
+  // VM for the rest of the run: the client resets it, as a client that goes away would.
+  if (connection.isOpen) connection.resetFromClient();
   forget(vm);
   return { frames: reading.frames.length, violations, filterClosed: decisions.includes('Error') };
 }
