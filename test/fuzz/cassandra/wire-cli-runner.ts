@@ -3,7 +3,7 @@
 // sessions, recordings of cassandra-driver and cqlsh, and recordings with one delivery mutated,
 // through a randomly chosen client. Every 100 sessions and at the end it waits for the audit
 // log to settle and runs the oracle; each violation is printed with the seeds of the sessions
-// that client ran since the last check (replayable one by one with --seed and the case index).
+// run since the last check (each replayable alone with --session-seed).
 import type { WireFuzzer } from '../wire-cli.ts';
 import { Prng, caseSeed } from '../framework/prng.ts';
 import { describeViolations } from '../../support/cassandra-oracle.ts';
@@ -16,6 +16,8 @@ const CHECK_EVERY = 100;
 
 export interface WireRunOptions {
   seed: number;
+  /** Run exactly these sessions (a replay) instead of the seed's. */
+  sessionSeeds?: readonly number[];
   /** Stop after this many sessions ... */
   sessions?: number;
   /** ... or this much time. */
@@ -36,15 +38,16 @@ export async function runCassandraWireFuzz(options: WireRunOptions): Promise<Wir
   const deployment = options.deployment ?? (await deployCassandraWire());
   const started = Date.now();
   const deadline = options.milliseconds === undefined ? Infinity : started + options.milliseconds;
-  const limit = options.sessions ?? Infinity;
+  const limit = options.sessionSeeds?.length ?? options.sessions ?? Infinity;
   const result: WireRunResult = { sessions: 0, deliveries: 0, violations: [] };
   let sinceCheck: string[] = [];
   try {
     for (let index = 0; index < limit && Date.now() < deadline; index++) {
-      const prng = new Prng(caseSeed(options.seed, index));
+      const sessionSeed = options.sessionSeeds?.[index] ?? caseSeed(options.seed, index);
+      const prng = new Prng(sessionSeed);
       const client = prng.pick(deployment.clients);
       const session = sessionFor(prng);
-      sinceCheck.push(`case ${index} (${client.name}, ${session.steps.length} steps)`);
+      sinceCheck.push(`session seed ${sessionSeed} (${client.name}, ${session.steps.length} steps)`);
       await runWireSession(deployment, client, session, prng);
       result.sessions++;
       result.deliveries += session.steps.length;
@@ -53,7 +56,7 @@ export async function runCassandraWireFuzz(options: WireRunOptions): Promise<Wir
         const violations = deployment.violations();
         log(`  ${result.sessions} sessions in ${((Date.now() - started) / 1000).toFixed(0)} s, ${violations.length} oracle violations`);
         if (violations.length > 0) {
-          result.violations.push(`${describeViolations(violations)}\n  in one of (seed ${options.seed}): ${sinceCheck.join(', ')}`);
+          result.violations.push(`${describeViolations(violations)}\n  in one of these sessions (replay one with npm run fuzz:wire -- cassandra --session-seed S): ${sinceCheck.join(', ')}`);
           break;
         }
         sinceCheck = [];
@@ -77,9 +80,10 @@ function sessionFor(prng: Prng): CqlSession {
   return source === 'recording' ? recordedSession(recording) : mutatedRecordedSession(recording, prng, CQL_DICTIONARY, recordings);
 }
 
-export const cassandraWireFuzzer: WireFuzzer = async ({ seed, minutes }) => {
+export const cassandraWireFuzzer: WireFuzzer = async ({ seed, minutes, sessionSeed }) => {
   console.log(`fuzz:wire cassandra: ${minutes} min, seed ${seed} (rerun with --seed ${seed})`);
-  const result = await runCassandraWireFuzz({ seed, milliseconds: minutes * 60_000 });
+  const replay = sessionSeed === undefined ? {} : { sessionSeeds: [sessionSeed] };
+  const result = await runCassandraWireFuzz({ seed, ...replay, milliseconds: minutes * 60_000 });
   for (const violation of result.violations) console.log(`FAIL ${violation}`);
   console.log(`fuzz:wire cassandra: ${result.sessions} sessions, ${result.deliveries} deliveries, ${result.violations.length === 0 ? 0 : 1} failing checks (seed ${seed})`);
   return result.violations.length;
