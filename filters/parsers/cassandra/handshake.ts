@@ -14,9 +14,10 @@
 //   STARTUP handler), so the connection is refused: the error reaches the client, any later
 //   request closes the connection.
 // - Protocol versions other than 3, 4, 5 are refused before they reach the server (the server
-//   would discard every byte it had read, a number no filter can know): answered with the
-//   protocol error Cassandra itself sends, and the connection is refused. v6 is Cassandra's
-//   beta; Weir does not forward it.
+//   would discard every byte it had read, a number no filter can know). Those a client may try
+//   first and downgrade from are answered with the protocol error Cassandra itself sends, and
+//   the connection is refused; any other first byte closes the connection at once. v6 is
+//   Cassandra's beta; Weir does not forward it.
 // After the start every frame must carry the connection's version (the server rejects others).
 import { Opcode } from './cql';
 
@@ -42,6 +43,13 @@ export class Handshake {
 
   static supports(version: i32): bool {
     return version >= MIN_VERSION && version <= MAX_VERSION;
+  }
+
+  // The refused versions a client may send first and downgrade from: v1 and v2, Cassandra's v6
+  // beta, DSE's v1 and v2 (0x41, 0x42: cassandra-driver tries them before v4). Anything else in a
+  // first frame (a TLS ClientHello's 0x16, noise) is no CQL client and is not answered.
+  static answersRefusal(version: i32): bool {
+    return version == 1 || version == 2 || version == 6 || version == 0x41 || version == 0x42;
   }
 
   startupForwarded(version: i32, stream: i32): void {

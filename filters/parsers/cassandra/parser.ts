@@ -142,12 +142,13 @@ export class CassandraParser extends Parser {
     const version = versionOf(data, 0);
     if (handshake.phase == Phase.Started && version != handshake.version) return this.fail('protocol version ' + version.toString() + ' on a connection started with v' + handshake.version.toString() + '; Cassandra refuses it');
     if (handshake.phase != Phase.Initial || Handshake.supports(version)) return 0;
+    if (!Handshake.answersRefusal(version)) return this.fail('the first frame is in protocol version ' + version.toString() + ', which no CQL client sends (a TLS ClientHello starts with 0x16); Weir forwards v3, v4 and v5');
     return this.refuseVersion(data, version);
   }
 
-  // A first frame in a version Weir does not forward (v1, v2, the v6 beta, anything unknown):
-  // Cassandra would answer with a protocol error and discard every byte it had read, a number the
-  // filter cannot know; so the server never sees it. Once 9 bytes are here (Cassandra answers no
+  // A first frame in a version Weir does not forward that a client may downgrade from (v1, v2,
+  // the v6 beta, DSE's): Cassandra would answer with a protocol error and discard every byte it
+  // had read, a number the filter cannot know; so the server never sees it. Once 9 bytes are here (Cassandra answers no
   // sooner), the client gets Cassandra's own error through a probe, and the connection is refused.
   private refuseVersion(data: ByteView, version: i32): Op {
     if (data.length < HEADER_BYTES) return more(<u32>(HEADER_BYTES - data.length));

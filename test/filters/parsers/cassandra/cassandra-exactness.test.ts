@@ -191,6 +191,21 @@ describe('class 4: the start of a connection', () => {
     expect(accessLog(vm).map((entry) => entry.type)).toEqual(loggedDenied ? ['Denied', 'Error'] : ['Error']);
   });
 
+  it.each([
+    ['a TLS ClientHello (0x16)', Buffer.from('16030100f4010000f00303', 'hex')],
+    ['v7', startupWith(7, 1, { CQL_VERSION: '3.0.0' })],
+    ['0x25', startupWith(0x25, 1, { CQL_VERSION: '3.0.0' })],
+  ])('closes at once on a first frame in a version no client downgrades from: %s', (_, request) => {
+    const server = fakeCassandra();
+    const { vm, connection } = open([{}], server);
+    connection.fromClient(request);
+    vm.settle();
+    expect(connection.upstreamBytes).toHaveLength(0);
+    expect(connection.clientBytes).toHaveLength(0);
+    expect(connection.isOpen).toBe(false);
+    expect(accessLog(vm).at(-1)).toMatchObject({ type: 'Error', reason: expect.stringContaining('which no CQL client sends') });
+  });
+
   it('a frame in another version than STARTUP\'s closes the connection', () => {
     const server = fakeCassandra();
     const { vm, connection } = open([{}], server);
