@@ -131,6 +131,7 @@ function startGcpAnchor(binary: string, nodeCount: number, fixtures: { initial: 
     '--resources', fixtures.initial,
     '--change-resources', fixtures.changed,
     '--batch-window-ms', String(options.batchWindowMs),
+    ...(options.serverMallocTrim ? ['--return-freed-memory'] : []),
     ...profileArgs,
   ], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.add(child);

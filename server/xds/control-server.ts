@@ -6,7 +6,7 @@ import os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { silentLogger } from '../log/logger.ts';
-import { addDiscoveryServices } from './ads.ts';
+import { serveDiscoveryStreams } from './ads.ts';
 import type { NodeIdentity } from './config-watcher.ts';
 import { ProxyStatusRegistry, type ProxyStatus } from './proxy-status.ts';
 import { DEFAULT_SNAPSHOT_KEY, SnapshotCache } from './snapshot-cache.ts';
@@ -81,9 +81,10 @@ export async function startControlServer(options: ControlServerOptions = {}): Pr
     ...(options.nodeConnected ? { nodeConnected: options.nodeConnected } : {}),
   };
   const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 });
-  addDiscoveryServices(server, context);
   options.registerServices?.(server);
   const port = await bind(server, `${hostForUri(settings.address)}:${settings.port}`, credentialsFor(options.tls));
+  // The xDS streams are served on the bound HTTP/2 servers, beside grpc-js's services (ads.ts).
+  serveDiscoveryStreams(server, context);
   logger.info({ address: settings.address, port, tls: options.tls !== undefined }, 'xDS server listening');
   const pruning = setInterval(() => status.forgetDisconnected(settings.forgetDisconnectedAfterMs), Math.min(settings.forgetDisconnectedAfterMs, 60_000));
   pruning.unref();

@@ -34,10 +34,10 @@ import (
 	"syscall"
 	"time"
 
+	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
-	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
@@ -55,6 +55,7 @@ type options struct {
 	nodes               int
 	batchWindow         time.Duration
 	profileChange       string
+	returnFreedMemory   bool
 }
 
 func main() {
@@ -73,6 +74,7 @@ func parseOptions() options {
 	flag.IntVar(&opts.nodes, "nodes", 0, "number of benchmark proxies (bench-node-0 ...)")
 	flag.IntVar(&batchWindowMs, "batch-window-ms", 100, "debounce before SetSnapshot, like Weir's batching window; 0 = at once")
 	flag.StringVar(&opts.profileChange, "profile-change", "", "write a Go CPU profile of the change to this file")
+	flag.BoolVar(&opts.returnFreedMemory, "return-freed-memory", false, "before reading RSS, return freed pages to the OS (debug.FreeOSMemory), as bench:xds --server-malloc-trim makes glibc do for Weir")
 	flag.Parse()
 	opts.batchWindow = time.Duration(batchWindowMs) * time.Millisecond
 	return opts
@@ -170,9 +172,12 @@ func (a *anchor) reportStats(collectGarbage bool) {
 	}
 	flushStartedAt, flushMs := a.flushStartedAt, a.flushMs
 	a.mu.Unlock()
-	if collectGarbage {
-		// Collects and returns freed pages to the OS: the smallest RSS Go can show.
+	if collectGarbage && a.opts.returnFreedMemory {
 		debug.FreeOSMemory()
+	} else if collectGarbage {
+		// As Weir's server process runs gc(): freed pages stay with the runtime (Go's background
+		// scavenger returns them over minutes, as glibc keeps Node's).
+		runtime.GC()
 	}
 	var memory runtime.MemStats
 	runtime.ReadMemStats(&memory)
