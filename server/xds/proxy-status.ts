@@ -240,6 +240,7 @@ export class ProxyStatusRegistry {
   }
 
   #changed(): void {
+    if (this.#listeners.size === 0) return;
     for (const listener of [...this.#listeners]) listener();
   }
 }

@@ -239,8 +239,7 @@ function sotwResponseIfChanged(
   subscription: SotwSubscriptionView,
 ): SotwWatchResponse | undefined {
   const versionChanged = subscription.deliveredVersion !== ofType.version;
-  const newlyRequested =
-    !request.wildcard && [...request.resourceNames].some((name) => !subscription.deliveredNames.has(name));
+  const newlyRequested = !request.wildcard && someNotIn(request.resourceNames, subscription.deliveredNames);
   if (!versionChanged && !newlyRequested) return undefined;
   const resources = request.wildcard
     ? [...ofType.resources.values()]
@@ -249,6 +248,11 @@ function sotwResponseIfChanged(
         return resource ? [resource] : [];
       });
   return { typeUrl: request.typeUrl, version: ofType.version, resources };
+}
+
+function someNotIn(names: ReadonlySet<string>, known: ReadonlySet<string>): boolean {
+  for (const name of names) if (!known.has(name)) return true;
+  return false;
 }
 
 function deltaResponseIfChanged(
