@@ -23,7 +23,10 @@ export class TypeSubscription {
     return this.#names ?? NO_NAMES;
   }
 
-  /** SotW: the request carries the complete desired set. */
+  /**
+   * SotW: the request carries the complete desired set. The set is replaced, never changed in
+   * place, so a SotW stream may keep the old one as the names it delivered.
+   */
   replaceNames(requested: readonly string[]): void {
     // An ACK repeats the names it already asked for: nothing to rebuild.
     if (this.#sameNames(requested)) return;
