@@ -174,7 +174,7 @@ async function runOnce(serverChild: ServerChild, serverKind: BenchServerKind, ro
     await sleep(options.settleMs);
     const idle = await serverStats(serverChild, true, what);
     serverChild.send({ kind: 'prepare-change' });
-    const prepared = await nextMessage<ServerReport, 'prepared'>(server, 'prepared', 120_000, what);
+    const prepared = await nextMessage<ServerReport, 'prepared'>(server, 'prepared', options.profileDir ? 600_000 : 120_000, what);
     const convergedReports = generators.map((generator) => nextMessage<GeneratorReport, 'converged'>(generator, 'converged', 120_000, 'load generator'));
     for (const generator of generators) sendTo<GeneratorCommand>(generator, { kind: 'arm' });
     const loadAverageAtChange = os.loadavg()[0] ?? Number.NaN;
