@@ -59,13 +59,14 @@ export async function startGuardedServer(options: GuardedServerOptions): Promise
     stops.push(() => server.stop(5_000));
     say(`weir serve        pid ${server.pid}, xDS 127.0.0.1:${xdsPort}, API ${socket} (log ${path.relative(projectRoot, serverLog)})`);
 
-    const bootstrap = await weir(['bootstrap', '--node-id', options.nodeId, '--xds', `127.0.0.1:${xdsPort}`, '--admin-port', '0']);
+    const certs = path.join(options.stateDir, 'nodes', options.nodeId);
+    const bootstrap = await weir(['bootstrap', '--node-id', options.nodeId, '--xds', `127.0.0.1:${xdsPort}`, '--admin-port', '0', '--certs', certs]);
     if (bootstrap.code !== 0) throw new Error(`weir bootstrap failed (${bootstrap.code}): ${bootstrap.stderr}`);
     const envoy = await startEnvoy({ bootstrapYaml: bootstrap.stdout });
     stops.push(() => envoy.stop());
     await envoy.waitReady();
     const proxyPort = await listenerPort(envoy, `weir-${options.parser}`);
-    say(`envoy             pid ${envoy.pid}, admin ${envoy.adminUrl}, ${options.parser} listener 127.0.0.1:${proxyPort}`);
+    say(`envoy             pid ${envoy.pid}, admin ${envoy.adminUrl}, ${options.parser} listener 127.0.0.1:${proxyPort}, mTLS to weir serve as spiffe://weir.local/node/${options.nodeId}`);
     await waitForAgent(weir, options.nodeId, serverLog);
     return {
       envoy,

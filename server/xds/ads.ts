@@ -6,8 +6,8 @@
 // request-decoder.ts, with proto-loader's decoder behind it. No protocol logic lives here.
 import type * as grpc from '@grpc/grpc-js';
 import type http2 from 'node:http2';
-import type { PeerCertificate } from 'node:tls';
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { peerCertificateFacts } from '../pki/peer-authenticator.ts';
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from './discovery-messages.ts';
 import { xdsServicePackage } from './envoy-protos.ts';
 import { serveDeltaStream } from './delta-stream.ts';
@@ -73,23 +73,10 @@ export function serveDiscoveryStreams(server: grpc.Server, context: StreamContex
       decode: (bytes: Buffer) => withTypeUrl(decodeDeltaDiscoveryRequest(bytes, decodeDelta), typeUrl),
       encodeFrame: frameDeltaDiscoveryResponse,
     };
-    routes.set(sotw.path, grpcRoute((stream) => serveSotwStream(grpcStreamTransport(stream, sotwCodec, DISCOVERY_STREAM_LIMITS, certificateIdentities), context)));
-    routes.set(delta.path, grpcRoute((stream) => serveDeltaStream(grpcStreamTransport(stream, deltaCodec, DISCOVERY_STREAM_LIMITS, certificateIdentities), context)));
+    routes.set(sotw.path, grpcRoute((stream) => serveSotwStream(grpcStreamTransport(stream, sotwCodec, DISCOVERY_STREAM_LIMITS, peerCertificateFacts), context)));
+    routes.set(delta.path, grpcRoute((stream) => serveDeltaStream(grpcStreamTransport(stream, deltaCodec, DISCOVERY_STREAM_LIMITS, peerCertificateFacts), context)));
   }
   routeStreamsBeforeGrpcJs(server, routes);
-}
-
-/** Identities of a client certificate: its URI and DNS subject alternative names. */
-export function certificateIdentities(certificate: PeerCertificate | undefined): string[] {
-  const alternativeNames = certificate?.subjectaltname;
-  if (!alternativeNames) return [];
-  return alternativeNames
-    .split(',')
-    .map((entry) => entry.trim())
-    .flatMap((entry) => {
-      const match = /^(URI|DNS):(.+)$/.exec(entry);
-      return match?.[2] ? [match[2]] : [];
-    });
 }
 
 /** Answers a stream that is not a gRPC call as grpc-js would, before serving it. */

@@ -10,6 +10,7 @@
 // none. The peer's verified certificate is read the way grpc-js's auth context reads it.
 import http2 from 'node:http2';
 import { TLSSocket, type PeerCertificate } from 'node:tls';
+import type { PeerCertificateFacts } from '../pki/peer-authenticator.ts';
 import { StreamStatus, type XdsStreamTransport } from './discovery-messages.ts';
 import { GRPC_FRAME_PREFIX_BYTES, GrpcFrameError, GrpcMessageReader } from './grpc-frames.ts';
 
@@ -51,16 +52,16 @@ export function answerNotGrpc(stream: http2.ServerHttp2Stream): void {
 }
 
 /**
- * Wraps an HTTP/2 stream that carries a gRPC bidi call; `identify` turns the peer's verified
- * certificate (if any) into the identities the stream admission checks.
+ * Wraps an HTTP/2 stream that carries a gRPC bidi call; `describe` turns the peer's verified
+ * certificate (if any) into what the stream admission checks.
  */
 export function grpcStreamTransport<Request, Response>(
   stream: http2.ServerHttp2Stream,
   codec: GrpcStreamCodec<Request, Response>,
   limits: GrpcStreamLimits,
-  identify: (certificate: PeerCertificate | undefined) => string[],
+  describe: (certificate: PeerCertificate | undefined) => PeerCertificateFacts | undefined,
 ): XdsStreamTransport<Request, Response> {
-  return new GrpcServerStream(stream, codec, limits, identify(verifiedPeerCertificate(stream)));
+  return new GrpcServerStream(stream, codec, limits, describe(verifiedPeerCertificate(stream)));
 }
 
 /** As grpc-js's auth context reads it: the certificate of an authorized TLS peer, else undefined. */
@@ -84,7 +85,7 @@ class GrpcServerStream<Request, Response> implements XdsStreamTransport<Request,
     private readonly stream: http2.ServerHttp2Stream,
     private readonly codec: GrpcStreamCodec<Request, Response>,
     private readonly limits: GrpcStreamLimits,
-    readonly peerIdentities: readonly string[],
+    readonly peerCertificate: PeerCertificateFacts | undefined,
   ) {
     const socket = stream.session?.socket;
     this.peer = socket?.remoteAddress ? `${socket.remoteAddress}${socket.remotePort ? `:${socket.remotePort}` : ''}` : 'unknown';
