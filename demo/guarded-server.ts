@@ -24,6 +24,8 @@ export interface GuardedServerOptions {
    * endpointPort, so the guide's policies apply unchanged while the real server listens on a free port.
    */
   guidePort: number;
+  /** The redirect's maxBufferBytes (the largest frame the parser buffers); the server's default when absent. */
+  maxBufferBytes?: number;
 }
 
 export interface GuardedServer {
@@ -88,7 +90,7 @@ function writeServeConfig(options: GuardedServerOptions, ports: { xdsPort: numbe
     'policies: { dir: policies, enforcementMode: default }',
     'api: { socket: weir.sock }',
     'redirects:',
-    `  - { name: ${options.parser}, parser: ${options.parser}, endpoint: ${options.serverEndpoint}, endpointPort: ${options.guidePort}, listen: { address: 127.0.0.1, port: ${ports.proxyPort} }, upstream: { address: 127.0.0.1, port: ${options.backendPort} } }`,
+    `  - { name: ${options.parser}, parser: ${options.parser}, endpoint: ${options.serverEndpoint}, endpointPort: ${options.guidePort}, listen: { address: 127.0.0.1, port: ${ports.proxyPort} }, upstream: { address: 127.0.0.1, port: ${options.backendPort} }${options.maxBufferBytes === undefined ? '' : `, maxBufferBytes: ${options.maxBufferBytes}`} }`,
     `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
     '',
   ].join('\n'));

@@ -28,6 +28,8 @@ export interface RedirectConfig {
    * upstream is reached at another port than the service's own, e.g. behind a port-forward.
    */
   endpointPort?: number;
+  /** The largest frame the parser buffers (1..268435456 bytes); the parser SDK's default (1 MiB) when unset. */
+  maxBufferBytes?: number;
 }
 
 export type EnforcementModeConfig = 'default' | 'always' | 'never';
@@ -242,7 +244,7 @@ function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
 const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 function readRedirect(entry: FieldReader): RedirectConfig {
-  entry.expectKeys(['name', 'listen', 'parser', 'upstream', 'endpoint', 'endpointPort']);
+  entry.expectKeys(['name', 'listen', 'parser', 'upstream', 'endpoint', 'endpointPort', 'maxBufferBytes']);
   const redirect: RedirectConfig = {
     name: entry.matching('name', NAME_PATTERN, 'lower-case letters, digits, "-" or "_", starting with a letter or digit'),
     listen: readAddress(entry.child('listen')),
@@ -254,6 +256,7 @@ function readRedirect(entry: FieldReader): RedirectConfig {
     if (!entry.has('endpoint')) entry.problem('endpointPort', 'only means something with endpoint: the port of that endpoint its policies name');
     redirect.endpointPort = entry.port('endpointPort');
   }
+  if (entry.has('maxBufferBytes')) redirect.maxBufferBytes = entry.integer('maxBufferBytes', undefined, { min: 1, max: 268_435_456 });
   return redirect;
 }
 

@@ -76,7 +76,7 @@ spec:
       'broken.yaml: spec.ingress[0].toPorts[0].rules.l7[0].cmd: unknown r2d2 command "FLY"; expected one of READ, WRITE, HALT, RESET (case-sensitive)',
       'broken.yaml: spec.ingress[0].toPorts[0].rules.l7[1].file: invalid regex "(unclosed": missing closing ")" at offset 0; see docs/policy.md "Regular expressions" for the supported syntax',
       'broken.yaml: spec.ingress[0].toPorts[0].rules.l7[2].colour: unknown r2d2 rule key; r2d2 accepts cmd, file',
-      'broken.yaml: spec.ingress[0].toPorts[1].rules.l7proto: unknown l7proto "gopher"; Weir has parsers for r2d2, memcache, cassandra',
+      'broken.yaml: spec.ingress[0].toPorts[1].rules.l7proto: unknown l7proto "gopher"; Weir has parsers for r2d2, memcache, cassandra, kafka',
       'broken.yaml: spec.ingress[0].toPorts[2].ports[0].port: expected a port number 0..65535, got [80]',
     ]);
     expect((await api('GET', '/v1/policies/revision')).body['revision']).toBe(before);
