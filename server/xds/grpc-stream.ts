@@ -160,7 +160,12 @@ class GrpcServerStream<Request, Response> implements XdsStreamTransport<Request,
       this.fail(StreamStatus.Internal, `cannot decode the ${this.codec.requestName}: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
-    this.#onRequest?.(request);
+    try {
+      this.#onRequest?.(request);
+    } catch (error) {
+      // A fault serving one request ends that call (the proxy reconnects), not the control plane.
+      this.fail(StreamStatus.Internal, `the xDS server failed serving a ${this.codec.requestName}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   /** Sends the status: in trailers after the headers, or trailers-only when nothing was sent yet. */
