@@ -72,6 +72,8 @@ interface ServerChild {
 }
 
 const options = parseOptions();
+// The servers write their profiles there; a directory that does not exist yet would fail the run after the initial sync.
+if (options.profileDir) fs.mkdirSync(options.profileDir, { recursive: true });
 let fixtureDir: string | undefined;
 process.on('SIGINT', () => {
   stopAll();
