@@ -178,6 +178,7 @@ function errorReason(connection: Connection, direction: Direction, code: u32): s
   if (code == ErrorCode.InvalidFrameType) return 'malformed ' + side + ' frame' + detail;
   if (code == ErrorCode.InvalidFrameLength) return 'invalid ' + side + ' frame length' + detail;
   if (code == ErrorCode.TooManyPendingReplies) return 'too many denied requests waiting for earlier replies' + detail;
+  if (code == ErrorCode.PolicyDenied) return 'denied by policy' + detail;
   if (code == ErrorCode.InvalidOpLength) return connection.protocol + ' parser bug: op with length 0 or unknown op on the ' + side + ' direction';
   if (code == ErrorCode.InjectOverflow) return connection.protocol + ' parser bug: INJECT of more bytes than were queued';
   if (code == ErrorCode.TooManyOps) return connection.protocol + ' parser bug: INJECT loop without consuming input';
