@@ -23,16 +23,25 @@ export interface GuardedServerOptions {
   guidePort: number;
 }
 
-export interface GuardedServer {
-  envoy: EnvoyProcess;
+/**
+ * What a guide demo's script needs of its deployment, whether the demo started the processes
+ * (startGuardedServer) or attaches to the services docker-compose runs (demo/compose-services.ts).
+ */
+export interface DemoDeployment {
   /** Envoy's listener for the parser on 127.0.0.1. */
   proxyPort: number;
+  /** The real server, reached directly (past Envoy) to show what it holds. */
+  backend: { host: string; port: number };
   apiSocket: string;
   /** Runs `weir ARGS` against this server. */
   weir(args: readonly string[]): Promise<CliRun>;
   /** A copy of `file` in the state directory with the guide's port replaced by the backend's. */
   withBackendPort(file: string): string;
   stop(): Promise<void>;
+}
+
+export interface GuardedServer extends DemoDeployment {
+  envoy: EnvoyProcess;
 }
 
 /** Wipes and recreates `stateDir` with `endpointsFile` (`kind: Endpoint` documents) as its policy directory. */
@@ -69,9 +78,10 @@ export async function startGuardedServer(options: GuardedServerOptions): Promise
     return {
       envoy,
       proxyPort,
+      backend: { host: '127.0.0.1', port: options.backendPort },
       apiSocket: socket,
       weir,
-      withBackendPort: (file) => withPort(file, options),
+      withBackendPort: (file) => withBackendPort(file, options),
       stop,
     };
   } catch (error) {
@@ -95,12 +105,13 @@ function writeServeConfig(options: GuardedServerOptions, ports: { xdsPort: numbe
 }
 
 /** Waits until the Envoy's agent has connected and ACKed the current revision. */
-async function waitForAgent(weir: (args: readonly string[]) => Promise<CliRun>, nodeId: string, serverLog: string): Promise<void> {
-  const waited = await weir(['policy', 'wait', '--node', nodeId, '--timeout', '20']);
-  if (waited.code !== 0) throw new Error(`the Weir agent of ${nodeId} did not enforce the store's policy within 20 s: ${waited.stdout}${waited.stderr}; see ${serverLog}`);
+export async function waitForAgent(weir: (args: readonly string[]) => Promise<CliRun>, nodeId: string, serverLog: string, timeoutSeconds = 20): Promise<void> {
+  const waited = await weir(['policy', 'wait', '--node', nodeId, '--timeout', String(timeoutSeconds)]);
+  if (waited.code !== 0) throw new Error(`the Weir agent of ${nodeId} did not enforce the store's policy within ${timeoutSeconds} s: ${waited.stdout}${waited.stderr}; see ${serverLog}`);
 }
 
-function withPort(file: string, options: GuardedServerOptions): string {
+/** Copies `file` into the state directory with the guide's port replaced by the backend's. */
+export function withBackendPort(file: string, options: { stateDir: string; guidePort: number; backendPort: number }): string {
   const text = fs.readFileSync(file, 'utf8').replace(new RegExp(`port: (['"]?)${options.guidePort}\\1`, 'g'), `port: '${options.backendPort}'`);
   const copy = path.join(options.stateDir, path.basename(file));
   fs.writeFileSync(copy, text);

@@ -1,23 +1,26 @@
-// `npm run demo [-- SCENARIO] [-- --check]`: runs a demo scenario and keeps it running until Ctrl-C,
-// or with --check runs its script once and exits 0 only if every outcome matched.
-import { runR2d2Demo, type RunningR2d2Demo } from './r2d2/scenario.ts';
+// `npm run demo [-- SCENARIO] [-- --check] [-- --compose]`: runs a demo scenario and keeps it running
+// until Ctrl-C, or with --check runs its script once and exits 0 only if every outcome matched. With
+// --compose the script attaches to the services of a docker-compose*.yml instead of starting them
+// (the compose files' demo service runs it so).
+import { runR2d2Demo, type DemoOptions, type RunningR2d2Demo } from './r2d2/scenario.ts';
 import { runFleetDemo } from './fleet/scenario.ts';
 import { runEmpireDemo } from './empire/scenario.ts';
 
-const SCENARIOS: Record<string, () => Promise<RunningR2d2Demo>> = { r2d2: runR2d2Demo, fleet: runFleetDemo, empire: runEmpireDemo };
+const SCENARIOS: Record<string, (options: DemoOptions) => Promise<RunningR2d2Demo>> = { r2d2: runR2d2Demo, fleet: runFleetDemo, empire: runEmpireDemo };
 
 const args = process.argv.slice(2);
 const check = args.includes('--check');
-const unknownFlags = args.filter((arg) => arg.startsWith('-') && arg !== '--check');
+const compose = args.includes('--compose');
+const unknownFlags = args.filter((arg) => arg.startsWith('-') && arg !== '--check' && arg !== '--compose');
 const names = args.filter((arg) => !arg.startsWith('-'));
 const name = names[0] ?? 'r2d2';
 const scenario = SCENARIOS[name];
 if (unknownFlags.length > 0 || names.length > 1 || scenario === undefined) {
-  console.error(`usage: npm run demo [-- SCENARIO] [-- --check]; scenarios: ${Object.keys(SCENARIOS).join(', ')}`);
+  console.error(`usage: npm run demo [-- SCENARIO] [-- --check] [-- --compose]; scenarios: ${Object.keys(SCENARIOS).join(', ')}`);
   process.exit(2);
 }
 
-const demo = await scenario().catch((error: unknown) => {
+const demo = await scenario({ compose }).catch((error: unknown) => {
   console.error(`demo ${name} failed to start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });

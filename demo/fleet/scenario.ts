@@ -8,8 +8,8 @@ import path from 'node:path';
 import memjs from 'memjs';
 import { projectRoot } from '../../server/envoy/binary.ts';
 import { OutcomeLog, heading, importAndWait, say } from '../outcome-log.ts';
-import type { Outcome } from '../r2d2/scenario.ts';
-import { deployFleet, type FleetDeployment } from './deployment.ts';
+import type { DemoOptions, Outcome } from '../r2d2/scenario.ts';
+import { attachFleet, deployFleet, type FleetDeployment } from './deployment.ts';
 import { BinaryShipClient, TextShipClient, launchShip, netcat, type Ship } from './ships.ts';
 
 export interface RunningFleetDemo {
@@ -18,6 +18,8 @@ export interface RunningFleetDemo {
 }
 
 const FLEET_DIR = path.join(projectRoot, 'demo', 'fleet');
+/** The guide's fleet; docker-compose.fleet.yml's weir-server starts with the same file. */
+const SECURE_FLEET_ENDPOINTS = path.join(FLEET_DIR, 'endpoints', 'secure-fleet.yaml');
 const SECURE_FLEET_POLICY = path.join(projectRoot, 'examples', 'policies', 'memcached-secure-fleet.yaml');
 const REBEL_ALLIANCE_POLICY = path.join(projectRoot, 'examples', 'policies', 'memcached-rebel-alliance.yaml');
 
@@ -33,8 +35,8 @@ const DENIED_TEXT_CLIENT = 'Error: access denied';
 const DENIED_GET_BINARY = 'Error: MemJS GET: Authentication error';
 const DENIED_SET_BINARY = 'Error: MemJS SET: Authentication error';
 
-export async function runFleetDemo(): Promise<RunningFleetDemo> {
-  const deployment = await deployFleet({ endpointsFile: path.join(FLEET_DIR, 'endpoints', 'secure-fleet.yaml') });
+export async function runFleetDemo(options: DemoOptions = {}): Promise<RunningFleetDemo> {
+  const deployment = options.compose === true ? await attachFleet() : await deployFleet({ endpointsFile: SECURE_FLEET_ENDPOINTS });
   const ships: Ship[] = [];
   const stop = async (): Promise<void> => {
     for (const ship of ships) await ship.close().catch(() => undefined);
@@ -56,7 +58,7 @@ export async function runFleetDemo(): Promise<RunningFleetDemo> {
     await beforePolicy(fleet, log);
     await secureFleet(deployment, fleet, log);
     await rebelAlliance(deployment, { maintenance: await launch('fleet-maintenance', '127.0.0.34'), monitoring: await launch('fleet-monitoring', '127.0.0.35'), jedi: await launch('jedi', '127.0.0.36'), awing: fleet.awing }, log);
-    say(`\nWithout --check the demo keeps running: \`nc -s 127.0.0.36 127.0.0.1 ${deployment.proxyPort}\` talks as the jedi, \`nc -s 127.0.0.35 ...\` as fleet monitoring.`);
+    if (options.compose !== true) say(`\nWithout --check the demo keeps running: \`nc -s 127.0.0.36 127.0.0.1 ${deployment.proxyPort}\` talks as the jedi, \`nc -s 127.0.0.35 ...\` as fleet monitoring.`);
     return { outcomes: log.outcomes, stop };
   } catch (error) {
     await stop();
@@ -170,7 +172,7 @@ async function rebelAlliance(deployment: FleetDeployment, ships: RebelShips, log
 
 /** What memcached itself holds for `key`, read past Envoy. */
 async function directGet(deployment: FleetDeployment, key: string): Promise<string> {
-  const client = memjs.Client.create(`127.0.0.1:${deployment.memcached.port}`, { retries: 0, timeout: 3, logger: { log: () => undefined } });
+  const client = memjs.Client.create(`${deployment.backend.host}:${deployment.backend.port}`, { retries: 0, timeout: 3, logger: { log: () => undefined } });
   try {
     const { value } = await client.get(key);
     return value === null ? '(missing)' : value.toString();

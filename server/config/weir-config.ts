@@ -3,6 +3,8 @@
 // and where the REST API listens. Defaults live in WEIR_CONFIG_DEFAULTS. Every
 // problem is reported at once with the file and the field path, e.g.
 // `weir.yaml: redirects[0].upstream.port: must be 1-65535`. Builds no xDS resources.
+// `${NAME}` and `${NAME:-default}` in the file are replaced from the environment before parsing
+// (as docker-compose does), so one file serves a container whose ports come from variables.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -111,10 +113,20 @@ export function loadWeirConfig(file: string = WEIR_CONFIG_DEFAULTS.file): WeirCo
   return parseWeirConfig(text, { source: file, baseDir: path.dirname(path.resolve(file)) });
 }
 
-export function parseWeirConfig(text: string, origin: { source: string; baseDir: string }): WeirConfig {
+export function parseWeirConfig(text: string, origin: { source: string; baseDir: string }, env: NodeJS.ProcessEnv = process.env): WeirConfig {
+  const unset: string[] = [];
+  const expanded = text.replace(/\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})/g, (match, escaped: string, name: string | undefined, fallback: string | undefined) => {
+    if (escaped === '$' || name === undefined) return '$';
+    const value = env[name];
+    if (value !== undefined && value !== '') return value;
+    if (fallback !== undefined) return fallback;
+    unset.push(`\${${name}}: the environment variable ${name} is not set; set it or write \${${name}:-DEFAULT}`);
+    return match;
+  });
+  if (unset.length > 0) throw new ConfigError(origin.source, unset);
   let document: unknown;
   try {
-    document = parse(text);
+    document = parse(expanded);
   } catch (error) {
     throw new ConfigError(origin.source, [`not valid YAML: ${error instanceof Error ? error.message : String(error)}`]);
   }
