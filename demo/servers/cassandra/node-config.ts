@@ -30,7 +30,7 @@ export function writeCassandraNodeFiles(workDir: string, ports: CassandraNodePor
   return files;
 }
 
-function cassandraYaml(workDir: string, ports: CassandraNodePorts, clusterName: string): Record<string, unknown> {
+export function cassandraYaml(workDir: string, ports: CassandraNodePorts, clusterName: string): Record<string, unknown> {
   return {
     cluster_name: clusterName,
     // One token at 0: the node owns the whole ring and never computes a token allocation.
@@ -62,7 +62,7 @@ function cassandraYaml(workDir: string, ports: CassandraNodePorts, clusterName: 
   };
 }
 
-function logbackXml(systemLog: string): string {
+export function logbackXml(systemLog: string): string {
   return [
     '<configuration>',
     '  <appender name="SYSTEMLOG" class="ch.qos.logback.core.FileAppender">',

@@ -1,0 +1,102 @@
+// Runs a repository compose file the way a user does (`up --build --exit-code-from demo`) on the
+// test's own engine, through an override file that changes only what this machine forces: the
+// official images become their local stand-ins (local-images.ts), Weir's Dockerfile builds on the
+// local node image, and every service uses host networking (no bridge here) with the other service
+// names as host entries for 127.0.0.1. The ports and the listen address are the compose file's own
+// variables, set to free loopback ports for the run. `down` removes the run's containers, networks
+// and volumes; the images stay as the cache.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { projectRoot } from '../../server/envoy/binary.ts';
+import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
+import type { CommandRun, DockerEngine } from './docker-engine.ts';
+import { DOCKER_DIR } from './docker-install.ts';
+import { NODE_IMAGE_ARG, OFFICIAL_TO_LOCAL } from './local-images.ts';
+
+export interface ComposeService {
+  image?: string;
+  build?: string | { context: string; target?: string; args?: Record<string, string>; network?: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  network_mode?: string;
+  extra_hosts?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  volumes?: string[];
+  ports?: string[];
+  healthcheck?: { test: string[] };
+}
+
+export interface ComposeFile {
+  name?: string;
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+}
+
+export function readComposeFile(file: string): ComposeFile {
+  return parse(fs.readFileSync(path.join(projectRoot, file), 'utf8')) as ComposeFile;
+}
+
+/** The override for `file`: local images, host networking, host entries; nothing else. */
+export function localOverride(compose: ComposeFile): ComposeFile {
+  const names = Object.keys(compose.services);
+  const services: Record<string, ComposeService> = {};
+  for (const [name, service] of Object.entries(compose.services)) {
+    const override: ComposeService = { network_mode: 'host', extra_hosts: names.map((other) => `${other}:127.0.0.1`) };
+    if (service.image !== undefined) {
+      const local = OFFICIAL_TO_LOCAL[service.image];
+      if (local === undefined) throw new Error(`service ${name} runs ${service.image}, which has no local stand-in in test/compose/local-images.ts`);
+      override.image = local;
+    }
+    if (service.build !== undefined) {
+      const official = 'node:20-bookworm-slim';
+      override.build = { context: '.', args: { [NODE_IMAGE_ARG]: OFFICIAL_TO_LOCAL[official] ?? official }, network: 'host' };
+    }
+    services[name] = override;
+  }
+  return { services };
+}
+
+/** The variables the compose files take their ports from, each a free port on 127.0.0.1. */
+export async function freePortVariables(): Promise<Record<string, string>> {
+  const names = ['XDS_PORT', 'ENVOY_ADMIN_PORT', 'PROXY_PORT', 'BACKEND_PORT', 'CASSANDRA_STORAGE_PORT'];
+  const ports = new Set<number>();
+  while (ports.size < names.length) ports.add(await freeLoopbackPort());
+  const values = [...ports];
+  return { BIND_ADDRESS: '127.0.0.1', ...Object.fromEntries(names.map((name, index) => [name, String(values[index])])) };
+}
+
+export interface ComposeTool {
+  /** For messages: "Compose v2.40.3". */
+  name: string;
+  /** The program and the arguments before the subcommand. */
+  command: string;
+}
+
+export interface DemoRun {
+  up: CommandRun;
+  logFile: string;
+}
+
+/**
+ * `compose -p PROJECT -f FILE -f OVERRIDE up --build --exit-code-from demo`, then `down -v`
+ * whatever happened. The output goes to .weir/docker/runs/<project>.log.
+ */
+export async function runComposeDemo(engine: DockerEngine, tool: ComposeTool, file: string, project: string): Promise<DemoRun> {
+  const runsDir = path.join(DOCKER_DIR, 'runs');
+  fs.mkdirSync(runsDir, { recursive: true });
+  const overrideFile = path.join(runsDir, `${project}.override.yml`);
+  fs.writeFileSync(overrideFile, stringify(localOverride(readComposeFile(file))));
+  const logFile = path.join(runsDir, `${project}.log`);
+  fs.writeFileSync(logFile, `# ${tool.name}: ${file} with ${path.relative(projectRoot, overrideFile)}\n`);
+  const env = { ...(await freePortVariables()), COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' };
+  fs.appendFileSync(logFile, `# ${Object.entries(env).map(([key, value]) => `${key}=${value}`).join(' ')}\n`);
+  const compose = (args: string[]): Promise<CommandRun> =>
+    engine.run(tool.command, ['--project-directory', projectRoot, '-p', project, '-f', path.join(projectRoot, file), '-f', overrideFile, ...args], { env, logFile });
+  try {
+    const up = await compose(['up', '--build', '--exit-code-from', 'demo']);
+    return { up, logFile };
+  } finally {
+    await compose(['down', '--volumes', '--remove-orphans', '--timeout', '10']);
+  }
+}
