@@ -16,7 +16,8 @@ import { NODE_IMAGE_ARG, OFFICIAL_TO_LOCAL } from './local-images.ts';
 
 export interface ComposeService {
   image?: string;
-  build?: string | { context: string; target?: string; args?: Record<string, string>; network?: string };
+  build?: string | { context?: string; target?: string; args?: Record<string, string>; network?: string };
+  pull_policy?: string;
   command?: string[];
   environment?: Record<string, string>;
   network_mode?: string;
@@ -43,18 +44,22 @@ export function localOverride(compose: ComposeFile): ComposeFile {
   const services: Record<string, ComposeService> = {};
   for (const [name, service] of Object.entries(compose.services)) {
     const override: ComposeService = { network_mode: 'host', extra_hosts: names.map((other) => `${other}:127.0.0.1`) };
-    if (service.image !== undefined) {
+    const builtHere = Object.values(compose.services).some((other) => other.build !== undefined && other.image === service.image);
+    if (service.image !== undefined && !builtHere) {
       const local = OFFICIAL_TO_LOCAL[service.image];
       if (local === undefined) throw new Error(`service ${name} runs ${service.image}, which has no local stand-in in test/compose/local-images.ts`);
       override.image = local;
     }
-    if (service.build !== undefined) {
-      const official = 'node:20-bookworm-slim';
-      override.build = { context: '.', args: { [NODE_IMAGE_ARG]: OFFICIAL_TO_LOCAL[official] ?? official }, network: 'host' };
-    }
+    if (service.build !== undefined) override.build = { args: { [NODE_IMAGE_ARG]: localNodeImage() }, network: 'host' };
     services[name] = override;
   }
   return { services };
+}
+
+function localNodeImage(): string {
+  const local = OFFICIAL_TO_LOCAL['node:20-bookworm-slim'];
+  if (local === undefined) throw new Error('local-images.ts has no stand-in for node:20-bookworm-slim, the Dockerfile\'s default NODE_IMAGE');
+  return local;
 }
 
 /** The variables the compose files take their ports from, each a free port on 127.0.0.1. */

@@ -1,88 +1,114 @@
-// There is no Docker engine here, so docker-compose.yml cannot run in CI. Instead this checks that
-// it describes the same topology the r2d2 demo runs as processes: the pinned Envoy version, the
-// same redirects and ports, and mounted files that exist and match what the CLI generates.
-import { existsSync, readFileSync } from 'node:fs';
+// The docker-compose files run for real: a Docker engine of the test's own (dockerd by pid, data in
+// .weir/docker), the repository's compose files brought up as the README says
+// (`up --build --exit-code-from demo`) with Compose v2, through an override that only swaps in the
+// local stand-ins for the official images and host networking (compose-run.ts). Each demo's
+// scripted client must report every outcome matched, as `npm run demo -- NAME --check` does.
+// Docker's Compose 1.29 (Debian's) must accept the same files.
+import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PINNED_ENVOY_VERSION, projectRoot } from '../../server/envoy/binary.ts';
-import { loadWeirConfig } from '../../server/config/weir-config.ts';
-import { renderBootstrap } from '../../server/xds/bootstrap.ts';
-import { R2D2_DEMO } from '../../demo/r2d2/scenario.ts';
+import { CASSANDRA_VERSION } from '../../demo/servers/cassandra/install.ts';
+import { localOverride, readComposeFile, runComposeDemo } from './compose-run.ts';
+import { startDockerEngine, type DockerEngine } from './docker-engine.ts';
+import { COMPOSE_V1_BINARY, COMPOSE_V2_BINARY, COMPOSE_V2_VERSION, ENGINE_BIN_DIRS } from './docker-install.ts';
+import { ensureLocalImages, OFFICIAL_TO_LOCAL } from './local-images.ts';
 
-interface ComposeService {
-  image: string;
-  command: string[];
-  volumes?: string[];
-  ports?: string[];
-  expose?: string[];
-  depends_on?: Record<string, { condition: string }>;
-}
+const DEMOS = [
+  { name: 'r2d2', file: 'docker-compose.yml' },
+  { name: 'fleet', file: 'docker-compose.fleet.yml' },
+  { name: 'empire', file: 'docker-compose.empire.yml' },
+] as const;
 
-const compose = parse(readFileSync(path.join(projectRoot, 'docker-compose.yml'), 'utf8')) as { services: Record<string, ComposeService> };
-const service = (name: string): ComposeService => {
-  const found = compose.services[name];
-  if (found === undefined) throw new Error(`docker-compose.yml has no service "${name}"`);
-  return found;
-};
-const processConfig = loadWeirConfig(R2D2_DEMO.configFile);
-const composeConfigArg = (): string => {
-  const command = service('weir-server').command.join(' ');
-  const match = /weir\.js serve --config (\S+)/.exec(command);
-  if (match?.[1] === undefined) throw new Error(`weir-server does not run "weir serve --config FILE": ${command}`);
-  return match[1];
-};
+const COMPOSE_V2 = { name: `Compose ${COMPOSE_V2_VERSION}`, command: COMPOSE_V2_BINARY };
+const MINUTE = 60_000;
 
-describe('docker-compose.yml', () => {
-  it('runs the official Envoy image at the version the tests use', () => {
-    expect(service('envoy').image).toBe(`envoyproxy/envoy:v${PINNED_ENVOY_VERSION}`);
-  });
+describe('the compose files, read', () => {
+  for (const demo of DEMOS) {
+    const compose = readComposeFile(demo.file);
+    const services = Object.entries(compose.services);
 
-  it('mounts only files that exist in the repository', () => {
-    for (const [name, entry] of Object.entries(compose.services)) {
-      for (const volume of entry.volumes ?? []) {
-        const hostPath = volume.split(':')[0] ?? '';
-        expect(existsSync(path.join(projectRoot, hostPath)), `${name} mounts ${hostPath}`).toBe(true);
+    it(`${demo.file}: Envoy is the official image at the version the tests run; the servers are official images too`, () => {
+      expect(compose.services.envoy?.image).toBe(`envoyproxy/envoy:v${PINNED_ENVOY_VERSION}`);
+      const official = services.map(([, service]) => service.image).filter((image) => image !== undefined && !image.includes(':demo'));
+      for (const image of official) expect(Object.keys(OFFICIAL_TO_LOCAL), `${image} has a local stand-in for the tests`).toContain(image);
+      if (demo.name === 'empire') expect(compose.services['cass-server']?.image).toBe(`cassandra:${CASSANDRA_VERSION}`);
+    });
+
+    it(`${demo.file}: Weir's image comes from the repository's Dockerfile and nothing is mounted from the checkout`, () => {
+      const builders = services.filter(([, service]) => service.build !== undefined);
+      expect(builders.map(([name]) => name)).toEqual(['weir-server']);
+      for (const [name, service] of services) {
+        for (const volume of service.volumes ?? []) {
+          const source = volume.split(':')[0] ?? '';
+          expect(Object.keys(compose.volumes ?? {}), `${name} mounts ${source}, which is not a named volume`).toContain(source);
+        }
       }
-    }
-  });
+    });
 
-  it('gives Envoy the bootstrap that weir bootstrap prints for the compose network', () => {
-    const envoy = service('envoy');
-    const mount = (envoy.volumes ?? []).find((volume) => volume.includes('bootstrap.yaml'));
-    expect(mount).toBeDefined();
-    const [hostPath = '', containerPath = ''] = (mount ?? '').split(':');
-    expect(envoy.command).toEqual(expect.arrayContaining(['-c', containerPath]));
-    const mounted = parse(readFileSync(path.join(projectRoot, hostPath), 'utf8')) as unknown;
-    const expected = parse(renderBootstrap({ nodeId: 'weir-compose', xdsAddress: 'weir-server', xdsPort: processConfig.xds.port, adminPort: R2D2_DEMO.adminPort, agentWasmFile: '/weir/build/filters/agent.wasm' })) as unknown;
-    expect(mounted).toEqual(expected);
-  });
+    it(`${demo.file}: the demo client runs the scripted demo attached to the services, in Envoy's network namespace`, () => {
+      const client = compose.services.demo;
+      expect(client?.command).toEqual(['node_modules/.bin/tsx', 'demo/main.ts', demo.name, '--compose', '--check']);
+      expect(client?.network_mode).toBe('service:envoy');
+    });
 
-  it('serves the same redirects as the process demo, with service names for addresses', () => {
-    const composeConfig = loadWeirConfig(path.join(projectRoot, composeConfigArg()));
-    expect(composeConfig.xds.port).toBe(processConfig.xds.port);
-    expect(composeConfig.filtersDir).toBe(processConfig.filtersDir);
-    const shape = (config: typeof processConfig) =>
-      config.redirects.map((redirect) => ({ name: redirect.name, parser: redirect.parser, listenPort: redirect.listen.port, upstreamPort: redirect.upstream.port }));
-    expect(shape(composeConfig)).toEqual(shape(processConfig));
-    for (const redirect of composeConfig.redirects) {
-      expect(redirect.listen.address).toBe('0.0.0.0');
-      expect(Object.keys(compose.services)).toContain(redirect.upstream.address);
-    }
-  });
+    it(`${demo.file}: the test override changes only images, host networking and host entries`, () => {
+      const override = localOverride(compose);
+      expect(Object.keys(override.services).sort()).toEqual(Object.keys(compose.services).sort());
+      for (const [name, entry] of Object.entries(override.services)) {
+        expect(Object.keys(entry).every((key) => ['image', 'build', 'network_mode', 'extra_hosts'].includes(key)), `${name}: ${Object.keys(entry).join(', ')}`).toBe(true);
+        expect(entry.network_mode).toBe('host');
+        expect(entry.extra_hosts).toEqual(Object.keys(compose.services).map((other) => `${other}:127.0.0.1`));
+        if (entry.image !== undefined) expect(entry.image).toBe(OFFICIAL_TO_LOCAL[compose.services[name]?.image ?? '']);
+        if (typeof entry.build === 'object') expect(Object.keys(entry.build).sort()).toEqual(['args', 'network']);
+      }
+    });
+  }
 
-  it('publishes the r2d2 listener and runs the backend on the port the redirect targets', () => {
-    const [redirect] = processConfig.redirects;
-    expect(redirect).toBeDefined();
-    expect(service('envoy').ports).toContain(`${redirect?.listen.port}:${redirect?.listen.port}`);
-    const backend = service('r2d2-backend');
-    expect(backend.command.join(' ')).toContain('demo/backends/r2d2-backend.ts');
-    expect(backend.command.join(' ')).toContain(`--port ${redirect?.upstream.port}`);
-    expect(R2D2_DEMO.backendPort).toBe(redirect?.upstream.port);
-    expect(R2D2_DEMO.xdsPort).toBe(processConfig.xds.port);
-  });
-
-  it('builds the filters before the server reads them', () => {
-    expect(service('weir-server').command.join(' ')).toMatch(/npm run build:filters && .*weir\.js serve/);
+  it('README.md shows the one command for each demo', () => {
+    const readme = fs.readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
+    expect(readme).toContain('docker compose up --build');
+    for (const demo of DEMOS.filter(({ file }) => file !== 'docker-compose.yml')) expect(readme).toContain(`docker compose -f ${demo.file} up --build`);
   });
 });
+
+describe('the compose files, run on a Docker engine the test starts', () => {
+  let engine: DockerEngine | undefined;
+
+  beforeAll(async () => {
+    for (const program of [path.join(ENGINE_BIN_DIRS[0] ?? '', 'dockerd'), COMPOSE_V2_BINARY, COMPOSE_V1_BINARY]) {
+      if (!fs.existsSync(program)) throw new Error(`${program} is missing: run the set-up with --docker (\`npm test\` does: node scripts/setup.mjs --docker)`);
+    }
+    engine = await startDockerEngine();
+    await ensureLocalImages(engine, (line) => console.log(`[compose test] ${line}`));
+  }, 40 * MINUTE);
+
+  afterAll(async () => {
+    await engine?.stop();
+  }, 2 * MINUTE);
+
+  it('Docker\'s Compose 1.29 (Debian bookworm\'s) accepts every file with the same override', async () => {
+    const running = requireEngine(engine);
+    for (const demo of DEMOS) {
+      const override = path.join(projectRoot, '.weir', 'docker', 'runs', `${demo.name}.v1-check.override.yml`);
+      fs.mkdirSync(path.dirname(override), { recursive: true });
+      fs.writeFileSync(override, JSON.stringify(localOverride(readComposeFile(demo.file))));
+      const config = await running.run(COMPOSE_V1_BINARY, ['--project-directory', projectRoot, '-f', path.join(projectRoot, demo.file), '-f', override, 'config', '--quiet']);
+      expect(config.code, `docker-compose 1.29 rejected ${demo.file}:\n${config.output}`).toBe(0);
+    }
+  });
+
+  for (const demo of DEMOS) {
+    it(`${demo.file}: \`up --build --exit-code-from demo\` runs the ${demo.name} demo and every scripted outcome matches`, async () => {
+      const run = await runComposeDemo(requireEngine(engine), COMPOSE_V2, demo.file, `weir-test-${demo.name}`);
+      const tail = run.up.output.split('\n').slice(-80).join('\n');
+      expect(run.up.code, `${COMPOSE_V2.name} up exited with ${run.up.code}; the whole run is in ${run.logFile}:\n${tail}`).toBe(0);
+      expect(run.up.output).toContain(`demo ${demo.name}: every outcome matched`);
+    }, 30 * MINUTE);
+  }
+});
+
+function requireEngine(engine: DockerEngine | undefined): DockerEngine {
+  if (engine === undefined) throw new Error('the Docker engine did not start (see beforeAll)');
+  return engine;
+}
