@@ -16,7 +16,7 @@ RUN npm ci --no-audit --no-fund && npm cache clean --force
 COPY tsconfig.json ./
 COPY scripts/build-filters.mjs scripts/
 COPY filters/ filters/
-RUN npm run build:filters
+RUN npm run build:filters -- --release-only
 COPY bin/ bin/
 COPY protos/ protos/
 COPY server/ server/
