@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { EndpointSpec } from '../identity/endpoints.ts';
 import { SIDECAR_ENDPOINT_METADATA_KEY } from '../identity/sidecar-endpoints.ts';
-import { discoveryTypeFor } from './resources/cluster.ts';
+import { discoveryFor } from './resources/cluster.ts';
 
 export type XdsVariant = 'sotw' | 'delta';
 
@@ -88,7 +88,7 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
 export function xdsCluster(address: string, port: number): object {
   return {
     name: XDS_CLUSTER_NAME,
-    type: discoveryTypeFor([{ address, port }]),
+    ...discoveryFor([{ address, port }]),
     connect_timeout: '1s',
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
