@@ -83,8 +83,11 @@ export interface DemoRun {
   logFile: string;
 }
 
-/** `compose -p PROJECT -f FILE -f OVERRIDE ARGS` with free ports; the output goes to .weir/docker/runs/<project>.log. */
-async function composeCommand(engine: DockerEngine, tool: ComposeTool, file: string, project: string): Promise<{ compose(args: string[]): Promise<CommandRun>; logFile: string }> {
+/**
+ * `compose -p PROJECT -f FILE -f OVERRIDE up --build --exit-code-from demo`, then `down -v`
+ * whatever happened. The output goes to .weir/docker/runs/<project>.log.
+ */
+export async function runComposeDemo(engine: DockerEngine, tool: ComposeTool, file: string, project: string): Promise<DemoRun> {
   const runsDir = path.join(DOCKER_DIR, 'runs');
   fs.mkdirSync(runsDir, { recursive: true });
   const overrideFile = path.join(runsDir, `${project}.override.yml`);
@@ -96,18 +99,6 @@ async function composeCommand(engine: DockerEngine, tool: ComposeTool, file: str
   fs.appendFileSync(logFile, `# ${Object.entries(env).map(([key, value]) => `${key}=${value}`).join(' ')}\n`);
   const compose = (args: string[]): Promise<CommandRun> =>
     engine.run(tool.command, ['--project-directory', projectRoot, '-p', project, '-f', path.join(projectRoot, file), '-f', overrideFile, ...args], { env, logFile });
-  return { compose, logFile };
-}
-
-/** `compose build`: what `up --build` builds, done ahead so that demos running side by side share the cache. */
-export async function buildComposeImages(engine: DockerEngine, tool: ComposeTool, file: string, project: string): Promise<DemoRun> {
-  const { compose, logFile } = await composeCommand(engine, tool, file, `${project}-build`);
-  return { up: await compose(['build']), logFile };
-}
-
-/** `up --build --exit-code-from demo`, then `down --volumes` whatever happened. */
-export async function runComposeDemo(engine: DockerEngine, tool: ComposeTool, file: string, project: string): Promise<DemoRun> {
-  const { compose, logFile } = await composeCommand(engine, tool, file, project);
   try {
     const up = await compose(['up', '--build', '--exit-code-from', 'demo']);
     return { up, logFile };
