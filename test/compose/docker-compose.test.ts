@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PINNED_ENVOY_VERSION, projectRoot } from '../../server/envoy/binary.ts';
 import { CASSANDRA_VERSION } from '../../demo/servers/cassandra/install.ts';
+import { loadWeirConfig, parseWeirConfig, type WeirConfig } from '../../server/config/weir-config.ts';
 import { localOverride, readComposeFile, runComposeDemo } from './compose-run.ts';
 import { startDockerEngine, type DockerEngine } from './docker-engine.ts';
 import { COMPOSE_V1_BINARY, COMPOSE_V2_BINARY, COMPOSE_V2_VERSION, ENGINE_BIN_DIRS } from './docker-install.ts';
@@ -64,6 +65,16 @@ describe('the compose files, read', () => {
       }
     });
   }
+
+  it('docker-compose.yml serves the r2d2 demo\'s redirect, with the backend\'s service name for its address', () => {
+    const variables = { BIND_ADDRESS: '0.0.0.0', XDS_PORT: '18000', PROXY_PORT: '10000', BACKEND_PORT: '9000' };
+    const composeConfig = parseWeirConfig(fs.readFileSync(path.join(projectRoot, 'demo', 'r2d2', 'weir.compose.yaml'), 'utf8'), { source: 'weir.compose.yaml', baseDir: path.join(projectRoot, 'demo', 'r2d2') }, variables);
+    const processConfig = loadWeirConfig(path.join(projectRoot, 'demo', 'r2d2', 'weir.yaml'));
+    const shape = (config: WeirConfig) => config.redirects.map(({ name, parser, endpoint }) => ({ name, parser, endpoint }));
+    expect(shape(composeConfig)).toEqual(shape(processConfig));
+    expect(composeConfig.redirects.map(({ upstream }) => upstream.address)).toEqual(['r2d2-backend']);
+    expect(composeConfig.filtersDir).toBe(processConfig.filtersDir);
+  });
 
   it('README.md shows the one command for each demo', () => {
     const readme = fs.readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
