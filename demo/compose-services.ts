@@ -4,9 +4,8 @@
 // service's environment; the demo container shares Envoy's network namespace, so Envoy's listener
 // is on 127.0.0.1 there and each client can still send from its own 127.x address, as it does when
 // the demo runs as processes.
-import fs from 'node:fs';
 import { acceptsConnections } from './servers/loopback-port.ts';
-import { waitForAgent, withBackendPort, type DemoDeployment } from './guarded-server.ts';
+import { waitForAgent, type DemoDeployment } from './guarded-server.ts';
 import { runWeirCli, type CliRun } from './weir-process.ts';
 
 /** What the compose file passes to the demo service. */
@@ -49,20 +48,17 @@ export function composeServices(env: NodeJS.ProcessEnv = process.env): ComposeSe
 const ATTACH_TIMEOUT_SECONDS = 60;
 
 /** Waits until Envoy's agent enforces the store's policy and its listener accepts connections. */
-export async function attachComposeDeployment(options: { stateDir: string; guidePort: number; say: (line: string) => void }): Promise<DemoDeployment> {
+export async function attachComposeDeployment(options: { say: (line: string) => void }): Promise<DemoDeployment> {
   const services = composeServices();
-  fs.mkdirSync(options.stateDir, { recursive: true });
   const weir = (args: readonly string[]): Promise<CliRun> => runWeirCli(args, { socket: services.apiSocket });
   await waitForAgent(weir, services.nodeId, 'the weir-server service\'s log (docker compose logs weir-server)', ATTACH_TIMEOUT_SECONDS);
   await waitForListener(services.proxyPort);
   options.say(`attached          weir serve (API ${services.apiSocket}), Envoy ${services.nodeId} (listener 127.0.0.1:${services.proxyPort}), ${services.backend.host}:${services.backend.port}`);
-  const backendPort = services.backend.port;
   return {
     proxyPort: services.proxyPort,
     backend: services.backend,
     apiSocket: services.apiSocket,
     weir,
-    withBackendPort: (file) => withBackendPort(file, { stateDir: options.stateDir, guidePort: options.guidePort, backendPort }),
     // compose owns the services; `docker compose down` stops them.
     stop: async () => undefined,
   };

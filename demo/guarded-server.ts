@@ -19,7 +19,10 @@ export interface GuardedServerOptions {
   parser: string;
   serverEndpoint: string;
   backendPort: number;
-  /** The port the guide's policies name, rewritten to backendPort by withBackendPort. */
+  /**
+   * The port the guide's policies name (memcached 11211, Cassandra 9042): the redirect's
+   * endpointPort, so the guide's policies apply unchanged while the real server listens on a free port.
+   */
   guidePort: number;
 }
 
@@ -35,8 +38,6 @@ export interface DemoDeployment {
   apiSocket: string;
   /** Runs `weir ARGS` against this server. */
   weir(args: readonly string[]): Promise<CliRun>;
-  /** A copy of `file` in the state directory with the guide's port replaced by the backend's. */
-  withBackendPort(file: string): string;
   stop(): Promise<void>;
 }
 
@@ -81,7 +82,6 @@ export async function startGuardedServer(options: GuardedServerOptions): Promise
       backend: { host: '127.0.0.1', port: options.backendPort },
       apiSocket: socket,
       weir,
-      withBackendPort: (file) => withBackendPort(file, options),
       stop,
     };
   } catch (error) {
@@ -97,7 +97,7 @@ function writeServeConfig(options: GuardedServerOptions, ports: { xdsPort: numbe
     'policies: { dir: policies, enforcementMode: default }',
     'api: { socket: weir.sock }',
     'redirects:',
-    `  - { name: ${options.parser}, parser: ${options.parser}, endpoint: ${options.serverEndpoint}, listen: { address: 127.0.0.1, port: ${ports.proxyPort} }, upstream: { address: 127.0.0.1, port: ${options.backendPort} } }`,
+    `  - { name: ${options.parser}, parser: ${options.parser}, endpoint: ${options.serverEndpoint}, endpointPort: ${options.guidePort}, listen: { address: 127.0.0.1, port: ${ports.proxyPort} }, upstream: { address: 127.0.0.1, port: ${options.backendPort} } }`,
     `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
     '',
   ].join('\n'));
@@ -108,12 +108,4 @@ function writeServeConfig(options: GuardedServerOptions, ports: { xdsPort: numbe
 export async function waitForAgent(weir: (args: readonly string[]) => Promise<CliRun>, nodeId: string, serverLog: string, timeoutSeconds = 20): Promise<void> {
   const waited = await weir(['policy', 'wait', '--node', nodeId, '--timeout', String(timeoutSeconds)]);
   if (waited.code !== 0) throw new Error(`the Weir agent of ${nodeId} did not enforce the store's policy within ${timeoutSeconds} s: ${waited.stdout}${waited.stderr}; see ${serverLog}`);
-}
-
-/** Copies `file` into the state directory with the guide's port replaced by the backend's. */
-export function withBackendPort(file: string, options: { stateDir: string; guidePort: number; backendPort: number }): string {
-  const text = fs.readFileSync(file, 'utf8').replace(new RegExp(`port: (['"]?)${options.guidePort}\\1`, 'g'), `port: '${options.backendPort}'`);
-  const copy = path.join(options.stateDir, path.basename(file));
-  fs.writeFileSync(copy, text);
-  return copy;
 }

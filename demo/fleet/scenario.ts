@@ -15,6 +15,8 @@ import { BinaryShipClient, TextShipClient, launchShip, netcat, type Ship } from 
 export interface RunningFleetDemo {
   outcomes: Outcome[];
   stop(): Promise<void>;
+  /** What a person can try while the demo keeps running (npm run demo -- fleet --stay). */
+  hint?: string;
 }
 
 const FLEET_DIR = path.join(projectRoot, 'demo', 'fleet');
@@ -58,8 +60,8 @@ export async function runFleetDemo(options: DemoOptions = {}): Promise<RunningFl
     await beforePolicy(fleet, log);
     await secureFleet(deployment, fleet, log);
     await rebelAlliance(deployment, { maintenance: await launch('fleet-maintenance', '127.0.0.34'), monitoring: await launch('fleet-monitoring', '127.0.0.35'), jedi: await launch('jedi', '127.0.0.36'), awing: fleet.awing }, log);
-    if (options.compose !== true) say(`\nWithout --check the demo keeps running: \`nc -s 127.0.0.36 127.0.0.1 ${deployment.proxyPort}\` talks as the jedi, \`nc -s 127.0.0.35 ...\` as fleet monitoring.`);
-    return { outcomes: log.outcomes, stop };
+    const hint = options.compose === true ? undefined : `The demo keeps running: \`nc -C -s 127.0.0.36 127.0.0.1 ${deployment.proxyPort}\` talks to memcached through Envoy as the jedi, \`nc -C -s 127.0.0.35 127.0.0.1 ${deployment.proxyPort}\` as fleet monitoring (type \`get alliance/fleet/x\`).`;
+    return { outcomes: log.outcomes, stop, hint };
   } catch (error) {
     await stop();
     throw error;
@@ -93,7 +95,7 @@ async function beforePolicy(fleet: Fleet, log: OutcomeLog): Promise<void> {
 
 async function secureFleet(deployment: FleetDeployment, fleet: Fleet, log: OutcomeLog): Promise<void> {
   heading('Step 1: the guide\'s secure-fleet policy');
-  await importAndWait(deployment, log, [deployment.withBackendPort(SECURE_FLEET_POLICY)], 'secure-fleet');
+  await importAndWait(deployment, log, [SECURE_FLEET_POLICY], 'secure-fleet');
   const awing = new BinaryShipClient(fleet.awing);
   const tracker = new BinaryShipClient(fleet.tracker);
   const xwingText = new TextShipClient(fleet.xwing);
@@ -132,7 +134,7 @@ async function rebelAlliance(deployment: FleetDeployment, ships: RebelShips, log
   heading('Step 2: the Cilium 1.3 release post\'s policy (the server is now labelled app: memcached)');
   const endpoints = path.join(FLEET_DIR, 'endpoints', 'rebel-alliance.yaml');
   await importAndWait(deployment, log, [endpoints, '--name', 'endpoints.yaml'], 'the post\'s endpoints');
-  await importAndWait(deployment, log, [deployment.withBackendPort(REBEL_ALLIANCE_POLICY)], 'secure-rebel-alliance-memcache');
+  await importAndWait(deployment, log, [REBEL_ALLIANCE_POLICY], 'secure-rebel-alliance-memcache');
   const maintenance = new TextShipClient(ships.maintenance);
   const monitoring = new BinaryShipClient(ships.monitoring);
   const awing = new BinaryShipClient(ships.awing);

@@ -5,3 +5,4 @@ export { startCassandra, type RunningCassandra, type StartCassandraOptions } fro
 export { installCqlsh, runCqlsh, cqlshBinary, type CqlshResult, type CqlshRun, type InstallCqlshOptions } from './cassandra/cqlsh.ts';
 export { cqlHandshake, type CqlHandshake } from './cassandra/cql-handshake.ts';
 export { installMemcached, startMemcached, type RunningMemcached, type StartMemcachedOptions, type InstallMemcachedOptions } from './memcached.ts';
+export { installDebianPackages, type DebianInstall } from './debian-packages.ts';

@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { freeLoopbackPort } from './loopback-port.ts';
-import { runInstallCommand, sayOnConsole, type SetupReporter } from './setup-report.ts';
+import { installDebianPackages } from './debian-packages.ts';
+import { sayOnConsole, type SetupReporter } from './setup-report.ts';
 import { spawnServer } from './server-process.ts';
 
 export const MEMCACHED_BINARY = '/usr/bin/memcached';
@@ -19,18 +20,12 @@ export interface InstallMemcachedOptions {
 /** Installs the Debian packages memcached and libmemcached-tools unless both are present. */
 export function installMemcached(options: InstallMemcachedOptions = {}): void {
   const say = options.say ?? sayOnConsole;
-  if (fs.existsSync(MEMCACHED_BINARY) && fs.existsSync(MEMCACHED_TOOLS_PROBE)) {
-    say(`memcached: already installed (${memcachedVersion() ?? MEMCACHED_BINARY})`);
-    return;
-  }
-  if (process.getuid?.() !== 0) {
-    throw new Error('[weir setup] memcached is missing and installing it needs root: run `sudo apt-get install -y memcached libmemcached-tools`, then the set-up again');
-  }
-  const remedy = 'Check that the Debian mirror is reachable (apt-get update), then run the set-up again.';
-  say('memcached: installing the Debian packages memcached and libmemcached-tools (apt-get update, apt-get install -y)');
-  runInstallCommand({ command: 'apt-get', args: ['update', '-q'], remedy });
-  runInstallCommand({ command: 'apt-get', args: ['install', '-y', '-q', 'memcached', 'libmemcached-tools'], remedy });
-  say(`memcached: installed (${memcachedVersion() ?? MEMCACHED_BINARY}); the package's own service is not used, tests start their own`);
+  const installed = installDebianPackages({ what: 'memcached', packages: ['memcached', 'libmemcached-tools'], probes: [MEMCACHED_BINARY, MEMCACHED_TOOLS_PROBE], say });
+  say(
+    installed
+      ? `memcached: installed (${memcachedVersion() ?? MEMCACHED_BINARY}); the package's own service is not used, tests start their own`
+      : `memcached: already installed (${memcachedVersion() ?? MEMCACHED_BINARY})`,
+  );
 }
 
 export interface StartMemcachedOptions {

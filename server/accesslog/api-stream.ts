@@ -36,7 +36,7 @@ export function openApiStream(target: ApiTarget, pathAndQuery: string, signal?: 
     const location = target.tcp ? { host: target.tcp.host, port: target.tcp.port } : { socketPath: target.socketPath ?? DEFAULT_API_SOCKET };
     const request = http.request({ ...location, path: pathAndQuery, method: 'GET', headers, ...(signal ? { signal } : {}) }, resolve);
     request.on('error', (error) => {
-      reject(new Error(`cannot reach the weir API at ${describeApiTarget(target)}${pathAndQuery} (${error.message}); is \`weir serve\` running? pass --api`));
+      reject(new Error(`cannot reach the weir API at ${describeApiTarget(target)}${pathAndQuery} (${error.message}); is \`weir serve\` running? pass --socket PATH (the api.socket of its config) or --server URL with --token-file FILE`));
     });
     request.end();
   });

@@ -1,5 +1,6 @@
 // The JSON bodies of the REST API (docs/api.md), shared by the server (api-views.ts, routes.ts) and
 // the CLI client, so both sides agree on field names at compile time. Types only.
+import type { TraceResult } from '../policy/trace.ts';
 
 export interface ApiErrorBody {
   error: string;
@@ -18,6 +19,8 @@ export interface ImportResultBody {
   file: string;
   policies: string[];
   endpoints: string[];
+  /** Where the imported state and the server's redirects do not fit together (e.g. a policy for the listener's port). */
+  warnings: string[];
 }
 
 export interface DeleteResultBody {
@@ -36,6 +39,10 @@ export interface EndpointView {
   source: string;
   ingress: string | undefined;
   egress: string | undefined;
+  /** Ports the endpoint's ingress rules name (`11211`, `8000-8080`, `any`). */
+  ingressPorts: string[];
+  /** The redirects of this server that guard the endpoint: listener -> upstream, and the endpoint port the policy must name. */
+  redirects: Array<{ name: string; parser: string; listener: string; upstream: string; port: number }>;
 }
 
 export interface IdentitiesView {
@@ -81,4 +88,9 @@ export interface ProxiesView {
 export interface WaitResultBody {
   revision: string;
   proxies: Array<{ nodeId: string; enforcedRevision: string | undefined }>;
+}
+
+/** `GET /v1/policies/trace`: the verdict of one connection (and request) under the policy in force. */
+export interface TraceResultBody extends TraceResult {
+  revision: string;
 }

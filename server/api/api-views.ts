@@ -15,7 +15,17 @@ export function policiesView(state: PolicyStoreState): PoliciesView {
   };
 }
 
-export function endpointsView(state: PolicyStoreState): { revision: string; endpoints: EndpointView[] } {
+/** A redirect as the endpoint view shows it (weir.yaml's redirects). */
+export interface RedirectLike {
+  name: string;
+  parser: string;
+  listen: { address: string; port: number };
+  upstream: { address: string; port: number };
+  endpoint?: string;
+  endpointPort?: number;
+}
+
+export function endpointsView(state: PolicyStoreState, redirects: readonly RedirectLike[] = []): { revision: string; endpoints: EndpointView[] } {
   const compiled = new Map(state.policySet.endpoints.map((policy) => [policy.endpoint, policy]));
   return {
     revision: state.revision,
@@ -31,6 +41,16 @@ export function endpointsView(state: PolicyStoreState): { revision: string; endp
         source: state.endpointSources?.get(endpoint.name) ?? 'store',
         ingress: policy?.ingress.enforcement,
         egress: policy?.egress.enforcement,
+        ingressPorts: (policy?.ingress.ports ?? []).map((port) => (port.port === 0 ? 'any' : port.endPort > port.port ? `${port.port}-${port.endPort}` : String(port.port))),
+        redirects: redirects
+          .filter((redirect) => redirect.endpoint === endpoint.name)
+          .map((redirect) => ({
+            name: redirect.name,
+            parser: redirect.parser,
+            listener: `${redirect.listen.address}:${redirect.listen.port}`,
+            upstream: `${redirect.upstream.address}:${redirect.upstream.port}`,
+            port: redirect.endpointPort ?? redirect.upstream.port,
+          })),
       };
     }),
   };

@@ -5,10 +5,11 @@
 import type { Logger } from 'pino';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { readPolicyDocuments } from '../policy/policy-documents.ts';
-import { STORE_FILE_NAME, type PolicyStore, type StoredFileSummary } from '../store/policy-store.ts';
+import { tracePolicy } from '../policy/trace.ts';
+import { STORE_FILE_NAME, type PolicyStore, type PolicyStoreState, type StoredFileSummary } from '../store/policy-store.ts';
 import type { ProxyStatusRegistry } from '../xds/proxy-status.ts';
-import type { ApiErrorBody, DeleteResultBody, ImportResultBody, WaitResultBody } from './api-types.ts';
-import { endpointsView, identitiesView, policiesView, proxiesView } from './api-views.ts';
+import type { ApiErrorBody, DeleteResultBody, ImportResultBody, TraceResultBody, WaitResultBody } from './api-types.ts';
+import { endpointsView, identitiesView, policiesView, proxiesView, type RedirectLike } from './api-views.ts';
 import type { RevisionHistory } from './revision-history.ts';
 import { waitForRevision } from './revision-wait.ts';
 
@@ -17,6 +18,10 @@ export interface ApiContext {
   status: ProxyStatusRegistry;
   history: RevisionHistory;
   logger: Logger;
+  /** Where a store state and the server's redirects do not fit together, as sentences (shown after an import). */
+  wiring?: (state: PolicyStoreState) => readonly string[];
+  /** The server's redirects, for the endpoint view. */
+  redirects?: () => readonly RedirectLike[];
 }
 
 export interface ApiRequest {
@@ -51,8 +56,10 @@ export async function routeRequest(request: ApiRequest, context: ApiContext): Pr
       return ok({ revision: context.store.current().revision });
     case 'GET /v1/policies/wait':
       return waitRoute(request, context);
+    case 'GET /v1/policies/trace':
+      return traceRoute(request, context);
     case 'GET /v1/endpoints':
-      return ok(endpointsView(context.store.current()));
+      return ok(endpointsView(context.store.current(), context.redirects?.()));
     case 'GET /v1/identities':
       return ok(identitiesView(context.store.current()));
     case 'GET /v1/proxies':
@@ -79,11 +86,13 @@ async function importPolicy(request: ApiRequest, context: ApiContext): Promise<A
   }
   const summary = result.state.files.find((candidate) => candidate.name === file);
   context.logger.info({ file, revision: result.state.revision }, 'policy imported');
+  const warnings = context.wiring?.(result.state) ?? [];
   const body: ImportResultBody = {
     revision: result.state.revision,
     file,
     policies: (summary?.policies ?? []).map((name) => name ?? '(rule list)'),
     endpoints: [...(summary?.endpoints ?? [])],
+    warnings: [...warnings],
   };
   return ok(body);
 }
@@ -146,7 +155,8 @@ async function waitRoute(request: ApiRequest, context: ApiContext): Promise<ApiR
     return failure(400, `timeout=${timeoutText ?? ''}: expected seconds between 0 and ${WAIT_MAX_TIMEOUT_SECONDS}`);
   }
   const nodeIds = request.query.getAll('node');
-  const outcome = await waitForRevision({ revision, timeoutMs: timeoutSeconds * 1000, nodeIds, status: context.status, history: context.history, signal: request.signal });
+  const policyOnly = request.query.get('policyOnly') === 'true';
+  const outcome = await waitForRevision({ revision, timeoutMs: timeoutSeconds * 1000, nodeIds, policyOnly, status: context.status, history: context.history, signal: request.signal });
   switch (outcome.kind) {
     case 'enforced':
       return ok({ revision: outcome.revision, proxies: outcome.proxies } satisfies WaitResultBody);
@@ -156,12 +166,28 @@ async function waitRoute(request: ApiRequest, context: ApiContext): Promise<ApiR
       return failure(409, `proxy ${outcome.nodeId} rejected ${outcome.typeUrl} version ${outcome.version} (revision ${revision} or later): ${outcome.message}; the previous policy stays in force there`);
     case 'timeout': {
       const behind = [
-        ...outcome.behind.map((proxy) => `${proxy.nodeId} (enforces ${proxy.enforcedRevision ?? 'no revision yet'})`),
+        ...outcome.behind.map((proxy) => `${proxy.nodeId} (enforces ${proxy.enforcedRevision ?? 'no revision yet'}${proxy.envoyConfigPending ? '; its Envoy has not ACKed its listeners and clusters from this server' : ''})`),
         ...outcome.absent.map((nodeId) => `${nodeId} (its Weir agent is not connected)`),
       ];
       return failure(504, `timed out after ${timeoutSeconds} s waiting for revision ${revision} on ${behind.join(', ')}`);
     }
   }
+}
+
+function traceRoute(request: ApiRequest, context: ApiContext): ApiResponse {
+  const source = request.query.get('src');
+  const destination = request.query.get('dst');
+  const portText = request.query.get('dport');
+  if (source === null || destination === null || portText === null) return failure(400, 'trace needs src, dst and dport, e.g. ?src=fleet-monitor&dst=memcached-server&dport=11211');
+  const direction = request.query.get('direction') ?? 'ingress';
+  if (direction !== 'ingress' && direction !== 'egress') return failure(400, `direction=${direction}: use ingress or egress`);
+  const protocol = request.query.get('protocol') ?? 'TCP';
+  if (protocol !== 'TCP' && protocol !== 'UDP') return failure(400, `protocol=${protocol}: use TCP or UDP`);
+  const l7 = request.query.get('l7');
+  const state = context.store.current();
+  const outcome = tracePolicy(state.policySet, state.endpoints, { source, destination, port: Number(portText), direction, protocol, ...(l7 === null ? {} : { l7 }) });
+  if (!outcome.ok) return failure(400, outcome.problem);
+  return ok({ revision: state.revision, ...outcome.trace } satisfies TraceResultBody);
 }
 
 function ok(body: object): ApiResponse {

@@ -35,7 +35,15 @@ export interface ApiReply {
 }
 
 /** Raised when the server cannot be reached; the message says where we looked and what to try. */
-export class ApiUnreachableError extends Error {}
+export class ApiUnreachableError extends Error {
+  constructor(
+    message: string,
+    /** The socket error code (ENOENT, ECONNREFUSED, ...), when there was one. */
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
 
 /** Flags first, then the environment (WEIR_SERVER, WEIR_SOCKET, WEIR_API_TOKEN), then the default socket. */
 export function apiTargetFrom(flags: ApiTargetFlags, environment: NodeJS.ProcessEnv = process.env): ApiTarget {
@@ -51,7 +59,28 @@ export function describeTarget(target: ApiTarget): string {
   return target.kind === 'socket' ? `unix socket ${target.socket}` : target.url;
 }
 
-export function callApi(target: ApiTarget, call: ApiCall): Promise<ApiReply> {
+/** How long a command keeps trying while nobody listens yet (`weir serve` may be starting). */
+export const API_START_RETRY_MS = 3_000;
+const NOT_LISTENING = new Set(['ENOENT', 'ECONNREFUSED']);
+
+/**
+ * Sends one request. While nothing listens at the target (ENOENT, ECONNREFUSED), retries for up to
+ * API_START_RETRY_MS, so a command run right after `weir serve` was started still reaches it.
+ */
+export async function callApi(target: ApiTarget, call: ApiCall): Promise<ApiReply> {
+  const giveUp = Date.now() + API_START_RETRY_MS;
+  for (;;) {
+    try {
+      return await callApiOnce(target, call);
+    } catch (error) {
+      const code = error instanceof ApiUnreachableError ? error.code : undefined;
+      if (code === undefined || !NOT_LISTENING.has(code) || Date.now() >= giveUp) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+function callApiOnce(target: ApiTarget, call: ApiCall): Promise<ApiReply> {
   const headers: http.OutgoingHttpHeaders = {};
   if (call.body !== undefined) {
     headers['content-type'] = 'application/yaml';
@@ -94,7 +123,7 @@ function unreachable(target: ApiTarget, error: Error): ApiUnreachableError {
   const hint = target.kind === 'socket'
     ? 'is `weir serve` running in this directory? pass --socket PATH (the api.socket of its config) or set WEIR_SOCKET'
     : 'is `weir serve` running with api.tcp? check --server URL (or WEIR_SERVER)';
-  return new ApiUnreachableError(`cannot reach weir serve at ${describeTarget(target)} (${code ?? error.message}); ${hint}`);
+  return new ApiUnreachableError(`cannot reach weir serve at ${describeTarget(target)} (${code ?? error.message}); ${hint}`, code);
 }
 
 function readToken(file: string): string {

@@ -10,32 +10,12 @@ import { apiTargetFrom, type ApiTarget } from './api-client.ts';
 import { CommandFailure, EXIT_CODES } from './command-failure.ts';
 import { endpointList } from './endpoint-command.ts';
 import { identityList } from './identity-command.ts';
-import { policyDelete, policyGet, policyImport, policyWait, type OutputFormat } from './policy-command.ts';
+import { policyDelete, policyGet, policyImport, policyTrace, policyWait, type OutputFormat } from './policy-command.ts';
 import { proxyList } from './proxy-command.ts';
-import { PARSER_USAGE, runParserCommand } from './parser-command.ts';
+import { runParserCommand } from './parser-command.ts';
 import { runServe } from './serve-command.ts';
-import { metricsCli, monitorCli, OBSERVABILITY_USAGE, ObservabilityUsageError, statusCli } from '../metrics/observability-cli.ts';
-
-const USAGE = `usage:
-  weir serve [--config FILE]                  run the xDS control server and the REST API (default config weir.yaml);
-                                              SIGHUP reloads the config and parser modules
-  weir bootstrap [--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta] [--agent-wasm PATH]
-                 [--endpoint-name NAME] [--endpoint-ip IP]... [--label K=V]... [--namespace NS] [--service-account SA]
-                                              print an Envoy bootstrap that uses this server; the endpoint flags
-                                              register this sidecar's endpoint through its node metadata
-  weir policy import FILE|- [--name FILE.yaml]
-                                              add or replace a policy file (all or nothing)
-  weir policy get [NAME]                      list policy files, or print the one holding NAME
-  weir policy delete NAME                     remove a policy (or policy file)
-  weir policy wait [REVISION] [--timeout S] [--node ID]...
-                                              wait until every proxy's agent (and each named one) enforces REVISION (default: current)
-  weir endpoint list                          endpoints with identity, IPs and enforcement
-  weir identity list                          identities with labels, and the IP -> identity map
-  weir proxy list                             each proxy's enforced revision, sent/ACKed/NACKed versions
-${OBSERVABILITY_USAGE}
-${PARSER_USAGE}
-API commands take [-o table|json] [--socket PATH | --server URL [--token-file FILE]]
-  (default socket .weir/weir.sock; env WEIR_SOCKET, WEIR_SERVER, WEIR_API_TOKEN)`;
+import { metricsCli, monitorCli, ObservabilityUsageError, statusCli } from '../metrics/observability-cli.ts';
+import { helpFor, wantsHelp } from './usage.ts';
 
 export class UsageError extends Error {}
 
@@ -49,6 +29,10 @@ const API_FLAGS = {
 
 export async function runCli(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'help' || wantsHelp(argv)) {
+    process.stdout.write(`${helpFor(command === 'help' ? rest : argv)}\n`);
+    return 0;
+  }
   try {
     switch (command) {
       case 'serve':
@@ -73,16 +57,14 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       case 'parser':
         return await runParserCommand(rest);
       case undefined:
-      case 'help':
-      case '--help':
-        process.stdout.write(`${USAGE}\n`);
-        return command === undefined ? EXIT_CODES.usage : 0;
+        process.stderr.write(`${helpFor([])}\n`);
+        return EXIT_CODES.usage;
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
     if (error instanceof UsageError || error instanceof ObservabilityUsageError) {
-      process.stderr.write(`weir: ${error.message}\n${USAGE}\n`);
+      process.stderr.write(`weir: ${error.message}\n${helpFor(argv)}\n`);
       return EXIT_CODES.usage;
     }
     const label = ['policy', 'endpoint', 'identity', 'proxy'].includes(command ?? '') && rest[0] !== undefined ? `${command} ${rest[0]}` : command;
@@ -199,14 +181,36 @@ async function policySubcommand(args: readonly string[]): Promise<string> {
       return policyDelete({ target, name, output });
     }
     case 'wait': {
-      const { values, positionals, target, output } = apiArguments(rest, { timeout: { type: 'string' }, node: { type: 'string', multiple: true } });
+      const { values, positionals, target, output } = apiArguments(rest, { timeout: { type: 'string' }, node: { type: 'string', multiple: true }, 'policy-only': { type: 'boolean' } });
       if (positionals.length > 1) throw new UsageError('weir policy wait takes at most one REVISION');
       const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
       if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) throw new UsageError(`--timeout ${values.timeout}: expected seconds, e.g. 30`);
-      return policyWait({ target, output, nodeIds: values.node ?? [], ...(positionals[0] !== undefined ? { revision: positionals[0] } : {}), ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) });
+      return policyWait({ target, output, nodeIds: values.node ?? [], policyOnly: values['policy-only'] === true, ...(positionals[0] !== undefined ? { revision: positionals[0] } : {}), ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) });
+    }
+    case 'trace': {
+      const { values, positionals, target, output } = apiArguments(rest, {
+        src: { type: 'string' },
+        dst: { type: 'string' },
+        dport: { type: 'string' },
+        l7: { type: 'string' },
+        direction: { type: 'string' },
+      });
+      if (positionals.length > 0) throw new UsageError('weir policy trace takes flags only: --src, --dst, --dport and optionally --l7');
+      if (values.src === undefined || values.dst === undefined || values.dport === undefined) throw new UsageError('weir policy trace needs --src, --dst and --dport');
+      const direction = values.direction;
+      if (direction !== undefined && direction !== 'ingress' && direction !== 'egress') throw new UsageError(`--direction ${direction}: use ingress or egress`);
+      return policyTrace({
+        target,
+        output,
+        source: values.src,
+        destination: values.dst,
+        port: integerArgument(values.dport, '--dport'),
+        ...(direction !== undefined ? { direction } : {}),
+        ...(values.l7 !== undefined ? { l7: values.l7 } : {}),
+      });
     }
     default:
-      throw new UsageError(`unknown policy subcommand "${subcommand ?? ''}"; use import, get, delete or wait`);
+      throw new UsageError(`unknown policy subcommand "${subcommand ?? ''}"; use import, get, delete, wait or trace`);
   }
 }
 
@@ -237,7 +241,7 @@ function apiArguments<T extends OptionSpec>(args: readonly string[], extra: T) {
   if (outputFlag !== undefined && outputFlag !== 'table' && outputFlag !== 'json') throw new UsageError(`-o ${String(outputFlag)}: use table or json`);
   const stringFlag = (name: string): string | undefined => (typeof flags[name] === 'string' ? flags[name] : undefined);
   const target = apiTargetFrom({ socket: stringFlag('socket'), server: stringFlag('server'), tokenFile: stringFlag('token-file') });
-  return { values: values as { [K in keyof T]?: T[K] extends { multiple: true } ? string[] : string }, positionals, target, output: (outputFlag ?? 'table') as OutputFormat };
+  return { values: values as { [K in keyof T]?: T[K] extends { type: 'boolean' } ? boolean : T[K] extends { multiple: true } ? string[] : string }, positionals, target, output: (outputFlag ?? 'table') as OutputFormat };
 }
 
 function parseStrict<T extends OptionSpec>(args: readonly string[], options: T) {

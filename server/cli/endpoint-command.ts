@@ -1,6 +1,7 @@
 // `weir endpoint list`: the endpoints the policy store knows, with their numeric identity, IPs,
-// whether each direction is default-deny, where each came from (store or sidecar:<node id>) and
-// their labels. A thin client of GET /v1/endpoints.
+// whether each direction is default-deny, the ports their ingress rules name beside the redirects
+// that guard them (endpoint port <- listener -> upstream), where each came from (store or
+// sidecar:<node id>) and their labels. A thin client of GET /v1/endpoints.
 import type { EndpointView } from '../api/api-types.ts';
 import { callApi, type ApiTarget } from './api-client.ts';
 import { successBody } from './command-failure.ts';
@@ -22,9 +23,11 @@ export async function endpointList(options: EndpointListOptions): Promise<string
     endpoint.identity === undefined ? '-' : String(endpoint.identity),
     endpoint.ips.join(',') || '-',
     endpoint.ingress ?? '-',
+    endpoint.ingressPorts.join(',') || '-',
+    endpoint.redirects.map((redirect) => `${redirect.port} <- ${redirect.listener} (${redirect.parser}) -> ${redirect.upstream}`).join('; ') || '-',
     endpoint.egress ?? '-',
     endpoint.labels.join(','),
     endpoint.source,
   ]);
-  return formatTable(['NAME', 'NAMESPACE', 'IDENTITY', 'IPS', 'INGRESS', 'EGRESS', 'LABELS', 'SOURCE'], rows);
+  return formatTable(['NAME', 'NAMESPACE', 'IDENTITY', 'IPS', 'INGRESS', 'POLICY PORTS', 'REDIRECTS (PORT <- LISTENER -> UPSTREAM)', 'EGRESS', 'LABELS', 'SOURCE'], rows);
 }

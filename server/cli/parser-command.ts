@@ -9,9 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { ByteScriptError, parseByteScript } from '../parser-scaffold/byte-script.ts';
 import { ScaffoldError, scaffoldParser } from '../parser-scaffold/scaffold.ts';
 import { formatScriptReport, runByteScript } from '../parser-scaffold/script-runner.ts';
+import { helpFor } from './usage.ts';
 
-export const PARSER_USAGE = `  weir parser new NAME                        scaffold filters/parsers/NAME and its test
-  weir parser test NAME SCRIPT                run a byte script through NAME on the test host`;
 
 export interface ParserCommandOptions {
   repoRoot?: string; // default: this checkout
@@ -37,7 +36,7 @@ export async function runParserCommand(args: readonly string[], options: ParserC
       out(testParser(repoRoot, name, scriptFile));
       return 0;
     }
-    err(`weir parser: expected "new NAME" or "test NAME SCRIPT"\n${PARSER_USAGE}\n`);
+    err(`weir parser: expected "new NAME" or "test NAME SCRIPT"\n${helpFor(['parser'])}\n`);
     return 2;
   } catch (error) {
     if (error instanceof ScaffoldError || error instanceof ByteScriptError || error instanceof ParserTestError) {

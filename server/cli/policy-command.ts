@@ -3,7 +3,8 @@
 // CommandFailures with the server's message (import problems one per line).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DeleteResultBody, ImportResultBody, PoliciesView, WaitResultBody } from '../api/api-types.ts';
+import type { DeleteResultBody, ImportResultBody, PoliciesView, TraceResultBody, WaitResultBody } from '../api/api-types.ts';
+import type { TracePeer } from '../policy/trace.ts';
 import { STORE_FILE_NAME } from '../store/policy-store.ts';
 import { callApi, type ApiTarget } from './api-client.ts';
 import { CommandFailure, EXIT_CODES, successBody } from './command-failure.ts';
@@ -20,6 +21,8 @@ export interface PolicyImportOptions {
   output: OutputFormat;
   /** Reads standard input; tests substitute. */
   readStdin?: () => Promise<string>;
+  /** Where wiring warnings go, one line each; default stderr. */
+  warn?: (line: string) => void;
 }
 
 export async function policyImport(options: PolicyImportOptions): Promise<string> {
@@ -30,6 +33,7 @@ export async function policyImport(options: PolicyImportOptions): Promise<string
   const body = successBody<ImportResultBody>(reply);
   if (options.output === 'json') return JSON.stringify(body, null, 2);
   const what = [...body.policies.map((name) => `policy ${name}`), ...body.endpoints.map((name) => `endpoint ${name}`)];
+  for (const warning of body.warnings ?? []) (options.warn ?? ((line: string) => process.stderr.write(`${line}\n`)))(`warning: ${warning}`);
   return `imported ${body.file} (${what.length > 0 ? what.join(', ') : 'nothing'}); revision ${body.revision}\nrun \`weir policy wait ${body.revision}\` to wait until every proxy enforces it`;
 }
 
@@ -74,6 +78,8 @@ export interface PolicyWaitOptions {
   timeoutSeconds?: number;
   /** Proxies (node ids) to wait for even if their agent has not connected yet. */
   nodeIds?: readonly string[];
+  /** The named proxies' Envoys get their config elsewhere (Istio): wait only for their agents. */
+  policyOnly?: boolean;
   output: OutputFormat;
 }
 
@@ -82,11 +88,47 @@ export async function policyWait(options: PolicyWaitOptions): Promise<string> {
   const query = new URLSearchParams({ timeout: String(timeoutSeconds) });
   if (options.revision !== undefined) query.set('revision', options.revision);
   for (const nodeId of options.nodeIds ?? []) query.append('node', nodeId);
+  if (options.policyOnly) query.set('policyOnly', 'true');
   const reply = await callApi(options.target, { method: 'GET', path: `/v1/policies/wait?${query.toString()}`, timeoutMs: timeoutSeconds * 1000 + 10_000 });
   const body = successBody<WaitResultBody>(reply, { 409: EXIT_CODES.rejected, 504: EXIT_CODES.timedOut });
   if (options.output === 'json') return JSON.stringify(body, null, 2);
   if (body.proxies.length === 0) return `revision ${body.revision} is in force; no proxy with a Weir agent is connected`;
   return `revision ${body.revision} is enforced by ${body.proxies.length} prox${body.proxies.length === 1 ? 'y' : 'ies'}: ${body.proxies.map((proxy) => proxy.nodeId).join(', ')}`;
+}
+
+export interface PolicyTraceOptions {
+  target: ApiTarget;
+  source: string;
+  destination: string;
+  port: number;
+  direction?: 'ingress' | 'egress';
+  /** `KEY=VALUE` words of the L7 request. */
+  l7?: string;
+  output: OutputFormat;
+}
+
+export async function policyTrace(options: PolicyTraceOptions): Promise<string> {
+  const query = new URLSearchParams({ src: options.source, dst: options.destination, dport: String(options.port) });
+  if (options.direction !== undefined) query.set('direction', options.direction);
+  if (options.l7 !== undefined) query.set('l7', options.l7);
+  const body = successBody<TraceResultBody>(await callApi(options.target, { method: 'GET', path: `/v1/policies/trace?${query.toString()}` }));
+  if (options.output === 'json') return JSON.stringify(body, null, 2);
+  const peer = (role: string, traced: TracePeer): string =>
+    `${role}: ${traced.endpoint ?? traced.query} (identity ${traced.identity}${traced.labels.length > 0 ? `: ${traced.labels.join(', ')}` : ''})`;
+  const lines = [
+    peer('source', body.source),
+    peer('destination', body.destination),
+    `policy: ${body.direction} of endpoint ${body.policyEndpoint}, port ${body.port}, revision ${body.revision}`,
+    `L3/L4: ${body.connection.verdict === 'allow' ? 'allowed' : 'denied'}: ${body.connection.reason}`,
+  ];
+  if (body.request) {
+    const fields = Object.entries(body.request.fields).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join(',') : String(value)}`);
+    lines.push(`L7 ${fields.join(' ')}: ${body.request.decision.verdict === 'allow' ? 'allowed' : 'denied'}: ${body.request.decision.reason}`);
+  } else if (options.l7 === undefined && body.connection.l7Pending !== undefined) {
+    lines.push(`L7: each request must match the ${body.connection.l7Pending.map((set) => set.l7proto).join(', ')} rules; pass --l7 'KEY=VALUE ...' to trace one`);
+  }
+  lines.push(`verdict: ${body.verdict.toUpperCase()}`);
+  return lines.join('\n');
 }
 
 function readPolicyFile(file: string): string {

@@ -8,8 +8,10 @@ import type { Logger } from 'pino';
 import { startApiServer, type ApiServer } from '../api/api-server.ts';
 import { POLICY_TYPE_URLS, RevisionHistory } from '../api/revision-history.ts';
 import { loadWeirConfig, WEIR_CONFIG_DEFAULTS, type WeirConfig } from '../config/weir-config.ts';
+import { checkWiring, formatWiringWarning } from '../config/wiring-check.ts';
 import { createLogger } from '../log/logger.ts';
 import { createServeObservability, type ServeObservability } from '../metrics/serve-observability.ts';
+import { UpstreamProbe } from '../metrics/upstream-probe.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
 import { DirectoryStore } from '../store/directory-store.ts';
@@ -49,14 +51,27 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   const sidecars = new SidecarEndpointRegistry({ logger });
   const store = new SidecarAwareStore({ store: await loadStore(config), sidecars, logger });
   const history = new RevisionHistory();
+  let loggedWiring = '';
+  // Logged when the list changes, not on every snapshot.
+  const logWiring = (warnings: readonly string[]): void => {
+    const text = warnings.join('\n');
+    if (text === loggedWiring) return;
+    loggedWiring = text;
+    for (const warning of warnings) logger.warn({ config: configFile }, warning);
+  };
+  const upstreams = new UpstreamProbe({
+    logger,
+    targets: () =>
+      config.redirects.map((redirect) => ({ redirect: redirect.name, address: redirect.upstream.address, port: redirect.upstream.port, listener: `${redirect.listen.address}:${redirect.listen.port}` })),
+  });
   const snapshotNow = (): Snapshot => {
     const state = store.current();
     const snapshot = buildServeSnapshot(config, state);
     history.record(state.revision, new Map(POLICY_TYPE_URLS.map((typeUrl) => [typeUrl, snapshot.forType(typeUrl).version])));
-    warnAboutUnknownEndpoints(config, state, logger);
+    logWiring(checkWiring(config.redirects, state).map(formatWiringWarning));
     return snapshot;
   };
-  const stops: Array<() => Promise<void>> = [() => store.close(), async () => sidecars.close()];
+  const stops: Array<() => Promise<void>> = [() => store.close(), async () => sidecars.close(), async () => upstreams.stop()];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop();
   };
@@ -64,7 +79,10 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     logger,
     currentState: () => store.current(),
     enforcedRevision: (proxy) => history.enforcedBy(proxy)?.revision,
+    wiring: () => checkWiring(config.redirects, store.current()).map(formatWiringWarning),
+    upstreams: () => upstreams.states(),
   });
+  upstreams.start();
   try {
     const controlServer = await startControlServer({
       status: observability.status,
@@ -84,7 +102,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     const api = await startApiServer({
       socket: config.api.socket,
       ...(config.api.tcp && apiToken !== undefined ? { tcp: { address: config.api.tcp.address, port: config.api.tcp.port, token: apiToken } } : {}),
-      context: { store, status: controlServer.status, history, logger },
+      context: { store, status: controlServer.status, history, logger, wiring: (state) => checkWiring(config.redirects, state).map(formatWiringWarning), redirects: () => config.redirects },
       logger,
       mounts: observability.mounts,
     });
@@ -156,18 +174,6 @@ function onStoreEvent(event: StoreEvent, handlers: { logger: Logger; publish: ()
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     handlers.logger.error({ revision: event.state.revision, error: reason }, 'cannot build resources for the new policy revision; proxies keep the previous one');
-  }
-}
-
-function warnAboutUnknownEndpoints(config: WeirConfig, state: PolicyStoreState, logger: Logger): void {
-  const known = new Set(state.endpoints.map((endpoint) => endpoint.name));
-  for (const redirect of config.redirects) {
-    if (redirect.endpoint !== undefined && !known.has(redirect.endpoint)) {
-      logger.warn(
-        { redirect: redirect.name, endpoint: redirect.endpoint, policies: config.policies.dir },
-        'redirect names an endpoint the policy store does not define; its parser denies every request until an Endpoint document of that name is imported',
-      );
-    }
   }
 }
 

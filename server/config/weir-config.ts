@@ -21,9 +21,14 @@ export interface RedirectConfig {
   upstream: SocketAddressConfig;
   /**
    * The store endpoint whose port this redirect proxies: its parser then decides with that endpoint's
-   * policy from the Weir agent (ingress, port = upstream.port). Unset: the parser's built-in rules.
+   * policy from the Weir agent (ingress, port = endpointPort). Unset: the parser's built-in rules.
    */
   endpoint?: string;
+  /**
+   * The endpoint's port as its policies name it (`toPorts`); default upstream.port. Set it when the
+   * upstream is reached at another port than the service's own, e.g. behind a port-forward.
+   */
+  endpointPort?: number;
 }
 
 export type EnforcementModeConfig = 'default' | 'always' | 'never';
@@ -110,10 +115,26 @@ export function loadWeirConfig(file: string = WEIR_CONFIG_DEFAULTS.file): WeirCo
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError(file, [`cannot read the config file (${reason}); pass --config FILE`]);
   }
-  return parseWeirConfig(text, { source: file, baseDir: path.dirname(path.resolve(file)) });
+  return parseWeirConfig(text, { source: file, baseDir: path.dirname(path.resolve(file)), listModules: wasmFilesIn });
 }
 
-export function parseWeirConfig(text: string, origin: { source: string; baseDir: string }, env: NodeJS.ProcessEnv = process.env): WeirConfig {
+function wasmFilesIn(dir: string): readonly string[] | undefined {
+  try {
+    return fs.readdirSync(dir).filter((name) => name.endsWith('.wasm'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a config text came from; `listModules` (set by loadWeirConfig) lets it check that each redirect's parser is built. */
+export interface ConfigOrigin {
+  source: string;
+  baseDir: string;
+  /** The `.wasm` file names in a directory, or undefined when it cannot be read. */
+  listModules?: (dir: string) => readonly string[] | undefined;
+}
+
+export function parseWeirConfig(text: string, origin: ConfigOrigin, env: NodeJS.ProcessEnv = process.env): WeirConfig {
   const unset: string[] = [];
   const expanded = text.replace(/\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})/g, (match, escaped: string, name: string | undefined, fallback: string | undefined) => {
     if (escaped === '$' || name === undefined) return '$';
@@ -139,7 +160,10 @@ export function parseWeirConfig(text: string, origin: { source: string; baseDir:
   return config;
 }
 
-function readConfig(root: FieldReader, origin: { source: string; baseDir: string }): WeirConfig {
+/** Modules in a filters directory that are not parsers. */
+const NON_PARSER_MODULES = new Set(['agent', 'probe']);
+
+function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
   root.expectKeys(['xds', 'redirects', 'filters', 'policies', 'api', 'status']);
   const xds = root.child('xds', {});
   xds.expectKeys(['address', 'port', 'batchWindowMs', 'filterDelivery', 'endpointDelivery', 'tls']);
@@ -159,6 +183,8 @@ function readConfig(root: FieldReader, origin: { source: string; baseDir: string
   checkUnique(root, redirects.map((redirect) => redirect.name), 'name');
   checkUnique(root, redirects.map((redirect) => `${redirect.listen.address}:${redirect.listen.port}`), 'listen');
   const resolve = (file: string): string => path.resolve(origin.baseDir, file);
+  const filtersDir = resolve(filters.string('dir', WEIR_CONFIG_DEFAULTS.filtersDir));
+  if (origin.listModules) checkParsersBuilt(root, redirects, filtersDir, origin.listModules(filtersDir));
   return {
     source: origin.source,
     xds: {
@@ -172,7 +198,7 @@ function readConfig(root: FieldReader, origin: { source: string; baseDir: string
         : undefined,
     },
     redirects,
-    filtersDir: resolve(filters.string('dir', WEIR_CONFIG_DEFAULTS.filtersDir)),
+    filtersDir,
     status: {
       address: statusReader.string('address', WEIR_CONFIG_DEFAULTS.statusAddress),
       port: statusReader.port('port', WEIR_CONFIG_DEFAULTS.statusPort, { allowZero: true }),
@@ -197,7 +223,7 @@ function readConfig(root: FieldReader, origin: { source: string; baseDir: string
 const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 function readRedirect(entry: FieldReader): RedirectConfig {
-  entry.expectKeys(['name', 'listen', 'parser', 'upstream', 'endpoint']);
+  entry.expectKeys(['name', 'listen', 'parser', 'upstream', 'endpoint', 'endpointPort']);
   const redirect: RedirectConfig = {
     name: entry.matching('name', NAME_PATTERN, 'lower-case letters, digits, "-" or "_", starting with a letter or digit'),
     listen: readAddress(entry.child('listen')),
@@ -205,12 +231,30 @@ function readRedirect(entry: FieldReader): RedirectConfig {
     upstream: readAddress(entry.child('upstream')),
   };
   if (entry.has('endpoint')) redirect.endpoint = entry.string('endpoint');
+  if (entry.has('endpointPort')) {
+    if (!entry.has('endpoint')) entry.problem('endpointPort', 'only means something with endpoint: the port of that endpoint its policies name');
+    redirect.endpointPort = entry.port('endpointPort');
+  }
   return redirect;
 }
 
 function readAddress(reader: FieldReader): SocketAddressConfig {
   reader.expectKeys(['address', 'port']);
   return { address: reader.string('address'), port: reader.port('port') };
+}
+
+function checkParsersBuilt(root: FieldReader, redirects: readonly RedirectConfig[], filtersDir: string, modules: readonly string[] | undefined): void {
+  if (redirects.length === 0) return;
+  if (modules === undefined) {
+    root.problem('filters.dir', `cannot read ${filtersDir}; build the filters (npm run build:filters) or point filters.dir at the directory holding <parser>.wasm`);
+    return;
+  }
+  const parsers = modules.map((name) => name.replace(/\.wasm$/, '')).filter((name) => !NON_PARSER_MODULES.has(name)).sort();
+  redirects.forEach((redirect, index) => {
+    if (redirect.parser === '' || parsers.includes(redirect.parser)) return;
+    const known = parsers.length > 0 ? `the parsers there are ${parsers.join(', ')}` : 'it holds no parser modules (npm run build:filters builds them)';
+    root.problem(`redirects[${index}].parser`, `no parser "${redirect.parser}" in ${filtersDir}; ${known}`);
+  });
 }
 
 function checkUnique(root: FieldReader, values: readonly string[], field: string): void {
@@ -292,11 +336,13 @@ class FieldReader {
     return range.min;
   }
 
+  /** A port as a number or, as Kubernetes and Cilium write ports, a string of digits ("11211"). */
   port(field: string, fallback?: number, rules: { allowZero?: boolean } = {}): number {
-    const raw = this.#record()[field] ?? fallback;
+    const given = this.#record()[field] ?? fallback;
+    const raw = typeof given === 'string' && /^[0-9]{1,5}$/.test(given) ? Number(given) : given;
     const lowest = rules.allowZero ? 0 : 1;
     if (typeof raw === 'number' && Number.isInteger(raw) && raw >= lowest && raw <= 65535) return raw;
-    this.problem(field, raw === undefined ? 'is required' : `must be ${lowest}-65535`);
+    this.problem(field, raw === undefined ? 'is required' : `must be a port number ${lowest}-65535 (found ${JSON.stringify(given)})`);
     return 0;
   }
 

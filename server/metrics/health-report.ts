@@ -7,12 +7,13 @@ import type { AgentStatus, AgentSessions } from '../accesslog/agent-sessions.ts'
 import type { FlowHub } from '../accesslog/flow-hub.ts';
 import type { ProxyStatus, ProxyStatusRegistry } from '../xds/proxy-status.ts';
 import { NETWORK_POLICY_TYPE_URL } from '../xds/resources/network-policy.ts';
+import type { UpstreamHealth } from './upstream-probe.ts';
 import { shortTypeName } from './xds-metrics.ts';
 
 export type CheckStatus = 'ok' | 'warning' | 'failing';
 
 export interface HealthCheck {
-  name: 'store' | 'xds' | 'policy' | 'agents' | 'accesslog';
+  name: 'store' | 'wiring' | 'upstreams' | 'xds' | 'policy' | 'agents' | 'accesslog';
   status: CheckStatus;
   detail: string;
 }
@@ -45,12 +46,25 @@ export interface HealthReport {
 
 export interface HealthSources {
   status: ProxyStatusRegistry;
-  /** The revision in force and, if the last outside change was rejected, why. */
-  store?: () => { revision: string | undefined; lastRejection?: string };
+  /** The revision in force, how many policies and endpoints it has and, if the last outside change was rejected, why. */
+  store?: () => StoreHealth;
+  /** Redirects and policies that do not fit together (server/config/wiring-check.ts), as sentences. */
+  wiring?: () => readonly string[];
+  /** Whether each redirect's upstream accepts connections. */
+  upstreams?: () => readonly UpstreamHealth[];
   /** Which policy revision a proxy enforces (its agent ACKed); see server/api/revision-history.ts. */
   enforcedRevision?: (proxy: ProxyStatus) => string | undefined;
   sessions?: AgentSessions;
   hub?: FlowHub;
+}
+
+export interface StoreHealth {
+  revision: string | undefined;
+  lastRejection?: string;
+  /** Policies (CiliumNetworkPolicy documents and rule lists) in force. */
+  policies?: number;
+  endpoints?: number;
+  enforcementMode?: string;
 }
 
 export function buildHealthReport(sources: HealthSources): HealthReport {
@@ -59,6 +73,8 @@ export function buildHealthReport(sources: HealthSources): HealthReport {
   const agents = sources.sessions?.list() ?? [];
   const checks = [
     storeCheck(store),
+    wiringCheck(sources.wiring?.() ?? []),
+    upstreamsCheck(sources.upstreams?.()),
     xdsCheck(proxies),
     policyCheck(proxies, store?.revision),
     agentsCheck(proxies, sources.sessions !== undefined),
@@ -86,13 +102,37 @@ function proxyHealth(proxy: ProxyStatus, sources: HealthSources): ProxyHealth {
   };
 }
 
-function storeCheck(store: ReturnType<NonNullable<HealthSources['store']>> | undefined): HealthCheck {
+function storeCheck(store: StoreHealth | undefined): HealthCheck {
   if (store === undefined) return { name: 'store', status: 'ok', detail: 'no policy store configured' };
   if (store.lastRejection !== undefined) {
     return { name: 'store', status: 'warning', detail: `revision ${store.revision ?? '-'} in force; the last change was rejected: ${store.lastRejection}` };
   }
   if (store.revision === undefined) return { name: 'store', status: 'warning', detail: 'no policy loaded yet' };
-  return { name: 'store', status: 'ok', detail: `revision ${store.revision}` };
+  const counts = store.policies === undefined ? '' : ` (${store.policies} polic${store.policies === 1 ? 'y' : 'ies'}, ${store.endpoints ?? 0} endpoints)`;
+  if (store.endpoints === 0) {
+    return { name: 'store', status: 'warning', detail: `revision ${store.revision}${counts}: no endpoints, so every redirect that guards an endpoint denies everything; import Endpoint documents (docs/identity.md)` };
+  }
+  if (store.policies === 0) {
+    const effect = store.enforcementMode === 'always' ? 'every endpoint denies everything (enforcementMode always)' : 'nothing is enforced: every endpoint accepts all traffic (enforcementMode default)';
+    return { name: 'store', status: 'warning', detail: `revision ${store.revision}${counts}: no policies, so ${effect}; import one with weir policy import` };
+  }
+  return { name: 'store', status: 'ok', detail: `revision ${store.revision}${counts}` };
+}
+
+function wiringCheck(warnings: readonly string[]): HealthCheck {
+  if (warnings.length === 0) return { name: 'wiring', status: 'ok', detail: 'redirects and policies name the same endpoint ports' };
+  return { name: 'wiring', status: 'warning', detail: warnings.join('; ') };
+}
+
+function upstreamsCheck(upstreams: readonly UpstreamHealth[] | undefined): HealthCheck {
+  if (upstreams === undefined || upstreams.length === 0) return { name: 'upstreams', status: 'ok', detail: 'no redirects' };
+  const down = upstreams.filter((upstream) => upstream.reachable === false);
+  if (down.length > 0) {
+    const list = down.map((upstream) => `redirect ${upstream.redirect}: ${upstream.address}:${upstream.port} (${upstream.error ?? 'unreachable'})`).join('; ');
+    return { name: 'upstreams', status: 'failing', detail: `refusing connections, so clients of those listeners see their connection closed: ${list}; start the servers or fix redirects[].upstream` };
+  }
+  const unknown = upstreams.filter((upstream) => upstream.reachable === undefined).length;
+  return { name: 'upstreams', status: 'ok', detail: `${upstreams.length - unknown} of ${upstreams.length} upstreams accept connections${unknown > 0 ? `, ${unknown} not probed yet` : ''}` };
 }
 
 function xdsCheck(proxies: readonly ProxyHealth[]): HealthCheck {

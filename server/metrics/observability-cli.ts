@@ -11,11 +11,6 @@ import { runMonitor } from '../accesslog/monitor-command.ts';
 import { metricsList } from './metrics-command.ts';
 import { weirStatus } from './status-command.ts';
 
-export const OBSERVABILITY_USAGE = `  weir monitor [--type l7] [--verdict forwarded|denied|error] [--proto P] [--endpoint k=v[,k=v]] [--node ID] [--last N] [-o json]
-                                              follow access-log records live (like cilium monitor -t l7)
-  weir metrics list                           every Prometheus sample of /metrics
-  weir status                                 health of store, xDS, proxies, agents and the log pipeline (exit 1 when unhealthy)`;
-
 /** A usage problem: the caller prints it with the usage text and exits 2. */
 export class ObservabilityUsageError extends Error {}
 

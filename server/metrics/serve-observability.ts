@@ -11,8 +11,10 @@ import { IpIdentityMap } from '../identity/ip-identity-map.ts';
 import { reservedIdentityName } from '../identity/reserved-identities.ts';
 import type { PolicyStoreState } from '../store/policy-store.ts';
 import type { ProxyStatus } from '../xds/proxy-status.ts';
+import type { StoreHealth } from './health-report.ts';
 import { handleMetricsRequest, handleStatusRequest } from './http.ts';
 import { MetricsRegistry } from './metrics-registry.ts';
+import type { UpstreamHealth } from './upstream-probe.ts';
 import { CountingProxyStatusRegistry, createXdsCounters, registerProxyStatusMetrics } from './xds-metrics.ts';
 
 export interface ServeObservabilityOptions {
@@ -25,6 +27,10 @@ export interface ServeObservabilityOptions {
   currentState?: () => PolicyStoreState;
   /** Which revision a proxy enforces (server/api/revision-history.ts). */
   enforcedRevision?: (proxy: ProxyStatus) => string | undefined;
+  /** Redirects and policies that do not fit together, for the status report. */
+  wiring?: () => readonly string[];
+  /** Whether each redirect's upstream accepts connections, for the status report. */
+  upstreams?: () => readonly UpstreamHealth[];
 }
 
 export interface ServeObservability {
@@ -55,8 +61,10 @@ export function createServeObservability(options: ServeObservabilityOptions): Se
     status,
     sessions: pipeline.sessions,
     hub: pipeline.hub,
-    ...(options.currentState ? { store: () => ({ revision: options.currentState?.().revision }) } : {}),
+    ...(options.currentState ? { store: () => storeHealth(options.currentState?.()) } : {}),
     ...(options.enforcedRevision ? { enforcedRevision: options.enforcedRevision } : {}),
+    ...(options.wiring ? { wiring: options.wiring } : {}),
+    ...(options.upstreams ? { upstreams: options.upstreams } : {}),
   };
   return {
     registry,
@@ -68,6 +76,16 @@ export function createServeObservability(options: ServeObservabilityOptions): Se
       (request, response) => handleMetricsRequest(request, response, registry),
       (request, response) => handleStatusRequest(request, response, healthSources),
     ],
+  };
+}
+
+function storeHealth(state: PolicyStoreState | undefined): StoreHealth {
+  if (state === undefined) return { revision: undefined };
+  return {
+    revision: state.revision,
+    policies: state.files.reduce((sum, file) => sum + file.policies.length, 0),
+    endpoints: state.endpoints.length,
+    enforcementMode: state.policySet.enforcementMode,
   };
 }
 

@@ -23,10 +23,12 @@ export interface RedirectSpec {
   maxBufferBytes?: number;
   /**
    * The endpoint whose port this redirect proxies. Set: the parser enforces that endpoint's policy
-   * as published by the Weir agent (ingress, port = upstream.port), and denies until it has one.
+   * as published by the Weir agent (ingress, port = endpointPort), and denies until it has one.
    * Unset: the parser's own built-in rules.
    */
   endpoint?: string;
+  /** The endpoint's port as its policies name it; default upstream.port (they differ behind a NAT or port-forward). */
+  endpointPort?: number;
 }
 
 /** The vm_id shared by the Weir agent and every policy-enforcing parser: one shared-data namespace. */
@@ -119,7 +121,7 @@ export function agentPolicyPluginConfiguration(redirect: RedirectSpec, endpoint:
     policy: 'agent',
     endpoint,
     direction: 'ingress',
-    port: redirect.upstream.port,
+    port: redirect.endpointPort ?? redirect.upstream.port,
   };
 }
 

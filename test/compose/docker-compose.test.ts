@@ -88,7 +88,7 @@ describe('the compose files, run on a Docker engine the test starts', () => {
 
   beforeAll(async () => {
     for (const program of [path.join(ENGINE_BIN_DIRS[0] ?? '', 'dockerd'), COMPOSE_V2_BINARY, COMPOSE_V1_BINARY]) {
-      if (!fs.existsSync(program)) throw new Error(`${program} is missing: run the set-up with --docker (\`npm test\` does: node scripts/setup.mjs --docker)`);
+      if (!fs.existsSync(program)) throw new Error(`${program} is missing: run the set-up (\`npm run setup\`; \`npm test\` runs it)`);
     }
     engine = await startDockerEngine();
     await ensureLocalImages(engine, (line) => console.log(`[compose test] ${line}`));

@@ -1,5 +1,5 @@
-// What the docker-compose tests need on the machine, installed by `npm test`'s set-up (setup.ts
-// --docker) and nothing else: Docker's engine from Debian's packages, unpacked under
+// What the docker-compose tests need on the machine, installed by the set-up's `docker` step (the
+// `test` profile: `npm test`, `npm run setup`; no demo needs it): Docker's engine from Debian's packages, unpacked under
 // .weir/docker/engine (apt-get download + dpkg-deb -x: no service is installed or started, no
 // group, no /usr/bin/docker beside the machine's own client, the host's network untouched);
 // Debian's docker-compose 1.29 and debootstrap (apt-get); Compose v2 built from the Go module proxy
@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { weirStateDir } from '../../demo/servers/project-paths.ts';
+import { installDebianPackages } from '../../demo/servers/debian-packages.ts';
 import { runInstallCommand, type SetupReporter } from '../../demo/servers/setup-report.ts';
 
 export const DOCKER_DIR = path.join(weirStateDir, 'docker');
@@ -38,7 +39,8 @@ const APT_REMEDY = 'Check that the Debian mirror is reachable (apt-get update), 
 
 export function installDockerForTests(say: SetupReporter): void {
   installEngine(say);
-  aptInstall(say, [{ program: '/usr/sbin/debootstrap', pkg: 'debootstrap' }, { program: COMPOSE_V1_BINARY, pkg: 'docker-compose' }]);
+  const tools = { what: 'debootstrap and docker-compose 1.29', packages: ['debootstrap', 'docker-compose'], probes: ['/usr/sbin/debootstrap', COMPOSE_V1_BINARY], say };
+  if (!installDebianPackages(tools)) say(`${tools.what}: already installed`);
   buildComposeV2(say);
   buildBaseRootfs(say);
   downloadNodePackages(say);
@@ -92,18 +94,6 @@ function candidateVersion(pkg: string): string {
   }
   if (candidate === undefined || candidate === '(none)') throw new Error(`[weir setup] Debian has no package ${pkg} for this machine. ${APT_REMEDY}`);
   return candidate;
-}
-
-function aptInstall(say: SetupReporter, wanted: Array<{ program: string; pkg: string }>): void {
-  const missing = wanted.filter(({ program }) => !fs.existsSync(program)).map(({ pkg }) => pkg);
-  if (missing.length === 0) {
-    say(`${wanted.map(({ pkg }) => pkg).join(', ')}: already installed`);
-    return;
-  }
-  if (process.getuid?.() !== 0) throw new Error(`[weir setup] ${missing.join(', ')} missing and installing needs root: run \`sudo apt-get install -y --no-install-recommends ${missing.join(' ')}\`, then the set-up again`);
-  say(`installing the Debian packages ${missing.join(', ')} (apt-get install --no-install-recommends)`);
-  runInstallCommand({ command: 'apt-get', args: ['update', '-q'], remedy: APT_REMEDY });
-  runInstallCommand({ command: 'apt-get', args: ['install', '-y', '-q', '--no-install-recommends', ...missing], remedy: APT_REMEDY });
 }
 
 /**

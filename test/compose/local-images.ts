@@ -64,7 +64,7 @@ function localTag(official: string): string {
 export async function ensureLocalImages(engine: DockerEngine, say: (line: string) => void): Promise<void> {
   const baseFingerprint = fingerprint([{ name: 'rootfs', source: BASE_ROOTFS_TAR }]);
   if ((await labelOf(engine, BASE_IMAGE)) !== baseFingerprint) {
-    if (!fs.existsSync(BASE_ROOTFS_TAR)) throw new Error(`${BASE_ROOTFS_TAR} is missing: run the set-up with --docker (npm test does)`);
+    if (!fs.existsSync(BASE_ROOTFS_TAR)) throw new Error(`${BASE_ROOTFS_TAR} is missing: run the set-up (npm run setup; npm test runs it)`);
     say(`importing ${BASE_IMAGE} from ${path.relative(projectRoot, BASE_ROOTFS_TAR)}`);
     await engine.docker(['import', '--change', `LABEL ${FINGERPRINT_LABEL}=${baseFingerprint}`, '--change', 'CMD ["bash"]', BASE_ROOTFS_TAR, BASE_IMAGE]);
   }

@@ -76,8 +76,8 @@ describe('weir.AccessLogService', () => {
     });
     expect(records[1]).toMatchObject({ type: 'Denied', reason: 'no rule allows WRITE' });
     const exposition = pipeline.metrics.registry.exposition();
-    expect(exposition).toContain('weir_policy_l7_total{proto="r2d2",verdict="received"} 2');
-    expect(exposition).toContain('weir_policy_l7_total{proto="r2d2",verdict="denied"} 1');
+    expect(exposition).toContain('weir_policy_l7_total{proto="r2d2",verdict="received",source="12443",destination="16168"} 2');
+    expect(exposition).toContain('weir_policy_l7_total{proto="r2d2",verdict="denied",source="12443",destination="16168"} 1');
     expect(exposition).toContain('weir_accesslog_agents_connected 1');
     stream.end();
   });

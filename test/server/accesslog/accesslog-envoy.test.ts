@@ -81,7 +81,7 @@ describe('access logs from a real Envoy', () => {
     expect(response).toMatchObject({ type: 'Response', protocol: 'r2d2', fields: { status: 'OK' }, direction: 'ingress', policyRevision: state.revision, rule: '' });
     expect(allowed?.source.address).toMatch(/^127\.0\.0\.2:\d+$/);
     expect(denied).toMatchObject({ type: 'Denied', protocol: 'r2d2', fields: { cmd: 'WRITE', file: 'beta' }, direction: 'ingress', endpoint: 'droid-server', policyRevision: state.revision, rule: '' });
-    expect(serve.observability.registry.exposition()).toMatch(/weir_policy_l7_total\{proto="r2d2",verdict="denied"\} [1-9]/);
+    expect(serve.observability.registry.exposition()).toMatch(/weir_policy_l7_total\{proto="r2d2",verdict="denied",source="[0-9a-z:]+",destination="[0-9a-z:]+"\} [1-9]/);
 
     const lines: string[] = [];
     await runMonitor({ api: { socketPath: serve.api.socket }, filter: { verdicts: ['denied'] }, last: 1, noFollow: true, writeLine: (line) => lines.push(line) });

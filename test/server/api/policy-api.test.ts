@@ -153,6 +153,7 @@ describe('policy delivery and wait', () => {
     expect(proxies.proxies.map((proxy) => [proxy.nodeId, proxy.policyAgent, proxy.enforcedRevision])).toEqual([['edge-1', true, revision]]);
   });
 
+  // A scripted agent has no Envoy behind it, so these waits take policyOnly (revision-wait.test.ts covers the Envoy half).
   it('with node=ID waits for that proxy to connect and ACK, and times out naming it while its agent is away', async () => {
     const { serve, api } = await started({ policies: { 'endpoints.yaml': ENDPOINTS_YAML } });
     const absent = await api('GET', '/v1/policies/wait?node=edge-4&timeout=0.3');
@@ -160,7 +161,7 @@ describe('policy delivery and wait', () => {
     expect(absent.body.error).toMatch(/^timed out after 0.3 s waiting for revision [0-9a-f]{16} on edge-4 \(its Weir agent is not connected\)$/);
     expect((await api('GET', '/v1/policies/wait?timeout=10')).body).toMatchObject({ proxies: [] }); // without node=: no agent, nothing to wait for
     let settled = false;
-    const waiting = api('GET', '/v1/policies/wait?node=edge-4&timeout=10').finally(() => (settled = true));
+    const waiting = api('GET', '/v1/policies/wait?node=edge-4&policyOnly=true&timeout=10').finally(() => (settled = true));
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(settled).toBe(false);
     agent = openScriptedAgent(serve.controlServer.port, 'edge-4');

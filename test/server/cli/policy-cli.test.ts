@@ -84,7 +84,11 @@ describe('weir policy', () => {
       expect(enforced.stdout).toMatch(/^revision [0-9a-f]{16} is enforced by 1 proxy: cli-edge\n$/);
       const absent = await weir(['policy', 'wait', '--node', 'cli-edge', '--node', 'cli-absent', '--timeout', '0.3']);
       expect(absent.code).toBe(4);
-      expect(absent.stderr).toMatch(/^weir policy wait: timed out after 0.3 s waiting for revision [0-9a-f]{16} on cli-absent \(its Weir agent is not connected\)\n$/);
+      expect(absent.stderr).toMatch(
+        /^weir policy wait: timed out after 0.3 s waiting for revision [0-9a-f]{16} on cli-edge \(enforces [0-9a-f]{16}; its Envoy has not ACKed its listeners and clusters from this server\), cli-absent \(its Weir agent is not connected\)\n$/,
+      );
+      const policyOnly = await weir(['policy', 'wait', '--node', 'cli-edge', '--policy-only', '--timeout', '5']);
+      expect(policyOnly.stdout).toMatch(/^revision [0-9a-f]{16} is enforced by 1 proxy: cli-edge\n$/);
       const proxies = await weir(['proxy', 'list']);
       expect(proxies.stdout).toMatch(/cli-edge\s+connected \(sotw\)\s+[0-9a-f]{16}\s+NetworkPolicy\s+/);
       await weir(['policy', 'import', path.join(server.dir, 'droid.yaml'), '--name', 'renamed.yaml']);
@@ -105,8 +109,8 @@ describe('weir endpoint list, identity list', () => {
     const endpoints = await weir(['endpoint', 'list']);
     expect(endpoints.code).toBe(0);
     const lines = endpoints.stdout.split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+NAMESPACE\s+IDENTITY\s+IPS\s+INGRESS\s+EGRESS\s+LABELS\s+SOURCE$/);
-    expect(lines[1]).toMatch(/^droid-server\s+-\s+\d+\s+127\.0\.0\.1\s+default-deny\s+default-allow\s+k8s:app=droid-server\s+store$/);
+    expect(lines[0]).toMatch(/^NAME\s+NAMESPACE\s+IDENTITY\s+IPS\s+INGRESS\s+POLICY PORTS\s+REDIRECTS \(PORT <- LISTENER -> UPSTREAM\)\s+EGRESS\s+LABELS\s+SOURCE$/);
+    expect(lines[1]).toMatch(/^droid-server\s+-\s+\d+\s+127\.0\.0\.1\s+default-deny\s+9000\s+9000 <- 127\.0\.0\.1:10000 \(r2d2\) -> 127\.0\.0\.1:9000\s+default-allow\s+k8s:app=droid-server\s+store$/);
     const identities = await weir(['identity', 'list', '-o', 'json']);
     const body = JSON.parse(identities.stdout) as { ipIdentities: Array<{ cidr: string }> };
     expect(body.ipIdentities.map((entry) => entry.cidr)).toEqual(['127.0.0.1/32', '127.0.0.2/32']);
@@ -114,11 +118,27 @@ describe('weir endpoint list, identity list', () => {
   }, 30_000);
 });
 
+describe('weir policy trace', () => {
+  it('prints the verdict and the rule that decided, without traffic', async () => {
+    const traced = await weir(['policy', 'trace', '--src', 'droid-client', '--dst', 'droid-server', '--dport', '9000', '--l7', 'cmd=READ']);
+    expect(traced.stderr).toBe('');
+    expect(traced.code).toBe(0);
+    const lines = traced.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^source: droid-client \(identity \d+: k8s:app=droid-client\)$/);
+    expect(lines.at(-2)).toBe('L7 cmd=READ: allowed: allowed by r2d2 rule 0 of droid.yaml spec.ingress[0]');
+    expect(lines.at(-1)).toBe('verdict: ALLOWED');
+    const denied = await weir(['policy', 'trace', '--src', '127.0.0.9', '--dst', 'droid-server', '--dport', '9000']);
+    expect(denied.stdout.trimEnd().split('\n').at(-1)).toBe('verdict: DENIED');
+    const unknown = await weir(['policy', 'trace', '--src', 'nobody', '--dst', 'droid-server', '--dport', '9000']);
+    expect(unknown).toMatchObject({ code: 1, stderr: expect.stringContaining('is neither an endpoint name') });
+  }, 30_000);
+});
+
 describe('errors a person can act on', () => {
   it('exits 2 with usage for a bad subcommand or flag, and 1 when no server listens', async () => {
     const usage = await weir(['policy', 'frobnicate']);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/^weir: unknown policy subcommand "frobnicate"; use import, get, delete or wait\nusage:/);
+    expect(usage.stderr).toMatch(/^weir: unknown policy subcommand "frobnicate"; use import, get, delete, wait or trace\nusage:/);
     expect((await weir(['endpoint', 'list', '--colour'])).code).toBe(2);
     const socket = path.join(server.dir, 'nobody.sock');
     const unreachable = await weir(['policy', 'get'], { socket });

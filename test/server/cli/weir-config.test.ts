@@ -31,7 +31,32 @@ describe('weir.yaml', () => {
     const problems = problemsOf(
       ['redirects:', '  - name: r2d2', '    listen: { address: 127.0.0.1, port: 10000 }', '    parser: r2d2', '    upstream: { address: 127.0.0.1, port: 70000 }'].join('\n'),
     );
-    expect(problems).toEqual(['redirects[0].upstream.port: must be 1-65535']);
+    expect(problems).toEqual(['redirects[0].upstream.port: must be a port number 1-65535 (found 70000)']);
+  });
+
+  it('takes a quoted port as Kubernetes and Cilium write them, and refuses one that is not a number', () => {
+    const redirect = (port: string): string =>
+      ['redirects:', '  - name: m', `    listen: { address: 127.0.0.1, port: ${port} }`, '    parser: memcache', '    upstream: { address: 127.0.0.1, port: 11211 }'].join('\n');
+    expect(parseWeirConfig(redirect('"11411"'), origin).redirects[0]?.listen.port).toBe(11411);
+    expect(problemsOf(redirect('"11411x"'))).toEqual(['redirects[0].listen.port: must be a port number 1-65535 (found "11411x")']);
+  });
+
+  it('lists the built parsers when a redirect names one that is not built, with the other problems', () => {
+    const listModules = (dir: string): readonly string[] | undefined => (dir === '/etc/weir/build/filters' ? ['agent.wasm', 'memcache.wasm', 'r2d2.wasm', 'probe.wasm'] : undefined);
+    const text = ['xds: { port: -1 }', 'redirects:', '  - name: m', '    listen: { address: 127.0.0.1, port: 1 }', '    parser: memcached', '    upstream: { address: 127.0.0.1, port: 11211 }'].join('\n');
+    try {
+      parseWeirConfig(text, { ...origin, listModules });
+      throw new Error('accepted');
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      expect(error.problems).toEqual([
+        'redirects[0].parser: no parser "memcached" in /etc/weir/build/filters; the parsers there are memcache, r2d2',
+        'xds.port: must be a port number 0-65535 (found -1)',
+      ]);
+    }
+    expect(() => parseWeirConfig(text.replace('port: -1', 'port: 0'), { ...origin, listModules: () => undefined })).toThrow(
+      'weir.yaml: filters.dir: cannot read /etc/weir/build/filters; build the filters (npm run build:filters)',
+    );
   });
 
   it('reports every problem at once: missing fields, unknown keys, bad names, duplicates', () => {
@@ -59,7 +84,7 @@ describe('weir.yaml', () => {
   });
 
   it('prefixes the message with the file name', () => {
-    expect(() => parseWeirConfig('xds: { port: -1 }', origin)).toThrow('weir.yaml: xds.port: must be 0-65535');
+    expect(() => parseWeirConfig('xds: { port: -1 }', origin)).toThrow('weir.yaml: xds.port: must be a port number 0-65535 (found -1)');
   });
 
   it('rejects a file that is not a mapping', () => {

@@ -29,6 +29,8 @@ describe('health report', () => {
     expect(report.healthy).toBe(true);
     expect(report.checks).toEqual([
       { name: 'store', status: 'ok', detail: 'revision r2' },
+      { name: 'wiring', status: 'ok', detail: 'redirects and policies name the same endpoint ports' },
+      { name: 'upstreams', status: 'ok', detail: 'no redirects' },
       { name: 'xds', status: 'ok', detail: '2 proxies connected, 0 disconnected' },
       { name: 'policy', status: 'warning', detail: 'revision r2 not yet enforced on node-b (r1)' },
       { name: 'agents', status: 'warning', detail: 'no access-log stream from node-b' },
@@ -58,5 +60,32 @@ describe('health report', () => {
       detail: 'entries missing that no agent reported: node-a: 3 missing, 1 reported dropped',
     });
     expect(formatHealthReport(report).split('\n')[0]).toBe('Weir: UNHEALTHY');
+  });
+
+  it('is not green when nothing can work: no endpoints, no policies, miswired ports, an upstream that refuses', () => {
+    const status = new ProxyStatusRegistry();
+    const upstream = { redirect: 'memcache', address: '127.0.0.1', port: 11211, listener: '127.0.0.1:10000', since: 0 };
+    const noEndpoints = buildHealthReport({ status, store: () => ({ revision: 'r1', policies: 1, endpoints: 0 }) });
+    expect(noEndpoints.checks[0]).toEqual({
+      name: 'store',
+      status: 'warning',
+      detail: 'revision r1 (1 policy, 0 endpoints): no endpoints, so every redirect that guards an endpoint denies everything; import Endpoint documents (docs/identity.md)',
+    });
+    const noPolicies = buildHealthReport({ status, store: () => ({ revision: 'r1', policies: 0, endpoints: 2, enforcementMode: 'default' }) });
+    expect(noPolicies.checks[0]?.detail).toBe(
+      'revision r1 (0 policies, 2 endpoints): no policies, so nothing is enforced: every endpoint accepts all traffic (enforcementMode default); import one with weir policy import',
+    );
+    const broken = buildHealthReport({
+      status,
+      wiring: () => ['redirect memcache: guards endpoint "memcd-server" port 11211, but no ingress rule names that port'],
+      upstreams: () => [{ ...upstream, reachable: false, error: 'ECONNREFUSED' }],
+    });
+    expect(broken.healthy).toBe(false);
+    expect(broken.checks.find((check) => check.name === 'wiring')).toMatchObject({ status: 'warning', detail: expect.stringContaining('no ingress rule names that port') });
+    expect(broken.checks.find((check) => check.name === 'upstreams')).toEqual({
+      name: 'upstreams',
+      status: 'failing',
+      detail: 'refusing connections, so clients of those listeners see their connection closed: redirect memcache: 127.0.0.1:11211 (ECONNREFUSED); start the servers or fix redirects[].upstream',
+    });
   });
 });

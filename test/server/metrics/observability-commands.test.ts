@@ -54,7 +54,7 @@ describe('observability commands', () => {
 
   it('reports an unreachable server with the address and what to do', async () => {
     await expect(weirStatus({ api: { socketPath: '/nonexistent/weir.sock' } })).rejects.toThrow(
-      /cannot reach the weir API at unix:\/nonexistent\/weir.sock\/v1\/status .*is `weir serve` running\? pass --api/,
+      /cannot reach the weir API at unix:\/nonexistent\/weir.sock\/v1\/status .*is `weir serve` running\? pass --socket PATH/,
     );
   });
 });
