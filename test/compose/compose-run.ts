@@ -62,13 +62,16 @@ function localNodeImage(): string {
   return local;
 }
 
-/** The variables the compose files take their ports from, each a free port on 127.0.0.1. */
+/**
+ * The variables the compose files take their ports from, each a free port on 127.0.0.1, except
+ * Envoy's admin port: 0 lets Envoy pick one (nothing in the demos reads it).
+ */
 export async function freePortVariables(): Promise<Record<string, string>> {
-  const names = ['XDS_PORT', 'ENVOY_ADMIN_PORT', 'PROXY_PORT', 'BACKEND_PORT', 'CASSANDRA_STORAGE_PORT'];
+  const names = ['XDS_PORT', 'PROXY_PORT', 'BACKEND_PORT', 'CASSANDRA_STORAGE_PORT'];
   const ports = new Set<number>();
   while (ports.size < names.length) ports.add(await freeLoopbackPort());
   const values = [...ports];
-  return { BIND_ADDRESS: '127.0.0.1', ...Object.fromEntries(names.map((name, index) => [name, String(values[index])])) };
+  return { BIND_ADDRESS: '127.0.0.1', ENVOY_ADMIN_PORT: '0', ...Object.fromEntries(names.map((name, index) => [name, String(values[index])])) };
 }
 
 export interface ComposeTool {
@@ -85,7 +88,9 @@ export interface DemoRun {
 
 /**
  * `compose -p PROJECT -f FILE -f OVERRIDE up --build --exit-code-from demo`, then `down -v`
- * whatever happened. The output goes to .weir/docker/runs/<project>.log.
+ * whatever happened. `build` runs first, so that the ports, picked free just before `up`, are not
+ * left unused for the minutes a cold build takes (other tests on this machine take ports too).
+ * The output goes to .weir/docker/runs/<project>.log.
  */
 export async function runComposeDemo(engine: DockerEngine, tool: ComposeTool, file: string, project: string): Promise<DemoRun> {
   const runsDir = path.join(DOCKER_DIR, 'runs');
@@ -95,11 +100,14 @@ export async function runComposeDemo(engine: DockerEngine, tool: ComposeTool, fi
   const logFile = path.join(runsDir, `${project}.log`);
   fs.writeFileSync(logFile, `# ${tool.name}: ${file} with ${path.relative(projectRoot, overrideFile)}\n`);
   // The engine here has no BuildKit client (no buildx): the classic builder builds the Dockerfile.
-  const env = { ...(await freePortVariables()), COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' };
-  fs.appendFileSync(logFile, `# ${Object.entries(env).map(([key, value]) => `${key}=${value}`).join(' ')}\n`);
+  let env: NodeJS.ProcessEnv = { COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' };
   const compose = (args: string[]): Promise<CommandRun> =>
     engine.run(tool.command, ['--project-directory', projectRoot, '-p', project, '-f', path.join(projectRoot, file), '-f', overrideFile, ...args], { env, logFile });
   try {
+    const build = await compose(['build']);
+    if (build.code !== 0) return { up: build, logFile };
+    env = { ...env, ...(await freePortVariables()) };
+    fs.appendFileSync(logFile, `# ${Object.entries(env).map(([key, value]) => `${key}=${value}`).join(' ')}\n`);
     const up = await compose(['up', '--build', '--exit-code-from', 'demo']);
     return { up, logFile };
   } finally {
