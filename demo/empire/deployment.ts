@@ -2,6 +2,7 @@
 // Central, then `weir serve` guarding the `cass-server` endpoint with the cassandra parser and an
 // Envoy from `weir bootstrap` with the Weir agent (demo/guarded-server.ts). Every port is a free one.
 // The scripted steps live in scenario.ts, the members and their clients in members.ts.
+import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../server/envoy/binary.ts';
 import { attachComposeDeployment } from '../compose-services.ts';
@@ -47,5 +48,7 @@ export async function deployEmpire(options: { endpointsFile: string }): Promise<
 
 /** The same deployment as docker-compose.empire.yml runs it: Cassandra, weir serve and Envoy are services. */
 export function attachEmpire(): Promise<EmpireDeployment> {
+  // The script writes the guide's verbatim policy there before importing it.
+  fs.mkdirSync(EMPIRE_DEMO.stateDir, { recursive: true });
   return attachComposeDeployment({ say });
 }
