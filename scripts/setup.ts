@@ -12,7 +12,7 @@ import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } f
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
 import { installCassandra, installCqlsh, installDebianPackages, installKafka, installMemcached } from '../demo/servers/index.ts';
 import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
-import { installDockerForTests } from '../test/compose/docker-install.ts';
+import { installComposeV2, installDockerForTests } from '../test/compose/docker-install.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
 const venv = path.join(projectRoot, '.venv');
@@ -99,6 +99,8 @@ const STEPS = {
   probe: proveWasm,
   // The docker-compose tests run the compose files on a Docker engine of their own.
   docker: (): void => installDockerForTests(say),
+  // Compose v2 built from source: `npm run test:compose-v2` only (about half an hour on two cores).
+  'compose-v2': (): void => installComposeV2(say),
 } satisfies Record<string, () => void | Promise<void>>;
 
 type StepName = keyof typeof STEPS;
@@ -110,6 +112,8 @@ type StepName = keyof typeof STEPS;
 const PROFILES: Record<string, readonly StepName[]> = {
   test: ['envoy', 'netcat', 'curl', 'openssl', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'docker'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
+  // The compose tests alone, run with Compose v2 (the Envoy and server jars go into the stand-in images).
+  'test:compose-v2': ['envoy', 'cassandra', 'kafka', 'docker', 'compose-v2'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
   'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],
   'demo:empire': ['envoy', 'cassandra', 'cqlsh', 'filters', 'probe'],

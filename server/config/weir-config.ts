@@ -5,10 +5,11 @@
 // problem is reported at once with the file and the field path, e.g.
 // `weir.yaml: redirects[0].upstream.port: must be 1-65535`. Builds no xDS resources.
 // `${NAME}` and `${NAME:-default}` in the file are replaced from the environment before parsing
-// (as docker-compose does), so one file serves a container whose ports come from variables.
+// (as docker-compose does, variables.ts), so one file serves a container whose ports come from variables.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { expandVariables } from './variables.ts';
 
 export interface SocketAddressConfig {
   address: string;
@@ -154,15 +155,7 @@ export interface ConfigOrigin {
 }
 
 export function parseWeirConfig(text: string, origin: ConfigOrigin, env: NodeJS.ProcessEnv = process.env): WeirConfig {
-  const unset: string[] = [];
-  const expanded = text.replace(/\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})/g, (match, escaped: string, name: string | undefined, fallback: string | undefined) => {
-    if (escaped === '$' || name === undefined) return '$';
-    const value = env[name];
-    if (value !== undefined && value !== '') return value;
-    if (fallback !== undefined) return fallback;
-    unset.push(`\${${name}}: the environment variable ${name} is not set; set it or write \${${name}:-DEFAULT}`);
-    return match;
-  });
+  const { text: expanded, unset } = expandVariables(text, env);
   if (unset.length > 0) throw new ConfigError(origin.source, unset);
   let document: unknown;
   try {

