@@ -17,6 +17,7 @@ import { silentLogger } from '../../../server/log/logger.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
 import { requireBuiltFilters } from '../../filters/envoy-harness.ts';
 import { waitForAgentEnforcing } from '../../support/agent-enforcement.ts';
+import { enrolNode } from '../../support/test-pki.ts';
 import { FUZZ_PORT, type FuzzClient } from '../framework/reference-policy.ts';
 import { MEMCACHE_FLEET_POLICY } from './memcache-fuzz.ts';
 
@@ -67,7 +68,8 @@ export async function deployMemcacheWire(): Promise<WireDeployment> {
     stops.push(() => serve.stop());
     const records: AccessLogRecord[] = [];
     serve.observability.pipeline.hub.watch({ filter: {}, offer: (record) => (records.push(record), 'delivered') });
-    const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: NODE_ID, xdsPort: serve.controlServer.port, adminPort: 0 }) });
+    const credentialsDir = enrolNode(serve.authority, NODE_ID, path.join(dir, 'nodes', NODE_ID));
+    const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: NODE_ID, xdsPort: serve.controlServer.port, adminPort: 0, credentialsDir }) });
     stops.push(() => envoy.stop());
     await envoy.waitReady();
     const proxyPort = await listenerPort(envoy, 'weir-memcache');
