@@ -7,7 +7,7 @@
 // and volumes; the images stay as the cache.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse, parseDocument, stringify } from 'yaml';
 import { projectRoot } from '../../server/envoy/binary.ts';
 import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
 import type { CommandRun, DockerEngine } from './docker-engine.ts';
@@ -79,6 +79,14 @@ export interface ComposeTool {
   name: string;
   /** The program and the arguments before the subcommand. */
   command: string;
+  /**
+   * Compose 1.29 refuses to create a container with published `ports` and host networking ("host"
+   * network_mode is incompatible with port_bindings), where Compose v2 discards the ports with a
+   * warning; an override cannot remove them (1.29 concatenates `ports` lists). For such a tool the
+   * run's file is a copy without the `ports` of the services the override puts on the host network
+   * (all of them), which is what Compose v2 does with them.
+   */
+  refusesPortsWithHostNetwork?: boolean;
 }
 
 export interface DemoRun {
@@ -87,8 +95,8 @@ export interface DemoRun {
 }
 
 /**
- * `compose -p PROJECT -f FILE -f OVERRIDE up --build --exit-code-from demo`, then `down -v`
- * whatever happened. `build` runs first, so that the ports, picked free just before `up`, are not
+ * `compose -p PROJECT -f FILE -f OVERRIDE up --build --exit-code-from demo`, with `down -v`
+ * before (what a killed run left) and after, whatever happened. `build` runs first, so that the ports, picked free just before `up`, are not
  * left unused for the minutes a cold build takes (other tests on this machine take ports too).
  * The output goes to .weir/docker/runs/<project>.log.
  */
@@ -97,12 +105,17 @@ export async function runComposeDemo(engine: DockerEngine, tool: ComposeTool, fi
   fs.mkdirSync(runsDir, { recursive: true });
   const overrideFile = path.join(runsDir, `${project}.override.yml`);
   fs.writeFileSync(overrideFile, stringify(localOverride(readComposeFile(file))));
+  const composeFile = tool.refusesPortsWithHostNetwork === true ? withoutPublishedPorts(file, path.join(runsDir, `${project}.compose.yml`)) : path.join(projectRoot, file);
   const logFile = path.join(runsDir, `${project}.log`);
-  fs.writeFileSync(logFile, `# ${tool.name}: ${file} with ${path.relative(projectRoot, overrideFile)}\n`);
+  fs.writeFileSync(logFile, `# ${tool.name}: ${path.relative(projectRoot, composeFile)} with ${path.relative(projectRoot, overrideFile)}\n`);
   // The engine here has no BuildKit client (no buildx): the classic builder builds the Dockerfile.
   let env: NodeJS.ProcessEnv = { COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' };
   const compose = (args: string[]): Promise<CommandRun> =>
-    engine.run(tool.command, ['--project-directory', projectRoot, '-p', project, '-f', path.join(projectRoot, file), '-f', overrideFile, ...args], { env, logFile });
+    engine.run(tool.command, ['--project-directory', projectRoot, '-p', project, '-f', composeFile, '-f', overrideFile, ...args], { env, logFile });
+  const down = (): Promise<CommandRun> => compose(['down', '--volumes', '--remove-orphans', '--timeout', '10']);
+  // A run killed before its own `down` leaves this project's containers and volumes (old
+  // credentials among them) in the engine's data: remove them by the project's name first.
+  await down();
   try {
     const build = await compose(['build']);
     if (build.code !== 0) return { up: build, logFile };
@@ -111,6 +124,17 @@ export async function runComposeDemo(engine: DockerEngine, tool: ComposeTool, fi
     const up = await compose(['up', '--build', '--exit-code-from', 'demo']);
     return { up, logFile };
   } finally {
-    await compose(['down', '--volumes', '--remove-orphans', '--timeout', '10']);
+    await down();
   }
+}
+
+/**
+ * `file` without the services' `ports`, written to `target` (comments, order and variables as they
+ * are; relative paths still resolve against the project directory, the repository root).
+ */
+export function withoutPublishedPorts(file: string, target: string): string {
+  const document = parseDocument(fs.readFileSync(path.join(projectRoot, file), 'utf8'));
+  for (const name of Object.keys(readComposeFile(file).services)) document.deleteIn(['services', name, 'ports']);
+  fs.writeFileSync(target, document.toString());
+  return target;
 }

