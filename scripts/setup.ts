@@ -112,8 +112,10 @@ type StepName = keyof typeof STEPS;
 const PROFILES: Record<string, readonly StepName[]> = {
   test: ['envoy', 'netcat', 'curl', 'openssl', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'docker'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
-  // The compose tests alone, run with Compose v2 (the Envoy and server jars go into the stand-in images).
-  'test:compose-v2': ['envoy', 'cassandra', 'kafka', 'docker', 'compose-v2'],
+  // The compose tests alone, all three demos on the engine, with Compose 1.29 or v2 (Envoy and the
+  // Cassandra jars go into the stand-in images).
+  'test:compose': ['envoy', 'cassandra', 'docker'],
+  'test:compose-v2': ['envoy', 'cassandra', 'docker', 'compose-v2'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
   'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],
   'demo:empire': ['envoy', 'cassandra', 'cqlsh', 'filters', 'probe'],

@@ -110,8 +110,13 @@ export async function runComposeDemo(engine: DockerEngine, tool: ComposeTool, fi
   fs.writeFileSync(logFile, `# ${tool.name}: ${path.relative(projectRoot, composeFile)} with ${path.relative(projectRoot, overrideFile)}\n`);
   // The engine here has no BuildKit client (no buildx): the classic builder builds the Dockerfile.
   let env: NodeJS.ProcessEnv = { COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' };
-  const compose = (args: string[]): Promise<CommandRun> =>
-    engine.run(tool.command, ['--project-directory', projectRoot, '-p', project, '-f', composeFile, '-f', overrideFile, ...args], { env, logFile });
+  // Each command's duration goes into the log: where a run's minutes went.
+  const compose = async (args: string[]): Promise<CommandRun> => {
+    const started = Date.now();
+    const result = await engine.run(tool.command, ['--project-directory', projectRoot, '-p', project, '-f', composeFile, '-f', overrideFile, ...args], { env, logFile });
+    fs.appendFileSync(logFile, `# ${args[0] ?? ''}: exit ${result.code ?? 'none'} after ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    return result;
+  };
   const down = (): Promise<CommandRun> => compose(['down', '--volumes', '--remove-orphans', '--timeout', '10']);
   // A run killed before its own `down` leaves this project's containers and volumes (old
   // credentials among them) in the engine's data: remove them by the project's name first.

@@ -60,33 +60,45 @@ function localTag(official: string): string {
   return tag;
 }
 
-/** Imports the base image and builds every stand-in whose inputs changed; says what it did. */
-export async function ensureLocalImages(engine: DockerEngine, say: (line: string) => void): Promise<void> {
+/**
+ * Imports the base image and builds the stand-ins for `officialImages` (the node image always: the
+ * Dockerfile builds on it) whose inputs changed; says what it did and how long each took.
+ */
+export async function ensureLocalImages(engine: DockerEngine, officialImages: readonly string[], say: (line: string) => void): Promise<void> {
+  const wanted = new Set(['node:20-bookworm-slim', ...officialImages].map(localTag));
   const baseFingerprint = fingerprint([{ name: 'rootfs', source: BASE_ROOTFS_TAR }]);
   if ((await labelOf(engine, BASE_IMAGE)) !== baseFingerprint) {
     if (!fs.existsSync(BASE_ROOTFS_TAR)) throw new Error(`${BASE_ROOTFS_TAR} is missing: run the set-up (npm run setup; npm test runs it)`);
     say(`importing ${BASE_IMAGE} from ${path.relative(projectRoot, BASE_ROOTFS_TAR)}`);
+    const started = Date.now();
     await engine.docker(['import', '--change', `LABEL ${FINGERPRINT_LABEL}=${baseFingerprint}`, '--change', 'CMD ["bash"]', BASE_ROOTFS_TAR, BASE_IMAGE]);
+    say(`imported ${BASE_IMAGE} in ${seconds(started)}`);
   }
   const baseId = (await engine.docker(['image', 'inspect', '--format', '{{.Id}}', BASE_IMAGE])).trim();
-  for (const image of LOCAL_IMAGES) {
+  for (const image of LOCAL_IMAGES.filter(({ tag }) => wanted.has(tag))) {
     const dir = path.join(IMAGES_DIR, image.dir);
     const files: ContextFile[] = [
       ...fs.readdirSync(dir).map((name) => ({ name, source: path.join(dir, name) })),
       ...image.extraFiles(),
       { name: '.base-image-id', content: baseId },
     ];
-    const wanted = fingerprint(files);
-    if ((await labelOf(engine, image.tag)) === wanted) continue;
+    const inputs = fingerprint(files);
+    if ((await labelOf(engine, image.tag)) === inputs) continue;
     say(`building ${image.tag} (test/compose/images/${image.dir})`);
+    const started = Date.now();
     const context = path.join(CONTEXTS_DIR, image.dir);
     writeContext(context, files);
-    const build = await engine.run('docker', ['build', '--network', 'host', '--build-arg', `BASE_IMAGE=${BASE_IMAGE}`, '--label', `${FINGERPRINT_LABEL}=${wanted}`, '-t', image.tag, context], {
+    const build = await engine.run('docker', ['build', '--network', 'host', '--build-arg', `BASE_IMAGE=${BASE_IMAGE}`, '--label', `${FINGERPRINT_LABEL}=${inputs}`, '-t', image.tag, context], {
       env: { DOCKER_BUILDKIT: '0' },
     });
     fs.rmSync(context, { recursive: true, force: true });
     if (build.code !== 0) throw new Error(`building ${image.tag} failed:\n${build.output.slice(-4000)}`);
+    say(`built ${image.tag} in ${seconds(started)}`);
   }
+}
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
 }
 
 async function labelOf(engine: DockerEngine, tag: string): Promise<string | undefined> {
