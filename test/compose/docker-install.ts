@@ -74,7 +74,7 @@ function downloadNodePackages(say: SetupReporter): void {
 
 function installEngine(say: SetupReporter): void {
   const wanted = ENGINE_PACKAGES.map((pkg) => `${pkg}=${candidateVersion(pkg)}`);
-  if (fs.existsSync(ENGINE_STAMP) && (JSON.parse(fs.readFileSync(ENGINE_STAMP, 'utf8')) as string[]).join(' ') === wanted.join(' ')) {
+  if (fs.existsSync(ENGINE_STAMP) && fs.existsSync(path.join(ENGINE_BIN_DIRS[0] ?? '', 'dockerd')) && (JSON.parse(fs.readFileSync(ENGINE_STAMP, 'utf8')) as string[]).join(' ') === wanted.join(' ')) {
     say(`Docker engine: already unpacked in .weir/docker/engine (${wanted.join(', ')})`);
     return;
   }
