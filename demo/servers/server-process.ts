@@ -100,7 +100,8 @@ export function readFileTail(file: string, maxBytes: number): string {
   }
 }
 
-function signalPid(pid: number, signal: NodeJS.Signals): void {
+/** Sends `signal` to `pid`; a process already gone is nothing to stop. */
+export function signalPid(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
   } catch {

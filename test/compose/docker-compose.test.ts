@@ -31,7 +31,7 @@ const DEMOS = [
 const COMPOSE: ComposeTool = process.env.WEIR_COMPOSE === 'v2' ? { name: `Compose ${COMPOSE_V2_VERSION}`, command: COMPOSE_V2_BINARY } : { name: 'Compose 1.29', command: COMPOSE_V1_BINARY, refusesPortsWithHostNetwork: true };
 /**
  * The demos that run on the engine. `npm test` runs the r2d2 file only: all three cost about 6.5
- * minutes warm and 20 cold here, r2d2 alone about 1.5 and 11 (docs/docker-compose.md); every file is
+ * minutes warm and 18.5 cold here, r2d2 alone about 1.3 and 12.5 (docs/docker-compose.md); every file is
  * still read, schema-checked and accepted by Compose 1.29 in `npm test`. WEIR_COMPOSE_DEMOS=all
  * (`npm run test:compose`, `npm run test:compose-v2`) runs the fleet and Empire files too.
  */

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnServer } from '../../demo/servers/server-process.ts';
+import { signalPid, spawnServer } from '../../demo/servers/server-process.ts';
 import { DOCKER_DIR, ENGINE_BIN_DIRS } from './docker-install.ts';
 
 export const DOCKER_DATA_ROOT = path.join(DOCKER_DIR, 'data');
@@ -128,7 +128,7 @@ function removeRunLeftovers(runDir: string): void {
   const engineIds = new Set(engine.map(({ pid }) => pid));
   // The shims' children not started by the engine itself: the containers' first processes.
   const containers = processes.filter(({ pid, ppid }) => engineIds.has(ppid) && !engineIds.has(pid));
-  for (const { pid } of [...containers, ...engine]) killPid(pid);
+  for (const { pid } of [...containers, ...engine]) signalPid(pid, 'SIGKILL');
   for (const { pid } of [...containers, ...engine]) waitGone(pid);
   const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => unescapeMountPath(line.split(' ')[1] ?? ''));
   const ours = mounts.filter((target) => target.startsWith(`${runDir}/`) || target === DOCKER_DATA_ROOT || target.startsWith(`${DOCKER_DATA_ROOT}/`));
@@ -159,14 +159,6 @@ function listProcesses(): ProcessEntry[] {
     }
   }
   return entries;
-}
-
-function killPid(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
 }
 
 /** SIGKILL is not refused: wait (briefly, synchronously) until the kernel has reaped or zombied it. */
@@ -204,7 +196,7 @@ function runCommand(command: string, args: readonly string[], options: { env: No
   const child = spawn(command, args, { env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
   // A client (compose, docker) outlives no test run: killed if this process exits first.
   const killIfRunning = (): void => {
-    if (child.pid !== undefined) killPid(child.pid);
+    if (child.pid !== undefined) signalPid(child.pid, 'SIGKILL');
   };
   process.once('exit', killIfRunning);
   const log = options.logFile === undefined ? undefined : fs.createWriteStream(options.logFile, { flags: 'a' });
