@@ -12,6 +12,7 @@ import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } f
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
 import { installCassandra, installCqlsh, installDebianPackages, installKafka, installMemcached } from '../demo/servers/index.ts';
 import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
+import { downloadIstioCaptureGoldens } from '../server/interception/install.ts';
 import { installComposeV2, installDockerForTests } from '../test/compose/docker-install.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
@@ -91,6 +92,13 @@ const STEPS = {
   h2load: (): void => {
     if (!installDebianPackages({ what: 'h2load', packages: ['nghttp2-client'], probes: [H2LOAD_BINARY], say })) say('h2load: already installed');
   },
+  // Transparent interception (docs/sidecar.md): REDIRECT, TPROXY and the owner match, ip netns and veth.
+  iptables: (): void => {
+    const probes = ['/usr/sbin/iptables', '/usr/sbin/iptables-restore', '/usr/sbin/ip6tables', '/usr/sbin/ip'];
+    if (!installDebianPackages({ what: 'iptables and iproute2', packages: ['iptables', 'iproute2'], probes, say })) say('iptables and iproute2: already installed');
+  },
+  // Istio's istio-iptables golden files, which the capture-rule test compares with (Go module proxy).
+  istioGoldens: (): void => downloadIstioCaptureGoldens(say),
   memcached: (): void => installMemcached({ say }),
   cassandra: (): void => void installCassandra({ say }),
   cqlsh: (): void => void installCqlsh({ say }),
@@ -110,7 +118,7 @@ type StepName = keyof typeof STEPS;
  * installs only its own servers.
  */
 const PROFILES: Record<string, readonly StepName[]> = {
-  test: ['envoy', 'netcat', 'curl', 'openssl', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'docker'],
+  test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'docker'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
   // The compose tests alone, all three demos on the engine, with Compose 1.29 or v2 (Envoy and the
   // Cassandra jars go into the stand-in images).
