@@ -28,14 +28,23 @@ export interface GuardedServerOptions {
   maxBufferBytes?: number;
 }
 
-export interface GuardedServer {
-  envoy: EnvoyProcess;
+/**
+ * What a guide demo's script needs of its deployment, whether the demo started the processes
+ * (startGuardedServer) or attaches to the services docker-compose runs (demo/compose-services.ts).
+ */
+export interface DemoDeployment {
   /** Envoy's listener for the parser on 127.0.0.1. */
   proxyPort: number;
+  /** The real server, reached directly (past Envoy) to show what it holds. */
+  backend: { host: string; port: number };
   apiSocket: string;
   /** Runs `weir ARGS` against this server. */
   weir(args: readonly string[]): Promise<CliRun>;
   stop(): Promise<void>;
+}
+
+export interface GuardedServer extends DemoDeployment {
+  envoy: EnvoyProcess;
 }
 
 /** Wipes and recreates `stateDir` with `endpointsFile` (`kind: Endpoint` documents) as its policy directory. */
@@ -73,6 +82,7 @@ export async function startGuardedServer(options: GuardedServerOptions): Promise
     return {
       envoy,
       proxyPort,
+      backend: { host: '127.0.0.1', port: options.backendPort },
       apiSocket: socket,
       weir,
       stop,
@@ -98,7 +108,7 @@ function writeServeConfig(options: GuardedServerOptions, ports: { xdsPort: numbe
 }
 
 /** Waits until the Envoy's agent has connected and ACKed the current revision. */
-async function waitForAgent(weir: (args: readonly string[]) => Promise<CliRun>, nodeId: string, serverLog: string): Promise<void> {
-  const waited = await weir(['policy', 'wait', '--node', nodeId, '--timeout', '20']);
-  if (waited.code !== 0) throw new Error(`the Weir agent of ${nodeId} did not enforce the store's policy within 20 s: ${waited.stdout}${waited.stderr}; see ${serverLog}`);
+export async function waitForAgent(weir: (args: readonly string[]) => Promise<CliRun>, nodeId: string, serverLog: string, timeoutSeconds = 20): Promise<void> {
+  const waited = await weir(['policy', 'wait', '--node', nodeId, '--timeout', String(timeoutSeconds)]);
+  if (waited.code !== 0) throw new Error(`the Weir agent of ${nodeId} did not enforce the store's policy within ${timeoutSeconds} s: ${waited.stdout}${waited.stderr}; see ${serverLog}`);
 }

@@ -1,27 +1,29 @@
-// `npm run demo [-- SCENARIO] [-- --check|--stay]`: runs a demo scenario's script, prints each
-// outcome, stops everything it started and exits 0 only if every outcome matched. With --stay the
-// demo keeps running afterwards (until Ctrl-C) so that a person can try it by hand; --check prints
-// one summary line at the end, for scripts.
-import { runR2d2Demo, type RunningR2d2Demo } from './r2d2/scenario.ts';
+// `npm run demo [-- SCENARIO] [-- --check|--stay] [-- --compose]`: runs a demo scenario's script,
+// prints each outcome, stops everything it started and exits 0 only if every outcome matched. With
+// --stay the demo keeps running afterwards (until Ctrl-C) so that a person can try it by hand;
+// --check prints one summary line at the end, for scripts. With --compose the script attaches to the
+// services of a docker-compose*.yml instead of starting them (the compose files' demo service runs it so).
+import { runR2d2Demo, type DemoOptions, type RunningR2d2Demo } from './r2d2/scenario.ts';
 import { runFleetDemo } from './fleet/scenario.ts';
 import { runEmpireDemo } from './empire/scenario.ts';
 import { runKafkaDemo } from './kafka/scenario.ts';
 
-const SCENARIOS: Record<string, () => Promise<RunningR2d2Demo>> = { r2d2: runR2d2Demo, fleet: runFleetDemo, empire: runEmpireDemo, kafka: runKafkaDemo };
+const SCENARIOS: Record<string, (options: DemoOptions) => Promise<RunningR2d2Demo>> = { r2d2: runR2d2Demo, fleet: runFleetDemo, empire: runEmpireDemo, kafka: runKafkaDemo };
 
 const args = process.argv.slice(2);
 const check = args.includes('--check');
 const stay = args.includes('--stay');
-const unknownFlags = args.filter((arg) => arg.startsWith('-') && arg !== '--check' && arg !== '--stay');
+const compose = args.includes('--compose');
+const unknownFlags = args.filter((arg) => arg.startsWith('-') && !['--check', '--stay', '--compose'].includes(arg));
 const names = args.filter((arg) => !arg.startsWith('-'));
 const name = names[0] ?? 'r2d2';
 const scenario = SCENARIOS[name];
 if (unknownFlags.length > 0 || names.length > 1 || scenario === undefined || (check && stay)) {
-  console.error(`usage: npm run demo [-- SCENARIO] [-- --check | --stay]; scenarios: ${Object.keys(SCENARIOS).join(', ')}`);
+  console.error(`usage: npm run demo [-- SCENARIO] [-- --check | --stay] [-- --compose]; scenarios: ${Object.keys(SCENARIOS).join(', ')}`);
   process.exit(2);
 }
 
-const demo = await scenario().catch((error: unknown) => {
+const demo = await scenario({ compose }).catch((error: unknown) => {
   console.error(`demo ${name} failed to start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });

@@ -2,7 +2,8 @@
 // demos and tests talk to (memcached, nc and curl from Debian, Cassandra 5 and Kafka 4 from Maven
 // Central, cqlsh from PyPI; h2load from Debian for `--for bench:http` only), the
 // AssemblyScript filter build, and the Wasm probe that proves this Envoy runs Proxy-Wasm network
-// filters with V8. Each step checks before it acts, so running it again costs a few seconds.
+// filters with V8, and for the tests what the docker-compose tests need (test/compose/docker-install.ts).
+// Each step checks before it acts, so running it again costs a few seconds.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
 import { installCassandra, installCqlsh, installDebianPackages, installKafka, installMemcached } from '../demo/servers/index.ts';
 import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
 import { downloadIstioCaptureGoldens } from '../server/interception/install.ts';
+import { installComposeChecks, installComposeV2, installDockerForTests } from '../test/compose/docker-install.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
 const venv = path.join(projectRoot, '.venv');
@@ -103,6 +105,12 @@ const STEPS = {
   kafka: (): void => void installKafka({ say }),
   filters: buildFilters,
   probe: proveWasm,
+  // The compose files read and checked (npm test), and run on a Docker engine of the tests' own
+  // (npm run test:compose).
+  composeChecks: (): void => installComposeChecks(say),
+  docker: (): void => installDockerForTests(say),
+  // Compose v2 built from source: `npm run test:compose-v2` only (about half an hour on two cores).
+  'compose-v2': (): void => installComposeV2(say),
 } satisfies Record<string, () => void | Promise<void>>;
 
 type StepName = keyof typeof STEPS;
@@ -112,13 +120,17 @@ type StepName = keyof typeof STEPS;
  * installs only its own servers.
  */
 const PROFILES: Record<string, readonly StepName[]> = {
-  test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe'],
+  test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks'],
   // One tier of test/tiers.ts each (npm run test:<tier>); test:servers is everything, as test.
   'test:unit': ['istioGoldens'],
   'test:wasm': ['filters'],
   'test:envoy': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'filters', 'probe'],
-  'test:servers': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe'],
+  'test:servers': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
+  // The compose tests alone, all three demos on the engine, with Compose 1.29 or v2 (Envoy and the
+  // Cassandra jars go into the stand-in images).
+  'test:compose': ['envoy', 'cassandra', 'docker'],
+  'test:compose-v2': ['envoy', 'cassandra', 'docker', 'compose-v2'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
   'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],
   'demo:empire': ['envoy', 'cassandra', 'cqlsh', 'filters', 'probe'],

@@ -2,13 +2,15 @@
 // Central, then `weir serve` guarding the `cass-server` endpoint with the cassandra parser and an
 // Envoy from `weir bootstrap` with the Weir agent (demo/guarded-server.ts). Every port is a free one.
 // The scripted steps live in scenario.ts, the members and their clients in members.ts.
+import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../server/envoy/binary.ts';
-import { prepareStateDir, startGuardedServer, type GuardedServer } from '../guarded-server.ts';
+import { attachComposeDeployment } from '../compose-services.ts';
+import { prepareStateDir, startGuardedServer, type DemoDeployment } from '../guarded-server.ts';
 import { say } from '../outcome-log.ts';
 import { installCassandra } from '../servers/cassandra/install.ts';
 import { installCqlsh } from '../servers/cassandra/cqlsh.ts';
-import { startCassandra, type RunningCassandra } from '../servers/cassandra/runner.ts';
+import { startCassandra } from '../servers/cassandra/runner.ts';
 
 export const EMPIRE_DEMO = {
   stateDir: path.join(projectRoot, '.weir', 'demo-empire'),
@@ -19,9 +21,7 @@ export const EMPIRE_DEMO = {
   guidePort: 9042,
 } as const;
 
-export interface EmpireDeployment extends GuardedServer {
-  cassandra: RunningCassandra;
-}
+export type EmpireDeployment = DemoDeployment;
 
 const quiet = (): void => undefined;
 
@@ -35,7 +35,6 @@ export async function deployEmpire(options: { endpointsFile: string }): Promise<
     const guarded = await startGuardedServer({ ...EMPIRE_DEMO, backendPort: cassandra.nativePort });
     return {
       ...guarded,
-      cassandra,
       stop: async () => {
         await guarded.stop();
         await cassandra.stop();
@@ -45,4 +44,11 @@ export async function deployEmpire(options: { endpointsFile: string }): Promise<
     await cassandra.stop();
     throw error;
   }
+}
+
+/** The same deployment as docker-compose.empire.yml runs it: Cassandra, weir serve and Envoy are services. */
+export function attachEmpire(): Promise<EmpireDeployment> {
+  // The script writes the guide's verbatim policy there before importing it.
+  fs.mkdirSync(EMPIRE_DEMO.stateDir, { recursive: true });
+  return attachComposeDeployment({ say });
 }

@@ -14,8 +14,14 @@ const SCRUM_NOTES = [
   'Thermal exhaust port drafted; two metres wide, leads to the core. Not blocked.',
 ];
 
-export async function populateEmpire(nativePort: number): Promise<void> {
-  const client = directClient(nativePort);
+/** Where Cassandra's native port is, past Envoy. */
+export interface CassandraAddress {
+  host: string;
+  port: number;
+}
+
+export async function populateEmpire(cassandraAddress: CassandraAddress): Promise<void> {
+  const client = directClient(cassandraAddress);
   try {
     await client.connect();
     await client.execute(`CREATE KEYSPACE IF NOT EXISTS deathstar WITH replication = ${REPLICATION}`);
@@ -34,8 +40,8 @@ export async function populateEmpire(nativePort: number): Promise<void> {
 }
 
 /** How many rows `keyspace.table` holds, read directly from Cassandra. */
-export async function countRowsDirectly(nativePort: number, table: 'deathstar.scrum_notes' | 'attendance.daily_records'): Promise<number> {
-  const client = directClient(nativePort);
+export async function countRowsDirectly(cassandraAddress: CassandraAddress, table: 'deathstar.scrum_notes' | 'attendance.daily_records'): Promise<number> {
+  const client = directClient(cassandraAddress);
   try {
     await client.connect();
     const result = await client.execute(`SELECT count(*) FROM ${table}`);
@@ -46,6 +52,6 @@ export async function countRowsDirectly(nativePort: number, table: 'deathstar.sc
   }
 }
 
-function directClient(nativePort: number): cassandra.Client {
-  return new cassandra.Client({ contactPoints: [`127.0.0.1:${nativePort}`], localDataCenter: 'datacenter1' });
+function directClient(cassandraAddress: CassandraAddress): cassandra.Client {
+  return new cassandra.Client({ contactPoints: [`${cassandraAddress.host}:${cassandraAddress.port}`], localDataCenter: 'datacenter1' });
 }

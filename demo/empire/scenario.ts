@@ -9,8 +9,8 @@ import cassandra from 'cassandra-driver';
 import { runMonitor } from '../../server/accesslog/monitor-command.ts';
 import { projectRoot } from '../../server/envoy/binary.ts';
 import { OutcomeLog, heading, importAndWait, indent, say } from '../outcome-log.ts';
-import type { RunningR2d2Demo } from '../r2d2/scenario.ts';
-import { EMPIRE_DEMO, deployEmpire, type EmpireDeployment } from './deployment.ts';
+import type { DemoOptions, RunningR2d2Demo } from '../r2d2/scenario.ts';
+import { EMPIRE_DEMO, attachEmpire, deployEmpire, type EmpireDeployment } from './deployment.ts';
 import { DAILY_RECORD_COUNT, SCRUM_NOTE_COUNT, countRowsDirectly, populateEmpire } from './empire-data.ts';
 import { writeGuideVerbatimPolicy } from './guide-policy.ts';
 import { DriverSession, cqlsh, openRelay, type Relay } from './members.ts';
@@ -30,15 +30,15 @@ const CQLSH_UNAUTHORIZED = /Unauthorized: Error from server: code=2100 \[Unautho
 /** What cassandra-driver raises for it: a ResponseError with code 0x2100 = 8448. */
 const DRIVER_UNAUTHORIZED = 'ResponseError code=8448: Request Unauthorized';
 
-export async function runEmpireDemo(): Promise<RunningR2d2Demo> {
-  const deployment = await deployEmpire({ endpointsFile: ENDPOINTS });
+export async function runEmpireDemo(options: DemoOptions = {}): Promise<RunningR2d2Demo> {
+  const deployment = options.compose === true ? await attachEmpire() : await deployEmpire({ endpointsFile: ENDPOINTS });
   const relays: Relay[] = [];
   const stop = async (): Promise<void> => {
     for (const relay of relays) await relay.close().catch(() => undefined);
     await deployment.stop();
   };
   try {
-    await populateEmpire(deployment.cassandra.nativePort);
+    await populateEmpire(deployment.backend);
     say(`populated         deathstar.scrum_notes (${SCRUM_NOTE_COUNT} notes), attendance.daily_records (${DAILY_RECORD_COUNT} records), directly on Cassandra`);
     const open = async (member: string, address: string): Promise<Relay> => {
       const relay = await openRelay(member, address, deployment.proxyPort);
@@ -52,7 +52,7 @@ export async function runEmpireDemo(): Promise<RunningR2d2Demo> {
     await secureEmpire(deployment, empire, log);
     await headquarters(deployment, empire, log);
     await visibility(deployment, log);
-    const hint = `The demo keeps running: \`.venv/bin/cqlsh 127.0.0.1 ${empire.outpost.port}\` talks as the outpost, \`.venv/bin/cqlsh 127.0.0.1 ${empire.hq.port}\` as HQ; \`WEIR_SOCKET=${path.relative(projectRoot, deployment.apiSocket)} node bin/weir.js monitor\` shows the verdicts.`;
+    const hint = options.compose === true ? undefined : `The demo keeps running: \`.venv/bin/cqlsh 127.0.0.1 ${empire.outpost.port}\` talks as the outpost, \`.venv/bin/cqlsh 127.0.0.1 ${empire.hq.port}\` as HQ; \`WEIR_SOCKET=${path.relative(projectRoot, deployment.apiSocket)} node bin/weir.js monitor\` shows the verdicts.`;
     return { outcomes: log.outcomes, hint, stop };
   } catch (error) {
     await stop();
@@ -117,7 +117,7 @@ async function secureEmpire(deployment: EmpireDeployment, empire: Empire, log: O
     await driver.close();
   }
   const written = DAILY_RECORD_COUNT + 3;
-  log.record('policy: Cassandra holds the three allowed inserts and nothing of the denied batch', `${written} attendance records`, `${await countRowsDirectly(deployment.cassandra.nativePort, 'attendance.daily_records')} attendance records`);
+  log.record('policy: Cassandra holds the three allowed inserts and nothing of the denied batch', `${written} attendance records`, `${await countRowsDirectly(deployment.backend, 'attendance.daily_records')} attendance records`);
 }
 
 async function headquarters(deployment: EmpireDeployment, empire: Empire, log: OutcomeLog): Promise<void> {
@@ -133,7 +133,7 @@ async function headquarters(deployment: EmpireDeployment, empire: Empire, log: O
   } finally {
     await driver.close();
   }
-  log.record('policy: HQ changed nothing', `${records} attendance records`, `${await countRowsDirectly(deployment.cassandra.nativePort, 'attendance.daily_records')} attendance records`);
+  log.record('policy: HQ changed nothing', `${records} attendance records`, `${await countRowsDirectly(deployment.backend, 'attendance.daily_records')} attendance records`);
 }
 
 /** The guide's `cilium monitor -t l7`: the verdicts the Envoy's parser logged, read from the server. */

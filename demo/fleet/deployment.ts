@@ -5,9 +5,10 @@
 // ships in ships.ts.
 import path from 'node:path';
 import { projectRoot } from '../../server/envoy/binary.ts';
-import { prepareStateDir, startGuardedServer, type GuardedServer } from '../guarded-server.ts';
+import { attachComposeDeployment } from '../compose-services.ts';
+import { prepareStateDir, startGuardedServer, type DemoDeployment } from '../guarded-server.ts';
 import { say } from '../outcome-log.ts';
-import { startMemcached, type RunningMemcached } from '../servers/memcached.ts';
+import { startMemcached } from '../servers/memcached.ts';
 
 export const FLEET_DEMO = {
   stateDir: path.join(projectRoot, '.weir', 'demo-fleet'),
@@ -18,10 +19,7 @@ export const FLEET_DEMO = {
   guidePort: 11211,
 } as const;
 
-export interface FleetDeployment extends GuardedServer {
-  memcached: RunningMemcached;
-}
-
+export type FleetDeployment = DemoDeployment;
 
 export async function deployFleet(options: { endpointsFile: string }): Promise<FleetDeployment> {
   prepareStateDir({ stateDir: FLEET_DEMO.stateDir, endpointsFile: options.endpointsFile });
@@ -31,7 +29,6 @@ export async function deployFleet(options: { endpointsFile: string }): Promise<F
     const guarded = await startGuardedServer({ ...FLEET_DEMO, backendPort: memcached.port });
     return {
       ...guarded,
-      memcached,
       stop: async () => {
         await guarded.stop();
         await memcached.stop();
@@ -41,4 +38,9 @@ export async function deployFleet(options: { endpointsFile: string }): Promise<F
     await memcached.stop();
     throw error;
   }
+}
+
+/** The same deployment as docker-compose.fleet.yml runs it: memcached, weir serve and Envoy are services. */
+export function attachFleet(): Promise<FleetDeployment> {
+  return attachComposeDeployment({ say });
 }

@@ -8,18 +8,20 @@ import path from 'node:path';
 import memjs from 'memjs';
 import { projectRoot } from '../../server/envoy/binary.ts';
 import { OutcomeLog, heading, importAndWait, say } from '../outcome-log.ts';
-import type { Outcome } from '../r2d2/scenario.ts';
-import { deployFleet, type FleetDeployment } from './deployment.ts';
+import type { DemoOptions, Outcome } from '../r2d2/scenario.ts';
+import { attachFleet, deployFleet, type FleetDeployment } from './deployment.ts';
 import { BinaryShipClient, TextShipClient, launchShip, netcat, type Ship } from './ships.ts';
 
 export interface RunningFleetDemo {
   outcomes: Outcome[];
   stop(): Promise<void>;
   /** What a person can try while the demo keeps running (npm run demo -- fleet --stay). */
-  hint: string;
+  hint?: string;
 }
 
 const FLEET_DIR = path.join(projectRoot, 'demo', 'fleet');
+/** The guide's fleet; docker-compose.fleet.yml's weir-server starts with the same file. */
+const SECURE_FLEET_ENDPOINTS = path.join(FLEET_DIR, 'endpoints', 'secure-fleet.yaml');
 const SECURE_FLEET_POLICY = path.join(projectRoot, 'examples', 'policies', 'memcached-secure-fleet.yaml');
 const REBEL_ALLIANCE_POLICY = path.join(projectRoot, 'examples', 'policies', 'memcached-rebel-alliance.yaml');
 
@@ -35,8 +37,8 @@ const DENIED_TEXT_CLIENT = 'Error: access denied';
 const DENIED_GET_BINARY = 'Error: MemJS GET: Authentication error';
 const DENIED_SET_BINARY = 'Error: MemJS SET: Authentication error';
 
-export async function runFleetDemo(): Promise<RunningFleetDemo> {
-  const deployment = await deployFleet({ endpointsFile: path.join(FLEET_DIR, 'endpoints', 'secure-fleet.yaml') });
+export async function runFleetDemo(options: DemoOptions = {}): Promise<RunningFleetDemo> {
+  const deployment = options.compose === true ? await attachFleet() : await deployFleet({ endpointsFile: SECURE_FLEET_ENDPOINTS });
   const ships: Ship[] = [];
   const stop = async (): Promise<void> => {
     for (const ship of ships) await ship.close().catch(() => undefined);
@@ -58,7 +60,7 @@ export async function runFleetDemo(): Promise<RunningFleetDemo> {
     await beforePolicy(fleet, log);
     await secureFleet(deployment, fleet, log);
     await rebelAlliance(deployment, { maintenance: await launch('fleet-maintenance', '127.0.0.34'), monitoring: await launch('fleet-monitoring', '127.0.0.35'), jedi: await launch('jedi', '127.0.0.36'), awing: fleet.awing }, log);
-    const hint = `The demo keeps running: \`nc -C -s 127.0.0.36 127.0.0.1 ${deployment.proxyPort}\` talks to memcached through Envoy as the jedi, \`nc -C -s 127.0.0.35 127.0.0.1 ${deployment.proxyPort}\` as fleet monitoring (type \`get alliance/fleet/x\`).`;
+    const hint = options.compose === true ? undefined : `The demo keeps running: \`nc -C -s 127.0.0.36 127.0.0.1 ${deployment.proxyPort}\` talks to memcached through Envoy as the jedi, \`nc -C -s 127.0.0.35 127.0.0.1 ${deployment.proxyPort}\` as fleet monitoring (type \`get alliance/fleet/x\`).`;
     return { outcomes: log.outcomes, stop, hint };
   } catch (error) {
     await stop();
@@ -172,7 +174,7 @@ async function rebelAlliance(deployment: FleetDeployment, ships: RebelShips, log
 
 /** What memcached itself holds for `key`, read past Envoy. */
 async function directGet(deployment: FleetDeployment, key: string): Promise<string> {
-  const client = memjs.Client.create(`127.0.0.1:${deployment.memcached.port}`, { retries: 0, timeout: 3, logger: { log: () => undefined } });
+  const client = memjs.Client.create(`${deployment.backend.host}:${deployment.backend.port}`, { retries: 0, timeout: 3, logger: { log: () => undefined } });
   try {
     const { value } = await client.get(key);
     return value === null ? '(missing)' : value.toString();

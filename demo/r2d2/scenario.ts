@@ -2,10 +2,13 @@
 // separate processes the way a user would run them, then a scripted session that shows one allowed
 // and one refused request. Every outcome is checked, so `--check` can gate CI.
 import path from 'node:path';
+import { runMonitor } from '../../server/accesslog/monitor-command.ts';
 import { projectRoot } from '../../server/envoy/binary.ts';
-import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
+import { startEnvoy } from '../../server/envoy/process.ts';
 import { listenerPort } from '../../server/envoy/listeners.ts';
-import { startR2d2Backend, type R2d2Backend } from '../backends/r2d2-backend.ts';
+import { startR2d2Backend } from '../backends/r2d2-backend.ts';
+import { composeServices, waitForListener } from '../compose-services.ts';
+import { waitForAgent } from '../guarded-server.ts';
 import { say } from '../outcome-log.ts';
 import { runWeirCli, startWeirServe } from '../weir-process.ts';
 import { openR2d2Session } from './client.ts';
@@ -29,6 +32,11 @@ export interface Outcome {
   ok: boolean;
 }
 
+export interface DemoOptions {
+  /** Attach to the services of a docker-compose*.yml (demo/compose-services.ts) instead of starting processes. */
+  compose?: boolean;
+}
+
 export interface RunningR2d2Demo {
   outcomes: Outcome[];
   /** What to try while the demo keeps running (printed by demo/main.ts). */
@@ -36,7 +44,8 @@ export interface RunningR2d2Demo {
   stop(): Promise<void>;
 }
 
-export async function runR2d2Demo(): Promise<RunningR2d2Demo> {
+export async function runR2d2Demo(options: DemoOptions = {}): Promise<RunningR2d2Demo> {
+  if (options.compose === true) return attachR2d2Demo();
   const stops: Array<() => Promise<void>> = [];
   const stop = async (): Promise<void> => {
     for (const stopOne of stops.reverse()) await stopOne().catch(() => undefined);
@@ -61,7 +70,11 @@ export async function runR2d2Demo(): Promise<RunningR2d2Demo> {
     const port = await listenerPort(envoy, R2D2_DEMO.listenerName);
     say(`envoy             pid ${envoy.pid}, admin ${envoy.adminUrl}, r2d2 listener on 127.0.0.1:${port}, mTLS to weir serve as spiffe://weir.local/node/${R2D2_DEMO.nodeId}`);
     say('');
-    const outcomes = await scriptedSession(port, backend, envoy);
+    const outcomes = await scriptedSession(port, {
+      backendLinesWith: async (word) => backend.received.filter((line) => line.includes(word)),
+      denialLogged: () => envoy.waitForLog(/weir-accesslog \{[^\n]*"Denied"[^\n]*C-3PO[^\n]*/, 3_000).catch(() => ''),
+      where: 'Envoy',
+    });
     const hint = `The demo keeps running: try \`nc -C 127.0.0.1 ${port}\` and type READ sloop or WRITE C-3PO.`;
     return { outcomes, stop, hint };
   } catch (error) {
@@ -70,7 +83,56 @@ export async function runR2d2Demo(): Promise<RunningR2d2Demo> {
   }
 }
 
-async function scriptedSession(port: number, backend: R2d2Backend, envoy: EnvoyProcess): Promise<Outcome[]> {
+/**
+ * docker-compose.yml's demo service: the backend, weir serve and Envoy are services. What reached
+ * the backend is asked of the backend itself (`READ C-3PO` says how often C-3PO was written), the
+ * denial is read from the access log Envoy's agent shipped to weir serve.
+ */
+async function attachR2d2Demo(): Promise<RunningR2d2Demo> {
+  const services = composeServices();
+  await waitForAgent((args) => runWeirCli(args, { socket: services.apiSocket }), services.nodeId, 'docker compose logs weir-server', 60);
+  await waitForListener(services.proxyPort);
+  say(`attached          weir serve (API ${services.apiSocket}), Envoy ${services.nodeId} (r2d2 listener 127.0.0.1:${services.proxyPort}), backend ${services.backend.host}:${services.backend.port}`);
+  say('');
+  const outcomes = await scriptedSession(services.proxyPort, {
+    backendLinesWith: async (word) => {
+      const direct = await openR2d2Session(services.backend.port, services.backend.host);
+      try {
+        const [reply = ''] = await direct.request(`READ ${word}\r\n`);
+        return reply === `OK ${word} written 0 times` ? [] : [`the backend answered READ ${word} with ${JSON.stringify(reply)}`];
+      } finally {
+        direct.close();
+      }
+    },
+    denialLogged: async () => {
+      // The agent ships entries in batches: follow the flows until the denial arrives.
+      const lines: string[] = [];
+      await runMonitor({
+        api: { socketPath: services.apiSocket },
+        filter: { protocols: ['r2d2'], verdicts: ['denied'] },
+        last: 20,
+        maxRecords: 1,
+        signal: AbortSignal.timeout(10_000),
+        writeLine: (line) => lines.push(line),
+      }).catch(() => 0);
+      return lines.find((line) => line.includes('C-3PO')) ?? '';
+    },
+    where: 'weir monitor',
+  });
+  return { outcomes, stop: async () => undefined };
+}
+
+/** How the scripted session checks what happened past the client. */
+interface SessionChecks {
+  /** The lines with `word` that reached the backend. */
+  backendLinesWith(word: string): Promise<string[]>;
+  /** The log line of the denial naming C-3PO, or '' if there is none. */
+  denialLogged(): Promise<string>;
+  /** Where denialLogged reads, for the output. */
+  where: string;
+}
+
+async function scriptedSession(port: number, checks: SessionChecks): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   const session = await openR2d2Session(port);
   const exchange = async (request: string, expected: RegExp, step: string): Promise<void> => {
@@ -83,15 +145,15 @@ async function scriptedSession(port: number, backend: R2d2Backend, envoy: EnvoyP
   await exchange('WRITE C-3PO', /^ERROR$/, 'a request naming C-3PO is refused with ERROR');
   await exchange('READ sloop', /^OK /, 'the same connection still works after the refusal');
   session.close();
-  const leaked = backend.received.filter((line) => line.includes('C-3PO'));
+  const leaked = await checks.backendLinesWith('C-3PO');
   outcomes.push({
     step: 'the refused request never reached the backend',
     expected: 'no line with C-3PO at the backend',
     actual: leaked.length === 0 ? 'none' : leaked.join(' | '),
     ok: leaked.length === 0,
   });
-  const denial = await envoy.waitForLog(/weir-accesslog \{[^\n]*"Denied"[^\n]*C-3PO[^\n]*/, 3_000).catch(() => '');
-  if (denial !== '') say(`envoy log: ${denial}`);
+  const denial = await checks.denialLogged();
+  if (denial !== '') say(`${checks.where}: ${denial}`);
   outcomes.push({
     step: 'Envoy logged the denial',
     expected: 'a weir-accesslog Denied entry naming C-3PO',

@@ -26,16 +26,19 @@ export interface SpawnServerOptions {
   command: string;
   args: string[];
   cwd?: string;
+  /** The process's environment; default this process's. */
+  env?: NodeJS.ProcessEnv;
   /** Send stdout and stderr to this file (a JVM can write a lot); otherwise keep a tail in memory. */
   outputFile?: string;
 }
 
 const MEMORY_TAIL_BYTES = 16_384;
 
-export function spawnServer({ command, args, cwd, outputFile }: SpawnServerOptions): ServerProcess {
+export function spawnServer({ command, args, cwd, env, outputFile }: SpawnServerOptions): ServerProcess {
   const outputFd = outputFile === undefined ? undefined : fs.openSync(outputFile, 'a');
   const child = spawn(command, args, {
     cwd,
+    env,
     stdio: outputFd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', outputFd, outputFd],
   });
   if (outputFd !== undefined) fs.closeSync(outputFd);
@@ -97,7 +100,8 @@ export function readFileTail(file: string, maxBytes: number): string {
   }
 }
 
-function signalPid(pid: number, signal: NodeJS.Signals): void {
+/** Sends `signal` to `pid`; a process already gone is nothing to stop. */
+export function signalPid(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
   } catch {

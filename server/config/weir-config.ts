@@ -4,9 +4,12 @@
 // REST API and the read-only metrics endpoint listen. Defaults live in WEIR_CONFIG_DEFAULTS. Every
 // problem is reported at once with the file and the field path, e.g.
 // `weir.yaml: redirects[0].upstream.port: must be 1-65535`. Builds no xDS resources.
+// `${NAME}` and `${NAME:-default}` in the file are replaced from the environment before parsing
+// (as docker-compose does, variables.ts), so one file serves a container whose ports come from variables.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { expandVariables } from './variables.ts';
 
 export interface SocketAddressConfig {
   address: string;
@@ -151,10 +154,12 @@ export interface ConfigOrigin {
   listModules?: (dir: string) => readonly string[] | undefined;
 }
 
-export function parseWeirConfig(text: string, origin: ConfigOrigin): WeirConfig {
+export function parseWeirConfig(text: string, origin: ConfigOrigin, env: NodeJS.ProcessEnv = process.env): WeirConfig {
+  const { text: expanded, unset } = expandVariables(text, env);
+  if (unset.length > 0) throw new ConfigError(origin.source, unset);
   let document: unknown;
   try {
-    document = parse(text);
+    document = parse(expanded);
   } catch (error) {
     throw new ConfigError(origin.source, [`not valid YAML: ${error instanceof Error ? error.message : String(error)}`]);
   }

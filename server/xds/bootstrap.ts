@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import type { EndpointSpec } from '../identity/endpoints.ts';
 import { SIDECAR_ENDPOINT_METADATA_KEY } from '../identity/sidecar-endpoints.ts';
 import { NODE_CERTIFICATE_SECRET, NODE_TRUST_SECRET, sdsFiles } from '../pki/node-credentials.ts';
-import { discoveryTypeFor } from './resources/cluster.ts';
+import { discoveryFor } from './resources/cluster.ts';
 
 export type XdsVariant = 'sotw' | 'delta';
 
@@ -108,7 +108,7 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
 export function xdsCluster(address: string, port: number, transport: XdsTransport): object {
   return {
     name: XDS_CLUSTER_NAME,
-    type: discoveryTypeFor([{ address, port }]),
+    ...discoveryFor([{ address, port }]),
     connect_timeout: '1s',
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {

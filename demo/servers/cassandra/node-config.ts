@@ -50,7 +50,7 @@ const AUDIT_EVERYTHING = {
 };
 export const AUDIT_LOGGER_NAME = 'org.apache.cassandra.audit.FileAuditLogger';
 
-function cassandraYaml(workDir: string, ports: CassandraNodePorts, clusterName: string, host: string): Record<string, unknown> {
+export function cassandraYaml(workDir: string, ports: CassandraNodePorts, clusterName: string, host = '127.0.0.1'): Record<string, unknown> {
   return {
     cluster_name: clusterName,
     // One token at 0: the node owns the whole ring and never computes a token allocation.
@@ -82,7 +82,7 @@ function cassandraYaml(workDir: string, ports: CassandraNodePorts, clusterName: 
   };
 }
 
-function logbackXml(systemLog: string, auditLog: string | undefined): string {
+export function logbackXml(systemLog: string, auditLog?: string): string {
   const audit =
     auditLog === undefined
       ? []

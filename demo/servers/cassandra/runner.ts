@@ -140,7 +140,7 @@ function failureDetails(java: ServerProcess, systemLog: string, workDir: string,
   ].join('\n');
 }
 
-function findJammJar(libDir: string): string {
+export function findJammJar(libDir: string): string {
   let names: string[];
   try {
     names = fs.readdirSync(libDir);

@@ -30,9 +30,16 @@ export function socketAddress(spec: SocketAddressSpec): SocketAddressMessage {
   return { socket_address: { address: spec.address, port_value: spec.port } };
 }
 
-/** STATIC needs IP literals; a host name makes Envoy resolve it (and re-resolve it) itself. */
-export function discoveryTypeFor(endpoints: readonly SocketAddressSpec[]): 'STATIC' | 'STRICT_DNS' {
-  return endpoints.every((endpoint) => net.isIP(endpoint.address) !== 0) ? 'STATIC' : 'STRICT_DNS';
+export type ClusterDiscovery = { type: 'STATIC' } | { type: 'STRICT_DNS'; dns_lookup_family: 'V4_PREFERRED' };
+
+/**
+ * STATIC needs IP literals; a host name makes Envoy resolve it (and re-resolve it) itself. Envoy's
+ * default family (AUTO) prefers IPv6, and a hosts-file name can then resolve to ::1 where the
+ * server listens on 127.0.0.1 only; Docker's networks are IPv4 unless configured otherwise. So a
+ * name resolves to IPv4 first, IPv6 only when it has no IPv4 address.
+ */
+export function discoveryFor(endpoints: readonly SocketAddressSpec[]): ClusterDiscovery {
+  return endpoints.every((endpoint) => net.isIP(endpoint.address) !== 0) ? { type: 'STATIC' } : { type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED' };
 }
 
 /** A Duration message from milliseconds. */
@@ -44,7 +51,7 @@ export function durationFromMs(milliseconds: number): { seconds: number; nanos: 
 export function buildStaticCluster(spec: StaticClusterSpec): EncodedResource {
   const message = {
     name: spec.name,
-    type: discoveryTypeFor(spec.endpoints),
+    ...discoveryFor(spec.endpoints),
     connect_timeout: durationFromMs(spec.connectTimeoutMs ?? 1000),
     ...httpProtocolOptions(spec.httpProtocol),
     load_assignment: {

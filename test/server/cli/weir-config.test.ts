@@ -154,4 +154,13 @@ describe('weir.yaml', () => {
       'api.tcp.tokenFile: is required',
     ]);
   });
+
+  it('fills ${NAME} and ${NAME:-default} from the environment, as docker-compose does', () => {
+    const text = 'xds: { address: "${BIND:-0.0.0.0}", port: ${XDS_PORT:-18000} }\napi: { socket: "/run/$${HOME}/${SOCKET_NAME}" }';
+    const config = parseWeirConfig(text, origin, { XDS_PORT: '31000', SOCKET_NAME: 'w.sock' });
+    expect(config.xds.address).toBe('0.0.0.0');
+    expect(config.xds.port).toBe(31000);
+    expect(config.api.socket).toBe('/run/${HOME}/w.sock');
+    expect(() => parseWeirConfig(text, origin, {})).toThrow('weir.yaml: ${SOCKET_NAME}: the environment variable SOCKET_NAME is not set; set it or write ${SOCKET_NAME:-DEFAULT}');
+  });
 });
