@@ -128,7 +128,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     const api = await startApiServer({
       socket: config.api.socket,
       ...(config.api.tcp && apiToken !== undefined ? { tcp: { address: config.api.tcp.address, port: config.api.tcp.port, token: apiToken } } : {}),
-      context: { store, status: controlServer.status, history, logger, wiring: (state) => checkWiring(config.redirects, state).map(formatWiringWarning), redirects: () => config.redirects },
+      context: { store, status: controlServer.status, history, logger, filtersDir: config.filtersDir, wiring: (state) => checkWiring(config.redirects, state).map(formatWiringWarning), redirects: () => config.redirects },
       logger,
       mounts: observability.mounts,
     });
