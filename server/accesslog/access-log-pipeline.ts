@@ -8,6 +8,7 @@ import { createAccessLogMetrics, type AccessLogMetrics } from '../metrics/weir-m
 import type { AddressIdentityResolver, IdentityLabelResolver } from './access-log-record.ts';
 import { addAccessLogService } from './access-log-service.ts';
 import { AgentSessions } from './agent-sessions.ts';
+import { PluginConfigReports } from './plugin-config-reports.ts';
 import { FlowHub } from './flow-hub.ts';
 
 export interface AccessLogPipelineOptions {
@@ -27,6 +28,8 @@ export interface AccessLogPipelineOptions {
 export interface AccessLogPipeline {
   hub: FlowHub;
   sessions: AgentSessions;
+  /** What parsers in Istio sidecars reported about their plugin configurations. */
+  pluginReports: PluginConfigReports;
   metrics: AccessLogMetrics;
   /** Adds weir.AccessLogService to a grpc-js server (pass as startControlServer's registerServices). */
   registerServices(server: grpc.Server): void;
@@ -40,6 +43,7 @@ export function createAccessLogPipeline(options: AccessLogPipelineOptions = {}):
     ...(options.entryLogger !== undefined ? { entryLogger: options.entryLogger } : {}),
   });
   const sessions = new AgentSessions({ metrics });
+  const pluginReports = new PluginConfigReports();
   metrics.registry.collected('weir_accesslog_agents_connected', 'Agents with an open access-log stream', 'gauge', () => [
     { labels: {}, value: sessions.list().filter((agent) => agent.connected).length },
   ]);
@@ -49,11 +53,13 @@ export function createAccessLogPipeline(options: AccessLogPipelineOptions = {}):
   return {
     hub,
     sessions,
+    pluginReports,
     metrics,
     registerServices: (server) =>
       addAccessLogService(server, {
         hub,
         sessions,
+        pluginReports,
         ...(options.logger !== undefined ? { logger: options.logger } : {}),
         ...(options.labelsOf !== undefined ? { labelsOf: options.labelsOf } : {}),
         ...(options.identityOfAddress !== undefined ? { identityOfAddress: options.identityOfAddress } : {}),

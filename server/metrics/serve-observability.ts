@@ -61,6 +61,7 @@ export function createServeObservability(options: ServeObservabilityOptions): Se
     status,
     sessions: pipeline.sessions,
     hub: pipeline.hub,
+    pluginReports: pipeline.pluginReports,
     ...(options.currentState ? { store: () => storeHealth(options.currentState?.()) } : {}),
     ...(options.enforcedRevision ? { enforcedRevision: options.enforcedRevision } : {}),
     ...(options.wiring ? { wiring: options.wiring } : {}),
