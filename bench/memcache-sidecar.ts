@@ -59,7 +59,7 @@ export async function runSidecarBench(options: Omit<BenchOptions, 'scenarios'> &
       'bench-client.yaml': `apiVersion: weir.dev/v1\nkind: Endpoint\nmetadata: { name: bench-client }\nspec: { ips: [${client.ip}], labels: { app: bench-client } }\n`,
     });
     await startMemcachedIn(lab, server);
-    const weir = await startNamespacedEnvoy(lab, server.ns, ['--mode', 'sidecar', '--endpoint-name', 'bench-memcached', '--endpoint-ip', server.ip, '--label', 'app=bench-memcached', '--xds', `${gatewayOf(server)}:${serve.xdsPort}`], { concurrency: options.envoyConcurrency, logLevel: 'warning' });
+    const weir = await startNamespacedEnvoy(lab, server.ns, serve, ['--mode', 'sidecar', '--endpoint-name', 'bench-memcached', '--endpoint-ip', server.ip, '--label', 'app=bench-memcached', '--xds', `${gatewayOf(server)}:${serve.xdsPort}`], { concurrency: options.envoyConcurrency, logLevel: 'warning' });
     envoys.push(weir.envoy);
     const plain = await startEnvoy({ bootstrapYaml: tcpProxyBootstrap(), launcher: lab.launcher(server.ns, ENVOY_UID), workDirOwner: { uid: ENVOY_UID, gid: ENVOY_UID }, concurrency: options.envoyConcurrency, logLevel: 'warning' });
     envoys.push(plain);

@@ -6,3 +6,5 @@ export { installCqlsh, runCqlsh, cqlshBinary, type CqlshResult, type CqlshRun, t
 export { cqlHandshake, type CqlHandshake } from './cassandra/cql-handshake.ts';
 export { installMemcached, startMemcached, type RunningMemcached, type StartMemcachedOptions, type InstallMemcachedOptions } from './memcached.ts';
 export { installDebianPackages, type DebianInstall } from './debian-packages.ts';
+export { installKafka, KAFKA_VERSION, type KafkaInstallation, type InstallKafkaOptions } from './kafka/install.ts';
+export { startKafka, type RunningKafka, type StartKafkaOptions } from './kafka/runner.ts';

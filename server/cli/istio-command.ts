@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  ISTIO_SIDECAR_MOUNTS,
   istioManifestsYaml,
   moduleReference,
   renderIstioManifests,
   type IstioExtensionApi,
   type IstioFailStrategy,
   type ModuleReference,
+  type SidecarMounts,
 } from '../istio/istio-manifests.ts';
 import { buildWasmImage, writeWasmImageLayout } from '../istio/wasm-image.ts';
 import type { IstioWorkload, WorkloadLayout } from '../istio/workload-layout.ts';
@@ -34,8 +34,10 @@ export interface IstioManifestsCommand {
   readonly failStrategy: IstioFailStrategy;
   /** Where the modules (and agent.wasm) are read from, for checksums and the ConfigMap. */
   readonly filtersDir: string;
-  /** Where the sidecar sees the bootstrapOverride ConfigMap (Istio's injector: /etc/istio/custom-bootstrap). */
-  readonly bootstrapMount: string;
+  /** Where the sidecar sees the override ConfigMap and the credentials Secret. */
+  readonly mounts: SidecarMounts;
+  /** Plaintext to a `weir serve --insecure`: no credentials Secret. */
+  readonly insecure: boolean;
 }
 
 export async function istioManifests(command: IstioManifestsCommand): Promise<string> {
@@ -58,7 +60,8 @@ export async function istioManifests(command: IstioManifestsCommand): Promise<st
     failStrategy: command.failStrategy,
     weirServe: command.weirServe,
     agentWasm: readModule(command.filtersDir, 'agent'),
-    mounts: { ...ISTIO_SIDECAR_MOUNTS, bootstrap: command.bootstrapMount },
+    mounts: command.mounts,
+    insecure: command.insecure,
   };
   return istioManifestsYaml(renderIstioManifests(options), options).trimEnd();
 }

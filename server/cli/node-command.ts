@@ -1,46 +1,47 @@
-// `weir node iptables`: the per-node proxy's TPROXY capture rules (server/interception/node-rules.ts)
-// in the current network namespace (or --network-namespace), printed with --dry-run, removed with
-// --cleanup. The node's Envoy comes from `weir bootstrap --mode node --listener-port PORT`.
-import { parseArgs } from 'node:util';
-import { applyCapture, dryRunText, namespaceRunner, removeCapture } from '../interception/capture-apply.ts';
-import { buildNodeRules, NODE_CAPTURE_DEFAULTS } from '../interception/node-rules.ts';
-import { describeCaptureChange, SidecarUsageError } from './sidecar-command.ts';
+// `weir node list|token|revoke|renew`: node identities. list, token and revoke ask the running
+// server (REST API); renew runs on the node, against the xDS port, with the certificate it renews (once, or
+// with --watch for as long as it runs, renewing at half-life).
+import type { Logger } from 'pino';
+import type { NodeView } from '../api/api-types.ts';
+import { keepNodeCredentialsFresh, renewNodeCredentials } from '../xds/node-certificate-client.ts';
+import { callApi, type ApiTarget } from './api-client.ts';
+import { successBody } from './command-failure.ts';
+import type { OutputFormat } from './policy-command.ts';
+import { formatTable } from './text-table.ts';
 
-/** Runs `weir node <subcommand>`; returns what to print on stdout. */
-export function runNodeCommand(args: readonly string[]): string {
-  const [subcommand, ...rest] = args;
-  if (subcommand !== 'iptables') throw new SidecarUsageError(`unknown node subcommand "${subcommand ?? ''}"; use "weir node iptables"`);
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...rest],
-      options: {
-        port: { type: 'string' },
-        'workload-cidr': { type: 'string', multiple: true },
-        mark: { type: 'string' },
-        table: { type: 'string' },
-        'network-namespace': { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        cleanup: { type: 'boolean' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new SidecarUsageError(error instanceof Error ? error.message : String(error));
+export async function nodeList(options: { target: ApiTarget; output: OutputFormat }): Promise<string> {
+  const body = successBody<{ nodes: NodeView[] }>(await callApi(options.target, { method: 'GET', path: '/v1/nodes' }));
+  if (options.output === 'json') return JSON.stringify(body.nodes, null, 2);
+  if (body.nodes.length === 0) return 'no node is enrolled';
+  return formatTable(
+    ['NODE', 'ENROLLED', 'REVOKED', 'STREAMS'],
+    body.nodes.map((node) => [node.nodeId, node.enrolledAt, node.revokedAt ?? '-', String(node.authenticatedStreams)]),
+  );
+}
+
+export async function nodeToken(options: { target: ApiTarget; nodeId: string; ttlSeconds?: number; output: OutputFormat }): Promise<string> {
+  const query = options.ttlSeconds !== undefined ? `?ttl=${options.ttlSeconds}` : '';
+  const body = successBody<{ nodeId: string; token: string; expiresAt: string }>(await callApi(options.target, { method: 'POST', path: `/v1/nodes/${encodeURIComponent(options.nodeId)}/join-token${query}` }));
+  if (options.output === 'json') return JSON.stringify(body, null, 2);
+  return [
+    body.token,
+    `# one-time join token for node ${body.nodeId}, valid until ${body.expiresAt}; on that node:`,
+    `#   weir bootstrap --join-token <token> --server https://<this server's api.tcp> --xds <HOST:PORT> > envoy.yaml`,
+  ].join('\n');
+}
+
+export async function nodeRevoke(options: { target: ApiTarget; nodeId: string; output: OutputFormat }): Promise<string> {
+  const body = successBody<{ nodeId: string; revokedAt: string }>(await callApi(options.target, { method: 'POST', path: `/v1/nodes/${encodeURIComponent(options.nodeId)}/revoke` }));
+  if (options.output === 'json') return JSON.stringify(body, null, 2);
+  return `revoked node ${body.nodeId} at ${body.revokedAt}: its certificates are refused and its streams were ended; weir bootstrap --node-id ${body.nodeId} enrols it again`;
+}
+
+export async function nodeRenew(options: { dir: string; xdsAddress?: string; watch: boolean; logger: Logger; signal: AbortSignal }): Promise<string> {
+  const renewOptions = { dir: options.dir, ...(options.xdsAddress !== undefined ? { xdsAddress: options.xdsAddress } : {}) };
+  if (options.watch) {
+    await keepNodeCredentialsFresh({ ...renewOptions, logger: options.logger, signal: options.signal });
+    return 'stopped renewing';
   }
-  const port = Number(values.port);
-  if (values.port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) throw new SidecarUsageError('weir node iptables needs --port PORT: the listener port of `weir bootstrap --mode node --listener-port`');
-  const cidrs = values['workload-cidr'] ?? [];
-  if (cidrs.length === 0) throw new SidecarUsageError('weir node iptables needs --workload-cidr CIDR (repeat it): the address ranges of the workloads behind this node');
-  for (const cidr of cidrs) if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr)) throw new SidecarUsageError(`--workload-cidr ${cidr}: expected an IPv4 CIDR such as 10.0.1.0/24`);
-  for (const [flag, value] of [['--mark', values.mark], ['--table', values.table]] as const) {
-    if (value !== undefined && !/^\d+$/.test(value)) throw new SidecarUsageError(`${flag} ${value}: expected a number`);
-  }
-  if (values['dry-run'] === true && values.cleanup === true) throw new SidecarUsageError('--dry-run and --cleanup exclude each other');
-  const rules = buildNodeRules({ port, workloadCidrs: cidrs, mark: values.mark ?? NODE_CAPTURE_DEFAULTS.mark, table: values.table ?? NODE_CAPTURE_DEFAULTS.table });
-  if (values['dry-run'] === true) return dryRunText(rules);
-  const run = namespaceRunner(values['network-namespace']);
-  const changes = values.cleanup === true ? removeCapture(rules, run) : applyCapture(rules, run);
-  return changes.map(describeCaptureChange).join('\n') + '\n';
+  const renewed = await renewNodeCredentials(renewOptions);
+  return `renewed node ${renewed.nodeId}: certificate ${renewed.serial} valid until ${renewed.notAfter.toISOString()}`;
 }

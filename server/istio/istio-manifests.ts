@@ -27,9 +27,14 @@ export interface ModuleReference {
 export interface SidecarMounts {
   /** Where Istio's injector mounts the bootstrapOverride ConfigMap. */
   readonly bootstrap: string;
+  /**
+   * Where the agent reads its node credentials (the Secret `weir-node-<workload>` made from the
+   * directory `weir bootstrap` writes for this mount path, mounted through the userVolume annotations).
+   */
+  readonly credentials: string;
 }
 
-export const ISTIO_SIDECAR_MOUNTS: SidecarMounts = { bootstrap: '/etc/istio/custom-bootstrap' };
+export const ISTIO_SIDECAR_MOUNTS: SidecarMounts = { bootstrap: '/etc/istio/custom-bootstrap', credentials: '/etc/weir/credentials' };
 
 /** The file names pilot-agent reads from the override ConfigMap, and the agent's module beside it. */
 export const BOOTSTRAP_OVERRIDE_FILE = 'custom_bootstrap.json';
@@ -46,6 +51,8 @@ export interface IstioManifestOptions {
   readonly weirServe: { readonly address: string; readonly port: number };
   readonly agentWasm: Uint8Array;
   readonly mounts: SidecarMounts;
+  /** Plaintext to a `weir serve --insecure` (development only): no credentials Secret. Default false. */
+  readonly insecure?: boolean;
 }
 
 export interface IstioManifests {
@@ -63,19 +70,38 @@ export function renderIstioManifests(options: IstioManifestOptions): IstioManife
     ...options.layout.inbound.map((entry) => extension(options, { ...entry, direction: 'ingress' })),
     ...options.layout.outbound.map((entry) => extension(options, { ...entry, direction: 'egress' })),
   ];
+  const credentials: Record<string, string> = options.insecure === true
+    ? {}
+    : {
+        // Istio's injector adds these volumes to the istio-proxy container (JSON maps by name).
+        'sidecar.istio.io/userVolume': JSON.stringify({ 'weir-credentials': { secret: { secretName: credentialsSecretName(options.workload) } } }),
+        'sidecar.istio.io/userVolumeMount': JSON.stringify({ 'weir-credentials': { mountPath: options.mounts.credentials, readOnly: true } }),
+      };
   return {
     objects: [override, ...extensions],
-    podAnnotations: { 'sidecar.istio.io/bootstrapOverride': override.metadata.name },
+    podAnnotations: { 'sidecar.istio.io/bootstrapOverride': override.metadata.name, ...credentials },
   };
 }
 
+/** The Secret that holds the workload's Weir node credentials (docs/istio.md says how to make it). */
+export function credentialsSecretName(workload: Pick<IstioWorkload, 'name'>): string {
+  return `weir-node-${workload.name}`;
+}
+
 /** The manifests as one YAML stream, headed by what to add to the pod template. */
-export function istioManifestsYaml(manifests: IstioManifests, options: Pick<IstioManifestOptions, 'workload' | 'layout'>): string {
+export function istioManifestsYaml(manifests: IstioManifests, options: Pick<IstioManifestOptions, 'workload' | 'layout' | 'mounts' | 'insecure'>): string {
   const annotations = stringify({ annotations: manifests.podAnnotations }).trimEnd().split('\n');
   const header = [
     `# Weir for Istio: workload ${options.workload.namespace}/${options.workload.name}, Weir node and endpoint ${options.layout.endpoint}, policy revision ${options.layout.revision}.`,
     '# Apply these objects, and add to the pod template (spec.template.metadata) of the workload:',
     ...annotations.map((line) => `#   ${line}`),
+    ...(options.insecure === true
+      ? []
+      : [
+          `# and create the Secret ${credentialsSecretName(options.workload)} with the node's credentials, written for the sidecar's mount path:`,
+          `#   weir bootstrap --node-id ${options.layout.endpoint} --certs ${options.mounts.credentials} > /dev/null   (on a machine where that path is writable)`,
+          `#   kubectl -n ${options.workload.namespace} create secret generic ${credentialsSecretName(options.workload)} --from-file=${options.mounts.credentials}/`,
+        ]),
     ...(manifests.objects.length === 1 ? ['# No policy names an l7proto for this workload yet: no WasmPlugin (the agent still registers its pods).'] : []),
     ...options.layout.missingModules.map((problem) => `# Warning: ${problem}; that port is guarded by the tcp guard, which denies its L7 rules.`),
   ];
@@ -159,10 +185,11 @@ function overrideConfigMap(options: IstioManifestOptions): ConfigMapObject {
 }
 
 /** The bootstrap fragment pilot-agent merges in; exported for the tests' pilot-agent stand-in. */
-export function bootstrapOverride(options: Pick<IstioManifestOptions, 'weirServe' | 'mounts' | 'layout'>): object {
+export function bootstrapOverride(options: Pick<IstioManifestOptions, 'weirServe' | 'mounts' | 'layout' | 'insecure'>): object {
   const agentWasmFile = `${options.mounts.bootstrap}/${AGENT_WASM_FILE}`;
+  const transport = options.insecure === true ? 'insecure' : { credentialsDir: options.mounts.credentials };
   return {
-    static_resources: { clusters: [xdsCluster(options.weirServe.address, options.weirServe.port)] },
+    static_resources: { clusters: [xdsCluster(options.weirServe.address, options.weirServe.port, transport)] },
     bootstrap_extensions: [
       agentBootstrapExtension(agentWasmFile, {
         // WasmPlugin VMs have the empty vm_id (Istio sets none): the agent shares their namespace.

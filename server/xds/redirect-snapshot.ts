@@ -3,13 +3,17 @@
 // filter then tcp_proxy to cluster `weir-<name>-backend`. The Wasm filter travels over ECDS as
 // `weir.<name>` (default) or inline in the listener. A redirect that guards an endpoint gets a
 // filter that decides with the policy the Weir agent publishes (vm_id `weir`, "policy":"agent");
-// the policy resources themselves are built elsewhere and only added here. Reads each parser module once.
+// the policy resources themselves are built elsewhere and only added here. A redirect with parser
+// `http` gets Envoy's HTTP connection manager instead, with Weir's HTTP Wasm filter (http.wasm)
+// before the router, and a cluster that speaks the downstream's HTTP version (resources/http-listener.ts).
+// Reads each parser module once.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Snapshot } from './snapshot.ts';
 import { buildEdsCluster, buildStaticCluster, type SocketAddressSpec } from './resources/cluster.ts';
 import { buildLoadAssignment } from './resources/endpoint.ts';
 import { buildRedirectListener, type ParserFilterDelivery } from './resources/listener.ts';
+import { buildHttpRedirectListener, HTTP_WASM_TYPE_URL } from './resources/http-listener.ts';
 import { buildExtensionConfig } from './resources/extension-config.ts';
 import { buildAgentPolicyFilterConfig, buildParserFilterConfig, DEFAULT_MAX_BUFFER_BYTES, type AgentPolicyPluginConfiguration } from './resources/wasm-filter.ts';
 import type { EncodedResource } from './resources/encoded-resource.ts';
@@ -61,6 +65,9 @@ export function clusterNameOf(redirectName: string): string {
   return `weir-${redirectName}-backend`;
 }
 
+/** The parser name that selects the HTTP connection manager and Weir's HTTP filter. */
+export const HTTP_PARSER = 'http';
+
 export function buildRedirectSnapshot(options: RedirectSnapshotOptions): Snapshot {
   const readModule = options.readModule ?? ((file: string) => fs.readFileSync(file));
   const modules = new Map<string, Uint8Array>();
@@ -75,10 +82,15 @@ export function buildRedirectSnapshot(options: RedirectSnapshotOptions): Snapsho
   const resources: EncodedResource[] = [];
   for (const redirect of options.redirects) {
     const cluster = clusterNameOf(redirect.name);
+    const http = redirect.parser === HTTP_PARSER;
+    if (http && redirect.endpoint === undefined) {
+      throw new Error(`redirect "${redirect.name}": the http filter enforces an endpoint's policy; give the redirect an endpoint`);
+    }
+    const httpProtocol = http ? { httpProtocol: 'downstream' as const } : {};
     if (options.endpointDelivery === 'eds') {
-      resources.push(buildEdsCluster({ name: cluster }), buildLoadAssignment({ clusterName: cluster, endpoints: [redirect.upstream] }));
+      resources.push(buildEdsCluster({ name: cluster, ...httpProtocol }), buildLoadAssignment({ clusterName: cluster, endpoints: [redirect.upstream] }));
     } else {
-      resources.push(buildStaticCluster({ name: cluster, endpoints: [redirect.upstream] }));
+      resources.push(buildStaticCluster({ name: cluster, endpoints: [redirect.upstream], ...httpProtocol }));
     }
     const typedConfig = redirect.endpoint === undefined
       ? buildParserFilterConfig({
@@ -87,15 +99,19 @@ export function buildRedirectSnapshot(options: RedirectSnapshotOptions): Snapsho
           moduleBytes: moduleFor(redirect.parser),
           ...(redirect.maxBufferBytes !== undefined ? { maxBufferBytes: redirect.maxBufferBytes } : {}),
         })
-      : buildAgentPolicyFilterConfig({ pluginName: filterConfigNameOf(redirect.name), moduleBytes: moduleFor(redirect.parser), configuration: agentPolicyPluginConfiguration(redirect, redirect.endpoint) });
+      : buildAgentPolicyFilterConfig({
+          pluginName: filterConfigNameOf(redirect.name),
+          moduleBytes: moduleFor(redirect.parser),
+          configuration: agentPolicyPluginConfiguration(redirect, redirect.endpoint),
+          ...(http ? { wasmTypeUrl: HTTP_WASM_TYPE_URL } : {}),
+        });
     let parserFilter: ParserFilterDelivery = { kind: 'inline', typedConfig };
     if ((options.filterDelivery ?? 'ecds') === 'ecds') {
       parserFilter = { kind: 'ecds', resourceName: filterConfigNameOf(redirect.name) };
       resources.push(buildExtensionConfig(parserFilter.resourceName, typedConfig));
     }
-    resources.push(
-      buildRedirectListener({ name: listenerNameOf(redirect.name), listen: redirect.listen, parserFilter, upstreamCluster: cluster }),
-    );
+    const listener = { name: listenerNameOf(redirect.name), listen: redirect.listen, upstreamCluster: cluster };
+    resources.push(http ? buildHttpRedirectListener({ ...listener, httpFilter: parserFilter }) : buildRedirectListener({ ...listener, parserFilter }));
   }
   resources.push(...(options.extraResources ?? []));
   return new Snapshot(resources);

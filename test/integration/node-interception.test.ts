@@ -33,7 +33,7 @@ describe.skipIf(missing !== undefined)(`per-node interception with TPROXY${missi
     return run.stdout;
   };
   const startProxy = async (): Promise<ProxyDeployment> => {
-    const started = await startNamespacedEnvoy(lab, lab.node.ns, ['--mode', 'node', '--listener-port', String(LISTENER_PORT), '--node-id', 'node-1', '--xds', `127.0.0.1:${serve.xdsPort}`], { transparent: true });
+    const started = await startNamespacedEnvoy(lab, lab.node.ns, serve, ['--mode', 'node', '--listener-port', String(LISTENER_PORT), '--node-id', 'node-1', '--xds', `127.0.0.1:${serve.xdsPort}`], { transparent: true });
     await waitFor(() => curlIn(lab, lab.node.ns, 'http://127.0.0.1:15021/healthz/ready').status === 200, 30_000, 'the node proxy ready on 15021', () => started.envoy.log() + serve.log().slice(-3000));
     await serve.waitEnforcing(started.nodeId);
     return started;

@@ -56,7 +56,7 @@ describe.skipIf(missing !== undefined)(`Cassandra behind a sidecar in network na
       'hq.yaml': endpointDoc('hq', hq.ip, { app: 'empire-hq' }),
     });
     expect(lab.exec(lab.node.ns, process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), 'sidecar', 'iptables', '--network-namespace', server.ns]).status).toBe(0);
-    sidecar = await startNamespacedEnvoy(lab, server.ns, ['--mode', 'sidecar', '--endpoint-name', 'cass-server', '--endpoint-ip', server.ip, '--label', 'app=cass-server', '--xds', `${gatewayOf(server)}:${serve.xdsPort}`]);
+    sidecar = await startNamespacedEnvoy(lab, server.ns, serve, ['--mode', 'sidecar', '--endpoint-name', 'cass-server', '--endpoint-ip', server.ip, '--label', 'app=cass-server', '--xds', `${gatewayOf(server)}:${serve.xdsPort}`]);
     await waitFor(() => curlIn(lab, server.ns, `http://${server.ip}:15021/healthz/ready`).status === 200, 30_000, 'the Cassandra sidecar ready', () => sidecar.envoy.log());
     await serve.waitEnforcing(sidecar.nodeId);
   }, 360_000);

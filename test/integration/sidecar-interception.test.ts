@@ -67,7 +67,7 @@ describe.skipIf(missing !== undefined)(`sidecar interception in network namespac
     await startMemcachedIn(lab, server);
     const capture = lab.exec(lab.node.ns, process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), 'sidecar', 'iptables', '--network-namespace', server.ns]);
     expect(capture.stdout + capture.stderr).toContain('IPv4: capture rules installed');
-    sidecar = await startNamespacedEnvoy(lab, server.ns, sidecarArgs(serve.xdsPort));
+    sidecar = await startNamespacedEnvoy(lab, server.ns, serve, sidecarArgs(serve.xdsPort));
     await waitReady(server);
     await waitEnforcing(sidecar.nodeId);
     aWingClients = memcacheClientsIn(lab, aWing.ns, server.ip, 11211);
@@ -145,7 +145,7 @@ describe.skipIf(missing !== undefined)(`sidecar interception in network namespac
     // Only the stats connection of this check reached memcached; no command did.
     expect(after['total_connections']! - before['total_connections']!).toBe(1);
     expect(after['cmd_get']).toBe(before['cmd_get']);
-    sidecar = await startNamespacedEnvoy(lab, server.ns, sidecar.bootstrapArgs);
+    sidecar = await startNamespacedEnvoy(lab, server.ns, serve, sidecar.bootstrapArgs);
     await waitReady(server);
     await waitEnforcing(sidecar.nodeId);
     expect(ncIn(lab, aWing.ns, server.ip, 11211, 'get awing-coord\r\n')).toBe('VALUE awing-coord 0 3\r\n4,2\r\nEND\r\n');
@@ -174,7 +174,7 @@ describe.skipIf(missing !== undefined)(`sidecar interception in network namespac
   it('enforces egress in a client-side sidecar: only what the client may send leaves its namespace', async () => {
     await serve.importFile('a-wing-egress.yaml', A_WING_EGRESS);
     expect(lab.exec(lab.node.ns, process.execPath, [path.join(projectRoot, 'bin', 'weir.js'), 'sidecar', 'iptables', '--network-namespace', aWing.ns]).status).toBe(0);
-    const clientSidecar = await startNamespacedEnvoy(lab, aWing.ns, [
+    const clientSidecar = await startNamespacedEnvoy(lab, aWing.ns, serve, [
       '--mode', 'sidecar', '--endpoint-name', 'a-wing', '--endpoint-ip', aWing.ip, '--label', 'function=fleet-maintanence', '--xds', `${gatewayOf(aWing)}:${serve.xdsPort}`,
     ]);
     try {

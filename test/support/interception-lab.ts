@@ -5,13 +5,14 @@
 // npm client, nc) in a client namespace. Everything started here is stopped by pid through the
 // lab or the returned handles.
 import { type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { projectRoot } from '../../server/envoy/binary.ts';
-import { renderBootstrap } from '../../server/xds/bootstrap.ts';
-import { bootstrapOptionsFrom } from '../../server/cli/cli.ts';
+import { bootstrapCommandFrom } from '../../server/cli/cli.ts';
+import { bootstrapCommand } from '../../server/cli/bootstrap-command.ts';
 import { apiTargetFrom, callApi, type ApiReply } from '../../server/cli/api-client.ts';
 import type { Lab, Workload } from './netns-lab.ts';
 import type { ClientReply, ClientRequest } from './namespace-memcache-client.ts';
@@ -108,18 +109,33 @@ export interface ProxyDeployment {
  * Wasm is the repository's build). Resolves once it runs; readiness is the caller's to check (from
  * inside the namespace, where its admin and 15021 listen).
  */
-export async function startNamespacedEnvoy(lab: Lab, ns: string, bootstrapArgs: string[], options: { transparent?: boolean; concurrency?: number; logLevel?: 'info' | 'warning' } = {}): Promise<ProxyDeployment> {
-  const bootstrap = bootstrapOptionsFrom(bootstrapArgs);
+export async function startNamespacedEnvoy(
+  lab: Lab,
+  ns: string,
+  serve: Pick<NamespacedServe, 'socket'>,
+  bootstrapArgs: string[],
+  options: { transparent?: boolean; concurrency?: number; logLevel?: 'info' | 'warning' } = {},
+): Promise<ProxyDeployment> {
+  // As a user runs it: `weir bootstrap` enrols the node with weir serve (mTLS) and writes its
+  // credentials into the serve directory's nodes/ (removed with it), owned by Envoy's uid 1337.
+  const serveDir = path.dirname(serve.socket);
+  fs.chmodSync(serveDir, 0o711);
+  const command = bootstrapCommandFrom([...bootstrapArgs, '--socket', serve.socket, '--agent-wasm', path.join(FILTERS_DIR, 'agent.wasm')], () => undefined);
+  const certs = path.join(serveDir, 'nodes', command.render.nodeId ?? 'weir-node');
+  const bootstrapYaml = await bootstrapCommand({ ...command, credentialsDir: certs });
+  fs.chmodSync(path.dirname(certs), 0o711);
+  const owned = spawnSync('chown', ['-R', `${ENVOY_UID}:${ENVOY_UID}`, certs]);
+  if (owned.status !== 0) throw new Error(`chown -R ${ENVOY_UID} ${certs} failed: ${owned.stderr.toString()}`);
   // A per-node proxy binds transparent sockets (IP_TRANSPARENT): uid 1337 keeps CAP_NET_ADMIN for that.
   const capabilities = options.transparent === true ? ['--inh-caps=+net_admin', '--ambient-caps=+net_admin'] : [];
   const envoy = await startEnvoy({
-    bootstrapYaml: renderBootstrap({ ...bootstrap, agentWasmFile: path.join(FILTERS_DIR, 'agent.wasm') }),
+    bootstrapYaml,
     launcher: [...lab.launcher(ns, ENVOY_UID), ...capabilities],
     workDirOwner: { uid: ENVOY_UID, gid: ENVOY_UID },
     componentLogLevel: options.logLevel === 'warning' ? 'wasm:warning,config:warning' : 'wasm:info,config:warning',
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
   });
-  return { envoy, nodeId: bootstrap.nodeId ?? 'weir-node', bootstrapArgs };
+  return { envoy, nodeId: command.render.nodeId ?? 'weir-node', bootstrapArgs };
 }
 
 /** An HTTP GET from inside `ns` (curl); status 0 when nothing answered. */

@@ -63,6 +63,8 @@ export interface AgentPolicyFilterSpec {
   pluginName: string;
   moduleBytes: Uint8Array;
   configuration: AgentPolicyPluginConfiguration;
+  /** The filter's config type: the network Wasm filter (default) or the HTTP one (the `http` parser). */
+  wasmTypeUrl?: string;
 }
 
 /**
@@ -71,7 +73,7 @@ export interface AgentPolicyFilterSpec {
  * policy as buildParserFilterConfig.
  */
 export function buildAgentPolicyFilterConfig(spec: AgentPolicyFilterSpec): PackedAny {
-  return packAny(NETWORK_WASM_TYPE_URL, {
+  return packAny(spec.wasmTypeUrl ?? NETWORK_WASM_TYPE_URL, {
     config: {
       name: spec.pluginName,
       root_id: spec.configuration.parser,

@@ -2,7 +2,9 @@
 // form, admin on 15000, and the weir.interception metadata, checked field by field.
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { bootstrapOptionsFrom } from '../../../server/cli/cli.ts';
+import { bootstrapCommandFrom } from '../../../server/cli/cli.ts';
+
+const bootstrapOptionsFrom = (args: string[]) => bootstrapCommandFrom(args).render;
 import { readInterceptionMetadata } from '../../../server/interception/intercepting-proxies.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
 
@@ -14,7 +16,7 @@ interface Rendered {
 describe('weir bootstrap --mode', () => {
   it('sidecar: Istio node id, admin 15000, the endpoint and the interception metadata', () => {
     const rendered = parse(renderBootstrap(bootstrapOptionsFrom(['--mode', 'sidecar', '--endpoint-name', 'memcd', '--endpoint-ip', '10.1.2.3', '--namespace', 'fleet', '--label', 'app=memcd-server']))) as Rendered;
-    expect(rendered.node.id).toBe('sidecar~10.1.2.3~memcd.fleet~fleet.svc.cluster.local');
+    expect(rendered.node.id).toBe('sidecar.memcd.fleet');
     expect(rendered.admin.address.socket_address.port_value).toBe(15000);
     expect(readInterceptionMetadata(rendered.node.metadata)).toEqual({ kind: 'proxy', metadata: { layout: 'sidecar', interceptionMode: 'REDIRECT', adminPort: 15000, tproxyMark: 1337 } });
     expect(rendered.node.metadata['weir.endpoint']).toMatchObject({ name: 'memcd', ips: ['10.1.2.3'], namespace: 'fleet' });
