@@ -12,6 +12,7 @@ import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
 import { installCassandra, installCqlsh, installDebianPackages, installKafka, installMemcached } from '../demo/servers/index.ts';
 import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
 import { downloadIstioCaptureGoldens } from '../server/interception/install.ts';
+import { installWeirIstiod } from '../test/support/istiod/install.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
 const venv = path.join(projectRoot, '.venv');
@@ -97,6 +98,8 @@ const STEPS = {
   },
   // Istio's istio-iptables golden files, which the capture-rule test compares with (Go module proxy).
   istioGoldens: (): void => downloadIstioCaptureGoldens(say),
+  // istiod embedded with Istio's fake Kubernetes client, and Istio's CRDs (test/istio, docs/istio.md).
+  istiod: (): void => installWeirIstiod({ say }),
   memcached: (): void => installMemcached({ say }),
   cassandra: (): void => void installCassandra({ say }),
   cqlsh: (): void => void installCqlsh({ say }),
@@ -112,7 +115,7 @@ type StepName = keyof typeof STEPS;
  * installs only its own servers.
  */
 const PROFILES: Record<string, readonly StepName[]> = {
-  test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe'],
+  test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
   'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],
