@@ -73,8 +73,8 @@ export async function startServeIn(lab: Lab, ns: string, dir: string, policies: 
     };
     const timer = setTimeout(() => {
       done();
-      reject(new Error(`weir serve did not get ready in 20 s:\n${output}`));
-    }, 20_000);
+      reject(new Error(`weir serve did not get ready in 90 s:\n${output}`));
+    }, 90_000);
     const done = (): void => {
       clearTimeout(timer);
       child.stdout?.off('data', check);

@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { bootstrapCommandFrom } from '../../../server/cli/cli.ts';
 
+// Rendered as `weir bootstrap` renders it for an enrolled node (its credentials directory).
 const bootstrapOptionsFrom = (args: string[]) => bootstrapCommandFrom(args).render;
+const enrolled = (args: string[]) => ({ ...bootstrapOptionsFrom(args), credentialsDir: '/etc/weir/node' });
 import { readInterceptionMetadata } from '../../../server/interception/intercepting-proxies.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
 
@@ -15,7 +17,7 @@ interface Rendered {
 
 describe('weir bootstrap --mode', () => {
   it('sidecar: Istio node id, admin 15000, the endpoint and the interception metadata', () => {
-    const rendered = parse(renderBootstrap(bootstrapOptionsFrom(['--mode', 'sidecar', '--endpoint-name', 'memcd', '--endpoint-ip', '10.1.2.3', '--namespace', 'fleet', '--label', 'app=memcd-server']))) as Rendered;
+    const rendered = parse(renderBootstrap(enrolled(['--mode', 'sidecar', '--endpoint-name', 'memcd', '--endpoint-ip', '10.1.2.3', '--namespace', 'fleet', '--label', 'app=memcd-server']))) as Rendered;
     expect(rendered.node.id).toBe('sidecar.memcd.fleet');
     expect(rendered.admin.address.socket_address.port_value).toBe(15000);
     expect(readInterceptionMetadata(rendered.node.metadata)).toEqual({ kind: 'proxy', metadata: { layout: 'sidecar', interceptionMode: 'REDIRECT', adminPort: 15000, tproxyMark: 1337 } });
@@ -23,7 +25,7 @@ describe('weir bootstrap --mode', () => {
   });
 
   it('node: TPROXY and the listener port', () => {
-    const rendered = parse(renderBootstrap(bootstrapOptionsFrom(['--mode', 'node', '--listener-port', '15006', '--node-id', 'node-1']))) as Rendered;
+    const rendered = parse(renderBootstrap(enrolled(['--mode', 'node', '--listener-port', '15006', '--node-id', 'node-1']))) as Rendered;
     expect(rendered.node.id).toBe('node-1');
     expect(readInterceptionMetadata(rendered.node.metadata)).toEqual({ kind: 'proxy', metadata: { layout: 'node', interceptionMode: 'TPROXY', adminPort: 15000, tproxyMark: 1337, listenerPort: 15006 } });
   });
