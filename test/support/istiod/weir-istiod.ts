@@ -27,10 +27,10 @@ export interface RunningIstiod {
   log(): string;
 }
 
-/** One proxy's sync state, as istiod's /debug/syncz (xDS over HTTP, DiscoveryResponse with ClientConfig) gives it. */
+/** One proxy's sync state, from istiod's /debug/syncz (pilot/pkg/xds/debug.go's SyncStatus). */
 export interface SyncStatus {
   proxy: string;
-  /** type URL -> status (SYNCED, STALE, NOT_SENT, ERROR) with a NACK's error message in `error`. */
+  /** type URL -> what istiod's syncstatus says (SYNCED, STALE, NOT_SENT, ERROR) and a NACK's message. */
   types: Record<string, { status: string; error?: string }>;
 }
 
@@ -80,14 +80,12 @@ export async function startIstiodIn(lab: Lab, ns: string): Promise<RunningIstiod
   return istiod;
 }
 
-interface SynczResource {
-  proxyID?: string;
-  xdsConfig?: Array<{ typeUrl?: string; configStatus?: string; clientStatus?: string; error?: string }>;
-  node?: { id?: string };
-  genericXdsConfigs?: Array<{ typeUrl?: string; configStatus?: string; errorState?: { details?: string } }>;
+interface SynczEntry {
+  proxy?: string;
+  resources?: Record<string, { sent?: string; acked?: string; lastError?: string }>;
 }
 
-/** Reads /debug/syncz (a DiscoveryResponse of envoy.service.status.v3.ClientConfig in JSON). */
+/** Reads /debug/syncz with istiod's own status rules (statusgen.go's debugSyncStatus). */
 function syncStatusOf(body: string): SyncStatus[] {
   let parsed: unknown;
   try {
@@ -95,11 +93,15 @@ function syncStatusOf(body: string): SyncStatus[] {
   } catch {
     return [];
   }
-  const resources = ((parsed as { resources?: SynczResource[] }).resources ?? []) as SynczResource[];
-  return resources.map((resource) => ({
-    proxy: resource.node?.id ?? resource.proxyID ?? '',
+  if (!Array.isArray(parsed)) return [];
+  return (parsed as SynczEntry[]).map((entry) => ({
+    proxy: entry.proxy ?? '',
     types: Object.fromEntries(
-      (resource.genericXdsConfigs ?? []).map((config) => [config.typeUrl ?? '', { status: config.configStatus ?? '', ...(config.errorState?.details === undefined ? {} : { error: config.errorState.details }) }]),
+      Object.entries(entry.resources ?? {}).map(([typeUrl, state]) => {
+        const error = state.lastError === undefined || state.lastError === '' ? undefined : state.lastError;
+        const status = error !== undefined ? 'ERROR' : (state.sent ?? '') === '' ? 'NOT_SENT' : state.sent === state.acked ? 'SYNCED' : 'STALE';
+        return [typeUrl, { status, ...(error === undefined ? {} : { error }) }];
+      }),
     ),
   }));
 }
