@@ -92,7 +92,7 @@ describe.skipIf(missing !== undefined)(`Weir parsers as Istio WasmPlugins, confi
   };
   const adminStats = (): string => curlIn(lab, server.ns, 'http://127.0.0.1:15000/stats').body;
   const ecdsState = (): { status: string; error?: string } | undefined =>
-    istiod.syncz().find((proxy) => proxy.proxy.includes(server.ip))?.types[ECDS_TYPE];
+    istiod.syncz().find((proxy) => proxy.proxy === 'memcd-server-0.default')?.types[ECDS_TYPE];
 
   beforeAll(async () => {
     lab = createLab(['srv', 'aw', 'xw']);
@@ -209,7 +209,7 @@ describe.skipIf(missing !== undefined)(`Weir parsers as Istio WasmPlugins, confi
     const nack = await waitFor(() => { const state = ecdsState(); return state?.error !== undefined ? state : undefined; }, 60_000, "istiod's sync status showing the sidecar's NACK", context);
     expect(nack.status).toBe('ERROR');
     const status = await waitFor(() => { const text = weir(['status']).stdout; return text.includes('plugin configuration') ? text : undefined; }, 30_000, 'weir status listing the refused plugin configuration', context);
-    expect(status).toContain('maxBufferBytes');
+    expect(status).toMatch(/memcd-server\.default rejected plugin configuration default\.weir-memcd-server-memcache-11211[^:]*: byte \d+: expected a number/);
     // The previous configuration stays in force.
     expect(ncIn(lab, aWing.ns, server.ip, 11211, 'get xwing-coord\r\n')).toBe('CLIENT_ERROR access denied\r\n');
     expect(ncIn(lab, aWing.ns, server.ip, 11211, 'get awing-coord\r\n')).toBe('VALUE awing-coord 0 3\r\n4,2\r\nEND\r\n');

@@ -174,20 +174,27 @@ func readManifests(file string) ([]*unstructured.Unstructured, error) {
 }
 
 // decodeManifests reads a multi-document YAML or JSON stream; empty documents are skipped.
+// Each document is decoded as the API server decodes it (integers as int64, not float64), which
+// the CRDs' CEL rules depend on.
 func decodeManifests(content []byte) ([]*unstructured.Unstructured, error) {
 	decoder := kubeyaml.NewYAMLOrJSONDecoder(bytes.NewReader(content), 1<<20)
 	var objects []*unstructured.Unstructured
 	for index := 0; ; index++ {
-		object := &unstructured.Unstructured{}
-		err := decoder.Decode(&object.Object)
+		var document json.RawMessage
+		err := decoder.Decode(&document)
 		if errors.Is(err, io.EOF) {
 			return objects, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %v", index, err)
 		}
-		if len(object.Object) == 0 {
+		trimmed := bytes.TrimSpace(document)
+		if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) || bytes.Equal(trimmed, []byte("{}")) {
 			continue
+		}
+		object := &unstructured.Unstructured{}
+		if err := object.UnmarshalJSON(trimmed); err != nil {
+			return nil, fmt.Errorf("document %d: %v", index, err)
 		}
 		if object.GetKind() == "" || object.GetAPIVersion() == "" {
 			return nil, fmt.Errorf("document %d: apiVersion and kind are required", index)
