@@ -14,6 +14,7 @@ import { installCassandra, installCqlsh, installDebianPackages, installKafka, in
 import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
 import { downloadIstioCaptureGoldens } from '../server/interception/install.ts';
 import { installComposeChecks, installComposeV2, installDockerForTests } from '../test/compose/docker-install.ts';
+import { installWeirIstiod } from '../test/support/istiod/install.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
 const venv = path.join(projectRoot, '.venv');
@@ -99,6 +100,8 @@ const STEPS = {
   },
   // Istio's istio-iptables golden files, which the capture-rule test compares with (Go module proxy).
   istioGoldens: (): void => downloadIstioCaptureGoldens(say),
+  // istiod embedded with Istio's fake Kubernetes client, and Istio's CRDs (test/istio, docs/istio.md).
+  istiod: (): void => installWeirIstiod({ say }),
   memcached: (): void => installMemcached({ say }),
   cassandra: (): void => void installCassandra({ say }),
   cqlsh: (): void => void installCqlsh({ say }),
@@ -120,12 +123,12 @@ type StepName = keyof typeof STEPS;
  * installs only its own servers.
  */
 const PROFILES: Record<string, readonly StepName[]> = {
-  test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks'],
+  test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks'],
   // One tier of test/tiers.ts each (npm run test:<tier>); test:servers is everything, as test.
   'test:unit': ['istioGoldens'],
   'test:wasm': ['filters'],
   'test:envoy': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'filters', 'probe'],
-  'test:servers': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks'],
+  'test:servers': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
   // The compose tests alone, all three demos on the engine, with Compose 1.29 or v2 (Envoy and the
   // Cassandra jars go into the stand-in images).

@@ -2,7 +2,7 @@
 // DiscoveryRequest out (node, version_info, type_url, response_nonce, error_detail) and
 // DiscoveryResponse in (version_info, resources as Any{type_url, value}, type_url, nonce).
 // Field numbers from envoy/service/discovery/v3/discovery.proto and envoy/config/core/v3/base.proto.
-import { ProtoReader, ProtoWriter } from './protobuf';
+import { ProtoReader, ProtoWriter, WireType } from './protobuf';
 
 const enum RequestField {
   VersionInfo = 1,
@@ -15,6 +15,7 @@ const enum RequestField {
 const enum NodeField {
   Id = 1,
   Cluster = 2,
+  Metadata = 3,
   UserAgentName = 6,
 }
 
@@ -47,10 +48,27 @@ export class DiscoveryRequest {
 }
 
 export class AgentNode {
+  // The serialized google.protobuf.Struct sent as node.metadata; null: none.
+  metadata: ArrayBuffer | null = null;
+
   constructor(
     public id: string,
     public cluster: string,
   ) {}
+}
+
+// node.metadata (a serialized Struct) of a serialized envoy.config.core.v3.Node, as Envoy gives
+// it for the `xds.node` property; null when the node has none or does not parse.
+export function nodeMetadataOf(serializedNode: ArrayBuffer): ArrayBuffer | null {
+  const reader = new ProtoReader(changetype<usize>(serializedNode), serializedNode.byteLength);
+  let metadata: ArrayBuffer | null = null;
+  while (reader.next()) {
+    if (reader.field != NodeField.Metadata || reader.wireType != WireType.LengthDelimited) continue;
+    const copy = new ArrayBuffer(reader.valueLength);
+    memory.copy(changetype<usize>(copy), reader.valuePointer, <usize>reader.valueLength);
+    metadata = copy;
+  }
+  return reader.failed ? null : metadata;
 }
 
 // The serialized request; the caller releases the writer after sending.
@@ -60,6 +78,8 @@ export function encodeDiscoveryRequest(node: AgentNode, request: DiscoveryReques
   const nodeMessage = new ProtoWriter();
   nodeMessage.stringField(NodeField.Id, node.id);
   if (node.cluster.length > 0) nodeMessage.stringField(NodeField.Cluster, node.cluster);
+  const metadata = node.metadata;
+  if (metadata !== null) nodeMessage.bytesField(NodeField.Metadata, changetype<usize>(metadata), <usize>metadata.byteLength);
   nodeMessage.stringField(NodeField.UserAgentName, 'weir-agent');
   message.messageField(RequestField.Node, nodeMessage);
   nodeMessage.release();

@@ -5,12 +5,12 @@
 // ads-client.ts and accesslog-shipper.ts.
 import './abort';
 import { BufferType, LogLevel } from '../sdk/abi/imports';
-import { allocateForHost, appendHostBuffer, logText, propertyString, setTickPeriod } from '../sdk/abi/host';
+import { allocateForHost, appendHostBuffer, logText, propertyBytes, propertyString, setTickPeriod } from '../sdk/abi/host';
 import { ByteBuffer } from '../sdk/byte-buffer';
 import { AccessLogShipper } from './accesslog-shipper';
 import { AdsClient } from './ads-client';
 import { readAgentConfig } from './agent-config';
-import { AgentNode } from './discovery';
+import { AgentNode, nodeMetadataOf } from './discovery';
 
 const TICK_PERIOD_MS: u32 = 100;
 
@@ -49,7 +49,16 @@ export function proxy_on_configure(rootContextId: u32, configurationSize: u32): 
   }
   const previous = client;
   if (previous !== null) previous.stop();
-  client = new AdsClient(new AgentNode(nodeId, propertyString('xds.node.cluster', propertyString('node.cluster', ''))), config.xdsCluster);
+  const node = new AgentNode(nodeId, propertyString('xds.node.cluster', propertyString('node.cluster', '')));
+  if (config.forwardNodeMetadata) {
+    const envoyNode = propertyBytes('xds.node');
+    node.metadata = envoyNode === null ? null : nodeMetadataOf(envoyNode);
+    if (node.metadata === null) {
+      logText(LogLevel.Error, "weir agent: forwardNodeMetadata is set but Envoy's node (property xds.node) has no readable metadata");
+      return false;
+    }
+  }
+  client = new AdsClient(node, config.xdsCluster);
   const previousShipper = shipper;
   if (previousShipper !== null) previousShipper.stop();
   const nextShipper = new AccessLogShipper(nodeId, config.xdsCluster);

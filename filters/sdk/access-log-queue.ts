@@ -1,5 +1,5 @@
 // Hands access-log entries from a parser VM to the Weir agent on the Wasm shared queue
-// `weir/accesslog` of vm_id `weir` (docs/accesslog.md). A queue message holds one or more entries,
+// `weir/accesslog` of vm_id `weir` (or the empty vm_id inside Istio; docs/accesslog.md). A queue message holds one or more entries,
 // each one JSON object, separated by newlines (JSON encoding leaves none inside an entry).
 // Entries written in data callbacks are collected per VM and enqueued as one message on the next
 // root tick (every ROOT_TICK_MS, asked for by the first callback with entries), or at once when
@@ -131,10 +131,18 @@ function send(messagePtr: usize, messageLength: usize, entries: u32): void {
   unreportedDrops += <u64>entries;
 }
 
+// The agent's queue: under vm_id `weir` (Weir's bootstrap), else under the empty vm_id, where the
+// agent runs inside Istio's sidecars because a WasmPlugin cannot set a vm_id (docs/istio.md).
 function resolveQueue(): u32 {
   const names = hostNames();
+  const token = resolveQueueOf(changetype<usize>(names.vmId), <usize>names.vmId.byteLength);
+  return token != 0 ? token : resolveQueueOf(changetype<usize>(names.vmId), 0); // a valid pointer, zero bytes: ''
+}
+
+function resolveQueueOf(vmIdPtr: usize, vmIdLength: usize): u32 {
+  const names = hostNames();
   store<u32>(slots, 0);
-  const status = proxy_resolve_shared_queue(changetype<usize>(names.vmId), <usize>names.vmId.byteLength, changetype<usize>(names.queue), <usize>names.queue.byteLength, slots);
+  const status = proxy_resolve_shared_queue(vmIdPtr, vmIdLength, changetype<usize>(names.queue), <usize>names.queue.byteLength, slots);
   return status == Status.Ok ? load<u32>(slots) : 0;
 }
 

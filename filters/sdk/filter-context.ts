@@ -19,6 +19,7 @@ import { appendHostBuffer, logText, propertyString, propertyU64, replaceHostBuff
 import { closeDueConnections, closeIsDue, closeNow, forgetClosing, startClosing } from './closing';
 import { enterCallbackScope, leaveCallbackScope } from './callback-scope';
 import { finishAccessLogCallback, flushAccessLogOnTick } from './access-log-queue';
+import { reportPluginConfiguration } from './config-report';
 
 class RootContext {
   settings: PluginSettings = new PluginSettings();
@@ -65,6 +66,7 @@ export function configureRoot(rootId: u32, configurationSize: u32): bool {
   raw.release();
   if (settings === null) {
     logText(LogLevel.Error, 'weir ' + factory.protocol + ': plugin configuration rejected: ' + problem[0] + '; expected JSON such as {"parser":"' + factory.protocol + '","maxBufferBytes":1048576}');
+    reportPluginConfiguration(false, problem[0]);
     return false;
   }
   refreshOpTracing();
@@ -73,6 +75,7 @@ export function configureRoot(rootId: u32, configurationSize: u32): bool {
   const rules = settings.rules;
   const ruleText = rules === null ? 'no rules (parser default)' : rules.rules.length.toString() + ' rules';
   logText(LogLevel.Info, 'weir ' + factory.protocol + ': configured, maxBufferBytes=' + settings.maxBufferBytes.toString() + ', ' + ruleText);
+  reportPluginConfiguration(true, '');
   return true;
 }
 

@@ -9,6 +9,7 @@ import { createAccessLogMetrics, type AccessLogMetrics } from '../metrics/weir-m
 import type { AddressIdentityResolver, IdentityLabelResolver } from './access-log-record.ts';
 import { addAccessLogService } from './access-log-service.ts';
 import { AgentSessions } from './agent-sessions.ts';
+import { PluginConfigReports } from './plugin-config-reports.ts';
 import { FlowHub } from './flow-hub.ts';
 
 export interface AccessLogPipelineOptions {
@@ -27,6 +28,8 @@ export interface AccessLogPipelineOptions {
 export interface AccessLogPipeline {
   hub: FlowHub;
   sessions: AgentSessions;
+  /** What parsers in Istio sidecars reported about their plugin configurations. */
+  pluginReports: PluginConfigReports;
   metrics: AccessLogMetrics;
   /**
    * Adds weir.AccessLogService to a grpc-js server, authenticating streams with `authenticator`
@@ -43,6 +46,7 @@ export function createAccessLogPipeline(options: AccessLogPipelineOptions = {}):
     ...(options.entryLogger !== undefined ? { entryLogger: options.entryLogger } : {}),
   });
   const sessions = new AgentSessions({ metrics });
+  const pluginReports = new PluginConfigReports();
   metrics.registry.collected('weir_accesslog_agents_connected', 'Agents with an open access-log stream', 'gauge', () => [
     { labels: {}, value: sessions.list().filter((agent) => agent.connected).length },
   ]);
@@ -52,11 +56,13 @@ export function createAccessLogPipeline(options: AccessLogPipelineOptions = {}):
   return {
     hub,
     sessions,
+    pluginReports,
     metrics,
     registerServices: (server, authenticator) =>
       addAccessLogService(server, {
         hub,
         sessions,
+        pluginReports,
         authenticator,
         ...(options.logger !== undefined ? { logger: options.logger } : {}),
         ...(options.labelsOf !== undefined ? { labelsOf: options.labelsOf } : {}),

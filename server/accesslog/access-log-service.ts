@@ -13,6 +13,7 @@ import { peerCertificateFacts, type AuthenticatedSession, type PeerAuthenticator
 import { weirProtoDir } from '../xds/envoy-protos.ts';
 import { recordFromMessage, type AccessLogEntryMessage, type AddressIdentityResolver, type IdentityLabelResolver } from './access-log-record.ts';
 import type { AgentDropCounters, AgentSessions } from './agent-sessions.ts';
+import { pluginConfigReportOf, type PluginConfigReports } from './plugin-config-reports.ts';
 import type { FlowHub } from './flow-hub.ts';
 
 export const ACCESS_LOG_SERVICE_NAME = 'weir.AccessLogService';
@@ -39,6 +40,8 @@ export interface AccessLogServiceOptions {
   labelsOf?: IdentityLabelResolver;
   /** Fills peer identities the agent did not send, from the peer's IP. */
   identityOfAddress?: AddressIdentityResolver;
+  /** Where plugin configuration reports (entries with a `plugin` member) go; without it they are ignored. */
+  pluginReports?: PluginConfigReports;
   /** Binds each stream to the node of its client certificate (the xDS server's authenticator). */
   authenticator: PeerAuthenticator;
 }
@@ -124,6 +127,12 @@ function acceptBatch(batch: AccessLogBatchMessage, nodeId: string, options: Acce
   });
   let rejected = 0;
   for (const entry of entries.slice(verdict.firstNewEntry)) {
+    const report = pluginConfigReportOf(entry);
+    if (report !== undefined) {
+      options.pluginReports?.record(nodeId, report);
+      if (report.state === 'rejected') logger.warn({ node: nodeId, plugin: report.plugin, reason: report.reason }, 'a parser in this proxy refused its plugin configuration; Envoy keeps the previous one (see weir status)');
+      continue;
+    }
     const record = recordFromMessage(entry, {
       batchNodeId: nodeId,
       ...(options.labelsOf !== undefined ? { labelsOf: options.labelsOf } : {}),

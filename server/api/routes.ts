@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { readPolicyDocuments } from '../policy/policy-documents.ts';
 import { tracePolicy } from '../policy/trace.ts';
+import { workloadLayout, type IstioWorkload } from '../istio/workload-layout.ts';
 import { STORE_FILE_NAME, type PolicyStore, type PolicyStoreState, type StoredFileSummary } from '../store/policy-store.ts';
 import type { ProxyStatusRegistry } from '../xds/proxy-status.ts';
 import type { ApiErrorBody, DeleteResultBody, ImportResultBody, TraceResultBody, WaitResultBody } from './api-types.ts';
@@ -25,6 +26,8 @@ export interface ApiContext {
   wiring?: (state: PolicyStoreState) => readonly string[];
   /** The server's redirects, for the endpoint view. */
   redirects?: () => readonly RedirectLike[];
+  /** Where the parser modules are (filters.dir): which ports a workload gets a parser on. */
+  filtersDir?: string;
 }
 
 export interface ApiRequest {
@@ -67,6 +70,8 @@ export async function routeRequest(request: ApiRequest, context: ApiContext): Pr
       return ok(identitiesView(context.store.current()));
     case 'GET /v1/proxies':
       return ok(proxiesView(context.status.list(), context.history));
+    case 'POST /v1/istio/layout':
+      return istioLayoutRoute(request, context);
   }
   const nodeAnswer = context.nodes ? routeNodeRequest(request, context.nodes) : undefined;
   if (nodeAnswer !== undefined) return nodeAnswer;
@@ -201,4 +206,21 @@ function ok(body: object): ApiResponse {
 
 function failure(status: number, error: string): ApiResponse {
   return { status, body: { error } satisfies ApiErrorBody };
+}
+
+/** `POST /v1/istio/layout` with an Istio workload: the parsers its sidecar runs, per port and direction. */
+function istioLayoutRoute(request: ApiRequest, context: ApiContext): ApiResponse {
+  if (context.filtersDir === undefined) return failure(500, 'this server has no filters.dir; it cannot tell which parsers exist');
+  let workload: IstioWorkload;
+  try {
+    workload = JSON.parse(request.body) as IstioWorkload;
+  } catch {
+    return failure(400, 'the body must be JSON: {"name": "memcd-server", "namespace": "default", "labels": {"app": "memcd-server"}, "serviceAccount": "memcd"}');
+  }
+  if (typeof workload !== 'object' || workload === null || typeof workload.name !== 'string' || typeof workload.namespace !== 'string' || typeof workload.labels !== 'object' || workload.labels === null) {
+    return failure(400, 'the workload needs name, namespace and labels (a map), and optionally serviceAccount');
+  }
+  const result = workloadLayout(context.store.current(), context.store.compileSettings(), workload, context.filtersDir);
+  if (!result.ok) return { status: 400, body: { error: `workload ${workload.namespace}/${workload.name} rejected`, problems: [...result.problems] } satisfies ApiErrorBody };
+  return ok(result.layout);
 }

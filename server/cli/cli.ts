@@ -23,6 +23,8 @@ import { SIDECAR_PORTS } from '../xds/sidecar-snapshot.ts';
 import { INTERCEPTION_METADATA_KEY } from '../interception/intercepting-proxies.ts';
 import { metricsCli, monitorCli, ObservabilityUsageError, statusCli } from '../metrics/observability-cli.ts';
 import { helpFor, wantsHelp } from './usage.ts';
+import { DEFAULT_FILTERS_DIR, istioImage, istioManifests } from './istio-command.ts';
+import { ISTIO_SIDECAR_MOUNTS } from '../istio/istio-manifests.ts';
 
 export class UsageError extends Error {}
 
@@ -69,6 +71,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       case 'sidecar':
         process.stdout.write(runSidecarCommand(rest));
         return 0;
+      case 'istio':
+        return print(await istioSubcommand(rest));
       case undefined:
         process.stderr.write(`${helpFor([])}\n`);
         return EXIT_CODES.usage;
@@ -80,7 +84,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       process.stderr.write(`weir: ${error.message}\n${helpFor(argv)}\n`);
       return EXIT_CODES.usage;
     }
-    const label = ['policy', 'endpoint', 'identity', 'proxy', 'node'].includes(command ?? '') && rest[0] !== undefined ? `${command} ${rest[0]}` : command;
+    const label = ['policy', 'endpoint', 'identity', 'proxy', 'node', 'istio'].includes(command ?? '') && rest[0] !== undefined ? `${command} ${rest[0]}` : command;
     process.stderr.write(`weir ${label}: ${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);
     return error instanceof CommandFailure ? error.exitCode : EXIT_CODES.failed;
   }
@@ -286,6 +290,60 @@ async function policySubcommand(args: readonly string[]): Promise<string> {
     }
     default:
       throw new UsageError(`unknown policy subcommand "${subcommand ?? ''}"; use import, get, delete, wait or trace`);
+  }
+}
+
+async function istioSubcommand(args: readonly string[]): Promise<string> {
+  const [subcommand, ...rest] = args;
+  switch (subcommand) {
+    case 'manifests': {
+      const { values, positionals, target } = apiArguments(rest, {
+        workload: { type: 'string' },
+        namespace: { type: 'string' },
+        label: { type: 'string', multiple: true },
+        'service-account': { type: 'string' },
+        'module-url': { type: 'string' },
+        'weir-xds': { type: 'string' },
+        api: { type: 'string' },
+        'fail-strategy': { type: 'string' },
+        'filters-dir': { type: 'string' },
+        'bootstrap-mount': { type: 'string' },
+        'credentials-mount': { type: 'string' },
+        insecure: { type: 'boolean' },
+      });
+      if (positionals.length > 0) throw new UsageError('weir istio manifests takes flags only');
+      if (values.workload === undefined || values.label === undefined) throw new UsageError('weir istio manifests needs --workload NAME and --label K=V (the pods\' labels, repeatable)');
+      if (values['module-url'] === undefined) throw new UsageError('weir istio manifests needs --module-url URL, e.g. oci://registry.example.com/weir/{parser}:v1 ({parser} is replaced)');
+      if (values['weir-xds'] === undefined) throw new UsageError('weir istio manifests needs --weir-xds HOST:PORT: weir serve\'s xDS address as the sidecars reach it');
+      const api = values.api ?? 'WasmPlugin';
+      if (api !== 'WasmPlugin' && api !== 'TrafficExtension') throw new UsageError(`--api ${api}: use WasmPlugin or TrafficExtension`);
+      const failStrategy = values['fail-strategy'] ?? 'FAIL_CLOSE';
+      if (failStrategy !== 'FAIL_CLOSE' && failStrategy !== 'FAIL_RELOAD') throw new UsageError(`--fail-strategy ${failStrategy}: use FAIL_CLOSE or FAIL_RELOAD (FAIL_OPEN would let traffic bypass policy)`);
+      const { host, port } = hostAndPort(values['weir-xds'], '--weir-xds');
+      return istioManifests({
+        target,
+        workload: {
+          name: values.workload,
+          namespace: values.namespace ?? 'default',
+          labels: labelArguments(values.label),
+          ...(values['service-account'] === undefined ? {} : { serviceAccount: values['service-account'] }),
+        },
+        moduleUrl: values['module-url'],
+        weirServe: { address: host, port },
+        api,
+        failStrategy,
+        filtersDir: values['filters-dir'] ?? DEFAULT_FILTERS_DIR,
+        mounts: { bootstrap: values['bootstrap-mount'] ?? ISTIO_SIDECAR_MOUNTS.bootstrap, credentials: values['credentials-mount'] ?? ISTIO_SIDECAR_MOUNTS.credentials },
+        insecure: values.insecure === true,
+      });
+    }
+    case 'image': {
+      const { values } = parseStrict(rest, { parser: { type: 'string' }, out: { type: 'string' }, tag: { type: 'string' }, 'filters-dir': { type: 'string' } });
+      if (values.parser === undefined || values.out === undefined) throw new UsageError('weir istio image needs --parser NAME and --out DIR');
+      return istioImage({ parser: values.parser, outDir: values.out, tag: values.tag ?? 'latest', filtersDir: values['filters-dir'] ?? DEFAULT_FILTERS_DIR });
+    }
+    default:
+      throw new UsageError(`unknown istio subcommand "${subcommand ?? ''}"; use manifests or image`);
   }
 }
 

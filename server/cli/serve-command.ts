@@ -162,6 +162,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
         status: controlServer.status,
         history,
         logger,
+        filtersDir: config.filtersDir,
         nodes: { authority, mode: security.mode, serverCertificateNotAfter: () => controlServer.security().serverCertificateNotAfter, logger },
         wiring: (state) => checkWiring(config.redirects, state).map(formatWiringWarning),
         redirects: () => config.redirects,

@@ -27,6 +27,8 @@ export interface EnvoyProcessOptions {
   launcher?: readonly string[];
   /** Hands the work directory to this user (Envoy reads the bootstrap and writes its admin address there). */
   workDirOwner?: { uid: number; gid: number };
+  /** More command-line arguments, e.g. `--config-yaml` as pilot-agent passes a bootstrap override. */
+  extraArgs?: readonly string[];
 }
 
 export interface EnvoyProcess {
@@ -63,6 +65,7 @@ export async function startEnvoy(options: EnvoyProcessOptions): Promise<EnvoyPro
     '--log-level', options.logLevel ?? 'warning',
     '--component-log-level', options.componentLogLevel ?? 'wasm:info,config:info',
     '--log-format', '[%Y-%m-%d %T.%e][%l][%n] %v',
+    ...(options.extraArgs ?? []),
   ];
   const [program, ...programArgs] = [...(options.launcher ?? []), binary, ...args] as [string, ...string[]];
   const child = spawn(program, programArgs, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,11 +1,12 @@
 // Endpoints that sidecars announce in their Envoy node metadata (`weir.endpoint`, docs/identity.md
-// "Sidecar endpoints"). Owns reading and checking that metadata and the registry of which node holds which
+// "Sidecar endpoints"; or Istio's keys, forwarded by the agent in an Istio sidecar: istio-endpoints.ts). Owns reading and checking that metadata and the registry of which node holds which
 // endpoint: an endpoint lives while its node has a stream open, and for a grace period after the
 // last one closes (so an Envoy restart or reconnect does not flap policy). Compiling policy with
 // these endpoints is left to server/store/sidecar-aware-store.ts; the xDS streams only report
 // connects and disconnects.
 import type { Logger } from 'pino';
 import { endpointFromSpec, validateEndpointSpec, type Endpoint, type EndpointSpec } from './endpoints.ts';
+import { readIstioEndpoint } from './istio-endpoints.ts';
 
 /** The node metadata key a sidecar's bootstrap puts its endpoint under (`weir bootstrap --endpoint-name ...`). */
 export const SIDECAR_ENDPOINT_METADATA_KEY = 'weir.endpoint';
@@ -62,8 +63,10 @@ export interface SidecarEndpointRegistryOptions {
 }
 
 interface NodeRegistration {
+  /** What each open stream of the node announced, in the order the streams opened. */
+  streams: Map<number, Endpoint>;
+  /** The first stream's endpoint with every open stream's IPs; kept through the grace period. */
   endpoint: Endpoint;
-  openStreams: number;
   removalTimer: unknown;
 }
 
@@ -73,6 +76,7 @@ export class SidecarEndpointRegistry {
   readonly #listeners = new Set<() => void>();
   readonly #graceMs: number;
   readonly #timers: NonNullable<SidecarEndpointRegistryOptions['timers']>;
+  #nextStream = 1;
 
   constructor(private readonly options: SidecarEndpointRegistryOptions) {
     this.#graceMs = options.graceMs ?? SIDECAR_ENDPOINT_DEFAULTS.graceMs;
@@ -80,25 +84,29 @@ export class SidecarEndpointRegistry {
   }
 
   /**
-   * A stream of `nodeId` opened with this metadata. Returns the function to call when that stream
-   * closes. Invalid metadata is logged and registers nothing; the stream is served all the same.
+   * A stream of `nodeId` opened with this metadata: `weir.endpoint` (Weir's sidecars) or Istio's
+   * keys forwarded by a Weir agent in an Istio sidecar (istio-endpoints.ts). Returns the function
+   * to call when that stream closes. Invalid metadata is logged and registers nothing; the stream
+   * is served all the same. Several streams of one node (the replicas of an Istio workload, which
+   * share its credentials) make one endpoint with all their IPs.
    */
   streamOpened(nodeId: string, metadata: unknown): () => void {
-    const read = readSidecarEndpoint(metadata);
+    const read = readAnnouncedEndpoint(nodeId, metadata);
     if (read.kind === 'absent') return () => undefined;
     if (read.kind === 'invalid') {
       this.options.logger.error(
         { nodeId, problems: read.problems },
-        'sidecar node metadata announces an invalid endpoint; the proxy is served but its endpoint is not registered. Fix weir.endpoint in its bootstrap (weir bootstrap --endpoint-name/--label/--endpoint-ip)',
+        `${read.source} announces an invalid endpoint; the proxy is served but its endpoint is not registered. ${read.source === 'istio' ? "Check the pod's Istio node metadata (NAMESPACE, LABELS, INSTANCE_IPS)" : 'Fix weir.endpoint in its bootstrap (weir bootstrap --endpoint-name/--label/--endpoint-ip)'}`,
       );
       return () => undefined;
     }
-    this.#register(nodeId, endpointFromSpec(read.spec));
+    const stream = this.#nextStream++;
+    this.#register(nodeId, stream, endpointFromSpec(read.spec));
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.#streamClosed(nodeId);
+      this.#streamClosed(nodeId, stream);
     };
   }
 
@@ -119,37 +127,63 @@ export class SidecarEndpointRegistry {
     this.#listeners.clear();
   }
 
-  #register(nodeId: string, endpoint: Endpoint): void {
+  #register(nodeId: string, stream: number, endpoint: Endpoint): void {
     const existing = this.#nodes.get(nodeId);
-    if (existing !== undefined) {
+    if (existing === undefined) {
+      this.#nodes.set(nodeId, { streams: new Map([[stream, endpoint]]), endpoint, removalTimer: undefined });
+    } else {
       this.#timers.clearTimeout(existing.removalTimer);
       existing.removalTimer = undefined;
-      existing.openStreams += 1;
-      if (JSON.stringify(existing.endpoint) === JSON.stringify(endpoint)) return;
-      existing.endpoint = endpoint;
-    } else {
-      this.#nodes.set(nodeId, { endpoint, openStreams: 1, removalTimer: undefined });
+      existing.streams.set(stream, endpoint);
+      if (!this.#remerge(existing)) return;
     }
-    this.options.logger.info({ nodeId, endpoint: endpoint.name, ips: endpoint.ips }, 'sidecar endpoint registered from node metadata');
+    this.options.logger.info({ nodeId, endpoint: endpoint.name, ips: this.#nodes.get(nodeId)?.endpoint.ips }, 'sidecar endpoint registered from node metadata');
     this.#changed();
   }
 
-  #streamClosed(nodeId: string): void {
+  #streamClosed(nodeId: string, stream: number): void {
     const registration = this.#nodes.get(nodeId);
-    if (registration === undefined) return;
-    registration.openStreams -= 1;
-    if (registration.openStreams > 0) return;
+    if (registration === undefined || !registration.streams.delete(stream)) return;
+    if (registration.streams.size > 0) {
+      if (this.#remerge(registration)) this.#changed();
+      return;
+    }
     registration.removalTimer = this.#timers.setTimeout(() => {
-      if (this.#nodes.get(nodeId) !== registration || registration.openStreams > 0) return;
+      if (this.#nodes.get(nodeId) !== registration || registration.streams.size > 0) return;
       this.#nodes.delete(nodeId);
       this.options.logger.info({ nodeId, endpoint: registration.endpoint.name, graceMs: this.#graceMs }, 'sidecar endpoint removed: its node stayed disconnected past the grace period');
       this.#changed();
     }, this.#graceMs);
   }
 
+  /** Recomputes the node's endpoint from its open streams; true when it changed. */
+  #remerge(registration: NodeRegistration): boolean {
+    const announced = [...registration.streams.values()];
+    const first = announced[0];
+    if (first === undefined) return false;
+    const ips = [...new Set(announced.flatMap((endpoint) => endpoint.ips))];
+    const merged: Endpoint = { ...first, ips };
+    if (JSON.stringify(merged) === JSON.stringify(registration.endpoint)) return false;
+    registration.endpoint = merged;
+    return true;
+  }
+
   #changed(): void {
     for (const listener of this.#listeners) listener();
   }
+}
+
+type AnnouncedEndpointRead =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'invalid'; readonly source: 'weir.endpoint' | 'istio'; readonly problems: readonly string[] }
+  | { readonly kind: 'endpoint'; readonly spec: EndpointSpec };
+
+function readAnnouncedEndpoint(nodeId: string, metadata: unknown): AnnouncedEndpointRead {
+  const weir = readSidecarEndpoint(metadata);
+  if (weir.kind === 'invalid') return { ...weir, source: 'weir.endpoint' };
+  if (weir.kind === 'endpoint') return weir;
+  const istio = readIstioEndpoint(nodeId, metadata);
+  return istio.kind === 'invalid' ? { ...istio, source: 'istio' } : istio;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -64,19 +64,34 @@ export function buildInterceptionSnapshot(proxy: InterceptingProxy, context: Int
   return new Snapshot([...context.policyResources, ...layout]);
 }
 
-/** Single TCP ports whose allow rules name an l7proto, with the parser that reads it. */
-function portParsers(direction: CompiledDirectionPolicy | undefined, context: InterceptionSnapshotContext, nodeId: string): SidecarPortParser[] {
+/**
+ * Single TCP ports whose allow rules name an l7proto, with the parser that reads each: its module
+ * in `filtersDir`, or the `tcp` guard when that module is missing (which denies the port's L7
+ * rules: fail closed; `onMissingModule` hears of it). Shared with the layout an Istio sidecar gets
+ * (server/istio/).
+ */
+export function parserPortsOf(
+  direction: CompiledDirectionPolicy | undefined,
+  filtersDir: string,
+  onMissingModule: (port: number, l7proto: string) => void,
+): SidecarPortParser[] {
   const byPort = new Map<number, string>();
   for (const portPolicy of direction?.ports ?? []) {
     if (portPolicy.port === 0 || (portPolicy.endPort !== 0 && portPolicy.endPort !== portPolicy.port) || portPolicy.protocol === 'UDP') continue;
     const l7proto = portPolicy.rules.find((rule) => rule.l7 !== undefined)?.l7?.l7proto;
     if (l7proto === undefined || byPort.has(portPolicy.port)) continue;
-    if (fs.existsSync(path.join(context.filtersDir, `${l7proto}.wasm`))) {
+    if (fs.existsSync(path.join(filtersDir, `${l7proto}.wasm`))) {
       byPort.set(portPolicy.port, l7proto);
     } else {
-      context.logger.warn({ nodeId, port: portPolicy.port, l7proto }, `no parser module ${l7proto}.wasm in filters.dir; the port is guarded by the tcp guard, which denies its L7 rules (fail closed)`);
+      onMissingModule(portPolicy.port, l7proto);
       byPort.set(portPolicy.port, TCP_GUARD_PARSER);
     }
   }
   return [...byPort].sort(([a], [b]) => a - b).map(([port, parser]) => ({ port, parser }));
+}
+
+function portParsers(direction: CompiledDirectionPolicy | undefined, context: InterceptionSnapshotContext, nodeId: string): SidecarPortParser[] {
+  return parserPortsOf(direction, context.filtersDir, (port, l7proto) =>
+    context.logger.warn({ nodeId, port, l7proto }, `no parser module ${l7proto}.wasm in filters.dir; the port is guarded by the tcp guard, which denies its L7 rules (fail closed)`),
+  );
 }

@@ -6,6 +6,7 @@
 // for those verdicts, not the state.
 import type { AgentStatus, AgentSessions } from '../accesslog/agent-sessions.ts';
 import type { FlowHub } from '../accesslog/flow-hub.ts';
+import type { PluginConfigReports } from '../accesslog/plugin-config-reports.ts';
 import type { ProxyStatus, ProxyStatusRegistry } from '../xds/proxy-status.ts';
 import { NETWORK_POLICY_TYPE_URL } from '../xds/resources/network-policy.ts';
 import type { UpstreamHealth } from './upstream-probe.ts';
@@ -69,6 +70,8 @@ export interface HealthSources {
   enforcedRevision?: (proxy: ProxyStatus) => string | undefined;
   sessions?: AgentSessions;
   hub?: FlowHub;
+  /** Plugin configurations parsers in Istio sidecars refused (NACKed to istiod, not to this server). */
+  pluginReports?: PluginConfigReports;
 }
 
 export interface StoreHealth {
@@ -112,9 +115,11 @@ function proxyHealth(proxy: ProxyStatus, sources: HealthSources): ProxyHealth {
     policyAgent: proxy.types.some((state) => state.typeUrl === NETWORK_POLICY_TYPE_URL),
     enforcedRevision: sources.enforcedRevision?.(proxy),
     accessLogConnected: sources.sessions?.get(proxy.nodeId)?.connected ?? false,
-    nacks: proxy.types.flatMap((state) =>
-      state.lastNack ? [{ type: shortTypeName(state.typeUrl), version: state.lastNack.version, message: state.lastNack.message }] : [],
-    ),
+    nacks: [
+      ...proxy.types.flatMap((state) => (state.lastNack ? [{ type: shortTypeName(state.typeUrl), version: state.lastNack.version, message: state.lastNack.message }] : [])),
+      // Envoy's NACK of a WasmPlugin goes to istiod; its parsers told the agent why.
+      ...(sources.pluginReports?.rejected(proxy.nodeId) ?? []).map((report) => ({ type: 'plugin configuration', version: report.plugin, message: report.reason })),
+    ],
   };
 }
 

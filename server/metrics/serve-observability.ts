@@ -63,6 +63,7 @@ export function createServeObservability(options: ServeObservabilityOptions): Se
     status,
     sessions: pipeline.sessions,
     hub: pipeline.hub,
+    pluginReports: pipeline.pluginReports,
     ...(options.currentState ? { store: () => storeHealth(options.currentState?.()) } : {}),
     ...(options.enforcedRevision ? { enforcedRevision: options.enforcedRevision } : {}),
     ...(options.security ? { security: options.security } : {}),

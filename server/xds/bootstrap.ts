@@ -157,8 +157,16 @@ function xdsTransportOf(settings: { credentialsDir: string | null; insecure: boo
   return { credentialsDir: settings.credentialsDir };
 }
 
+/** What differs for the agent inside an Istio sidecar (server/istio/). */
+export interface AgentPlacement {
+  /** The shared-data namespace of the parsers it serves. Default AGENT_VM_ID. */
+  vmId?: string;
+  /** Its configuration (filters/agent/agent-config.ts). Default `{xdsCluster: weir-xds}`. */
+  configuration?: { xdsCluster: string; nodeId?: string; forwardNodeMetadata?: boolean };
+}
+
 /** The Weir agent: one VM on Envoy's main thread (singleton WasmService), loaded from a file; it talks to `weir-xds`. */
-export function agentBootstrapExtension(wasmFile: string): object {
+export function agentBootstrapExtension(wasmFile: string, placement: AgentPlacement = {}): object {
   if (!path.isAbsolute(wasmFile)) throw new Error(`bootstrap agentWasmFile: "${wasmFile}" is not an absolute path; Envoy resolves relative paths against its working directory`);
   return {
     name: 'envoy.bootstrap.wasm',
@@ -168,10 +176,10 @@ export function agentBootstrapExtension(wasmFile: string): object {
       config: {
         name: 'weir-agent',
         root_id: AGENT_ROOT_ID,
-        vm_config: { vm_id: AGENT_VM_ID, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasmFile } } },
+        vm_config: { vm_id: placement.vmId ?? AGENT_VM_ID, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasmFile } } },
         configuration: {
           '@type': 'type.googleapis.com/google.protobuf.StringValue',
-          value: JSON.stringify({ xdsCluster: XDS_CLUSTER_NAME }),
+          value: JSON.stringify(placement.configuration ?? { xdsCluster: XDS_CLUSTER_NAME }),
         },
       },
     },

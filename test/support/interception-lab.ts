@@ -32,8 +32,11 @@ export interface NamespacedServe {
   api(method: 'GET' | 'POST' | 'DELETE', pathAndQuery: string, body?: string): Promise<ApiReply>;
   /** Imports a store file, as `weir policy import - --name NAME`; throws with the server's problems. */
   importFile(name: string, text: string): Promise<void>;
-  /** Waits until the agent of `nodeId` enforces the current revision, as `weir policy wait --node`. */
-  waitEnforcing(nodeId: string): Promise<void>;
+  /**
+   * Waits until the agent of `nodeId` enforces the current revision, as `weir policy wait --node`
+   * (`policyOnly`: `--policy-only`, for proxies whose listeners and clusters come from istiod).
+   */
+  waitEnforcing(nodeId: string, options?: { policyOnly?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -90,8 +93,8 @@ export async function startServeIn(lab: Lab, ns: string, dir: string, policies: 
       const reply = await api('POST', `/v1/policies?file=${encodeURIComponent(name)}`, text);
       if (reply.status !== 200) throw new Error(`importing ${name}: ${reply.status} ${reply.text}`);
     },
-    waitEnforcing: async (nodeId) => {
-      const reply = await api('GET', `/v1/policies/wait?node=${encodeURIComponent(nodeId)}&timeout=60`);
+    waitEnforcing: async (nodeId, options = {}) => {
+      const reply = await api('GET', `/v1/policies/wait?node=${encodeURIComponent(nodeId)}&timeout=60${options.policyOnly === true ? '&policyOnly=true' : ''}`);
       if (reply.status !== 200) throw new Error(`waiting for ${nodeId} to enforce: ${reply.status} ${reply.text}\nweir serve:\n${output.slice(-4000)}`);
     },
     stop: () => stopChild(child),
