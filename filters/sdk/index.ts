@@ -4,6 +4,7 @@ export { Op, OpKind, ErrorCode, more, pass, drop, inject, error, nop, Parser, Pa
 export { Connection, Direction } from './connection';
 export { EntryType, LogFields } from './access-log';
 export { RuleSchema, Rule, RuleSet, RequestRecord, Constraint, ConstraintKind } from './rules';
+export { RuleKeys, RuleKey, KeyMatch } from './rule-keys';
 export { useParser } from './registry';
 export { asciiBytes } from './bytes';
 export { StreamReplies, StreamDenial, MAX_STREAM_DENIALS } from './stream-replies';

@@ -7,7 +7,7 @@ export { createIdentityAllocators, type IdentityAllocators } from './identity-un
 export { decide, type Decision, type DecisionQuery } from './decide.ts';
 export { serializeEndpointPolicy, serializePolicySet, endpointPolicyJson, canonicalJson, POLICY_FORMAT, type SerializedPolicy } from './serialize.ts';
 export { formatProblem, PolicyImportError, type PolicyProblem } from './policy-problems.ts';
-export { defaultL7RuleRegistry, createL7RuleRegistry, type L7RuleRegistry, type L7Request } from './l7-rule-keys.ts';
+export { defaultL7RuleRegistry, createL7RuleRegistry, registryWithDeclaredParsers, type L7RuleRegistry, type L7Request } from './l7-rule-keys.ts';
 export type * from './compiled-policy.ts';
 export type { EnforcementMode, PolicyRule, Direction } from './policy-model.ts';
 export { ENFORCEMENT_MODES } from './policy-model.ts';

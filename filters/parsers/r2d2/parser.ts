@@ -14,9 +14,7 @@ import {
   Op,
   Parser,
   ParserFactory,
-  Rule,
   RuleSchema,
-  ConstraintKind,
   Ascii,
   asciiBytes,
   drop,
@@ -24,35 +22,11 @@ import {
   more,
   pass,
 } from '../../sdk/index';
-
-export const enum R2d2Key {
-  Cmd = 0,
-  File = 1,
-}
+import { R2D2_RULE_KEYS, R2d2Key } from './rule-keys';
 
 const DENY_REPLY: ArrayBuffer = asciiBytes('ERROR\r\n');
 const PROBE_REQUEST: ArrayBuffer = asciiBytes('\r\n');
 const DEFAULT_DENIED_TEXT = 'C-3PO';
-const COMMANDS: Array<string> = ['READ', 'WRITE', 'HALT', 'RESET'];
-const COMMANDS_WITH_FILE: Array<string> = ['READ', 'WRITE'];
-
-export class R2d2RuleSchema extends RuleSchema {
-  constructor() {
-    super(['cmd', 'file']);
-  }
-
-  validateRule(rule: Rule): string | null {
-    const cmd = rule.constraintOn(R2d2Key.Cmd);
-    if (cmd === null) return null;
-    if (cmd.kind != ConstraintKind.Exact) return 'cmd must be an exact command (' + COMMANDS.join(', ') + ')';
-    const name = cmd.exactText();
-    if (!COMMANDS.includes(name)) return 'unknown r2d2 cmd "' + name + '"; use one of ' + COMMANDS.join(', ');
-    if (rule.constraintOn(R2d2Key.File) !== null && !COMMANDS_WITH_FILE.includes(name)) {
-      return 'file applies only to READ and WRITE (or to rules without cmd), not to ' + name;
-    }
-    return null;
-  }
-}
 
 export class R2d2Parser extends Parser {
   constructor(private connection: Connection) {
@@ -111,14 +85,12 @@ export class R2d2Parser extends Parser {
 }
 
 export class R2d2Factory extends ParserFactory {
-  private schema: R2d2RuleSchema = new R2d2RuleSchema();
-
   get protocol(): string {
     return 'r2d2';
   }
 
   ruleSchema(): RuleSchema {
-    return this.schema;
+    return R2D2_RULE_KEYS;
   }
 
   create(connection: Connection): Parser {

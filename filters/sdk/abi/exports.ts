@@ -7,7 +7,19 @@ import { Action } from './imports';
 import { enterEntryPoint, leaveEntryPoint } from './garbage-collection';
 import { Direction } from '../connection';
 import { configureRoot, createContext, deleteContext, onConnectionData, onRootTick } from '../filter-context';
+import { parserFactory } from '../registry';
+import { RuleKeys } from '../rule-keys';
 export * from './common-exports';
+
+// Not a Proxy-Wasm callback (Envoy never calls it): the parser's rule-key declaration as UTF-8
+// JSON (rule-keys.ts), read by scripts/build-filters.mjs into `<name>.rules.json` beside the
+// module. Empty when the parser declares its keys with a plain RuleSchema.
+export function weir_rule_keys(): ArrayBuffer {
+  const factory = parserFactory();
+  if (factory === null) return new ArrayBuffer(0);
+  const schema = factory.ruleSchema();
+  return schema instanceof RuleKeys ? String.UTF8.encode((<RuleKeys>schema).toJson()) : new ArrayBuffer(0);
+}
 
 export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
   enterEntryPoint();
