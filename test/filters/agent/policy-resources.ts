@@ -2,11 +2,12 @@
 // weir.IdentityMap resources the control server serves (the real compiler and serializer), and
 // DiscoveryResponse/DiscoveryRequest bytes for tests that play the xDS server to the agent.
 import { endpointFromSpec, type EndpointSpec } from '../../../server/identity/endpoints.ts';
-import { compilePolicies, formatProblem, serializeEndpointPolicy, validatePolicyText, type CompiledPolicySet } from '../../../server/policy/index.ts';
+import { compilePolicies, formatProblem, serializeEndpointPolicy, validatePolicyText, type CompiledPolicySet, type L7RuleRegistry } from '../../../server/policy/index.ts';
 import { envoyMessageType } from '../../../server/xds/envoy-protos.ts';
 import type { EncodedResource } from '../../../server/xds/resources/encoded-resource.ts';
-import { encodeIdentityMap } from '../../../server/xds/resources/identity-map.ts';
-import { encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
+import { HostProcess, type FilterVm } from '../../../server/wasm-host/index.ts';
+import { IDENTITY_MAP_TYPE_URL, encodeIdentityMap } from '../../../server/xds/resources/identity-map.ts';
+import { NETWORK_POLICY_TYPE_URL, encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
 
 export interface CompiledResources {
   policySet: CompiledPolicySet;
@@ -15,9 +16,9 @@ export interface CompiledResources {
   identityOf(endpoint: string): number;
 }
 
-export function compileResources(policyYaml: readonly string[], endpoints: readonly EndpointSpec[]): CompiledResources {
+export function compileResources(policyYaml: readonly string[], endpoints: readonly EndpointSpec[], registry?: L7RuleRegistry): CompiledResources {
   const rules = policyYaml.flatMap((text, index) => {
-    const result = validatePolicyText({ file: `policies/p${index}.yaml`, text });
+    const result = validatePolicyText({ file: `policies/p${index}.yaml`, text, ...(registry === undefined ? {} : { registry }) });
     if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
     return result.policies.flatMap((policy) => policy.rules);
   });
@@ -93,4 +94,25 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): DecodedDiscoveryReque
 
 export function asAny(resource: EncodedResource): AnyMessage {
   return { type_url: resource.typeUrl, value: resource.value };
+}
+
+/**
+ * A host process whose Weir agent received `compiled` (policies, then the identity map) as an ADS
+ * server would send them, so parser VMs loaded into the process with `policy: agent` enforce it.
+ * `revision` replaces each policy's own revision (as `weir serve` sends the store revision).
+ */
+export function processWithPublishedPolicy(compiled: CompiledResources, startAgent: (process: HostProcess) => FilterVm, revision?: string): HostProcess {
+  const process = new HostProcess();
+  const agent = startAgent(process);
+  const policies = revision === undefined
+    ? compiled.policies
+    : compiled.policySet.endpoints.map((endpoint) => encodeNetworkPolicy({ endpoint: endpoint.endpoint, endpointIps: endpoint.ips, identity: endpoint.identity, revision, compiled: serializeEndpointPolicy(endpoint).json }));
+  const ads = agent.grpc.exchanges.filter((exchange) => exchange.kind === 'stream' && exchange.method === 'StreamAggregatedResources').at(-1);
+  if (ads === undefined) throw new Error('the agent opened no ADS stream');
+  const server = agent.grpc.serverSide(ads.token);
+  server.sendMessage(discoveryResponse({ versionInfo: 'v1', typeUrl: NETWORK_POLICY_TYPE_URL, nonce: 'n1', resources: policies.map(asAny) }));
+  agent.settle();
+  server.sendMessage(discoveryResponse({ versionInfo: 'i1', typeUrl: IDENTITY_MAP_TYPE_URL, nonce: 'n2', resources: [asAny(compiled.identityMap)] }));
+  agent.settle();
+  return process;
 }
