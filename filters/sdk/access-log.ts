@@ -53,6 +53,14 @@ export class LogFields {
     return this;
   }
 
+  // Adds "key": "<the `length` bytes at `pointer`>"; the caller vouches for the range (a value of
+  // a RequestRecord during the callback that filled it).
+  addRecordValue(key: string, pointer: usize, length: i32): LogFields {
+    this.beginField(key);
+    appendJsonStringBytes(this.buffer, pointer, <usize>length);
+    return this;
+  }
+
   addString(key: string, value: string): LogFields {
     this.beginField(key);
     appendJsonString(this.buffer, value);

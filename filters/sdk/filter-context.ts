@@ -43,7 +43,7 @@ export function createContext(contextId: u32, parentId: u32): void {
   const factory = parserFactory();
   if (factory === null) return;
   const settings = roots.has(parentId) ? roots.get(parentId).settings : new PluginSettings();
-  const connection = new Connection(contextId, factory.protocol, settings, factory.ruleSchema().keys.length);
+  const connection = new Connection(contextId, factory.protocol, settings, factory.ruleSchema());
   connections.set(contextId, new ConnectionContext(connection, factory.create(connection), parentId));
 }
 

@@ -6,8 +6,6 @@
 // `<name>.rules.json`, and the control server compiles CiliumNetworkPolicy `l7` maps for any
 // module in filters.dir from it (server/policy/l7/declared-rules.ts). Format: docs/writing-a-parser.md.
 import { ConstraintKind, Rule, RuleSchema } from './rules';
-import { ByteBuffer } from './byte-buffer';
-import { appendJsonString } from './access-log';
 
 export const RULE_KEYS_FORMAT = 'weir.rule-keys/v1';
 
@@ -101,42 +99,18 @@ export class RuleKeys extends RuleSchema {
     return null;
   }
 
-  // The declaration as JSON (RULE_KEYS_FORMAT), for the build's manifest.
+  // The declaration as JSON (RULE_KEYS_FORMAT), for the build's manifest (once per build, not
+  // on the data path).
   toJson(): string {
-    const out = new ByteBuffer();
-    out.appendAscii('{"format":');
-    appendJsonString(out, RULE_KEYS_FORMAT);
-    out.appendAscii(',"protocol":');
-    appendJsonString(out, this.protocol);
-    out.appendAscii(',"docs":');
-    appendJsonString(out, this.docs);
-    out.appendAscii(',"keys":[');
+    let keys = '';
     for (let i = 0; i < this.declared.length; i++) {
       const key = this.declared[i];
-      if (i > 0) out.appendAscii(',');
-      out.appendAscii('{"name":');
-      appendJsonString(out, key.name);
-      out.appendAscii(',"match":');
-      appendJsonString(out, matchName(key.match));
-      out.appendAscii(',"noun":');
-      appendJsonString(out, key.noun);
-      out.appendAscii(',"values":');
-      appendStrings(out, key.values);
-      if (key.onlyWithKey.length > 0) {
-        out.appendAscii(',"onlyWith":{"key":');
-        appendJsonString(out, key.onlyWithKey);
-        out.appendAscii(',"values":');
-        appendStrings(out, key.onlyWithValues);
-        out.appendAscii('}');
-      }
-      out.appendAscii(',"logField":');
-      appendJsonString(out, key.logField);
-      out.appendAscii('}');
+      if (i > 0) keys += ',';
+      keys += '{"name":' + jsonString(key.name) + ',"match":' + jsonString(matchName(key.match)) + ',"noun":' + jsonString(key.noun) + ',"values":' + jsonStrings(key.values);
+      if (key.onlyWithKey.length > 0) keys += ',"onlyWith":{"key":' + jsonString(key.onlyWithKey) + ',"values":' + jsonStrings(key.onlyWithValues) + '}';
+      keys += ',"logField":' + jsonString(key.logField) + '}';
     }
-    out.appendAscii(']}');
-    const text = String.UTF8.decodeUnsafe(out.readPtr, out.length);
-    out.release();
-    return text;
+    return '{"format":' + jsonString(RULE_KEYS_FORMAT) + ',"protocol":' + jsonString(this.protocol) + ',"docs":' + jsonString(this.docs) + ',"keys":[' + keys + ']}';
   }
 
   private last(): RuleKey {
@@ -152,13 +126,22 @@ function matchName(match: KeyMatch): string {
   return 'exact';
 }
 
-function appendStrings(out: ByteBuffer, values: Array<string>): void {
-  out.appendAscii('[');
-  for (let i = 0; i < values.length; i++) {
-    if (i > 0) out.appendAscii(',');
-    appendJsonString(out, values[i]);
+function jsonStrings(values: Array<string>): string {
+  let text = '[';
+  for (let i = 0; i < values.length; i++) text += (i > 0 ? ',' : '') + jsonString(values[i]);
+  return text + ']';
+}
+
+// A JSON string literal: quotes, backslashes and control characters escaped.
+function jsonString(text: string): string {
+  let out = '"';
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code == 0x22 || code == 0x5c) out += '\\' + String.fromCharCode(code);
+    else if (code < 0x20) out += '\\u00' + (code < 0x10 ? '0' : '') + code.toString(16);
+    else out += String.fromCharCode(code);
   }
-  out.appendAscii(']');
+  return out + '"';
 }
 
 // "A", "A and B", "A, B and C".

@@ -41,7 +41,7 @@ export const PARSER_TEMPLATE = `// __NAME__: a line protocol (scaffolded by \`we
 // configured rules everything is allowed. A denied request never reaches the server; the client
 // gets \`ERROR denied\\r\\n\` in its place among the replies (probe: the empty line, which the server
 // must answer with exactly one line).
-import { Ascii, ByteView, Connection, EntryType, ErrorCode, Op, Parser, ParserFactory, RuleSchema, asciiBytes, drop, error, more, pass } from '../../sdk/index';
+import { Ascii, ByteView, Connection, Op, Parser, ParserFactory, RuleSchema, asciiBytes, more, pass } from '../../sdk/index';
 import { __CLASS_UPPER___RULE_KEYS, __CLASS__Key } from './rule-keys';
 
 const DENY_REPLY: ArrayBuffer = asciiBytes('ERROR denied\\r\\n');
@@ -50,6 +50,7 @@ const PROBE_REQUEST: ArrayBuffer = asciiBytes('\\r\\n');
 export class __CLASS__Parser extends Parser {
   constructor(private connection: Connection) {
     super();
+    connection.answersInOrder(PROBE_REQUEST); // one reply line per request, in order
   }
 
   onData(reply: bool, endStream: bool, data: ByteView): Op {
@@ -57,31 +58,21 @@ export class __CLASS__Parser extends Parser {
     if (lineLength < 0) return more(1); // no complete line yet (also for empty data)
     const frameLength = <u32>(lineLength + 2);
     if (reply) {
-      this.connection.endOfReply();
+      this.connection.endOfReply(); // completeReply() would also log a Response entry
       return pass(frameLength);
     }
     this.decodeRequest(data, lineLength);
-    if (this.connection.allows(true)) {
-      this.connection.log(EntryType.Request, '');
-      this.connection.expectReply();
-      return pass(frameLength);
-    }
-    this.connection.log(EntryType.Denied, 'no rule allows this request');
-    if (!this.connection.deny(DENY_REPLY, PROBE_REQUEST)) return error(ErrorCode.TooManyPendingReplies);
-    return drop(frameLength);
+    // decide() applies the rules and writes the Request or Denied entry (fields cmd and arg).
+    return this.connection.decide() ? this.connection.forward(frameLength) : this.connection.refuse(frameLength, DENY_REPLY);
   }
 
-  // Fills the request record (for rules) and the log fields: cmd is the first word, arg the rest.
+  // Fills the request record: cmd is the first word, arg the rest of the line.
   private decodeRequest(data: ByteView, lineLength: i32): void {
     const record = this.connection.record;
     record.clear();
     const space = data.indexOfBefore(<u8>Ascii.Space, 0, lineLength);
-    const cmdLength = space < 0 ? lineLength : space;
-    record.set(__CLASS__Key.Cmd, data, 0, cmdLength);
-    const fields = this.connection.fields.clear().addBytes('cmd', data, 0, cmdLength);
-    if (space < 0) return;
-    record.set(__CLASS__Key.Arg, data, space + 1, lineLength - space - 1);
-    fields.addBytes('arg', data, space + 1, lineLength - space - 1);
+    record.set(__CLASS__Key.Cmd, data, 0, space < 0 ? lineLength : space);
+    if (space >= 0) record.set(__CLASS__Key.Arg, data, space + 1, lineLength - space - 1);
   }
 }
 

@@ -23,7 +23,8 @@ import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { requireBuiltFilters } from '../filters/envoy-harness.ts';
 import { enrolNode } from '../support/test-pki.ts';
 
-const name = `kvline-${process.pid}`;
+// "scaffold-check-" keeps the module out of the tracked sizes (test/filters/sdk/wasm-size.test.ts).
+const name = `scaffold-check-kv-${process.pid}`;
 const nodeId = `custom-parser-${process.pid}`;
 const madePaths = [
   path.join('filters', 'parsers', name),
