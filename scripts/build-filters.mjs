@@ -43,7 +43,7 @@ async function listTargets() {
   const entries = existsSync(parsersDir) ? await readdir(parsersDir, { withFileTypes: true }) : [];
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     const entryFile = path.join(parsersDir, entry.name, 'index.ts');
-    // The SDK's global handler logs at critical before the trap (filters/sdk/abi/abort.ts).
+    // The SDK's global handler logs at critical before the trap (filters/sdk/module/abort.ts).
     if (entry.isDirectory() && existsSync(entryFile)) targets.push({ name: entry.name, entryFile, abortHandler: 'weirAbort', runtime: 'minimal' });
   }
   // The HTTP filter (filters/http: Envoy's HTTP connection manager parses, Weir decides) uses the
@@ -169,7 +169,7 @@ async function checkModule(builtFile, outFile) {
   const exported = new Set(WebAssembly.Module.exports(module).map((exp) => exp.name));
   const missing = REQUIRED_EXPORTS.filter((name) => !exported.has(name));
   if (missing.length > 0) {
-    throw new Error(`build-filters: ${path.relative(repoRoot, outFile)} lacks exports ${missing.join(', ')}; the entry file must \`export * from '../../sdk/abi/exports'\``);
+    throw new Error(`build-filters: ${path.relative(repoRoot, outFile)} lacks exports ${missing.join(', ')}; the entry file must \`export * from '../../sdk/module/exports'\``);
   }
 }
 

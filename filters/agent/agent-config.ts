@@ -2,7 +2,7 @@
 // "weir-xds", "nodeId": "<id>"}. Both optional: the cluster defaults to the bootstrap's weir-xds,
 // the node id to Envoy's own (xds.node.id), which the agent must share so the server records its
 // ACKs against this proxy.
-import { JsonReader } from '../sdk/json-reader';
+import { JsonReader } from '../sdk/bytes/json-reader';
 
 export const DEFAULT_XDS_CLUSTER = 'weir-xds';
 

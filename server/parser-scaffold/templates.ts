@@ -15,7 +15,7 @@ export function renderTemplate(template: string, names: ScaffoldNames): string {
 export const INDEX_TEMPLATE = `// Entry point of __NAME__.wasm: the Proxy-Wasm exports from the SDK, running the __NAME__ parser.
 import { useParser } from '../../sdk/index';
 import { __CLASS__Factory } from './parser';
-export * from '../../sdk/abi/exports';
+export * from '../../sdk/module/exports';
 
 useParser(new __CLASS__Factory());
 `;

@@ -8,11 +8,11 @@
 // by byte, so any wire content yields valid JSON). Entries are written straight into the message
 // for the agent, log lines into one buffer per VM; building an entry allocates only when a buffer
 // grows.
-import { ByteBuffer } from './byte-buffer';
-import { ByteView } from './byte-view';
-import { LogLevel, proxy_log } from './abi/imports';
+import { ByteBuffer } from '../bytes/byte-buffer';
+import { ByteView } from '../bytes/byte-view';
+import { LogLevel, proxy_log } from '../abi/imports';
 import { beginAccessLogEntry, endAccessLogEntry } from './access-log-queue';
-import { hostLogsAt, nowNanoseconds, propertyBytes } from './abi/host';
+import { hostLogsAt, nowNanoseconds, propertyBytes } from '../abi/host';
 
 export const enum EntryType {
   Request = 0,

@@ -2,7 +2,7 @@
 // compiles a policy value for it (exact, prefix, or a regex the server turns into a DFA), the
 // values an exact key accepts, which other key's values it combines with, and the access-log field
 // it fills. The filter checks rules with it (it is a RuleSchema); the module exports it as JSON
-// (weir_rule_keys, abi/exports.ts), the build writes that JSON beside the module as
+// (weir_rule_keys, module/exports.ts), the build writes that JSON beside the module as
 // `<name>.rules.json`, and the control server compiles CiliumNetworkPolicy `l7` maps for any
 // module in filters.dir from it (server/policy/l7/declared-rules.ts). Format: docs/writing-a-parser.md.
 import { ConstraintKind, Rule, RuleSchema } from './rules';

@@ -2,7 +2,7 @@
 // instead of static `rules`: {"policy": "agent", "endpoint": "<name>", "direction": "ingress" |
 // "egress", "port": <endpoint port>} (docs/policy-wire.md). Reads and checks them; plugin-config.ts
 // hands these keys over and stores the resulting binding in PluginSettings.
-import { JsonReader } from './json-reader';
+import { JsonReader } from '../bytes/json-reader';
 
 // Which endpoint's policy a plugin enforces, from which side, on which port.
 export class AgentPolicyBinding {

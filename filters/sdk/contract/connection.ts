@@ -3,17 +3,17 @@
 // endOfReply), injection, and access logging (with the attribution of each entry: direction,
 // endpoint, identities, revision and the rule that allowed the request). Also holds the per-direction stream state the op
 // loop (op-loop.ts) works on. Created when Envoy opens the connection, released on delete.
-import { ByteBuffer } from './byte-buffer';
-import { ByteView } from './byte-view';
-import { EntryType, LogFields } from './access-log';
+import { ByteBuffer } from '../bytes/byte-buffer';
+import { ByteView } from '../bytes/byte-view';
+import { EntryType, LogFields } from '../access-log/access-log';
 import { ConnectionEntries } from './connection-entries';
-import { ReplyQueue, SlotKind } from './reply-queue';
-import { RequestRecord, RuleSchema } from './rules';
-import { RuleKeys } from './rule-keys';
+import { ReplyQueue, SlotKind } from '../replies/reply-queue';
+import { RequestRecord, RuleSchema } from '../policy/rules';
+import { RuleKeys } from '../policy/rule-keys';
 import { Op, ErrorCode, drop, error, pass } from './parser';
 import { PluginSettings } from './settings';
-import { propertyString, propertyU64 } from './abi/host';
-import { ConnectionPolicy } from './policy-decision';
+import { propertyString, propertyU64 } from '../abi/host';
+import { ConnectionPolicy } from '../policy/policy-decision';
 
 export const enum Direction {
   Request = 0, // client -> server (Envoy: downstream data)
