@@ -6,7 +6,7 @@
 import { Action } from '../abi/imports';
 import { enterEntryPoint, leaveEntryPoint } from '../abi/garbage-collection';
 import { Direction } from '../contract/connection';
-import { configureRoot, createContext, deleteContext, onConnectionData, onRootTick } from '../contract/filter-context';
+import { configureRoot, createContext, deleteContext, onConnectionData, onDownstreamClose, onRootTick } from '../contract/filter-context';
 import { parserFactory } from '../contract/registry';
 import { RuleKeys } from '../policy/rule-keys';
 export * from './common-exports';
@@ -58,7 +58,11 @@ export function proxy_on_upstream_data(contextId: u32, dataSize: u32, endOfStrea
   return Action.Continue;
 }
 
-export function proxy_on_downstream_connection_close(contextId: u32, peerType: u32): void {}
+export function proxy_on_downstream_connection_close(contextId: u32, peerType: u32): void {
+  enterEntryPoint();
+  onDownstreamClose(contextId);
+  leaveEntryPoint();
+}
 
 export function proxy_on_upstream_connection_close(contextId: u32, peerType: u32): void {}
 
