@@ -113,6 +113,11 @@ type StepName = keyof typeof STEPS;
  */
 const PROFILES: Record<string, readonly StepName[]> = {
   test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe'],
+  // One tier of test/tiers.ts each (npm run test:<tier>); test:servers is everything, as test.
+  'test:unit': ['istioGoldens'],
+  'test:wasm': ['filters'],
+  'test:envoy': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'filters', 'probe'],
+  'test:servers': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
   'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],

@@ -15,5 +15,7 @@ export { asciiBytes } from './bytes/bytes';
 export { ByteBuffer } from './bytes/byte-buffer';
 export { readSharedData, writeSharedData } from './policy/policy-shared-data';
 export { StreamReplies, StreamDenial, MAX_STREAM_DENIALS } from './replies/stream-replies';
+export { IdSet } from './bytes/id-set';
+export { CaseFold, foldedCompare, isAsciiRange, asciiLower } from './bytes/ascii-case';
 export { LineTokens, U64_MAX, isDecimalAtMost, decimalAtMost, isSignedDecimalWithin } from './bytes/strict-fields';
 export { closeOnDoubt } from './contract/close-on-doubt';

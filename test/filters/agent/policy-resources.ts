@@ -1,13 +1,17 @@
 // Test support: turns CiliumNetworkPolicy YAML and endpoint specs into the weir.NetworkPolicy and
 // weir.IdentityMap resources the control server serves (the real compiler and serializer), and
 // DiscoveryResponse/DiscoveryRequest bytes for tests that play the xDS server to the agent.
+import { buildPolicyResources } from '../../../server/cli/policy-resources.ts';
 import { endpointFromSpec, type EndpointSpec } from '../../../server/identity/endpoints.ts';
-import { compilePolicies, formatProblem, serializeEndpointPolicy, validatePolicyText, type CompiledPolicySet, type L7RuleRegistry } from '../../../server/policy/index.ts';
+import { compilePolicies } from '../../../server/policy/compile.ts';
+import type { CompiledPolicySet } from '../../../server/policy/compiled-policy.ts';
+import type { L7RuleRegistry } from '../../../server/policy/l7-rule-keys.ts';
+import { formatProblem } from '../../../server/policy/policy-problems.ts';
+import { serializePolicySet } from '../../../server/policy/serialize.ts';
+import { validatePolicyText } from '../../../server/policy/validate-policy.ts';
 import { envoyMessageType } from '../../../server/xds/envoy-protos.ts';
 import type { EncodedResource } from '../../../server/xds/resources/encoded-resource.ts';
-import { HostProcess, type FilterVm } from '../../../server/wasm-host/index.ts';
-import { IDENTITY_MAP_TYPE_URL, encodeIdentityMap } from '../../../server/xds/resources/identity-map.ts';
-import { NETWORK_POLICY_TYPE_URL, encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
+import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
 
 export interface CompiledResources {
   policySet: CompiledPolicySet;
@@ -16,20 +20,25 @@ export interface CompiledResources {
   identityOf(endpoint: string): number;
 }
 
-export function compileResources(policyYaml: readonly string[], endpoints: readonly EndpointSpec[], registry?: L7RuleRegistry): CompiledResources {
+/**
+ * Compiles policy YAML for `endpoints` and encodes it exactly as `weir serve` does
+ * (buildPolicyResources), carrying `revision` (default: the compiled set's content revision).
+ */
+export function compileResources(policyYaml: readonly string[], endpoints: readonly EndpointSpec[], options: { revision?: string; registry?: L7RuleRegistry } = {}): CompiledResources {
   const rules = policyYaml.flatMap((text, index) => {
-    const result = validatePolicyText({ file: `policies/p${index}.yaml`, text, ...(registry === undefined ? {} : { registry }) });
+    const result = validatePolicyText({ file: `policies/p${index}.yaml`, text, ...(options.registry === undefined ? {} : { registry: options.registry }) });
     if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
     return result.policies.flatMap((policy) => policy.rules);
   });
-  const result = compilePolicies({ rules, endpoints: endpoints.map(endpointFromSpec), enforcementMode: 'default' });
+  const compiledEndpoints = endpoints.map(endpointFromSpec);
+  const result = compilePolicies({ rules, endpoints: compiledEndpoints, enforcementMode: 'default' });
   if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
   const policySet = result.policySet;
-  const policies = policySet.endpoints.map((endpoint) => {
-    const serialized = serializeEndpointPolicy(endpoint);
-    return encodeNetworkPolicy({ endpoint: endpoint.endpoint, endpointIps: endpoint.ips, identity: endpoint.identity, revision: serialized.revision, compiled: serialized.json });
-  });
-  const identityMap = encodeIdentityMap({ entries: policySet.ipIdentities });
+  const revision = options.revision ?? serializePolicySet(policySet).revision;
+  const resources = buildPolicyResources({ revision, files: [], rules, endpoints: compiledEndpoints, policySet });
+  const identityMap = resources.find((resource) => resource.typeUrl === IDENTITY_MAP_TYPE_URL);
+  if (identityMap === undefined) throw new Error('buildPolicyResources returned no identity map');
+  const policies = resources.filter((resource) => resource !== identityMap);
   const identityOf = (name: string): number => {
     const found = policySet.endpoints.find((endpoint) => endpoint.endpoint === name);
     if (found === undefined) throw new Error(`no endpoint ${name}`);
@@ -94,25 +103,4 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): DecodedDiscoveryReque
 
 export function asAny(resource: EncodedResource): AnyMessage {
   return { type_url: resource.typeUrl, value: resource.value };
-}
-
-/**
- * A host process whose Weir agent received `compiled` (policies, then the identity map) as an ADS
- * server would send them, so parser VMs loaded into the process with `policy: agent` enforce it.
- * `revision` replaces each policy's own revision (as `weir serve` sends the store revision).
- */
-export function processWithPublishedPolicy(compiled: CompiledResources, startAgent: (process: HostProcess) => FilterVm, revision?: string): HostProcess {
-  const process = new HostProcess();
-  const agent = startAgent(process);
-  const policies = revision === undefined
-    ? compiled.policies
-    : compiled.policySet.endpoints.map((endpoint) => encodeNetworkPolicy({ endpoint: endpoint.endpoint, endpointIps: endpoint.ips, identity: endpoint.identity, revision, compiled: serializeEndpointPolicy(endpoint).json }));
-  const ads = agent.grpc.exchanges.filter((exchange) => exchange.kind === 'stream' && exchange.method === 'StreamAggregatedResources').at(-1);
-  if (ads === undefined) throw new Error('the agent opened no ADS stream');
-  const server = agent.grpc.serverSide(ads.token);
-  server.sendMessage(discoveryResponse({ versionInfo: 'v1', typeUrl: NETWORK_POLICY_TYPE_URL, nonce: 'n1', resources: policies.map(asAny) }));
-  agent.settle();
-  server.sendMessage(discoveryResponse({ versionInfo: 'i1', typeUrl: IDENTITY_MAP_TYPE_URL, nonce: 'n2', resources: [asAny(compiled.identityMap)] }));
-  agent.settle();
-  return process;
 }

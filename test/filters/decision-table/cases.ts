@@ -4,7 +4,7 @@
 // the server's reference decision (server/policy/decide.ts) and each protocol's Wasm filter on the
 // test host, with the agent publishing the same compiled policy. A case where the two disagree is a
 // policy bypass or a false denial, whichever side is wrong.
-import type { L7Request } from '../../../server/policy/index.ts';
+import type { L7Request } from '../../../server/policy/l7-rule-keys.ts';
 import { binaryRequest } from '../parsers/memcache/fake-memcached.ts';
 import { query, startup } from '../parsers/cassandra/cql-wire.ts';
 import { metadata, produce } from '../parsers/kafka/kafka-wire.ts';

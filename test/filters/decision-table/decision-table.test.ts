@@ -7,11 +7,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createL7RuleRegistry, decide, defaultL7RuleRegistry, type L7RuleRegistry } from '../../../server/policy/index.ts';
+import { decide } from '../../../server/policy/decide.ts';
+import { createL7RuleRegistry, defaultL7RuleRegistry, type L7RuleRegistry } from '../../../server/policy/l7-rule-keys.ts';
+import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
+import { NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
 import { declaredRules, readRuleKeysDeclaration } from '../../../server/policy/l7/declared-rules.ts';
 import { R2D2_RULE_KEYS } from '../../../server/policy/l7/r2d2-rules.ts';
-import { silentUpstream, type FakeUpstream, type HostProcess } from '../../../server/wasm-host/index.ts';
-import { ENDPOINTS, compileResources, processWithPublishedPolicy, type CompiledResources } from '../agent/policy-resources.ts';
+import { HostProcess, silentUpstream, type FakeUpstream } from '../../../server/wasm-host/index.ts';
+import { ENDPOINTS, asAny, compileResources, discoveryResponse, type CompiledResources } from '../agent/policy-resources.ts';
 import { repoRoot } from '../envoy-harness.ts';
 import { accessLog, ensureFiltersBuilt, loadWeirFilter, startWeirAgent } from '../host-helpers.ts';
 import { fakeCassandra } from '../parsers/cassandra/cql-wire.ts';
@@ -29,6 +32,20 @@ const UPSTREAM: Record<Protocol, () => FakeUpstream> = {
 };
 
 beforeAll(() => ensureFiltersBuilt('agent', ...DECISION_TABLES.map((table) => table.protocol)), 600_000);
+
+/** A host process whose Weir agent received `compiled` as an ADS server sends it (policies, then the identity map). */
+function processWithPublishedPolicy(compiled: CompiledResources): HostProcess {
+  const process = new HostProcess();
+  const agent = startWeirAgent(process);
+  const ads = agent.grpc.exchanges.filter((exchange) => exchange.kind === 'stream' && exchange.method === 'StreamAggregatedResources').at(-1);
+  if (ads === undefined) throw new Error('the agent opened no ADS stream');
+  const server = agent.grpc.serverSide(ads.token);
+  server.sendMessage(discoveryResponse({ versionInfo: 'v1', typeUrl: NETWORK_POLICY_TYPE_URL, nonce: 'n1', resources: compiled.policies.map(asAny) }));
+  agent.settle();
+  server.sendMessage(discoveryResponse({ versionInfo: 'i1', typeUrl: IDENTITY_MAP_TYPE_URL, nonce: 'n2', resources: [asAny(compiled.identityMap)] }));
+  agent.settle();
+  return process;
+}
 
 /** The built-in registry with `protocol`'s rules compiled from the manifest its build wrote, when it declares its keys (RuleKeys). */
 function registryFromManifest(protocol: Protocol): L7RuleRegistry | undefined {
@@ -51,7 +68,7 @@ describe.each(DECISION_TABLES.map((table) => [table.protocol, table] as const))(
 
   beforeAll(() => {
     compiled = compileResources([tablePolicy(table)], ENDPOINTS);
-    process = processWithPublishedPolicy(compiled, (host) => startWeirAgent(host));
+    process = processWithPublishedPolicy(compiled);
   });
 
   const identityOf = (peer: Peer): number => (peer === 'stranger' ? 2 /* world */ : compiled.identityOf(peer));
@@ -63,7 +80,7 @@ describe.each(DECISION_TABLES.map((table) => [table.protocol, table] as const))(
     const reference = decide(endpoint, query);
     // With the rules the server learns from the module's manifest (as for a parser from `weir parser new`).
     const manifestRegistry = registryFromManifest(table.protocol);
-    const fromManifest = manifestRegistry === undefined ? undefined : compileResources([tablePolicy(table)], ENDPOINTS, manifestRegistry).policySet.endpoints.find((candidate) => candidate.endpoint === 'db');
+    const fromManifest = manifestRegistry === undefined ? undefined : compileResources([tablePolicy(table)], ENDPOINTS, { registry: manifestRegistry }).policySet.endpoints.find((candidate) => candidate.endpoint === 'db');
     const manifestVerdict = fromManifest === undefined || manifestRegistry === undefined ? reference.verdict : decide(fromManifest, query, manifestRegistry).verdict;
 
     const filter = loadWeirFilter(table.protocol, table.protocol, { parser: table.protocol, policy: 'agent', endpoint: 'db', direction: 'ingress', port: table.port }, UPSTREAM[table.protocol], process);
