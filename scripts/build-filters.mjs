@@ -43,7 +43,7 @@ async function listTargets() {
   const entries = existsSync(parsersDir) ? await readdir(parsersDir, { withFileTypes: true }) : [];
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     const entryFile = path.join(parsersDir, entry.name, 'index.ts');
-    // The SDK's global handler logs at critical before the trap (filters/sdk/abi/abort.ts).
+    // The SDK's global handler logs at critical before the trap (filters/sdk/module/abort.ts).
     if (entry.isDirectory() && existsSync(entryFile)) targets.push({ name: entry.name, entryFile, abortHandler: 'weirAbort', runtime: 'minimal' });
   }
   // The HTTP filter (filters/http: Envoy's HTTP connection manager parses, Weir decides) uses the
@@ -129,6 +129,7 @@ async function compileUnlocked(target, outFile, extraFlags) {
   if (diagnostics.trim().length > 0) process.stdout.write(diagnostics);
   try {
     await checkModule(tempFile, outFile);
+    await writeRuleKeysManifest(tempFile, outFile);
   } catch (err) {
     await rm(tempFile, { force: true });
     throw err;
@@ -168,8 +169,44 @@ async function checkModule(builtFile, outFile) {
   const exported = new Set(WebAssembly.Module.exports(module).map((exp) => exp.name));
   const missing = REQUIRED_EXPORTS.filter((name) => !exported.has(name));
   if (missing.length > 0) {
-    throw new Error(`build-filters: ${path.relative(repoRoot, outFile)} lacks exports ${missing.join(', ')}; the entry file must \`export * from '../../sdk/abi/exports'\``);
+    throw new Error(`build-filters: ${path.relative(repoRoot, outFile)} lacks exports ${missing.join(', ')}; the entry file must \`export * from '../../sdk/module/exports'\``);
   }
+}
+
+// A parser's rule-key declaration (filters/sdk/rule-keys.ts), which its module returns from the
+// export `weir_rule_keys`, written beside the module as `<name>.rules.json`: the control server
+// learns the rule keys of every parser in filters.dir from these files. The module runs here with
+// every host call stubbed (returning 0): only its initializer and that export run, and neither
+// calls the host. A module without the export (the agent, the probe, the HTTP filter) or with an
+// empty declaration gets no manifest.
+async function writeRuleKeysManifest(builtFile, outFile) {
+  const manifestFile = `${outFile.slice(0, -'.wasm'.length)}.rules.json`;
+  const module = await WebAssembly.compile(await readFile(builtFile));
+  if (!WebAssembly.Module.exports(module).some((exp) => exp.name === 'weir_rule_keys')) {
+    await rm(manifestFile, { force: true });
+    return;
+  }
+  const imports = {};
+  for (const imp of WebAssembly.Module.imports(module)) {
+    if (imp.kind !== 'function') continue;
+    imports[imp.module] ??= {};
+    imports[imp.module][imp.name] = () => 0;
+  }
+  const { exports } = await WebAssembly.instantiate(module, imports);
+  if (typeof exports._initialize === 'function') exports._initialize();
+  const pointer = exports.weir_rule_keys() >>> 0;
+  const memory = new Uint8Array(exports.memory.buffer);
+  // AssemblyScript's object header keeps the byte length just before the data.
+  const length = new DataView(exports.memory.buffer).getUint32(pointer - 4, true);
+  const text = new TextDecoder().decode(memory.subarray(pointer, pointer + length));
+  if (text.length === 0) {
+    await rm(manifestFile, { force: true });
+    return;
+  }
+  JSON.parse(text); // a malformed declaration fails the build here, not the server later
+  const tempManifest = `${manifestFile}.${process.pid}.tmp`;
+  await writeFile(tempManifest, `${text}\n`);
+  await rename(tempManifest, manifestFile);
 }
 
 async function main() {

@@ -6,10 +6,10 @@
 // `weir/accesslog/dropped`), a full buffer (`buffer`, dropped before numbering, so the sequence has
 // no gaps), or an empty entry (`malformed`). docs/accesslog.md has the whole path.
 import { LogLevel, Status, proxy_dequeue_shared_queue, proxy_register_shared_queue } from '../sdk/abi/imports';
-import { ACCESS_LOG_DROPPED_KEY, ACCESS_LOG_QUEUE, ENTRY_SEPARATOR } from '../sdk/access-log-wire';
+import { ACCESS_LOG_DROPPED_KEY, ACCESS_LOG_QUEUE, ENTRY_SEPARATOR } from '../sdk/access-log/access-log-wire';
 import { logText, nowMilliseconds, nowNanoseconds } from '../sdk/abi/host';
-import { ByteBuffer } from '../sdk/byte-buffer';
-import { readSharedData } from '../sdk/policy-shared-data';
+import { ByteBuffer } from '../sdk/bytes/byte-buffer';
+import { readSharedData } from '../sdk/policy/policy-shared-data';
 import { BatchWriter, DropCounts, decodeAckedSequence } from './accesslog-batch';
 import { cancelGrpcStream, grpcCloseMessage, openGrpcStream, readGrpcMessage, sendGrpcMessage } from './grpc-calls';
 

@@ -5,7 +5,7 @@
 // discovery.ts and weir-resources.ts, publishing in publisher.ts.
 import { LogLevel } from '../sdk/abi/imports';
 import { logText, nowMilliseconds } from '../sdk/abi/host';
-import { ByteBuffer } from '../sdk/byte-buffer';
+import { ByteBuffer } from '../sdk/bytes/byte-buffer';
 import { AgentNode, DiscoveryRequest, DiscoveryResponse, decodeDiscoveryResponse, encodeDiscoveryRequest } from './discovery';
 import { cancelGrpcStream, grpcCloseMessage, openGrpcStream, readGrpcMessage, sendGrpcMessage } from './grpc-calls';
 import { PolicyPublisher } from './publisher';

@@ -5,7 +5,7 @@
 // to istiod: there the agent has a node id of its own (its certificate's) and forwards Envoy's node
 // metadata (Istio's NAMESPACE, LABELS, INSTANCE_IPS, ...) so the server learns the workload
 // (docs/istio.md).
-import { JsonReader } from '../sdk/json-reader';
+import { JsonReader } from '../sdk/bytes/json-reader';
 
 export const DEFAULT_XDS_CLUSTER = 'weir-xds';
 

@@ -1,7 +1,7 @@
 // The Proxy-Wasm gRPC host calls the agent uses (proxy-wasm ABI 0.2.1 as Envoy provides them), and
 // typed wrappers: open a stream to a cluster, send a message, read the received message and the
 // close status. Declared here rather than in the SDK's abi/ because only the agent makes gRPC calls.
-import { ByteBuffer } from '../sdk/byte-buffer';
+import { ByteBuffer } from '../sdk/bytes/byte-buffer';
 import { BufferType, Status } from '../sdk/abi/imports';
 import { appendHostBuffer } from '../sdk/abi/host';
 import { ProtoWriter } from './protobuf';

@@ -6,7 +6,7 @@
 import './abort';
 import { BufferType, LogLevel } from '../sdk/abi/imports';
 import { allocateForHost, appendHostBuffer, logText, propertyBytes, propertyString, setTickPeriod } from '../sdk/abi/host';
-import { ByteBuffer } from '../sdk/byte-buffer';
+import { ByteBuffer } from '../sdk/bytes/byte-buffer';
 import { AccessLogShipper } from './accesslog-shipper';
 import { AdsClient } from './ads-client';
 import { readAgentConfig } from './agent-config';

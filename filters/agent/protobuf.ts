@@ -2,7 +2,7 @@
 // strings, nested messages) and a bounds-checked reader that walks the fields of a message without
 // trapping (a malformed message sets `failed` and stops). Wire format only; which fields mean what
 // is in discovery.ts and weir-resources.ts.
-import { ByteBuffer } from '../sdk/byte-buffer';
+import { ByteBuffer } from '../sdk/bytes/byte-buffer';
 
 export const enum WireType {
   Varint = 0,

@@ -4,7 +4,7 @@
 // disappeared are emptied (shared data has no delete). Remembers which endpoints it published.
 import { LogLevel } from '../sdk/abi/imports';
 import { logText } from '../sdk/abi/host';
-import { IDENTITIES_KEY, policyKey, readGeneration, revisionKey, writeGeneration, writeSharedData } from '../sdk/policy-shared-data';
+import { IDENTITIES_KEY, policyKey, readGeneration, revisionKey, writeGeneration, writeSharedData } from '../sdk/policy/policy-shared-data';
 import { IdentityUpdate, PolicyUpdate } from './weir-resources';
 
 export class PolicyPublisher {

@@ -5,8 +5,8 @@
 // as one message naming the resource; the ADS client NACKs with it.
 import { ProtoReader } from './protobuf';
 import { AnyResource, DiscoveryResponse } from './discovery';
-import { readEndpointPolicy } from '../sdk/policy-table';
-import { readIdentityTable } from '../sdk/identity-table';
+import { readEndpointPolicy } from '../sdk/policy/policy-table';
+import { readIdentityTable } from '../sdk/policy/identity-table';
 
 export const NETWORK_POLICY_TYPE_URL = 'type.googleapis.com/weir.NetworkPolicy';
 export const IDENTITY_MAP_TYPE_URL = 'type.googleapis.com/weir.IdentityMap';

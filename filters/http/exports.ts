@@ -5,7 +5,7 @@
 // response body and trailers) without entering the VM.
 import { enterEntryPoint, leaveEntryPoint } from '../sdk/abi/garbage-collection';
 import { configureRoot, createContext, deleteContext, onRequestHeaders, onResponseHeaders, onRootTick, onStreamLog } from './http-filter';
-export * from '../sdk/abi/common-exports';
+export * from '../sdk/module/common-exports';
 
 export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
   enterEntryPoint();

@@ -5,11 +5,11 @@
 // an HTTP filter no connection-close callback, so connections are found by Envoy's connection id
 // and forgotten in bulk when too many are kept (connectionFor). A forgotten connection that a
 // stream still holds stays usable: release() only empties buffers, which are encoded again.
-import { EntryType, LogFields } from '../sdk/access-log';
-import { ConnectionEntries } from '../sdk/connection-entries';
-import { ConnectionPolicy } from '../sdk/policy-decision';
-import { RequestRecord } from '../sdk/rules';
-import { PluginSettings } from '../sdk/settings';
+import { EntryType, LogFields } from '../sdk/access-log/access-log';
+import { ConnectionEntries } from '../sdk/contract/connection-entries';
+import { ConnectionPolicy } from '../sdk/policy/policy-decision';
+import { RequestRecord } from '../sdk/policy/rules';
+import { PluginSettings } from '../sdk/contract/settings';
 import { HttpRuleSchema } from './http-rule-schema';
 import { HTTP_PROTOCOL } from './http-settings';
 

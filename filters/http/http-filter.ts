@@ -8,13 +8,13 @@
 // (proxy_on_log, status 0 if Envoy sent none): one entry per request, because each entry costs
 // more than the decision (docs/http.md). Every entry carries method, path, host and status.
 // Raw exports are in exports.ts.
-import { ByteBuffer } from '../sdk/byte-buffer';
-import { ByteView } from '../sdk/byte-view';
-import { EntryType, LogFields } from '../sdk/access-log';
-import { finishAccessLogCallback, flushAccessLogOnTick } from '../sdk/access-log-queue';
-import { enterCallbackScope, leaveCallbackScope } from '../sdk/callback-scope';
-import { RequestRecord } from '../sdk/rules';
-import { PluginSettings } from '../sdk/settings';
+import { ByteBuffer } from '../sdk/bytes/byte-buffer';
+import { ByteView } from '../sdk/bytes/byte-view';
+import { EntryType, LogFields } from '../sdk/access-log/access-log';
+import { finishAccessLogCallback, flushAccessLogOnTick } from '../sdk/access-log/access-log-queue';
+import { enterCallbackScope, leaveCallbackScope } from '../sdk/abi/callback-scope';
+import { RequestRecord } from '../sdk/policy/rules';
+import { PluginSettings } from '../sdk/contract/settings';
 import { Action, BufferType, LogLevel, MapType, proxy_send_local_response } from '../sdk/abi/imports';
 import { appendHostBuffer, headerDecimal, logText, propertyU64, setTickPeriod } from '../sdk/abi/host';
 import { connectionFor } from './http-connection';

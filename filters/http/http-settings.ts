@@ -3,10 +3,10 @@
 // docs/policy-wire.md), or {"parser": "http", "rules": [...]} with static rules in the SDK's rule
 // shape (tests and benchmarks). One of the two is required: an HTTP filter with neither would
 // have nothing to enforce, and Weir never lets traffic through by default.
-import { JsonReader } from '../sdk/json-reader';
-import { AgentPolicyFields } from '../sdk/policy-config';
-import { readRules } from '../sdk/rule-config';
-import { PluginSettings } from '../sdk/settings';
+import { JsonReader } from '../sdk/bytes/json-reader';
+import { AgentPolicyFields } from '../sdk/policy/policy-config';
+import { readRules } from '../sdk/policy/rule-config';
+import { PluginSettings } from '../sdk/contract/settings';
 import { HttpRuleSchema } from './http-rule-schema';
 
 export const HTTP_PROTOCOL = 'http';

@@ -6,10 +6,10 @@
 // exact `1` does not match. Envoy has already lowercased header names (HTTP/1 codec) or refused
 // uppercase ones (HTTP/2), so names compare byte for byte. Nothing here allocates per request
 // once the buffers have grown to the largest request seen.
-import { ByteBuffer } from '../sdk/byte-buffer';
-import { ByteView } from '../sdk/byte-view';
-import { RequestRecord } from '../sdk/rules';
-import { LogFields } from '../sdk/access-log';
+import { ByteBuffer } from '../sdk/bytes/byte-buffer';
+import { ByteView } from '../sdk/bytes/byte-view';
+import { RequestRecord } from '../sdk/policy/rules';
+import { LogFields } from '../sdk/access-log/access-log';
 import { MapType } from '../sdk/abi/imports';
 import { readHostHeaderMap } from '../sdk/abi/host';
 import { HttpKey, HttpRuleSchema } from './http-rule-schema';

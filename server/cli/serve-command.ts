@@ -17,6 +17,7 @@ import { startMetricsListener, type MetricsListener } from '../metrics/metrics-l
 import { createServeObservability, type ServeObservability } from '../metrics/serve-observability.ts';
 import { UpstreamProbe } from '../metrics/upstream-probe.ts';
 import { NodeAuthority } from '../pki/node-authority.ts';
+import { registryWithDeclaredParsers } from '../policy/l7-rule-keys.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
 import { DirectoryStore } from '../store/directory-store.ts';
@@ -240,7 +241,9 @@ export function buildServeSnapshot(config: WeirConfig, state: PolicyStoreState):
 }
 
 async function loadStore(config: WeirConfig): Promise<DirectoryStore> {
-  const store = new DirectoryStore({ directory: config.policies.dir, enforcementMode: config.policies.enforcementMode });
+  // The parsers in filters.dir that declare their rule keys (weir parser new) get policies too.
+  const registry = registryWithDeclaredParsers(config.filtersDir);
+  const store = new DirectoryStore({ directory: config.policies.dir, enforcementMode: config.policies.enforcementMode, registry });
   const loaded = await store.load();
   if (!loaded.ok) {
     await store.close();

@@ -4,7 +4,7 @@
 // every filters/parsers/<name>/index.ts by itself.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { INDEX_TEMPLATE, PARSER_TEMPLATE, README_TEMPLATE, TEST_TEMPLATE, renderTemplate, type ScaffoldNames } from './templates.ts';
+import { INDEX_TEMPLATE, PARSER_TEMPLATE, README_TEMPLATE, RULE_KEYS_TEMPLATE, TEST_TEMPLATE, renderTemplate, type ScaffoldNames } from './templates.ts';
 
 export interface ScaffoldOptions {
   name: string;
@@ -30,6 +30,7 @@ export function scaffoldParser(options: ScaffoldOptions): ScaffoldResult {
   const files: Array<[string, string]> = [
     [path.join(parserDir, 'index.ts'), INDEX_TEMPLATE],
     [path.join(parserDir, 'parser.ts'), PARSER_TEMPLATE],
+    [path.join(parserDir, 'rule-keys.ts'), RULE_KEYS_TEMPLATE],
     [path.join(parserDir, 'README.md'), README_TEMPLATE],
     [path.join(testDir, `${names.name}.test.ts`), TEST_TEMPLATE],
   ];

@@ -9,27 +9,40 @@ export interface ScaffoldNames {
 }
 
 export function renderTemplate(template: string, names: ScaffoldNames): string {
-  return template.replaceAll('__NAME__', names.name).replaceAll('__CLASS__', names.className);
+  return template.replaceAll('__CLASS_UPPER__', names.className.toUpperCase()).replaceAll('__NAME__', names.name).replaceAll('__CLASS__', names.className);
 }
 
 export const INDEX_TEMPLATE = `// Entry point of __NAME__.wasm: the Proxy-Wasm exports from the SDK, running the __NAME__ parser.
 import { useParser } from '../../sdk/index';
 import { __CLASS__Factory } from './parser';
-export * from '../../sdk/abi/exports';
+export * from '../../sdk/module/exports';
 
 useParser(new __CLASS__Factory());
 `;
 
-export const PARSER_TEMPLATE = `// __NAME__: a line protocol (scaffolded by \`weir parser new\`; replace this description). Requests and
-// replies are lines ending in "\\r\\n"; every request gets one reply line. Rule key: \`cmd\`, the
-// first space-separated word of a request. Without configured rules everything is allowed. A denied
-// request never reaches the server; the client gets \`ERROR denied\\r\\n\` in its place among the replies
-// (probe: the empty line, which the server must answer with exactly one line).
-import { Ascii, ByteView, Connection, EntryType, ErrorCode, Op, Parser, ParserFactory, RuleSchema, asciiBytes, drop, error, more, pass } from '../../sdk/index';
+export const RULE_KEYS_TEMPLATE = `// __NAME__'s rule keys: the one declaration the filter and the control server both use. The build
+// writes it beside the module as __NAME__.rules.json, from which \`weir serve\` compiles
+// CiliumNetworkPolicy rules with \`l7proto: __NAME__\` (docs/writing-a-parser.md, "Rule keys").
+import { KeyMatch, RuleKeys } from '../../sdk/index';
 
 export const enum __CLASS__Key {
-  Cmd = 0,
+  Cmd = 0, // the first word of a request line, matched exactly
+  Arg = 1, // the rest of the line after the first space, matched by a regex (unanchored search)
 }
+
+export const __CLASS_UPPER___RULE_KEYS: RuleKeys = new RuleKeys('__NAME__', 'filters/parsers/__NAME__/README.md')
+  .key('cmd', KeyMatch.Exact)
+  .key('arg', KeyMatch.Regex);
+`;
+
+export const PARSER_TEMPLATE = `// __NAME__: a line protocol (scaffolded by \`weir parser new\`; replace this description). Requests and
+// replies are lines ending in "\\r\\n"; every request gets one reply line. Rule keys (rule-keys.ts):
+// \`cmd\`, the first space-separated word of a request, and \`arg\`, the rest of the line. Without
+// configured rules everything is allowed. A denied request never reaches the server; the client
+// gets \`ERROR denied\\r\\n\` in its place among the replies (probe: the empty line, which the server
+// must answer with exactly one line).
+import { Ascii, ByteView, Connection, Op, Parser, ParserFactory, RuleSchema, asciiBytes, more, pass } from '../../sdk/index';
+import { __CLASS_UPPER___RULE_KEYS, __CLASS__Key } from './rule-keys';
 
 const DENY_REPLY: ArrayBuffer = asciiBytes('ERROR denied\\r\\n');
 const PROBE_REQUEST: ArrayBuffer = asciiBytes('\\r\\n');
@@ -37,6 +50,7 @@ const PROBE_REQUEST: ArrayBuffer = asciiBytes('\\r\\n');
 export class __CLASS__Parser extends Parser {
   constructor(private connection: Connection) {
     super();
+    connection.answersInOrder(PROBE_REQUEST); // one reply line per request, in order
   }
 
   onData(reply: bool, endStream: bool, data: ByteView): Op {
@@ -44,40 +58,31 @@ export class __CLASS__Parser extends Parser {
     if (lineLength < 0) return more(1); // no complete line yet (also for empty data)
     const frameLength = <u32>(lineLength + 2);
     if (reply) {
-      this.connection.endOfReply();
+      this.connection.endOfReply(); // completeReply() would also log a Response entry
       return pass(frameLength);
     }
     this.decodeRequest(data, lineLength);
-    if (this.connection.allows(true)) {
-      this.connection.log(EntryType.Request, '');
-      this.connection.expectReply();
-      return pass(frameLength);
-    }
-    this.connection.log(EntryType.Denied, 'no rule allows this request');
-    if (!this.connection.deny(DENY_REPLY, PROBE_REQUEST)) return error(ErrorCode.TooManyPendingReplies);
-    return drop(frameLength);
+    // decide() applies the rules and writes the Request or Denied entry (fields cmd and arg).
+    return this.connection.decide() ? this.connection.forward(frameLength) : this.connection.refuse(frameLength, DENY_REPLY);
   }
 
-  // Fills the request record (for rules) and the log fields: cmd is the first word.
+  // Fills the request record: cmd is the first word, arg the rest of the line.
   private decodeRequest(data: ByteView, lineLength: i32): void {
     const record = this.connection.record;
     record.clear();
     const space = data.indexOfBefore(<u8>Ascii.Space, 0, lineLength);
-    const cmdLength = space < 0 ? lineLength : space;
-    record.set(__CLASS__Key.Cmd, data, 0, cmdLength);
-    this.connection.fields.clear().addBytes('cmd', data, 0, cmdLength);
+    record.set(__CLASS__Key.Cmd, data, 0, space < 0 ? lineLength : space);
+    if (space >= 0) record.set(__CLASS__Key.Arg, data, space + 1, lineLength - space - 1);
   }
 }
 
 export class __CLASS__Factory extends ParserFactory {
-  private schema: RuleSchema = new RuleSchema(['cmd']);
-
   get protocol(): string {
     return '__NAME__';
   }
 
   ruleSchema(): RuleSchema {
-    return this.schema;
+    return __CLASS_UPPER___RULE_KEYS;
   }
 
   create(connection: Connection): Parser {
@@ -89,7 +94,8 @@ export class __CLASS__Factory extends ParserFactory {
 export const README_TEMPLATE = `# __NAME__ parser
 
 Scaffolded by \`weir parser new __NAME__\`. Replace each section with the real protocol.
-Code: \`parser.ts\` (parser, rule schema, factory), \`index.ts\` (module entry). Built into
+Code: \`parser.ts\` (parser and factory), \`rule-keys.ts\` (the rule keys, for the filter and
+the control server), \`index.ts\` (module entry). Built into
 \`build/filters/__NAME__.wasm\`; \`root_id\` is \`__NAME__\`. Guide: docs/writing-a-parser.md.
 
 ## Protocol
@@ -101,6 +107,7 @@ Requests and replies are lines ending in \`\\r\\n\`; each request gets exactly o
 | key | match |
 |---|---|
 | \`cmd\` | exact: the first word of the request line |
+| \`arg\` | regex (unanchored search): the rest of the line after the first space |
 
 **Default without \`rules\`:** everything is allowed.
 
@@ -121,6 +128,20 @@ A line longer than \`maxBufferBytes\` (default 1 MiB) closes the connection.
 
 \`\`\`json
 {"parser": "__NAME__", "rules": [{"cmd": "GET"}]}
+\`\`\`
+
+## Example policy
+
+\`\`\`yaml
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: __NAME__-reads }
+spec:
+  endpointSelector: { matchLabels: { app: __NAME__-server } }
+  ingress:
+    - toPorts:
+        - ports: [{ port: "7000", protocol: TCP }]
+          rules: { l7proto: __NAME__, l7: [{ cmd: GET, arg: "^public/" }] }
 \`\`\`
 `;
 

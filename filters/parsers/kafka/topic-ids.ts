@@ -5,8 +5,7 @@
 // that carried its Metadata, so every learned pair is also written to Wasm shared data (shared by
 // all VMs of the plugin's vm_id) and read from there on a local miss. Only broker responses write
 // here: a client cannot teach the filter a name.
-import { ByteView } from '../../sdk/index';
-import { readSharedData, writeSharedData } from '../../sdk/policy-shared-data';
+import { ByteView, readSharedData, writeSharedData } from '../../sdk/index';
 
 const SHARED_KEY_PREFIX = 'weir-kafka/topic-id/';
 const HEX_DIGITS = '0123456789abcdef';

@@ -5,8 +5,7 @@
 // or two '=' drop that many bytes; three or four fail). A stricter decoder would let a key that
 // memcached reads as X be matched as Y. Writes into a buffer the parser owns; no allocation once
 // it has grown.
-import { ByteView } from '../../sdk/index';
-import { ByteBuffer } from '../../sdk/byte-buffer';
+import { ByteBuffer, ByteView } from '../../sdk/index';
 
 const PAD: i32 = 0x3d; // '='
 

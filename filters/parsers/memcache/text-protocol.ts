@@ -7,8 +7,7 @@
 // count, key over 250 bytes, a number safe_strto* refuses) closes the connection: memcached would
 // read that block as commands. So does a number in any form but plain digits in range, which
 // memcached may read differently (signs, whitespace, truncation); see README.md for each rule.
-import { ByteView, Direction, LineTokens, Op, U64_MAX, asciiBytes, decimalAtMost, isDecimalAtMost, isSignedDecimalWithin, more, pass } from '../../sdk/index';
-import { ByteBuffer } from '../../sdk/byte-buffer';
+import { ByteBuffer, ByteView, Direction, LineTokens, Op, U64_MAX, asciiBytes, decimalAtMost, isDecimalAtMost, isSignedDecimalWithin, more, pass } from '../../sdk/index';
 import { MemcacheKey, TextCommand, acceptsNoreply, textCommandOf } from './commands';
 import { LineBounds } from './text-line';
 import { decodeBase64Key } from './base64-key';

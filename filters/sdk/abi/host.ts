@@ -3,8 +3,8 @@
 // the host writes into: proxy_on_memory_allocate (exports.ts) calls allocateForHost(), which can
 // hand the host a slot inside a ByteBuffer so connection bytes land where the op loop reads them,
 // without a second copy.
-import { ByteBuffer } from '../byte-buffer';
-import { callbackEpoch } from '../callback-scope';
+import { ByteBuffer } from '../bytes/byte-buffer';
+import { callbackEpoch } from './callback-scope';
 import {
   BufferType,
   LogLevel,

@@ -5,6 +5,7 @@ import { buildPolicyResources } from '../../../server/cli/policy-resources.ts';
 import { endpointFromSpec, type EndpointSpec } from '../../../server/identity/endpoints.ts';
 import { compilePolicies } from '../../../server/policy/compile.ts';
 import type { CompiledPolicySet } from '../../../server/policy/compiled-policy.ts';
+import type { L7RuleRegistry } from '../../../server/policy/l7-rule-keys.ts';
 import { formatProblem } from '../../../server/policy/policy-problems.ts';
 import { serializePolicySet } from '../../../server/policy/serialize.ts';
 import { validatePolicyText } from '../../../server/policy/validate-policy.ts';
@@ -23,9 +24,9 @@ export interface CompiledResources {
  * Compiles policy YAML for `endpoints` and encodes it exactly as `weir serve` does
  * (buildPolicyResources), carrying `revision` (default: the compiled set's content revision).
  */
-export function compileResources(policyYaml: readonly string[], endpoints: readonly EndpointSpec[], options: { revision?: string } = {}): CompiledResources {
+export function compileResources(policyYaml: readonly string[], endpoints: readonly EndpointSpec[], options: { revision?: string; registry?: L7RuleRegistry } = {}): CompiledResources {
   const rules = policyYaml.flatMap((text, index) => {
-    const result = validatePolicyText({ file: `policies/p${index}.yaml`, text });
+    const result = validatePolicyText({ file: `policies/p${index}.yaml`, text, ...(options.registry === undefined ? {} : { registry: options.registry }) });
     if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
     return result.policies.flatMap((policy) => policy.rules);
   });

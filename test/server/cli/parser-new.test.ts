@@ -15,6 +15,8 @@ const madePaths = [
   path.join('test', 'filters', 'parsers', name),
   path.join('build', 'filters', `${name}.wasm`),
   path.join('build', 'filters', 'checked', `${name}.wasm`),
+  path.join('build', 'filters', `${name}.rules.json`),
+  path.join('build', 'filters', 'checked', `${name}.rules.json`),
   path.join('build', 'filters', `${name}.wasm.lock`), // left only if a builder was killed mid-way
   path.join('build', 'filters', 'checked', `${name}.wasm.lock`),
 ];

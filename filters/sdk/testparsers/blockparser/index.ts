@@ -4,7 +4,7 @@
 // SDK must carry over without calling the parser again. Other blocks wait for all their bytes
 // (MORE missing) and are passed. A length not larger than its header: ERROR InvalidFrameLength.
 import { ByteView, Connection, ErrorCode, Op, Parser, ParserFactory, RuleSchema, drop, error, more, nop, pass, useParser } from '../../index';
-export * from '../../abi/exports';
+export * from '../../module/exports';
 
 const MAX_DIGITS: i32 = 9;
 

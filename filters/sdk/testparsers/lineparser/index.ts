@@ -5,8 +5,8 @@
 // dropped), DENY... (denied: deny reply "DENIED\n", probe "PROBE\n"), anything else: ERROR.
 // Replies: each line is one complete reply. Partial line: MORE 1; empty input: NOP.
 import { Ascii, ByteView, Connection, EntryType, ErrorCode, Op, Parser, ParserFactory, RuleSchema, asciiBytes, drop, error, inject, more, nop, pass, useParser } from '../../index';
-import { Direction } from '../../connection';
-export * from '../../abi/exports';
+import { Direction } from '../../contract/connection';
+export * from '../../module/exports';
 
 const DENY_REPLY: ArrayBuffer = asciiBytes('DENIED\n');
 const PROBE_REQUEST: ArrayBuffer = asciiBytes('PROBE\n');

@@ -1,7 +1,7 @@
 // test.passer: forwards every byte in both directions, one PASS per call; NOP on empty input.
 // Exercises the SDK's buffer plumbing without any framing.
 import { ByteView, Connection, Op, Parser, ParserFactory, RuleSchema, nop, pass, useParser } from '../../index';
-export * from '../../abi/exports';
+export * from '../../module/exports';
 
 class Passer extends Parser {
   onData(reply: bool, endStream: bool, data: ByteView): Op {

@@ -5,8 +5,8 @@
 // passed. Counts calls with empty data per direction; the first endStream seen in a direction logs
 // a Request entry {"end": "request"|"reply", "emptyCalls": n, "dataBytes": n}.
 import { Ascii, ByteView, Connection, EntryType, Op, Parser, ParserFactory, RuleSchema, asciiBytes, drop, inject, more, nop, pass, useParser } from '../../index';
-import { Direction } from '../../connection';
-export * from '../../abi/exports';
+import { Direction } from '../../contract/connection';
+export * from '../../module/exports';
 
 const INJECTED: ArrayBuffer = asciiBytes('injected\n');
 

@@ -3,7 +3,7 @@
 // which AssemblyScript turns into the SDK's abort handler (a critical log line and a Denied
 // access-log entry) followed by a trap that fails the whole VM. Never copy this into a parser.
 import { ByteView, Connection, Op, Parser, ParserFactory, RuleSchema, nop, pass, useParser } from '../../index';
-export * from '../../abi/exports';
+export * from '../../module/exports';
 
 const MAGIC = 'WEIR-TRAP-NOW';
 

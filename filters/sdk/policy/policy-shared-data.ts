@@ -2,8 +2,8 @@
 // vm_id `weir` in one Envoy share it; docs/policy-wire.md): the key names, reading a value, and
 // writing one (the agent is the only writer). `weir/generation` is an 8-byte little-endian counter
 // the agent bumps after each complete publish, so parsers re-read only when it changed.
-import { Status, proxy_get_shared_data, proxy_set_shared_data } from './abi/imports';
-import { callbackEpoch } from './callback-scope';
+import { Status, proxy_get_shared_data, proxy_set_shared_data } from '../abi/imports';
+import { callbackEpoch } from '../abi/callback-scope';
 
 export const GENERATION_KEY = 'weir/generation';
 export const IDENTITIES_KEY = 'weir/identities';

@@ -5,7 +5,7 @@
 // (or OWED_REPLY_GRACE_MS ran out). Owns the list of closing connections and the tick that
 // drives it; deciding that a connection fails is filter-context.ts's job.
 import { Connection } from './connection';
-import { ROOT_TICK_MS, closeConnection, closeConnectionOf, nowMilliseconds, setTickPeriod } from './abi/host';
+import { ROOT_TICK_MS, closeConnection, closeConnectionOf, nowMilliseconds, setTickPeriod } from '../abi/host';
 // How long a failed connection waits for the replies owed to requests forwarded before the ERROR.
 export const OWED_REPLY_GRACE_MS: u64 = 5000;
 

@@ -3,23 +3,23 @@
 // buffer with exactly the bytes to forward (one proxy_set_buffer_bytes call, none when they are
 // the bytes Envoy handed over), and on an ERROR log
 // the reason and hand the connection to closing.ts. Always answers Continue: holding bytes is
-// done in Wasm memory, never by pausing Envoy. The raw exports are in abi/exports.ts.
+// done in Wasm memory, never by pausing Envoy. The raw exports are in module/exports.ts.
 import { Connection, Direction } from './connection';
-import { EntryType } from './access-log';
+import { EntryType } from '../access-log/access-log';
 import { ErrorCode, Parser, ParserFactory } from './parser';
 import { PluginSettings } from './settings';
 import { readPluginSettings } from './plugin-config';
 import { parserFactory } from './registry';
 import { runOpLoop } from './op-loop';
 import { refreshOpTracing } from './op-trace';
-import { ByteBuffer } from './byte-buffer';
+import { ByteBuffer } from '../bytes/byte-buffer';
 import { setRunningConnection } from './running-connection';
-import { BufferType, LogLevel } from './abi/imports';
-import { appendHostBuffer, logText, propertyString, propertyU64, replaceHostBuffer, setTickPeriod } from './abi/host';
+import { BufferType, LogLevel } from '../abi/imports';
+import { appendHostBuffer, logText, propertyString, propertyU64, replaceHostBuffer, setTickPeriod } from '../abi/host';
 import { closeDueConnections, closeIsDue, closeNow, forgetClosing, startClosing } from './closing';
-import { enterCallbackScope, leaveCallbackScope } from './callback-scope';
-import { finishAccessLogCallback, flushAccessLogOnTick } from './access-log-queue';
-import { reportPluginConfiguration } from './config-report';
+import { enterCallbackScope, leaveCallbackScope } from '../abi/callback-scope';
+import { finishAccessLogCallback, flushAccessLogOnTick } from '../access-log/access-log-queue';
+import { reportPluginConfiguration } from '../access-log/config-report';
 
 class RootContext {
   settings: PluginSettings = new PluginSettings();
@@ -44,7 +44,7 @@ export function createContext(contextId: u32, parentId: u32): void {
   const factory = parserFactory();
   if (factory === null) return;
   const settings = roots.has(parentId) ? roots.get(parentId).settings : new PluginSettings();
-  const connection = new Connection(contextId, factory.protocol, settings, factory.ruleSchema().keys.length);
+  const connection = new Connection(contextId, factory.protocol, settings, factory.ruleSchema());
   connections.set(contextId, new ConnectionContext(connection, factory.create(connection), parentId));
 }
 

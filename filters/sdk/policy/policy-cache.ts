@@ -1,8 +1,8 @@
 // Per-VM cache of what the agent published: each endpoint's policy and the identity map, decoded
 // once per publish generation and shared by every connection of the VM. Reading shared data and
 // decoding JSON allocates, so it happens only when `weir/generation` moved.
-import { LogLevel } from './abi/imports';
-import { logText } from './abi/host';
+import { LogLevel } from '../abi/imports';
+import { logText } from '../abi/host';
 import { IdentityTable, readIdentityTable } from './identity-table';
 import { EndpointPolicy, readEndpointPolicy } from './policy-table';
 import { IDENTITIES_KEY, policyKey, readSharedData, revisionKey } from './policy-shared-data';

@@ -8,11 +8,11 @@
 // by byte, so any wire content yields valid JSON). Entries are written straight into the message
 // for the agent, log lines into one buffer per VM; building an entry allocates only when a buffer
 // grows.
-import { ByteBuffer } from './byte-buffer';
-import { ByteView } from './byte-view';
-import { LogLevel, proxy_log } from './abi/imports';
+import { ByteBuffer } from '../bytes/byte-buffer';
+import { ByteView } from '../bytes/byte-view';
+import { LogLevel, proxy_log } from '../abi/imports';
 import { beginAccessLogEntry, endAccessLogEntry } from './access-log-queue';
-import { hostLogsAt, nowNanoseconds, propertyBytes } from './abi/host';
+import { hostLogsAt, nowNanoseconds, propertyBytes } from '../abi/host';
 
 export const enum EntryType {
   Request = 0,
@@ -50,6 +50,14 @@ export class LogFields {
     this.beginField(key);
     if (view.has(offset, length)) appendJsonStringBytes(this.buffer, view.pointer + <usize>offset, <usize>length);
     else this.buffer.appendAscii('""');
+    return this;
+  }
+
+  // Adds "key": "<the `length` bytes at `pointer`>"; the caller vouches for the range (a value of
+  // a RequestRecord during the callback that filled it).
+  addRecordValue(key: string, pointer: usize, length: i32): LogFields {
+    this.beginField(key);
+    appendJsonStringBytes(this.buffer, pointer, <usize>length);
     return this;
   }
 

@@ -5,7 +5,7 @@
 // has to be there); a schema may name further set
 // fields (RuleSchema.setFields). Problems are reported as `rules[i].key: reason` through the
 // JSON reader.
-import { JsonKind, JsonReader } from './json-reader';
+import { JsonKind, JsonReader } from '../bytes/json-reader';
 import { Constraint, ConstraintKind, Rule, RuleSchema, RuleSet } from './rules';
 import { Dfa } from './dfa';
 

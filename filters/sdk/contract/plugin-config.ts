@@ -4,11 +4,11 @@
 // of policy-config.ts ("policy": "agent", "endpoint", "direction", "port"). Unknown fields are
 // ignored; anything invalid is reported so that proxy_on_configure can refuse the configuration
 // (Envoy then NACKs it).
-import { JsonReader } from './json-reader';
+import { JsonReader } from '../bytes/json-reader';
 import { ParserFactory } from './parser';
-import { readRules } from './rule-config';
+import { readRules } from '../policy/rule-config';
 import { PluginSettings } from './settings';
-import { AgentPolicyFields } from './policy-config';
+import { AgentPolicyFields } from '../policy/policy-config';
 
 const MAX_BUFFER_BYTES_LIMIT: f64 = 268435456;
 

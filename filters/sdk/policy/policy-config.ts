@@ -2,7 +2,7 @@
 // instead of static `rules`: {"policy": "agent", "endpoint": "<name>", "direction": "ingress" |
 // "egress", "port": <endpoint port> | "destination"} (docs/policy-wire.md). Reads and checks them; plugin-config.ts
 // hands these keys over and stores the resulting binding in PluginSettings.
-import { JsonKind, JsonReader } from './json-reader';
+import { JsonKind, JsonReader } from '../bytes/json-reader';
 
 // `"port": "destination"`: the port the connection was addressed to (catch-all filter chains of a
 // sidecar's virtual listeners, where one filter guards every port no rule names).

@@ -3,11 +3,11 @@
 // recover (a trap follows and Envoy fails the VM; FAIL_RELOAD starts a new one for new
 // connections), so it only makes the failure diagnosable: a critical log line with the message
 // and source position, and a Denied access-log entry for the connection being served.
-import { LogLevel } from './imports';
-import { logText } from './host';
-import { EntryType } from '../access-log';
-import { runningConnection } from '../running-connection';
-import { flushAccessLogNow } from '../access-log-queue';
+import { LogLevel } from '../abi/imports';
+import { logText } from '../abi/host';
+import { EntryType } from '../access-log/access-log';
+import { runningConnection } from '../contract/running-connection';
+import { flushAccessLogNow } from '../access-log/access-log-queue';
 
 let aborting = false;
 

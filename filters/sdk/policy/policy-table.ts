@@ -4,7 +4,7 @@
 // Owns reading and validating that JSON into tables; what the tables mean for a connection is in
 // policy-decision.ts (after server/policy/decide.ts). L7 rules are read with the reading parser's
 // RuleSchema when their l7proto is that parser's, else only checked for shape and kept aside.
-import { JsonKind, JsonReader } from './json-reader';
+import { JsonKind, JsonReader } from '../bytes/json-reader';
 import { readRules } from './rule-config';
 import { RuleSchema, RuleSet } from './rules';
 

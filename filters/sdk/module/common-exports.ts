@@ -2,7 +2,7 @@
 // version marker, the allocator the host writes into, VM start and context done. exports.ts (the
 // parsers' network filter) and filters/http/exports.ts (the HTTP filter) re-export them beside
 // their own callbacks.
-import { allocateForHost } from './host';
+import { allocateForHost } from '../abi/host';
 import './abort'; // registers the global abort handler the build names with --use abort=weirAbort
 
 export function proxy_abi_version_0_2_1(): void {}

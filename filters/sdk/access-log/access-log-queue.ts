@@ -16,10 +16,10 @@
 // collection starts (the clock read is the entry's, abi/host.ts); resolving the queue, enqueuing
 // and counting drops happen on the tick. Host calls are dear in Envoy (about 2 us each when a callback
 // runs on a cold CPU).
-import { ByteBuffer } from './byte-buffer';
+import { ByteBuffer } from '../bytes/byte-buffer';
 import { ACCESS_LOG_DROPPED_KEY, ACCESS_LOG_QUEUE, ACCESS_LOG_VM_ID, ENTRY_SEPARATOR } from './access-log-wire';
-import { Status, proxy_enqueue_shared_queue, proxy_get_shared_data, proxy_resolve_shared_queue, proxy_set_shared_data } from './abi/imports';
-import { ROOT_TICK_MS, clockReadThisCallback, nowMilliseconds, setTickPeriod } from './abi/host';
+import { Status, proxy_enqueue_shared_queue, proxy_get_shared_data, proxy_resolve_shared_queue, proxy_set_shared_data } from '../abi/imports';
+import { ROOT_TICK_MS, clockReadThisCallback, nowMilliseconds, setTickPeriod } from '../abi/host';
 
 
 // A callback's entries are sent early once they reach this size, to keep queue messages small.

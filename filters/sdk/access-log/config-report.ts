@@ -7,7 +7,7 @@
 // `weir...`) nothing is sent: weir serve gets Envoy's NACKs itself.
 import { appendJsonString } from './access-log';
 import { beginAccessLogEntry, endAccessLogEntry, flushAccessLogNow } from './access-log-queue';
-import { nowNanoseconds, propertyBytes, propertyString } from './abi/host';
+import { nowNanoseconds, propertyBytes, propertyString } from '../abi/host';
 
 export function reportPluginConfiguration(accepted: bool, reason: string): void {
   const vmId = propertyBytes('plugin_vm_id');

@@ -3,7 +3,7 @@
 // reading and validating it, and longest-prefix lookup of an address. An address no entry covers
 // is `world` (2). Reading allocates (configuration time); lookup allocates nothing but parses the
 // address text it is given. Knows nothing about where the JSON comes from (policy-shared-data.ts).
-import { JsonReader } from './json-reader';
+import { JsonReader } from '../bytes/json-reader';
 
 export const WORLD_IDENTITY: u32 = 2;
 

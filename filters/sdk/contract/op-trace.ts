@@ -2,11 +2,11 @@
 // `weir parser test` and for debugging in Envoy (`--component-log-level wasm:trace`). Whether to
 // trace is read from the host's log level when the plugin is configured, so the hot path pays
 // one flag test per op when tracing is off.
-import { ByteBuffer } from './byte-buffer';
+import { ByteBuffer } from '../bytes/byte-buffer';
 import { Direction } from './connection';
 import { OpKind } from './parser';
-import { LogLevel, proxy_log } from './abi/imports';
-import { hostLogLevel } from './abi/host';
+import { LogLevel, proxy_log } from '../abi/imports';
+import { hostLogLevel } from '../abi/host';
 
 export const OP_TRACE_PREFIX = 'weir-op ';
 

@@ -14,7 +14,7 @@ import { readGeneration } from './policy-shared-data';
 import { DirectionPolicy, Enforcement, EndpointPolicy, PolicyRule } from './policy-table';
 import { hostOf } from './identity-table';
 import { RequestRecord, RuleSchema, RuleSet } from './rules';
-import { propertyString, propertyU64 } from './abi/host';
+import { propertyString, propertyU64 } from '../abi/host';
 
 const NO_IDENTITY_MAP_YET = ' (the Weir agent has published no identity map yet, so every remote counts as world)';
 

@@ -1,7 +1,7 @@
 // The settings one plugin configuration (one Envoy root context) gives every connection it
 // opens: buffer cap and rules, or the agent policy binding. Read from JSON in plugin-config.ts.
-import { RuleSet } from './rules';
-import { AgentPolicyBinding } from './policy-config';
+import { RuleSet } from '../policy/rules';
+import { AgentPolicyBinding } from '../policy/policy-config';
 
 export const DEFAULT_MAX_BUFFER_BYTES: u32 = 1048576;
 

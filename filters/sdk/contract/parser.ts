@@ -3,9 +3,9 @@
 // INJECT n, ERROR code, NOP). Ops are packed into a u64 so returning one allocates nothing.
 // The op loop that applies them is in op-loop.ts; what a parser may ask of its connection is in
 // connection.ts.
-import { ByteView } from './byte-view';
+import { ByteView } from '../bytes/byte-view';
 import { Connection } from './connection';
-import { RuleSchema } from './rules';
+import { RuleSchema } from '../policy/rules';
 
 export type Op = u64;
 

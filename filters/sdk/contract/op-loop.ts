@@ -5,7 +5,7 @@
 // stream.output; talking to Envoy is left to filter-context.ts.
 import { Connection, Direction, DirectionStream } from './connection';
 import { ErrorCode, OpKind, Parser, opCount, opKind } from './parser';
-import { SlotKind } from './reply-queue';
+import { SlotKind } from '../replies/reply-queue';
 import { isTracingOps, traceOp } from './op-trace';
 
 // A parser that injects this many times in a row without consuming input is looping.

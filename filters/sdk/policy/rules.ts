@@ -5,7 +5,7 @@
 // may carry several values (memcached's multi-key get): a constraint then holds only when it
 // holds for every value. Parsing rules from JSON is in rule-config.ts; the DFA runner is in
 // dfa.ts. Matching allocates nothing.
-import { ByteView } from './byte-view';
+import { ByteView } from '../bytes/byte-view';
 import { Dfa } from './dfa';
 
 export const enum ConstraintKind {

@@ -3,9 +3,9 @@
 // (addresses, proto, connection id, direction, endpoint), attributes each entry to what decided
 // it (with the agent's policy: both identities, the revision and, on a Request, the rule that
 // allowed it; with static rules: the rule), and gives a Denied entry the policy's reason.
-import { ByteBuffer } from './byte-buffer';
-import { EntryAttribution, EntryType, LogFields, appendConnectionMembers, appendEntryAddresses, writeAccessLog } from './access-log';
-import { ConnectionPolicy } from './policy-decision';
+import { ByteBuffer } from '../bytes/byte-buffer';
+import { EntryAttribution, EntryType, LogFields, appendConnectionMembers, appendEntryAddresses, writeAccessLog } from '../access-log/access-log';
+import { ConnectionPolicy } from '../policy/policy-decision';
 import { PluginSettings } from './settings';
 
 export class ConnectionEntries {

@@ -3,16 +3,17 @@
 // endOfReply), injection, and access logging (with the attribution of each entry: direction,
 // endpoint, identities, revision and the rule that allowed the request). Also holds the per-direction stream state the op
 // loop (op-loop.ts) works on. Created when Envoy opens the connection, released on delete.
-import { ByteBuffer } from './byte-buffer';
-import { ByteView } from './byte-view';
-import { EntryType, LogFields } from './access-log';
+import { ByteBuffer } from '../bytes/byte-buffer';
+import { ByteView } from '../bytes/byte-view';
+import { EntryType, LogFields } from '../access-log/access-log';
 import { ConnectionEntries } from './connection-entries';
-import { ReplyQueue, SlotKind } from './reply-queue';
-import { RequestRecord } from './rules';
+import { ReplyQueue, SlotKind } from '../replies/reply-queue';
+import { RequestRecord, RuleSchema } from '../policy/rules';
+import { RuleKeys } from '../policy/rule-keys';
+import { Op, ErrorCode, drop, error, pass } from './parser';
 import { PluginSettings } from './settings';
-import { propertyString, propertyU64 } from './abi/host';
-import { ConnectionPolicy } from './policy-decision';
-import { parserFactory } from './registry';
+import { propertyString, propertyU64 } from '../abi/host';
+import { ConnectionPolicy } from '../policy/policy-decision';
 
 export const enum Direction {
   Request = 0, // client -> server (Envoy: downstream data)
@@ -58,13 +59,16 @@ export class Connection {
   // Optional detail the parser gives for its next ERROR op; logged as the reason.
   errorDetail: string = '';
 
+  // In-order replies: the request that stands in for a denied one when no reply is outstanding.
+  private probe: ArrayBuffer | null = null;
+
   constructor(
     readonly contextId: u32,
     readonly protocol: string,
     readonly settings: PluginSettings,
-    ruleKeyCount: i32,
+    private schema: RuleSchema,
   ) {
-    this.record = new RequestRecord(ruleKeyCount);
+    this.record = new RequestRecord(schema.keys.length);
     this.entries = new ConnectionEntries(protocol, settings);
   }
 
@@ -101,6 +105,66 @@ export class Connection {
     if (rules === null) return whenNoRules;
     this.staticRule = rules.matchingRule(this.record);
     return this.staticRule >= 0;
+  }
+
+  // Decides the request decoded into `record` and writes its Request or Denied entry: what the
+  // parser put in `fields`, then the record's values under their declared log names (RuleKeys).
+  // Without configured rules the request is allowed.
+  decide(): bool {
+    return this.decideAndLog(this.allows(true), '');
+  }
+
+  // decide(), except that without configured rules the request is denied with `reason` (a
+  // parser's documented default, such as r2d2's C-3PO rule).
+  decideDefaultDeny(reason: string): bool {
+    return this.decideAndLog(this.allows(false), reason);
+  }
+
+  private decideAndLog(allowed: bool, noRulesReason: string): bool {
+    this.logRecord();
+    if (allowed) this.log(EntryType.Request, '');
+    else this.log(EntryType.Denied, this.settings.rules === null && this.settings.agentPolicy === null ? noRulesReason : 'no rule allows this request');
+    return allowed;
+  }
+
+  // Adds the record's values to `fields` under their declared log names, after what the parser
+  // added (the first value of a key that has several).
+  private logRecord(): void {
+    const schema = this.schema;
+    if (!(schema instanceof RuleKeys)) return;
+    const declared = (<RuleKeys>schema).declared;
+    const record = this.record;
+    for (let key = 0; key < declared.length; key++) {
+      if (record.has(key)) this.fields.addRecordValue(declared[key].logField, record.pointerOf(key), record.lengthOf(key));
+    }
+  }
+
+  // Forwards the request (PASS `length`) and expects one reply to it, in order.
+  forward(length: u32): Op {
+    this.replies.expectServerReply();
+    return pass(length);
+  }
+
+  // Replies come in request order; `probe` is the harmless request that replaces a denied one when
+  // no reply is outstanding (its answer is rewritten into the deny reply). Set once, by the parser.
+  answersInOrder(probe: ArrayBuffer): void {
+    this.probe = probe;
+  }
+
+  // Drops the denied request (DROP `length`); `reply` reaches the client at its place among the
+  // replies. ERROR TooManyPendingReplies when too many replies are owed.
+  refuse(length: u32, reply: ArrayBuffer): Op {
+    const probe = this.probe;
+    if (probe === null || !this.deny(reply, probe)) return error(ErrorCode.TooManyPendingReplies);
+    return drop(length);
+  }
+
+  // Reply direction: the frame about to be PASSed completes the oldest reply. Writes its Response
+  // entry with what the parser put in `fields`, unless it answers one of the SDK's probes (the
+  // denied request's entry stands for it).
+  completeReply(): void {
+    this.logResponse();
+    this.endOfReply();
   }
 
   // Request direction: the request about to be PASSed will get one reply from the server.
@@ -171,9 +235,8 @@ export class Connection {
   private agentPolicy(): ConnectionPolicy {
     let policy = this.policy;
     if (policy === null) {
-      const factory = parserFactory();
       const binding = this.settings.agentPolicy;
-      policy = new ConnectionPolicy(binding!, factory!.ruleSchema(), this.protocol);
+      policy = new ConnectionPolicy(binding!, this.schema, this.protocol);
       this.policy = policy;
     }
     return policy;

@@ -1,0 +1,96 @@
+// Runs the decision table (cases.ts) twice per case: through the server's reference decision
+// (decide() with the compiled policy, the peer's identity and the decoded record) and through the
+// protocol's Wasm filter on the test host (the Weir agent in the same host process publishes the
+// same compiled policy; the connection comes from the peer's address; the verdict is the type of
+// the access-log entry the filter wrote for the request). Both must give the table's verdict; for a
+// parser that declares its rule keys, so must the server's rules compiled from the build's manifest.
+import { beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { decide } from '../../../server/policy/decide.ts';
+import { createL7RuleRegistry, defaultL7RuleRegistry, type L7RuleRegistry } from '../../../server/policy/l7-rule-keys.ts';
+import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
+import { NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
+import { declaredRules, readRuleKeysDeclaration } from '../../../server/policy/l7/declared-rules.ts';
+import { R2D2_RULE_KEYS } from '../../../server/policy/l7/r2d2-rules.ts';
+import { HostProcess, silentUpstream, type FakeUpstream } from '../../../server/wasm-host/index.ts';
+import { ENDPOINTS, asAny, compileResources, discoveryResponse, type CompiledResources } from '../agent/policy-resources.ts';
+import { repoRoot } from '../envoy-harness.ts';
+import { accessLog, ensureFiltersBuilt, loadWeirFilter, startWeirAgent } from '../host-helpers.ts';
+import { fakeCassandra } from '../parsers/cassandra/cql-wire.ts';
+import { fakeBroker } from '../parsers/kafka/kafka-wire.ts';
+import { fakeMemcached } from '../parsers/memcache/fake-memcached.ts';
+import { DECISION_TABLES, tablePolicy, type Peer, type Protocol, type ProtocolTable } from './cases.ts';
+
+const PEER_ADDRESS: Record<Peer, string> = { web: '127.0.0.2', admin: '127.0.0.3', stranger: '127.0.0.99' };
+
+const UPSTREAM: Record<Protocol, () => FakeUpstream> = {
+  r2d2: silentUpstream,
+  memcache: () => fakeMemcached(),
+  cassandra: () => fakeCassandra(),
+  kafka: () => fakeBroker([{ name: 'empire-announce', id: Buffer.alloc(16, 1) }, { name: 'deathstar-plans', id: Buffer.alloc(16, 2) }]),
+};
+
+beforeAll(() => ensureFiltersBuilt('agent', ...DECISION_TABLES.map((table) => table.protocol)), 600_000);
+
+/** A host process whose Weir agent received `compiled` as an ADS server sends it (policies, then the identity map). */
+function processWithPublishedPolicy(compiled: CompiledResources): HostProcess {
+  const process = new HostProcess();
+  const agent = startWeirAgent(process);
+  const ads = agent.grpc.exchanges.filter((exchange) => exchange.kind === 'stream' && exchange.method === 'StreamAggregatedResources').at(-1);
+  if (ads === undefined) throw new Error('the agent opened no ADS stream');
+  const server = agent.grpc.serverSide(ads.token);
+  server.sendMessage(discoveryResponse({ versionInfo: 'v1', typeUrl: NETWORK_POLICY_TYPE_URL, nonce: 'n1', resources: compiled.policies.map(asAny) }));
+  agent.settle();
+  server.sendMessage(discoveryResponse({ versionInfo: 'i1', typeUrl: IDENTITY_MAP_TYPE_URL, nonce: 'n2', resources: [asAny(compiled.identityMap)] }));
+  agent.settle();
+  return process;
+}
+
+/** The built-in registry with `protocol`'s rules compiled from the manifest its build wrote, when it declares its keys (RuleKeys). */
+function registryFromManifest(protocol: Protocol): L7RuleRegistry | undefined {
+  const file = path.join(repoRoot, 'build', 'filters', `${protocol}.rules.json`);
+  if (!fs.existsSync(file)) return undefined;
+  const declared = declaredRules(readRuleKeysDeclaration(JSON.parse(fs.readFileSync(file, 'utf8')), file));
+  return createL7RuleRegistry([...defaultL7RuleRegistry().values()].map((rules) => (rules.l7proto === protocol ? declared : rules)));
+}
+
+describe('rule keys declared once', () => {
+  it("r2d2's module declares exactly the keys the server has built in", () => {
+    const file = path.join(repoRoot, 'build', 'filters', 'r2d2.rules.json');
+    expect(readRuleKeysDeclaration(JSON.parse(fs.readFileSync(file, 'utf8')), file)).toEqual(R2D2_RULE_KEYS);
+  });
+});
+
+describe.each(DECISION_TABLES.map((table) => [table.protocol, table] as const))('%s: one decision semantics', (_protocol, table: ProtocolTable) => {
+  let compiled: CompiledResources;
+  let process: HostProcess;
+
+  beforeAll(() => {
+    compiled = compileResources([tablePolicy(table)], ENDPOINTS);
+    process = processWithPublishedPolicy(compiled);
+  });
+
+  const identityOf = (peer: Peer): number => (peer === 'stranger' ? 2 /* world */ : compiled.identityOf(peer));
+
+  it.each(table.cases.map((c) => [c.name, c] as const))('%s', (_name, decisionCase) => {
+    const endpoint = compiled.policySet.endpoints.find((candidate) => candidate.endpoint === 'db');
+    if (endpoint === undefined) throw new Error('no compiled policy for db');
+    const query = { direction: 'ingress', port: table.port, remoteIdentity: identityOf(decisionCase.peer), l7Request: decisionCase.record } as const;
+    const reference = decide(endpoint, query);
+    // With the rules the server learns from the module's manifest (as for a parser from `weir parser new`).
+    const manifestRegistry = registryFromManifest(table.protocol);
+    const fromManifest = manifestRegistry === undefined ? undefined : compileResources([tablePolicy(table)], ENDPOINTS, { registry: manifestRegistry }).policySet.endpoints.find((candidate) => candidate.endpoint === 'db');
+    const manifestVerdict = fromManifest === undefined || manifestRegistry === undefined ? reference.verdict : decide(fromManifest, query, manifestRegistry).verdict;
+
+    const filter = loadWeirFilter(table.protocol, table.protocol, { parser: table.protocol, policy: 'agent', endpoint: 'db', direction: 'ingress', port: table.port }, UPSTREAM[table.protocol], process);
+    const connection = filter.openConnection({ source: { address: PEER_ADDRESS[decisionCase.peer], port: 40000 }, destination: { address: '127.0.0.10', port: table.port } });
+    if (decisionCase.before !== undefined) connection.fromClient(decisionCase.before);
+    const logged = accessLog(connection).length;
+    connection.fromClient(decisionCase.wire);
+    const entry = accessLog(connection).slice(logged).find((candidate) => candidate.type === 'Request' || candidate.type === 'Denied');
+    const filterVerdict = entry === undefined ? `no Request or Denied entry (connection ${connection.isOpen ? 'open' : 'closed'})` : entry.type === 'Request' ? 'allow' : 'deny';
+
+    expect({ reference: reference.verdict, manifest: manifestVerdict, filter: filterVerdict }).toEqual({ reference: decisionCase.expected, manifest: decisionCase.expected, filter: decisionCase.expected });
+  });
+});
