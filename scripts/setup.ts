@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
-import { installCassandra, installCqlsh, installDebianPackages, installMemcached } from '../demo/servers/index.ts';
+import { installCassandra, installCqlsh, installDebianPackages, installKubeBinaries, installMemcached } from '../demo/servers/index.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
 const venv = path.join(projectRoot, '.venv');
@@ -82,6 +82,8 @@ const STEPS = {
   cqlsh: (): void => void installCqlsh({ say }),
   filters: buildFilters,
   probe: proveWasm,
+  etcd: (): void => installKubeBinaries({ binaries: ['etcd'], say }),
+  kubernetes: (): void => installKubeBinaries({ binaries: ['kube-apiserver', 'kubectl'], say }),
 } satisfies Record<string, () => void | Promise<void>>;
 
 type StepName = keyof typeof STEPS;
@@ -91,7 +93,8 @@ type StepName = keyof typeof STEPS;
  * installs only its own servers.
  */
 const PROFILES: Record<string, readonly StepName[]> = {
-  test: ['envoy', 'netcat', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe'],
+  test: ['envoy', 'netcat', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe', 'etcd', 'kubernetes'],
+  kube: ['envoy', 'memcached', 'filters', 'probe', 'etcd', 'kubernetes'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
   'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],
   'demo:empire': ['envoy', 'cassandra', 'cqlsh', 'filters', 'probe'],

@@ -13,11 +13,13 @@ export interface InstallCommand {
   /** What the user can do when the command fails, appended to the error. */
   remedy: string;
   cwd?: string;
+  /** The command's environment; default this process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Runs a command with its output on this terminal; throws if it does not exit with status 0. */
-export function runInstallCommand({ command, args, remedy, cwd }: InstallCommand): void {
-  const result = spawnSync(command, args, { cwd, stdio: ['ignore', 'inherit', 'inherit'] });
+export function runInstallCommand({ command, args, remedy, cwd, env }: InstallCommand): void {
+  const result = spawnSync(command, args, { cwd, env, stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.error !== undefined) {
     throw new Error(`[weir setup] could not run ${command}: ${result.error.message}. ${remedy}`);
   }
