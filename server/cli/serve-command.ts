@@ -14,13 +14,13 @@ import { createServeObservability, type ServeObservability } from '../metrics/se
 import { UpstreamProbe } from '../metrics/upstream-probe.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
-import { DirectoryStore } from '../store/directory-store.ts';
 import { SidecarAwareStore } from '../store/sidecar-aware-store.ts';
 import type { PolicyStore, PolicyStoreState, StoreEvent } from '../store/policy-store.ts';
 import { startControlServer, type ControlServer } from '../xds/control-server.ts';
 import { buildRedirectSnapshot } from '../xds/redirect-snapshot.ts';
 import type { Snapshot } from '../xds/snapshot.ts';
 import { buildPolicyResources } from './policy-resources.ts';
+import { openPolicySource } from './policy-source.ts';
 
 export interface ServeOptions {
   /** Default weir.yaml. */
@@ -49,7 +49,8 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   let config = loadWeirConfig(configFile);
   const apiToken = config.api.tcp ? readApiToken(config.api.tcp.tokenFile) : undefined;
   const sidecars = new SidecarEndpointRegistry({ logger });
-  const store = new SidecarAwareStore({ store: await loadStore(config), sidecars, logger });
+  const source = await openPolicySource(config, logger);
+  const store = new SidecarAwareStore({ store: source.store, sidecars, logger });
   const history = new RevisionHistory();
   let loggedWiring = '';
   // Logged when the list changes, not on every snapshot.
@@ -98,6 +99,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
         : {}),
     });
     stops.push(() => controlServer.stop());
+    stops.push(source.attach({ status: controlServer.status, history }));
     store.watch((event) => onStoreEvent(event, { logger, publish: () => controlServer.setSnapshot(snapshotNow()) }));
     const api = await startApiServer({
       socket: config.api.socket,
@@ -108,7 +110,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     });
     stops.push(() => api.stop());
     logger.info(
-      { config: configFile, redirects: config.redirects.map((redirect) => redirect.name), xdsPort: controlServer.port, apiSocket: api.socket, apiTcpPort: api.tcpPort, policyRevision: store.current().revision },
+      { config: configFile, redirects: config.redirects.map((redirect) => redirect.name), xdsPort: controlServer.port, apiSocket: api.socket, apiTcpPort: api.tcpPort, policySource: source.description, policyRevision: store.current().revision },
       'weir serve ready',
     );
     return {
@@ -150,17 +152,6 @@ export function buildServeSnapshot(config: WeirConfig, state: PolicyStoreState):
     endpointDelivery: config.xds.endpointDelivery,
     extraResources: buildPolicyResources(state),
   });
-}
-
-async function loadStore(config: WeirConfig): Promise<DirectoryStore> {
-  const store = new DirectoryStore({ directory: config.policies.dir, enforcementMode: config.policies.enforcementMode });
-  const loaded = await store.load();
-  if (!loaded.ok) {
-    await store.close();
-    const problems = loaded.problems.map(formatProblem).join('\n');
-    throw new Error(`the policies in ${config.policies.dir} do not compile; fix or remove these files and start again:\n${problems}`);
-  }
-  return store;
 }
 
 function onStoreEvent(event: StoreEvent, handlers: { logger: Logger; publish: () => void }): void {

@@ -4,6 +4,7 @@
 // problem is reported at once with the file and the field path, e.g.
 // `weir.yaml: redirects[0].upstream.port: must be 1-65535`. Builds no xDS resources.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 
@@ -35,7 +36,16 @@ export interface PoliciesConfig {
   /** Absolute directory of the policy store (CiliumNetworkPolicy and Endpoint YAML/JSON files). */
   dir: string;
   enforcementMode: EnforcementModeConfig;
+  /** Where policies and endpoints come from: the directory (default), etcd or Kubernetes. */
+  source: PolicySourceConfig;
 }
+
+export type PolicySourceConfig =
+  | { kind: 'directory' }
+  /** Several replicas share files, endpoints and identities through etcd (docs/cluster.md). */
+  | { kind: 'etcd'; endpoints: string[]; prefix: string }
+  /** CiliumNetworkPolicy objects and Pods from the Kubernetes API; kubeconfig unset: in-cluster, else $KUBECONFIG. */
+  | { kind: 'kubernetes'; kubeconfig: string | undefined };
 
 export interface ApiTcpConfig extends SocketAddressConfig {
   /** Absolute path of a file holding the bearer token every TCP request must present. */
@@ -81,6 +91,8 @@ export interface WeirConfig {
   status: StatusConfig;
   policies: PoliciesConfig;
   api: ApiConfig;
+  /** This replica's node name (status per node, the pods it serves); default $WEIR_NODE_NAME, else the host name. */
+  node: string;
 }
 
 export const WEIR_CONFIG_DEFAULTS = {
@@ -151,8 +163,38 @@ export function parseWeirConfig(text: string, origin: ConfigOrigin): WeirConfig 
 /** Modules in a filters directory that are not parsers. */
 const NON_PARSER_MODULES = new Set(['agent', 'probe']);
 
+function readPolicySource(policies: FieldReader, resolve: (file: string) => string): PolicySourceConfig {
+  const kind = policies.oneOf('source', ['directory', 'etcd', 'kubernetes'] as const, 'directory');
+  for (const other of ['etcd', 'kubernetes'] as const) {
+    if (other !== kind && policies.has(other)) policies.problem(other, `applies only with source: ${other}`);
+  }
+  if (kind === 'etcd') {
+    const etcd = policies.child('etcd');
+    etcd.expectKeys(['endpoints', 'prefix']);
+    const endpoints = etcd.stringList('endpoints');
+    endpoints.forEach((url, index) => {
+      if (!/^https?:\/\/[^/]+$/.test(url)) etcd.problem(`endpoints[${index}]`, `"${url}" is not an etcd client URL such as http://127.0.0.1:2379`);
+    });
+    if (endpoints.length === 0) etcd.problem('endpoints', 'needs at least one etcd client URL');
+    const prefix = etcd.string('prefix', '/weir/');
+    if (!prefix.endsWith('/')) etcd.problem('prefix', 'must end with "/"');
+    return { kind, endpoints, prefix };
+  }
+  if (kind === 'kubernetes') {
+    const kubernetes = policies.child('kubernetes', {});
+    kubernetes.expectKeys(['kubeconfig']);
+    return { kind, kubeconfig: kubernetes.has('kubeconfig') ? resolve(kubernetes.string('kubeconfig')) : undefined };
+  }
+  return { kind };
+}
+
+function defaultNodeName(): string {
+  const fromEnvironment = process.env['WEIR_NODE_NAME'];
+  return fromEnvironment !== undefined && fromEnvironment !== '' ? fromEnvironment : os.hostname();
+}
+
 function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
-  root.expectKeys(['xds', 'redirects', 'filters', 'policies', 'api', 'status']);
+  root.expectKeys(['xds', 'redirects', 'filters', 'policies', 'api', 'status', 'node']);
   const xds = root.child('xds', {});
   xds.expectKeys(['address', 'port', 'batchWindowMs', 'filterDelivery', 'endpointDelivery', 'tls']);
   const tlsReader = xds.has('tls') ? xds.child('tls', {}) : undefined;
@@ -162,7 +204,7 @@ function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
   const statusReader = root.child('status', {});
   statusReader.expectKeys(['address', 'port']);
   const policiesReader = root.child('policies', {});
-  policiesReader.expectKeys(['dir', 'enforcementMode']);
+  policiesReader.expectKeys(['dir', 'enforcementMode', 'source', 'etcd', 'kubernetes']);
   const apiReader = root.child('api', {});
   apiReader.expectKeys(['socket', 'tcp']);
   const tcpReader = apiReader.has('tcp') ? apiReader.child('tcp', {}) : undefined;
@@ -194,6 +236,7 @@ function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
     policies: {
       dir: resolve(policiesReader.string('dir', WEIR_CONFIG_DEFAULTS.policiesDir)),
       enforcementMode: policiesReader.oneOf('enforcementMode', ['default', 'always', 'never'] as const, WEIR_CONFIG_DEFAULTS.enforcementMode),
+      source: readPolicySource(policiesReader, resolve),
     },
     api: {
       socket: resolve(apiReader.string('socket', WEIR_CONFIG_DEFAULTS.apiSocket)),
@@ -205,6 +248,7 @@ function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
           }
         : undefined,
     },
+    node: root.has('node') ? root.matching('node', /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'a node name (lower-case letters, digits, "." and "-")') : defaultNodeName(),
   };
 }
 
@@ -294,6 +338,15 @@ class FieldReader {
       if (!isRecord(item)) this.problems.push(`${itemPath}: must be a mapping`);
       return new FieldReader(isRecord(item) ? item : {}, itemPath, this.problems);
     });
+  }
+
+  stringList(field: string): string[] {
+    const raw = this.#record()[field] ?? [];
+    if (!Array.isArray(raw) || raw.some((item) => typeof item !== 'string' || item === '')) {
+      this.problem(field, 'must be a list of non-empty strings');
+      return [];
+    }
+    return raw as string[];
   }
 
   string(field: string, fallback?: string): string {

@@ -1,0 +1,68 @@
+// Opens the policy store `weir serve` runs on, as the config's policies.source says: the watched
+// directory, etcd (several replicas share it) or Kubernetes (CiliumNetworkPolicy objects and Pods).
+// After the xDS server is up, attach() starts what a shared store adds: writing per-node status into
+// the policy objects (Kubernetes), registering this replica with a lease (etcd).
+import type { Logger } from 'pino';
+import type { RevisionHistory } from '../api/revision-history.ts';
+import { runsPolicyAgent } from '../api/revision-history.ts';
+import type { WeirConfig } from '../config/weir-config.ts';
+import { KubeClient } from '../kubernetes/kube-client.ts';
+import { openKubernetesStore } from '../kubernetes/kubernetes-store.ts';
+import { PolicyStatusWriter } from '../kubernetes/policy-status-writer.ts';
+import { formatProblem } from '../policy/policy-problems.ts';
+import { DirectoryStore } from '../store/directory-store.ts';
+import { openEtcdStore } from '../store/etcd-store.ts';
+import type { PolicyStore } from '../store/policy-store.ts';
+import type { ProxyStatusRegistry } from '../xds/proxy-status.ts';
+
+export interface ServingContext {
+  readonly status: ProxyStatusRegistry;
+  readonly history: RevisionHistory;
+}
+
+export interface PolicySource {
+  readonly store: PolicyStore;
+  /** What the source shows in `weir status` and logs: `directory /x`, `etcd http://...`, `Kubernetes https://...`. */
+  readonly description: string;
+  /** Starts the source's side jobs once proxies can connect; returns their stop. */
+  attach(context: ServingContext): () => Promise<void>;
+}
+
+export async function openPolicySource(config: WeirConfig, logger: Logger): Promise<PolicySource> {
+  const source = config.policies.source;
+  const enforcementMode = config.policies.enforcementMode;
+  if (source.kind === 'etcd') {
+    const etcd = openEtcdStore({ endpoints: source.endpoints, prefix: source.prefix, enforcementMode, logger });
+    await etcd.store.load();
+    return { store: etcd.store, description: `etcd ${source.endpoints.join(',')} (prefix ${source.prefix})`, attach: () => async () => undefined };
+  }
+  if (source.kind === 'kubernetes') {
+    const client = new KubeClient(source.kubeconfig === undefined ? {} : { kubeconfig: source.kubeconfig });
+    const kubernetes = openKubernetesStore({ client, enforcementMode, logger });
+    await kubernetes.store.load();
+    return {
+      store: kubernetes.store,
+      description: `Kubernetes ${client.server} (node ${config.node})`,
+      attach: (context) => {
+        const writer = new PolicyStatusWriter({
+          client,
+          store: kubernetes.store,
+          policyObjects: kubernetes.policyObjects,
+          node: config.node,
+          enforcedRevisions: () => context.status.list().filter((proxy) => proxy.connected && runsPolicyAgent(proxy)).map((proxy) => context.history.enforcedBy(proxy)?.revision),
+          onProxyChange: (listener) => context.status.subscribe(listener),
+          logger,
+        });
+        return () => writer.stop();
+      },
+    };
+  }
+  const store = new DirectoryStore({ directory: config.policies.dir, enforcementMode });
+  const loaded = await store.load();
+  if (!loaded.ok) {
+    await store.close();
+    const problems = loaded.problems.map(formatProblem).join('\n');
+    throw new Error(`the policies in ${config.policies.dir} do not compile; fix or remove these files and start again:\n${problems}`);
+  }
+  return { store, description: `directory ${config.policies.dir}`, attach: () => async () => undefined };
+}
