@@ -10,5 +10,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
+    // One etcd + kube-apiserver per run, started only if a test asks (test/support/kube-cluster.ts).
+    globalSetup: ['test/support/kube-cluster-broker.ts'],
   },
 });

@@ -12,6 +12,7 @@ import type { ApiErrorBody, DeleteResultBody, ImportResultBody, TraceResultBody,
 import { endpointsView, identitiesView, policiesView, proxiesView, type RedirectLike } from './api-views.ts';
 import type { RevisionHistory } from './revision-history.ts';
 import { waitForRevision } from './revision-wait.ts';
+import { fleetProxies, fleetWait, type Fleet } from './fleet.ts';
 
 export interface ApiContext {
   store: PolicyStore;
@@ -22,6 +23,8 @@ export interface ApiContext {
   wiring?: (state: PolicyStoreState) => readonly string[];
   /** The server's redirects, for the endpoint view. */
   redirects?: () => readonly RedirectLike[];
+  /** The replicas sharing this server's store, for `?scope=fleet` (fleet.ts); absent: this server alone. */
+  fleet?: Fleet;
 }
 
 export interface ApiRequest {
@@ -63,6 +66,7 @@ export async function routeRequest(request: ApiRequest, context: ApiContext): Pr
     case 'GET /v1/identities':
       return ok(identitiesView(context.store.current()));
     case 'GET /v1/proxies':
+      if (request.query.get('scope') === 'fleet' && context.fleet !== undefined) return asResponse(await fleetProxies(context.fleet));
       return ok(proxiesView(context.status.list(), context.history));
   }
   const named = POLICY_NAME_ROUTE.exec(request.path);
@@ -156,6 +160,9 @@ async function waitRoute(request: ApiRequest, context: ApiContext): Promise<ApiR
   }
   const nodeIds = request.query.getAll('node');
   const policyOnly = request.query.get('policyOnly') === 'true';
+  if (request.query.get('scope') === 'fleet' && context.fleet !== undefined) {
+    return asResponse(await fleetWait(context.fleet, { revision, timeoutMs: timeoutSeconds * 1000, nodeIds, policyOnly, signal: request.signal }));
+  }
   const outcome = await waitForRevision({ revision, timeoutMs: timeoutSeconds * 1000, nodeIds, policyOnly, status: context.status, history: context.history, signal: request.signal });
   switch (outcome.kind) {
     case 'enforced':
@@ -188,6 +195,10 @@ function traceRoute(request: ApiRequest, context: ApiContext): ApiResponse {
   const outcome = tracePolicy(state.policySet, state.endpoints, { source, destination, port: Number(portText), direction, protocol, ...(l7 === null ? {} : { l7 }) });
   if (!outcome.ok) return failure(400, outcome.problem);
   return ok({ revision: state.revision, ...outcome.trace } satisfies TraceResultBody);
+}
+
+function asResponse(answer: { status: number; body: unknown }): ApiResponse {
+  return { status: answer.status, body: typeof answer.body === 'object' && answer.body !== null ? answer.body : { error: String(answer.body) } };
 }
 
 function ok(body: object): ApiResponse {

@@ -2,7 +2,9 @@
 // directory, etcd (several replicas share it) or Kubernetes (CiliumNetworkPolicy objects and Pods).
 // After the xDS server is up, attach() starts what a shared store adds: writing per-node status into
 // the policy objects (Kubernetes), registering this replica with a lease (etcd).
+import path from 'node:path';
 import type { Logger } from 'pino';
+import type { Fleet } from '../api/fleet.ts';
 import type { RevisionHistory } from '../api/revision-history.ts';
 import { runsPolicyAgent } from '../api/revision-history.ts';
 import type { WeirConfig } from '../config/weir-config.ts';
@@ -11,21 +13,32 @@ import { openKubernetesStore } from '../kubernetes/kubernetes-store.ts';
 import { PolicyStatusWriter } from '../kubernetes/policy-status-writer.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { DirectoryStore } from '../store/directory-store.ts';
+import { EtcdReplicaRegistry } from '../store/etcd-replicas.ts';
 import { openEtcdStore } from '../store/etcd-store.ts';
 import type { PolicyStore } from '../store/policy-store.ts';
 import type { ProxyStatusRegistry } from '../xds/proxy-status.ts';
+import { callApi } from './api-client.ts';
 
 export interface ServingContext {
   readonly status: ProxyStatusRegistry;
   readonly history: RevisionHistory;
+  /** This replica's API and xDS addresses, announced to the other replicas. */
+  readonly apiSocket: string;
+  readonly xds: { address: string; port: number };
+}
+
+export interface AttachedSource {
+  stop(): Promise<void>;
+  /** The replicas sharing the store, for the REST API's fleet answers; undefined when there are none. */
+  fleet: Fleet | undefined;
 }
 
 export interface PolicySource {
   readonly store: PolicyStore;
   /** What the source shows in `weir status` and logs: `directory /x`, `etcd http://...`, `Kubernetes https://...`. */
   readonly description: string;
-  /** Starts the source's side jobs once proxies can connect; returns their stop. */
-  attach(context: ServingContext): () => Promise<void>;
+  /** Starts the source's side jobs once proxies can connect. */
+  attach(context: ServingContext): AttachedSource;
 }
 
 export async function openPolicySource(config: WeirConfig, logger: Logger): Promise<PolicySource> {
@@ -34,7 +47,25 @@ export async function openPolicySource(config: WeirConfig, logger: Logger): Prom
   if (source.kind === 'etcd') {
     const etcd = openEtcdStore({ endpoints: source.endpoints, prefix: source.prefix, enforcementMode, logger });
     await etcd.store.load();
-    return { store: etcd.store, description: `etcd ${source.endpoints.join(',')} (prefix ${source.prefix})`, attach: () => async () => undefined };
+    return {
+      store: etcd.store,
+      description: `etcd ${source.endpoints.join(',')} (prefix ${source.prefix})`,
+      attach: (context) => {
+        const registry = new EtcdReplicaRegistry(etcd.client, etcd.prefix, { node: config.node, apiSocket: path.resolve(context.apiSocket), xds: context.xds }, logger);
+        registry.start();
+        const fleet: Fleet = {
+          members: async () =>
+            (await registry.list()).map((replica) => ({
+              name: replica.node,
+              get: async (pathAndQuery: string, timeoutMs: number) => {
+                const reply = await callApi({ kind: 'socket', socket: replica.apiSocket }, { method: 'GET', path: pathAndQuery, timeoutMs });
+                return { status: reply.status, body: JSON.parse(reply.text) as unknown };
+              },
+            })),
+        };
+        return { stop: () => registry.stop(), fleet };
+      },
+    };
   }
   if (source.kind === 'kubernetes') {
     const client = new KubeClient(source.kubeconfig === undefined ? {} : { kubeconfig: source.kubeconfig });
@@ -53,7 +84,7 @@ export async function openPolicySource(config: WeirConfig, logger: Logger): Prom
           onProxyChange: (listener) => context.status.subscribe(listener),
           logger,
         });
-        return () => writer.stop();
+        return { stop: () => writer.stop(), fleet: undefined };
       },
     };
   }
@@ -64,5 +95,5 @@ export async function openPolicySource(config: WeirConfig, logger: Logger): Prom
     const problems = loaded.problems.map(formatProblem).join('\n');
     throw new Error(`the policies in ${config.policies.dir} do not compile; fix or remove these files and start again:\n${problems}`);
   }
-  return { store, description: `directory ${config.policies.dir}`, attach: () => async () => undefined };
+  return { store, description: `directory ${config.policies.dir}`, attach: () => ({ stop: async () => undefined, fleet: undefined }) };
 }

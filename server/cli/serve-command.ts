@@ -99,12 +99,21 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
         : {}),
     });
     stops.push(() => controlServer.stop());
-    stops.push(source.attach({ status: controlServer.status, history }));
+    const attached = source.attach({ status: controlServer.status, history, apiSocket: config.api.socket, xds: { address: config.xds.address, port: controlServer.port } });
+    stops.push(() => attached.stop());
     store.watch((event) => onStoreEvent(event, { logger, publish: () => controlServer.setSnapshot(snapshotNow()) }));
     const api = await startApiServer({
       socket: config.api.socket,
       ...(config.api.tcp && apiToken !== undefined ? { tcp: { address: config.api.tcp.address, port: config.api.tcp.port, token: apiToken } } : {}),
-      context: { store, status: controlServer.status, history, logger, wiring: (state) => checkWiring(config.redirects, state).map(formatWiringWarning), redirects: () => config.redirects },
+      context: {
+        store,
+        status: controlServer.status,
+        history,
+        logger,
+        wiring: (state) => checkWiring(config.redirects, state).map(formatWiringWarning),
+        redirects: () => config.redirects,
+        ...(attached.fleet === undefined ? {} : { fleet: attached.fleet }),
+      },
       logger,
       mounts: observability.mounts,
     });

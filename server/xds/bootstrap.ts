@@ -20,6 +20,11 @@ export interface BootstrapOptions {
   /** Where the xDS server listens. Default 127.0.0.1:18000. */
   xdsAddress?: string;
   xdsPort?: number;
+  /**
+   * More replicas of the xDS server (etcd mode, docs/cluster.md): `weir-xds` lists them after
+   * xdsAddress:xdsPort, and Envoy's reconnects go round-robin, so a proxy fails over when one dies.
+   */
+  xdsFailover?: ReadonlyArray<{ address: string; port: number }>;
   /** Admin interface port on 127.0.0.1. Default 9901. */
   adminPort?: number;
   /** 'sotw' (ads_config api_type GRPC) or 'delta' (DELTA_GRPC). Default 'sotw'. */
@@ -42,6 +47,7 @@ export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {
   cluster: 'weir',
   xdsAddress: '127.0.0.1',
   xdsPort: 18000,
+  xdsFailover: [],
   adminPort: 9901,
   variant: 'sotw',
   agentWasmFile: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'filters', 'agent.wasm'),
@@ -77,18 +83,20 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
       cds_config: adsSource,
     },
     static_resources: {
-      clusters: [xdsCluster(settings.xdsAddress, settings.xdsPort)],
+      clusters: [xdsCluster(settings.xdsAddress, settings.xdsPort, settings.xdsFailover)],
     },
     ...agent,
   };
   return stringify(bootstrap, { aliasDuplicateObjects: false });
 }
 
-/** The `weir-xds` cluster: the control server at `address`:`port`, spoken to over HTTP/2 (gRPC). */
-export function xdsCluster(address: string, port: number): object {
+/** The `weir-xds` cluster: the control server at `address`:`port` (and its `failover` replicas), spoken to over HTTP/2 (gRPC). */
+export function xdsCluster(address: string, port: number, failover: ReadonlyArray<{ address: string; port: number }> = []): object {
+  const servers = [{ address, port }, ...failover];
+  for (const server of failover) checkPort('xdsFailover port', server.port);
   return {
     name: XDS_CLUSTER_NAME,
-    type: discoveryTypeFor([{ address, port }]),
+    type: discoveryTypeFor(servers),
     connect_timeout: '1s',
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
@@ -98,7 +106,7 @@ export function xdsCluster(address: string, port: number): object {
     },
     load_assignment: {
       cluster_name: XDS_CLUSTER_NAME,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address, port_value: port } } } }] }],
+      endpoints: [{ lb_endpoints: servers.map((server) => ({ endpoint: { address: { socket_address: { address: server.address, port_value: server.port } } } })) }],
     },
   };
 }

@@ -1,0 +1,65 @@
+// Each `weir serve` replica of an etcd store announces itself under `<prefix>replicas/<node>`:
+// its node name, where its REST API listens (unix socket, and TCP URL when configured) and its
+// xDS address, under a lease it keeps alive. A replica that dies disappears when its lease
+// expires (TTL 10 s); one that loses its lease (etcd was away too long) announces itself again.
+// Other replicas read the list to answer for the whole fleet (server/api/fleet.ts).
+import type { Etcd3, Lease } from 'etcd3';
+import type { Logger } from 'pino';
+
+export interface ReplicaRecord {
+  readonly node: string;
+  /** Absolute path of the replica's API socket (reachable from the same host). */
+  readonly apiSocket: string;
+  /** `http(s)://host:port` of its TCP API, if it has one. */
+  readonly apiUrl?: string;
+  readonly xds: { readonly address: string; readonly port: number };
+}
+
+export const REPLICA_LEASE_TTL_SECONDS = 10;
+
+export class EtcdReplicaRegistry {
+  #lease: Lease | undefined;
+  #stopped = false;
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly prefix: string,
+    private readonly record: ReplicaRecord,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Announces this replica; keeps trying in the background while etcd is unreachable. */
+  start(): void {
+    void this.#announce(1);
+  }
+
+  async list(): Promise<ReplicaRecord[]> {
+    const values = await this.client.getAll().prefix(`${this.prefix}replicas/`).strings();
+    return Object.values(values).map((value) => JSON.parse(value) as ReplicaRecord).sort((a, b) => a.node.localeCompare(b.node));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#lease?.revoke().catch(() => undefined);
+  }
+
+  async #announce(attempt: number): Promise<void> {
+    if (this.#stopped) return;
+    const lease = this.client.lease(REPLICA_LEASE_TTL_SECONDS, { autoKeepAlive: true });
+    this.#lease = lease;
+    lease.on('lost', (error) => {
+      if (this.#stopped) return;
+      this.logger.warn({ node: this.record.node, error: error.message }, 'the replica lease in etcd was lost; announcing this replica again');
+      void this.#announce(1);
+    });
+    try {
+      await lease.put(`${this.prefix}replicas/${this.record.node}`).value(JSON.stringify(this.record)).exec();
+    } catch (error) {
+      lease.release();
+      if (this.#stopped) return;
+      if (attempt === 1) this.logger.warn({ node: this.record.node, error: error instanceof Error ? error.message : String(error) }, 'cannot announce this replica in etcd yet; retrying');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500 * attempt, 5_000)));
+      await this.#announce(attempt + 1);
+    }
+  }
+}

@@ -1,0 +1,188 @@
+// etcd mode without Kubernetes: three `weir serve` replicas (child processes, killed by pid) share
+// policies, endpoints and identities through a real etcd; one Envoy lists all three in its
+// weir-xds cluster. Policies are imported through one replica and enforced by whichever one the
+// proxy is connected to; when that replica is killed under traffic the proxy keeps enforcing and
+// fails over to another; when etcd is down enforcement is unchanged, imports fail with a message
+// naming etcd, and everything resumes when it is back.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEtcd, startMemcached, type RunningEtcd, type RunningMemcached } from '../../demo/servers/index.ts';
+import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
+import type { ServerProcess } from '../../demo/servers/server-process.ts';
+import { runWeirCli, startWeirServe } from '../../demo/weir-process.ts';
+import { callApi } from '../../server/cli/api-client.ts';
+import { listenerPort } from '../../server/envoy/listeners.ts';
+import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
+import { renderBootstrap } from '../../server/xds/bootstrap.ts';
+import { temporaryDirectory } from '../support/kube-cluster.ts';
+import { memcachedOnce, openMemcachedSession } from '../support/memcached-session.ts';
+import { writeWeirNodeConfig } from '../support/weir-node.ts';
+
+const MAINTENANCE_IP = '127.0.0.34';
+const MONITORING_IP = '127.0.0.35';
+const DENIED = 'CLIENT_ERROR access denied';
+const PROXY = 'etcd-proxy';
+
+const ENDPOINTS = `apiVersion: weir.dev/v1
+kind: Endpoint
+metadata: { name: memcd-server }
+spec: { labels: { app: memcached }, ips: [127.0.0.41] }
+---
+apiVersion: weir.dev/v1
+kind: Endpoint
+metadata: { name: maintenance }
+spec: { labels: { function: fleet-maintanence }, ips: [${MAINTENANCE_IP}] }
+---
+apiVersion: weir.dev/v1
+kind: Endpoint
+metadata: { name: monitoring }
+spec: { labels: { function: fleet-monitoring }, ips: [${MONITORING_IP}] }
+`;
+
+/** Maintenance may write and read under alliance/fleet/; monitoring may read, or (writable) write too. */
+function fleetPolicy(monitoringWrites: boolean): string {
+  const monitoringRules = monitoringWrites ? '[{ command: writeGroup, keyPrefix: alliance/fleet/ }, { command: get, keyPrefix: alliance/fleet/ }]' : '[{ command: get, keyPrefix: alliance/fleet/ }]';
+  return `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: fleet }
+spec:
+  endpointSelector: { matchLabels: { app: memcached } }
+  ingress:
+    - fromEndpoints: [{ matchLabels: { function: fleet-maintanence } }]
+      toPorts: [{ ports: [{ port: "11211", protocol: TCP }], rules: { l7proto: memcache, l7: [{ command: writeGroup, keyPrefix: alliance/fleet/ }, { command: get, keyPrefix: alliance/fleet/ }] } }]
+    - fromEndpoints: [{ matchLabels: { function: fleet-monitoring } }]
+      toPorts: [{ ports: [{ port: "11211", protocol: TCP }], rules: { l7proto: memcache, l7: ${monitoringRules} } }]
+`;
+}
+
+interface Replica {
+  name: string;
+  configFile: string;
+  xdsPort: number;
+  socket: string;
+  logFile: string;
+  process: ServerProcess | undefined;
+}
+
+describe('etcd mode: three replicas share state, proxies fail over', () => {
+  let etcd: RunningEtcd;
+  let memcached: RunningMemcached;
+  let scratch: { dir: string; remove(): void };
+  let envoy: EnvoyProcess;
+  let proxyPort: number;
+  const replicas: Replica[] = [];
+
+  const start = async (replica: Replica): Promise<void> => {
+    replica.process = await startWeirServe({ configFile: replica.configFile, xdsPort: replica.xdsPort, logFile: replica.logFile, startTimeoutMs: 120_000 });
+  };
+  const weir = (replica: Replica, args: string[], stdin?: string) => runWeirCli(args, { socket: replica.socket, ...(stdin === undefined ? {} : { stdin }) });
+  const importPolicy = async (replica: Replica, name: string, text: string): Promise<void> => {
+    const file = path.join(scratch.dir, name);
+    fs.writeFileSync(file, text);
+    const imported = await weir(replica, ['policy', 'import', file]);
+    if (imported.code !== 0) throw new Error(`weir policy import via ${replica.name} failed: ${imported.stderr}`);
+  };
+  const running = (): Replica[] => replicas.filter((replica) => replica.process !== undefined && replica.process.exitStatus() === undefined);
+  /**
+   * `weir policy wait --node` asked of any running replica answers for the fleet: it resolves once
+   * the replica the proxy is connected to enforces the revision there; returns that replica.
+   */
+  const enforcedOnSomeReplica = async (): Promise<Replica> => {
+    const asked = running()[0] as Replica;
+    const waited = await weir(asked, ['policy', 'wait', '--node', PROXY, '--timeout', '120', '-o', 'json']);
+    if (waited.code !== 0) throw new Error(`weir policy wait --node ${PROXY} via ${asked.name} failed (${waited.code}): ${waited.stderr}\nEnvoy log:\n${envoy.log().slice(-3000)}`);
+    const body = JSON.parse(waited.stdout) as { proxies: Array<{ nodeId: string; replica?: string }> };
+    const serving = replicas.find((replica) => replica.name === body.proxies.find((proxy) => proxy.nodeId === PROXY)?.replica);
+    if (serving === undefined) throw new Error(`weir policy wait did not say which replica serves ${PROXY}: ${waited.stdout}`);
+    return serving;
+  };
+
+  beforeAll(async () => {
+    scratch = temporaryDirectory('weir-etcd-');
+    etcd = await startEtcd();
+    memcached = await startMemcached();
+    for (const name of ['replica-1', 'replica-2', 'replica-3']) {
+      const xdsPort = await freeLoopbackPort();
+      const configFile = await writeWeirNodeConfig(
+        { node: name, dir: scratch.dir, policies: `{ source: etcd, etcd: { endpoints: [${etcd.clientUrl}] } }`, endpoint: 'memcd-server', endpointPort: 11211, memcachedPort: memcached.port },
+        xdsPort,
+      );
+      replicas.push({ name, configFile, xdsPort, socket: path.join(scratch.dir, `${name}.sock`), logFile: path.join(scratch.dir, `${name}.log`), process: undefined });
+    }
+    await Promise.all(replicas.map(start));
+    await importPolicy(replicas[0] as Replica, 'endpoints.yaml', ENDPOINTS);
+    await importPolicy(replicas[0] as Replica, 'fleet.yaml', fleetPolicy(false));
+    const [first, ...others] = replicas.map((replica) => ({ address: '127.0.0.1', port: replica.xdsPort }));
+    envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: PROXY, xdsPort: first?.port ?? 0, xdsFailover: others, adminPort: 0 }) });
+    await envoy.waitReady(60_000);
+    proxyPort = await listenerPort(envoy, 'weir-memcache', 60_000);
+    await enforcedOnSomeReplica();
+  }, 600_000);
+
+  afterAll(async () => {
+    await envoy?.stop();
+    for (const replica of replicas) await replica.process?.stop(5_000);
+    await memcached?.stop();
+    await etcd?.destroy();
+    scratch?.remove();
+  });
+
+  it('every replica has the policy imported through one, with the same revision and identities', async () => {
+    const views = await Promise.all(
+      replicas.map(async (replica) => {
+        const target = { kind: 'socket' as const, socket: replica.socket };
+        const revision = JSON.parse((await callApi(target, { method: 'GET', path: '/v1/policies/revision' })).text) as { revision: string };
+        const identities = JSON.parse((await callApi(target, { method: 'GET', path: '/v1/identities' })).text) as unknown;
+        return { revision: revision.revision, identities };
+      }),
+    );
+    expect(new Set(views.map((view) => view.revision)).size).toBe(1);
+    expect(views[1]?.identities).toEqual(views[0]?.identities);
+    expect(views[2]?.identities).toEqual(views[0]?.identities);
+  });
+
+  it('a killed replica: the proxy keeps enforcing, fails over to another replica, and follows changes made there', async () => {
+    const serving = await enforcedOnSomeReplica();
+    const writer = await openMemcachedSession(proxyPort, MAINTENANCE_IP);
+    const reader = await openMemcachedSession(proxyPort, MONITORING_IP);
+    try {
+      expect(await writer.command('set alliance/fleet/a 0 0 1\r\n1\r\n')).toBe('STORED');
+      expect(await reader.command('set alliance/fleet/a 0 0 1\r\n2\r\n')).toBe(DENIED);
+      // SIGKILL: no goodbye to the proxy.
+      process.kill(serving.process?.pid ?? 0, 'SIGKILL');
+      await serving.process?.exited;
+      // Nothing is wrongly allowed meanwhile, on open and on new connections.
+      expect(await reader.command('set alliance/fleet/a 0 0 1\r\n3\r\n')).toBe(DENIED);
+      expect(await memcachedOnce(proxyPort, MONITORING_IP, 'set alliance/fleet/a 0 0 1\r\n4\r\n')).toBe(DENIED);
+      expect(await writer.command('set alliance/fleet/a 0 0 1\r\n5\r\n')).toBe('STORED');
+      const next = await enforcedOnSomeReplica();
+      expect(next.name).not.toBe(serving.name);
+      await importPolicy(next, 'fleet.yaml', fleetPolicy(true));
+      await enforcedOnSomeReplica();
+      expect(await reader.command('set alliance/fleet/a 0 0 1\r\n6\r\n')).toBe('STORED');
+    } finally {
+      writer.close();
+      reader.close();
+    }
+    await start(serving);
+  });
+
+  it('etcd down: enforcement unchanged, imports fail naming etcd, and everything resumes when it is back', async () => {
+    const serving = await enforcedOnSomeReplica();
+    await importPolicy(serving, 'fleet.yaml', fleetPolicy(false));
+    await enforcedOnSomeReplica();
+    await etcd.stop();
+    expect(await memcachedOnce(proxyPort, MONITORING_IP, 'set alliance/fleet/b 0 0 1\r\n1\r\n')).toBe(DENIED);
+    expect(await memcachedOnce(proxyPort, MAINTENANCE_IP, 'set alliance/fleet/b 0 0 1\r\n2\r\n')).toBe('STORED');
+    const file = path.join(scratch.dir, 'fleet.yaml');
+    fs.writeFileSync(file, fleetPolicy(true));
+    const refused = await weir(serving, ['policy', 'import', file]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('etcd');
+    await etcd.restart();
+    await importPolicy(serving, 'fleet.yaml', fleetPolicy(true));
+    await enforcedOnSomeReplica();
+    expect(await memcachedOnce(proxyPort, MONITORING_IP, 'set alliance/fleet/b 0 0 1\r\n3\r\n')).toBe('STORED');
+  });
+});
