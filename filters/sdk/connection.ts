@@ -5,7 +5,8 @@
 // loop (op-loop.ts) works on. Created when Envoy opens the connection, released on delete.
 import { ByteBuffer } from './byte-buffer';
 import { ByteView } from './byte-view';
-import { EntryAttribution, EntryType, LogFields, appendConnectionMembers, appendEntryAddresses, writeAccessLog } from './access-log';
+import { EntryType, LogFields } from './access-log';
+import { ConnectionEntries } from './connection-entries';
 import { ReplyQueue, SlotKind } from './reply-queue';
 import { RequestRecord } from './rules';
 import { PluginSettings } from './settings';
@@ -41,13 +42,8 @@ export class Connection {
   readonly replies: ReplyQueue = new ReplyQueue();
   readonly record: RequestRecord;
   readonly fields: LogFields = new LogFields();
-  // What every access-log entry of this connection repeats, encoded by its first entry (always in
-  // a data callback, where the connection's properties are visible): `"source":"..",
-  // "destination":".."` and the members after "type" (access-log.ts appendConnectionMembers).
-  // Empty until then.
-  private entryAddresses: ByteBuffer = new ByteBuffer();
-  private entryMembers: ByteBuffer = new ByteBuffer();
-  private attribution: EntryAttribution = new EntryAttribution();
+  // Its access-log entries: what each repeats and what decided it (connection-entries.ts).
+  private entries: ConnectionEntries;
   // With static rules: the index of the rule that allowed the last request (-1: none).
   private staticRule: i32 = -1;
   private connectionId: u64 = 0;
@@ -69,6 +65,7 @@ export class Connection {
     ruleKeyCount: i32,
   ) {
     this.record = new RequestRecord(ruleKeyCount);
+    this.entries = new ConnectionEntries(protocol, settings);
   }
 
   // Envoy's connection id (as in Envoy's own logs), or the Proxy-Wasm context id if unavailable.
@@ -151,19 +148,8 @@ export class Connection {
   // Writes one access-log entry with the fields the parser put in `fields`, then clears them.
   // A Denied entry after the agent's policy denied carries the policy's reason.
   log(type: EntryType, reason: string): void {
-    const policy = this.policy;
-    if (policy !== null && type == EntryType.Denied && policy.denyReason.length > 0) reason = policy.denyReason;
-    if (this.entryMembers.length == 0) this.encodeEntryConstants();
-    writeAccessLog(this.entryAddresses, this.entryMembers, type, this.attribute(type), this.fields, reason);
+    this.entries.write(type, this.fields, reason, this.id, this.policy, this.staticRule);
     this.fields.clear();
-  }
-
-  private encodeEntryConstants(): void {
-    appendEntryAddresses(this.entryAddresses);
-    const binding = this.settings.agentPolicy;
-    const direction = binding !== null ? (binding.ingress ? 'ingress' : 'egress') : this.settings.direction;
-    const endpoint = binding !== null ? binding.endpoint : this.settings.endpoint;
-    appendConnectionMembers(this.entryMembers, this.protocol, this.id, direction, endpoint);
   }
 
   // Reply direction: logs a Response entry with the fields the parser put in `fields` (e.g. the
@@ -177,25 +163,6 @@ export class Connection {
     }
     this.log(EntryType.Response, '');
     return true;
-  }
-
-  // Fills the entry's attribution: with the agent's policy, both identities (the remote from the
-  // identity map, the local from the policy), the revision, and for a Request the rule that
-  // allowed it; with static rules, the rule.
-  private attribute(type: EntryType): EntryAttribution {
-    const attribution = this.attribution;
-    attribution.rule = '';
-    const policy = this.policy;
-    if (policy !== null) {
-      const ingress = this.settings.agentPolicy!.ingress;
-      attribution.revision = policy.revision;
-      attribution.sourceIdentity = ingress ? policy.remoteIdentity : policy.localIdentity;
-      attribution.destinationIdentity = ingress ? policy.localIdentity : policy.remoteIdentity;
-      if (type == EntryType.Request) attribution.rule = policy.allowingRule;
-    } else if (type == EntryType.Request && this.staticRule >= 0) {
-      attribution.rule = this.settings.ruleName(this.staticRule);
-    }
-    return attribution;
   }
 
   // The connection's view of the agent's policy, made on first use.
@@ -219,7 +186,6 @@ export class Connection {
     this.requestStream.release();
     this.replyStream.release();
     this.fields.buffer.release();
-    this.entryAddresses.release();
-    this.entryMembers.release();
+    this.entries.release();
   }
 }

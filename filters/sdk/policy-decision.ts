@@ -50,12 +50,19 @@ export class ConnectionPolicy {
     private protocol: string,
   ) {}
 
+  // Re-reads the connection-level part when the agent published since (decide() does it first).
+  // A filter whose rule keys come from the policy itself (HTTP header names) calls it before it
+  // fills the request record, so the record has a slot for every key the policy names.
+  update(): void {
+    const generation = readGeneration();
+    if (generation != this.generation) this.refresh(generation);
+  }
+
   // True when the endpoint's current policy allows the request decoded into `record`.
   decide(record: RequestRecord): bool {
     this.denyReason = '';
     this.allowingRule = '';
-    const generation = readGeneration();
-    if (generation != this.generation) this.refresh(generation);
+    this.update();
     if (this.layer4 == Layer4.Allow) {
       this.allowingRule = this.layer4Rule;
       return true;

@@ -1,7 +1,8 @@
 // Reads the "rules" array of the plugin configuration into a RuleSet, checking each key against
 // the parser's RuleSchema. Layout (docs/parser-sdk.md "Rules"): each rule is an object mapping a
 // rule key to a string (exact match) or to {"exact": "..."}, {"prefix": "..."},
-// {"set": ["...", ...]} or {"regex": "<source>", "dfa": {...}}; a schema may name further set
+// {"set": ["...", ...]}, {"regex": "<source>", "dfa": {...}} or {"present": true} (the key only
+// has to be there); a schema may name further set
 // fields (RuleSchema.setFields). Problems are reported as `rules[i].key: reason` through the
 // JSON reader.
 import { JsonKind, JsonReader } from './json-reader';
@@ -56,7 +57,7 @@ function readConstraint(reader: JsonReader, schema: RuleSchema, keyId: i32, wher
   const kind = reader.peekKind();
   if (kind == JsonKind.String) return exactConstraint(keyId, reader.readString());
   if (kind != JsonKind.Object) {
-    reader.problem = where + ': expected a string (exact match) or an object with "exact", "prefix", "set" or "regex"+"dfa"';
+    reader.problem = where + ': expected a string (exact match) or an object with "exact", "prefix", "set", "regex"+"dfa" or "present"';
     return null;
   }
   reader.beginObject();
@@ -65,6 +66,7 @@ function readConstraint(reader: JsonReader, schema: RuleSchema, keyId: i32, wher
   let prefix: Constraint | null = null;
   let regex: Constraint | null = null;
   let set: Constraint | null = null;
+  let present: Constraint | null = null;
   while (true) {
     const field = reader.nextKey();
     if (field === null) break;
@@ -74,6 +76,12 @@ function readConstraint(reader: JsonReader, schema: RuleSchema, keyId: i32, wher
       const dfa = readDfa(reader, where + '.dfa');
       if (dfa === null) return null;
       regex = new Constraint(keyId, ConstraintKind.Regex, null, dfa);
+    } else if (field == 'present') {
+      if (!reader.readBool()) {
+        if (!reader.failed) reader.problem = where + '.present: only true is meaningful (omit the key to allow any request)';
+        return null;
+      }
+      present = new Constraint(keyId, ConstraintKind.Present, null, null);
     } else if (field == 'set' || setFields.includes(field)) {
       if (set === null) set = new Constraint(keyId, ConstraintKind.Set, null, null);
       if (!readSetMembers(reader, schema, keyId, field, where + '.' + field, set)) return null;
@@ -85,7 +93,8 @@ function readConstraint(reader: JsonReader, schema: RuleSchema, keyId: i32, wher
   if (set !== null) return set;
   if (prefix !== null) return prefix;
   if (regex !== null) return regex;
-  if (exact === null) reader.problem = where + ': needs "exact" or "dfa" (or "prefix", "set")';
+  if (exact === null && present !== null) return present;
+  if (exact === null) reader.problem = where + ': needs "exact" or "dfa" (or "prefix", "set", "present")';
   return exact;
 }
 

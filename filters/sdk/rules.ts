@@ -13,6 +13,7 @@ export const enum ConstraintKind {
   Regex = 1,
   Set = 2, // the value equals one of `members`
   Prefix = 3, // the value starts with `exact`
+  Present = 4, // any value: the key only has to be there (an HTTP header named without a value)
 }
 
 export class Constraint {
@@ -38,6 +39,7 @@ export class Constraint {
       if (prefix === null || prefix.byteLength > length) return false;
       return memory.compare(changetype<usize>(prefix), pointer, <usize>prefix.byteLength) == 0;
     }
+    if (this.kind == ConstraintKind.Present) return true;
     const dfa = this.dfa;
     return dfa !== null && dfa.matches(pointer, length);
   }

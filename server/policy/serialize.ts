@@ -83,6 +83,8 @@ function constraintJson(constraint: CompiledL7Constraint): JsonValue {
       return { prefix: constraint.value, dfa: { ...toSdkDfaJson(constraint.dfa) } };
     case 'regex':
       return { regex: constraint.source, dfa: { ...toSdkDfaJson(constraint.dfa) } };
+    case 'present':
+      return { present: true };
   }
 }
 

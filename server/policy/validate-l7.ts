@@ -1,14 +1,16 @@
 // Validates `toPorts[].rules`: the `l7proto` + `l7` form is checked against the parser's declared
-// rule keys (l7-rule-keys.ts) and compiled (regexes become DFAs here, at import). `http`, `kafka`
-// and `dns` rules are rejected by name: Weir never ignores a rule it cannot enforce.
+// rule keys (l7-rule-keys.ts) and compiled (regexes become DFAs here, at import); `http` (Cilium's
+// PortRuleHTTP) is compiled by validate-http.ts into l7proto `http`. `kafka` and `dns` rules are
+// rejected by name: Weir never ignores a rule it cannot enforce. One protocol per port rule.
 import type { L7RuleRegistry } from './l7-rule-keys.ts';
+import { HTTP_L7PROTO } from './l7/http-rules.ts';
 import type { CompiledL7Rule } from './l7/l7-rule-types.ts';
 import type { L7RuleSet } from './policy-model.ts';
 import { joinPath, type ProblemList } from './policy-problems.ts';
 import { describeType, readList, readObject, readString } from './raw-fields.ts';
+import { validateHttpRules } from './validate-http.ts';
 
 const UNSUPPORTED_L7: Readonly<Record<string, string>> = {
-  http: 'http rules are not supported yet; Weir enforces L7 policy with l7proto parsers (r2d2, memcache, cassandra)',
   kafka: 'kafka rules are not supported yet; there is no Weir kafka parser',
   dns: 'dns rules are not supported yet; there is no Weir DNS proxy',
 };
@@ -17,19 +19,29 @@ export function validateL7Rules(value: unknown, path: string, problems: ProblemL
   const object = readObject(value, path, problems, 'a map with l7proto and l7');
   if (object === undefined) return undefined;
   const before = problems.count;
+  // Go's JSON decoding matches field names case-insensitively, so old examples write `HTTP`.
+  const httpField = Object.keys(object).find((field) => field.toLowerCase() === HTTP_L7PROTO);
   for (const field of Object.keys(object)) {
     const unsupported = UNSUPPORTED_L7[field.toLowerCase()];
     if (unsupported !== undefined) problems.add(joinPath(path, field), unsupported);
-    else if (field !== 'l7proto' && field !== 'l7') problems.add(joinPath(path, field), 'unknown field; expected l7proto and l7');
+    else if (field !== 'l7proto' && field !== 'l7' && field !== httpField) problems.add(joinPath(path, field), 'unknown field; expected http, or l7proto and l7');
+  }
+  if (httpField !== undefined) {
+    if (Object.hasOwn(object, 'l7proto') || Object.hasOwn(object, 'l7')) problems.add(path, `${httpField} and l7proto/l7 in one rule; one port rule carries one L7 protocol`);
+    const rules = validateHttpRules(object[httpField], joinPath(path, httpField), problems);
+    return problems.count === before && rules !== undefined ? { l7proto: HTTP_L7PROTO, rules } : undefined;
   }
   if (!Object.hasOwn(object, 'l7proto') && !Object.hasOwn(object, 'l7')) {
-    if (problems.count === before) problems.add(path, 'needs l7proto and l7');
+    if (problems.count === before) problems.add(path, 'needs http, or l7proto and l7');
     return undefined;
   }
-  const l7proto = readString(object['l7proto'], joinPath(path, 'l7proto'), problems, `an L7 parser name (${[...registry.keys()].join(', ')})`);
-  const parser = l7proto === undefined ? undefined : registry.get(l7proto);
-  if (l7proto !== undefined && parser === undefined) {
-    problems.add(joinPath(path, 'l7proto'), `unknown l7proto ${JSON.stringify(l7proto)}; Weir has parsers for ${[...registry.keys()].join(', ')}`);
+  const parserNames = [...registry.keys()].filter((name) => name !== HTTP_L7PROTO).join(', ');
+  const l7proto = readString(object['l7proto'], joinPath(path, 'l7proto'), problems, `an L7 parser name (${parserNames})`);
+  const parser = l7proto === undefined || l7proto === HTTP_L7PROTO ? undefined : registry.get(l7proto);
+  if (l7proto === HTTP_L7PROTO) {
+    problems.add(joinPath(path, 'l7proto'), 'HTTP rules are written as rules.http: [{method, path, host, headers, headerMatches}] (Cilium\'s PortRuleHTTP), not with l7proto: http');
+  } else if (l7proto !== undefined && parser === undefined) {
+    problems.add(joinPath(path, 'l7proto'), `unknown l7proto ${JSON.stringify(l7proto)}; Weir has parsers for ${parserNames}`);
   }
   const l7Path = joinPath(path, 'l7');
   const entries = readList(object['l7'], l7Path, problems, 'a list of rule maps (use [{}] to allow every request)');

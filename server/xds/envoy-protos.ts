@@ -21,6 +21,9 @@ const RESOURCE_PROTO_FILES: readonly string[] = [
   'envoy/config/core/v3/extension.proto',
   'envoy/extensions/filters/network/wasm/v3/wasm.proto',
   'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/http/wasm/v3/wasm.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
 ];
 

@@ -3,13 +3,17 @@
 // filter then tcp_proxy to cluster `weir-<name>-backend`. The Wasm filter travels over ECDS as
 // `weir.<name>` (default) or inline in the listener. A redirect that guards an endpoint gets a
 // filter that decides with the policy the Weir agent publishes (vm_id `weir`, "policy":"agent");
-// the policy resources themselves are built elsewhere and only added here. Reads each parser module once.
+// the policy resources themselves are built elsewhere and only added here. A redirect with parser
+// `http` gets Envoy's HTTP connection manager instead, with Weir's HTTP Wasm filter (http.wasm)
+// before the router, and a cluster that speaks the downstream's HTTP version (resources/http-listener.ts).
+// Reads each parser module once.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Snapshot } from './snapshot.ts';
 import { buildEdsCluster, buildStaticCluster, type SocketAddressSpec } from './resources/cluster.ts';
 import { buildLoadAssignment } from './resources/endpoint.ts';
 import { buildRedirectListener, type ParserFilterDelivery } from './resources/listener.ts';
+import { buildHttpRedirectListener, HTTP_WASM_TYPE_URL } from './resources/http-listener.ts';
 import { buildExtensionConfig } from './resources/extension-config.ts';
 import { buildParserFilterConfig, DEFAULT_MAX_BUFFER_BYTES, NETWORK_WASM_TYPE_URL, V8_RUNTIME } from './resources/wasm-filter.ts';
 import { packAny, type EncodedResource, type PackedAny } from './resources/encoded-resource.ts';
@@ -74,6 +78,9 @@ export function clusterNameOf(redirectName: string): string {
   return `weir-${redirectName}-backend`;
 }
 
+/** The parser name that selects the HTTP connection manager and Weir's HTTP filter. */
+export const HTTP_PARSER = 'http';
+
 export function buildRedirectSnapshot(options: RedirectSnapshotOptions): Snapshot {
   const readModule = options.readModule ?? ((file: string) => fs.readFileSync(file));
   const modules = new Map<string, Uint8Array>();
@@ -88,10 +95,15 @@ export function buildRedirectSnapshot(options: RedirectSnapshotOptions): Snapsho
   const resources: EncodedResource[] = [];
   for (const redirect of options.redirects) {
     const cluster = clusterNameOf(redirect.name);
+    const http = redirect.parser === HTTP_PARSER;
+    if (http && redirect.endpoint === undefined) {
+      throw new Error(`redirect "${redirect.name}": the http filter enforces an endpoint's policy; give the redirect an endpoint`);
+    }
+    const httpProtocol = http ? { httpProtocol: 'downstream' as const } : {};
     if (options.endpointDelivery === 'eds') {
-      resources.push(buildEdsCluster({ name: cluster }), buildLoadAssignment({ clusterName: cluster, endpoints: [redirect.upstream] }));
+      resources.push(buildEdsCluster({ name: cluster, ...httpProtocol }), buildLoadAssignment({ clusterName: cluster, endpoints: [redirect.upstream] }));
     } else {
-      resources.push(buildStaticCluster({ name: cluster, endpoints: [redirect.upstream] }));
+      resources.push(buildStaticCluster({ name: cluster, endpoints: [redirect.upstream], ...httpProtocol }));
     }
     const typedConfig = redirect.endpoint === undefined
       ? buildParserFilterConfig({
@@ -100,15 +112,14 @@ export function buildRedirectSnapshot(options: RedirectSnapshotOptions): Snapsho
           moduleBytes: moduleFor(redirect.parser),
           ...(redirect.maxBufferBytes !== undefined ? { maxBufferBytes: redirect.maxBufferBytes } : {}),
         })
-      : buildAgentPolicyFilterConfig(redirect, redirect.endpoint, moduleFor(redirect.parser));
+      : buildAgentPolicyFilterConfig(redirect, redirect.endpoint, moduleFor(redirect.parser), http ? HTTP_WASM_TYPE_URL : NETWORK_WASM_TYPE_URL);
     let parserFilter: ParserFilterDelivery = { kind: 'inline', typedConfig };
     if ((options.filterDelivery ?? 'ecds') === 'ecds') {
       parserFilter = { kind: 'ecds', resourceName: filterConfigNameOf(redirect.name) };
       resources.push(buildExtensionConfig(parserFilter.resourceName, typedConfig));
     }
-    resources.push(
-      buildRedirectListener({ name: listenerNameOf(redirect.name), listen: redirect.listen, parserFilter, upstreamCluster: cluster }),
-    );
+    const listener = { name: listenerNameOf(redirect.name), listen: redirect.listen, upstreamCluster: cluster };
+    resources.push(http ? buildHttpRedirectListener({ ...listener, httpFilter: parserFilter }) : buildRedirectListener({ ...listener, parserFilter }));
   }
   resources.push(...(options.extraResources ?? []));
   return new Snapshot(resources);
@@ -126,12 +137,12 @@ export function agentPolicyPluginConfiguration(redirect: RedirectSpec, endpoint:
 }
 
 /**
- * The parser's Wasm filter in a VM with vm_id `weir` (the agent's shared-data namespace), told to
- * decide with the agent's policy for the redirect's endpoint. Same plugin name, root_id and
- * failure policy as buildParserFilterConfig.
+ * The parser's Wasm filter (network, or HTTP for `http`: `wasmTypeUrl`) in a VM with vm_id `weir`
+ * (the agent's shared-data namespace), told to decide with the agent's policy for the redirect's
+ * endpoint. Same plugin name, root_id and failure policy as buildParserFilterConfig.
  */
-function buildAgentPolicyFilterConfig(redirect: RedirectSpec, endpoint: string, moduleBytes: Uint8Array): PackedAny {
-  return packAny(NETWORK_WASM_TYPE_URL, {
+function buildAgentPolicyFilterConfig(redirect: RedirectSpec, endpoint: string, moduleBytes: Uint8Array, wasmTypeUrl: string): PackedAny {
+  return packAny(wasmTypeUrl, {
     config: {
       name: filterConfigNameOf(redirect.name),
       root_id: redirect.parser,

@@ -1,29 +1,18 @@
 // The Proxy-Wasm 0.2.1 entry points Envoy calls, as raw exports. Each parser's entry file
 // re-exports this module (`export * from '../../sdk/abi/exports'`). They only translate ABI
 // arguments and hand over to filter-context.ts, inside enterEntryPoint()/leaveEntryPoint() so that
-// garbage is collected only between callbacks (garbage-collection.ts); the abort handler lives in
-// abort.ts.
+// garbage is collected only between callbacks (garbage-collection.ts); the exports every Weir
+// module shares (and the abort handler's registration) are in common-exports.ts.
 import { Action } from './imports';
-import { allocateForHost } from './host';
 import { enterEntryPoint, leaveEntryPoint } from './garbage-collection';
 import { Direction } from '../connection';
 import { configureRoot, createContext, deleteContext, onConnectionData, onRootTick } from '../filter-context';
-import './abort'; // registers the global abort handler the build names with --use abort=weirAbort
-
-export function proxy_abi_version_0_2_1(): void {}
-
-export function proxy_on_memory_allocate(size: usize): usize {
-  return allocateForHost(size);
-}
+export * from './common-exports';
 
 export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
   enterEntryPoint();
   createContext(contextId, parentContextId);
   leaveEntryPoint();
-}
-
-export function proxy_on_vm_start(rootContextId: u32, vmConfigurationSize: u32): bool {
-  return true;
 }
 
 export function proxy_on_configure(rootContextId: u32, pluginConfigurationSize: u32): bool {
@@ -60,10 +49,6 @@ export function proxy_on_upstream_data(contextId: u32, dataSize: u32, endOfStrea
 export function proxy_on_downstream_connection_close(contextId: u32, peerType: u32): void {}
 
 export function proxy_on_upstream_connection_close(contextId: u32, peerType: u32): void {}
-
-export function proxy_on_done(contextId: u32): bool {
-  return true;
-}
 
 export function proxy_on_log(contextId: u32): void {}
 

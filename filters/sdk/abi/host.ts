@@ -8,10 +8,13 @@ import { callbackEpoch } from '../callback-scope';
 import {
   BufferType,
   LogLevel,
+  MapType,
   Status,
   StreamType,
   proxy_close_stream,
   proxy_get_buffer_bytes,
+  proxy_get_header_map_pairs,
+  proxy_get_header_map_value,
   proxy_get_log_level,
   proxy_get_property,
   proxy_get_current_time_nanoseconds,
@@ -62,6 +65,49 @@ export function appendHostBuffer(bufferType: BufferType, size: u32, target: Byte
   }
   target.advanceEnd(copied);
   return true;
+}
+
+// Replaces `target`'s contents with an HTTP header map in Proxy-Wasm's serialized form (pair
+// count, then each pair's key and value lengths, then each key and value with a NUL after it).
+// The host writes straight into `target` when the map fits in `expectedBytes`. False when the
+// host has no such map (outside an HTTP stream, or before the headers arrived).
+export function readHostHeaderMap(mapType: MapType, target: ByteBuffer, expectedBytes: usize): bool {
+  target.clear();
+  const slot = target.writePtr(expectedBytes);
+  allocationTarget = slot;
+  allocationTargetSize = expectedBytes;
+  const status = proxy_get_header_map_pairs(mapType, returnSlots, returnSlots + 8);
+  allocationTarget = 0;
+  if (status != Status.Ok) return false;
+  const returnedPtr = load<usize>(returnSlots);
+  const returnedSize = load<usize>(returnSlots + 8);
+  if (returnedPtr == slot) {
+    target.advanceEnd(returnedSize); // safe: the host wrote at most expectedBytes there
+    return true;
+  }
+  if (returnedPtr != 0) {
+    target.appendBytes(returnedPtr, returnedSize); // the map did not fit: the host allocated
+    heap.free(returnedPtr);
+  }
+  return true;
+}
+
+// The value of header `name` (lowercase, pre-encoded) in map `mapType` read as a decimal number
+// (`:status`), or `fallback` when absent or not a number. Allocates nothing.
+export function headerDecimal(mapType: MapType, name: ArrayBuffer, fallback: u64): u64 {
+  const status = proxy_get_header_map_value(mapType, changetype<usize>(name), <usize>name.byteLength, returnSlots, returnSlots + 8);
+  if (status != Status.Ok) return fallback;
+  const pointer = load<usize>(returnSlots);
+  const size = load<usize>(returnSlots + 8);
+  let value: u64 = 0;
+  let valid = size > 0 && size <= 19;
+  for (let i: usize = 0; valid && i < size; i++) {
+    const digit = <u32>load<u8>(pointer + i) - 0x30; // safe: i < size bytes the host copied there
+    if (digit > 9) valid = false;
+    else value = value * 10 + <u64>digit;
+  }
+  if (pointer != 0) heap.free(pointer);
+  return valid ? value : fallback;
 }
 
 // Replaces the first `replacedSize` bytes of Envoy's buffer with the unread bytes of `source`.

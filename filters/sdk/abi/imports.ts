@@ -22,6 +22,12 @@ export const enum BufferType {
   PluginConfiguration = 7,
 }
 
+// Header maps of an HTTP stream (Proxy-Wasm proxy_map_type_t).
+export const enum MapType {
+  RequestHeaders = 0,
+  ResponseHeaders = 2,
+}
+
 export const enum StreamType {
   Downstream = 2,
   Upstream = 3,
@@ -44,6 +50,16 @@ export declare function proxy_get_buffer_bytes(bufferType: u32, start: u32, maxS
 
 @external("env", "proxy_set_buffer_bytes")
 export declare function proxy_set_buffer_bytes(bufferType: u32, start: u32, size: u32, valuePtr: usize, valueLen: usize): u32;
+
+@external("env", "proxy_get_header_map_value")
+export declare function proxy_get_header_map_value(mapType: u32, keyPtr: usize, keyLen: usize, returnValuePtr: usize, returnValueLen: usize): u32;
+
+@external("env", "proxy_get_header_map_pairs")
+export declare function proxy_get_header_map_pairs(mapType: u32, returnPtrPtr: usize, returnSizePtr: usize): u32;
+
+// gRPC status -1: none given, Envoy derives it from the HTTP status for gRPC requests.
+@external("env", "proxy_send_local_response")
+export declare function proxy_send_local_response(statusCode: u32, detailsPtr: usize, detailsLen: usize, bodyPtr: usize, bodyLen: usize, headerPairsPtr: usize, headerPairsLen: usize, grpcStatus: i32): u32;
 
 @external("env", "proxy_close_stream")
 export declare function proxy_close_stream(streamType: u32): u32;

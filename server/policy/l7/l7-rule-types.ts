@@ -8,6 +8,8 @@ export type CompiledL7Constraint =
   /** A prefix also carries the DFA of `^<escaped prefix>`, so filters can run every non-exact key as a DFA. */
   | { readonly match: 'prefix'; readonly value: string; readonly dfa: DfaTable }
   | { readonly match: 'regex'; readonly source: string; readonly dfa: DfaTable }
+  /** The key is present, whatever its value (an HTTP header named without a value). */
+  | { readonly match: 'present' }
   /** A command or command group, expanded to the protocol's text commands and binary opcodes. */
   | { readonly match: 'command'; readonly value: string; readonly textCommands: readonly string[]; readonly binaryOpcodes: readonly number[] };
 

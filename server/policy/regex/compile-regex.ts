@@ -1,15 +1,29 @@
 // The one entry point for regexes in policy: source text in, a DFA table or a readable reason out.
-// Semantics are Cilium's (Go regexp MatchString): an unanchored search unless `^`/`$` anchor it.
-// Also converts a table to the JSON shape the filter SDK reads (filters/sdk/rule-config.ts).
+// Semantics are Cilium's: for the l7proto parsers Go regexp MatchString, an unanchored search
+// unless `^`/`$` anchor it (compileRegex); for HTTP rules Envoy's RE2 full match, the whole value
+// (compileWholeValueRegex). Also converts a table to the JSON shape the filter SDK reads
+// (filters/sdk/rule-config.ts).
 import { buildMinimalDfa, DfaTooLargeError, type DfaTable } from './dfa.ts';
 import { buildSearchNfa, NfaTooLargeError } from './nfa.ts';
-import { parseRegex, RegexSyntaxError } from './regex-syntax.ts';
+import { parseRegex, RegexSyntaxError, type RegexNode } from './regex-syntax.ts';
 
 export type RegexCompileResult = { ok: true; dfa: DfaTable } | { ok: false; reason: string };
 
 export function compileRegex(source: string): RegexCompileResult {
+  return compileParsed(source, (root) => root);
+}
+
+/**
+ * A regex that must match the whole value, as RE2's FullMatch: the parsed pattern between a start
+ * and an end assertion (the tree is wrapped, not the text, so `a)|(b` stays an error).
+ */
+export function compileWholeValueRegex(source: string): RegexCompileResult {
+  return compileParsed(source, (root) => ({ kind: 'concat', items: [{ kind: 'assertion', at: 'start' }, root, { kind: 'assertion', at: 'end' }] }));
+}
+
+function compileParsed(source: string, shape: (root: RegexNode) => RegexNode): RegexCompileResult {
   try {
-    return { ok: true, dfa: buildMinimalDfa(buildSearchNfa(parseRegex(source))) };
+    return { ok: true, dfa: buildMinimalDfa(buildSearchNfa(shape(parseRegex(source)))) };
   } catch (error) {
     if (error instanceof RegexSyntaxError) {
       return { ok: false, reason: `invalid regex ${JSON.stringify(source)}: ${error.message}; see docs/policy.md "Regular expressions" for the supported syntax` };

@@ -1,8 +1,9 @@
 // Cluster resources (CDS): the type URL, the subset of envoy.config.cluster.v3.Cluster that Weir
 // builds, and the builder for a cluster with its endpoints inline: STATIC for IP addresses,
-// STRICT_DNS when an endpoint is a host name (docker-compose service names, for instance).
+// STRICT_DNS when an endpoint is a host name (docker-compose service names, for instance). HTTP
+// redirects' clusters speak the downstream's HTTP version upstream.
 import net from 'node:net';
-import { encodeResource, type EncodedResource } from './encoded-resource.ts';
+import { encodeResource, packAny, type EncodedResource } from './encoded-resource.ts';
 
 export const CLUSTER_TYPE_URL = 'type.googleapis.com/envoy.config.cluster.v3.Cluster' as const;
 export type ClusterTypeUrl = typeof CLUSTER_TYPE_URL;
@@ -17,6 +18,8 @@ export interface StaticClusterSpec {
   endpoints: readonly SocketAddressSpec[];
   /** Default 1000 ms. */
   connectTimeoutMs?: number;
+  /** 'downstream': HTTP requests go upstream in the protocol they came in (HTTP/1.1 or HTTP/2, so gRPC works). */
+  httpProtocol?: 'downstream';
 }
 
 export interface SocketAddressMessage {
@@ -43,6 +46,7 @@ export function buildStaticCluster(spec: StaticClusterSpec): EncodedResource {
     name: spec.name,
     type: discoveryTypeFor(spec.endpoints),
     connect_timeout: durationFromMs(spec.connectTimeoutMs ?? 1000),
+    ...httpProtocolOptions(spec.httpProtocol),
     load_assignment: {
       cluster_name: spec.name,
       endpoints: [
@@ -57,6 +61,8 @@ export interface EdsClusterSpec {
   name: string;
   /** Default 1000 ms. */
   connectTimeoutMs?: number;
+  /** As StaticClusterSpec.httpProtocol. */
+  httpProtocol?: 'downstream';
 }
 
 /** A cluster whose endpoints arrive over EDS on the ADS stream, as the ClusterLoadAssignment named like the cluster. */
@@ -65,7 +71,16 @@ export function buildEdsCluster(spec: EdsClusterSpec): EncodedResource {
     name: spec.name,
     type: 'EDS',
     connect_timeout: durationFromMs(spec.connectTimeoutMs ?? 1000),
+    ...httpProtocolOptions(spec.httpProtocol),
     eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } },
   };
   return encodeResource(CLUSTER_TYPE_URL, spec.name, message);
+}
+
+const HTTP_PROTOCOL_OPTIONS_NAME = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+function httpProtocolOptions(protocol: 'downstream' | undefined): object {
+  if (protocol === undefined) return {};
+  const options = { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } };
+  return { typed_extension_protocol_options: { [HTTP_PROTOCOL_OPTIONS_NAME]: packAny(`type.googleapis.com/${HTTP_PROTOCOL_OPTIONS_NAME}`, options) } };
 }

@@ -84,4 +84,30 @@ describe('examples/policies', () => {
     expect(ask('client', 'WRITE', '/public/readme')).toBe('deny');
     expect(f.verdict('server', { direction: 'ingress', port: 3333, from: 'stranger' })).toBe('deny');
   });
+
+  it('service-account (HTTP): luke may GET /public on leia, nothing else, nobody else', () => {
+    const f = new CompiledFixture([example('http-service-account.yaml')], [
+      { name: 'leia', namespace: 'default', serviceAccount: 'leia', labels: { app: 'leia' }, ips: ['127.0.0.10'] },
+      { name: 'luke', namespace: 'default', serviceAccount: 'luke', labels: { app: 'luke' }, ips: ['127.0.0.11'] },
+      { name: 'han', namespace: 'default', serviceAccount: 'han', labels: { app: 'han' }, ips: ['127.0.0.12'] },
+    ]);
+    const ask = (from: string, method: string, path: string) => f.verdict('leia', { direction: 'ingress', port: 80, from, l7Request: { method, path, host: 'leia' } });
+    expect(ask('luke', 'GET', '/public')).toBe('allow');
+    expect(ask('luke', 'GET', '/publicity')).toBe('deny');
+    expect(ask('luke', 'POST', '/public')).toBe('deny');
+    expect(ask('han', 'GET', '/public')).toBe('deny');
+  });
+
+  it('deathstar HTTP and gRPC: GET /public/.*, landing with X-Token, one gRPC method', () => {
+    const f = new CompiledFixture([example('http-public-and-grpc.yaml')], [
+      { name: 'deathstar', labels: { org: 'empire', class: 'deathstar' }, ips: ['127.0.0.10'] },
+      { name: 'tiefighter', labels: { org: 'empire', class: 'tiefighter' }, ips: ['127.0.0.11'] },
+    ]);
+    const ask = (port: number, l7Request: Record<string, string>) => f.verdict('deathstar', { direction: 'ingress', port, from: 'tiefighter', l7Request });
+    expect(ask(80, { method: 'GET', path: '/public/plans' })).toBe('allow');
+    expect(ask(80, { method: 'POST', path: '/v1/request-landing' })).toBe('deny');
+    expect(ask(80, { method: 'POST', path: '/v1/request-landing', 'header:x-token': 'abc' })).toBe('allow');
+    expect(ask(50051, { method: 'POST', path: '/deathstar.v1.DeathStar/RequestLanding' })).toBe('allow');
+    expect(ask(50051, { method: 'POST', path: '/deathstar.v1.DeathStar/WatchHangar' })).toBe('deny');
+  });
 });

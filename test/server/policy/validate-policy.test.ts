@@ -219,10 +219,10 @@ describe('ports', () => {
 });
 
 describe('L7 rules', () => {
-  it('rejects http rules as not supported yet instead of ignoring them', () => {
-    expect(problemsOf(ingressPolicy(`      - toPorts: [{ ports: [{ port: 80 }], rules: { http: [{ method: GET, path: /public }] } }]
+  it('rejects kafka rules as not supported yet instead of ignoring them (http rules: http-rules.test.ts)', () => {
+    expect(problemsOf(ingressPolicy(`      - toPorts: [{ ports: [{ port: 9092 }], rules: { kafka: [{ role: produce, topic: t }] } }]
 `))).toEqual([
-      'policies/db.yaml: specs[0].ingress[0].toPorts[0].rules.http: http rules are not supported yet; Weir enforces L7 policy with l7proto parsers (r2d2, memcache, cassandra)',
+      'policies/db.yaml: specs[0].ingress[0].toPorts[0].rules.kafka: kafka rules are not supported yet; there is no Weir kafka parser',
     ]);
   });
 

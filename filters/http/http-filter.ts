@@ -1,0 +1,235 @@
+// The HTTP filter's contexts and callbacks: a root context per plugin configuration, a stream
+// context per request. At the request headers it decides with the connection's policy
+// (http-connection.ts) and either lets the request continue to the router, or answers it itself
+// with Cilium's denial (403, body `Access denied\r\n`; Envoy turns it into grpc-status 7
+// PERMISSION_DENIED for a gRPC request) and logs a Denied entry, so a denied request never reaches
+// the upstream. An allowed request is logged once, as a Request entry with the status, when the
+// response headers pass (proxy_on_response_headers), or when the stream ends without any
+// (proxy_on_log, status 0 if Envoy sent none): one entry per request, because each entry costs
+// more than the decision (docs/http.md). Every entry carries method, path, host and status.
+// Raw exports are in exports.ts.
+import { ByteBuffer } from '../sdk/byte-buffer';
+import { ByteView } from '../sdk/byte-view';
+import { EntryType, LogFields } from '../sdk/access-log';
+import { finishAccessLogCallback, flushAccessLogOnTick } from '../sdk/access-log-queue';
+import { enterCallbackScope, leaveCallbackScope } from '../sdk/callback-scope';
+import { RequestRecord } from '../sdk/rules';
+import { PluginSettings } from '../sdk/settings';
+import { Action, BufferType, LogLevel, MapType, proxy_send_local_response } from '../sdk/abi/imports';
+import { appendHostBuffer, headerDecimal, logText, propertyU64, setTickPeriod } from '../sdk/abi/host';
+import { connectionFor } from './http-connection';
+import { HttpRuleSchema } from './http-rule-schema';
+import { readHttpSettings } from './http-settings';
+import { RequestHeaders } from './request-headers';
+
+// Cilium's answer to a denied HTTP request (cilium/proxy l7policy), and Envoy's response code
+// details for it (%RESPONSE_CODE_DETAILS% in Envoy's access log; no spaces allowed).
+const DENIED_STATUS: u32 = 403;
+const DENIED_BODY = 'Access denied\r\n';
+const DENIED_DETAILS = 'weir_policy_denied';
+const NO_GRPC_STATUS: i32 = -1; // Envoy derives it from the HTTP status for gRPC requests
+
+const enum Verdict {
+  Undecided = 0,
+  Allowed = 1, // its Request entry not written yet
+  Denied = 2,
+  Logged = 3, // allowed, Request entry written
+}
+
+class HttpStream {
+  rootContextId: u32 = 0;
+  verdict: Verdict = Verdict.Undecided;
+  connectionId: u64 = 0;
+  // method, path and host of an allowed request, for its Request entry.
+  requestLine: ByteBuffer = new ByteBuffer();
+  methodLength: i32 = 0;
+  pathLength: i32 = 0;
+}
+
+// One rule schema, record and header reader per VM: header keys are VM-wide, and one stream's
+// headers are read and matched inside one callback.
+const schema = new HttpRuleSchema();
+let record = new RequestRecord(schema.keys.length);
+const headers = new RequestHeaders();
+const fields = new LogFields();
+const requestLineView = new ByteView();
+
+const rootSettings = new Map<u32, PluginSettings>();
+const streams = new Map<u32, HttpStream>();
+const idleStreams = new Array<HttpStream>();
+let deniedBody: ArrayBuffer | null = null;
+let statusHeaderName: ArrayBuffer | null = null;
+let deniedDetails: ArrayBuffer | null = null;
+
+export function createContext(contextId: u32, parentId: u32): void {
+  if (parentId == 0) return; // a root: configured in configureRoot
+  const stream = idleStreams.length > 0 ? idleStreams.pop() : new HttpStream();
+  stream.rootContextId = parentId;
+  stream.verdict = Verdict.Undecided;
+  streams.set(contextId, stream);
+}
+
+// proxy_on_configure: false refuses the configuration (Envoy NACKs it or does not start).
+export function configureRoot(rootId: u32, configurationSize: u32): bool {
+  const raw = new ByteBuffer();
+  if (!appendHostBuffer(BufferType.PluginConfiguration, configurationSize, raw)) {
+    logText(LogLevel.Error, 'weir http: could not read the plugin configuration from Envoy');
+    raw.release();
+    return false;
+  }
+  const problem = new Array<string>();
+  const settings = readHttpSettings(raw.readPtr, <i32>raw.length, schema, problem);
+  raw.release();
+  if (settings === null) {
+    logText(LogLevel.Error, 'weir http: plugin configuration rejected: ' + problem[0] + '; expected JSON such as {"parser":"http","policy":"agent","endpoint":"web","direction":"ingress","port":8080}');
+    return false;
+  }
+  rootSettings.set(rootId, settings);
+  const binding = settings.agentPolicy;
+  const source = binding !== null ? 'the agent\'s policy for endpoint ' + binding.endpoint + ' port ' + binding.port.toString() : settings.rules!.rules.length.toString() + ' static rules';
+  logText(LogLevel.Info, 'weir http: configured, enforcing ' + source);
+  return true;
+}
+
+// proxy_on_request_headers: the verdict. Pause (StopIteration) after a denial: Envoy sends the
+// local reply and the router never sees the request.
+export function onRequestHeaders(contextId: u32): u32 {
+  if (!streams.has(contextId)) return Action.Continue;
+  const stream = streams.get(contextId);
+  enterCallbackScope();
+  const allowed = decide(stream);
+  finishAccessLogCallback(stream.rootContextId);
+  leaveCallbackScope();
+  if (allowed) return Action.Continue;
+  sendDenial();
+  return Action.Pause;
+}
+
+// proxy_on_response_headers: an allowed request is logged with the response's status.
+export function onResponseHeaders(contextId: u32): void {
+  if (!streams.has(contextId)) return;
+  const stream = streams.get(contextId);
+  if (stream.verdict != Verdict.Allowed) return;
+  enterCallbackScope();
+  let names = statusHeaderName;
+  if (names === null) {
+    names = String.UTF8.encode(':status');
+    statusHeaderName = names;
+  }
+  logAllowed(stream, headerDecimal(MapType.ResponseHeaders, names, 0));
+  leaveCallbackScope();
+}
+
+// proxy_on_log: the stream is over; an allowed request whose response headers never passed (the
+// stream was reset) is logged now, with the status Envoy recorded (0: none).
+export function onStreamLog(contextId: u32): void {
+  if (!streams.has(contextId)) return;
+  const stream = streams.get(contextId);
+  if (stream.verdict != Verdict.Allowed) return;
+  enterCallbackScope();
+  logAllowed(stream, propertyU64('response.code', 0));
+  leaveCallbackScope();
+}
+
+function logAllowed(stream: HttpStream, status: u64): void {
+  stream.verdict = Verdict.Logged;
+  const settings = settingsOf(stream.rootContextId);
+  if (settings === null) return;
+  const connection = connectionFor(stream.connectionId, settings, schema);
+  fields.clear();
+  addRequestLine(stream);
+  fields.addNumber('status', status);
+  connection.log(EntryType.Request, fields, '');
+  finishAccessLogCallback(stream.rootContextId);
+}
+
+// proxy_on_tick on a root: sends the access-log entries collected since the last tick.
+export function onRootTick(rootContextId: u32): void {
+  flushAccessLogOnTick(rootContextId);
+  setTickPeriod(0);
+}
+
+export function deleteContext(contextId: u32): void {
+  if (streams.has(contextId)) {
+    const stream = streams.get(contextId);
+    streams.delete(contextId);
+    idleStreams.push(stream);
+  } else if (rootSettings.has(contextId)) {
+    flushAccessLogOnTick(contextId); // a root going away sends what waited for its tick
+    rootSettings.delete(contextId);
+  }
+}
+
+function decide(stream: HttpStream): bool {
+  const settings = settingsOf(stream.rootContextId);
+  fields.clear();
+  if (settings === null) {
+    stream.verdict = Verdict.Denied; // Envoy accepted no configuration for this root: nothing to enforce with
+    return false;
+  }
+  stream.connectionId = propertyU64('connection.id', 0);
+  const connection = connectionFor(stream.connectionId, settings, schema);
+  connection.update();
+  if (!headers.read()) {
+    stream.verdict = Verdict.Denied;
+    fields.addNumber('status', <u64>DENIED_STATUS);
+    connection.log(EntryType.Denied, fields, 'the request headers could not be read from Envoy; denied');
+    return false;
+  }
+  if (record.keyCount < schema.keys.length) record = new RequestRecord(schema.keys.length);
+  headers.fill(record, schema);
+  const allowed = connection.allows(record);
+  if (allowed) {
+    stream.verdict = Verdict.Allowed;
+    keepRequestLine(stream);
+  } else {
+    stream.verdict = Verdict.Denied;
+    headers.addLogFields(fields);
+    fields.addNumber('status', <u64>DENIED_STATUS);
+    connection.log(EntryType.Denied, fields, 'no rule allows this request');
+  }
+  return allowed;
+}
+
+function settingsOf(rootContextId: u32): PluginSettings | null {
+  return rootSettings.has(rootContextId) ? rootSettings.get(rootContextId) : null;
+}
+
+// Copies method, path and host of the request being allowed, for its Request entry (the header
+// reader is reused by the next stream, on HTTP/2 before this one ends).
+function keepRequestLine(stream: HttpStream): void {
+  const line = stream.requestLine;
+  line.clear();
+  stream.methodLength = copyRecordValue(line, 0);
+  stream.pathLength = copyRecordValue(line, 1);
+  copyRecordValue(line, 2);
+}
+
+function copyRecordValue(line: ByteBuffer, key: i32): i32 {
+  const length = record.lengthOf(key);
+  if (length <= 0) return 0;
+  line.appendBytes(record.pointerOf(key), <usize>length);
+  return length;
+}
+
+function addRequestLine(stream: HttpStream): void {
+  const line = stream.requestLine;
+  const view = requestLineView;
+  view.setWindow(line.readPtr, <i32>line.length);
+  const hostLength = <i32>line.length - stream.methodLength - stream.pathLength;
+  fields.addBytes('method', view, 0, stream.methodLength);
+  fields.addBytes('path', view, stream.methodLength, stream.pathLength);
+  fields.addBytes('host', view, stream.methodLength + stream.pathLength, hostLength);
+}
+
+function sendDenial(): void {
+  let body = deniedBody;
+  let details = deniedDetails;
+  if (body === null || details === null) {
+    body = String.UTF8.encode(DENIED_BODY);
+    details = String.UTF8.encode(DENIED_DETAILS);
+    deniedBody = body;
+    deniedDetails = details;
+  }
+  proxy_send_local_response(DENIED_STATUS, changetype<usize>(details), <usize>details.byteLength, changetype<usize>(body), <usize>body.byteLength, 0, 0, NO_GRPC_STATUS);
+}

@@ -1,0 +1,58 @@
+// Writes the access-log entries of one connection, for the parsers' connections (connection.ts)
+// and the HTTP filter's (filters/http): encodes once what every entry of the connection repeats
+// (addresses, proto, connection id, direction, endpoint), attributes each entry to what decided
+// it (with the agent's policy: both identities, the revision and, on a Request, the rule that
+// allowed it; with static rules: the rule), and gives a Denied entry the policy's reason.
+import { ByteBuffer } from './byte-buffer';
+import { EntryAttribution, EntryType, LogFields, appendConnectionMembers, appendEntryAddresses, writeAccessLog } from './access-log';
+import { ConnectionPolicy } from './policy-decision';
+import { PluginSettings } from './settings';
+
+export class ConnectionEntries {
+  // Empty until the first entry, which is always written where the connection's properties are
+  // visible (a data callback, or an HTTP stream callback).
+  private entryAddresses: ByteBuffer = new ByteBuffer();
+  private entryMembers: ByteBuffer = new ByteBuffer();
+  private attribution: EntryAttribution = new EntryAttribution();
+
+  constructor(
+    private protocol: string,
+    private settings: PluginSettings,
+  ) {}
+
+  // Writes one entry with `fields`; `policy` decided the request (null with static rules), or
+  // static rule `staticRule` allowed it (-1: none).
+  write(type: EntryType, fields: LogFields, reason: string, connectionId: u64, policy: ConnectionPolicy | null, staticRule: i32): void {
+    if (policy !== null && type == EntryType.Denied && policy.denyReason.length > 0) reason = policy.denyReason;
+    if (this.entryMembers.length == 0) this.encodeConstants(connectionId);
+    writeAccessLog(this.entryAddresses, this.entryMembers, type, this.attribute(type, policy, staticRule), fields, reason);
+  }
+
+  release(): void {
+    this.entryAddresses.release();
+    this.entryMembers.release();
+  }
+
+  private encodeConstants(connectionId: u64): void {
+    appendEntryAddresses(this.entryAddresses);
+    const binding = this.settings.agentPolicy;
+    const direction = binding !== null ? (binding.ingress ? 'ingress' : 'egress') : this.settings.direction;
+    const endpoint = binding !== null ? binding.endpoint : this.settings.endpoint;
+    appendConnectionMembers(this.entryMembers, this.protocol, connectionId, direction, endpoint);
+  }
+
+  private attribute(type: EntryType, policy: ConnectionPolicy | null, staticRule: i32): EntryAttribution {
+    const attribution = this.attribution;
+    attribution.rule = '';
+    if (policy !== null) {
+      const ingress = this.settings.agentPolicy!.ingress;
+      attribution.revision = policy.revision;
+      attribution.sourceIdentity = ingress ? policy.remoteIdentity : policy.localIdentity;
+      attribution.destinationIdentity = ingress ? policy.localIdentity : policy.remoteIdentity;
+      if (type == EntryType.Request) attribution.rule = policy.allowingRule;
+    } else if (type == EntryType.Request && staticRule >= 0) {
+      attribution.rule = this.settings.ruleName(staticRule);
+    }
+    return attribution;
+  }
+}
