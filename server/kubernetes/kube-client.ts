@@ -91,6 +91,8 @@ export class KubeClient {
         });
         response.on('end', () => resolve());
         response.on('error', reject);
+        // A killed API server may end the response without 'end' or 'error'.
+        response.on('close', () => resolve());
       });
       request.on('error', reject);
       request.end();
@@ -156,7 +158,8 @@ export interface CollectionHandlers {
 
 /**
  * Keeps a collection current: list, then watch from the list's resourceVersion; when the watch
- * ends (timeout, 410 Gone, API server gone) list again. Waits between failed attempts, up to 5 s.
+ * ends (after at most 5 minutes, 410 Gone, API server gone) list again. Waits between failed
+ * attempts, up to 5 s.
  */
 export class CollectionWatch {
   readonly #abort = new AbortController();
@@ -192,7 +195,7 @@ export class CollectionWatch {
         }
         failures = 0;
         const separator = this.path.includes('?') ? '&' : '?';
-        await this.client.stream(`${this.path}${separator}watch=true&resourceVersion=${list.metadata.resourceVersion}`, (line) => {
+        await this.client.stream(`${this.path}${separator}watch=true&timeoutSeconds=300&resourceVersion=${list.metadata.resourceVersion}`, (line) => {
           const event = JSON.parse(line) as { type: string; object: KubeObject };
           if (event.type === 'ADDED' || event.type === 'MODIFIED') this.handlers.upserted(event.object);
           else if (event.type === 'DELETED') this.handlers.deleted(event.object);

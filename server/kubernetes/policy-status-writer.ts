@@ -52,7 +52,11 @@ export class PolicyStatusWriter {
         if (event.kind === 'updated') this.#remember();
         this.#schedule();
       }),
-      options.store.watchOutcomes(() => this.#schedule()),
+      options.store.watchOutcomes(() => {
+        // A new generation can compile to the revision in force (a no-op change): remember its versions too.
+        this.#remember();
+        this.#schedule();
+      }),
       options.onProxyChange(() => this.#schedule()),
     );
     this.#schedule();

@@ -14,7 +14,7 @@ import { listenerPort } from '../../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { KUBE_MANIFESTS } from '../support/kube-cluster-broker.ts';
-import { createPod, kubectlOk, temporaryDirectory, type SharedKubeCluster } from '../support/kube-cluster.ts';
+import { createPod, kubectlOk, temporaryDirectory, type SharedKubeCluster, type TestPod } from '../support/kube-cluster.ts';
 import { memcachedOnce, openMemcachedSession } from '../support/memcached-session.ts';
 import { writeWeirNodeConfig } from '../support/weir-node.ts';
 
@@ -67,11 +67,12 @@ describe('Kubernetes mode under faults', () => {
     await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=120s', 'crd/ciliumnetworkpolicies.cilium.io']);
     await kubectlOk(cluster, ['create', 'serviceaccount', 'default', '-n', 'default']);
     memcached = await startMemcached();
-    for (const pod of [
+    const pods: TestPod[] = [
       { name: 'memcd', node: NODE, ip: '127.0.0.50', labels: { app: 'memcached' } },
       { name: 'writer', node: NODE, ip: WRITER_IP, labels: { role: 'writer' } },
       { name: 'reader', node: NODE, ip: READER_IP, labels: { role: 'reader' } },
-    ]) await createPod(cluster, 'default', pod);
+    ];
+    for (const pod of pods) await createPod(cluster, 'default', pod);
     await kubectlOk(cluster, ['apply', '-f', '-'], fleetPolicy(false));
     xdsPort = await freeLoopbackPort();
     configFile = await writeWeirNodeConfig(

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMemcached, type RunningMemcached } from '../../demo/servers/index.ts';
 import { projectRoot } from '../../server/envoy/binary.ts';
-import { createPod, kubectlOk, sharedKubeCluster, temporaryDirectory, testNamespace, weirKubeconfig, type SharedKubeCluster } from '../support/kube-cluster.ts';
+import { createPod, kubectlOk, sharedKubeCluster, temporaryDirectory, testNamespace, weirKubeconfig, type SharedKubeCluster, type TestPod } from '../support/kube-cluster.ts';
 import { memcachedOnce, openMemcachedSession } from '../support/memcached-session.ts';
 import { startWeirNode, type WeirNode } from '../support/weir-node.ts';
 
@@ -46,7 +46,7 @@ describe('policies from Kubernetes, enforced by two nodes', () => {
     namespace = await testNamespace(cluster, 'policy');
     scratch = temporaryDirectory('weir-kube-policy-');
     memcached = await startMemcached();
-    const pods = [
+    const pods: TestPod[] = [
       { name: 'memcd-a', node: 'node-a', ip: '127.0.0.41', labels: { app: 'memcached' } },
       { name: 'memcd-b', node: 'node-b', ip: '127.0.0.42', labels: { app: 'memcached' } },
       { name: 'maintenance', node: 'node-a', ip: MAINTENANCE_IP, labels: { function: 'fleet-maintanence' } },
