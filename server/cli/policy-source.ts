@@ -8,6 +8,9 @@ import type { Fleet } from '../api/fleet.ts';
 import type { RevisionHistory } from '../api/revision-history.ts';
 import { runsPolicyAgent } from '../api/revision-history.ts';
 import type { WeirConfig } from '../config/weir-config.ts';
+import type { Endpoint, EndpointSpec } from '../identity/endpoints.ts';
+import { formatLabel } from '../identity/labels.ts';
+import type { SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
 import { KubeClient } from '../kubernetes/kube-client.ts';
 import { openKubernetesStore } from '../kubernetes/kubernetes-store.ts';
 import { PolicyStatusWriter } from '../kubernetes/policy-status-writer.ts';
@@ -25,6 +28,8 @@ export interface ServingContext {
   /** This replica's API and xDS addresses, announced to the other replicas. */
   readonly apiSocket: string;
   readonly xds: { address: string; port: number };
+  /** The endpoints this replica's sidecars announce; a source that shares them (etcd) publishes them. */
+  readonly sidecars: SidecarEndpointRegistry;
 }
 
 export interface AttachedSource {
@@ -37,6 +42,11 @@ export interface PolicySource {
   readonly store: PolicyStore;
   /** What the source shows in `weir status` and logs: `directory /x`, `etcd http://...`, `Kubernetes https://...`. */
   readonly description: string;
+  /**
+   * The source itself carries the sidecars' endpoints to every replica (etcd): serve must not also
+   * merge them locally (SidecarAwareStore), or each would be defined twice.
+   */
+  readonly sharesSidecarEndpoints: boolean;
   /** Starts the source's side jobs once proxies can connect. */
   attach(context: ServingContext): AttachedSource;
 }
@@ -50,9 +60,13 @@ export async function openPolicySource(config: WeirConfig, logger: Logger): Prom
     return {
       store: etcd.store,
       description: `etcd ${source.endpoints.join(',')} (prefix ${source.prefix})`,
+      sharesSidecarEndpoints: true,
       attach: (context) => {
         const registry = new EtcdReplicaRegistry(etcd.client, etcd.prefix, { node: config.node, apiSocket: path.resolve(context.apiSocket), xds: context.xds }, logger);
         registry.start();
+        const publish = (): void => registry.setEndpoints(context.sidecars.list().map((sidecar) => endpointSpecOf(sidecar.endpoint)));
+        const unwatch = context.sidecars.watch(publish);
+        publish();
         const fleet: Fleet = {
           members: async () =>
             (await registry.list()).map((replica) => ({
@@ -63,7 +77,13 @@ export async function openPolicySource(config: WeirConfig, logger: Logger): Prom
               },
             })),
         };
-        return { stop: () => registry.stop(), fleet };
+        return {
+          stop: async () => {
+            unwatch();
+            await registry.stop();
+          },
+          fleet,
+        };
       },
     };
   }
@@ -74,6 +94,7 @@ export async function openPolicySource(config: WeirConfig, logger: Logger): Prom
     return {
       store: kubernetes.store,
       description: `Kubernetes ${client.server} (node ${config.node})`,
+      sharesSidecarEndpoints: false,
       attach: (context) => {
         const writer = new PolicyStatusWriter({
           client,
@@ -95,5 +116,11 @@ export async function openPolicySource(config: WeirConfig, logger: Logger): Prom
     const problems = loaded.problems.map(formatProblem).join('\n');
     throw new Error(`the policies in ${config.policies.dir} do not compile; fix or remove these files and start again:\n${problems}`);
   }
-  return { store, description: `directory ${config.policies.dir}`, attach: () => ({ stop: async () => undefined, fleet: undefined }) };
+  return { store, description: `directory ${config.policies.dir}`, sharesSidecarEndpoints: false, attach: () => ({ stop: async () => undefined, fleet: undefined }) };
+}
+
+/** An endpoint back as the description it came from; its labels keep their sources (`k8s:app`). */
+function endpointSpecOf(endpoint: Endpoint): EndpointSpec {
+  const labels = endpoint.labelsKnown ? Object.fromEntries(endpoint.labels.map((label) => [formatLabel({ ...label, value: '' }), label.value])) : undefined;
+  return { name: endpoint.name, ips: [...endpoint.ips], ...(endpoint.namespace === undefined ? {} : { namespace: endpoint.namespace }), ...(labels === undefined ? {} : { labels }) };
 }

@@ -50,7 +50,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   const apiToken = config.api.tcp ? readApiToken(config.api.tcp.tokenFile) : undefined;
   const sidecars = new SidecarEndpointRegistry({ logger });
   const source = await openPolicySource(config, logger);
-  const store = new SidecarAwareStore({ store: source.store, sidecars, logger });
+  const store = source.sharesSidecarEndpoints ? source.store : new SidecarAwareStore({ store: source.store, sidecars, logger });
   const history = new RevisionHistory();
   let loggedWiring = '';
   // Logged when the list changes, not on every snapshot.
@@ -99,7 +99,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
         : {}),
     });
     stops.push(() => controlServer.stop());
-    const attached = source.attach({ status: controlServer.status, history, apiSocket: config.api.socket, xds: { address: config.xds.address, port: controlServer.port } });
+    const attached = source.attach({ status: controlServer.status, history, sidecars, apiSocket: config.api.socket, xds: { address: config.xds.address, port: controlServer.port } });
     stops.push(() => attached.stop());
     store.watch((event) => onStoreEvent(event, { logger, publish: () => controlServer.setSnapshot(snapshotNow()) }));
     const api = await startApiServer({
