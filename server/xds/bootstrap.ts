@@ -21,8 +21,10 @@ export interface BootstrapOptions {
   xdsAddress?: string;
   xdsPort?: number;
   /**
-   * More replicas of the xDS server (etcd mode, docs/cluster.md): `weir-xds` lists them after
-   * xdsAddress:xdsPort, and Envoy's reconnects go round-robin, so a proxy fails over when one dies.
+   * More replicas of the xDS server (etcd mode, docs/cluster.md), in order of preference after
+   * xdsAddress:xdsPort: `weir-xds` puts each in its own priority and checks them (TCP connect,
+   * every second), so all of the proxy's streams (Envoy's ADS and the Weir agent's) go to the first
+   * live replica, and move together to the next one when it dies.
    */
   xdsFailover?: ReadonlyArray<{ address: string; port: number }>;
   /** Admin interface port on 127.0.0.1. Default 9901. */
@@ -94,9 +96,17 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
 export function xdsCluster(address: string, port: number, failover: ReadonlyArray<{ address: string; port: number }> = []): object {
   const servers = [{ address, port }, ...failover];
   for (const server of failover) checkPort('xdsFailover port', server.port);
+  // One priority per replica: Envoy sends every stream to the highest priority with a healthy
+  // host, so a proxy's streams stay together on one replica (round-robin would split Envoy's ADS
+  // stream and the agent's between replicas).
+  const failoverSettings =
+    failover.length === 0
+      ? {}
+      : { health_checks: [{ timeout: '1s', interval: '1s', unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {} }] };
   return {
     name: XDS_CLUSTER_NAME,
     type: discoveryTypeFor(servers),
+    ...failoverSettings,
     connect_timeout: '1s',
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
@@ -106,7 +116,7 @@ export function xdsCluster(address: string, port: number, failover: ReadonlyArra
     },
     load_assignment: {
       cluster_name: XDS_CLUSTER_NAME,
-      endpoints: [{ lb_endpoints: servers.map((server) => ({ endpoint: { address: { socket_address: { address: server.address, port_value: server.port } } } })) }],
+      endpoints: servers.map((server, priority) => ({ ...(priority === 0 ? {} : { priority }), lb_endpoints: [{ endpoint: { address: { socket_address: { address: server.address, port_value: server.port } } } }] })),
     },
   };
 }

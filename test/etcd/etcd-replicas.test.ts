@@ -19,6 +19,8 @@ import { temporaryDirectory } from '../support/kube-cluster.ts';
 import { memcachedOnce, openMemcachedSession } from '../support/memcached-session.ts';
 import { writeWeirNodeConfig } from '../support/weir-node.ts';
 
+/** Each step waits on a loaded 2-core machine for real processes (Envoy, etcd, kube-apiserver). */
+const TEST_TIMEOUT_MS = 300_000;
 const MAINTENANCE_IP = '127.0.0.34';
 const MONITORING_IP = '127.0.0.35';
 const DENIED = 'CLIENT_ERROR access denied';
@@ -91,7 +93,10 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
   const enforcedOnSomeReplica = async (): Promise<Replica> => {
     const asked = running()[0] as Replica;
     const waited = await weir(asked, ['policy', 'wait', '--node', PROXY, '--timeout', '120', '-o', 'json']);
-    if (waited.code !== 0) throw new Error(`weir policy wait --node ${PROXY} via ${asked.name} failed (${waited.code}): ${waited.stderr}\nEnvoy log:\n${envoy.log().slice(-3000)}`);
+    if (waited.code !== 0) {
+      const fleet = await weir(asked, ['proxy', 'list']);
+      throw new Error(`weir policy wait --node ${PROXY} via ${asked.name} failed (${waited.code}): ${waited.stderr}\nweir proxy list:\n${fleet.stdout}${fleet.stderr}\nEnvoy log:\n${envoy.log().slice(-3000)}`);
+    }
     const body = JSON.parse(waited.stdout) as { proxies: Array<{ nodeId: string; replica?: string }> };
     const serving = replicas.find((replica) => replica.name === body.proxies.find((proxy) => proxy.nodeId === PROXY)?.replica);
     if (serving === undefined) throw new Error(`weir policy wait did not say which replica serves ${PROXY}: ${waited.stdout}`);
@@ -114,7 +119,7 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
     await importPolicy(replicas[0] as Replica, 'endpoints.yaml', ENDPOINTS);
     await importPolicy(replicas[0] as Replica, 'fleet.yaml', fleetPolicy(false));
     const [first, ...others] = replicas.map((replica) => ({ address: '127.0.0.1', port: replica.xdsPort }));
-    envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: PROXY, xdsPort: first?.port ?? 0, xdsFailover: others, adminPort: 0 }) });
+    envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: PROXY, xdsPort: first?.port ?? 0, xdsFailover: others, adminPort: 0 }), componentLogLevel: 'wasm:info,config:debug,hc:debug' });
     await envoy.waitReady(60_000);
     proxyPort = await listenerPort(envoy, 'weir-memcache', 60_000);
     await enforcedOnSomeReplica();
@@ -126,7 +131,7 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
     await memcached?.stop();
     await etcd?.destroy();
     scratch?.remove();
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('every replica has the policy imported through one, with the same revision and identities', async () => {
     const views = await Promise.all(
@@ -140,7 +145,7 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
     expect(new Set(views.map((view) => view.revision)).size).toBe(1);
     expect(views[1]?.identities).toEqual(views[0]?.identities);
     expect(views[2]?.identities).toEqual(views[0]?.identities);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('a killed replica: the proxy keeps enforcing, fails over to another replica, and follows changes made there', async () => {
     const serving = await enforcedOnSomeReplica();
@@ -166,7 +171,7 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
       reader.close();
     }
     await start(serving);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('etcd down: enforcement unchanged, imports fail naming etcd, and everything resumes when it is back', async () => {
     const serving = await enforcedOnSomeReplica();
@@ -184,5 +189,5 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
     await importPolicy(serving, 'fleet.yaml', fleetPolicy(true));
     await enforcedOnSomeReplica();
     expect(await memcachedOnce(proxyPort, MONITORING_IP, 'set alliance/fleet/b 0 0 1\r\n3\r\n')).toBe('STORED');
-  });
+  }, TEST_TIMEOUT_MS);
 });

@@ -18,6 +18,8 @@ import { createPod, kubectlOk, temporaryDirectory, type SharedKubeCluster, type 
 import { memcachedOnce, openMemcachedSession } from '../support/memcached-session.ts';
 import { writeWeirNodeConfig } from '../support/weir-node.ts';
 
+/** Each step waits on a loaded 2-core machine for real processes (Envoy, etcd, kube-apiserver). */
+const TEST_TIMEOUT_MS = 300_000;
 const WRITER_IP = '127.0.0.51';
 const READER_IP = '127.0.0.52';
 const DENIED = 'CLIENT_ERROR access denied';
@@ -93,7 +95,7 @@ describe('Kubernetes mode under faults', () => {
     await apiserver?.destroy();
     await etcd?.destroy();
     scratch?.remove();
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('the node\'s weir serve killed under traffic: Envoy keeps enforcing, then reconnects to the restarted one', async () => {
     const reader = await openMemcachedSession(proxyPort, READER_IP);
@@ -111,7 +113,7 @@ describe('Kubernetes mode under faults', () => {
     } finally {
       reader.close();
     }
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('kube-apiserver killed: enforcement unchanged, applies fail, and what is applied once it is back is enforced', async () => {
     await apiserver.stop();
@@ -129,5 +131,5 @@ describe('Kubernetes mode under faults', () => {
     await kubectlOk(cluster, ['apply', '-f', '-'], fleetPolicy(true));
     await kubectlOk(cluster, ['wait', 'cnp/faults', '-n', 'default', `--for=jsonpath={.status.nodes.${NODE}.revision}=2`, '--timeout=120s']);
     expect(await memcachedOnce(proxyPort, READER_IP, 'set f/2 0 0 1\r\n3\r\n')).toBe('STORED');
-  });
+  }, TEST_TIMEOUT_MS);
 });

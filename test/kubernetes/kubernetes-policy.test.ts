@@ -12,6 +12,8 @@ import { createPod, kubectlOk, sharedKubeCluster, temporaryDirectory, testNamesp
 import { memcachedOnce, openMemcachedSession } from '../support/memcached-session.ts';
 import { startWeirNode, type WeirNode } from '../support/weir-node.ts';
 
+/** Each step waits on a loaded 2-core machine for real processes (Envoy, etcd, kube-apiserver). */
+const TEST_TIMEOUT_MS = 300_000;
 const ALLIANCE_POLICY = path.join(projectRoot, 'examples', 'policies', 'memcached-rebel-alliance.yaml');
 const EMPIRE_POLICY = path.join(projectRoot, 'examples', 'policies', 'cassandra-empire.yaml');
 const ALLIANCE = 'secure-rebel-alliance-memcache';
@@ -75,7 +77,7 @@ describe('policies from Kubernetes, enforced by two nodes', () => {
     await memcached?.stop();
     await namespace?.remove();
     scratch?.remove();
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('each node writes into the policy object that it enforces it, and which generation', async () => {
     await waitFor(ALLIANCE, '{.status.nodes.node-a.enforcing}', 'true');
@@ -88,7 +90,7 @@ describe('policies from Kubernetes, enforced by two nodes', () => {
     const empire = JSON.parse(await kubectlOk(cluster, ['get', 'cnp', '-n', namespace.name, '-o', 'json'])) as { items: Array<{ metadata: { name: string }; status?: PolicyStatus['status'] }> };
     expect(empire.items.map((item) => item.metadata.name).sort()).toEqual(expect.arrayContaining([ALLIANCE]));
     expect(empire.items.every((item) => item.status?.conditions?.[0]?.status === 'True')).toBe(true);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('enforces the Alliance policy on real memcached traffic from the pods on both nodes', async () => {
     for (const node of nodes) {
@@ -99,7 +101,7 @@ describe('policies from Kubernetes, enforced by two nodes', () => {
     }
     // The server's own record: the denied writes never reached memcached.
     expect(await memcachedOnce(memcached.port, '127.0.0.1', 'get alliance/fleet/node-a empire/node-a\r\n')).toBe('VALUE alliance/fleet/node-a 0 2\r\nok\r\nEND');
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('a label change on a pod moves its identity, and the verdict on an open connection', async () => {
     const nodeB = nodes[1] as WeirNode;
@@ -122,7 +124,7 @@ describe('policies from Kubernetes, enforced by two nodes', () => {
       session.close();
       await kubectlOk(cluster, ['label', 'pod', 'monitoring', '-n', namespace.name, 'function=fleet-monitoring', '--overwrite']);
     }
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('an invalid object gets a Valid=False condition with the exact error, and its previous generation stays in force', async () => {
     const policy = (command: string): string => JSON.stringify({
@@ -149,5 +151,5 @@ describe('policies from Kubernetes, enforced by two nodes', () => {
     expect((await policyStatus('fleet-readers')).status?.nodes?.['node-a']).toMatchObject({ ok: false, enforcing: true, revision: 1 });
     // Generation 1 still decides: monitoring may get `readers`.
     expect(await memcachedOnce((nodes[0] as WeirNode).proxyPort, MONITORING_IP, 'get readers\r\n')).toBe('END');
-  });
+  }, TEST_TIMEOUT_MS);
 });
