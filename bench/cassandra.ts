@@ -5,13 +5,12 @@
 // SELECT by key and INSERT) for a fixed time per target. Prints a table and the ratios.
 // Run: npm run bench:cassandra  (BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_ENVOY_THREADS)
 import os from 'node:os';
-import path from 'node:path';
 import cassandra from 'cassandra-driver';
 import { installCassandra } from '../demo/servers/cassandra/install.ts';
 import { startCassandra } from '../demo/servers/cassandra/runner.ts';
 import { tableRegex } from '../test/filters/parsers/cassandra/test-rules.ts';
-import { buildFilters, repoRoot, startListeningEnvoy } from '../test/filters/envoy-harness.ts';
-import { freeLoopbackPort } from '../demo/servers/loopback-port.ts';
+import { buildFilters } from '../test/filters/envoy-harness.ts';
+import { startBenchEnvoy, type BenchEnvoy } from './bench-envoy.ts';
 
 const OPTIONS = {
   durationMs: Number(process.env['BENCH_SECONDS'] ?? 5) * 1000,
@@ -44,7 +43,7 @@ async function main(): Promise<void> {
   const envoys: BenchEnvoy[] = [];
   try {
     await createSchema(node.nativePort);
-    envoys.push(await startBenchEnvoy(node.nativePort, 'weir'), await startBenchEnvoy(node.nativePort, 'tcp_proxy'));
+    envoys.push(await startBenchEnvoy({ mode: 'weir', parser: 'cassandra', configuration: JSON.stringify({ parser: 'cassandra', rules: RULES }), backendPort: node.nativePort, concurrency: OPTIONS.envoyConcurrency }), await startBenchEnvoy({ mode: 'tcp_proxy', parser: 'cassandra', configuration: JSON.stringify({ parser: 'cassandra', rules: RULES }), backendPort: node.nativePort, concurrency: OPTIONS.envoyConcurrency }));
     const [weir, plain] = envoys as [BenchEnvoy, BenchEnvoy];
     console.log(`cassandra bench: prepared EXECUTE (50% SELECT by key, 50% INSERT), ${OPTIONS.concurrency} in flight, ${OPTIONS.rounds} rounds of ${OPTIONS.durationMs / 1000}s per target, load average ${os.loadavg()[0]!.toFixed(1)}, Envoy --concurrency ${OPTIONS.envoyConcurrency}, ${os.cpus().length} CPUs, Cassandra ${installation.version}`);
     // Rounds interleave the targets, so a busy machine slows all three alike; medians are reported.
@@ -131,43 +130,6 @@ async function measure(port: number): Promise<Measurement> {
   latencies.sort((a, b) => a - b);
   const at = (quantile: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * quantile))] ?? 0;
   return { opsPerSecond: completed / (OPTIONS.durationMs / 1000), p50Us: at(0.5), p99Us: at(0.99), errors };
-}
-
-interface BenchEnvoy {
-  port: number;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-async function startBenchEnvoy(backendPort: number, mode: 'weir' | 'tcp_proxy'): Promise<BenchEnvoy> {
-  const port = await freeLoopbackPort();
-  const filters: object[] = [];
-  if (mode === 'weir') {
-    filters.push({
-      name: 'weir.cassandra',
-      typed_config: {
-        '@type': 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm',
-        config: {
-          name: 'weir-cassandra',
-          root_id: 'cassandra',
-          failure_policy: 'FAIL_RELOAD',
-          configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify({ parser: 'cassandra', rules: RULES }) },
-          vm_config: { vm_id: 'weir-cassandra', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: path.join(repoRoot, 'build', 'filters', 'cassandra.wasm') } } },
-        },
-      },
-    });
-  }
-  filters.push({ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'bench', cluster: 'cassandra' } });
-  const bootstrap = {
-    node: { id: `bench-cassandra-${mode}`, cluster: 'bench' },
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
-    static_resources: {
-      listeners: [{ name: 'bench', address: { socket_address: { address: '127.0.0.1', port_value: port } }, filter_chains: [{ filters }] }],
-      clusters: [{ name: 'cassandra', type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: 'cassandra', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: backendPort } } } }] }] } }],
-    },
-  };
-  const envoy = await startListeningEnvoy({ bootstrapYaml: JSON.stringify(bootstrap), concurrency: OPTIONS.envoyConcurrency, logLevel: 'warning', componentLogLevel: 'wasm:warning' }, { [mode]: port });
-  return { port, output: () => envoy.log(), stop: () => envoy.stop() };
 }
 
 await main();

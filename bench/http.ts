@@ -26,7 +26,6 @@ import { H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
 import { projectRoot } from '../server/envoy/binary.ts';
 import { listenerPort } from '../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../server/envoy/process.ts';
-import { renderBootstrap } from '../server/xds/bootstrap.ts';
 
 const OPTIONS = {
   seconds: Number(process.env['BENCH_SECONDS'] ?? 5),
@@ -95,7 +94,10 @@ async function main(): Promise<void> {
     const configFile = writeServeConfig(workDir, xdsPort, upstreamPort, await freeLoopbackPort());
     const serve = await startWeirServe({ configFile, xdsPort, logFile: path.join(workDir, 'serve.log') });
     stops.push(() => serve.stop(5_000));
-    const envoy = await startEnvoy({ bootstrapYaml: benchBootstrap(xdsPort, upstreamPort), concurrency: OPTIONS.envoyThreads, logLevel: 'warning' });
+    // `weir bootstrap` enrols the bench's node (mTLS, as every proxy) and prints Weir's bootstrap.
+    const enrolled = await runWeirCli(['bootstrap', '--node-id', 'bench-http', '--xds', `127.0.0.1:${xdsPort}`, '--admin-port', '0', '--certs', path.join(workDir, 'node')], { socket: path.join(workDir, 'weir.sock') });
+    if (enrolled.code !== 0) throw new Error(`weir bootstrap failed (${enrolled.code}): ${enrolled.stderr}`);
+    const envoy = await startEnvoy({ bootstrapYaml: benchBootstrap(enrolled.stdout, upstreamPort), concurrency: OPTIONS.envoyThreads, logLevel: 'warning' });
     stops.push(() => envoy.stop());
     await envoy.waitReady();
     const ports: Record<Target, number> = {};
@@ -216,11 +218,11 @@ function writeServeConfig(dir: string, xdsPort: number, upstreamPort: number, li
   return configFile;
 }
 
-// The Envoy under test: Weir's bootstrap (agent, ADS to weir serve, which adds the `weir-web`
+// The Envoy under test: Weir's bootstrap from `weir bootstrap` (agent, ADS over mTLS to weir serve, which adds the `weir-web`
 // listener) plus two static listeners with the same connection manager settings as Weir's
 // (server/xds/resources/http-listener.ts): without filters, and with native RBAC.
-function benchBootstrap(xdsPort: number, upstreamPort: number): string {
-  const bootstrap = YAML.parse(renderBootstrap({ nodeId: 'bench-http', xdsPort, adminPort: 0 })) as { static_resources: { clusters: object[]; listeners?: object[] } };
+function benchBootstrap(weirBootstrapYaml: string, upstreamPort: number): string {
+  const bootstrap = YAML.parse(weirBootstrapYaml) as { static_resources: { clusters: object[]; listeners?: object[] } };
   bootstrap.static_resources.clusters.push({
     name: 'bench-upstream',
     type: 'STATIC',

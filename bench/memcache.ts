@@ -208,8 +208,9 @@ async function startBenchEnvoy(backendPort: number, mode: EnvoyMode, weirWasm = 
   filters.push({ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'bench', cluster: 'memcached' } });
   const clusters: object[] = [staticCluster('memcached', backendPort)];
   if (mode === 'weir+agent') {
-    // the agent's control-server cluster, on a free port nobody listens on (see the header)
-    clusters.push(xdsCluster('127.0.0.1', await freeLoopbackPort()));
+    // the agent's control-server cluster, on a free port nobody listens on (see the header); no
+    // server answers, so no credentials are needed (plaintext, and nothing to authenticate to)
+    clusters.push(xdsCluster('127.0.0.1', await freeLoopbackPort(), 'insecure'));
   }
   const bootstrap = {
     node: { id: `weir-bench-${mode}`, cluster: 'weir-bench' },

@@ -24,6 +24,8 @@ export interface GuardedServerOptions {
    * endpointPort, so the guide's policies apply unchanged while the real server listens on a free port.
    */
   guidePort: number;
+  /** The redirect's maxBufferBytes (the largest frame the parser buffers); the server's default when absent. */
+  maxBufferBytes?: number;
 }
 
 export interface GuardedServer {
@@ -59,13 +61,14 @@ export async function startGuardedServer(options: GuardedServerOptions): Promise
     stops.push(() => server.stop(5_000));
     say(`weir serve        pid ${server.pid}, xDS 127.0.0.1:${xdsPort}, API ${socket} (log ${path.relative(projectRoot, serverLog)})`);
 
-    const bootstrap = await weir(['bootstrap', '--node-id', options.nodeId, '--xds', `127.0.0.1:${xdsPort}`, '--admin-port', '0']);
+    const certs = path.join(options.stateDir, 'nodes', options.nodeId);
+    const bootstrap = await weir(['bootstrap', '--node-id', options.nodeId, '--xds', `127.0.0.1:${xdsPort}`, '--admin-port', '0', '--certs', certs]);
     if (bootstrap.code !== 0) throw new Error(`weir bootstrap failed (${bootstrap.code}): ${bootstrap.stderr}`);
     const envoy = await startEnvoy({ bootstrapYaml: bootstrap.stdout });
     stops.push(() => envoy.stop());
     await envoy.waitReady();
     const proxyPort = await listenerPort(envoy, `weir-${options.parser}`);
-    say(`envoy             pid ${envoy.pid}, admin ${envoy.adminUrl}, ${options.parser} listener 127.0.0.1:${proxyPort}`);
+    say(`envoy             pid ${envoy.pid}, admin ${envoy.adminUrl}, ${options.parser} listener 127.0.0.1:${proxyPort}, mTLS to weir serve as spiffe://weir.local/node/${options.nodeId}`);
     await waitForAgent(weir, options.nodeId, serverLog);
     return {
       envoy,
@@ -87,7 +90,7 @@ function writeServeConfig(options: GuardedServerOptions, ports: { xdsPort: numbe
     'policies: { dir: policies, enforcementMode: default }',
     'api: { socket: weir.sock }',
     'redirects:',
-    `  - { name: ${options.parser}, parser: ${options.parser}, endpoint: ${options.serverEndpoint}, endpointPort: ${options.guidePort}, listen: { address: 127.0.0.1, port: ${ports.proxyPort} }, upstream: { address: 127.0.0.1, port: ${options.backendPort} } }`,
+    `  - { name: ${options.parser}, parser: ${options.parser}, endpoint: ${options.serverEndpoint}, endpointPort: ${options.guidePort}, listen: { address: 127.0.0.1, port: ${ports.proxyPort} }, upstream: { address: 127.0.0.1, port: ${options.backendPort} }${options.maxBufferBytes === undefined ? '' : `, maxBufferBytes: ${options.maxBufferBytes}`} }`,
     `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
     '',
   ].join('\n'));

@@ -5,8 +5,9 @@
 import { runR2d2Demo, type RunningR2d2Demo } from './r2d2/scenario.ts';
 import { runFleetDemo } from './fleet/scenario.ts';
 import { runEmpireDemo } from './empire/scenario.ts';
+import { runKafkaDemo } from './kafka/scenario.ts';
 
-const SCENARIOS: Record<string, () => Promise<RunningR2d2Demo>> = { r2d2: runR2d2Demo, fleet: runFleetDemo, empire: runEmpireDemo };
+const SCENARIOS: Record<string, () => Promise<RunningR2d2Demo>> = { r2d2: runR2d2Demo, fleet: runFleetDemo, empire: runEmpireDemo, kafka: runKafkaDemo };
 
 const args = process.argv.slice(2);
 const check = args.includes('--check');

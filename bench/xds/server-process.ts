@@ -2,7 +2,9 @@
 // startControlServer with one snapshot per benchmark proxy (shared listeners, clusters, ECDS
 // filters and identity map, plus the proxy's own NetworkPolicy), logging through pino at the
 // configured level as `weir serve` does. The orchestrator drives it over IPC: stats (RSS, CPU),
-// prepare the next policy revision, apply it. Measures only itself.
+// prepare the next policy revision, apply it. Measures only itself. Plaintext (security
+// 'insecure'), said so in docs/benchmarks.md: the bench measures snapshot fan-out and encoding
+// against earlier runs of the same bench, and its load generators play thousands of proxies.
 import fs from 'node:fs';
 import { Session } from 'node:inspector';
 import v8 from 'node:v8';
@@ -39,7 +41,7 @@ const buildMs = performance.now() - buildStarted;
 
 // Log lines are formatted and written as in production, to /dev/null so the disk does not skew the run.
 const logger = pino({ level: values['log-level'] as LogLevel, name: 'weir' }, pino.destination({ dest: '/dev/null', sync: false }));
-const server = await startControlServer({ port: 0, batchWindowMs: Number(values['batch-window-ms']), logger });
+const server = await startControlServer({ security: { mode: 'insecure' }, port: 0, batchWindowMs: Number(values['batch-window-ms']), logger });
 initialSnapshots.forEach((snapshot, index) => server.setSnapshot(snapshot, benchNodeId(index)));
 const lastFlush = timeFlushes();
 let nextSnapshots: Snapshot[] = [];

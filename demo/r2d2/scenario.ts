@@ -12,6 +12,9 @@ import { openR2d2Session } from './client.ts';
 
 export const R2D2_DEMO = {
   configFile: path.join(projectRoot, 'demo', 'r2d2', 'weir.yaml'),
+  /** The config's default api.socket (`.weir/weir.sock` next to it); `weir bootstrap` enrols the node there. */
+  apiSocket: path.join(projectRoot, 'demo', 'r2d2', '.weir', 'weir.sock'),
+  credentialsDir: path.join(projectRoot, '.weir', 'demo-node'),
   nodeId: 'weir-demo',
   xdsPort: 18000,
   adminPort: 9901,
@@ -47,13 +50,16 @@ export async function runR2d2Demo(): Promise<RunningR2d2Demo> {
     stops.push(() => server.stop(5_000));
     say(`weir serve        xDS on 127.0.0.1:${R2D2_DEMO.xdsPort} (pid ${server.pid}, log .weir/demo-server.log)`);
 
-    const bootstrap = await runWeirCli(['bootstrap', '--node-id', R2D2_DEMO.nodeId, '--xds', `127.0.0.1:${R2D2_DEMO.xdsPort}`, '--admin-port', String(R2D2_DEMO.adminPort)]);
+    const bootstrap = await runWeirCli(
+      ['bootstrap', '--node-id', R2D2_DEMO.nodeId, '--xds', `127.0.0.1:${R2D2_DEMO.xdsPort}`, '--admin-port', String(R2D2_DEMO.adminPort), '--certs', R2D2_DEMO.credentialsDir],
+      { socket: R2D2_DEMO.apiSocket },
+    );
     if (bootstrap.code !== 0) throw new Error(`${bootstrap.command} failed (${bootstrap.code}): ${bootstrap.stderr}`);
     const envoy = await startEnvoy({ bootstrapYaml: bootstrap.stdout });
     stops.push(() => envoy.stop());
     await envoy.waitReady();
     const port = await listenerPort(envoy, R2D2_DEMO.listenerName);
-    say(`envoy             pid ${envoy.pid}, admin ${envoy.adminUrl}, r2d2 listener on 127.0.0.1:${port}`);
+    say(`envoy             pid ${envoy.pid}, admin ${envoy.adminUrl}, r2d2 listener on 127.0.0.1:${port}, mTLS to weir serve as spiffe://weir.local/node/${R2D2_DEMO.nodeId}`);
     say('');
     const outcomes = await scriptedSession(port, backend, envoy);
     const hint = `The demo keeps running: try \`nc -C 127.0.0.1 ${port}\` and type READ sloop or WRITE C-3PO.`;

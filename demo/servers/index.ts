@@ -10,3 +10,5 @@ export { installKubeBinaries, kubeBinary, requireKubeBinary, KUBERNETES_VERSION,
 export { startEtcd, type RunningEtcd, type StartEtcdOptions } from './kubernetes/etcd.ts';
 export { startKubeApiserver, kubeconfigText, type RunningKubeApiserver, type StartKubeApiserverOptions, type KubeUser } from './kubernetes/kube-apiserver.ts';
 export { kubectl, type KubectlResult } from './kubernetes/kubectl.ts';
+export { installKafka, KAFKA_VERSION, type KafkaInstallation, type InstallKafkaOptions } from './kafka/install.ts';
+export { startKafka, type RunningKafka, type StartKafkaOptions } from './kafka/runner.ts';

@@ -124,7 +124,8 @@ export class Connection {
     return true;
   }
 
-  // Reply direction: the frame about to be PASSed completes the oldest outstanding reply.
+  // Reply direction: the frame about to be PASSed completes the oldest outstanding reply (or about
+  // to be DROPped, when the parser INJECTed a rewritten reply in its place).
   endOfReply(): void {
     this.replyEnded = true;
   }

@@ -41,6 +41,8 @@ export function runOpLoop(connection: Connection, parser: Parser, direction: Dir
       injectsInARow = 0;
     } else if (kind == OpKind.Drop) {
       stream.dropAhead = count;
+      // A reply the parser rewrote (INJECT the new frame, then DROP the server's) ends here.
+      if (reply && connection.replyEnded) endReply(connection, stream);
       injectsInARow = 0;
     } else if (kind == OpKind.Inject) {
       if (<usize>count > stream.injected.length) return ErrorCode.InjectOverflow;
@@ -88,6 +90,16 @@ function passReply(connection: Connection, stream: DirectionStream, count: u32):
   }
   stream.passAhead = count;
   if (connection.replyEnded) replies.popOne();
+}
+
+// The reply at the head of the queue is complete; a probe's answer gives way to its deny reply.
+function endReply(connection: Connection, stream: DirectionStream): void {
+  const replies = connection.replies;
+  if (replies.headKind() == SlotKind.Probe) {
+    const denyReply = replies.peek().denyReply;
+    if (denyReply !== null) stream.output.appendArrayBuffer(denyReply);
+  }
+  replies.popOne();
 }
 
 // Emits deny replies that have reached the head of the reply queue.

@@ -85,6 +85,9 @@ export class Rule {
 // The fields a parser decoded from one request: for each rule key, a byte range inside the
 // current `data` view (or another view the parser owns), or absent; add() gives a key further
 // values. Valid only during the onData call that filled it.
+// RequestRecord length of a key set with setUnconstrained().
+const UNCONSTRAINED: i32 = -2;
+
 export class RequestRecord {
   private pointers: StaticArray<usize>;
   private lengths: StaticArray<i32>;
@@ -103,6 +106,14 @@ export class RequestRecord {
   clear(): void {
     for (let key = 0; key < this.keyCount; key++) this.lengths[key] = -1;
     this.extraCount = 0;
+  }
+
+  // The request names no value of `key`'s kind and the protocol says a constraint on the key
+  // does not apply to it: every constraint on the key holds (Cilium's Kafka rules: a topic rule
+  // still allows a request that names no topic, such as JoinGroup). has(key) stays false.
+  setUnconstrained(key: i32): void {
+    if (<u32>key >= <u32>this.keyCount) return;
+    this.lengths[key] = UNCONSTRAINED;
   }
 
   // Records bytes [offset, offset + length) of `view` as one more value of `key` (the first
@@ -130,9 +141,11 @@ export class RequestRecord {
     return count;
   }
 
-  // True when `constraint` holds for every value of its key (false when the key is absent).
+  // True when `constraint` holds for every value of its key (false when the key is absent, true
+  // when it is unconstrained).
   everyValueSatisfies(constraint: Constraint): bool {
     const key = constraint.key;
+    if (<u32>key < <u32>this.keyCount && this.lengths[key] == UNCONSTRAINED) return true;
     if (!this.has(key)) return false;
     if (!constraint.holdsFor(this.pointers[key], this.lengths[key])) return false;
     for (let i = 0; i < this.extraCount; i++) {

@@ -2,6 +2,7 @@
 // ring, viewers), per-agent sessions, and the gRPC service to register on the xDS server. `weir
 // serve` and tests use this instead of wiring the parts by hand.
 import type * as grpc from '@grpc/grpc-js';
+import type { PeerAuthenticator } from '../pki/peer-authenticator.ts';
 import { pino, type Logger } from 'pino';
 import { MetricsRegistry } from '../metrics/metrics-registry.ts';
 import { createAccessLogMetrics, type AccessLogMetrics } from '../metrics/weir-metrics.ts';
@@ -21,15 +22,17 @@ export interface AccessLogPipelineOptions {
   registry?: MetricsRegistry;
   labelsOf?: IdentityLabelResolver;
   identityOfAddress?: AddressIdentityResolver;
-  admitNode?: (nodeId: string, peerIdentities: readonly string[]) => string | undefined;
 }
 
 export interface AccessLogPipeline {
   hub: FlowHub;
   sessions: AgentSessions;
   metrics: AccessLogMetrics;
-  /** Adds weir.AccessLogService to a grpc-js server (pass as startControlServer's registerServices). */
-  registerServices(server: grpc.Server): void;
+  /**
+   * Adds weir.AccessLogService to a grpc-js server, authenticating streams with `authenticator`
+   * (the xDS server's; pass as startControlServer's registerServices).
+   */
+  registerServices(server: grpc.Server, authenticator: PeerAuthenticator): void;
 }
 
 export function createAccessLogPipeline(options: AccessLogPipelineOptions = {}): AccessLogPipeline {
@@ -50,14 +53,14 @@ export function createAccessLogPipeline(options: AccessLogPipelineOptions = {}):
     hub,
     sessions,
     metrics,
-    registerServices: (server) =>
+    registerServices: (server, authenticator) =>
       addAccessLogService(server, {
         hub,
         sessions,
+        authenticator,
         ...(options.logger !== undefined ? { logger: options.logger } : {}),
         ...(options.labelsOf !== undefined ? { labelsOf: options.labelsOf } : {}),
         ...(options.identityOfAddress !== undefined ? { identityOfAddress: options.identityOfAddress } : {}),
-        ...(options.admitNode !== undefined ? { admitNode: options.admitNode } : {}),
       }),
   };
 }

@@ -88,7 +88,10 @@ export type IdentityLabelResolver = (identity: number) => readonly string[] | un
 export type AddressIdentityResolver = (ip: string) => number | undefined;
 
 export interface RecordContext {
-  /** Applies when the entry names no node. */
+  /**
+   * The node the stream authenticated as: every record carries it. An entry that names another
+   * node is refused (a proxy speaks only for itself).
+   */
   batchNodeId: string;
   /** Fills peer labels the entry does not carry. */
   labelsOf?: IdentityLabelResolver;
@@ -102,6 +105,10 @@ export interface RecordContext {
  * entries that cannot be a record (unknown type, bad JSON), so one bad entry never costs a batch.
  */
 export function recordFromMessage(message: AccessLogEntryMessage, context: RecordContext): AccessLogRecord | { problem: string } {
+  const claimedNode = nonEmpty(message.node_id);
+  if (claimedNode !== undefined && claimedNode !== context.batchNodeId) {
+    return { problem: `entry claims node "${claimedNode}" but its stream is authenticated as node "${context.batchNodeId}"; a proxy may only log for itself` };
+  }
   const parsed = parserJsonOf(message.parser_json);
   if ('problem' in parsed) return parsed;
   const json = parsed.json;
@@ -115,7 +122,7 @@ export function recordFromMessage(message: AccessLogEntryMessage, context: Recor
   return {
     time: new Date(Number(timeUnixNano / 1_000_000n)).toISOString(),
     timeUnixNano: timeUnixNano.toString(),
-    nodeId: nonEmpty(message.node_id) ?? context.batchNodeId,
+    nodeId: context.batchNodeId,
     direction: wireDirection !== 'unknown' ? wireDirection : (json.direction ?? 'unknown'),
     type: type as EntryType,
     protocol: nonEmpty(message.protocol) ?? json.proto ?? '',

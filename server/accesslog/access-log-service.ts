@@ -2,13 +2,14 @@
 // each agent holds one stream; every batch is checked, its new entries become records for the
 // flow hub, and the server answers with the sequence it now holds. Sequence and loss bookkeeping
 // is agent-sessions.ts; fan-out is flow-hub.ts. Registered on the xDS server's port, so agents
-// reach it through the same `weir-xds` cluster as ADS.
+// reach it through the same `weir-xds` cluster as ADS, over the same mTLS: the stream is bound to
+// the node of its client certificate (the authenticator decides), and records carry that node.
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import { silentLogger } from '../log/logger.ts';
-import { certificateIdentities } from '../xds/ads.ts';
+import { peerCertificateFacts, type AuthenticatedSession, type PeerAuthenticator } from '../pki/peer-authenticator.ts';
 import { weirProtoDir } from '../xds/envoy-protos.ts';
 import { recordFromMessage, type AccessLogEntryMessage, type AddressIdentityResolver, type IdentityLabelResolver } from './access-log-record.ts';
 import type { AgentDropCounters, AgentSessions } from './agent-sessions.ts';
@@ -39,8 +40,8 @@ export interface AccessLogServiceOptions {
   labelsOf?: IdentityLabelResolver;
   /** Fills peer identities the agent did not send, from the peer's IP. */
   identityOfAddress?: AddressIdentityResolver;
-  /** Returns why a node may not use this stream (mTLS identity), or undefined to admit it. Default: admit all. */
-  admitNode?: (nodeId: string, peerIdentities: readonly string[]) => string | undefined;
+  /** Binds each stream to the node of its client certificate (the xDS server's authenticator). */
+  authenticator: PeerAuthenticator;
 }
 
 let servicePackage: PackageDefinition | undefined;
@@ -71,10 +72,12 @@ function serveAccessLogStream(call: grpc.ServerDuplexStream<AccessLogBatchMessag
   const logger = options.logger ?? silentLogger();
   const peer = call.getPeer();
   let nodeId: string | undefined;
+  let session: AuthenticatedSession | undefined;
   let closed = false;
   const close = (): void => {
     if (closed) return;
     closed = true;
+    session?.close();
     if (nodeId !== undefined) {
       options.sessions.streamClosed(nodeId);
       logger.info({ node: nodeId, peer }, 'access-log stream closed');
@@ -89,9 +92,11 @@ function serveAccessLogStream(call: grpc.ServerDuplexStream<AccessLogBatchMessag
     const batchNode = batch.node_id ?? '';
     if (batchNode === '') return fail(grpc.status.INVALID_ARGUMENT, 'AccessLogBatch.node_id is empty; the agent must send its Envoy node id on every batch');
     if (nodeId === undefined) {
-      const refusal = options.admitNode?.(batchNode, certificateIdentities(call.getAuthContext().sslPeerCertificate));
-      if (refusal !== undefined) return fail(grpc.status.PERMISSION_DENIED, refusal);
-      nodeId = batchNode;
+      const admission = options.authenticator.authenticate(batchNode, peerCertificateFacts(call.getAuthContext().sslPeerCertificate));
+      if ('refusal' in admission) return fail(grpc.status.PERMISSION_DENIED, `access-log stream refused: ${admission.refusal}`);
+      session = admission.session;
+      session.onEnd((reason) => fail(grpc.status.UNAUTHENTICATED, reason));
+      nodeId = session.nodeId;
       options.sessions.streamOpened(nodeId, peer);
       logger.info({ node: nodeId, peer }, 'access-log stream opened');
     } else if (batchNode !== nodeId) {

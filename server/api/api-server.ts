@@ -1,10 +1,12 @@
 // The REST API's HTTP side: listens on a unix socket (default; access is the socket's file mode)
-// and optionally on TCP, where every request must carry `Authorization: Bearer <token>`. Reads
+// and optionally on TCP, which is HTTPS only and where every request must carry
+// `Authorization: Bearer <token>`. Reads
 // bodies (bounded), answers JSON, and hands each request to the route table (routes.ts). Owns no
 // policy or proxy state.
 import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -13,8 +15,8 @@ import { routeRequest, type ApiContext, type ApiRequest, type ApiResponse } from
 export interface ApiServerOptions {
   /** Absolute path of the unix socket. Its directory is created (mode 0700); a stale socket is replaced. */
   socket: string;
-  /** Optional TCP listener, which requires the bearer token. */
-  tcp?: { address: string; port: number; token: string };
+  /** Optional TCP listener: HTTPS with this certificate and key (PEM), and the bearer token on every request. */
+  tcp?: { address: string; port: number; token: string; tls: { certificatePem: string; privateKeyPem: string } };
   context: ApiContext;
   logger: Logger;
   /** Largest request body accepted. Default 4 MiB. */
@@ -24,6 +26,8 @@ export interface ApiServerOptions {
    * request and returns true, or returns false to pass. Tried in order, after authentication.
    */
   mounts?: ReadonlyArray<RawRouteHandler>;
+  /** Routes (`METHOD /path`) the TCP listener serves without the bearer token; they authenticate by other means. */
+  publicRoutes?: readonly string[];
 }
 
 export type RawRouteHandler = (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
@@ -32,6 +36,8 @@ export interface ApiServer {
   readonly socket: string;
   /** The TCP port, when a TCP listener was asked for. */
   readonly tcpPort: number | undefined;
+  /** Installs a new TLS certificate on the TCP listener (new connections use it). */
+  replaceTlsCertificate(tls: { certificatePem: string; privateKeyPem: string }): void;
   stop(): Promise<void>;
 }
 
@@ -43,10 +49,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   await prepareSocketPath(options.socket);
   await listen(unixServer, { path: options.socket }, `unix socket ${options.socket}`, 'set api.socket in the config');
   fs.chmodSync(options.socket, 0o600);
-  let tcpServer: http.Server | undefined;
+  let tcpServer: https.Server | undefined;
   if (options.tcp) {
     const tcp = options.tcp;
-    tcpServer = http.createServer((request, response) => void serve(request, response, { options, maxBodyBytes, token: tcp.token }));
+    if (tcp.token.length < 16) throw new Error('REST API: the TCP listener needs a bearer token of at least 16 characters');
+    tcpServer = https.createServer({ cert: tcp.tls.certificatePem, key: tcp.tls.privateKeyPem }, (request, response) => void serve(request, response, { options, maxBodyBytes, token: tcp.token }));
     await listen(tcpServer, { host: tcp.address, port: tcp.port }, `${tcp.address}:${tcp.port}`, 'set api.tcp.port in the config').catch(async (error: unknown) => {
       await close(unixServer);
       throw error;
@@ -57,6 +64,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   return {
     socket: options.socket,
     tcpPort,
+    replaceTlsCertificate: (tls) => tcpServer?.setSecureContext({ cert: tls.certificatePem, key: tls.privateKeyPem }),
     stop: async () => {
       await Promise.all([close(unixServer), tcpServer ? close(tcpServer) : Promise.resolve()]);
       fs.rmSync(options.socket, { force: true });
@@ -76,7 +84,9 @@ async function serve(request: http.IncomingMessage, response: http.ServerRespons
   response.once('close', () => abort.abort());
   let answer: ApiResponse;
   try {
-    if (settings.token !== undefined && !bearerMatches(request.headers.authorization, settings.token)) {
+    const route = `${request.method ?? 'GET'} ${new URL(request.url ?? '/', 'http://weir').pathname}`;
+    const isPublic = (settings.options.publicRoutes ?? []).includes(route);
+    if (settings.token !== undefined && !isPublic && !bearerMatches(request.headers.authorization, settings.token)) {
       answer = { status: 401, body: { error: 'missing or wrong bearer token; send "Authorization: Bearer <token>" (weir --token-file FILE)' } };
     } else if ((settings.options.mounts ?? []).some((mounted) => mounted(request, response))) {
       return;
@@ -139,14 +149,14 @@ async function prepareSocketPath(socket: string): Promise<void> {
   fs.rmSync(socket, { force: true });
 }
 
-function listen(server: http.Server, where: net.ListenOptions, description: string, hint: string): Promise<void> {
+function listen(server: http.Server | https.Server, where: net.ListenOptions, description: string, hint: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (error) => reject(new Error(`REST API cannot listen on ${description}: ${error.message}; ${hint}`)));
     server.listen(where, resolve);
   });
 }
 
-function close(server: http.Server): Promise<void> {
+function close(server: http.Server | https.Server): Promise<void> {
   return new Promise((resolve) => {
     server.closeAllConnections();
     server.close(() => resolve());

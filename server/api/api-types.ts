@@ -95,6 +95,37 @@ export interface WaitResultBody {
   proxies: Array<{ nodeId: string; enforcedRevision: string | undefined; replica?: string }>;
 }
 
+/** GET /v1/security: how the xDS port authenticates proxies. */
+export interface SecurityView {
+  mode: 'mtls' | 'insecure';
+  trustDomain: string;
+  /** The weir CA certificate (PEM): proxies and HTTPS clients verify the server with it. */
+  caCertificate: string;
+  nodeCertificateLifetimeSeconds: number;
+  serverCertificateNotAfter: string | undefined;
+}
+
+/** POST /v1/nodes/{id}/enrol and the node side of renewal: a node's certificate. */
+export interface NodeCertificateBody {
+  nodeId: string;
+  trustDomain: string;
+  spiffeId: string;
+  /** PEM. */
+  certificate: string;
+  /** The CA certificate (PEM), the trust bundle for the server. */
+  ca: string;
+  serial: string;
+  notAfter: string;
+}
+
+export interface NodeView {
+  nodeId: string;
+  enrolledAt: string;
+  revokedAt: string | undefined;
+  /** Open streams authenticated with this node's certificate. */
+  authenticatedStreams: number;
+}
+
 /** `GET /v1/policies/trace`: the verdict of one connection (and request) under the policy in force. */
 export interface TraceResultBody extends TraceResult {
   revision: string;

@@ -3,7 +3,7 @@
 // revision) and its Envoy has ACKed its own config (listeners, clusters, filters) as last sent, so
 // that "enforced" means the proxy serves under that policy; reports a NACK or a timeout instead
 // when that happens first. Reads the proxy status registry and the revision history; changes neither.
-import type { ProxyStatus, ProxyStatusRegistry } from '../xds/proxy-status.ts';
+import type { ProxyStatus, ProxyStatusRegistry, TypeApplyState } from '../xds/proxy-status.ts';
 import { CLUSTER_TYPE_URL } from '../xds/resources/cluster.ts';
 import { LISTENER_TYPE_URL } from '../xds/resources/listener.ts';
 import { POLICY_TYPE_URLS, runsPolicyAgent, type RevisionHistory } from './revision-history.ts';
@@ -91,8 +91,18 @@ function ownConfigSettled(proxy: ProxyStatus, options: RevisionWaitOptions): boo
   const named = options.nodeIds?.includes(proxy.nodeId) === true;
   if (named && !options.policyOnly && ![...ENVOY_CONFIG_TYPES].every((typeUrl) => config.some((state) => state.typeUrl === typeUrl))) return false;
   // A type this server never answered (nothing of it to serve) cannot hold the wait; listeners and clusters always get an answer.
-  const answered = config.filter((state) => state.sentVersion !== undefined || ENVOY_CONFIG_TYPES.has(state.typeUrl));
-  return answered.every((state) => state.sentVersion !== undefined && !state.awaitingReply && state.ackedVersion === state.sentVersion);
+  const answered = config.filter((state) => state.sentVersion !== undefined || state.ackedVersion !== undefined || ENVOY_CONFIG_TYPES.has(state.typeUrl));
+  return answered.every(holdsWhatWasSent);
+}
+
+/**
+ * The proxy runs the last version sent, or, when nothing was sent on this connection, a version it
+ * reported on reconnecting that the server adopted (versions are content hashes: an equal one is
+ * not resent, and a different one is sent at once, which sets sentVersion).
+ */
+function holdsWhatWasSent(state: TypeApplyState): boolean {
+  if (state.awaitingReply || state.ackedVersion === undefined) return false;
+  return state.sentVersion === undefined || state.ackedVersion === state.sentVersion;
 }
 
 /** A NACK of the config last sent to the proxy's Envoy: it will not ACK that version. */

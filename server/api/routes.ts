@@ -1,5 +1,5 @@
 // The REST API's route table (docs/api.md): policy import/get/delete/revision/wait, endpoints,
-// identities, proxies. Each handler turns a parsed request into a status and a JSON body using
+// identities, proxies, and node identity (node-routes.ts). Each handler turns a parsed request into a status and a JSON body using
 // the policy store, the proxy status registry and the revision history. No HTTP plumbing here
 // (api-server.ts) and no policy logic (server/policy, server/store).
 import type { Logger } from 'pino';
@@ -10,6 +10,7 @@ import { STORE_FILE_NAME, type PolicyStore, type PolicyStoreState, type StoredFi
 import type { ProxyStatusRegistry } from '../xds/proxy-status.ts';
 import type { ApiErrorBody, DeleteResultBody, ImportResultBody, TraceResultBody, WaitResultBody } from './api-types.ts';
 import { endpointsView, identitiesView, policiesView, proxiesView, type RedirectLike } from './api-views.ts';
+import { routeNodeRequest, type NodeApiContext } from './node-routes.ts';
 import type { RevisionHistory } from './revision-history.ts';
 import { waitForRevision } from './revision-wait.ts';
 import { fleetProxies, fleetWait, type Fleet } from './fleet.ts';
@@ -19,6 +20,8 @@ export interface ApiContext {
   status: ProxyStatusRegistry;
   history: RevisionHistory;
   logger: Logger;
+  /** Node identity (CA, enrolment, revocation); without it the /v1/security and /v1/nodes routes are 404. */
+  nodes?: NodeApiContext;
   /** Where a store state and the server's redirects do not fit together, as sentences (shown after an import). */
   wiring?: (state: PolicyStoreState) => readonly string[];
   /** The server's redirects, for the endpoint view. */
@@ -69,6 +72,8 @@ export async function routeRequest(request: ApiRequest, context: ApiContext): Pr
       if (request.query.get('scope') === 'fleet' && context.fleet !== undefined) return asResponse(await fleetProxies(context.fleet));
       return ok(proxiesView(context.status.list(), context.history));
   }
+  const nodeAnswer = context.nodes ? routeNodeRequest(request, context.nodes) : undefined;
+  if (nodeAnswer !== undefined) return nodeAnswer;
   const named = POLICY_NAME_ROUTE.exec(request.path);
   if (named?.[1] !== undefined && (request.method === 'GET' || request.method === 'DELETE')) {
     const name = decodeURIComponent(named[1]);

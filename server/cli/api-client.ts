@@ -1,14 +1,23 @@
 // How CLI commands reach a running `weir serve`: its REST API over the unix socket (default
-// `.weir/weir.sock`, or --socket / WEIR_SOCKET) or over TCP with a bearer token (--server URL with
-// --token-file FILE or WEIR_API_TOKEN). Sends one request, returns status and parsed body, and
+// `.weir/weir.sock`, or --socket / WEIR_SOCKET) or over TCP, which is HTTPS with a bearer token
+// (--server https://HOST:PORT with --token-file FILE or WEIR_API_TOKEN, and the CA that signed the
+// server's certificate with --ca-file FILE or WEIR_CA_FILE; default: the system's CAs). Sends one request, returns status and parsed body, and
 // turns "nobody listens there" into a message that says what to do.
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { ApiErrorBody } from '../api/api-types.ts';
 
 export type ApiTarget =
   | { kind: 'socket'; socket: string }
-  | { kind: 'tcp'; url: string; token: string | undefined };
+  | {
+      kind: 'tcp';
+      url: string;
+      token: string | undefined;
+      ca: string | undefined;
+      /** Check the server by this URI SAN (its SPIFFE ID) instead of the host name dialled. */
+      serverIdentity?: string;
+    };
 
 export const API_CLIENT_DEFAULTS = { socket: '.weir/weir.sock' } as const;
 
@@ -16,6 +25,7 @@ export interface ApiTargetFlags {
   socket?: string | undefined;
   server?: string | undefined;
   tokenFile?: string | undefined;
+  caFile?: string | undefined;
 }
 
 export interface ApiCall {
@@ -49,8 +59,12 @@ export class ApiUnreachableError extends Error {
 export function apiTargetFrom(flags: ApiTargetFlags, environment: NodeJS.ProcessEnv = process.env): ApiTarget {
   const server = flags.server ?? nonEmpty(environment.WEIR_SERVER);
   if (server !== undefined && flags.socket === undefined) {
-    const token = flags.tokenFile !== undefined ? readToken(flags.tokenFile) : nonEmpty(environment.WEIR_API_TOKEN);
-    return { kind: 'tcp', url: server.replace(/\/+$/, ''), token };
+    if (!server.startsWith('https://')) {
+      throw new ApiUnreachableError(`--server ${server}: the REST API over TCP speaks only HTTPS; use https://HOST:PORT (and --ca-file with the weir CA, <pki dir>/ca.crt)`);
+    }
+    const token = flags.tokenFile !== undefined ? readSecretFile(flags.tokenFile, '--token-file') : nonEmpty(environment.WEIR_API_TOKEN);
+    const caFile = flags.caFile ?? nonEmpty(environment.WEIR_CA_FILE);
+    return { kind: 'tcp', url: server.replace(/\/+$/, ''), token, ca: caFile !== undefined ? readSecretFile(caFile, '--ca-file') : undefined };
   }
   return { kind: 'socket', socket: flags.socket ?? nonEmpty(environment.WEIR_SOCKET) ?? API_CLIENT_DEFAULTS.socket };
 }
@@ -92,10 +106,22 @@ function callApiOnce(target: ApiTarget, call: ApiCall): Promise<ApiReply> {
   } else {
     const url = new URL(call.path, `${target.url}/`);
     if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
-    requestOptions = { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port, path: `${url.pathname}${url.search}`, method: call.method, headers };
+    const expected = target.serverIdentity;
+    requestOptions = {
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port,
+      path: `${url.pathname}${url.search}`,
+      method: call.method,
+      headers,
+      ...(target.ca !== undefined ? { ca: target.ca } : {}),
+      ...(expected !== undefined
+        ? { checkServerIdentity: (_host: string, certificate: { subjectaltname?: string }) => ((certificate.subjectaltname ?? '').split(', ').includes(`URI:${expected}`) ? undefined : new Error(`the server is not ${expected}`)) }
+        : {}),
+    } as https.RequestOptions;
   }
+  const send = target.kind === 'socket' ? http.request : https.request;
   return new Promise((resolve, reject) => {
-    const request = http.request(requestOptions, (response) => {
+    const request = send(requestOptions, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () =>
@@ -122,15 +148,15 @@ function unreachable(target: ApiTarget, error: Error): ApiUnreachableError {
   const code = (error as NodeJS.ErrnoException).code;
   const hint = target.kind === 'socket'
     ? 'is `weir serve` running in this directory? pass --socket PATH (the api.socket of its config) or set WEIR_SOCKET'
-    : 'is `weir serve` running with api.tcp? check --server URL (or WEIR_SERVER)';
+    : 'is `weir serve` running with api.tcp? check --server https://HOST:PORT (or WEIR_SERVER) and --ca-file (or WEIR_CA_FILE)';
   return new ApiUnreachableError(`cannot reach weir serve at ${describeTarget(target)} (${code ?? error.message}); ${hint}`, code);
 }
 
-function readToken(file: string): string {
+function readSecretFile(file: string, flag: string): string {
   try {
     return fs.readFileSync(file, 'utf8').trim();
   } catch (error) {
-    throw new ApiUnreachableError(`--token-file ${file}: cannot read it (${error instanceof Error ? error.message : String(error)})`);
+    throw new ApiUnreachableError(`${flag} ${file}: cannot read it (${error instanceof Error ? error.message : String(error)})`);
   }
 }
 

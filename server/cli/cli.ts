@@ -1,12 +1,15 @@
 // The `weir` command line: parses arguments into each command's typed options object and runs it.
-// Commands: serve, bootstrap, policy import|get|delete|wait, endpoint list, identity list, proxy
-// list. Exit codes (docs/cli.md): 0 ok, 1 the command failed, 2 bad usage, 3 a proxy rejected the
+// Commands: serve, bootstrap, node list|revoke|renew, policy import|get|delete|wait, endpoint
+// list, identity list, proxy list. Exit codes (docs/cli.md): 0 ok, 1 the command failed, 2 bad usage, 3 a proxy rejected the
 // policy, 4 waiting timed out.
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/weir-config.ts';
 import { createLogger } from '../log/logger.ts';
-import { renderBootstrap, type BootstrapOptions } from '../xds/bootstrap.ts';
+import type { BootstrapOptions } from '../xds/bootstrap.ts';
 import { apiTargetFrom, type ApiTarget } from './api-client.ts';
+import { bootstrapCommand, DEFAULT_NODES_DIR, type BootstrapCommandOptions } from './bootstrap-command.ts';
+import { nodeList, nodeRenew, nodeRevoke, nodeToken } from './node-command.ts';
 import { CommandFailure, EXIT_CODES } from './command-failure.ts';
 import { endpointList } from './endpoint-command.ts';
 import { identityList } from './identity-command.ts';
@@ -24,6 +27,7 @@ const API_FLAGS = {
   socket: { type: 'string' },
   server: { type: 'string' },
   'token-file': { type: 'string' },
+  'ca-file': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -38,8 +42,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       case 'serve':
         return await serveUntilSignalled(rest);
       case 'bootstrap':
-        process.stdout.write(renderBootstrap(bootstrapOptionsFrom(rest)));
+        process.stdout.write(await bootstrapCommand(bootstrapCommandFrom(rest)));
         return 0;
+      case 'node':
+        return print(await nodeSubcommand(rest));
       case 'policy':
         return print(await policySubcommand(rest));
       case 'endpoint':
@@ -67,7 +73,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       process.stderr.write(`weir: ${error.message}\n${helpFor(argv)}\n`);
       return EXIT_CODES.usage;
     }
-    const label = ['policy', 'endpoint', 'identity', 'proxy'].includes(command ?? '') && rest[0] !== undefined ? `${command} ${rest[0]}` : command;
+    const label = ['policy', 'endpoint', 'identity', 'proxy', 'node'].includes(command ?? '') && rest[0] !== undefined ? `${command} ${rest[0]}` : command;
     process.stderr.write(`weir ${label}: ${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);
     return error instanceof CommandFailure ? error.exitCode : EXIT_CODES.failed;
   }
@@ -79,9 +85,9 @@ function print(output: string): number {
 }
 
 async function serveUntilSignalled(args: readonly string[]): Promise<number> {
-  const { values } = parseStrict(args, { config: { type: 'string' } });
+  const { values } = parseStrict(args, { config: { type: 'string' }, insecure: { type: 'boolean' } });
   const logger = createLogger();
-  const running = await runServe({ logger, ...(values.config !== undefined ? { configFile: values.config } : {}) });
+  const running = await runServe({ logger, insecure: values.insecure === true, ...(values.config !== undefined ? { configFile: values.config } : {}) });
   const reload = (): void => {
     try {
       running.reload();
@@ -105,20 +111,55 @@ async function serveUntilSignalled(args: readonly string[]): Promise<number> {
   return 0;
 }
 
-export function bootstrapOptionsFrom(args: readonly string[]): BootstrapOptions {
-  const { values } = parseStrict(args, {
-    'node-id': { type: 'string' },
-    cluster: { type: 'string' },
-    xds: { type: 'string' },
-    'admin-port': { type: 'string' },
-    delta: { type: 'boolean' },
-    'agent-wasm': { type: 'string' },
-    'endpoint-name': { type: 'string' },
-    'endpoint-ip': { type: 'string', multiple: true },
-    label: { type: 'string', multiple: true },
-    namespace: { type: 'string' },
-    'service-account': { type: 'string' },
-  });
+/** `weir bootstrap` arguments: what to render, where the credentials go, how to get them, and the API to enrol with. */
+export function bootstrapCommandFrom(args: readonly string[], warn: (message: string) => void = (message) => process.stderr.write(`${message}\n`)): BootstrapCommandOptions {
+  const { values, target } = apiArguments(args, BOOTSTRAP_FLAGS);
+  const flags = values as { certs?: string; 'no-enrol'?: boolean; insecure?: boolean; 'join-token'?: string };
+  const modes = [flags['no-enrol'] === true && '--no-enrol', flags.insecure === true && '--insecure', flags['join-token'] !== undefined && '--join-token'].filter((mode) => mode !== false);
+  if (modes.length > 1) throw new UsageError(`weir bootstrap: ${modes.join(' and ')} exclude each other`);
+  return {
+    render: renderOptionsFrom(values as RenderFlagValues),
+    credentials: flags.insecure === true ? 'insecure' : flags['no-enrol'] === true ? 'existing' : flags['join-token'] !== undefined ? 'join' : 'enrol',
+    target,
+    warn,
+    ...(flags.certs !== undefined ? { credentialsDir: flags.certs } : {}),
+    ...(flags['join-token'] !== undefined ? { joinToken: flags['join-token'] } : {}),
+  };
+}
+
+const BOOTSTRAP_FLAGS = {
+  'node-id': { type: 'string' },
+  cluster: { type: 'string' },
+  xds: { type: 'string' },
+  'admin-port': { type: 'string' },
+  delta: { type: 'boolean' },
+  'agent-wasm': { type: 'string' },
+  'endpoint-name': { type: 'string' },
+  'endpoint-ip': { type: 'string', multiple: true },
+  label: { type: 'string', multiple: true },
+  namespace: { type: 'string' },
+  'service-account': { type: 'string' },
+  certs: { type: 'string' },
+  'no-enrol': { type: 'boolean' },
+  insecure: { type: 'boolean' },
+  'join-token': { type: 'string' },
+} as const;
+
+interface RenderFlagValues {
+  'node-id'?: string;
+  cluster?: string;
+  xds?: string;
+  'admin-port'?: string;
+  delta?: boolean;
+  'agent-wasm'?: string;
+  'endpoint-name'?: string;
+  'endpoint-ip'?: string[];
+  label?: string[];
+  namespace?: string;
+  'service-account'?: string;
+}
+
+function renderOptionsFrom(values: RenderFlagValues): BootstrapOptions {
   const options: BootstrapOptions = {};
   if (values['node-id'] !== undefined) options.nodeId = values['node-id'];
   if (values.cluster !== undefined) options.cluster = values.cluster;
@@ -214,6 +255,47 @@ async function policySubcommand(args: readonly string[]): Promise<string> {
   }
 }
 
+async function nodeSubcommand(args: readonly string[]): Promise<string> {
+  const [subcommand, ...rest] = args;
+  switch (subcommand) {
+    case 'list': {
+      const { positionals, target, output } = apiArguments(rest, {});
+      if (positionals.length > 0) throw new UsageError('weir node list takes no arguments');
+      return nodeList({ target, output });
+    }
+    case 'token': {
+      const { values, positionals, target, output } = apiArguments(rest, { ttl: { type: 'string' } });
+      const [nodeId] = positionals;
+      if (nodeId === undefined || positionals.length > 1) throw new UsageError('weir node token takes one node ID');
+      return nodeToken({ target, nodeId, output, ...(values.ttl !== undefined ? { ttlSeconds: integerArgument(values.ttl, '--ttl') } : {}) });
+    }
+    case 'revoke': {
+      const { positionals, target, output } = apiArguments(rest, {});
+      const [nodeId] = positionals;
+      if (nodeId === undefined || positionals.length > 1) throw new UsageError('weir node revoke takes one node ID');
+      return nodeRevoke({ target, nodeId, output });
+    }
+    case 'renew': {
+      const { values } = parseStrict(rest, { certs: { type: 'string' }, 'node-id': { type: 'string' }, xds: { type: 'string' }, watch: { type: 'boolean' } });
+      const dir = values.certs ?? (values['node-id'] !== undefined ? path.join(DEFAULT_NODES_DIR, values['node-id']) : undefined);
+      if (dir === undefined) throw new UsageError('weir node renew needs --certs DIR (or --node-id ID for .weir/nodes/ID)');
+      if (values.xds !== undefined) hostAndPort(values.xds, '--xds');
+      const abort = new AbortController();
+      const stop = (): void => abort.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        return await nodeRenew({ dir, watch: values.watch === true, logger: createLogger(), signal: abort.signal, ...(values.xds !== undefined ? { xdsAddress: values.xds } : {}) });
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    }
+    default:
+      throw new UsageError(`unknown node subcommand "${subcommand ?? ''}"; use list, token, revoke or renew`);
+  }
+}
+
 async function listSubcommand(
   noun: string,
   args: readonly string[],
@@ -240,7 +322,7 @@ function apiArguments<T extends OptionSpec>(args: readonly string[], extra: T) {
   const outputFlag = flags['json'] === true ? 'json' : flags['output'];
   if (outputFlag !== undefined && outputFlag !== 'table' && outputFlag !== 'json') throw new UsageError(`-o ${String(outputFlag)}: use table or json`);
   const stringFlag = (name: string): string | undefined => (typeof flags[name] === 'string' ? flags[name] : undefined);
-  const target = apiTargetFrom({ socket: stringFlag('socket'), server: stringFlag('server'), tokenFile: stringFlag('token-file') });
+  const target = apiTargetFrom({ socket: stringFlag('socket'), server: stringFlag('server'), tokenFile: stringFlag('token-file'), caFile: stringFlag('ca-file') });
   return { values: values as { [K in keyof T]?: T[K] extends { type: 'boolean' } ? boolean : T[K] extends { multiple: true } ? string[] : string }, positionals, target, output: (outputFlag ?? 'table') as OutputFormat };
 }
 

@@ -1,7 +1,8 @@
 // Opens the policy store `weir serve` runs on, as the config's policies.source says: the watched
 // directory, etcd (several replicas share it) or Kubernetes (CiliumNetworkPolicy objects and Pods).
 // After the xDS server is up, attach() starts what a shared store adds: writing per-node status into
-// the policy objects (Kubernetes), registering this replica with a lease (etcd).
+// the policy objects (Kubernetes), registering this replica with a lease (etcd). In etcd mode the
+// replicas also share node enrolments (server/store/etcd-enrolments.ts), before any proxy connects.
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Fleet } from '../api/fleet.ts';
@@ -16,6 +17,8 @@ import { openKubernetesStore } from '../kubernetes/kubernetes-store.ts';
 import { PolicyStatusWriter } from '../kubernetes/policy-status-writer.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { DirectoryStore } from '../store/directory-store.ts';
+import type { NodeAuthority } from '../pki/node-authority.ts';
+import { EtcdEnrolments } from '../store/etcd-enrolments.ts';
 import { EtcdReplicaRegistry } from '../store/etcd-replicas.ts';
 import { openEtcdStore } from '../store/etcd-store.ts';
 import type { PolicyStore } from '../store/policy-store.ts';
@@ -49,15 +52,24 @@ export interface PolicySource {
   readonly sharesSidecarEndpoints: boolean;
   /** Starts the source's side jobs once proxies can connect. */
   attach(context: ServingContext): AttachedSource;
+  /**
+   * Node enrolments shared with the other replicas (etcd): settled(nodeId) resolves once this
+   * replica's change of that node is shared, and rejects naming etcd if it could not be.
+   */
+  readonly sharedEnrolments: { settled(nodeId: string): Promise<void> } | undefined;
 }
 
-export async function openPolicySource(config: WeirConfig, logger: Logger): Promise<PolicySource> {
+/** `authority`: the replica's node authority when the xDS port runs mTLS (its enrolments are shared in etcd mode). */
+export async function openPolicySource(config: WeirConfig, logger: Logger, authority?: NodeAuthority): Promise<PolicySource> {
   const source = config.policies.source;
   const enforcementMode = config.policies.enforcementMode;
   if (source.kind === 'etcd') {
     const etcd = openEtcdStore({ endpoints: source.endpoints, prefix: source.prefix, enforcementMode, logger });
     await etcd.store.load();
+    const enrolments = authority === undefined ? undefined : new EtcdEnrolments(etcd.client, etcd.prefix, authority, logger);
+    await enrolments?.start();
     return {
+      sharedEnrolments: enrolments,
       store: etcd.store,
       description: `etcd ${source.endpoints.join(',')} (prefix ${source.prefix})`,
       sharesSidecarEndpoints: true,
@@ -80,6 +92,7 @@ export async function openPolicySource(config: WeirConfig, logger: Logger): Prom
         return {
           stop: async () => {
             unwatch();
+            await enrolments?.stop();
             await registry.stop();
           },
           fleet,
@@ -95,6 +108,7 @@ export async function openPolicySource(config: WeirConfig, logger: Logger): Prom
       store: kubernetes.store,
       description: `Kubernetes ${client.server} (node ${config.node})`,
       sharesSidecarEndpoints: false,
+      sharedEnrolments: undefined,
       attach: (context) => {
         const writer = new PolicyStatusWriter({
           client,
@@ -116,7 +130,7 @@ export async function openPolicySource(config: WeirConfig, logger: Logger): Prom
     const problems = loaded.problems.map(formatProblem).join('\n');
     throw new Error(`the policies in ${config.policies.dir} do not compile; fix or remove these files and start again:\n${problems}`);
   }
-  return { store, description: `directory ${config.policies.dir}`, sharesSidecarEndpoints: false, attach: () => ({ stop: async () => undefined, fleet: undefined }) };
+  return { store, description: `directory ${config.policies.dir}`, sharesSidecarEndpoints: false, sharedEnrolments: undefined, attach: () => ({ stop: async () => undefined, fleet: undefined }) };
 }
 
 /** An endpoint back as the description it came from; its labels keep their sources (`k8s:app`). */

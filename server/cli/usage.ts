@@ -23,23 +23,33 @@ const API_FLAG_HELP: ReadonlyArray<readonly [string, string]> = [
   ['--socket PATH', 'the REST API unix socket of weir serve (default .weir/weir.sock; env WEIR_SOCKET)'],
   ['--server URL', 'the REST API over TCP instead, e.g. https://127.0.0.1:18080 (env WEIR_SERVER)'],
   ['--token-file FILE', 'the bearer token for --server (env WEIR_API_TOKEN)'],
+  ['--ca-file FILE', 'the CA of the --server certificate, the weir CA <pki dir>/ca.crt (env WEIR_CA_FILE)'],
 ];
 
 export const COMMAND_USAGES: readonly CommandUsage[] = [
   {
     command: 'serve',
-    synopsis: '[--config FILE]',
-    summary: 'Run the xDS control server and the REST API. SIGHUP reloads the config file and the parser modules.',
-    flags: [['--config FILE', 'the server config (default weir.yaml; docs/cli.md lists its fields)']],
+    synopsis: '[--config FILE] [--insecure]',
+    summary:
+      'Run the xDS control server (mTLS: proxies need a certificate from weir bootstrap) and the REST API. SIGHUP reloads the config file and the parser modules.',
+    flags: [
+      ['--config FILE', 'the server config (default weir.yaml; docs/cli.md lists its fields)'],
+      ['--insecure', 'plaintext xDS, every node id believed (development only; logged, and shown by weir status)'],
+    ],
     example: 'weir serve --config weir.yaml',
   },
   {
     command: 'bootstrap',
     synopsis:
-      '[--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta] [--agent-wasm PATH] ' +
+      '[--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta] [--agent-wasm PATH] [--certs DIR] [--no-enrol | --join-token T | --insecure] ' +
       '[--endpoint-name NAME] [--endpoint-ip IP]... [--label K=V]... [--namespace NS] [--service-account SA]',
-    summary: 'Print an Envoy bootstrap (YAML) that gets its config and policy from weir serve.',
+    summary:
+      'Enrol the node with weir serve (its key made here, its certificate from the server, both in --certs DIR) and print an Envoy bootstrap (YAML) that gets its config and policy over mTLS with them.',
     flags: [
+      ['--certs DIR', 'the node\'s credentials directory (default .weir/nodes/ID; key 0600)'],
+      ['--no-enrol', 'use the credentials already in DIR; do not ask the server'],
+      ['--join-token T', 'enrol with a one-time token from weir node token (a node on another machine; with --server https://HOST:PORT, no admin token)'],
+      ['--insecure', 'a plaintext bootstrap, for a weir serve --insecure'],
       ['--node-id ID', 'the proxy\'s node id (default the host name)'],
       ['--cluster C', 'the proxy\'s cluster name'],
       ['--xds HOST:PORT', 'where weir serve\'s xDS listens (default 127.0.0.1:18000)'],
@@ -53,6 +63,47 @@ export const COMMAND_USAGES: readonly CommandUsage[] = [
       ['--service-account SA', 'its service account'],
     ],
     example: 'weir bootstrap --node-id node-1 > envoy.yaml && .venv/bin/envoy -c envoy.yaml',
+    api: true,
+  },
+  {
+    command: 'node list',
+    synopsis: '',
+    summary: 'Enrolled nodes: when each was enrolled or revoked, and its open authenticated streams.',
+    flags: [],
+    example: 'weir node list',
+    api: true,
+  },
+  {
+    command: 'node token',
+    synopsis: 'ID [--ttl S]',
+    summary: 'Print a one-time join token with which node ID enrols itself from another machine (weir bootstrap --join-token), without the admin token.',
+    flags: [
+      ['ID', 'the node id the token enrols'],
+      ['--ttl S', 'seconds the token stays valid (default 3600, 60 to 604800)'],
+    ],
+    example: 'weir node token edge-7 --ttl 600',
+    api: true,
+  },
+  {
+    command: 'node revoke',
+    synopsis: 'ID',
+    summary: 'Refuse every certificate of node ID: its streams end now, its renewal is refused. weir bootstrap --node-id ID enrols it again.',
+    flags: [['ID', 'the node id']],
+    example: 'weir node revoke edge-7',
+    api: true,
+  },
+  {
+    command: 'node renew',
+    synopsis: '[--certs DIR | --node-id ID] [--xds HOST:PORT] [--watch]',
+    summary:
+      'On the node: renew the certificate in DIR over the xDS port with the one it holds and a fresh key; Envoy reloads it without a restart.',
+    flags: [
+      ['--certs DIR', 'the credentials directory (default .weir/nodes/ID)'],
+      ['--node-id ID', 'instead of --certs: the directory .weir/nodes/ID'],
+      ['--xds HOST:PORT', 'the xDS port (default: the one weir bootstrap recorded in DIR/node.json)'],
+      ['--watch', 'keep running: renew at half the certificate\'s lifetime, retry every 10 s on failure'],
+    ],
+    example: 'weir node renew --certs .weir/nodes/node-1 --watch',
   },
   {
     command: 'policy import',
@@ -228,7 +279,7 @@ export function overview(): string {
     '',
     ...COMMAND_USAGES.map((usage) => `  ${usage.command.padEnd(width)}  ${firstSentence(usage.summary)}`),
     '',
-    'API commands talk to a running weir serve: --socket PATH (default .weir/weir.sock) or --server URL --token-file FILE.',
+    'API commands talk to a running weir serve: --socket PATH (default .weir/weir.sock) or --server https://HOST:PORT --token-file FILE --ca-file FILE.',
     'Exit status: 0 ok, 1 failed, 2 bad usage, 3 a proxy rejected the policy, 4 waiting timed out.',
   ].join('\n');
 }

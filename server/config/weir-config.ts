@@ -1,6 +1,7 @@
-// Reads and checks the server's YAML config file (`weir.yaml`): the xDS listen address, the
-// per-node redirects (and the endpoint each one guards), where parser modules and policies live,
-// and where the REST API listens. Defaults live in WEIR_CONFIG_DEFAULTS. Every
+// Reads and checks the server's YAML config file (`weir.yaml`): the xDS listen address and its
+// security (mTLS by default, `insecure` to opt out), the PKI (CA, trust domain), the per-node
+// redirects (and the endpoint each one guards), where parser modules and policies live, where the
+// REST API and the read-only metrics endpoint listen. Defaults live in WEIR_CONFIG_DEFAULTS. Every
 // problem is reported at once with the file and the field path, e.g.
 // `weir.yaml: redirects[0].upstream.port: must be 1-65535`. Builds no xDS resources.
 import fs from 'node:fs';
@@ -28,6 +29,8 @@ export interface RedirectConfig {
    * upstream is reached at another port than the service's own, e.g. behind a port-forward.
    */
   endpointPort?: number;
+  /** The largest frame the parser buffers (1..268435456 bytes); the parser SDK's default (1 MiB) when unset. */
+  maxBufferBytes?: number;
 }
 
 export type EnforcementModeConfig = 'default' | 'always' | 'never';
@@ -50,6 +53,8 @@ export type PolicySourceConfig =
 export interface ApiTcpConfig extends SocketAddressConfig {
   /** Absolute path of a file holding the bearer token every TCP request must present. */
   tokenFile: string;
+  /** The listener's TLS certificate and key (PEM files); default: issued by the weir CA. */
+  tls: { cert: string; key: string } | undefined;
 }
 
 export interface ApiConfig {
@@ -59,11 +64,19 @@ export interface ApiConfig {
   tcp: ApiTcpConfig | undefined;
 }
 
-export interface XdsTlsConfig {
-  cert: string;
-  key: string;
-  clientCa: string;
+export interface PkiConfig {
+  /** Absolute directory of the generated CA (`ca.crt`, `ca.key` 0600) and `enrolments.json`. */
+  dir: string;
+  /** SPIFFE trust domain of node and server certificates. */
+  trustDomain: string;
+  /** The user's CA (PEM files) instead of a generated one. */
+  ca: { cert: string; key: string } | undefined;
+  /** Lifetime of node certificates, in seconds. */
+  nodeCertificateLifetimeSeconds: number;
 }
+
+/** The read-only Prometheus endpoint (GET /metrics only, no token). */
+export interface MetricsConfig extends SocketAddressConfig {}
 
 export type FilterDeliveryConfig = 'ecds' | 'inline';
 export type EndpointDeliveryConfig = 'inline' | 'eds';
@@ -75,7 +88,8 @@ export interface XdsConfig extends SocketAddressConfig {
   endpointDelivery: EndpointDeliveryConfig;
   /** Changes inside this window coalesce into one push per proxy. */
   batchWindowMs: number;
-  tls: XdsTlsConfig | undefined;
+  /** Plaintext, unauthenticated proxies (development only). Default false: mTLS. */
+  insecure: boolean;
 }
 
 export interface StatusConfig extends SocketAddressConfig {}
@@ -93,6 +107,8 @@ export interface WeirConfig {
   api: ApiConfig;
   /** This replica's node name (status per node, the pods it serves); default $WEIR_NODE_NAME, else the host name. */
   node: string;
+  pki: PkiConfig;
+  metrics: MetricsConfig | undefined;
 }
 
 export const WEIR_CONFIG_DEFAULTS = {
@@ -108,6 +124,9 @@ export const WEIR_CONFIG_DEFAULTS = {
   policiesDir: '.weir/policies',
   enforcementMode: 'default',
   apiSocket: '.weir/weir.sock',
+  pkiDir: '.weir/pki',
+  trustDomain: 'weir.local',
+  nodeCertificateLifetimeSeconds: 24 * 3600,
 } as const;
 
 export class ConfigError extends Error {
@@ -194,11 +213,16 @@ function defaultNodeName(): string {
 }
 
 function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
-  root.expectKeys(['xds', 'redirects', 'filters', 'policies', 'api', 'status', 'node']);
+  root.expectKeys(['xds', 'redirects', 'filters', 'policies', 'api', 'status', 'node', 'pki', 'metrics']);
   const xds = root.child('xds', {});
-  xds.expectKeys(['address', 'port', 'batchWindowMs', 'filterDelivery', 'endpointDelivery', 'tls']);
-  const tlsReader = xds.has('tls') ? xds.child('tls', {}) : undefined;
-  tlsReader?.expectKeys(['cert', 'key', 'clientCa']);
+  if (xds.has('tls')) xds.problem('tls', 'was replaced by the pki section: weir serve runs its own CA (or pki.ca: {cert, key}, yours) and proxies get certificates from weir bootstrap; see docs/security.md');
+  xds.expectKeys(['address', 'port', 'batchWindowMs', 'filterDelivery', 'endpointDelivery', 'insecure'], ['tls']);
+  const pkiReader = root.child('pki', {});
+  pkiReader.expectKeys(['dir', 'trustDomain', 'ca', 'nodeCertificateLifetimeSeconds']);
+  const caReader = pkiReader.has('ca') ? pkiReader.child('ca', {}) : undefined;
+  caReader?.expectKeys(['cert', 'key']);
+  const metricsReader = root.has('metrics') ? root.child('metrics', {}) : undefined;
+  metricsReader?.expectKeys(['address', 'port']);
   const filters = root.child('filters', {});
   filters.expectKeys(['dir']);
   const statusReader = root.child('status', {});
@@ -208,7 +232,8 @@ function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
   const apiReader = root.child('api', {});
   apiReader.expectKeys(['socket', 'tcp']);
   const tcpReader = apiReader.has('tcp') ? apiReader.child('tcp', {}) : undefined;
-  tcpReader?.expectKeys(['address', 'port', 'tokenFile']);
+  tcpReader?.expectKeys(['address', 'port', 'tokenFile', 'cert', 'key']);
+  if (tcpReader && tcpReader.has('cert') !== tcpReader.has('key')) tcpReader.problem(tcpReader.has('cert') ? 'key' : 'cert', 'is required with api.tcp.cert/key (give both, or neither to use a certificate of the weir CA)');
   const redirects = root.list('redirects').map((entry) => readRedirect(entry));
   checkUnique(root, redirects.map((redirect) => redirect.name), 'name');
   checkUnique(root, redirects.map((redirect) => `${redirect.listen.address}:${redirect.listen.port}`), 'listen');
@@ -223,10 +248,17 @@ function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
       filterDelivery: xds.oneOf('filterDelivery', ['ecds', 'inline'] as const, WEIR_CONFIG_DEFAULTS.filterDelivery),
       endpointDelivery: xds.oneOf('endpointDelivery', ['inline', 'eds'] as const, WEIR_CONFIG_DEFAULTS.endpointDelivery),
       batchWindowMs: xds.integer('batchWindowMs', WEIR_CONFIG_DEFAULTS.batchWindowMs, { min: 0, max: 60_000 }),
-      tls: tlsReader
-        ? { cert: resolve(tlsReader.string('cert')), key: resolve(tlsReader.string('key')), clientCa: resolve(tlsReader.string('clientCa')) }
-        : undefined,
+      insecure: xds.boolean('insecure', false),
     },
+    pki: {
+      dir: resolve(pkiReader.string('dir', WEIR_CONFIG_DEFAULTS.pkiDir)),
+      trustDomain: pkiReader.matching('trustDomain', /^[a-z0-9._-]{1,255}$/, 'lower-case letters, digits, ".", "-" or "_" (a SPIFFE trust domain such as weir.local)', WEIR_CONFIG_DEFAULTS.trustDomain),
+      ca: caReader ? { cert: resolve(caReader.string('cert')), key: resolve(caReader.string('key')) } : undefined,
+      nodeCertificateLifetimeSeconds: pkiReader.integer('nodeCertificateLifetimeSeconds', WEIR_CONFIG_DEFAULTS.nodeCertificateLifetimeSeconds, { min: 60, max: 366 * 24 * 3600 }),
+    },
+    metrics: metricsReader
+      ? { address: metricsReader.string('address', WEIR_CONFIG_DEFAULTS.xdsAddress), port: metricsReader.port('port', undefined, { allowZero: true }) }
+      : undefined,
     redirects,
     filtersDir,
     status: {
@@ -245,6 +277,7 @@ function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
             address: tcpReader.string('address', WEIR_CONFIG_DEFAULTS.xdsAddress),
             port: tcpReader.port('port', undefined, { allowZero: true }),
             tokenFile: resolve(tcpReader.string('tokenFile')),
+            tls: tcpReader.has('cert') && tcpReader.has('key') ? { cert: resolve(tcpReader.string('cert')), key: resolve(tcpReader.string('key')) } : undefined,
           }
         : undefined,
     },
@@ -255,7 +288,7 @@ function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
 const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 function readRedirect(entry: FieldReader): RedirectConfig {
-  entry.expectKeys(['name', 'listen', 'parser', 'upstream', 'endpoint', 'endpointPort']);
+  entry.expectKeys(['name', 'listen', 'parser', 'upstream', 'endpoint', 'endpointPort', 'maxBufferBytes']);
   const redirect: RedirectConfig = {
     name: entry.matching('name', NAME_PATTERN, 'lower-case letters, digits, "-" or "_", starting with a letter or digit'),
     listen: readAddress(entry.child('listen')),
@@ -267,6 +300,7 @@ function readRedirect(entry: FieldReader): RedirectConfig {
     if (!entry.has('endpoint')) entry.problem('endpointPort', 'only means something with endpoint: the port of that endpoint its policies name');
     redirect.endpointPort = entry.port('endpointPort');
   }
+  if (entry.has('maxBufferBytes')) redirect.maxBufferBytes = entry.integer('maxBufferBytes', undefined, { min: 1, max: 268_435_456 });
   return redirect;
 }
 
@@ -314,9 +348,10 @@ class FieldReader {
     return this.#record()[field] !== undefined;
   }
 
-  expectKeys(allowed: readonly string[]): void {
+  /** Reports every key not in `allowed`; `reportedElsewhere` are keys with a problem of their own. */
+  expectKeys(allowed: readonly string[], reportedElsewhere: readonly string[] = []): void {
     for (const key of Object.keys(this.#record())) {
-      if (!allowed.includes(key)) this.problem(key, `unknown field; expected one of ${allowed.join(', ')}`);
+      if (!allowed.includes(key) && !reportedElsewhere.includes(key)) this.problem(key, `unknown field; expected one of ${allowed.join(', ')}`);
     }
   }
 
@@ -364,10 +399,17 @@ class FieldReader {
     return fallback;
   }
 
-  matching(field: string, pattern: RegExp, description: string): string {
-    const raw = this.string(field);
+  matching(field: string, pattern: RegExp, description: string, fallback?: string): string {
+    const raw = this.string(field, fallback);
     if (raw !== '' && !pattern.test(raw)) this.problem(field, `"${raw}" is not valid: use ${description}`);
     return raw;
+  }
+
+  boolean(field: string, fallback: boolean): boolean {
+    const raw = this.#record()[field] ?? fallback;
+    if (typeof raw === 'boolean') return raw;
+    this.problem(field, 'must be true or false');
+    return fallback;
   }
 
   integer(field: string, fallback: number | undefined, range: { min: number; max: number }): number {

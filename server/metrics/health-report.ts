@@ -1,6 +1,7 @@
 // `GET /v1/status` and `weir status`: one health overview of a running server, built from the
 // state other modules keep: the policy store's revision, the xDS proxy status registry (connected
-// proxies, NACKs, enforced revisions), the access-log agents and the pipeline's drop counters.
+// proxies, NACKs, enforced revisions), how the control plane authenticates proxies (mTLS or
+// `--insecure`), the access-log agents and the pipeline's drop counters.
 // Each check is ok, warning or failing; the server is healthy when nothing fails. Owns the rules
 // for those verdicts, not the state.
 import type { AgentStatus, AgentSessions } from '../accesslog/agent-sessions.ts';
@@ -13,7 +14,7 @@ import { shortTypeName } from './xds-metrics.ts';
 export type CheckStatus = 'ok' | 'warning' | 'failing';
 
 export interface HealthCheck {
-  name: 'store' | 'wiring' | 'upstreams' | 'xds' | 'policy' | 'agents' | 'accesslog';
+  name: 'security' | 'store' | 'wiring' | 'upstreams' | 'xds' | 'policy' | 'agents' | 'accesslog';
   status: CheckStatus;
   detail: string;
 }
@@ -36,9 +37,19 @@ export interface PipelineHealth {
   agents: Array<Pick<AgentStatus, 'nodeId' | 'connected' | 'received' | 'duplicates' | 'sequenceGaps' | 'drops' | 'lostTotal' | 'rejected'>>;
 }
 
+/** How the xDS port authenticates proxies (server/xds/control-server.ts). */
+export interface SecurityHealth {
+  mode: 'mtls' | 'insecure';
+  trustDomain: string | undefined;
+  /** Nodes enrolled with the CA and how many of them are revoked. */
+  enrolledNodes?: number;
+  revokedNodes?: number;
+}
+
 export interface HealthReport {
   healthy: boolean;
   checks: HealthCheck[];
+  security: SecurityHealth | undefined;
   storeRevision: string | undefined;
   proxies: ProxyHealth[];
   pipeline: PipelineHealth | undefined;
@@ -46,6 +57,8 @@ export interface HealthReport {
 
 export interface HealthSources {
   status: ProxyStatusRegistry;
+  /** The control plane's security mode; a plaintext (`--insecure`) server is a warning. */
+  security?: () => SecurityHealth;
   /** The revision in force, how many policies and endpoints it has and, if the last outside change was rejected, why. */
   store?: () => StoreHealth;
   /** Redirects and policies that do not fit together (server/config/wiring-check.ts), as sentences. */
@@ -71,7 +84,9 @@ export function buildHealthReport(sources: HealthSources): HealthReport {
   const store = sources.store?.();
   const proxies = sources.status.list().map((proxy) => proxyHealth(proxy, sources));
   const agents = sources.sessions?.list() ?? [];
+  const security = sources.security?.();
   const checks = [
+    ...(security ? [securityCheck(security)] : []),
     storeCheck(store),
     wiringCheck(sources.wiring?.() ?? []),
     upstreamsCheck(sources.upstreams?.()),
@@ -83,6 +98,7 @@ export function buildHealthReport(sources: HealthSources): HealthReport {
   return {
     healthy: checks.every((check) => check.status !== 'failing'),
     checks,
+    security,
     storeRevision: store?.revision,
     proxies,
     pipeline: sources.hub ? pipelineHealth(sources.hub, agents) : undefined,
@@ -100,6 +116,18 @@ function proxyHealth(proxy: ProxyStatus, sources: HealthSources): ProxyHealth {
       state.lastNack ? [{ type: shortTypeName(state.typeUrl), version: state.lastNack.version, message: state.lastNack.message }] : [],
     ),
   };
+}
+
+function securityCheck(security: SecurityHealth): HealthCheck {
+  if (security.mode === 'insecure') {
+    return {
+      name: 'security',
+      status: 'warning',
+      detail: 'INSECURE: the xDS port is plaintext (weir serve --insecure, or xds.insecure: true); any process that reaches it can act as any proxy',
+    };
+  }
+  const nodes = security.enrolledNodes !== undefined ? `; ${security.enrolledNodes} nodes enrolled, ${security.revokedNodes ?? 0} revoked` : '';
+  return { name: 'security', status: 'ok', detail: `mTLS, trust domain ${security.trustDomain ?? '-'}${nodes}` };
 }
 
 function storeCheck(store: StoreHealth | undefined): HealthCheck {

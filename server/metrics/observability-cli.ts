@@ -19,6 +19,7 @@ const API_FLAGS = {
   socket: { type: 'string' },
   server: { type: 'string' },
   'token-file': { type: 'string' },
+  'ca-file': { type: 'string' },
 } as const;
 
 export async function monitorCli(args: readonly string[], environment: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -70,8 +71,9 @@ export function streamTargetOf(target: CliApiTarget): ApiTarget {
   if (target.kind === 'socket') return { socketPath: target.socket };
   const url = new URL(target.url);
   return {
-    tcp: { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 80) },
+    tcp: { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 443) },
     ...(target.token !== undefined ? { token: target.token } : {}),
+    ...(target.ca !== undefined ? { ca: target.ca } : {}),
   };
 }
 
@@ -85,8 +87,8 @@ function parse<T extends ParseSpec>(args: readonly string[], options: T) {
   }
 }
 
-function targetOf(values: { socket?: string | undefined; server?: string | undefined; 'token-file'?: string | undefined }, environment: NodeJS.ProcessEnv): ApiTarget {
-  return streamTargetOf(apiTargetFrom({ socket: values.socket, server: values.server, tokenFile: values['token-file'] }, environment));
+function targetOf(values: { socket?: string | undefined; server?: string | undefined; 'token-file'?: string | undefined; 'ca-file'?: string | undefined }, environment: NodeJS.ProcessEnv): ApiTarget {
+  return streamTargetOf(apiTargetFrom({ socket: values.socket, server: values.server, tokenFile: values['token-file'], caFile: values['ca-file'] }, environment));
 }
 
 function outputOf(output: string | undefined, structured: 'json'): 'text' | 'json' {

@@ -11,7 +11,7 @@ import { IpIdentityMap } from '../identity/ip-identity-map.ts';
 import { reservedIdentityName } from '../identity/reserved-identities.ts';
 import type { PolicyStoreState } from '../store/policy-store.ts';
 import type { ProxyStatus } from '../xds/proxy-status.ts';
-import type { StoreHealth } from './health-report.ts';
+import type { SecurityHealth, StoreHealth } from './health-report.ts';
 import { handleMetricsRequest, handleStatusRequest } from './http.ts';
 import { MetricsRegistry } from './metrics-registry.ts';
 import type { UpstreamHealth } from './upstream-probe.ts';
@@ -27,6 +27,8 @@ export interface ServeObservabilityOptions {
   currentState?: () => PolicyStoreState;
   /** Which revision a proxy enforces (server/api/revision-history.ts). */
   enforcedRevision?: (proxy: ProxyStatus) => string | undefined;
+  /** How proxies are authenticated, for `weir status`. */
+  security?: () => SecurityHealth;
   /** Redirects and policies that do not fit together, for the status report. */
   wiring?: () => readonly string[];
   /** Whether each redirect's upstream accepts connections, for the status report. */
@@ -63,6 +65,7 @@ export function createServeObservability(options: ServeObservabilityOptions): Se
     hub: pipeline.hub,
     ...(options.currentState ? { store: () => storeHealth(options.currentState?.()) } : {}),
     ...(options.enforcedRevision ? { enforcedRevision: options.enforcedRevision } : {}),
+    ...(options.security ? { security: options.security } : {}),
     ...(options.wiring ? { wiring: options.wiring } : {}),
     ...(options.upstreams ? { upstreams: options.upstreams } : {}),
   };

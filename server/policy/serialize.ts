@@ -67,7 +67,8 @@ export function endpointPolicyJson(policy: CompiledEndpointPolicy): { [key: stri
   return json;
 }
 
-function l7RuleJson(rule: CompiledL7Rule): JsonValue {
+/** One compiled L7 rule in the filter SDK's rule shape (filters/sdk/rule-config.ts). */
+export function l7RuleJson(rule: CompiledL7Rule): JsonValue {
   const json: { [key: string]: JsonValue } = {};
   for (const [key, constraint] of Object.entries(rule)) json[key] = constraintJson(constraint);
   return json;
@@ -79,6 +80,8 @@ function constraintJson(constraint: CompiledL7Constraint): JsonValue {
       return constraint.value;
     case 'command':
       return { exact: constraint.value, textCommands: [...constraint.textCommands], binaryOpcodes: [...constraint.binaryOpcodes] };
+    case 'set':
+      return { exact: constraint.value, set: [...constraint.members] };
     case 'prefix':
       return { prefix: constraint.value, dfa: { ...toSdkDfaJson(constraint.dfa) } };
     case 'regex':

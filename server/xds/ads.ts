@@ -1,11 +1,10 @@
 // Binds the SotW and delta stream modules to gRPC: the aggregated service (ADS) and the per-type
 // services (LDS, CDS, EDS, RDS, ECDS) for proxies that do not use ADS. Adapts a grpc-js duplex call
-// to the XdsStreamTransport the stream modules speak, including the verified client certificate's
-// identities. Responses are serialized by response-encoder.ts (shared resource bytes copied, not
+// to the XdsStreamTransport the stream modules speak, including the verified client certificate. Responses are serialized by response-encoder.ts (shared resource bytes copied, not
 // re-encoded per stream); requests by proto-loader. No protocol logic lives here.
 import type * as grpc from '@grpc/grpc-js';
-import type { PeerCertificate } from 'node:tls';
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { peerCertificateFacts } from '../pki/peer-authenticator.ts';
 import type {
   DeltaDiscoveryRequest,
   DeltaDiscoveryResponse,
@@ -60,19 +59,6 @@ export function addDiscoveryServices(server: grpc.Server, context: StreamContext
   }
 }
 
-/** Identities of a client certificate: its URI and DNS subject alternative names. */
-export function certificateIdentities(certificate: PeerCertificate | undefined): string[] {
-  const alternativeNames = certificate?.subjectaltname;
-  if (!alternativeNames) return [];
-  return alternativeNames
-    .split(',')
-    .map((entry) => entry.trim())
-    .flatMap((entry) => {
-      const match = /^(URI|DNS):(.+)$/.exec(entry);
-      return match?.[2] ? [match[2]] : [];
-    });
-}
-
 function duplexTransport<Request, Response>(
   call: grpc.ServerDuplexStream<Request, Response>,
   normalize: (request: Request) => Request,
@@ -93,7 +79,7 @@ function duplexTransport<Request, Response>(
   call.on('close', closeOnce);
   return {
     peer: call.getPeer(),
-    peerIdentities: certificateIdentities(call.getAuthContext().sslPeerCertificate),
+    peerCertificate: peerCertificateFacts(call.getAuthContext().sslPeerCertificate),
     send: (response) => {
       if (!closed) call.write(response);
     },

@@ -1,13 +1,16 @@
 // Renders the small Envoy bootstrap that points a proxy at the Weir xDS server: node identity,
-// admin on loopback, the `weir-xds` HTTP/2 cluster, ADS for listeners and clusters (state of the
-// world or delta), and the Weir agent as a singleton Wasm service (docs/agent.md) that fetches
-// policy over the same cluster. A sidecar's bootstrap also carries its endpoint in node metadata
+// admin on loopback, the `weir-xds` HTTP/2 cluster (mTLS with the node's credentials directory,
+// read through SDS files so renewed certificates load without a restart; plaintext only when
+// asked for), ADS for listeners and clusters (state of the world or delta), and the Weir agent as
+// a singleton Wasm service (docs/agent.md) that fetches policy and ships access logs over the same
+// cluster, so the same TLS covers its streams. A sidecar's bootstrap also carries its endpoint in node metadata
 // (`weir.endpoint`, docs/identity.md). Everything else arrives over xDS.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { EndpointSpec } from '../identity/endpoints.ts';
 import { SIDECAR_ENDPOINT_METADATA_KEY } from '../identity/sidecar-endpoints.ts';
+import { NODE_CERTIFICATE_SECRET, NODE_TRUST_SECRET, sdsFiles } from '../pki/node-credentials.ts';
 import { discoveryTypeFor } from './resources/cluster.ts';
 
 export type XdsVariant = 'sotw' | 'delta';
@@ -42,7 +45,17 @@ export interface BootstrapOptions {
    * server checks it: server/identity/sidecar-endpoints.ts). Default: none.
    */
   sidecarEndpoint?: EndpointSpec | null;
+  /**
+   * The node's credentials directory (server/pki/node-credentials.ts, written by `weir bootstrap`
+   * or `weir node renew`), as Envoy will find it. Required unless `insecure`.
+   */
+  credentialsDir?: string | null;
+  /** Plaintext to a `weir serve --insecure` (development only). Default false. */
+  insecure?: boolean;
 }
+
+/** How the `weir-xds` cluster reaches the server: mTLS with a credentials directory, or plaintext. */
+export type XdsTransport = { credentialsDir: string } | 'insecure';
 
 export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {
   nodeId: 'weir-node',
@@ -54,6 +67,8 @@ export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {
   variant: 'sotw',
   agentWasmFile: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'filters', 'agent.wasm'),
   sidecarEndpoint: null,
+  credentialsDir: null,
+  insecure: false,
 };
 
 export const XDS_CLUSTER_NAME = 'weir-xds';
@@ -65,6 +80,7 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
   const settings = { ...BOOTSTRAP_DEFAULTS, ...definedOnly(options) };
   checkPort('xdsPort', settings.xdsPort);
   checkPort('adminPort', settings.adminPort, { allowZero: true });
+  const transport = xdsTransportOf(settings);
   const adsSource = { ads: {}, resource_api_version: 'V3' };
   const agent = settings.agentWasmFile === null ? {} : { bootstrap_extensions: [agentBootstrapExtension(settings.agentWasmFile)] };
   const bootstrap = {
@@ -85,15 +101,18 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
       cds_config: adsSource,
     },
     static_resources: {
-      clusters: [xdsCluster(settings.xdsAddress, settings.xdsPort, settings.xdsFailover)],
+      clusters: [xdsCluster(settings.xdsAddress, settings.xdsPort, transport, settings.xdsFailover)],
     },
     ...agent,
   };
   return stringify(bootstrap, { aliasDuplicateObjects: false });
 }
 
-/** The `weir-xds` cluster: the control server at `address`:`port` (and its `failover` replicas), spoken to over HTTP/2 (gRPC). */
-export function xdsCluster(address: string, port: number, failover: ReadonlyArray<{ address: string; port: number }> = []): object {
+/**
+ * The `weir-xds` cluster: the control server at `address`:`port` (and its `failover` replicas),
+ * spoken to over HTTP/2 (gRPC), mTLS unless insecure.
+ */
+export function xdsCluster(address: string, port: number, transport: XdsTransport, failover: ReadonlyArray<{ address: string; port: number }> = []): object {
   const servers = [{ address, port }, ...failover];
   for (const server of failover) checkPort('xdsFailover port', server.port);
   // One priority per replica: Envoy sends every stream to the highest priority with a healthy
@@ -118,7 +137,41 @@ export function xdsCluster(address: string, port: number, failover: ReadonlyArra
       cluster_name: XDS_CLUSTER_NAME,
       endpoints: servers.map((server, priority) => ({ ...(priority === 0 ? {} : { priority }), lb_endpoints: [{ endpoint: { address: { socket_address: { address: server.address, port_value: server.port } } } }] })),
     },
+    ...(transport === 'insecure' ? {} : { transport_socket: mtlsTransportSocket(transport.credentialsDir) }),
   };
+}
+
+/**
+ * Client certificate and trust bundle from the SDS files of the credentials directory (both watch
+ * the directory, so a renewal is picked up without a restart); the server must present the weir
+ * SPIFFE ID (checked in the trust file); ALPN h2 because the server is gRPC over TLS.
+ */
+function mtlsTransportSocket(credentialsDir: string): object {
+  if (!path.isAbsolute(credentialsDir)) throw new Error(`bootstrap credentialsDir: "${credentialsDir}" is not an absolute path; Envoy resolves relative paths against its working directory`);
+  const files = sdsFiles(credentialsDir);
+  const fileSource = (file: string): object => ({ path_config_source: { path: file }, resource_api_version: 'V3' });
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      common_tls_context: {
+        alpn_protocols: ['h2'],
+        tls_certificate_sds_secret_configs: [{ name: NODE_CERTIFICATE_SECRET, sds_config: fileSource(files.certificate) }],
+        validation_context_sds_secret_config: { name: NODE_TRUST_SECRET, sds_config: fileSource(files.trust) },
+      },
+    },
+  };
+}
+
+function xdsTransportOf(settings: { credentialsDir: string | null; insecure: boolean }): XdsTransport {
+  if (settings.insecure) {
+    if (settings.credentialsDir !== null) throw new Error('bootstrap: give credentialsDir (mTLS) or insecure, not both');
+    return 'insecure';
+  }
+  if (settings.credentialsDir === null) {
+    throw new Error('bootstrap: the weir-xds cluster needs the node\'s credentials (credentialsDir, written by weir bootstrap or weir node renew); pass insecure only for a weir serve --insecure');
+  }
+  return { credentialsDir: settings.credentialsDir };
 }
 
 /** The Weir agent: one VM on Envoy's main thread (singleton WasmService), loaded from a file; it talks to `weir-xds`. */

@@ -1,24 +1,36 @@
 // Wires the xDS server together (go-control-plane's server.go): a grpc-js server with ADS and the
-// per-type services, one snapshot cache, one proxy status registry, optional mTLS with node
-// identity checks. This is the programmatic entry point: startControlServer(options).
-import fs from 'node:fs';
+// per-type services, one snapshot cache, one proxy status registry, and the port's security:
+// mTLS with every stream bound to the node of its client certificate (default), or plaintext
+// that takes every node id at its word (explicit `insecure`). This is the programmatic entry
+// point: startControlServer(options).
+import net from 'node:net';
 import os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { silentLogger } from '../log/logger.ts';
+import type { NodeAuthority } from '../pki/node-authority.ts';
+import { insecureAuthenticator, type PeerAuthenticator } from '../pki/peer-authenticator.ts';
 import { addDiscoveryServices } from './ads.ts';
-import type { NodeIdentity } from './config-watcher.ts';
 import { ProxyStatusRegistry, type ProxyStatus } from './proxy-status.ts';
+import { rotatingServerCredentials, type RotatingServerCredentials } from './server-credentials.ts';
 import { DEFAULT_SNAPSHOT_KEY, SnapshotCache } from './snapshot-cache.ts';
 import type { Snapshot } from './snapshot.ts';
-import { admitEveryNode, type StreamContext } from './stream-context.ts';
+import type { StreamContext } from './stream-context.ts';
 
-export interface ControlServerTlsOptions {
-  /** PEM files. */
-  certFile: string;
-  keyFile: string;
-  /** CA that signs proxy certificates; every proxy must present one. */
-  clientCaFile: string;
+/**
+ * mTLS (the default): the server's certificate comes from `authority`'s CA, every client must
+ * present a certificate of that CA, and each stream is bound to the node its certificate names.
+ * `insecure`: plaintext h2c, any node id is believed (development only; logged as a warning).
+ */
+export type ControlServerSecurity =
+  | { mode: 'mtls'; authority: NodeAuthority; serverNames?: { dnsNames: readonly string[]; ips: readonly string[] }; serverCertificateLifetimeMs?: number }
+  | { mode: 'insecure' };
+
+export interface ControlServerSecurityStatus {
+  mode: 'mtls' | 'insecure';
+  trustDomain: string | undefined;
+  /** When the server's own certificate expires (it is renewed before). */
+  serverCertificateNotAfter: Date | undefined;
 }
 
 export interface ControlServerOptions {
@@ -32,16 +44,19 @@ export interface ControlServerOptions {
   batchWindowMs?: number;
   /** control_plane.identifier on responses. Default `weir@<hostname>`. */
   controlPlaneId?: string;
-  /** mTLS on the xDS port; the node id must then match a SAN of the proxy's certificate. Default: h2c. */
-  tls?: ControlServerTlsOptions;
+  /** Who may open streams; required, so that plaintext is always a decision. */
+  security: ControlServerSecurity;
   /** Disconnected proxies stay in the status registry this long. Default 1 hour. */
   forgetDisconnectedAfterMs?: number;
   /** Initial snapshot for every proxy. Without one, streams wait until setSnapshot is called. */
   snapshot?: Snapshot;
   /** Registry to record proxy status in (e.g. one that also counts for metrics). Default: a new one. */
   status?: ProxyStatusRegistry;
-  /** Adds more gRPC services on the xDS port (e.g. the access-log service) before it opens. */
-  registerServices?: (server: grpc.Server) => void;
+  /**
+   * Adds more gRPC services on the xDS port (e.g. the access-log service) before it opens; they
+   * share its TLS and should authenticate their streams with `authenticator`.
+   */
+  registerServices?: (server: grpc.Server, authenticator: PeerAuthenticator) => void;
   /** Told when a proxy's stream opens (node.metadata as plain JSON); returns what to call when it closes. */
   nodeConnected?: StreamContext['nodeConnected'];
 }
@@ -51,6 +66,9 @@ export interface ControlServer {
   readonly port: number;
   readonly cache: SnapshotCache;
   readonly status: ProxyStatusRegistry;
+  /** Authenticates the streams of every service on this port (give it to the access-log service). */
+  readonly authenticator: PeerAuthenticator;
+  security(): ControlServerSecurityStatus;
   /** Replaces the config of one proxy (by node id), or of every proxy without a node id. */
   setSnapshot(snapshot: Snapshot, nodeId?: string): void;
   listProxies(): ProxyStatus[];
@@ -66,7 +84,7 @@ const CONTROL_SERVER_DEFAULTS = {
   forgetDisconnectedAfterMs: 3_600_000,
 } as const;
 
-export async function startControlServer(options: ControlServerOptions = {}): Promise<ControlServer> {
+export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
   const settings = { ...CONTROL_SERVER_DEFAULTS, ...definedOnly(options) };
   const logger = options.logger ?? silentLogger();
   const cache = new SnapshotCache({ batchWindowMs: settings.batchWindowMs });
@@ -77,14 +95,21 @@ export async function startControlServer(options: ControlServerOptions = {}): Pr
     status,
     logger,
     controlPlaneId: settings.controlPlaneId,
-    admitNode: options.tls ? admitNodeMatchingCertificate : admitEveryNode,
+    authenticator: options.security.mode === 'mtls' ? options.security.authority : insecureAuthenticator,
     ...(options.nodeConnected ? { nodeConnected: options.nodeConnected } : {}),
   };
   const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 });
   addDiscoveryServices(server, context);
-  options.registerServices?.(server);
-  const port = await bind(server, `${hostForUri(settings.address)}:${settings.port}`, credentialsFor(options.tls));
-  logger.info({ address: settings.address, port, tls: options.tls !== undefined }, 'xDS server listening');
+  options.registerServices?.(server, context.authenticator);
+  const tls = options.security.mode === 'mtls' ? serverCredentialsFor(options.security, settings.address, logger) : undefined;
+  let port: number;
+  try {
+    port = await bind(server, `${hostForUri(settings.address)}:${settings.port}`, tls?.credentials ?? grpc.ServerCredentials.createInsecure());
+  } catch (error) {
+    tls?.stop();
+    throw error;
+  }
+  logListening(logger, options.security, settings.address, port);
   const pruning = setInterval(() => status.forgetDisconnected(settings.forgetDisconnectedAfterMs), Math.min(settings.forgetDisconnectedAfterMs, 60_000));
   pruning.unref();
   return {
@@ -92,41 +117,48 @@ export async function startControlServer(options: ControlServerOptions = {}): Pr
     port,
     cache,
     status,
+    authenticator: context.authenticator,
+    security: () => ({
+      mode: options.security.mode,
+      trustDomain: options.security.mode === 'mtls' ? options.security.authority.trustDomain : undefined,
+      serverCertificateNotAfter: tls?.notAfter,
+    }),
     setSnapshot: (snapshot, nodeId) => cache.setSnapshot(nodeId ?? DEFAULT_SNAPSHOT_KEY, snapshot),
     listProxies: () => status.list(),
     stop: () => {
       clearInterval(pruning);
+      tls?.stop();
       return stopServer(server, cache, logger);
     },
   };
 }
 
-/**
- * With mTLS, a proxy may only ask for its own node's config: node.id must equal a SAN of its
- * certificate (URI or DNS), or be the last path segment of a SPIFFE URI.
- */
-export function admitNodeMatchingCertificate(node: NodeIdentity, peerIdentities: readonly string[]): string | undefined {
-  if (peerIdentities.length === 0) {
-    return `node "${node.id}" presented no client certificate identity; the xDS port requires mTLS`;
-  }
-  const matches = peerIdentities.some((identity) => identity === node.id || identity.endsWith(`/${node.id}`));
-  if (matches) return undefined;
-  return `node id "${node.id}" does not match the client certificate (${peerIdentities.join(', ')}); set node.id to the certificate's identity`;
+function serverCredentialsFor(security: Extract<ControlServerSecurity, { mode: 'mtls' }>, address: string, logger: Logger): RotatingServerCredentials {
+  return rotatingServerCredentials({
+    ca: security.authority.ca,
+    names: security.serverNames ?? defaultServerNames(address),
+    logger,
+    ...(security.serverCertificateLifetimeMs !== undefined ? { lifetimeMs: security.serverCertificateLifetimeMs } : {}),
+  });
 }
 
-function credentialsFor(tls: ControlServerTlsOptions | undefined): grpc.ServerCredentials {
-  if (!tls) return grpc.ServerCredentials.createInsecure();
-  const read = (file: string, what: string): Buffer => {
-    try {
-      return fs.readFileSync(file);
-    } catch (error) {
-      throw new Error(`xDS TLS: cannot read ${what} ${file}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  };
-  return grpc.ServerCredentials.createSsl(
-    read(tls.clientCaFile, 'client CA'),
-    [{ cert_chain: read(tls.certFile, 'certificate'), private_key: read(tls.keyFile, 'private key') }],
-    true,
+/** Names a client may dial the server by: loopback, this host, and the listen address. Proxies check the SPIFFE ID instead. */
+export function defaultServerNames(address: string): { dnsNames: string[]; ips: string[] } {
+  const ips = new Set(['127.0.0.1', '::1']);
+  if (net.isIP(address) !== 0 && address !== '0.0.0.0' && address !== '::') ips.add(address);
+  const dnsNames = new Set(['localhost', os.hostname()]);
+  if (net.isIP(address) === 0) dnsNames.add(address);
+  return { dnsNames: [...dnsNames], ips: [...ips] };
+}
+
+function logListening(logger: Logger, security: ControlServerSecurity, address: string, port: number): void {
+  if (security.mode === 'mtls') {
+    logger.info({ address, port, security: 'mtls', trustDomain: security.authority.trustDomain }, 'xDS server listening (mTLS: every proxy must present a certificate of the weir CA naming its node id)');
+    return;
+  }
+  logger.warn(
+    { address, port, security: 'insecure' },
+    'xDS server listening in PLAINTEXT (--insecure): any process that reaches this port can claim any node id, receive its policy and listeners, and fake its ACKs and access logs; use only for development',
   );
 }
 

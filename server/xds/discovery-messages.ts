@@ -1,6 +1,7 @@
 // The shapes of xDS discovery messages as @grpc/proto-loader hands them over and takes them back
 // (snake_case, defaults filled in, enums and longs as strings), plus the stream transport that the
 // SotW and delta modules talk to instead of gRPC. Only fields Weir reads or writes are typed.
+import type { PeerCertificateFacts } from '../pki/peer-authenticator.ts';
 import type { PackedAny } from './resources/encoded-resource.ts';
 import type { ErrorDetail } from './subscription.ts';
 
@@ -64,8 +65,8 @@ export const enum StreamStatus {
 export interface XdsStreamTransport<Request, Response> {
   /** The remote address, for logs. */
   readonly peer: string;
-  /** The identities (SAN URIs and DNS names) of a verified client certificate; empty without mTLS. */
-  readonly peerIdentities: readonly string[];
+  /** The client certificate TLS verified; undefined without one (plaintext, `--insecure`). */
+  readonly peerCertificate: PeerCertificateFacts | undefined;
   send(response: Response): void;
   /** Ends the stream with an error status. */
   fail(status: StreamStatus, message: string): void;

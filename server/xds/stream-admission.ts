@@ -1,7 +1,9 @@
 // The part of an xDS stream that does not depend on its variant: admitting the node named by the
-// first request (node.id required, the mTLS identity check), reporting the proxy connected and
-// disconnected to the status registry and the node-connected hook, and logging both. sotw-stream.ts
-// and delta-stream.ts each own one; they keep the per-type protocol.
+// first request (node.id required, bound to the client certificate by the authenticator), ending
+// the stream when that authentication ends (certificate expired, node revoked), reporting the
+// proxy connected and disconnected to the status registry and the node-connected hook, and logging
+// both. sotw-stream.ts and delta-stream.ts each own one; they keep the per-type protocol.
+import type { AuthenticatedSession } from '../pki/peer-authenticator.ts';
 import type { NodeIdentity } from './config-watcher.ts';
 import { StreamStatus, type DiscoveryNode, type XdsStreamTransport } from './discovery-messages.ts';
 import { structToJson } from './node-metadata.ts';
@@ -12,9 +14,10 @@ export class StreamAdmission {
   #node: NodeIdentity | undefined;
   #closed = false;
   #nodeDisconnected: (() => void) | undefined;
+  #session: AuthenticatedSession | undefined;
 
   constructor(
-    private readonly transport: Pick<XdsStreamTransport<unknown, unknown>, 'peer' | 'peerIdentities' | 'fail'>,
+    private readonly transport: Pick<XdsStreamTransport<unknown, unknown>, 'peer' | 'peerCertificate' | 'fail'>,
     private readonly context: StreamContext,
     private readonly variant: StreamVariant,
   ) {}
@@ -34,12 +37,18 @@ export class StreamAdmission {
       return undefined;
     }
     const node: NodeIdentity = { id: request.node.id, cluster: request.node.cluster };
-    const refusal = this.context.admitNode(node, this.transport.peerIdentities);
-    if (refusal) {
-      this.context.logger.warn({ nodeId: node.id, peer: this.transport.peer, reason: refusal }, 'xDS stream refused');
-      this.refuse(StreamStatus.PermissionDenied, refusal);
+    const admission = this.context.authenticator.authenticate(node.id, this.transport.peerCertificate);
+    if ('refusal' in admission) {
+      this.context.logger.warn({ nodeId: node.id, peer: this.transport.peer, reason: admission.refusal }, 'xDS stream refused');
+      this.refuse(StreamStatus.PermissionDenied, `xDS stream refused: ${admission.refusal}`);
       return undefined;
     }
+    this.#session = admission.session;
+    admission.session.onEnd((reason) => {
+      this.context.logger.warn({ nodeId: node.id, peer: this.transport.peer, reason }, 'xDS stream ended: its authentication ended');
+      // Failing the transport closes it, which closes the stream (and its watches) through onClose.
+      this.transport.fail(StreamStatus.Unauthenticated, reason);
+    });
     this.#node = node;
     this.context.status.streamOpened(node, { variant: this.variant, peer: this.transport.peer });
     this.#nodeDisconnected = this.context.nodeConnected?.(node, structToJson(request.node.metadata));
@@ -57,6 +66,7 @@ export class StreamAdmission {
   close(): boolean {
     if (this.#closed) return false;
     this.#closed = true;
+    this.#session?.close();
     if (this.#node) {
       this.context.status.streamClosed(this.#node);
       this.#nodeDisconnected?.();

@@ -19,7 +19,7 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
 }
 
-const compose = parse(readFileSync(path.join(projectRoot, 'docker-compose.yml'), 'utf8')) as { services: Record<string, ComposeService> };
+const compose = parse(readFileSync(path.join(projectRoot, 'docker-compose.yml'), 'utf8')) as { services: Record<string, ComposeService>; volumes?: Record<string, object> };
 const service = (name: string): ComposeService => {
   const found = compose.services[name];
   if (found === undefined) throw new Error(`docker-compose.yml has no service "${name}"`);
@@ -38,24 +38,33 @@ describe('docker-compose.yml', () => {
     expect(service('envoy').image).toBe(`envoyproxy/envoy:v${PINNED_ENVOY_VERSION}`);
   });
 
-  it('mounts only files that exist in the repository', () => {
+  it('mounts only files that exist in the repository (and the named volume of the node credentials)', () => {
     for (const [name, entry] of Object.entries(compose.services)) {
       for (const volume of entry.volumes ?? []) {
         const hostPath = volume.split(':')[0] ?? '';
+        if (!hostPath.startsWith('.')) {
+          expect(Object.keys(compose.volumes ?? {}), `${name} mounts volume ${hostPath}`).toContain(hostPath);
+          continue;
+        }
         expect(existsSync(path.join(projectRoot, hostPath)), `${name} mounts ${hostPath}`).toBe(true);
       }
     }
   });
 
-  it('gives Envoy the bootstrap that weir bootstrap prints for the compose network', () => {
+  it('gives Envoy the bootstrap that weir bootstrap prints for the compose network, with the credentials the enrol service writes', () => {
     const envoy = service('envoy');
     const mount = (envoy.volumes ?? []).find((volume) => volume.includes('bootstrap.yaml'));
     expect(mount).toBeDefined();
     const [hostPath = '', containerPath = ''] = (mount ?? '').split(':');
     expect(envoy.command).toEqual(expect.arrayContaining(['-c', containerPath]));
     const mounted = parse(readFileSync(path.join(projectRoot, hostPath), 'utf8')) as unknown;
-    const expected = parse(renderBootstrap({ nodeId: 'weir-compose', xdsAddress: 'weir-server', xdsPort: processConfig.xds.port, adminPort: R2D2_DEMO.adminPort, agentWasmFile: '/weir/build/filters/agent.wasm' })) as unknown;
+    const expected = parse(renderBootstrap({ nodeId: 'weir-compose', xdsAddress: 'weir-server', xdsPort: processConfig.xds.port, adminPort: R2D2_DEMO.adminPort, agentWasmFile: '/weir/build/filters/agent.wasm', credentialsDir: '/weir-node' })) as unknown;
     expect(mounted).toEqual(expected);
+    const enrol = service('enrol').command.join(' ');
+    expect(enrol).toContain('weir.js bootstrap --node-id weir-compose --xds weir-server:18000');
+    expect(enrol).toContain('--certs /weir-node');
+    expect(enrol).toContain('weir.js node renew --certs /weir-node --watch');
+    expect(envoy.volumes).toContain('weir-node:/weir-node:ro');
   });
 
   it('serves the same redirects as the process demo, with service names for addresses', () => {

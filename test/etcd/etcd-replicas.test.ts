@@ -1,5 +1,7 @@
 // etcd mode without Kubernetes: three `weir serve` replicas (child processes, killed by pid) share
-// policies, endpoints and identities through a real etcd; one Envoy lists all three in its
+// policies, endpoints, identities and node enrolments through a real etcd, and one CA (pki.ca, the
+// same files for each; each replica has its own PKI directory as on its own host); one Envoy,
+// enrolled through one replica's REST API (weir bootstrap), lists all three in its mTLS
 // weir-xds cluster. Policies are imported through one replica and enforced by whichever one the
 // proxy is connected to; when that replica is killed under traffic the proxy keeps enforcing and
 // fails over to another; when etcd is down enforcement is unchanged, imports fail with a message
@@ -11,13 +13,19 @@ import { startEtcd, startMemcached, type RunningEtcd, type RunningMemcached } fr
 import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
 import type { ServerProcess } from '../../demo/servers/server-process.ts';
 import { runWeirCli, startWeirServe } from '../../demo/weir-process.ts';
+import * as grpc from '@grpc/grpc-js';
 import { callApi } from '../../server/cli/api-client.ts';
+import { CertificateAuthority } from '../../server/pki/certificate-authority.ts';
+import { DEFAULT_TRUST_DOMAIN } from '../../server/pki/spiffe-id.ts';
 import { listenerPort } from '../../server/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { temporaryDirectory } from '../support/kube-cluster.ts';
 import { memcachedOnce, openMemcachedSession } from '../support/memcached-session.ts';
-import { writeWeirNodeConfig } from '../support/weir-node.ts';
+import { grpcCredentialsOf } from '../support/test-pki.ts';
+import { enrolThroughApi, writeWeirNodeConfig } from '../support/weir-node.ts';
+import { openAds } from '../server/xds/support/grpc-client.ts';
+import { sotwRequest } from '../server/xds/support/resources.ts';
 
 /** Each step waits on a loaded 2-core machine for real processes (Envoy, etcd, kube-apiserver). */
 const TEST_TIMEOUT_MS = 300_000;
@@ -103,14 +111,36 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
     return serving;
   };
 
+  /** Resolves once `replica` honours node `nodeId` as enrolled (its record came through etcd). */
+  const knowsNode = async (replica: Replica, nodeId: string, revoked: boolean): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      const reply = await callApi({ kind: 'socket', socket: replica.socket }, { method: 'GET', path: '/v1/nodes' });
+      const node = (JSON.parse(reply.text) as { nodes: Array<{ nodeId: string; revokedAt?: string }> }).nodes.find((entry) => entry.nodeId === nodeId);
+      if (node !== undefined && (node.revokedAt !== undefined) === revoked) return;
+      if (attempt === 300) throw new Error(`${replica.name} does not list node ${nodeId}${revoked ? ' as revoked' : ''}: ${reply.text}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
   beforeAll(async () => {
     scratch = temporaryDirectory('weir-etcd-');
     etcd = await startEtcd();
     memcached = await startMemcached();
+    // One CA for the fleet, as an operator hands the same files to every replica.
+    const ca = CertificateAuthority.open({ dir: path.join(scratch.dir, 'fleet-ca'), trustDomain: DEFAULT_TRUST_DOMAIN });
+    const caKey = path.join(scratch.dir, 'fleet-ca', 'ca.key');
     for (const name of ['replica-1', 'replica-2', 'replica-3']) {
       const xdsPort = await freeLoopbackPort();
       const configFile = await writeWeirNodeConfig(
-        { node: name, dir: scratch.dir, policies: `{ source: etcd, etcd: { endpoints: [${etcd.clientUrl}] } }`, endpoint: 'memcd-server', endpointPort: 11211, memcachedPort: memcached.port },
+        {
+          node: name,
+          dir: scratch.dir,
+          policies: `{ source: etcd, etcd: { endpoints: [${etcd.clientUrl}] } }`,
+          pki: `{ dir: ${JSON.stringify(path.join(scratch.dir, `${name}-pki`))}, ca: { cert: ${JSON.stringify(ca.certificateFile)}, key: ${JSON.stringify(caKey)} } }`,
+          endpoint: 'memcd-server',
+          endpointPort: 11211,
+          memcachedPort: memcached.port,
+        },
         xdsPort,
       );
       replicas.push({ name, configFile, xdsPort, socket: path.join(scratch.dir, `${name}.sock`), logFile: path.join(scratch.dir, `${name}.log`), process: undefined });
@@ -118,8 +148,10 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
     await Promise.all(replicas.map(start));
     await importPolicy(replicas[0] as Replica, 'endpoints.yaml', ENDPOINTS);
     await importPolicy(replicas[0] as Replica, 'fleet.yaml', fleetPolicy(false));
+    // Enrolled at replica-1 only: the other replicas honour it through etcd when it fails over.
+    const credentialsDir = await enrolThroughApi((replicas[0] as Replica).socket, PROXY, path.join(scratch.dir, 'nodes', PROXY));
     const [first, ...others] = replicas.map((replica) => ({ address: '127.0.0.1', port: replica.xdsPort }));
-    envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: PROXY, xdsPort: first?.port ?? 0, xdsFailover: others, adminPort: 0 }), componentLogLevel: 'wasm:info,config:debug,hc:debug' });
+    envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: PROXY, xdsPort: first?.port ?? 0, xdsFailover: others, adminPort: 0, credentialsDir }) });
     await envoy.waitReady(60_000);
     proxyPort = await listenerPort(envoy, 'weir-memcache', 60_000);
     await enforcedOnSomeReplica();
@@ -145,6 +177,32 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
     expect(new Set(views.map((view) => view.revision)).size).toBe(1);
     expect(views[1]?.identities).toEqual(views[0]?.identities);
     expect(views[2]?.identities).toEqual(views[0]?.identities);
+  }, TEST_TIMEOUT_MS);
+
+  it('a node enrolled at one replica streams from another, and its revocation at a third ends that stream', async () => {
+    const [one, two, three] = replicas as [Replica, Replica, Replica];
+    const nodeId = 'etcd-raw-node';
+    const credentialsDir = await enrolThroughApi(one.socket, nodeId, path.join(scratch.dir, 'nodes', nodeId));
+    await knowsNode(two, nodeId, false);
+    const credentials = (): grpc.ChannelCredentials => grpcCredentialsOf(credentialsDir, { caPem: fs.readFileSync(path.join(scratch.dir, 'fleet-ca', 'ca.crt'), 'utf8') });
+    const stream = openAds(`127.0.0.1:${two.xdsPort}`, credentials());
+    try {
+      stream.write(sotwRequest({ node: { id: nodeId, cluster: 'etcd-test' } }));
+      await stream.nextResponse(60_000);
+      const revoked = await weir(three, ['node', 'revoke', nodeId]);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      const ended = await stream.status;
+      expect(ended.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(ended.details).toMatch(new RegExp(`node "${nodeId}" was revoked at`));
+      // Refused by every replica now, also the one it was enrolled at.
+      await knowsNode(one, nodeId, true);
+      const again = openAds(`127.0.0.1:${one.xdsPort}`, credentials());
+      again.write(sotwRequest({ node: { id: nodeId, cluster: 'etcd-test' } }));
+      expect((await again.status).code).toBe(grpc.status.PERMISSION_DENIED);
+      again.close();
+    } finally {
+      stream.close();
+    }
   }, TEST_TIMEOUT_MS);
 
   it('a killed replica: the proxy keeps enforcing, fails over to another replica, and follows changes made there', async () => {

@@ -76,6 +76,7 @@ export async function startWasmEnvoy(options: WasmEnvoyOptions): Promise<WasmEnv
 export interface WasmListenerOptions extends WasmEnvoyOptions {
   name: string; // listener name, also the key of listenerPorts
   vmId?: string; // default weir-<rootId>
+  listenerPort?: number; // default: a free loopback port
   pluginName?: string; // PluginConfig.name, the wasm.<name>.* stats prefix; default weir-<rootId>
 }
 
@@ -91,7 +92,7 @@ export interface MultiWasmEnvoy extends Omit<WasmEnvoy, 'listenerPort'> {
 // loopback port Envoy picks, for tests that look at more than one VM or at Envoy's stats.
 export async function startWasmEnvoyListeners(options: { listeners: WasmListenerOptions[] }): Promise<MultiWasmEnvoy> {
   const listenerPorts: Record<string, number> = {};
-  for (const listener of options.listeners) listenerPorts[listener.name] = await freeLoopbackPort();
+  for (const listener of options.listeners) listenerPorts[listener.name] = listener.listenerPort ?? (await freeLoopbackPort());
   const configured = (log: string): boolean => log.split('configured,').length - 1 >= options.listeners.length;
   const envoyProcess = await startListeningEnvoy(
     { bootstrapYaml: JSON.stringify(bootstrap(options.listeners, listenerPorts)), logLevel: 'warning', componentLogLevel: 'wasm:info' },

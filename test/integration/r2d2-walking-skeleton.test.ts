@@ -10,6 +10,7 @@ import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { listenerPort } from '../../server/envoy/listeners.ts';
 import { runServe, type RunningServe } from '../../server/cli/serve-command.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
+import { enrolNode } from '../support/test-pki.ts';
 import { startR2d2Backend, type R2d2Backend } from '../../demo/backends/r2d2-backend.ts';
 import { openR2d2Session } from '../../demo/r2d2/client.ts';
 import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
@@ -36,7 +37,7 @@ beforeAll(async () => {
   ].join('\n'));
   serve = await runServe({ configFile, logger: pino({ level: 'silent' }) });
   envoy = await startEnvoy({
-    bootstrapYaml: renderBootstrap({ nodeId: 'skeleton-test', xdsPort: serve.controlServer.port, adminPort: 0 }),
+    bootstrapYaml: renderBootstrap({ nodeId: 'skeleton-test', xdsPort: serve.controlServer.port, adminPort: 0, credentialsDir: enrolNode(serve.authority, 'skeleton-test', path.join(workDir, 'node')) }),
   });
   await envoy.waitReady();
   proxyPort = await listenerPort(envoy, 'weir-r2d2');

@@ -73,7 +73,7 @@ describe('sidecar endpoint from node metadata (real Envoy)', () => {
     const configFile = await writeDroidServeConfig(dir, { backendPort: backend.port, policies: STORE_FILES });
     serve = await runServe({ configFile, logger: silentLogger() });
     const bootstrap = await weir([
-      'bootstrap', '--node-id', NODE_ID, '--xds', `127.0.0.1:${serve.controlServer.port}`, '--admin-port', '0',
+      'bootstrap', '--node-id', NODE_ID, '--xds', `127.0.0.1:${serve.controlServer.port}`, '--admin-port', '0', '--socket', serve.api.socket, '--certs', path.join(dir, 'node'),
       '--endpoint-name', 'droid-server', '--label', 'app=x', '--endpoint-ip', SIDECAR_IP, '--namespace', 'droids', '--service-account', 'droid',
     ]);
     expect(bootstrap.code, bootstrap.stderr).toBe(0);

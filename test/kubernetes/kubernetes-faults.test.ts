@@ -16,7 +16,7 @@ import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { KUBE_MANIFESTS } from '../support/kube-cluster-broker.ts';
 import { createPod, kubectlOk, temporaryDirectory, type SharedKubeCluster, type TestPod } from '../support/kube-cluster.ts';
 import { memcachedOnce, openMemcachedSession } from '../support/memcached-session.ts';
-import { writeWeirNodeConfig } from '../support/weir-node.ts';
+import { enrolThroughApi, writeWeirNodeConfig } from '../support/weir-node.ts';
 
 /** Each step waits on a loaded 2-core machine for real processes (Envoy, etcd, kube-apiserver). */
 const TEST_TIMEOUT_MS = 300_000;
@@ -82,7 +82,9 @@ describe('Kubernetes mode under faults', () => {
       xdsPort,
     );
     await startServe();
-    envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: NODE, xdsPort, adminPort: 0 }) });
+    // Enrolled once; the restarted weir serve keeps the node's PKI directory and honours it.
+    const credentialsDir = await enrolThroughApi(socket(), NODE, path.join(scratch.dir, 'nodes', NODE));
+    envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: NODE, xdsPort, adminPort: 0, credentialsDir }) });
     await envoy.waitReady(60_000);
     proxyPort = await listenerPort(envoy, 'weir-memcache', 60_000);
     await waitEnforced();

@@ -13,6 +13,7 @@ import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { silentLogger } from '../../server/log/logger.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { requireBuiltFilters } from '../filters/envoy-harness.ts';
+import { enrolNode } from './test-pki.ts';
 
 export const DROID_SERVER_IP = '127.0.0.1';
 export const DROID_CLIENT_IP = '127.0.0.2';
@@ -103,7 +104,7 @@ export interface DroidDeployment {
 
 /**
  * The r2d2 backend, `weir serve` (in process) with `policies`, and an Envoy with the Weir agent as
- * node `nodeId`, all on fresh ports. Returns once Envoy's listener is up: its agent may not
+ * node `nodeId` (enrolled with the server: mTLS), all on fresh ports. Returns once Envoy's listener is up: its agent may not
  * enforce the policy yet (test/support/agent-enforcement.ts, or `weir policy wait --node`).
  */
 export async function deployDroids(options: { policies: Record<string, string>; nodeId: string; enforcementMode?: DroidServeConfig['enforcementMode'] }): Promise<DroidDeployment> {
@@ -111,7 +112,8 @@ export async function deployDroids(options: { policies: Record<string, string>; 
   const backend = await startR2d2Backend();
   const configFile = await writeDroidServeConfig(dir, { backendPort: backend.port, policies: options.policies, ...(options.enforcementMode === undefined ? {} : { enforcementMode: options.enforcementMode }) });
   const serve = await runServe({ configFile, logger: silentLogger() });
-  const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: options.nodeId, xdsPort: serve.controlServer.port, adminPort: 0 }) });
+  const credentialsDir = enrolNode(serve.authority, options.nodeId, path.join(dir, 'nodes', options.nodeId));
+  const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: options.nodeId, xdsPort: serve.controlServer.port, adminPort: 0, credentialsDir }) });
   await envoy.waitReady();
   const proxyPort = await listenerPort(envoy, 'weir-r2d2');
   return {

@@ -18,6 +18,7 @@ import { silentLogger } from '../../server/log/logger.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { requireBuiltFilters } from '../filters/envoy-harness.ts';
 import { waitForAgentEnforcing } from './agent-enforcement.ts';
+import { enrolNode } from './test-pki.ts';
 
 export const LUKE_IP = '127.0.0.1';
 export const HAN_IP = '127.0.0.2';
@@ -90,7 +91,8 @@ export async function deployRebels(options: { nodeId: string; policies: Record<s
     const configFile = await writeServeConfig(dir, web.port, grpc.port, Object.fromEntries(Object.entries(options.policies).map(([name, text]) => [name, ports(text)])));
     const serve = await runServe({ configFile, logger: silentLogger() });
     stops.push(() => serve.stop());
-    const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: options.nodeId, xdsPort: serve.controlServer.port, adminPort: 0 }) });
+    const credentialsDir = enrolNode(serve.authority, options.nodeId, path.join(dir, 'nodes', options.nodeId));
+    const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: options.nodeId, xdsPort: serve.controlServer.port, adminPort: 0, credentialsDir }) });
     stops.push(() => envoy.stop());
     await envoy.waitReady();
     const webPort = await listenerPort(envoy, 'weir-web');

@@ -12,6 +12,7 @@ import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
 import { silentLogger } from '../../server/log/logger.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { requireBuiltFilters } from '../filters/envoy-harness.ts';
+import { enrolNode } from './test-pki.ts';
 
 export interface WeirNodeOptions {
   /** The node name (weir.yaml `node`) and the Envoy node id. */
@@ -23,6 +24,8 @@ export interface WeirNodeOptions {
   endpoint: string;
   endpointPort: number;
   memcachedPort: number;
+  /** The `pki:` section of weir.yaml, as YAML flow text; default: the replica's own CA under dir/<node>-pki. */
+  pki?: string;
 }
 
 export interface WeirNode {
@@ -45,6 +48,7 @@ export async function writeWeirNodeConfig(options: WeirNodeOptions, xdsPort = 0)
     `xds: { address: 127.0.0.1, port: ${xdsPort}, batchWindowMs: 10 }`,
     `policies: ${options.policies}`,
     `api: { socket: ${options.node}.sock }`,
+    `pki: ${options.pki ?? `{ dir: ${JSON.stringify(path.join(options.dir, `${options.node}-pki`))} }`}`,
     'redirects:',
     `  - { name: memcache, parser: memcache, endpoint: ${JSON.stringify(options.endpoint)}, endpointPort: ${options.endpointPort}, listen: { address: 127.0.0.1, port: ${await freeLoopbackPort()} }, upstream: { address: 127.0.0.1, port: ${options.memcachedPort} } }`,
     `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
@@ -57,7 +61,8 @@ export async function startWeirNode(options: WeirNodeOptions): Promise<WeirNode>
   const serve = await runServe({ configFile, logger: silentLogger() });
   let envoy: EnvoyProcess | undefined;
   try {
-    envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: options.node, xdsPort: serve.controlServer.port, adminPort: 0 }) });
+    const credentialsDir = enrolNode(serve.authority, options.node, path.join(options.dir, 'nodes', options.node));
+    envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: options.node, xdsPort: serve.controlServer.port, adminPort: 0, credentialsDir }) });
     await envoy.waitReady(60_000);
     const proxyPort = await listenerPort(envoy, 'weir-memcache');
     const running = envoy;
@@ -80,4 +85,14 @@ export async function startWeirNode(options: WeirNodeOptions): Promise<WeirNode>
     await serve.stop();
     throw error;
   }
+}
+
+/**
+ * Enrols `nodeId` with the `weir serve` behind `socket` as an operator does (`weir bootstrap`
+ * through its REST API) and returns the credentials directory for renderBootstrap.
+ */
+export async function enrolThroughApi(socket: string, nodeId: string, credentialsDir: string): Promise<string> {
+  const enrolled = await runWeirCli(['bootstrap', '--node-id', nodeId, '--certs', credentialsDir], { socket });
+  if (enrolled.code !== 0) throw new Error(`weir bootstrap --node-id ${nodeId} failed (${enrolled.code}): ${enrolled.stderr}`);
+  return credentialsDir;
 }

@@ -3,10 +3,10 @@
 // file), after checking that the local Java can run it. Idempotent: a marker records the version
 // and the pom it came from, and a second run with both unchanged returns at once.
 // Starting a node is runner.ts's job.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { countJars, installIsCurrent, wantedMarker, writeMarker } from '../maven-install-marker.ts';
 import { weirStateDir } from '../project-paths.ts';
 import { runInstallCommand, sayOnConsole, type SetupReporter } from '../setup-report.ts';
 import { SUPPORTED_JAVA_MAJORS, javaMajorVersion, resolveJavaBinary } from './java-runtime.ts';
@@ -27,11 +27,6 @@ export interface CassandraInstallation {
   javaMajor: number;
 }
 
-interface InstallMarker {
-  version: string;
-  pomSha256: string;
-  jarCount: number;
-}
 
 const pomFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pom.xml');
 
@@ -46,10 +41,10 @@ export function installCassandra(options: InstallCassandraOptions = {}): Cassand
   const markerFile = path.join(installDir, 'installed.json');
   const javaBinary = resolveJavaBinary();
   const javaMajor = requireSupportedJava(javaBinary);
-  const wanted = { version: CASSANDRA_VERSION, pomSha256: sha256(fs.readFileSync(pomFile)) };
+  const wanted = wantedMarker(CASSANDRA_VERSION, pomFile);
 
-  const marker = readMarker(markerFile);
-  if (marker !== undefined && marker.version === wanted.version && marker.pomSha256 === wanted.pomSha256 && countJars(libDir) === marker.jarCount) {
+  const marker = installIsCurrent(markerFile, libDir, wanted);
+  if (marker !== undefined) {
     say(`Cassandra ${CASSANDRA_VERSION}: already installed in ${path.relative(process.cwd(), libDir) || libDir} (${marker.jarCount} jars, Java ${javaMajor})`);
     return { version: CASSANDRA_VERSION, libDir, javaBinary, javaMajor };
   }
@@ -69,7 +64,7 @@ export function installCassandra(options: InstallCassandraOptions = {}): Cassand
   if (!fs.existsSync(path.join(libDir, `cassandra-all-${CASSANDRA_VERSION}.jar`))) {
     throw new Error(`[weir setup] mvn finished but ${libDir} has no cassandra-all-${CASSANDRA_VERSION}.jar; look at the mvn output above`);
   }
-  fs.writeFileSync(markerFile, `${JSON.stringify({ ...wanted, jarCount } satisfies InstallMarker, null, 2)}\n`);
+  writeMarker(markerFile, { ...wanted, jarCount });
   say(`Cassandra ${CASSANDRA_VERSION}: installed ${jarCount} jars in ${libDir}`);
   return { version: CASSANDRA_VERSION, libDir, javaBinary, javaMajor };
 }
@@ -83,26 +78,5 @@ function requireSupportedJava(javaBinary: string): number {
   return major;
 }
 
-function readMarker(markerFile: string): InstallMarker | undefined {
-  try {
-    const parsed: unknown = JSON.parse(fs.readFileSync(markerFile, 'utf8'));
-    if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const { version, pomSha256, jarCount } = parsed as Record<string, unknown>;
-    if (typeof version !== 'string' || typeof pomSha256 !== 'string' || typeof jarCount !== 'number') return undefined;
-    return { version, pomSha256, jarCount };
-  } catch {
-    return undefined;
-  }
-}
 
-function countJars(dir: string): number {
-  try {
-    return fs.readdirSync(dir).filter((name) => name.endsWith('.jar')).length;
-  } catch {
-    return -1;
-  }
-}
 
-function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}

@@ -1,12 +1,16 @@
 // memcached's binary protocol: 24-byte headers (magic 0x80 request / 0x81 reply, opcode, key
 // length, extras length, total body length, opaque), then extras, key and value; value bytes are
-// counted and passed, never read. Every request is decided on its opcode name and key; a denied
+// counted and passed, never read. A request passes only in a shape memcached 1.6.18 reads as one
+// frame of 24 + body bytes (dispatch_bin_command, binary-shapes.ts); any other shape closes the
+// connection, because memcached would either close or read part of it as the next request.
+// Every request is decided on its opcode name and key; a denied
 // one is replaced by a NOOP with the same opaque, and that NOOP's reply becomes status 0x0008
 // `access denied` echoing the denied request's opcode and opaque (probe-answers.ts explains why
 // quiet opcodes and NOOP-terminated multi-gets cannot misplace it). Quiet (q) requests get the
 // deny reply too: the protocol answers quiet requests when they fail.
-import { ByteView, Direction, LogFields, Op, more, pass } from '../../sdk/index';
+import { ByteView, Direction, LogFields, Op, closeOnDoubt, more, pass } from '../../sdk/index';
 import { MemcacheKey, Opcode, opcodeName, opcodeNameBytes } from './commands';
+import { shapeProblem } from './binary-shapes';
 import { AnswerOwner } from './probe-answers';
 import { MemcacheSession } from './session';
 
@@ -38,7 +42,8 @@ export class BinaryProtocol {
     if (bodyLength > MAX_BODY_BYTES) return this.session.malformed('binary request body over 2 GiB');
     const keyStart = HEADER_BYTES + extrasLength;
     const keyEnd = keyStart + keyLength;
-    if (<i64>(extrasLength + keyLength) > bodyLength) return this.session.malformed('binary request whose key and extras exceed its body');
+    const problem = shapeProblem(opcode, extrasLength, keyLength, bodyLength);
+    if (problem !== null) return closeOnDoubt(this.session.connection, problem);
     if (data.length < keyEnd) return more(<u32>(keyEnd - data.length));
     const opaque = <u32>data.u32be(12);
     this.decodeRequest(data, opcode, keyStart, keyLength);

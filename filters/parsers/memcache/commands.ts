@@ -21,7 +21,8 @@ export const enum TextCommand {
   Storage, // set/add/replace/append/prepend <key> <flags> <exptime> <bytes> [noreply] + data
   Cas, // cas <key> <flags> <exptime> <bytes> <cas unique> [noreply] + data
   KeyCommand, // incr/decr/delete/touch <key> ... [noreply]
-  MetaKey, // mg/md/ma/me <key> <flags>*
+  MetaKey, // mg/md/ma <key> <flags>*
+  MetaDebug, // me <key> [b]: base64 only when the first flag is exactly `b`
   MetaSet, // ms <key> <datalen> <flags>* + data
   MetaNoop, // mn
   Version, // version: answered by VERSION, our probe's answer
@@ -60,7 +61,8 @@ export function textCommandOf(data: ByteView, start: i32, length: i32): TextComm
 }
 
 function metaCommandOf(second: i32): TextCommand {
-  if (second == 0x67 || second == 0x64 || second == 0x61 || second == 0x65) return TextCommand.MetaKey; // mg md ma me
+  if (second == 0x67 || second == 0x64 || second == 0x61) return TextCommand.MetaKey; // mg md ma
+  if (second == 0x65) return TextCommand.MetaDebug; // me
   if (second == 0x73) return TextCommand.MetaSet; // ms
   if (second == 0x6e) return TextCommand.MetaNoop; // mn
   return TextCommand.Unknown;

@@ -1,5 +1,6 @@
 // memcached (text, meta and binary protocols) as a Weir parser, l7proto `memcache`. Per
-// connection the first request byte picks the protocol: >= 0x80 is binary, anything else text.
+// connection the first request byte picks the protocol as memcached's try_read_command_negotiate
+// does: 0x80 is binary, anything else text, for the rest of the connection.
 // Rule keys: `command` (a text command or binary opcode name; the control server expands groups
 // such as `get` or `writeGroup` into sets), and at most one of `keyExact`, `keyPrefix`, `keyRegex`
 // (a DFA table), which every key of the request must satisfy. Without configured rules every
@@ -18,7 +19,7 @@ const enum Framing {
   Binary = 2,
 }
 
-const BINARY_FIRST_BYTE: i32 = 0x80;
+const BINARY_MAGIC: i32 = 0x80;
 
 export class MemcacheParser extends Parser {
   private session: MemcacheSession;
@@ -39,7 +40,7 @@ export class MemcacheParser extends Parser {
     if (pendingDrop > 0) return drop(pendingDrop);
     if (data.length == 0) return nop();
     if (this.framing == Framing.Undecided && !reply) {
-      this.framing = data.byteAt(0) >= BINARY_FIRST_BYTE ? Framing.Binary : Framing.Text;
+      this.framing = data.byteAt(0) == BINARY_MAGIC ? Framing.Binary : Framing.Text;
     }
     if (this.framing == Framing.Binary) return reply ? this.binary.onReply(data) : this.binary.onRequest(data);
     return reply ? this.text.onReply(data) : this.text.onRequest(data);

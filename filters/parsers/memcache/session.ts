@@ -1,7 +1,7 @@
 // What the text and binary framings of one connection share: the connection, the probe-answer
 // bookkeeping behind denials, bytes still to drop after an injection, and the verdict step that
 // turns a decoded request into PASS, a silent DROP, or a probe in its place.
-import { Connection, Direction, EntryType, ErrorCode, Op, drop, error, inject, pass } from '../../sdk/index';
+import { Connection, Direction, EntryType, ErrorCode, Op, closeOnDoubt, drop, error, inject, pass } from '../../sdk/index';
 import { ProbeAnswers } from './probe-answers';
 
 export const DENIED_REASON = 'no rule allows this request';
@@ -57,7 +57,6 @@ export class MemcacheSession {
   }
 
   malformed(what: string): Op {
-    this.connection.errorDetail = what;
-    return error(ErrorCode.InvalidFrameType);
+    return closeOnDoubt(this.connection, what);
   }
 }

@@ -1,15 +1,16 @@
-// memcached's text protocol (classic and meta commands, memcached 1.6). Requests: one line, plus
+// memcached's text protocol (classic and meta commands, memcached 1.6.18). Requests: one line, plus
 // a data block for storage commands (set add replace append prepend cas: <bytes>; ms: <datalen>),
 // whose value bytes are counted and passed, never read. Replies are framed by their content: a
 // line, or a `VALUE`/`VA` line with its data block; `VERSION` lines answer `version` requests,
 // which is where denials take their place (probe-answers.ts). A storage line memcached would
-// reject without reading its data block (bad token count or number, key over 250 bytes) closes
-// the connection: after it, the filter and memcached could disagree on where the next request
-// starts.
-import { ByteView, Direction, Op, asciiBytes, more, pass } from '../../sdk/index';
+// reject without reading its data block (process_update_command / process_mset_command: token
+// count, key over 250 bytes, a number safe_strto* refuses) closes the connection: memcached would
+// read that block as commands. So does a number in any form but plain digits in range, which
+// memcached may read differently (signs, whitespace, truncation); see README.md for each rule.
+import { ByteView, Direction, LineTokens, Op, U64_MAX, asciiBytes, decimalAtMost, isDecimalAtMost, isSignedDecimalWithin, more, pass } from '../../sdk/index';
 import { ByteBuffer } from '../../sdk/byte-buffer';
 import { MemcacheKey, TextCommand, acceptsNoreply, textCommandOf } from './commands';
-import { LineBounds, LineTokens, decimalValue, isSignedDecimal, isUnsignedDecimal } from './text-line';
+import { LineBounds } from './text-line';
 import { decodeBase64Key } from './base64-key';
 import { AnswerOwner } from './probe-answers';
 import { MemcacheSession } from './session';
@@ -17,9 +18,11 @@ import { MemcacheSession } from './session';
 export const TEXT_DENY_REPLY: ArrayBuffer = asciiBytes('CLIENT_ERROR access denied\r\n');
 export const TEXT_PROBE: ArrayBuffer = asciiBytes('version\r\n');
 
-const KEY_MAX_LENGTH: i32 = 250;
-const MAX_DATA_BYTES: i64 = 2147483645; // memcached: INT_MAX - 2
-const META_MAX_TOKENS: i32 = 19; // memcached's MFLAG_MAX_OPT_LENGTH, less its terminator
+const KEY_MAX_LENGTH: i32 = 250; // memcached's KEY_MAX_LENGTH
+const MAX_DATA_BYTES: i64 = 2147483645; // process_update_command: vlen > INT_MAX - 2 is refused
+const META_MAX_TOKENS: i32 = 19; // memcached's MFLAG_MAX_OPT_LENGTH (20), less its terminal token
+// Exptime: memcached takes any long (safe_strtol) and truncates it; 10 digits cover every real use.
+const EXPTIME_MAX_MAGNITUDE: u64 = 9999999999;
 
 export class TextProtocol {
   private line: LineBounds = new LineBounds();
@@ -66,7 +69,7 @@ export class TextProtocol {
     const sizeToken = isValueItem ? 3 : data.startsWithAscii(0, 'VA ') ? 1 : -1;
     if (sizeToken > 0) {
       this.tokens.scan(data, 0, line.lineEnd);
-      const size = decimalValue(data, this.tokens.start(sizeToken), this.tokens.length(sizeToken), MAX_DATA_BYTES);
+      const size = decimalAtMost(data, this.tokens.start(sizeToken), this.tokens.length(sizeToken), MAX_DATA_BYTES);
       if (size < 0) return this.session.malformed('VALUE/VA reply line without a valid size');
       frameLength += size + 2;
     } else if (this.isVersionLine(data) && this.session.probes.takeAnswer() == AnswerOwner.Ours) {
@@ -91,16 +94,19 @@ export class TextProtocol {
   }
 
   // <bytes> of set/add/replace/append/prepend/cas after checking the line as memcached does
-  // before it reads a data block; -1 when memcached would refuse the line without reading it.
+  // before it reads a data block (process_update_command); -1 when memcached would refuse the line
+  // without reading the block, or could read a field other than as plain digits. flags and
+  // cas unique go through strtoul/strtoull: plain digits up to 2^64-1 are read (flags then
+  // truncated to 32 bits), 2^64 and above are refused with ERANGE.
   private storageDataBytes(data: ByteView, isCas: bool): i64 {
     const tokens = this.tokens;
     const required = isCas ? 6 : 5;
     if (tokens.count != required && tokens.count != required + 1) return -1;
     if (tokens.length(1) > KEY_MAX_LENGTH) return -1;
-    if (!isUnsignedDecimal(data, tokens.start(2), tokens.length(2))) return -1;
-    if (!isSignedDecimal(data, tokens.start(3), tokens.length(3))) return -1;
-    if (isCas && !isUnsignedDecimal(data, tokens.start(5), tokens.length(5))) return -1;
-    return decimalValue(data, tokens.start(4), tokens.length(4), MAX_DATA_BYTES);
+    if (!isDecimalAtMost(data, tokens.start(2), tokens.length(2), U64_MAX)) return -1;
+    if (!isSignedDecimalWithin(data, tokens.start(3), tokens.length(3), EXPTIME_MAX_MAGNITUDE)) return -1;
+    if (isCas && !isDecimalAtMost(data, tokens.start(5), tokens.length(5), U64_MAX)) return -1;
+    return decimalAtMost(data, tokens.start(4), tokens.length(4), MAX_DATA_BYTES);
   }
 
   // <datalen> of `ms <key> <datalen> <flags>*`, or -1 when memcached would not read the block.
@@ -108,7 +114,7 @@ export class TextProtocol {
     const tokens = this.tokens;
     if (tokens.count < 3 || tokens.count > META_MAX_TOKENS) return -1;
     if (tokens.length(1) > KEY_MAX_LENGTH) return -1;
-    return decimalValue(data, tokens.start(2), tokens.length(2), MAX_DATA_BYTES);
+    return decimalAtMost(data, tokens.start(2), tokens.length(2), MAX_DATA_BYTES);
   }
 
   private recordKeys(data: ByteView, command: TextCommand): void {
@@ -118,7 +124,10 @@ export class TextProtocol {
     else if (command == TextCommand.Storage || command == TextCommand.Cas || command == TextCommand.KeyCommand) {
       if (tokens.count >= 2) this.addKey(data, tokens.start(1), tokens.length(1));
     } else if (command == TextCommand.MetaKey || command == TextCommand.MetaSet) {
-      if (tokens.count >= 2) this.addMetaKey(data, command == TextCommand.MetaSet ? 3 : 2);
+      if (tokens.count >= 2) this.addMetaKey(data, this.hasMetaFlag(data, command == TextCommand.MetaSet ? 3 : 2, 0x62));
+    } else if (command == TextCommand.MetaDebug) {
+      // process_meta_command: base64 only when token 2 is exactly "b" (other flags are ignored)
+      if (tokens.count >= 2) this.addMetaKey(data, tokens.count >= 3 && tokens.is(data, 2, 'b'));
     }
   }
 
@@ -143,11 +152,12 @@ export class TextProtocol {
     this.recordKey(data, start, length);
   }
 
-  // Meta commands: the key is token 1; with flag `b` it is base64 and rules see the decoded key
-  // (an undecodable key is left out, so key constraints fail). Flags start at token `firstFlag`.
-  private addMetaKey(data: ByteView, firstFlag: i32): void {
+  // Meta commands: the key is token 1; when memcached decodes it (`base64`) rules see the decoded
+  // key, decoded as memcached's base64_decode does (an undecodable key is left out, so key
+  // constraints fail; memcached refuses it too).
+  private addMetaKey(data: ByteView, base64: bool): void {
     const tokens = this.tokens;
-    if (!this.hasMetaFlag(data, firstFlag, 0x62)) {
+    if (!base64) {
       this.addKey(data, tokens.start(1), tokens.length(1));
       return;
     }
@@ -173,12 +183,14 @@ export class TextProtocol {
   // Meta commands with `q` still get error replies, so a denial is answered.
   private expectsReply(data: ByteView, command: TextCommand): bool {
     if (command == TextCommand.Quit) return false;
-    if (command == TextCommand.MetaKey || command == TextCommand.MetaSet || command == TextCommand.MetaNoop) return true;
+    if (command == TextCommand.MetaKey || command == TextCommand.MetaSet || command == TextCommand.MetaNoop || command == TextCommand.MetaDebug) return true;
     const tokens = this.tokens;
     if (tokens.count < 2 || !tokens.is(data, tokens.count - 1, 'noreply')) return true;
     return !acceptsNoreply(data, tokens.start(0), tokens.length(0));
   }
 
+  // _meta_flag_preparse: any token from `firstFlag` on whose first byte is `flag` (memcached
+  // refuses more than 19 tokens, so the 24 stored ones are all there are).
   private hasMetaFlag(data: ByteView, firstFlag: i32, flag: i32): bool {
     const tokens = this.tokens;
     const last = tokens.count < 24 ? tokens.count : 24;

@@ -22,7 +22,7 @@ export function prefixConstraint(key: string, prefix: string, report: RuleProble
   return { match: 'prefix', value: prefix, dfa: compiled.dfa };
 }
 
-/** True when `value` (of a key that is present) satisfies the constraint (command constraints match their text commands). */
+/** True when `value` (of a key that is present) satisfies the constraint (a command by its text commands, a set by its members). */
 export function constraintHolds(constraint: CompiledL7Constraint, value: string): boolean {
   switch (constraint.match) {
     case 'exact':
@@ -33,6 +33,8 @@ export function constraintHolds(constraint: CompiledL7Constraint, value: string)
       return dfaMatches(constraint.dfa, value);
     case 'command':
       return constraint.textCommands.includes(value);
+    case 'set':
+      return constraint.members.includes(value);
     case 'present':
       return true;
   }

@@ -8,6 +8,8 @@ export type CompiledL7Constraint =
   /** A prefix also carries the DFA of `^<escaped prefix>`, so filters can run every non-exact key as a DFA. */
   | { readonly match: 'prefix'; readonly value: string; readonly dfa: DfaTable }
   | { readonly match: 'regex'; readonly source: string; readonly dfa: DfaTable }
+  /** A name standing for a set of values (a Kafka role or API key name and the API names it allows). */
+  | { readonly match: 'set'; readonly value: string; readonly members: readonly string[] }
   /** The key is present, whatever its value (an HTTP header named without a value). */
   | { readonly match: 'present' }
   /** A command or command group, expanded to the protocol's text commands and binary opcodes. */

@@ -21,7 +21,9 @@ interface CommandGroup {
 const STORAGE_TEXT = ['add', 'set', 'replace', 'append', 'prepend', 'cas', 'incr', 'decr'] as const;
 const STORAGE: CommandGroup = {
   text: [...STORAGE_TEXT, 'ms', 'ma'],
-  binary: [1, 2, 3, 5, 6, 17, 18, 19, 21, 22, 25, 26],
+  // append (14) and prepend (15) with their quiet twins (25, 26): the filter matches a binary
+  // request by its opcode's name, so a text name in a group needs its opcode here too
+  binary: [1, 2, 3, 5, 6, 14, 15, 17, 18, 19, 21, 22, 25, 26],
 };
 
 /** Command names and groups accepted in `command`, with what each one allows. */

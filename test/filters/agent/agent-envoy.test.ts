@@ -9,6 +9,7 @@ import { startR2d2Backend, type R2d2Backend } from '../../../demo/backends/r2d2-
 import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
 import { startControlServer, type ControlServer } from '../../../server/xds/control-server.ts';
+import { createTestPki } from '../../support/test-pki.ts';
 import type { TypeApplyState } from '../../../server/xds/proxy-status.ts';
 import { buildRedirectSnapshot } from '../../../server/xds/redirect-snapshot.ts';
 import type { EncodedResource } from '../../../server/xds/resources/encoded-resource.ts';
@@ -27,6 +28,7 @@ let backend: R2d2Backend;
 let server: ControlServer;
 let listenPort: number;
 const envoys: EnvoyProcess[] = [];
+const pki = createTestPki();
 
 function policiesFor(policyYaml: string): EncodedResource[] {
   const compiled = compileResources([policyYaml.replaceAll('"9000"', `"${backend.port}"`)], ENDPOINTS);
@@ -43,7 +45,7 @@ function snapshotWith(extraResources: readonly EncodedResource[]): Snapshot {
 
 async function startProxy(nodeId: string): Promise<EnvoyProcess> {
   const envoy = await startEnvoy({
-    bootstrapYaml: renderBootstrap({ nodeId, xdsPort: server.port, adminPort: 0, agentWasmFile: filterWasm('agent') }),
+    bootstrapYaml: renderBootstrap({ nodeId, xdsPort: server.port, adminPort: 0, agentWasmFile: filterWasm('agent'), credentialsDir: pki.enrol(nodeId) }),
     componentLogLevel: 'wasm:info',
   });
   envoys.push(envoy);
@@ -65,13 +67,14 @@ beforeAll(async () => {
   buildFilters('agent', 'r2d2');
   backend = await startR2d2Backend();
   listenPort = await freeLoopbackPort();
-  server = await startControlServer({ port: 0 });
+  server = await startControlServer({ security: pki.security, port: 0 });
 }, 600_000);
 
 afterAll(async () => {
   for (const envoy of envoys) await envoy.stop();
   await server?.stop();
   await backend?.close();
+  pki.remove();
 });
 
 describe('Weir agent in Envoy 1.40', () => {
@@ -163,7 +166,7 @@ describe('Weir agent in Envoy 1.40', () => {
       const opened = (envoy.log().match(/ADS stream to weir-xds opened/g) ?? []).length;
       await server.stop();
       await envoy.waitForLog(/weir agent: ADS stream to weir-xds closed \(grpc-status \d+/, 10_000);
-      server = await startControlServer({ port, snapshot: snapshotWith(policiesFor(R2D2_DB_READ_ONLY_POLICY)) });
+      server = await startControlServer({ security: pki.security, port, snapshot: snapshotWith(policiesFor(R2D2_DB_READ_ONLY_POLICY)) });
       await waitFor(() => (envoy.log().match(/ADS stream to weir-xds opened/g) ?? []).length > opened, 15_000, 'the agent to reopen its stream', () => envoy.log());
       await waitFor(() => typeState('node-a', NETWORK_POLICY_TYPE_URL)?.ackedVersion !== undefined, 5000, 'the new server to learn the version the agent holds');
       expect(typeState('node-a', NETWORK_POLICY_TYPE_URL)?.ackedVersion).toBe(accepted);

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { FuzzPolicy, FuzzProtocol } from '../framework/protocol.ts';
 import { buildReferencePolicy, type FuzzClient } from '../framework/reference-policy.ts';
 import { fakeMemcachedServer } from './fake-server.ts';
-import { ALLOWED_PREFIX, binaryRequestBytes, generateMemcacheSession } from './memcache-grammar.ts';
+import { binaryRequest } from '../../filters/parsers/memcache/fake-memcached.ts';
+import { ALLOWED_PREFIX, generateMemcacheSession } from './memcache-grammar.ts';
 import { memcachedModel } from './memcached-model.ts';
 
 const RECORDINGS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'recordings');
@@ -58,9 +59,9 @@ const WORDS = [
 
 const DICTIONARY: readonly Uint8Array[] = [
   ...WORDS.map((word) => new Uint8Array(Buffer.from(word, 'latin1'))),
-  binaryRequestBytes(0x04, Buffer.from('secret'), Buffer.alloc(0), Buffer.alloc(0), 1),
-  binaryRequestBytes(0x0a, Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0), 2),
-  binaryRequestBytes(0x10, Buffer.alloc(0), Buffer.alloc(0), Buffer.from('x'), 3).subarray(0, 24),
+  binaryRequest(0x04, { key: 'secret', opaque: 1 }),
+  binaryRequest(0x0a, { opaque: 2 }),
+  binaryRequest(0x10, { value: Buffer.from('x'), opaque: 3 }).subarray(0, 24),
   Uint8Array.from([0x80]),
   Uint8Array.from([0xff, 0xff, 0xff, 0xff]),
 ];

@@ -5,6 +5,7 @@
 // data blocks of the declared length or not (holding requests that must never run), and
 // pipelines that mix them. A session is text or binary from its first byte, as memcached decides;
 // some text sessions carry binary frames later and the other way round.
+import { binaryRequest } from '../../filters/parsers/memcache/fake-memcached.ts';
 import { concat } from '../framework/mutate.ts';
 import type { Prng } from '../framework/prng.ts';
 
@@ -33,10 +34,10 @@ const SMUGGLED = ['delete secret\r\n', 'set secret 0 0 1\r\nX\r\n', 'get secret\
 export function generateMemcacheSession(prng: Prng): Uint8Array {
   const binary = prng.chance(0.3);
   const parts: Uint8Array[] = [];
-  const count = prng.between(1, 24);
+  const count = prng.between(1, 40);
   for (let i = 0; i < count; i++) {
     const switchProtocol = prng.chance(0.03);
-    parts.push((binary !== switchProtocol) ? binaryRequest(prng) : textRequest(prng));
+    parts.push((binary !== switchProtocol) ? binaryFrame(prng) : textRequest(prng));
   }
   return concat(parts);
 }
@@ -159,28 +160,17 @@ function takesValue(opcode: number): boolean {
   return [0x01, 0x02, 0x03, 0x0e, 0x0f, 0x11, 0x12, 0x13, 0x19, 0x1a, 0x21, 0x22].includes(opcode);
 }
 
-function binaryRequest(prng: Prng): Uint8Array {
+function binaryFrame(prng: Prng): Uint8Array {
   const opcode = prng.pick(OPCODES);
   const keyBytes = takesKey(opcode) || prng.chance(0.1) ? Buffer.from(prng.chance(0.1) ? 'k'.repeat(prng.pick([250, 251])) : key(prng), 'latin1') : Buffer.alloc(0);
   let extras = Buffer.alloc(prng.chance(0.9) ? extrasFor(opcode) : prng.pick([0, 4, 8, 20, 3]));
   if (opcode === 0x08 && prng.chance(0.5)) extras = Buffer.alloc(4);
-  const smuggled = prng.chance(0.3) ? binaryRequestBytes(0x04, Buffer.from('secret'), Buffer.alloc(0), Buffer.alloc(0), 7) : Buffer.from('value');
+  const smuggled = prng.chance(0.3) ? binaryRequest(0x04, { key: 'secret', opaque: 7 }) : Buffer.from('value');
   const value = takesValue(opcode) || prng.chance(0.1) ? smuggled : Buffer.alloc(0);
-  const frame = binaryRequestBytes(opcode, keyBytes, extras, value, prng.u32());
+  const frame = binaryRequest(opcode, { key: keyBytes.toString('latin1'), extras, value, opaque: prng.u32() });
   if (prng.chance(0.08)) lieAboutLengths(frame, prng);
   if (prng.chance(0.02)) frame[0] = prng.pick([0x81, 0x00, 0x7f, 0xff]);
   return frame;
-}
-
-export function binaryRequestBytes(opcode: number, keyBytes: Uint8Array, extras: Uint8Array, value: Uint8Array, opaque: number): Buffer {
-  const header = Buffer.alloc(24);
-  header[0] = 0x80;
-  header[1] = opcode;
-  header.writeUInt16BE(keyBytes.length, 2);
-  header[4] = extras.length;
-  header.writeUInt32BE(extras.length + keyBytes.length + value.length, 8);
-  header.writeUInt32BE(opaque >>> 0, 12);
-  return Buffer.concat([header, extras, keyBytes, value]);
 }
 
 function lieAboutLengths(frame: Buffer, prng: Prng): void {

@@ -173,7 +173,7 @@ function readStorage(command: string, tokens: readonly Uint8Array[], ntokens: nu
   const canonical =
     isPlainDigits(flags as Uint8Array, 20) && plainValue(flags as Uint8Array) <= (1n << 64n) - 1n &&
     isCanonicalExptime(exptime as Uint8Array) &&
-    isPlainDigits(bytes as Uint8Array, 19) &&
+    isPlainDigits(bytes as Uint8Array, 19) && plainValue(bytes as Uint8Array) <= BigInt(INT_MAX - 2) &&
     (!isCas || (isPlainDigits(cas as Uint8Array, 20) && plainValue(cas as Uint8Array) <= (1n << 64n) - 1n));
   return { request: { command, keys: [text(key as Uint8Array)] }, dataBytes: vlen + 2, filterClose: canonical ? 'never' : 'may' };
 }
@@ -245,7 +245,7 @@ function readMetaSet(tokens: readonly Uint8Array[], ntokens: number): CommandRea
   const datalen = tokens[2] as Uint8Array;
   const vlen = safeStrtol(datalen);
   if (vlen === undefined || vlen < 0 || vlen > INT_MAX - 2) return rejectedStorage();
-  const filterClose: FilterClose = isPlainDigits(datalen, 19) ? 'never' : 'may';
+  const filterClose: FilterClose = isPlainDigits(datalen, 19) && plainValue(datalen) <= BigInt(INT_MAX - 2) ? 'never' : 'may';
   const flags = preparseMetaFlags(tokens, 3);
   const opaqueTooLong = tokens.slice(2).some((token) => token[0] === 0x4f && token.length > 32);
   const badMode = flags?.mode !== undefined && !['E', 'A', 'P', 'R', 'S'].includes(flags.mode);

@@ -62,7 +62,7 @@ const FILES = ['public/a', 'public/', 'logs/x', 'logs/X', 'secret', 'a.log', '.l
 
 function generate(prng: Prng): Uint8Array {
   const lines: string[] = [];
-  const count = prng.between(1, 12);
+  const count = prng.between(1, 40);
   for (let i = 0; i < count; i++) {
     const cmd = prng.pick(COMMANDS);
     const separator = prng.weighted([[8, ' '], [1, '  '], [1, '\t'], [1, '']]);

@@ -1,10 +1,18 @@
-// The gRPC service on the xDS port, driven by a scripted agent (a grpc-js client).
+// The gRPC service on the xDS port (mTLS), driven by a scripted agent (a grpc-js client with node-a's
+// certificate), and by impostors: another node's certificate claiming node-a, no certificate,
+// entries naming another node. Records always carry the authenticated node.
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createAccessLogPipeline, type AccessLogPipeline } from '../../../server/accesslog/access-log-pipeline.ts';
 import { accessLogServicePackage, type AccessLogAckMessage, type AccessLogBatchMessage } from '../../../server/accesslog/access-log-service.ts';
 import type { AccessLogEntryMessage } from '../../../server/accesslog/access-log-record.ts';
 import { startControlServer, type ControlServer } from '../../../server/xds/control-server.ts';
+import { createTestPki, grpcCredentialsOf } from '../../support/test-pki.ts';
+
+const pki = createTestPki();
+const trust = { caPem: pki.authority.ca.certificatePem };
+const nodeA = grpcCredentialsOf(pki.enrol('node-a'), trust);
+afterAll(() => pki.remove());
 
 type AgentStream = grpc.ClientDuplexStream<AccessLogBatchMessage, AccessLogAckMessage>;
 interface AccessLogClient extends grpc.Client {
@@ -20,13 +28,17 @@ afterEach(async () => {
   }
 });
 
-async function startServerWithPipeline(): Promise<{ pipeline: AccessLogPipeline; client: AccessLogClient }> {
+async function startServerWithPipeline(credentials: grpc.ChannelCredentials = nodeA): Promise<{ pipeline: AccessLogPipeline; client: AccessLogClient }> {
   const pipeline = createAccessLogPipeline({ ringSize: 100, labelsOf: (identity) => (identity === 16168 ? ['k8s:app=cass-server'] : undefined) });
-  const server = await startControlServer({ port: 0, registerServices: pipeline.registerServices });
+  const server = await startControlServer({ security: pki.security, port: 0, registerServices: pipeline.registerServices });
   const loaded = grpc.loadPackageDefinition(accessLogServicePackage()) as unknown as { weir: { AccessLogService: grpc.ServiceClientConstructor } };
-  const client = new loaded.weir.AccessLogService(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure()) as unknown as AccessLogClient;
+  const client = new loaded.weir.AccessLogService(`127.0.0.1:${server.port}`, credentials) as unknown as AccessLogClient;
   running.push({ server, client });
   return { pipeline, client };
+}
+
+function streamError(stream: AgentStream): Promise<grpc.ServiceError> {
+  return new Promise((resolve) => stream.on('error', resolve));
 }
 
 function entry(index: number, overrides: Partial<AccessLogEntryMessage> = {}): AccessLogEntryMessage {
@@ -130,8 +142,40 @@ describe('weir.AccessLogService', () => {
     const { client } = await startServerWithPipeline();
     const stream = client.StreamAccessLogs();
     stream.write({ ...batch(1, [entry(1)]), node_id: '' });
-    const error = await new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
+    const error = await streamError(stream);
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(error.details).toMatch(/node_id is empty/);
+  });
+
+  it('refuses batches claiming node-a from a stream authenticated as another node; nothing reaches the flows', async () => {
+    const { pipeline, client } = await startServerWithPipeline(grpcCredentialsOf(pki.enrol('intruder'), trust));
+    const stream = client.StreamAccessLogs();
+    stream.write(batch(1, [entry(1)]));
+    const error = await streamError(stream);
+    expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(error.details).toContain('access-log stream refused: node id "node-a" does not match the client certificate, which is node "intruder"');
+    expect(pipeline.hub.recent(10)).toEqual([]);
+    expect(pipeline.sessions.get('node-a')).toBeUndefined();
+  });
+
+  it('gives a client without a certificate no stream', async () => {
+    const { pipeline, client } = await startServerWithPipeline(grpcCredentialsOf(undefined, trust));
+    const stream = client.StreamAccessLogs();
+    stream.write(batch(1, [entry(1)]));
+    expect((await streamError(stream)).code).toBe(grpc.status.UNAVAILABLE);
+    expect(pipeline.hub.recent(10)).toEqual([]);
+  });
+
+  it('rejects entries that name another node; the records it keeps carry the authenticated node', async () => {
+    const { pipeline, client } = await startServerWithPipeline();
+    const stream = client.StreamAccessLogs();
+    stream.write(batch(1, [entry(1, { node_id: 'node-b' }), entry(2, { node_id: 'node-a' }), entry(3)]));
+    expect(await nextAck(stream)).toBe('3');
+    expect(pipeline.hub.recent(10).map((record) => [record.nodeId, record.fields.file])).toEqual([
+      ['node-a', 'file-2'],
+      ['node-a', 'file-3'],
+    ]);
+    expect(pipeline.sessions.get('node-a')).toMatchObject({ received: 2, rejected: 1 });
+    stream.end();
   });
 });

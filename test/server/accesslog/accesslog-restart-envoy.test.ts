@@ -18,6 +18,7 @@ import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts'
 import { silentLogger } from '../../../server/log/logger.ts';
 import { weirStatus } from '../../../server/metrics/status-command.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
+import { enrolNode } from '../../support/test-pki.ts';
 import { parseAccessLog, waitFor } from '../../filters/envoy-harness.ts';
 import { waitForAgentEnforcing } from '../../support/agent-enforcement.ts';
 import { DROID_CLIENT_IP, DROID_READ_ONLY_POLICIES, writeDroidServeConfig } from '../../support/droid-deployment.ts';
@@ -104,7 +105,9 @@ describe('access logs across a restart of weir serve', () => {
     const firstRecords: AccessLogRecord[] = [];
     const secondRecords: AccessLogRecord[] = [];
     const first = await startServe(firstRecords);
-    envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: NODE_ID, xdsPort: first.controlServer.port, adminPort: 0 }) });
+    // The second server reads the same PKI directory: same CA, same enrolment, so the agent's certificate stays good.
+    const credentialsDir = enrolNode(first.authority, NODE_ID, path.join(path.dirname(configFile), 'node'));
+    envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: NODE_ID, xdsPort: first.controlServer.port, adminPort: 0, credentialsDir }) });
     await envoy.waitReady();
     const proxyPort = await listenerPort(envoy, 'weir-r2d2');
     await until(() => first.observability.pipeline.sessions.get(NODE_ID)?.connected === true, 20_000, 'the agent opening its access-log stream');

@@ -1,6 +1,9 @@
-// GET /v1/flows as server-sent events and `weir monitor` reading it, over a real HTTP server.
+// GET /v1/flows as server-sent events and `weir monitor` reading it, over a real HTTP server on a
+// unix socket (as the REST API listens by default).
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApiTarget } from '../../../server/accesslog/api-stream.ts';
 import { FlowHub } from '../../../server/accesslog/flow-hub.ts';
@@ -25,8 +28,10 @@ async function serveFlows(hub: FlowHub, options: FlowsRouteOptions = {}): Promis
     }
   });
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { tcp: { host: '127.0.0.1', port: (server.address() as AddressInfo).port } };
+  const socketPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'weir-http-')), 'api.sock');
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  server.once('close', () => fs.rmSync(path.dirname(socketPath), { recursive: true, force: true }));
+  return { socketPath };
 }
 
 async function until(condition: () => boolean): Promise<void> {
@@ -74,7 +79,7 @@ describe('/v1/flows and weir monitor', () => {
     const hub = new FlowHub();
     const api = await serveFlows(hub, { maxBufferedBytes: 1024 });
     const response = await new Promise<http.IncomingMessage>((resolve) =>
-      http.get({ host: api.tcp?.host, port: api.tcp?.port, path: '/v1/flows' }, resolve),
+      http.get({ socketPath: api.socketPath ?? '', path: '/v1/flows' }, resolve),
     );
     response.pause();
     await until(() => hub.viewerCount === 1);

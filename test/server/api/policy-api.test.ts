@@ -2,10 +2,12 @@
 // every problem named, the policy resources reach a scripted agent over real gRPC, and
 // /v1/policies/wait answers only once the agent ACKed (409 on its NACK, 504 on timeout).
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IDENTITY_MAP_TYPE_URL, decodeIdentityMap } from '../../../server/xds/resources/identity-map.ts';
 import { NETWORK_POLICY_TYPE_URL, decodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
+import { apiTargetFrom, callApi } from '../../../server/cli/api-client.ts';
 import { ENDPOINTS_YAML, readOnlyPolicy } from '../../support/droid-deployment.ts';
 import { openScriptedAgent, startTestServer, type ScriptedAgent, type TestServer } from './support.ts';
 
@@ -74,7 +76,7 @@ spec:
       'broken.yaml: spec.ingress[0].toPorts[0].rules.l7[0].cmd: unknown r2d2 command "FLY"; expected one of READ, WRITE, HALT, RESET (case-sensitive)',
       'broken.yaml: spec.ingress[0].toPorts[0].rules.l7[1].file: invalid regex "(unclosed": missing closing ")" at offset 0; see docs/policy.md "Regular expressions" for the supported syntax',
       'broken.yaml: spec.ingress[0].toPorts[0].rules.l7[2].colour: unknown r2d2 rule key; r2d2 accepts cmd, file',
-      'broken.yaml: spec.ingress[0].toPorts[1].rules.l7proto: unknown l7proto "gopher"; Weir has parsers for r2d2, memcache, cassandra',
+      'broken.yaml: spec.ingress[0].toPorts[1].rules.l7proto: unknown l7proto "gopher"; Weir has parsers for r2d2, memcache, cassandra, kafka',
       'broken.yaml: spec.ingress[0].toPorts[2].ports[0].port: expected a port number 0..65535, got [80]',
     ]);
     expect((await api('GET', '/v1/policies/revision')).body['revision']).toBe(before);
@@ -115,7 +117,7 @@ describe('policy delivery and wait', () => {
   it('serves one NetworkPolicy per endpoint and the IdentityMap, both carrying the revision', async () => {
     const { serve, api } = await started({ policies: { 'endpoints.yaml': ENDPOINTS_YAML, 'droid.yaml': readOnlyPolicy() } });
     const revision = (await api('GET', '/v1/policies/revision')).body['revision'];
-    agent = openScriptedAgent(serve.controlServer.port, 'edge-1');
+    agent = openScriptedAgent(serve, 'edge-1');
     const policies = await agent.next(NETWORK_POLICY_TYPE_URL);
     const decoded = policies.resources.map((resource) => decodeNetworkPolicy(resource.value));
     expect(decoded.map((policy) => [policy.endpoint, policy.endpointIps, policy.revision])).toEqual([
@@ -131,7 +133,7 @@ describe('policy delivery and wait', () => {
 
   it('resolves only after the agent ACKed the versions carrying the revision, and shows it in /v1/proxies', async () => {
     const { serve, api } = await started({ policies: { 'endpoints.yaml': ENDPOINTS_YAML } });
-    agent = openScriptedAgent(serve.controlServer.port, 'edge-1');
+    agent = openScriptedAgent(serve, 'edge-1');
     agent.ack(NETWORK_POLICY_TYPE_URL, await agent.next(NETWORK_POLICY_TYPE_URL));
     agent.ack(IDENTITY_MAP_TYPE_URL, await agent.next(IDENTITY_MAP_TYPE_URL));
     const revision = (await api('POST', '/v1/policies', readOnlyPolicy())).body['revision'] as string;
@@ -164,7 +166,7 @@ describe('policy delivery and wait', () => {
     const waiting = api('GET', '/v1/policies/wait?node=edge-4&policyOnly=true&timeout=10').finally(() => (settled = true));
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(settled).toBe(false);
-    agent = openScriptedAgent(serve.controlServer.port, 'edge-4');
+    agent = openScriptedAgent(serve, 'edge-4');
     agent.ack(NETWORK_POLICY_TYPE_URL, await agent.next(NETWORK_POLICY_TYPE_URL));
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(settled).toBe(false); // the identity map is not ACKed yet
@@ -176,7 +178,7 @@ describe('policy delivery and wait', () => {
 
   it('answers 409 with the agent\'s message when it NACKs the revision', async () => {
     const { serve, api } = await started({ policies: { 'endpoints.yaml': ENDPOINTS_YAML } });
-    agent = openScriptedAgent(serve.controlServer.port, 'edge-2');
+    agent = openScriptedAgent(serve, 'edge-2');
     agent.ack(NETWORK_POLICY_TYPE_URL, await agent.next(NETWORK_POLICY_TYPE_URL));
     agent.ack(IDENTITY_MAP_TYPE_URL, await agent.next(IDENTITY_MAP_TYPE_URL));
     const revision = (await api('POST', '/v1/policies', readOnlyPolicy())).body['revision'] as string;
@@ -191,7 +193,7 @@ describe('policy delivery and wait', () => {
 
   it('answers 504 naming the proxies still behind, and 404 for a revision it never published', async () => {
     const { serve, api } = await started({ policies: { 'endpoints.yaml': ENDPOINTS_YAML } });
-    agent = openScriptedAgent(serve.controlServer.port, 'edge-3');
+    agent = openScriptedAgent(serve, 'edge-3');
     await agent.next(NETWORK_POLICY_TYPE_URL);
     const waited = await api('GET', '/v1/policies/wait?timeout=0.3');
     expect(waited.status).toBe(504);
@@ -202,16 +204,41 @@ describe('policy delivery and wait', () => {
 });
 
 describe('API over TCP', () => {
-  it('requires the bearer token from api.tcp.tokenFile', async () => {
+  it('speaks only HTTPS with a certificate of the weir CA, and requires the bearer token from api.tcp.tokenFile', async () => {
     const token = 'test-token-0123456789abcdef';
     const { serve } = await started({
       apiConfig: 'api: { socket: weir.sock, tcp: { address: 127.0.0.1, port: 0, tokenFile: token.txt } }',
       files: { 'token.txt': `${token}\n` },
     });
-    const url = `http://127.0.0.1:${serve.api.tcpPort}/v1/policies/revision`;
-    expect((await fetch(url)).status).toBe(401);
-    expect((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
-    const ok = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-    expect(ok.status).toBe(200);
+    const get = (authorization: string | undefined, ca: string | null = serve.authority.ca.certificatePem) =>
+      new Promise<number>((resolve, reject) => {
+        const request = https.get({ host: '127.0.0.1', port: serve.api.tcpPort, path: '/v1/policies/revision', ...(ca !== null ? { ca } : {}), headers: authorization ? { authorization } : {} }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', reject);
+      });
+    expect(await get(undefined)).toBe(401);
+    expect(await get('Bearer wrong')).toBe(401);
+    expect(await get(`Bearer ${token}`)).toBe(200);
+    await expect(get(`Bearer ${token}`, null)).rejects.toThrow(/self-signed certificate|unable to verify|unable to get local issuer/);
+    await expect(fetch(`http://127.0.0.1:${serve.api.tcpPort}/v1/policies/revision`, { headers: { authorization: `Bearer ${token}` } })).rejects.toThrow();
+    const cli = apiTargetFrom({ server: `https://127.0.0.1:${serve.api.tcpPort}` }, { WEIR_API_TOKEN: token, WEIR_CA_FILE: serve.authority.ca.certificateFile });
+    const reply = await callApi(cli, { method: 'GET', path: '/v1/policies/revision' });
+    expect(reply.status).toBe(200);
+    expect(() => apiTargetFrom({ server: `http://127.0.0.1:${serve.api.tcpPort}` }, {})).toThrow(/speaks only HTTPS; use https:\/\/HOST:PORT/);
+  });
+
+  it('serves Prometheus metrics read-only on metrics.port, without a token, and nothing else there', async () => {
+    const { serve } = await started({ apiConfig: 'api: { socket: weir.sock }\nmetrics: { address: 127.0.0.1, port: 0 }' });
+    const base = `http://127.0.0.1:${serve.metrics?.port ?? 0}`;
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('weir_xds_pushes_total');
+    expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(405);
+    const policies = await fetch(`${base}/v1/policies`, { method: 'POST', body: readOnlyPolicy() });
+    expect(policies.status).toBe(404);
+    expect((await fetch(`${base}/v1/nodes/edge-1/revoke`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${base}/v1/status`)).status).toBe(404);
   });
 });

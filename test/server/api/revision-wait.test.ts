@@ -57,4 +57,11 @@ describe('policy wait and the proxy\'s own config', () => {
       message: 'port 80 already in use',
     });
   });
+
+  it('counts versions a reconnecting Envoy reported and the server adopted without resending (weir serve restarted)', async () => {
+    const { status, history } = setUp();
+    status.recordAck('node-1', LISTENER_TYPE_URL, 'l1');
+    status.recordAck('node-1', CLUSTER_TYPE_URL, 'c1');
+    expect(await waitForRevision({ revision: 'r1', timeoutMs: 0, nodeIds: ['node-1'], status, history })).toMatchObject({ kind: 'enforced' });
+  });
 });

@@ -12,6 +12,7 @@ import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-ma
 import { NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
 import { openAds } from '../xds/support/grpc-client.ts';
 import { sotwRequest } from '../xds/support/resources.ts';
+import { enrolledCredentials } from '../../support/test-pki.ts';
 
 export interface TestServer {
   dir: string;
@@ -80,8 +81,11 @@ export interface ScriptedAgent {
   close(): void;
 }
 
-export function openScriptedAgent(xdsPort: number, nodeId: string): ScriptedAgent {
-  const streams = new Map<string, ReturnType<typeof openAds>>([NETWORK_POLICY_TYPE_URL, IDENTITY_MAP_TYPE_URL].map((typeUrl) => [typeUrl, openAds(`127.0.0.1:${xdsPort}`)]));
+/** Enrols `nodeId` with the server (mTLS) and opens its agent's streams. */
+export function openScriptedAgent(serve: RunningServe, nodeId: string): ScriptedAgent {
+  const credentials = enrolledCredentials(serve, nodeId);
+  const target = `127.0.0.1:${serve.controlServer.port}`;
+  const streams = new Map<string, ReturnType<typeof openAds>>([NETWORK_POLICY_TYPE_URL, IDENTITY_MAP_TYPE_URL].map((typeUrl) => [typeUrl, openAds(target, credentials)]));
   for (const [typeUrl, stream] of streams) stream.write(sotwRequest({ node: { id: nodeId, cluster: 'test' }, type_url: typeUrl }));
   const streamOf = (typeUrl: string) => {
     const stream = streams.get(typeUrl);

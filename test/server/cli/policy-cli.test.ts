@@ -70,7 +70,7 @@ describe('weir policy', () => {
   }, 30_000);
 
   it('wait exits 0 once the agent ACKed, 3 when it NACKed, 4 on timeout', async () => {
-    let agent: ScriptedAgent | undefined = openScriptedAgent(server.serve.controlServer.port, 'cli-edge');
+    let agent: ScriptedAgent | undefined = openScriptedAgent(server.serve, 'cli-edge');
     try {
       const policies = await agent.next(NETWORK_POLICY_TYPE_URL);
       const identities = await agent.next(IDENTITY_MAP_TYPE_URL);

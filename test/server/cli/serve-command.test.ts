@@ -1,6 +1,7 @@
 // `weir serve` and `weir proxy list`: the server runs from a config file, a proxy's NACK shows up in
 // the proxy table (read over the REST API's unix socket) with Envoy's message, and the real CLI
-// process logs JSON and stops on SIGTERM.
+// process logs JSON and stops on SIGTERM. `weir serve --insecure` (the one test that passes it)
+// warns at start, shows in `weir status`, serves plaintext, and `weir bootstrap` follows it.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,9 +10,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../server/log/logger.ts';
 import { proxyList } from '../../../server/cli/proxy-command.ts';
 import { runServe } from '../../../server/cli/serve-command.ts';
+import * as grpc from '@grpc/grpc-js';
+import { runWeirCli } from '../../../demo/weir-process.ts';
+import { weirStatus } from '../../../server/metrics/status-command.ts';
 import { LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
 import { openAds } from '../xds/support/grpc-client.ts';
 import { sotwRequest } from '../xds/support/resources.ts';
+import { enrolledCredentials } from '../../support/test-pki.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-serve-'));
 const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -37,7 +42,7 @@ describe('weir serve', () => {
   it('serves the redirect listener and shows a NACK with Envoy\'s message in `weir proxy list`', async () => {
     const serve = await runServe({ configFile, logger: silentLogger() });
     try {
-      const stream = openAds(`127.0.0.1:${serve.controlServer.port}`);
+      const stream = openAds(`127.0.0.1:${serve.controlServer.port}`, enrolledCredentials(serve, 'edge-7'));
       stream.write(sotwRequest({ node: { id: 'edge-7', cluster: 'c' }, type_url: LISTENER_TYPE_URL }));
       const response = await stream.nextResponse();
       expect(response.resources).toHaveLength(1);
@@ -84,7 +89,8 @@ describe('weir serve', () => {
       const refused = 'the upstream of a redirect refuses connections: clients of its listener see their connection closed; start that server or fix redirects[].upstream in weir.yaml';
       expect(messages.filter((message) => message === refused)).toHaveLength(1);
       expect(messages.filter((message) => message !== refused)).toEqual([
-        'xDS server listening',
+        'xDS server certificate issued',
+        'xDS server listening (mTLS: every proxy must present a certificate of the weir CA naming its node id)',
         'REST API listening',
         'weir serve ready',
         'config reloaded',
@@ -108,4 +114,44 @@ describe('weir serve', () => {
     expect(code).toBe(1);
     expect(stderr).toContain(`${badConfig}: xds.port: must be a port number 0-65535`);
   }, 30_000);
+
+  it('weir status reports mTLS for the default configuration', async () => {
+    const serve = await runServe({ configFile, logger: silentLogger() });
+    try {
+      const status = await weirStatus({ api: { socketPath: serve.api.socket } });
+      expect(status.text).toMatch(/security +ok +mTLS, trust domain weir\.local; \d+ nodes enrolled, 0 revoked/);
+    } finally {
+      await serve.stop();
+    }
+  });
+
+  it('--insecure logs a warning at start, shows in weir status, serves plaintext, and weir bootstrap gives plaintext with a warning', async () => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'weir.js'), 'serve', '--config', configFile, '--insecure'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await expect.poll(() => stdout, { timeout: 15_000 }).toContain('weir serve ready');
+      const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { level: number; msg: string; port?: number; security?: string });
+      const warning = lines.find((line) => line.msg.startsWith('xDS server listening in PLAINTEXT (--insecure)'));
+      expect(warning?.level).toBe(40);
+      expect(warning?.msg).toContain('any process that reaches this port can claim any node id');
+      const socket = path.join(dir, '.weir', 'weir.sock');
+      // (exit 1: this config's redirect upstream does not listen, which weir status reports as failing)
+      const status = await runWeirCli(['status', '--socket', socket]);
+      expect(status.stdout, status.stderr).toContain('security   warning  INSECURE: the xDS port is plaintext');
+      const plaintext = openAds(`127.0.0.1:${warning?.port ?? 0}`, grpc.credentials.createInsecure());
+      plaintext.write(sotwRequest({ node: { id: 'dev-1', cluster: 'c' }, type_url: LISTENER_TYPE_URL }));
+      expect((await plaintext.nextResponse()).resources).toHaveLength(1);
+      plaintext.close();
+      const bootstrap = await runWeirCli(['bootstrap', '--node-id', 'dev-1', '--socket', socket]);
+      expect(bootstrap.code, bootstrap.stderr).toBe(0);
+      expect(bootstrap.stderr).toContain('the server runs with --insecure, so node dev-1 gets a plaintext bootstrap and no certificate');
+      expect(bootstrap.stdout).not.toContain('transport_socket');
+      process.kill(child.pid ?? 0, 'SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    }
+  }, 40_000);
 });

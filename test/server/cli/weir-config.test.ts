@@ -20,7 +20,9 @@ describe('weir.yaml', () => {
       ['redirects:', '  - name: r2d2', '    listen: { address: 127.0.0.1, port: 10000 }', '    parser: r2d2', '    upstream: { address: 127.0.0.1, port: 9000 }'].join('\n'),
       origin,
     );
-    expect(config.xds).toEqual({ address: '127.0.0.1', port: 18000, batchWindowMs: 100, filterDelivery: 'ecds', endpointDelivery: 'inline', tls: undefined });
+    expect(config.xds).toEqual({ address: '127.0.0.1', port: 18000, batchWindowMs: 100, filterDelivery: 'ecds', endpointDelivery: 'inline', insecure: false });
+    expect(config.pki).toEqual({ dir: '/etc/weir/.weir/pki', trustDomain: 'weir.local', ca: undefined, nodeCertificateLifetimeSeconds: 86_400 });
+    expect(config.metrics).toBeUndefined();
     expect(config.filtersDir).toBe('/etc/weir/build/filters');
     expect(config.redirects).toEqual([
       { name: 'r2d2', listen: { address: '127.0.0.1', port: 10000 }, parser: 'r2d2', upstream: { address: '127.0.0.1', port: 9000 } },
@@ -74,7 +76,7 @@ describe('weir.yaml', () => {
       ].join('\n'),
     );
     expect(problems).toEqual([
-      'xds.colour: unknown field; expected one of address, port, batchWindowMs, filterDelivery, endpointDelivery, tls',
+      'xds.colour: unknown field; expected one of address, port, batchWindowMs, filterDelivery, endpointDelivery, insecure',
       'redirects[0].name: "Bad Name" is not valid: use lower-case letters, digits, "-" or "_", starting with a letter or digit',
       'redirects[0].upstream: is required',
       'redirects[0].upstream.address: is required',
@@ -109,7 +111,32 @@ describe('weir.yaml', () => {
     );
     expect(config.redirects[0]?.endpoint).toBe('droid');
     expect(config.policies).toEqual({ dir: '/var/lib/weir/policies', enforcementMode: 'always', source: { kind: 'directory' } });
-    expect(config.api).toEqual({ socket: '/etc/weir/run/weir.sock', tcp: { address: '127.0.0.1', port: 0, tokenFile: '/etc/weir/token' } });
+    expect(config.api).toEqual({ socket: '/etc/weir/run/weir.sock', tcp: { address: '127.0.0.1', port: 0, tokenFile: '/etc/weir/token', tls: undefined } });
+  });
+
+  it('reads the security settings: insecure, the PKI (your CA, trust domain, node certificate lifetime), TLS of the TCP API, the metrics endpoint', () => {
+    const config = parseWeirConfig(
+      [
+        'xds: { insecure: true }',
+        'pki: { dir: /var/lib/weir/pki, trustDomain: prod.example, ca: { cert: ca.crt, key: ca.key }, nodeCertificateLifetimeSeconds: 3600 }',
+        'api: { tcp: { address: 0.0.0.0, port: 8443, tokenFile: token, cert: api.crt, key: api.key } }',
+        'metrics: { address: 0.0.0.0, port: 9090 }',
+      ].join('\n'),
+      origin,
+    );
+    expect(config.xds.insecure).toBe(true);
+    expect(config.pki).toEqual({ dir: '/var/lib/weir/pki', trustDomain: 'prod.example', ca: { cert: '/etc/weir/ca.crt', key: '/etc/weir/ca.key' }, nodeCertificateLifetimeSeconds: 3600 });
+    expect(config.api.tcp?.tls).toEqual({ cert: '/etc/weir/api.crt', key: '/etc/weir/api.key' });
+    expect(config.metrics).toEqual({ address: '0.0.0.0', port: 9090 });
+  });
+
+  it('points the old xds.tls to the pki section, and reports a bad trust domain and a lone api.tcp.cert', () => {
+    const problems = problemsOf(['xds: { tls: { cert: a, key: b, clientCa: c } }', 'pki: { trustDomain: "Weir Local" }', 'api: { tcp: { port: 1, tokenFile: t, cert: a.crt } }', 'redirects: []'].join('\n'));
+    expect(problems).toEqual([
+      'xds.tls: was replaced by the pki section: weir serve runs its own CA (or pki.ca: {cert, key}, yours) and proxies get certificates from weir bootstrap; see docs/security.md',
+      'api.tcp.key: is required with api.tcp.cert/key (give both, or neither to use a certificate of the weir CA)',
+      'pki.trustDomain: "Weir Local" is not valid: use lower-case letters, digits, ".", "-" or "_" (a SPIFFE trust domain such as weir.local)',
+    ]);
   });
 
   it('reports a bad enforcement mode, a TCP API without token file and an empty endpoint', () => {

@@ -62,6 +62,17 @@ describe('health report', () => {
     expect(formatHealthReport(report).split('\n')[0]).toBe('Weir: UNHEALTHY');
   });
 
+  it('reports how proxies are authenticated: mTLS is ok, --insecure is a warning that names the risk', () => {
+    const status = new ProxyStatusRegistry();
+    const secure = buildHealthReport({ status, security: () => ({ mode: 'mtls', trustDomain: 'weir.local', enrolledNodes: 3, revokedNodes: 1 }) });
+    expect(secure.checks[0]).toEqual({ name: 'security', status: 'ok', detail: 'mTLS, trust domain weir.local; 3 nodes enrolled, 1 revoked' });
+    const insecure = buildHealthReport({ status, security: () => ({ mode: 'insecure', trustDomain: 'weir.local' }) });
+    expect(insecure.healthy).toBe(true);
+    expect(insecure.checks[0]?.status).toBe('warning');
+    expect(formatHealthReport(insecure)).toContain('security   warning  INSECURE: the xDS port is plaintext (weir serve --insecure, or xds.insecure: true)');
+    expect(insecure.security).toEqual({ mode: 'insecure', trustDomain: 'weir.local' });
+  });
+
   it('is not green when nothing can work: no endpoints, no policies, miswired ports, an upstream that refuses', () => {
     const status = new ProxyStatusRegistry();
     const upstream = { redirect: 'memcache', address: '127.0.0.1', port: 11211, listener: '127.0.0.1:10000', since: 0 };

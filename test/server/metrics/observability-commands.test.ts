@@ -1,6 +1,9 @@
-// `weir metrics list` and `weir status` against the /metrics and /v1/status routes on a real HTTP server.
+// `weir metrics list` and `weir status` against the /metrics and /v1/status routes on a real HTTP
+// server on a unix socket (as the REST API listens by default).
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApiTarget } from '../../../server/accesslog/api-stream.ts';
 import { handleMetricsRequest, handleStatusRequest } from '../../../server/metrics/http.ts';
@@ -25,8 +28,10 @@ async function serve(registry: MetricsRegistry, status: ProxyStatusRegistry): Pr
     response.end('{"error":"no such route"}');
   });
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { tcp: { host: '127.0.0.1', port: (server.address() as AddressInfo).port } };
+  const socketPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'weir-http-')), 'api.sock');
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  server.once('close', () => fs.rmSync(path.dirname(socketPath), { recursive: true, force: true }));
+  return { socketPath };
 }
 
 describe('observability commands', () => {

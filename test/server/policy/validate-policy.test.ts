@@ -219,16 +219,16 @@ describe('ports', () => {
 });
 
 describe('L7 rules', () => {
-  it('rejects kafka rules as not supported yet instead of ignoring them (http rules: http-rules.test.ts)', () => {
-    expect(problemsOf(ingressPolicy(`      - toPorts: [{ ports: [{ port: 9092 }], rules: { kafka: [{ role: produce, topic: t }] } }]
+  it('rejects dns rules as not supported yet instead of ignoring them (http: http-rules.test.ts, kafka: kafka-rules.test.ts)', () => {
+    expect(problemsOf(ingressPolicy(`      - toPorts: [{ ports: [{ port: 53 }], rules: { dns: [{ matchPattern: "*" }] } }]
 `))).toEqual([
-      'policies/db.yaml: specs[0].ingress[0].toPorts[0].rules.kafka: kafka rules are not supported yet; there is no Weir kafka parser',
+      'policies/db.yaml: specs[0].ingress[0].toPorts[0].rules.dns: dns rules are not supported yet; there is no Weir DNS proxy',
     ]);
   });
 
   it('rejects an unknown l7proto, an empty l7 list and a missing l7', () => {
     expect(problemsOf(l7Policy('mongodb', '[{}]'))).toEqual([
-      'policies/db.yaml: specs[0].ingress[0].toPorts[0].rules.l7proto: unknown l7proto "mongodb"; Weir has parsers for r2d2, memcache, cassandra',
+      'policies/db.yaml: specs[0].ingress[0].toPorts[0].rules.l7proto: unknown l7proto "mongodb"; Weir has parsers for r2d2, memcache, cassandra, kafka',
     ]);
     expect(problemsOf(l7Policy('memcache', '[]'))).toEqual([
       'policies/db.yaml: specs[0].ingress[0].toPorts[0].rules.l7: an empty list allows nothing; use [{}] to allow every request, or remove the rules',

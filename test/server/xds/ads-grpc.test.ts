@@ -1,7 +1,8 @@
-// The gRPC binding over the wire: ADS (SotW and delta) and a per-type service answer with
-// resources that decode as Envoy messages; a stream without a node ends with INVALID_ARGUMENT.
+// The gRPC binding over the wire (mTLS, as node-a): ADS (SotW and delta) and a per-type service
+// answer with resources that decode as Envoy messages; a stream without a node ends with
+// INVALID_ARGUMENT. Who may connect is test/server/xds/mtls.test.ts.
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startControlServer, type ControlServer } from '../../../server/xds/control-server.ts';
 import type { DiscoveryRequest, DiscoveryResponse } from '../../../server/xds/discovery-messages.ts';
 import { envoyMessageType } from '../../../server/xds/envoy-protos.ts';
@@ -9,6 +10,11 @@ import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
 import { Snapshot } from '../../../server/xds/snapshot.ts';
 import { openAds, openDeltaAds, openStream } from './support/grpc-client.ts';
 import { cluster, deltaRequest, NODE, sotwRequest } from './support/resources.ts';
+import { createTestPki, grpcCredentialsOf } from '../../support/test-pki.ts';
+
+const pki = createTestPki();
+const nodeCredentials = grpcCredentialsOf(pki.enrol(NODE.id), { caPem: pki.authority.ca.certificatePem });
+afterAll(() => pki.remove());
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -16,7 +22,7 @@ afterEach(async () => {
 });
 
 async function serve(): Promise<{ server: ControlServer; target: string }> {
-  const server = await startControlServer({ batchWindowMs: 0, snapshot: new Snapshot([cluster('a'), cluster('b')]) });
+  const server = await startControlServer({ security: pki.security, batchWindowMs: 0, snapshot: new Snapshot([cluster('a'), cluster('b')]) });
   cleanups.push(() => server.stop());
   return { server, target: `127.0.0.1:${server.port}` };
 }
@@ -29,7 +35,7 @@ function clusterNames(response: { resources: Array<{ value: Uint8Array }> }): st
 describe('xDS over gRPC', () => {
   it('ADS state of the world: the response carries the clusters as Any bytes, a version and a nonce; the ACK is recorded', async () => {
     const { server, target } = await serve();
-    const stream = openAds(target);
+    const stream = openAds(target, nodeCredentials);
     cleanups.push(() => stream.close());
     stream.write(sotwRequest({ node: NODE }));
     const response = await stream.nextResponse();
@@ -42,7 +48,7 @@ describe('xDS over gRPC', () => {
 
   it('delta ADS: resources carry their names and versions', async () => {
     const { target } = await serve();
-    const stream = openDeltaAds(target);
+    const stream = openDeltaAds(target, nodeCredentials);
     cleanups.push(() => stream.close());
     stream.write(deltaRequest({ node: NODE }));
     const response = await stream.nextResponse();
@@ -55,7 +61,7 @@ describe('xDS over gRPC', () => {
     const { target } = await serve();
     const stream = openStream<DiscoveryRequest, DiscoveryResponse>(
       target,
-      grpc.credentials.createInsecure(),
+      nodeCredentials,
       'envoy.service.cluster.v3.ClusterDiscoveryService',
       'StreamClusters',
     );
@@ -68,7 +74,7 @@ describe('xDS over gRPC', () => {
 
   it('ends a stream whose first request has no node with INVALID_ARGUMENT and says why', async () => {
     const { server, target } = await serve();
-    const stream = openAds(target);
+    const stream = openAds(target, nodeCredentials);
     cleanups.push(() => stream.close());
     stream.write(sotwRequest());
     const status = await stream.status;
@@ -79,7 +85,7 @@ describe('xDS over gRPC', () => {
 
   it('marks a proxy disconnected when its stream goes away', async () => {
     const { server, target } = await serve();
-    const stream = openAds(target);
+    const stream = openAds(target, nodeCredentials);
     stream.write(sotwRequest({ node: NODE }));
     await stream.nextResponse();
     expect(server.status.get(NODE.id)?.connected).toBe(true);

@@ -9,7 +9,7 @@ import { ENDPOINT_TYPE_URL } from '../../../server/xds/resources/endpoint.ts';
 import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
 import { DEFAULT_SNAPSHOT_KEY, SnapshotCache } from '../../../server/xds/snapshot-cache.ts';
 import { Snapshot } from '../../../server/xds/snapshot.ts';
-import { admitEveryNode } from '../../../server/xds/stream-context.ts';
+import { insecureAuthenticator } from '../../../server/pki/peer-authenticator.ts';
 import { FakeTransport } from './support/fake-transport.ts';
 import { cluster, deltaRequest, loadAssignment, NODE } from './support/resources.ts';
 
@@ -21,7 +21,7 @@ function setup(initial: Snapshot) {
   const status = new ProxyStatusRegistry();
   const open = (): DeltaTransport => {
     const transport: DeltaTransport = new FakeTransport();
-    serveDeltaStream(transport, { watcher: cache, status, logger: silentLogger(), controlPlaneId: 'weir-test', admitNode: admitEveryNode });
+    serveDeltaStream(transport, { watcher: cache, status, logger: silentLogger(), controlPlaneId: 'weir-test', authenticator: insecureAuthenticator });
     return transport;
   };
   const update = (snapshot: Snapshot): void => cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, snapshot);

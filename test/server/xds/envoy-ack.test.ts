@@ -27,8 +27,10 @@ import {
 import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts';
 import { waitFor } from '../../filters/envoy-harness.ts';
 import { freeLoopbackPort } from '../../../demo/servers/loopback-port.ts';
+import { createTestPki } from '../../support/test-pki.ts';
 
 const workDir = makeWorkDir();
+const pki = createTestPki();
 let echo: { port: number; stop(): Promise<void> };
 const cleanups: Array<() => Promise<void>> = [];
 
@@ -44,6 +46,7 @@ afterEach(async () => {
 afterAll(async () => {
   await echo.stop();
   fs.rmSync(workDir, { recursive: true, force: true });
+  pki.remove();
 });
 
 async function redirectTo(listenPort: number): Promise<RedirectSpec> {
@@ -52,13 +55,13 @@ async function redirectTo(listenPort: number): Promise<RedirectSpec> {
 
 async function startServer(redirect: RedirectSpec, port = 0, filterDelivery: FilterDelivery = 'ecds'): Promise<ControlServer> {
   const snapshot = buildRedirectSnapshot({ redirects: [redirect], filtersDir: workDir, filterDelivery });
-  const server = await startControlServer({ port, batchWindowMs: 0, snapshot });
+  const server = await startControlServer({ security: pki.security, port, batchWindowMs: 0, snapshot });
   cleanups.push(() => server.stop());
   return server;
 }
 
 async function startProxy(server: ControlServer, nodeId: string, variant: XdsVariant): Promise<EnvoyProcess> {
-  const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId, xdsPort: server.port, adminPort: 0, variant }), logLevel: 'info' });
+  const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId, xdsPort: server.port, adminPort: 0, variant, credentialsDir: pki.enrol(nodeId) }), logLevel: 'info' });
   cleanups.push(() => envoy.stop());
   return envoy;
 }
@@ -182,7 +185,7 @@ describe('xDS server with a real Envoy', () => {
   it('EDS: the cluster warms on its ClusterLoadAssignment, all four types are ACKed in delta, traffic flows', async () => {
     const redirect = await redirectTo(await freeLoopbackPort());
     const snapshot = buildRedirectSnapshot({ redirects: [redirect], filtersDir: workDir, endpointDelivery: 'eds' });
-    const server = await startControlServer({ batchWindowMs: 0, snapshot });
+    const server = await startControlServer({ security: pki.security, batchWindowMs: 0, snapshot });
     cleanups.push(() => server.stop());
     const envoy = await startProxy(server, 'envoy-eds', 'delta');
     await waitForAcks(server, 'envoy-eds', envoy, [CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, EXTENSION_CONFIG_TYPE_URL]);

@@ -12,7 +12,7 @@ import { DEFAULT_SNAPSHOT_KEY, SnapshotCache } from '../../../server/xds/snapsho
 import { Snapshot } from '../../../server/xds/snapshot.ts';
 import { serveSotwStream } from '../../../server/xds/sotw-stream.ts';
 import type { StreamContext } from '../../../server/xds/stream-context.ts';
-import { admitEveryNode } from '../../../server/xds/stream-context.ts';
+import { insecureAuthenticator } from '../../../server/pki/peer-authenticator.ts';
 import { FakeTransport } from './support/fake-transport.ts';
 import { cluster, loadAssignment, NODE, sotwRequest } from './support/resources.ts';
 
@@ -22,7 +22,7 @@ function setup(initial = new Snapshot([cluster('a'), cluster('b')])) {
   const cache = new SnapshotCache({ batchWindowMs: 0 });
   cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, initial);
   const status = new ProxyStatusRegistry();
-  const context: StreamContext = { watcher: cache, status, logger: silentLogger(), controlPlaneId: 'weir-test', admitNode: admitEveryNode };
+  const context: StreamContext = { watcher: cache, status, logger: silentLogger(), controlPlaneId: 'weir-test', authenticator: insecureAuthenticator };
   const open = (): SotwTransport => {
     const transport: SotwTransport = new FakeTransport();
     serveSotwStream(transport, context);
@@ -186,12 +186,32 @@ describe('SotW stream', () => {
     expect(proxy.responses).toHaveLength(0);
   });
 
-  it('refuses a node the admission check rejects, with its reason', () => {
-    const { context } = setup();
-    const proxy: SotwTransport = new FakeTransport('peer', ['spiffe://weir/other']);
-    serveSotwStream(proxy, { ...context, admitNode: () => 'node id "node-a" does not match the client certificate' });
+  it('refuses a node the authenticator rejects, with its reason, and records no proxy', () => {
+    const { context, status } = setup();
+    const proxy: SotwTransport = new FakeTransport('peer', { uris: ['spiffe://weir.local/node/other'], serial: '01', notAfter: new Date(Date.now() + 60_000) });
+    const refusing = { mode: 'mtls' as const, authenticate: () => ({ refusal: 'node id "node-a" does not match the client certificate' }) };
+    serveSotwStream(proxy, { ...context, authenticator: refusing });
     proxy.request(sotwRequest({ node: NODE }));
-    expect(proxy.failure).toEqual({ status: StreamStatus.PermissionDenied, message: 'node id "node-a" does not match the client certificate' });
+    expect(proxy.failure).toEqual({ status: StreamStatus.PermissionDenied, message: 'xDS stream refused: node id "node-a" does not match the client certificate' });
+    expect(proxy.responses).toHaveLength(0);
+    expect(status.get(NODE.id)).toBeUndefined();
+  });
+
+  it('ends the stream with UNAUTHENTICATED when its authentication ends (expired certificate, revoked node)', () => {
+    const { context } = setup();
+    const proxy: SotwTransport = new FakeTransport();
+    let endSession: (reason: string) => void = () => undefined;
+    const ending = {
+      mode: 'mtls' as const,
+      authenticate: (nodeId: string) => ({
+        session: { nodeId, method: 'mtls' as const, onEnd: (listener: (reason: string) => void) => (endSession = listener), close: () => undefined },
+      }),
+    };
+    serveSotwStream(proxy, { ...context, authenticator: ending });
+    proxy.request(sotwRequest({ node: NODE }));
+    expect(proxy.failure).toBeUndefined();
+    endSession('node "node-a" was revoked');
+    expect(proxy.failure).toEqual({ status: StreamStatus.Unauthenticated, message: 'node "node-a" was revoked' });
   });
 
   it('gives a proxy with a snapshot of its own only that snapshot', () => {

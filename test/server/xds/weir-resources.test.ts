@@ -7,14 +7,17 @@ import { startControlServer } from '../../../server/xds/control-server.ts';
 import { Snapshot } from '../../../server/xds/snapshot.ts';
 import { openAds } from './support/grpc-client.ts';
 import { NODE, sotwRequest } from './support/resources.ts';
+import { createTestPki, grpcCredentialsOf } from '../../support/test-pki.ts';
 
 describe('weir.NetworkPolicy and weir.IdentityMap', () => {
   it('are served over ADS to a subscriber that names them', async () => {
+    const pki = createTestPki();
     const server = await startControlServer({
+      security: pki.security,
       batchWindowMs: 0,
       snapshot: new Snapshot([encodeNetworkPolicy({ endpoint: '42', endpointIps: [], identity: 1, compiled: '{}' }), encodeIdentityMap({ revision: '1', entries: [] })]),
     });
-    const stream = openAds(`127.0.0.1:${server.port}`);
+    const stream = openAds(`127.0.0.1:${server.port}`, grpcCredentialsOf(pki.enrol(NODE.id), { caPem: pki.authority.ca.certificatePem }));
     try {
       stream.write(sotwRequest({ node: NODE, type_url: NETWORK_POLICY_TYPE_URL, resource_names: ['42'] }));
       const policies = await stream.nextResponse();
@@ -27,6 +30,7 @@ describe('weir.NetworkPolicy and weir.IdentityMap', () => {
     } finally {
       stream.close();
       await server.stop();
+      pki.remove();
     }
   });
 });

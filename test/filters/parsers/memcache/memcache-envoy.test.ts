@@ -9,6 +9,7 @@ import { startMemcached, type RunningMemcached } from '../../../../demo/servers/
 import { filterWasm, startWasmEnvoy, type WasmEnvoy } from '../../envoy-harness.ts';
 import { ensureFiltersBuilt } from '../../host-helpers.ts';
 import { connectLineClient } from '../../line-client.ts';
+import { binaryRequest } from './fake-memcached.ts';
 import { memcacheConfig, rule } from './memcache-rules.ts';
 
 const FLEET = 'alliance/fleet/';
@@ -25,9 +26,12 @@ beforeAll(async () => {
     rule('writeGroup', { keyPrefix: FLEET }),
     rule('mg', { keyPrefix: FLEET }),
     rule('ms', { keyPrefix: FLEET }),
+    rule('me', { keyPrefix: FLEET }),
     rule('mn'),
     rule('version'),
     rule('noop'),
+    rule('stats'),
+    rule('verbosity'),
   ];
   envoy = await startWasmEnvoy({ wasmFile: filterWasm('memcache'), rootId: 'memcache', configuration: memcacheConfig(rules), backendPort: memcached.port });
 }, 600_000);
@@ -116,5 +120,79 @@ describe('memcache filter in Envoy with memcached', () => {
     expect(await directGet('xwing-coord')).toBe('END\r\n');
     const denied = envoy.accessLogEntries().filter((entry) => entry.type === 'Denied' && entry.fields['keys'] === 'xwing-coord');
     expect(denied.map((entry) => entry.fields['command'])).toEqual(['get', 'set']);
+  });
+});
+
+// Issue 13, class 1: requests memcached 1.6.18 frames or reads differently from a naive parser.
+// Each was a bypass: allowed bytes whose tail memcached ran as a request the policy denies (here:
+// `delete secret`). The filter now closes the connection before any byte of such a request
+// reaches memcached, and memcached still holds `secret`.
+describe('memcache filter in Envoy: requests memcached would re-frame never reach it', () => {
+  const DELETE_SECRET_TEXT = 'delete secret\r\n';
+  const DELETE_SECRET_BINARY = binaryRequest(0x04, { key: 'secret' });
+
+  async function storeSecret(): Promise<void> {
+    const client = await connectLineClient(memcached.port);
+    await client.send('set secret 0 0 5\r\nplans\r\n');
+    await client.waitForLines(1);
+    client.close();
+  }
+
+  async function expectClosedAndSecretKept(bytes: string | Buffer): Promise<void> {
+    await storeSecret();
+    const client = await connectLineClient(envoy.listenerPort);
+    await client.send(bytes);
+    await client.waitForClose();
+    expect(client.received()).not.toContain('DELETED');
+    expect(await directGet('secret')).toBe('VALUE secret 0 5\r\nplans\r\nEND\r\n');
+  }
+
+  it('closes on a storage line whose flags exceed 2^64-1 (memcached refuses the line and would run its data block)', async () => {
+    await expectClosedAndSecretKept(`set ${FLEET}x 99999999999999999999 0 ${DELETE_SECRET_TEXT.length}\r\n${DELETE_SECRET_TEXT}\r\n`);
+  });
+
+  it('closes on a cas line whose cas unique exceeds 2^64-1', async () => {
+    await expectClosedAndSecretKept(`cas ${FLEET}x 0 0 ${DELETE_SECRET_TEXT.length} 18446744073709551616\r\n${DELETE_SECRET_TEXT}\r\n`);
+  });
+
+  it('still stores with flags and cas unique of 2^64-1, which memcached accepts', async () => {
+    const client = await connectLineClient(envoy.listenerPort);
+    await client.send(`set ${FLEET}max 18446744073709551615 0 1\r\nm\r\ncas ${FLEET}max 0 0 1 18446744073709551615\r\nn\r\n`);
+    await client.waitForLines(2);
+    expect(client.lines()).toEqual(['STORED', 'EXISTS']);
+    client.close();
+  });
+
+  it('closes on a binary STAT whose body goes past its key (memcached reads only the key)', async () => {
+    await expectClosedAndSecretKept(binaryRequest(0x10, { value: DELETE_SECRET_BINARY }));
+  });
+
+  it('closes on a binary TOUCH whose body goes past extras and key (memcached reads only those)', async () => {
+    await expectClosedAndSecretKept(binaryRequest(0x1c, { key: `${FLEET}x`, extras: Buffer.alloc(4), value: DELETE_SECRET_BINARY }));
+  });
+
+  it('closes on an opcode memcached does not implement (verbosity) with extras: memcached swallows past the frame', async () => {
+    // memcached consumes header + 48 extras, then swallows bodylen (48) more bytes: the header,
+    // extras and key of the allowed SET after it, and runs the SET's value as a request
+    const key = `${FLEET}carrier`;
+    const carrier = binaryRequest(0x01, { key, extras: Buffer.alloc(8), value: DELETE_SECRET_BINARY });
+    const swallowed = 24 + 8 + key.length;
+    await expectClosedAndSecretKept(Buffer.concat([binaryRequest(0x1b, { extras: Buffer.alloc(swallowed) }), carrier]));
+  });
+
+  it('reads a me key as base64 only when the first flag is exactly b, as memcached does', async () => {
+    const encoded = Buffer.from(`${FLEET}me`).toString('base64');
+    const setter = await connectLineClient(memcached.port);
+    await setter.send(`set ${encoded} 0 0 3\r\nraw\r\nset ${FLEET}me 0 0 3\r\nyes\r\n`);
+    await setter.waitForLines(2);
+    setter.close();
+    const client = await connectLineClient(envoy.listenerPort);
+    // `bogus` starts with b but is not the flag memcached's me looks at: the raw key is read
+    await client.send(`me ${encoded} bogus\r\nme ${encoded} b\r\n`);
+    await client.waitForLines(2);
+    const [first = '', second = ''] = client.lines();
+    expect(first).toBe(DENIED.trim());
+    expect(second).toMatch(new RegExp(`^ME ${FLEET}me exp=`));
+    client.close();
   });
 });

@@ -140,13 +140,22 @@ describe('memcache text denials', () => {
   });
 
   it('closes the connection on a storage line memcached would not read the data block of', () => {
-    for (const line of ['set k 0 0 -1\r\n', 'set k 0 0 x\r\n', 'set k 0 0 3 noreply extra\r\nabc\r\n', `set ${'k'.repeat(251)} 0 0 1\r\nx\r\n`, 'set k 0\r\n', 'ms k\r\n', 'get a\u0000b\r\n']) {
+    for (const line of ['set k 99999999999999999999 0 1\r\nx\r\n', 'set k 18446744073709551616 0 1\r\nx\r\n', 'cas k 0 0 1 18446744073709551616\r\nx\r\n', 'set k +1 0 1\r\nx\r\n', 'set k 0 0 1\t\r\nx\r\n', 'set k 0 0 4294967297\r\nx\r\n', 'ms k 1\t\r\nx\r\n', 'set k 0 0 -1\r\n', 'set k 0 0 x\r\n', 'set k 0 0 3 noreply extra\r\nabc\r\n', `set ${'k'.repeat(251)} 0 0 1\r\nx\r\n`, 'set k 0\r\n', 'ms k\r\n', 'get a\u0000b\r\n']) {
       const { connection, vm, server } = open(undefined);
       connection.fromClient(line);
       expect(connection.isOpen, line).toBe(false);
       expect(server.requests, line).toEqual([]);
       expect(accessLog(vm).map((entry) => entry.type), line).toEqual(['Error']);
     }
+  });
+});
+
+describe('memcache numbers at memcached\'s limits', () => {
+  it('passes flags and cas unique of 2^64-1 and a data length of 2147483645, which memcached reads', () => {
+    const { connection } = open(undefined);
+    connection.fromClient('set k 18446744073709551615 -9999999999 1\r\nx\r\ncas k 0 0 1 18446744073709551615\r\ny\r\n');
+    expect(connection.isOpen).toBe(true);
+    expect(connection.upstreamText).toBe('set k 18446744073709551615 -9999999999 1\r\nx\r\ncas k 0 0 1 18446744073709551615\r\ny\r\n');
   });
 });
 

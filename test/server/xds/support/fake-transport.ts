@@ -1,5 +1,6 @@
 // A scripted xDS stream for unit tests: the test plays the proxy (request), reads what the server
 // sent (responses), and sees how the server ended the stream (failure).
+import type { PeerCertificateFacts } from '../../../../server/pki/peer-authenticator.ts';
 import type { XdsStreamTransport, StreamStatus } from '../../../../server/xds/discovery-messages.ts';
 
 export class FakeTransport<Request, Response> implements XdsStreamTransport<Request, Response> {
@@ -10,7 +11,7 @@ export class FakeTransport<Request, Response> implements XdsStreamTransport<Requ
 
   constructor(
     readonly peer = 'ipv4:127.0.0.1:40000',
-    readonly peerIdentities: readonly string[] = [],
+    readonly peerCertificate: PeerCertificateFacts | undefined = undefined,
   ) {}
 
   send(response: Response): void {

@@ -10,6 +10,8 @@ export interface ScriptedStream<Request, Response> {
   nextResponse(timeoutMs?: number): Promise<Response>;
   /** Resolves with the status the server ended the stream with. */
   status: Promise<grpc.StatusObject>;
+  /** How many responses arrived so far (read or not). */
+  responseCount(): number;
   close(): void;
 }
 
@@ -22,11 +24,14 @@ export function openStream<Request, Response>(
   const definition = xdsServicePackage()[service] as ServiceDefinition | undefined;
   const methodDefinition = definition?.[method] as MethodDefinition<Request, Response> | undefined;
   if (!methodDefinition) throw new Error(`no method ${service}/${method}`);
-  const client = new grpc.Client(target, credentials);
+  // SNI names the server, not the IP dialled (deprecated in TLS); it is checked by its SPIFFE ID anyway.
+  const client = new grpc.Client(target, credentials, { 'grpc.ssl_target_name_override': 'weir-serve' });
   const call = client.makeBidiStreamRequest(methodDefinition.path, methodDefinition.requestSerialize, methodDefinition.responseDeserialize);
   const received: Response[] = [];
   const waiters: Array<(response: Response) => void> = [];
+  let responseCount = 0;
   call.on('data', (response: Response) => {
+    responseCount += 1;
     const waiter = waiters.shift();
     if (waiter) waiter(response);
     else received.push(response);
@@ -47,6 +52,7 @@ export function openStream<Request, Response>(
       });
     },
     status,
+    responseCount: () => responseCount,
     close: () => {
       call.cancel();
       client.close();
@@ -56,10 +62,10 @@ export function openStream<Request, Response>(
 
 export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
-export function openAds(target: string, credentials = grpc.credentials.createInsecure()): ScriptedStream<DiscoveryRequest, DiscoveryResponse> {
+export function openAds(target: string, credentials: grpc.ChannelCredentials): ScriptedStream<DiscoveryRequest, DiscoveryResponse> {
   return openStream(target, credentials, ADS_SERVICE, 'StreamAggregatedResources');
 }
 
-export function openDeltaAds(target: string): ScriptedStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
-  return openStream(target, grpc.credentials.createInsecure(), ADS_SERVICE, 'DeltaAggregatedResources');
+export function openDeltaAds(target: string, credentials: grpc.ChannelCredentials): ScriptedStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+  return openStream(target, credentials, ADS_SERVICE, 'DeltaAggregatedResources');
 }
