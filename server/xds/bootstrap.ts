@@ -25,9 +25,9 @@ export interface BootstrapOptions {
   xdsPort?: number;
   /**
    * More replicas of the xDS server (etcd mode, docs/cluster.md), in order of preference after
-   * xdsAddress:xdsPort: `weir-xds` puts each in its own priority and checks them (TCP connect,
-   * every second), so all of the proxy's streams (Envoy's ADS and the Weir agent's) go to the first
-   * live replica, and move together to the next one when it dies.
+   * xdsAddress:xdsPort: `weir-xds` puts each in its own priority, so all of the proxy's streams
+   * (Envoy's ADS and the Weir agent's) go to the first replica, and when a connection to it fails
+   * that replica is set aside for a while and the streams reconnect to the next one.
    */
   xdsFailover?: ReadonlyArray<{ address: string; port: number }>;
   /** Admin interface port on 127.0.0.1. Default 9901. */
@@ -115,13 +115,25 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
 export function xdsCluster(address: string, port: number, transport: XdsTransport, failover: ReadonlyArray<{ address: string; port: number }> = []): object {
   const servers = [{ address, port }, ...failover];
   for (const server of failover) checkPort('xdsFailover port', server.port);
-  // One priority per replica: Envoy sends every stream to the highest priority with a healthy
-  // host, so a proxy's streams stay together on one replica (round-robin would split Envoy's ADS
-  // stream and the agent's between replicas).
+  // One priority per replica: Envoy sends every stream to the highest priority with a usable host,
+  // so a proxy's streams (Envoy's ADS and the agent's) stay together on one replica; round-robin
+  // would split them. A replica is set aside when a connection to it fails (outlier detection on
+  // local-origin errors), not by active health checks: a check that times out on a loaded machine
+  // would move the next stream, and only that one, to another replica.
   const failoverSettings =
     failover.length === 0
       ? {}
-      : { health_checks: [{ timeout: '1s', interval: '1s', unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {} }] };
+      : {
+          outlier_detection: {
+            split_external_local_origin_errors: true,
+            consecutive_local_origin_failure: 1,
+            consecutive_5xx: 1000,
+            interval: '1s',
+            base_ejection_time: '2s',
+            max_ejection_time: '10s',
+            max_ejection_percent: 100,
+          },
+        };
   return {
     name: XDS_CLUSTER_NAME,
     type: discoveryTypeFor(servers),

@@ -129,6 +129,8 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
     // One CA for the fleet, as an operator hands the same files to every replica.
     const ca = CertificateAuthority.open({ dir: path.join(scratch.dir, 'fleet-ca'), trustDomain: DEFAULT_TRUST_DOMAIN });
     const caKey = path.join(scratch.dir, 'fleet-ca', 'ca.key');
+    // One weir.yaml for the fleet in effect: the same listener wherever the proxy is connected.
+    const listenPort = await freeLoopbackPort();
     for (const name of ['replica-1', 'replica-2', 'replica-3']) {
       const xdsPort = await freeLoopbackPort();
       const configFile = await writeWeirNodeConfig(
@@ -140,6 +142,7 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
           endpoint: 'memcd-server',
           endpointPort: 11211,
           memcachedPort: memcached.port,
+          listenPort,
         },
         xdsPort,
       );

@@ -26,6 +26,8 @@ export interface WeirNodeOptions {
   memcachedPort: number;
   /** The `pki:` section of weir.yaml, as YAML flow text; default: the replica's own CA under dir/<node>-pki. */
   pki?: string;
+  /** The memcache listener's port; replicas a proxy fails over between must agree on it. Default: a free port. */
+  listenPort?: number;
 }
 
 export interface WeirNode {
@@ -50,7 +52,7 @@ export async function writeWeirNodeConfig(options: WeirNodeOptions, xdsPort = 0)
     `api: { socket: ${options.node}.sock }`,
     `pki: ${options.pki ?? `{ dir: ${JSON.stringify(path.join(options.dir, `${options.node}-pki`))} }`}`,
     'redirects:',
-    `  - { name: memcache, parser: memcache, endpoint: ${JSON.stringify(options.endpoint)}, endpointPort: ${options.endpointPort}, listen: { address: 127.0.0.1, port: ${await freeLoopbackPort()} }, upstream: { address: 127.0.0.1, port: ${options.memcachedPort} } }`,
+    `  - { name: memcache, parser: memcache, endpoint: ${JSON.stringify(options.endpoint)}, endpointPort: ${options.endpointPort}, listen: { address: 127.0.0.1, port: ${options.listenPort ?? (await freeLoopbackPort())} }, upstream: { address: 127.0.0.1, port: ${options.memcachedPort} } }`,
     `filters: { dir: ${JSON.stringify(path.join(projectRoot, 'build', 'filters'))} }`,
   ].join('\n'));
   return configFile;

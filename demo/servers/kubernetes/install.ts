@@ -61,34 +61,52 @@ export interface InstallKubeBinariesOptions {
   say?: SetupReporter;
 }
 
-/** Builds each binary whose stamp is missing or out of date; says what it does and how long it took. */
+/**
+ * Builds each binary whose stamp is missing or out of date; says what it does and how long it took.
+ * Binaries of one wrapper module are built by one `go build` (kube-apiserver and kubectl): Go
+ * schedules their packages together, so kubectl's own packages compile while kube-apiserver links,
+ * and the shared ones are checked once.
+ */
 export function installKubeBinaries(options: InstallKubeBinariesOptions): void {
   const say = options.say ?? sayOnConsole;
+  const pending: KubeBinaryName[] = [];
   for (const name of options.binaries) {
-    const binary = BINARIES[name];
-    const target = kubeBinary(name);
-    const stamp = stampOf(binary);
-    const stampFile = `${target}.stamp`;
-    if (fs.existsSync(target) && readText(stampFile) === stamp) {
-      say(`${name}: already built (${target})`);
-      continue;
-    }
-    const go = goBinary();
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    say(`${name}: building ${binary.package} with ${goVersion(go)} (cold: ${binary.coldCost}; Go's build cache makes the next build fast)`);
-    const started = Date.now();
-    const partial = `${target}.partial`;
+    if (fs.existsSync(kubeBinary(name)) && readText(`${kubeBinary(name)}.stamp`) === stampOf(BINARIES[name])) say(`${name}: already built (${kubeBinary(name)})`);
+    else pending.push(name);
+  }
+  if (pending.length === 0) return;
+  const go = goBinary();
+  const modules = new Map<string, KubeBinaryName[]>();
+  for (const name of pending) modules.set(BINARIES[name].module, [...(modules.get(BINARIES[name].module) ?? []), name]);
+  for (const [module, names] of modules) buildTogether(go, module, names, say);
+}
+
+function buildTogether(go: string, module: string, names: readonly KubeBinaryName[], say: SetupReporter): void {
+  const ldflags = new Set(names.map((name) => BINARIES[name].ldflags));
+  if (ldflags.size !== 1) throw new Error(`${module}: binaries built together need the same -ldflags (${names.join(', ')})`);
+  fs.mkdirSync(kubeBinDir(), { recursive: true });
+  say(`${names.join(' and ')}: building ${names.map((name) => BINARIES[name].package).join(' ')} with ${goVersion(go)} (cold: ${names.map((name) => `${name} ${BINARIES[name].coldCost}`).join('; ')}; Go's build cache makes the next build fast)`);
+  const started = Date.now();
+  // One package: -o names the file; several: -o names a directory, each binary named after its package.
+  const partial = fs.mkdtempSync(path.join(kubeBinDir(), '.partial-'));
+  try {
+    const output = names.length === 1 ? path.join(partial, names[0] as string) : `${partial}${path.sep}`;
     runInstallCommand({
       command: go,
-      args: ['build', '-trimpath', '-ldflags', binary.ldflags, '-o', partial, binary.package],
-      cwd: path.join(here, binary.module),
+      args: ['build', '-trimpath', '-ldflags', [...ldflags][0] as string, '-o', output, ...names.map((name) => BINARIES[name].package)],
+      cwd: path.join(here, module),
       remedy: 'Check that the Go module proxy is reachable (go env GOPROXY) and that there is memory to spare (kube-apiserver needs about 2.5 GB), then run the set-up again.',
       env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' },
     });
-    fs.renameSync(partial, target);
-    fs.writeFileSync(stampFile, stamp);
-    say(`${name}: built in ${((Date.now() - started) / 1000).toFixed(0)} s (${(fs.statSync(target).size / 1e6).toFixed(0)} MB)`);
+    for (const name of names) {
+      fs.renameSync(path.join(partial, name), kubeBinary(name));
+      fs.writeFileSync(`${kubeBinary(name)}.stamp`, stampOf(BINARIES[name]));
+    }
+  } finally {
+    fs.rmSync(partial, { recursive: true, force: true });
   }
+  const sizes = names.map((name) => `${name} ${(fs.statSync(kubeBinary(name)).size / 1e6).toFixed(0)} MB`).join(', ');
+  say(`${names.join(' and ')}: built in ${((Date.now() - started) / 1000).toFixed(0)} s (${sizes})`);
 }
 
 function stampOf(binary: KubeBinary): string {
