@@ -62,7 +62,10 @@ export class EtcdReplicaRegistry {
     const lease = this.client.lease(REPLICA_LEASE_TTL_SECONDS, { autoKeepAlive: true });
     this.#lease = lease;
     lease.on('lost', (error) => {
-      if (this.#stopped) return;
+      // Only the lease in use is announced again: one released after a failed put (below) also
+      // reports 'lost', and answering that too would start a second announcing loop each time.
+      if (this.#stopped || this.#lease !== lease) return;
+      this.#lease = undefined;
       this.logger.warn({ node: this.record.node, error: error.message }, 'the replica lease in etcd was lost; announcing this replica again');
       void this.#announce(1);
     });
@@ -72,6 +75,7 @@ export class EtcdReplicaRegistry {
       this.#written = new Map();
       void this.#syncEndpoints();
     } catch (error) {
+      if (this.#lease === lease) this.#lease = undefined;
       lease.release();
       if (this.#stopped) return;
       if (attempt === 1) this.logger.warn({ node: this.record.node, error: error instanceof Error ? error.message : String(error) }, 'cannot announce this replica in etcd yet; retrying');

@@ -91,7 +91,7 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
     const file = path.join(scratch.dir, name);
     fs.writeFileSync(file, text);
     const imported = await weir(replica, ['policy', 'import', file]);
-    if (imported.code !== 0) throw new Error(`weir policy import via ${replica.name} failed: ${imported.stderr}`);
+    if (imported.code !== 0) throw new Error(`weir policy import via ${replica.name} failed: ${imported.stderr}\n${replica.name} log:\n${fs.readFileSync(replica.logFile, 'utf8').slice(-4000)}`);
   };
   const running = (): Replica[] => replicas.filter((replica) => replica.process !== undefined && replica.process.exitStatus() === undefined);
   /**
