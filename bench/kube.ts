@@ -88,6 +88,8 @@ async function setUpCluster(server: RunningKubeApiserver): Promise<void> {
   await run(['create', 'clusterrolebinding', 'weir-node', '--clusterrole=weir', '--user=weir-node']);
   await run(['wait', '--for=condition=Established', '--timeout=120s', 'crd/ciliumnetworkpolicies.cilium.io']);
   await run(['create', 'namespace', NAMESPACE]);
+  // No controller-manager runs, so nothing creates the namespace's default ServiceAccount that pods need.
+  await run(['create', 'serviceaccount', 'default', '-n', NAMESPACE]);
   await createPod('bench-client', 'bench-node-0', '127.1.255.1', { app: 'bench-client' });
 }
 
