@@ -6,6 +6,8 @@ import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 
 export interface LoadSpec {
+  /** Default 127.0.0.1. */
+  host?: string;
   port: number;
   operation: 'get' | 'set';
   connections: number;
@@ -28,7 +30,7 @@ function request(operation: 'get' | 'set', index: number): string {
 }
 
 async function runConnection(spec: LoadSpec, deadline: number, result: LoadResult, offset: number): Promise<void> {
-  const socket = net.connect(spec.port, '127.0.0.1');
+  const socket = net.connect(spec.port, spec.host ?? '127.0.0.1');
   socket.setNoDelay(true);
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());

@@ -14,6 +14,7 @@
 // nothing else), i.e. what entering a Wasm filter costs; and `sdk-floor`, the SDK's toy parser
 // test.passer (reads every byte in both directions and passes it, no parsing, no logs), i.e. the
 // least any Weir parser costs. Weir's ratio can only approach them.
+// `--mode sidecar` measures the sidecar layout in network namespaces instead (bench/memcache-sidecar.ts).
 // BENCH_AGENT=1 adds `weir+agent`: the Weir setup plus the Weir agent (bootstrap Wasm service), so
 // entries are enqueued to the agent's thread and dequeued there, as in production. No control
 // server runs (it would share the machine's CPUs with Envoy): the agent keeps retrying `weir-xds`
@@ -30,7 +31,7 @@ import { memcacheConfig, rule } from '../test/filters/parsers/memcache/memcache-
 import type { LoadResult, LoadSpec } from './memcache-load.ts';
 import { freeLoopbackPort } from '../demo/servers/loopback-port.ts';
 
-interface BenchOptions {
+export interface BenchOptions {
   workers: number;
   connectionsPerWorker: number;
   durationMs: number;
@@ -72,7 +73,7 @@ const SCENARIOS: ReadonlyArray<{ operation: 'get' | 'set'; depth: number }> = [
 // What the control server ships for `get` and `set` under bench/ (its own command groups).
 const WEIR_CONFIGURATION = memcacheConfig([rule('get', { keyPrefix: 'bench/' }), rule('set', { keyPrefix: 'bench/' })]);
 
-interface Measurement {
+export interface Measurement {
   opsPerSecond: number;
   p50Us: number;
   p99Us: number;
@@ -89,6 +90,20 @@ function compareTarget(file: string): Target {
 }
 
 async function main(): Promise<void> {
+  const measureFlag = process.argv.indexOf('--measure');
+  if (measureFlag >= 0) {
+    // One measurement for bench/memcache-sidecar.ts, run inside the client's network namespace.
+    process.stdout.write(`${JSON.stringify(await measure(JSON.parse(process.argv[measureFlag + 1] ?? '{}') as LoadSpec))}\n`);
+    return;
+  }
+  const modeFlag = process.argv.indexOf('--mode');
+  const mode = modeFlag < 0 ? 'loopback' : process.argv[modeFlag + 1];
+  if (mode === 'sidecar') {
+    const { runSidecarBench } = await import('./memcache-sidecar.ts');
+    await runSidecarBench({ ...OPTIONS, scenarios: selectedScenarios() });
+    return;
+  }
+  if (mode !== 'loopback') throw new Error(`--mode ${mode ?? ''}: expected sidecar (or nothing, for the loopback targets)`);
   buildFilters();
   const memcached = await startMemcached({ threads: 4, memoryMb: 256 });
   const targets: Array<[Target, number, BenchEnvoy | undefined]> = [['direct', memcached.port, undefined]];
@@ -145,7 +160,7 @@ function selectedScenarios(): ReadonlyArray<{ operation: 'get' | 'set'; depth: n
   return chosen;
 }
 
-async function measure(spec: LoadSpec): Promise<Measurement> {
+export async function measure(spec: LoadSpec): Promise<Measurement> {
   const workerFile = new URL('./memcache-load.ts', import.meta.url);
   const results = await Promise.all(
     Array.from({ length: OPTIONS.workers }, () =>
@@ -172,7 +187,7 @@ interface BenchEnvoy {
 
 // CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat;
 // Linux reports clock ticks of 1/100 s (USER_HZ).
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;

@@ -11,6 +11,7 @@ import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } f
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
 import { installCassandra, installCqlsh, installDebianPackages, installKafka, installKubeBinaries, installMemcached } from '../demo/servers/index.ts';
 import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
+import { downloadIstioCaptureGoldens } from '../server/interception/install.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
 const venv = path.join(projectRoot, '.venv');
@@ -89,6 +90,13 @@ const STEPS = {
   h2load: (): void => {
     if (!installDebianPackages({ what: 'h2load', packages: ['nghttp2-client'], probes: [H2LOAD_BINARY], say })) say('h2load: already installed');
   },
+  // Transparent interception (docs/sidecar.md): REDIRECT, TPROXY and the owner match, ip netns and veth.
+  iptables: (): void => {
+    const probes = ['/usr/sbin/iptables', '/usr/sbin/iptables-restore', '/usr/sbin/ip6tables', '/usr/sbin/ip'];
+    if (!installDebianPackages({ what: 'iptables and iproute2', packages: ['iptables', 'iproute2'], probes, say })) say('iptables and iproute2: already installed');
+  },
+  // Istio's istio-iptables golden files, which the capture-rule test compares with (Go module proxy).
+  istioGoldens: (): void => downloadIstioCaptureGoldens(say),
   memcached: (): void => installMemcached({ say }),
   cassandra: (): void => void installCassandra({ say }),
   cqlsh: (): void => void installCqlsh({ say }),
@@ -106,7 +114,7 @@ type StepName = keyof typeof STEPS;
  * installs only its own servers.
  */
 const PROFILES: Record<string, readonly StepName[]> = {
-  test: ['envoy', 'netcat', 'curl', 'openssl', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'etcd', 'kubernetes'],
+  test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'etcd', 'kubernetes'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
   'bench:kube': ['envoy', 'memcached', 'filters', 'probe', 'etcd', 'kubernetes'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],

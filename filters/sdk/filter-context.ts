@@ -15,7 +15,7 @@ import { refreshOpTracing } from './op-trace';
 import { ByteBuffer } from './byte-buffer';
 import { setRunningConnection } from './running-connection';
 import { BufferType, LogLevel } from './abi/imports';
-import { appendHostBuffer, logText, replaceHostBuffer, setTickPeriod } from './abi/host';
+import { appendHostBuffer, logText, propertyString, propertyU64, replaceHostBuffer, setTickPeriod } from './abi/host';
 import { closeDueConnections, closeIsDue, closeNow, forgetClosing, startClosing } from './closing';
 import { enterCallbackScope, leaveCallbackScope } from './callback-scope';
 import { finishAccessLogCallback, flushAccessLogOnTick } from './access-log-queue';
@@ -88,6 +88,34 @@ export function onConnectionData(contextId: u32, direction: Direction, size: u32
   else if (direction == Direction.Reply && !connection.replyFailed && !closeIsDue(connection)) runCallback(context, direction, size, endStream);
   else discardWhileClosing(connection, direction, size);
   finishAccessLogCallback(context.rootContextId); // inside the scope: uses the callback's clock
+  leaveCallbackScope();
+  setRunningConnection(null);
+}
+
+// Envoy's legacy response flags (StreamInfo, the `response.flags` property): tcp_proxy sets UF when
+// it could not connect to the upstream and UH when the cluster had no healthy host.
+const NO_HEALTHY_UPSTREAM: u64 = 0x2;
+const UPSTREAM_CONNECTION_FAILURE: u64 = 0x20;
+
+// proxy_on_downstream_connection_close: a connection Envoy closed because it could not reach the
+// server gets an Error entry saying so. Without it the client saw a silent close and the access
+// log nothing at all.
+export function onDownstreamClose(contextId: u32): void {
+  if (!connections.has(contextId)) return;
+  const context = connections.get(contextId);
+  const connection = context.connection;
+  if (connection.failed) return;
+  const flags = propertyU64('response.flags', 0);
+  if ((flags & (UPSTREAM_CONNECTION_FAILURE | NO_HEALTHY_UPSTREAM)) == 0) return;
+  setRunningConnection(connection);
+  enterCallbackScope();
+  const detail = propertyString('upstream.transport_failure_reason', '');
+  const what = (flags & UPSTREAM_CONNECTION_FAILURE) != 0 ? 'could not connect to the server' : 'found no healthy server in the cluster';
+  connection.fields.clear();
+  connection.fields.addString('upstream', 'unreachable');
+  connection.log(EntryType.Error, 'upstream connection failed: Envoy ' + what + (detail.length > 0 ? ' (' + detail + ')' : '') +
+    ', so it closed the client\'s connection; check that the server listens at the redirect\'s upstream address (weir status runs an upstreams check)');
+  finishAccessLogCallback(context.rootContextId);
   leaveCallbackScope();
   setRunningConnection(null);
 }
@@ -178,6 +206,7 @@ function errorReason(connection: Connection, direction: Direction, code: u32): s
   if (code == ErrorCode.InvalidFrameType) return 'malformed ' + side + ' frame' + detail;
   if (code == ErrorCode.InvalidFrameLength) return 'invalid ' + side + ' frame length' + detail;
   if (code == ErrorCode.TooManyPendingReplies) return 'too many denied requests waiting for earlier replies' + detail;
+  if (code == ErrorCode.PolicyDenied) return 'denied by policy' + detail;
   if (code == ErrorCode.InvalidOpLength) return connection.protocol + ' parser bug: op with length 0 or unknown op on the ' + side + ' direction';
   if (code == ErrorCode.InjectOverflow) return connection.protocol + ' parser bug: INJECT of more bytes than were queued';
   if (code == ErrorCode.TooManyOps) return connection.protocol + ' parser bug: INJECT loop without consuming input';

@@ -27,6 +27,9 @@ export const enum ErrorCode {
   TooManyPendingReplies = 5,
   InjectOverflow = 6,
   TooManyOps = 7,
+  // The policy denies the connection, and its protocol has no way to refuse one request (the
+  // opaque `tcp` guard): the connection is closed.
+  PolicyDenied = 8,
 }
 
 // Keep everything unconsumed; call again once at least `count` more bytes have arrived.

@@ -1,15 +1,19 @@
 // The plugin-configuration fields that make a parser enforce the policy the Weir agent publishes
 // instead of static `rules`: {"policy": "agent", "endpoint": "<name>", "direction": "ingress" |
-// "egress", "port": <endpoint port>} (docs/policy-wire.md). Reads and checks them; plugin-config.ts
+// "egress", "port": <endpoint port> | "destination"} (docs/policy-wire.md). Reads and checks them; plugin-config.ts
 // hands these keys over and stores the resulting binding in PluginSettings.
-import { JsonReader } from './json-reader';
+import { JsonKind, JsonReader } from './json-reader';
+
+// `"port": "destination"`: the port the connection was addressed to (catch-all filter chains of a
+// sidecar's virtual listeners, where one filter guards every port no rule names).
+export const PORT_OF_DESTINATION: i32 = -1;
 
 // Which endpoint's policy a plugin enforces, from which side, on which port.
 export class AgentPolicyBinding {
   constructor(
     public endpoint: string,
     public ingress: bool, // ingress: the remote is the connection's source; egress: its destination
-    public port: i32,
+    public port: i32, // PORT_OF_DESTINATION: the connection's destination port
   ) {}
 }
 
@@ -41,7 +45,13 @@ export class AgentPolicyFields {
       this.direction = reader.readString();
       this.directionGiven = true;
     }
-    else if (key == 'port') this.port = <i32>reader.readInteger('port', 1, 65535, 0);
+    else if (key == 'port') {
+      if (reader.peekKind() == JsonKind.String) {
+        const text = reader.readString();
+        if (text == 'destination') this.port = PORT_OF_DESTINATION;
+        else reader.fail('port is "' + text + '"; expected a port number or "destination"');
+      } else this.port = <i32>reader.readInteger('port', 1, 65535, 0);
+    }
   }
 
   // The binding when "policy" is "agent", null when the plugin uses static rules; a problem is
@@ -62,7 +72,7 @@ export class AgentPolicyFields {
       return null;
     }
     if (this.port == 0) {
-      reader.problem = 'policy "agent" needs "port": the endpoint port this listener guards (1-65535)';
+      reader.problem = 'policy "agent" needs "port": the endpoint port this listener guards (1-65535), or "destination"';
       return null;
     }
     return new AgentPolicyBinding(this.endpoint, this.direction == 'ingress', this.port);

@@ -9,12 +9,12 @@
 // origins, plus ` l7[n]` for the L7 rule that matched); the names are built per generation, so a
 // request allocates nothing.
 import { endpointPolicyAt, identityMapPublished, identityTableAt } from './policy-cache';
-import { AgentPolicyBinding } from './policy-config';
+import { AgentPolicyBinding, PORT_OF_DESTINATION } from './policy-config';
 import { readGeneration } from './policy-shared-data';
 import { DirectionPolicy, Enforcement, EndpointPolicy, PolicyRule } from './policy-table';
 import { hostOf } from './identity-table';
 import { RequestRecord, RuleSchema, RuleSet } from './rules';
-import { propertyString } from './abi/host';
+import { propertyString, propertyU64 } from './abi/host';
 
 const NO_IDENTITY_MAP_YET = ' (the Weir agent has published no identity map yet, so every remote counts as world)';
 
@@ -27,6 +27,7 @@ const enum Layer4 {
 export class ConnectionPolicy {
   private generation: u64 = u64.MAX_VALUE;
   private remoteAddress: string = '';
+  private port: i32 = 0; // the binding's port, or the connection's destination port
   private layer4: Layer4 = Layer4.Deny;
   private layer4Reason: string = '';
   private l7Sets: Array<RuleSet> = new Array<RuleSet>();
@@ -88,6 +89,7 @@ export class ConnectionPolicy {
       const address = propertyString(this.binding.ingress ? 'source.address' : 'destination.address', '');
       this.remoteAddress = hostOf(address);
     }
+    if (this.port == 0) this.port = this.binding.port == PORT_OF_DESTINATION ? <i32>propertyU64('destination.port', 0) : this.binding.port;
     this.remoteIdentity = identityTableAt(generation).lookup(this.remoteAddress);
     this.l7Sets = new Array<RuleSet>();
     this.l7RuleNames = new Array<Array<string>>();
@@ -112,7 +114,7 @@ export class ConnectionPolicy {
       return;
     }
     const identity = this.remoteIdentity;
-    const port = this.binding.port;
+    const port = this.port;
     const applicable = new Array<PolicyRule>();
     for (let p = 0; p < direction.ports.length; p++) {
       const portPolicy = direction.ports[p];

@@ -17,6 +17,10 @@ import { policyDelete, policyGet, policyImport, policyTrace, policyWait, type Ou
 import { proxyList } from './proxy-command.ts';
 import { runParserCommand } from './parser-command.ts';
 import { runServe } from './serve-command.ts';
+import { runSidecarCommand, SidecarUsageError } from './sidecar-command.ts';
+import { runNodeIptablesCommand } from './node-iptables-command.ts';
+import { SIDECAR_PORTS } from '../xds/sidecar-snapshot.ts';
+import { INTERCEPTION_METADATA_KEY } from '../interception/intercepting-proxies.ts';
 import { metricsCli, monitorCli, ObservabilityUsageError, statusCli } from '../metrics/observability-cli.ts';
 import { helpFor, wantsHelp } from './usage.ts';
 
@@ -62,6 +66,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         return await statusCli(rest);
       case 'parser':
         return await runParserCommand(rest);
+      case 'sidecar':
+        process.stdout.write(runSidecarCommand(rest));
+        return 0;
       case undefined:
         process.stderr.write(`${helpFor([])}\n`);
         return EXIT_CODES.usage;
@@ -69,7 +76,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ObservabilityUsageError) {
+    if (error instanceof UsageError || error instanceof ObservabilityUsageError || error instanceof SidecarUsageError) {
       process.stderr.write(`weir: ${error.message}\n${helpFor(argv)}\n`);
       return EXIT_CODES.usage;
     }
@@ -143,6 +150,9 @@ const BOOTSTRAP_FLAGS = {
   'no-enrol': { type: 'boolean' },
   insecure: { type: 'boolean' },
   'join-token': { type: 'string' },
+  mode: { type: 'string' },
+  'interception-mode': { type: 'string' },
+  'listener-port': { type: 'string' },
 } as const;
 
 interface RenderFlagValues {
@@ -157,10 +167,18 @@ interface RenderFlagValues {
   label?: string[];
   namespace?: string;
   'service-account'?: string;
+  mode?: string;
+  'interception-mode'?: string;
+  'listener-port'?: string;
 }
 
 function renderOptionsFrom(values: RenderFlagValues): BootstrapOptions {
   const options: BootstrapOptions = {};
+  const mode = values.mode;
+  if (mode !== undefined && mode !== 'sidecar' && mode !== 'node') throw new UsageError(`--mode ${mode}: expected sidecar or node`);
+  const interceptionMode = values['interception-mode'] ?? (mode === 'node' ? 'TPROXY' : 'REDIRECT');
+  if (interceptionMode !== 'REDIRECT' && interceptionMode !== 'TPROXY') throw new UsageError(`--interception-mode ${interceptionMode}: expected REDIRECT or TPROXY`);
+  if (mode === undefined && (values['interception-mode'] !== undefined || values['listener-port'] !== undefined)) throw new UsageError('--interception-mode and --listener-port need --mode sidecar or --mode node');
   if (values['node-id'] !== undefined) options.nodeId = values['node-id'];
   if (values.cluster !== undefined) options.cluster = values.cluster;
   if (values.xds !== undefined) {
@@ -169,6 +187,7 @@ function renderOptionsFrom(values: RenderFlagValues): BootstrapOptions {
     options.xdsPort = port;
   }
   if (values['admin-port'] !== undefined) options.adminPort = integerArgument(values['admin-port'], '--admin-port');
+  else if (mode !== undefined) options.adminPort = SIDECAR_PORTS.admin;
   if (values.delta) options.variant = 'delta';
   if (values['agent-wasm'] !== undefined) options.agentWasmFile = values['agent-wasm'];
   const endpointFlagGiven = [values['endpoint-ip'], values.label, values.namespace, values['service-account']].some((value) => value !== undefined);
@@ -181,6 +200,21 @@ function renderOptionsFrom(values: RenderFlagValues): BootstrapOptions {
       ...(values.label === undefined ? {} : { labels: labelArguments(listArgument(values.label)) }),
       ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
       ...(values['service-account'] === undefined ? {} : { serviceAccount: values['service-account'] }),
+    };
+  }
+  if (mode === 'sidecar') {
+    const endpoint = options.sidecarEndpoint;
+    if (endpoint === undefined || endpoint === null || endpoint.ips.length === 0) throw new UsageError('--mode sidecar needs the workload\'s endpoint: --endpoint-name NAME --endpoint-ip IP (and its --label, --namespace, --service-account)');
+    // Unique like Istio's `sidecar~IP~POD.NS~NS.svc.cluster.local`, but certifiable: a SPIFFE ID
+    // path segment takes letters, digits, '.', '-' and '_' only.
+    const namespace = endpoint.namespace ?? 'default';
+    if (values['node-id'] === undefined) options.nodeId = `sidecar.${endpoint.name}.${namespace}`;
+  }
+  if (mode !== undefined) {
+    const listenerPort = values['listener-port'] === undefined ? undefined : integerArgument(values['listener-port'], '--listener-port');
+    if (mode === 'node' && listenerPort === undefined) throw new UsageError('--mode node needs --listener-port N: the port its TPROXY rules send captured connections to (weir node iptables --port)');
+    options.nodeMetadata = {
+      [INTERCEPTION_METADATA_KEY]: { layout: mode, interceptionMode, adminPort: options.adminPort ?? SIDECAR_PORTS.admin, tproxyMark: 1337, ...(listenerPort === undefined ? {} : { listenerPort }) },
     };
   }
   return options;
@@ -291,8 +325,11 @@ async function nodeSubcommand(args: readonly string[]): Promise<string> {
         process.off('SIGTERM', stop);
       }
     }
+    case 'iptables':
+      // Trailing newline included by the command; print() adds one more.
+      return runNodeIptablesCommand(rest).replace(/\n$/, '');
     default:
-      throw new UsageError(`unknown node subcommand "${subcommand ?? ''}"; use list, token, revoke or renew`);
+      throw new UsageError(`unknown node subcommand "${subcommand ?? ''}"; use list, token, revoke, renew or iptables`);
   }
 }
 

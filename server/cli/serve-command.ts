@@ -28,6 +28,8 @@ import { buildRedirectSnapshot } from '../xds/redirect-snapshot.ts';
 import type { Snapshot } from '../xds/snapshot.ts';
 import { buildPolicyResources } from './policy-resources.ts';
 import { openPolicySource } from './policy-source.ts';
+import { InterceptingProxyRegistry, type InterceptingProxy } from '../interception/intercepting-proxies.ts';
+import { buildInterceptionSnapshot } from '../interception/interception-snapshots.ts';
 
 export interface ServeOptions {
   /** Default weir.yaml. */
@@ -75,6 +77,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   const source = await openPolicySource(config, logger, security.mode === 'mtls' ? authority : undefined);
   const store = source.sharesSidecarEndpoints ? source.store : new SidecarAwareStore({ store: source.store, sidecars, logger });
   const history = new RevisionHistory();
+  const interceptors = new InterceptingProxyRegistry(logger);
   let loggedWiring = '';
   // Logged when the list changes, not on every snapshot.
   const logWiring = (warnings: readonly string[]): void => {
@@ -95,6 +98,12 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     logWiring(checkWiring(config.redirects, state).map(formatWiringWarning));
     return snapshot;
   };
+  const interceptionSnapshotNow = (proxy: InterceptingProxy): Snapshot => {
+    const state = store.current();
+    return buildInterceptionSnapshot(proxy, { policySet: state.policySet, policyResources: buildPolicyResources(state), filtersDir: config.filtersDir, filterDelivery: config.xds.filterDelivery, logger });
+  };
+  // Set once the control server runs; until then a connecting proxy cannot be answered anyway.
+  let publishInterceptor: (proxy: InterceptingProxy) => void = () => undefined;
   const stops: Array<() => Promise<void>> = [() => store.close(), async () => sidecars.close(), async () => upstreams.stop()];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop();
@@ -119,7 +128,13 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
         observability.registerServices(server, authenticator);
         if (security.mode === 'mtls') addNodeCertificateService(server, { authority, logger });
       },
-      nodeConnected: (node, metadata) => sidecars.streamOpened(node.id, metadata),
+      nodeConnected: (node, metadata) => {
+        const interceptor = interceptors.streamOpened(node.id, metadata);
+        const released = sidecars.streamOpened(node.id, metadata);
+        // A reconnect with unchanged metadata changes no policy; the proxy still needs its layout now.
+        if (interceptor !== undefined) publishInterceptor(interceptor);
+        return released;
+      },
       address: config.xds.address,
       port: config.xds.port,
       batchWindowMs: config.xds.batchWindowMs,
@@ -129,7 +144,18 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     stops.push(() => controlServer.stop());
     const attached = source.attach({ status: controlServer.status, history, sidecars, apiSocket: config.api.socket, xds: { address: config.xds.address, port: controlServer.port } });
     stops.push(() => attached.stop());
-    store.watch((event) => onStoreEvent(event, { logger, publish: () => controlServer.setSnapshot(snapshotNow()) }));
+    publishInterceptor = (proxy) => {
+      try {
+        controlServer.setSnapshot(interceptionSnapshotNow(proxy), proxy.nodeId);
+      } catch (error) {
+        logger.error({ nodeId: proxy.nodeId, error: error instanceof Error ? error.message : String(error) }, 'cannot build the interception layout for this proxy; it keeps its previous snapshot');
+      }
+    };
+    const publishAll = (): void => {
+      controlServer.setSnapshot(snapshotNow());
+      for (const proxy of interceptors.list()) publishInterceptor(proxy);
+    };
+    store.watch((event) => onStoreEvent(event, { logger, publish: publishAll }));
     const apiTls = config.api.tcp ? apiTlsCertificate(config.api.tcp, authority) : undefined;
     const api = await startApiServer({
       socket: config.api.socket,
@@ -191,6 +217,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
         config = { ...next, xds: previous.xds, policies: previous.policies, api: previous.api, pki: previous.pki, metrics: previous.metrics };
         try {
           controlServer.setSnapshot(snapshotNow());
+          for (const proxy of interceptors.list()) publishInterceptor(proxy);
         } catch (error) {
           config = previous;
           throw error;

@@ -42,7 +42,8 @@ export const COMMAND_USAGES: readonly CommandUsage[] = [
     command: 'bootstrap',
     synopsis:
       '[--node-id ID] [--cluster C] [--xds HOST:PORT] [--admin-port N] [--delta] [--agent-wasm PATH] [--certs DIR] [--no-enrol | --join-token T | --insecure] ' +
-      '[--endpoint-name NAME] [--endpoint-ip IP]... [--label K=V]... [--namespace NS] [--service-account SA]',
+      '[--endpoint-name NAME] [--endpoint-ip IP]... [--label K=V]... [--namespace NS] [--service-account SA] ' +
+      '[--mode sidecar|node] [--interception-mode REDIRECT|TPROXY] [--listener-port N]',
     summary:
       'Enrol the node with weir serve (its key made here, its certificate from the server, both in --certs DIR) and print an Envoy bootstrap (YAML) that gets its config and policy over mTLS with them.',
     flags: [
@@ -61,6 +62,9 @@ export const COMMAND_USAGES: readonly CommandUsage[] = [
       ['--label K=V', 'a label of that endpoint (repeat for several)'],
       ['--namespace NS', 'its namespace'],
       ['--service-account SA', 'its service account'],
+      ['--mode sidecar|node', 'ask weir serve for Istio\'s sidecar layout (15006/15001/15021/15090; needs the endpoint flags) or the per-node TPROXY listener (docs/sidecar.md)'],
+      ['--interception-mode REDIRECT|TPROXY', 'how the capture rules redirect (default REDIRECT for sidecar, TPROXY for node)'],
+      ['--listener-port N', '--mode node: the port weir node iptables --port sends captured connections to'],
     ],
     example: 'weir bootstrap --node-id node-1 > envoy.yaml && .venv/bin/envoy -c envoy.yaml',
     api: true,
@@ -104,6 +108,36 @@ export const COMMAND_USAGES: readonly CommandUsage[] = [
       ['--watch', 'keep running: renew at half the certificate\'s lifetime, retry every 10 s on failure'],
     ],
     example: 'weir node renew --certs .weir/nodes/node-1 --watch',
+  },
+  {
+    command: 'sidecar iptables',
+    synopsis: '[-p PORT] [-z PORT] [-e PORT] [-u UIDS] [-g GIDS] [-m REDIRECT|TPROXY] [-b PORTS|*] [-d PORTS] [-i CIDRS|*] [-x CIDRS] [-q PORTS] [-o PORTS] [-k NICS] [-c NICS] [-t MARK] [-r TABLE] [--ipv6] [--drop-invalid] [--network-namespace NS] [--dry-run | --cleanup]',
+    summary: 'Install Istio\'s sidecar capture rules (istio-iptables\' chains and flags; defaults of Istio\'s injector) in this network namespace. Idempotent; --cleanup removes them.',
+    flags: [
+      ['-p PORT', 'where outbound TCP goes (virtualOutbound, default 15001)'],
+      ['-z PORT', 'where inbound TCP goes (virtualInbound, default 15006)'],
+      ['-u UIDS, -g GIDS', 'the proxy\'s uids and gids, never captured (default 1337)'],
+      ['-m REDIRECT|TPROXY', 'how inbound connections are captured (default REDIRECT)'],
+      ['-b PORTS|*, -d PORTS', 'inbound ports to capture (default *) and to leave alone (default 15090,15021,15020)'],
+      ['-i CIDRS|*, -x CIDRS', 'outbound destinations to capture (default *) and to leave alone'],
+      ['-q PORTS, -o PORTS', 'outbound ports always captured, never captured'],
+      ['--network-namespace NS', 'an `ip netns` name or a path such as /proc/PID/ns/net (default: this one)'],
+      ['--dry-run', 'print the iptables-restore input and change nothing'],
+      ['--cleanup', 'remove what these flags installed'],
+    ],
+    example: 'weir sidecar iptables --dry-run',
+  },
+  {
+    command: 'node iptables',
+    synopsis: '--port PORT --workload-cidr CIDR... [--mark N] [--table N] [--network-namespace NS] [--dry-run | --cleanup]',
+    summary: 'Capture workload TCP for the per-node proxy with TPROXY (client addresses kept), in the node\'s network namespace.',
+    flags: [
+      ['--port PORT', 'the node Envoy\'s transparent listener (weir bootstrap --mode node --listener-port)'],
+      ['--workload-cidr CIDR', 'an address range of the workloads behind this node (repeat for several)'],
+      ['--mark N, --table N', 'the TPROXY mark (default 1337) and policy route table (default 133)'],
+      ['--dry-run, --cleanup', 'print the rules / remove them'],
+    ],
+    example: 'weir node iptables --port 15006 --workload-cidr 10.1.0.0/16',
   },
   {
     command: 'policy import',

@@ -3,7 +3,7 @@
 // way Weir starts Envoy: the demo, set-up's Wasm probe, the tests and the benches. Builds no
 // configuration itself; a bootstrap must configure `admin` (port 0 is fine).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveEnvoyBinary } from './binary.ts';
@@ -20,6 +20,13 @@ export interface EnvoyProcessOptions {
   keepWorkDir?: boolean;
   /** Called with every log line as it arrives. */
   onLogLine?: (line: string) => void;
+  /**
+   * Runs Envoy through this command prefix, e.g. `ip netns exec NS setpriv --reuid=1337 ...` for a
+   * sidecar in a network namespace. Default: none.
+   */
+  launcher?: readonly string[];
+  /** Hands the work directory to this user (Envoy reads the bootstrap and writes its admin address there). */
+  workDirOwner?: { uid: number; gid: number };
 }
 
 export interface EnvoyProcess {
@@ -45,6 +52,9 @@ export async function startEnvoy(options: EnvoyProcessOptions): Promise<EnvoyPro
   const bootstrapPath = path.join(workDir, 'bootstrap.yaml');
   const adminAddressPath = path.join(workDir, 'admin-address');
   writeFileSync(bootstrapPath, options.bootstrapYaml);
+  if (options.workDirOwner !== undefined) {
+    for (const file of [workDir, bootstrapPath]) chownSync(file, options.workDirOwner.uid, options.workDirOwner.gid);
+  }
   const args = [
     '-c', bootstrapPath,
     '--concurrency', String(options.concurrency ?? 1),
@@ -54,7 +64,8 @@ export async function startEnvoy(options: EnvoyProcessOptions): Promise<EnvoyPro
     '--component-log-level', options.componentLogLevel ?? 'wasm:info,config:info',
     '--log-format', '[%Y-%m-%d %T.%e][%l][%n] %v',
   ];
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [program, ...programArgs] = [...(options.launcher ?? []), binary, ...args] as [string, ...string[]];
+  const child = spawn(program, programArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error(`could not start Envoy (${binary})`);
   let logText = '';
   const waiters = new Set<() => void>();

@@ -111,7 +111,9 @@ export class DirectoryStore implements PolicyStore {
 
   private swap(files: Map<string, string>, state: PolicyStoreState): StoreChangeResult {
     this.files = files;
-    const changed = state.revision !== this.state.revision || !sameSummaries(state.files, this.state.files);
+    // Rules count too: a rule that selects only endpoints from elsewhere (a sidecar's metadata, which
+    // SidecarAwareStore adds) leaves this store's own compiled revision unchanged.
+    const changed = state.revision !== this.state.revision || !sameSummaries(state.files, this.state.files) || JSON.stringify(state.rules) !== JSON.stringify(this.state.rules);
     this.state = state;
     if (changed) this.emit({ kind: 'updated', state });
     return { ok: true, state };

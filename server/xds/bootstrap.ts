@@ -52,6 +52,8 @@ export interface BootstrapOptions {
   credentialsDir?: string | null;
   /** Plaintext to a `weir serve --insecure` (development only). Default false. */
   insecure?: boolean;
+  /** More node.metadata keys, e.g. `weir.interception` (docs/sidecar.md). Default: none. */
+  nodeMetadata?: Readonly<Record<string, unknown>>;
 }
 
 /** How the `weir-xds` cluster reaches the server: mTLS with a credentials directory, or plaintext. */
@@ -69,6 +71,7 @@ export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {
   sidecarEndpoint: null,
   credentialsDir: null,
   insecure: false,
+  nodeMetadata: {},
 };
 
 export const XDS_CLUSTER_NAME = 'weir-xds';
@@ -83,11 +86,12 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
   const transport = xdsTransportOf(settings);
   const adsSource = { ads: {}, resource_api_version: 'V3' };
   const agent = settings.agentWasmFile === null ? {} : { bootstrap_extensions: [agentBootstrapExtension(settings.agentWasmFile)] };
+  const metadata = { ...settings.nodeMetadata, ...(settings.sidecarEndpoint === null ? {} : { [SIDECAR_ENDPOINT_METADATA_KEY]: settings.sidecarEndpoint }) };
   const bootstrap = {
     node: {
       id: settings.nodeId,
       cluster: settings.cluster,
-      ...(settings.sidecarEndpoint === null ? {} : { metadata: { [SIDECAR_ENDPOINT_METADATA_KEY]: settings.sidecarEndpoint } }),
+      ...(Object.keys(metadata).length === 0 ? {} : { metadata }),
     },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: settings.adminPort } } },
     dynamic_resources: {

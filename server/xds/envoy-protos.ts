@@ -25,6 +25,11 @@ const RESOURCE_PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/http/wasm/v3/wasm.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  // Transparent interception (server/xds/interception-resources.ts).
+  'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
+  'envoy/extensions/filters/listener/original_src/v3/original_src.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
 ];
 
 /** Weir's own resource types, served on the same ADS server (under the repository's protos/). */

@@ -15,8 +15,8 @@ import { buildLoadAssignment } from './resources/endpoint.ts';
 import { buildRedirectListener, type ParserFilterDelivery } from './resources/listener.ts';
 import { buildHttpRedirectListener, HTTP_WASM_TYPE_URL } from './resources/http-listener.ts';
 import { buildExtensionConfig } from './resources/extension-config.ts';
-import { buildParserFilterConfig, DEFAULT_MAX_BUFFER_BYTES, NETWORK_WASM_TYPE_URL, V8_RUNTIME } from './resources/wasm-filter.ts';
-import { packAny, type EncodedResource, type PackedAny } from './resources/encoded-resource.ts';
+import { buildAgentPolicyFilterConfig, buildParserFilterConfig, DEFAULT_MAX_BUFFER_BYTES, type AgentPolicyPluginConfiguration } from './resources/wasm-filter.ts';
+import type { EncodedResource } from './resources/encoded-resource.ts';
 
 export interface RedirectSpec {
   name: string;
@@ -33,19 +33,6 @@ export interface RedirectSpec {
   endpoint?: string;
   /** The endpoint's port as its policies name it; default upstream.port (they differ behind a NAT or port-forward). */
   endpointPort?: number;
-}
-
-/** The vm_id shared by the Weir agent and every policy-enforcing parser: one shared-data namespace. */
-export const WEIR_POLICY_VM_ID = 'weir';
-
-/** The plugin configuration of a parser that enforces the agent's policy (see the policy contract). */
-export interface AgentPolicyPluginConfiguration {
-  parser: string;
-  maxBufferBytes: number;
-  policy: 'agent';
-  endpoint: string;
-  direction: 'ingress';
-  port: number;
 }
 
 export interface RedirectSnapshotOptions {
@@ -112,7 +99,12 @@ export function buildRedirectSnapshot(options: RedirectSnapshotOptions): Snapsho
           moduleBytes: moduleFor(redirect.parser),
           ...(redirect.maxBufferBytes !== undefined ? { maxBufferBytes: redirect.maxBufferBytes } : {}),
         })
-      : buildAgentPolicyFilterConfig(redirect, redirect.endpoint, moduleFor(redirect.parser), http ? HTTP_WASM_TYPE_URL : NETWORK_WASM_TYPE_URL);
+      : buildAgentPolicyFilterConfig({
+          pluginName: filterConfigNameOf(redirect.name),
+          moduleBytes: moduleFor(redirect.parser),
+          configuration: agentPolicyPluginConfiguration(redirect, redirect.endpoint),
+          ...(http ? { wasmTypeUrl: HTTP_WASM_TYPE_URL } : {}),
+        });
     let parserFilter: ParserFilterDelivery = { kind: 'inline', typedConfig };
     if ((options.filterDelivery ?? 'ecds') === 'ecds') {
       parserFilter = { kind: 'ecds', resourceName: filterConfigNameOf(redirect.name) };
@@ -136,24 +128,8 @@ export function agentPolicyPluginConfiguration(redirect: RedirectSpec, endpoint:
   };
 }
 
-/**
- * The parser's Wasm filter (network, or HTTP for `http`: `wasmTypeUrl`) in a VM with vm_id `weir`
- * (the agent's shared-data namespace), told to decide with the agent's policy for the redirect's
- * endpoint. Same plugin name, root_id and failure policy as buildParserFilterConfig.
- */
-function buildAgentPolicyFilterConfig(redirect: RedirectSpec, endpoint: string, moduleBytes: Uint8Array, wasmTypeUrl: string): PackedAny {
-  return packAny(wasmTypeUrl, {
-    config: {
-      name: filterConfigNameOf(redirect.name),
-      root_id: redirect.parser,
-      vm_config: { vm_id: WEIR_POLICY_VM_ID, runtime: V8_RUNTIME, code: { local: { inline_bytes: moduleBytes } } },
-      configuration: packAny('type.googleapis.com/google.protobuf.StringValue', { value: JSON.stringify(agentPolicyPluginConfiguration(redirect, endpoint)) }),
-      failure_policy: 'FAIL_RELOAD',
-    },
-  });
-}
-
-function readParserModule(filtersDir: string, parser: string, readModule: (file: string) => Uint8Array): Uint8Array {
+/** Reads `<filtersDir>/<parser>.wasm`, with an error that says what to do when it is missing. */
+export function readParserModule(filtersDir: string, parser: string, readModule: (file: string) => Uint8Array): Uint8Array {
   const file = path.join(filtersDir, `${parser}.wasm`);
   try {
     return readModule(file);

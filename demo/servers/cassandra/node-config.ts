@@ -19,18 +19,18 @@ export interface CassandraNodeFiles {
 
 export const LOOPBACK_HOST = '127.0.0.1';
 
-export function writeCassandraNodeFiles(workDir: string, ports: CassandraNodePorts, clusterName: string): CassandraNodeFiles {
+export function writeCassandraNodeFiles(workDir: string, ports: CassandraNodePorts, clusterName: string, host: string = LOOPBACK_HOST): CassandraNodeFiles {
   const files: CassandraNodeFiles = {
     configFile: path.join(workDir, 'cassandra.yaml'),
     logbackFile: path.join(workDir, 'logback.xml'),
     systemLog: path.join(workDir, 'system.log'),
   };
-  fs.writeFileSync(files.configFile, stringify(cassandraYaml(workDir, ports, clusterName)));
+  fs.writeFileSync(files.configFile, stringify(cassandraYaml(workDir, ports, clusterName, host)));
   fs.writeFileSync(files.logbackFile, logbackXml(files.systemLog));
   return files;
 }
 
-function cassandraYaml(workDir: string, ports: CassandraNodePorts, clusterName: string): Record<string, unknown> {
+function cassandraYaml(workDir: string, ports: CassandraNodePorts, clusterName: string, host: string): Record<string, unknown> {
   return {
     cluster_name: clusterName,
     // One token at 0: the node owns the whole ring and never computes a token allocation.
@@ -40,10 +40,10 @@ function cassandraYaml(workDir: string, ports: CassandraNodePorts, clusterName: 
     partitioner: 'org.apache.cassandra.dht.Murmur3Partitioner',
     endpoint_snitch: 'SimpleSnitch',
     seed_provider: [
-      { class_name: 'org.apache.cassandra.locator.SimpleSeedProvider', parameters: [{ seeds: `${LOOPBACK_HOST}:${ports.storagePort}` }] },
+      { class_name: 'org.apache.cassandra.locator.SimpleSeedProvider', parameters: [{ seeds: `${host}:${ports.storagePort}` }] },
     ],
-    listen_address: LOOPBACK_HOST,
-    rpc_address: LOOPBACK_HOST,
+    listen_address: host,
+    rpc_address: host,
     storage_port: ports.storagePort,
     ssl_storage_port: ports.sslStoragePort,
     start_native_transport: true,

@@ -26,6 +26,12 @@ export interface StartCassandraOptions {
   /** Keep the work dir (data and system.log) after stop(), e.g. to debug a failure. */
   keepWorkDir?: boolean;
   clusterName?: string;
+  /** The address it listens on (listen, RPC and native); default 127.0.0.1. */
+  host?: string;
+  /** Runs Java through this command prefix, e.g. `ip netns exec NS` for a node in a network namespace. */
+  launcher?: readonly string[];
+  /** How to ask the native port whether it serves; default a CQL handshake from this process. */
+  probe?: (host: string, port: number, timeoutMs: number) => Promise<CqlHandshake>;
 }
 
 export interface RunningCassandra {
@@ -53,12 +59,15 @@ export async function startCassandra(options: StartCassandraOptions = {}): Promi
   const jammAgentJar = findJammJar(libDir);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-cassandra-'));
   const { nativePort, storagePort, sslStoragePort, jmxPort } = await pickNodePorts();
-  const files = writeCassandraNodeFiles(workDir, { nativePort, storagePort, sslStoragePort }, options.clusterName ?? 'weir-test');
+  const host = options.host ?? LOOPBACK_HOST;
+  const files = writeCassandraNodeFiles(workDir, { nativePort, storagePort, sslStoragePort }, options.clusterName ?? 'weir-test', host);
   const javaOutput = path.join(workDir, 'java-output.log');
   const startedAt = Date.now();
+  const javaBinary = options.javaBinary ?? resolveJavaBinary();
+  const [command, ...launcherArgs] = options.launcher === undefined || options.launcher.length === 0 ? [javaBinary] : [...options.launcher, javaBinary];
   const java = spawnServer({
-    command: options.javaBinary ?? resolveJavaBinary(),
-    args: cassandraJvmArguments({
+    command: command ?? javaBinary,
+    args: [...launcherArgs, ...cassandraJvmArguments({
       libDir,
       jammAgentJar,
       initialHeap: options.initialHeap ?? '512m',
@@ -66,7 +75,7 @@ export async function startCassandra(options: StartCassandraOptions = {}): Promi
       jmxPort,
       ...files,
       workDir,
-    }),
+    })],
     cwd: workDir,
     outputFile: javaOutput,
   });
@@ -76,10 +85,10 @@ export async function startCassandra(options: StartCassandraOptions = {}): Promi
     if (!keepWorkDir) fs.rmSync(workDir, { recursive: true, force: true });
   };
   try {
-    const handshake = await waitUntilServing(java, nativePort, options.readyTimeoutMs ?? 90_000, () => failureDetails(java, files.systemLog, workDir, keepWorkDir));
+    const handshake = await waitUntilServing(java, host, nativePort, options.readyTimeoutMs ?? 90_000, options.probe ?? cqlHandshake, () => failureDetails(java, files.systemLog, workDir, keepWorkDir));
     return {
       pid: java.pid,
-      host: LOOPBACK_HOST,
+      host,
       nativePort,
       storagePort,
       jmxPort,
@@ -96,7 +105,7 @@ export async function startCassandra(options: StartCassandraOptions = {}): Promi
   }
 }
 
-async function waitUntilServing(java: ServerProcess, nativePort: number, timeoutMs: number, details: () => string): Promise<CqlHandshake> {
+async function waitUntilServing(java: ServerProcess, host: string, nativePort: number, timeoutMs: number, probe: NonNullable<StartCassandraOptions['probe']>, details: () => string): Promise<CqlHandshake> {
   const deadline = Date.now() + timeoutMs;
   let lastProbeError = 'not tried yet';
   for (;;) {
@@ -105,12 +114,12 @@ async function waitUntilServing(java: ServerProcess, nativePort: number, timeout
       throw new Error(`Cassandra (pid ${java.pid}) exited during start-up with ${exit.code === null ? `signal ${exit.signal}` : `status ${exit.code}`}.\n${details()}`);
     }
     try {
-      return await cqlHandshake(LOOPBACK_HOST, nativePort, PROBE_TIMEOUT_MS);
+      return await probe(host, nativePort, PROBE_TIMEOUT_MS);
     } catch (error) {
       lastProbeError = error instanceof Error ? error.message : String(error);
     }
     if (Date.now() > deadline) {
-      throw new Error(`Cassandra (pid ${java.pid}) did not answer CQL on ${LOOPBACK_HOST}:${nativePort} within ${timeoutMs} ms (last attempt: ${lastProbeError}).\n${details()}`);
+      throw new Error(`Cassandra (pid ${java.pid}) did not answer CQL on ${host}:${nativePort} within ${timeoutMs} ms (last attempt: ${lastProbeError}).\n${details()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
   }

@@ -6,7 +6,7 @@
 import { Action } from './imports';
 import { enterEntryPoint, leaveEntryPoint } from './garbage-collection';
 import { Direction } from '../connection';
-import { configureRoot, createContext, deleteContext, onConnectionData, onRootTick } from '../filter-context';
+import { configureRoot, createContext, deleteContext, onConnectionData, onDownstreamClose, onRootTick } from '../filter-context';
 export * from './common-exports';
 
 export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
@@ -46,7 +46,11 @@ export function proxy_on_upstream_data(contextId: u32, dataSize: u32, endOfStrea
   return Action.Continue;
 }
 
-export function proxy_on_downstream_connection_close(contextId: u32, peerType: u32): void {}
+export function proxy_on_downstream_connection_close(contextId: u32, peerType: u32): void {
+  enterEntryPoint();
+  onDownstreamClose(contextId);
+  leaveEntryPoint();
+}
 
 export function proxy_on_upstream_connection_close(contextId: u32, peerType: u32): void {}
 

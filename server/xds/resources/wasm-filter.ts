@@ -1,6 +1,7 @@
 // The Proxy-Wasm network filter config (envoy.extensions.filters.network.wasm.v3.Wasm) that runs a
 // Weir parser: plugin name, root_id, VM, inline module bytes, the JSON configuration string and
-// FAIL_RELOAD. Used inside listeners now and as the ECDS payload later. Does not read files.
+// FAIL_RELOAD, either with the parser's own rules or bound to an endpoint's policy as the Weir agent
+// publishes it. Used inside listeners and as the ECDS payload. Does not read files.
 import { packAny, type PackedAny } from './encoded-resource.ts';
 
 export const NETWORK_WASM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm' as const;
@@ -38,6 +39,46 @@ export function buildParserFilterConfig(spec: ParserFilterSpec): PackedAny {
         code: { local: { inline_bytes: spec.moduleBytes } },
       },
       configuration: packAny(STRING_VALUE_TYPE_URL, { value: pluginConfiguration }),
+      failure_policy: 'FAIL_RELOAD',
+    },
+  });
+}
+
+/** The vm_id shared by the Weir agent and every policy-enforcing parser: one shared-data namespace. */
+export const WEIR_POLICY_VM_ID = 'weir';
+
+/** The plugin configuration of a parser that enforces the agent's policy (docs/policy-wire.md). */
+export interface AgentPolicyPluginConfiguration {
+  parser: string;
+  maxBufferBytes: number;
+  policy: 'agent';
+  endpoint: string;
+  direction: 'ingress' | 'egress';
+  /** The endpoint port whose rules apply; 'destination': the port each connection was addressed to. */
+  port: number | 'destination';
+}
+
+export interface AgentPolicyFilterSpec {
+  /** The plugin name (and, with ECDS, the TypedExtensionConfig name). */
+  pluginName: string;
+  moduleBytes: Uint8Array;
+  configuration: AgentPolicyPluginConfiguration;
+  /** The filter's config type: the network Wasm filter (default) or the HTTP one (the `http` parser). */
+  wasmTypeUrl?: string;
+}
+
+/**
+ * The parser's Wasm filter in a VM with vm_id `weir` (the agent's shared-data namespace), told to
+ * decide with the agent's policy for one endpoint, direction and port. Same root_id and failure
+ * policy as buildParserFilterConfig.
+ */
+export function buildAgentPolicyFilterConfig(spec: AgentPolicyFilterSpec): PackedAny {
+  return packAny(spec.wasmTypeUrl ?? NETWORK_WASM_TYPE_URL, {
+    config: {
+      name: spec.pluginName,
+      root_id: spec.configuration.parser,
+      vm_config: { vm_id: WEIR_POLICY_VM_ID, runtime: V8_RUNTIME, code: { local: { inline_bytes: spec.moduleBytes } } },
+      configuration: packAny(STRING_VALUE_TYPE_URL, { value: JSON.stringify(spec.configuration) }),
       failure_policy: 'FAIL_RELOAD',
     },
   });

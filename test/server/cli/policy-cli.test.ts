@@ -43,7 +43,7 @@ describe('weir policy', () => {
     const json = JSON.parse((await weir(['policy', 'get', '-o', 'json'])).stdout) as { revision: string };
     expect(json.revision).toBe(revision);
     expect((await weir(['policy', 'get', 'droid-readonly'])).stdout).toBe(readOnlyPolicy());
-  }, 30_000);
+  }, 120_000);
 
   it('refuses an invalid policy with exit 1 and each problem on stderr, changing nothing', async () => {
     const before = (await server.api('GET', '/v1/policies/revision')).body['revision'];
@@ -55,7 +55,7 @@ describe('weir policy', () => {
         '  bad.yaml: spec.ingress[0].toPorts[0].rules.l7[0].cmd: unknown r2d2 command "FLY"; expected one of READ, WRITE, HALT, RESET (case-sensitive)\n',
     );
     expect((await server.api('GET', '/v1/policies/revision')).body['revision']).toBe(before);
-  }, 30_000);
+  }, 120_000);
 
   it('imports from standard input, naming the file after metadata.name, and deletes by policy name', async () => {
     const imported = await weir(['policy', 'import', '-'], { stdin: readOnlyPolicy('from-stdin', 'HALT') });
@@ -67,7 +67,7 @@ describe('weir policy', () => {
     const again = await weir(['policy', 'delete', 'from-stdin']);
     expect(again.code).toBe(1);
     expect(again.stderr).toBe('weir policy delete: no policy or policy file named "from-stdin"; list them with GET /v1/policies (weir policy get)\n');
-  }, 30_000);
+  }, 120_000);
 
   it('wait exits 0 once the agent ACKed, 3 when it NACKed, 4 on timeout', async () => {
     let agent: ScriptedAgent | undefined = openScriptedAgent(server.serve, 'cli-edge');
@@ -115,7 +115,7 @@ describe('weir endpoint list, identity list', () => {
     const body = JSON.parse(identities.stdout) as { ipIdentities: Array<{ cidr: string }> };
     expect(body.ipIdentities.map((entry) => entry.cidr)).toEqual(['127.0.0.1/32', '127.0.0.2/32']);
     expect((await weir(['identity', 'list'])).stdout).toMatch(/^IDENTITY\s+LABELS\n1\s+reserved:host\n/);
-  }, 30_000);
+  }, 120_000);
 });
 
 describe('weir policy trace', () => {
@@ -131,7 +131,7 @@ describe('weir policy trace', () => {
     expect(denied.stdout.trimEnd().split('\n').at(-1)).toBe('verdict: DENIED');
     const unknown = await weir(['policy', 'trace', '--src', 'nobody', '--dst', 'droid-server', '--dport', '9000']);
     expect(unknown).toMatchObject({ code: 1, stderr: expect.stringContaining('is neither an endpoint name') });
-  }, 30_000);
+  }, 120_000);
 });
 
 describe('errors a person can act on', () => {
@@ -144,5 +144,5 @@ describe('errors a person can act on', () => {
     const unreachable = await weir(['policy', 'get'], { socket });
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toBe(`weir policy get: cannot reach weir serve at unix socket ${socket} (ENOENT); is \`weir serve\` running in this directory? pass --socket PATH (the api.socket of its config) or set WEIR_SOCKET\n`);
-  }, 30_000);
+  }, 120_000);
 });
