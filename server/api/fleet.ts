@@ -75,9 +75,11 @@ export async function fleetWait(fleet: Fleet, options: FleetWaitOptions): Promis
           return { member, answer: await member.get(`/v1/policies/wait?${query.toString()}`, deadline - Date.now() + 10_000).catch((error: unknown) => errorAnswer(error)) };
         }),
       );
-      const failed = answers.find(({ answer }) => answer.status !== 200 && answer.status !== 404);
+      const failed = answers.find(({ answer }) => answer.status !== 200 && answer.status !== 404 && !('unreachable' in answer));
       if (failed !== undefined) return { status: failed.answer.status, body: { error: `replica ${failed.member.name}: ${errorText(failed.answer.body)}` } satisfies ApiErrorBody };
-      const lagging = answers.filter(({ answer }) => answer.status === 404);
+      // Not published yet (404: it follows the shared store shortly), or not reachable (a replica
+      // that died stays listed until its lease expires, 10 s): asked again until the deadline.
+      const lagging = answers.filter(({ answer }) => answer.status !== 200);
       if (lagging.length === 0) {
         const seen = new Set<string>();
         const proxies = answers
@@ -125,8 +127,9 @@ function envoyConfigSettled(proxy: ProxyView): boolean {
   return proxy.types.every(holdsWhatWasSent);
 }
 
-function errorAnswer(error: unknown): { status: number; body: unknown } {
-  return { status: 503, body: { error: `not reachable (${error instanceof Error ? error.message : String(error)})` } };
+/** The answer made here for a replica that could not be asked. */
+function errorAnswer(error: unknown): { status: number; body: unknown; unreachable: true } {
+  return { status: 503, body: { error: `not reachable (${error instanceof Error ? error.message : String(error)})` }, unreachable: true };
 }
 
 function errorText(body: unknown): string {

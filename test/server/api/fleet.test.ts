@@ -47,6 +47,13 @@ describe('fleet policy wait', () => {
     expect(answer.body).toEqual({ revision: REVISION, proxies: [{ nodeId: 'edge', enforcedRevision: REVISION, replica: 'agents' }] });
   });
 
+  it('waits out a replica that died and is still listed (its lease not expired yet) instead of failing', async () => {
+    const dead: FleetMember = { name: 'dead', get: async () => Promise.reject(new Error('ECONNREFUSED')) };
+    const lists = [[...members(true), dead], members(true)];
+    const answer = await fleetWait({ members: async () => (lists.length > 1 ? (lists.shift() ?? []) : (lists[0] ?? [])) }, { revision: REVISION, timeoutMs: 30_000, nodeIds: ['edge'], policyOnly: false });
+    expect(answer.status).toBe(200);
+  });
+
   it('does not confirm it while its Envoy has not ACKed the listeners the other replica sent, and says where', async () => {
     const fleet = members(false);
     const answer = await fleetWait({ members: async () => fleet }, { revision: REVISION, timeoutMs: 500, nodeIds: ['edge'], policyOnly: false });
