@@ -4,19 +4,37 @@
 // open N ADS streams and ACK like Envoy; then it applies one policy change (every proxy's
 // weir.NetworkPolicy gets a new revision) and reports convergence (change -> each stream has
 // received and ACKed it) p50/p99, server CPU and bytes sent per change, server RSS per idle stream,
-// and the generators' own load. Prints one table; `--json FILE` also writes the raw results.
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+// and the generators' own load. `--server weir,gcp` also runs the go-control-plane anchor
+// (bench/xds/gcp-anchor/) on the same fixture and load, interleaved round by round, checks that
+// both sent the same resource bytes, and prints the ratios Weir / go-control-plane. Prints the
+// tables; `--json FILE` also writes the raw results.
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { nextMessage, type GeneratorCommand, type GeneratorReport, type ServerCommand, type ServerReport, type XdsVariant } from './xds/ipc.ts';
-import { formatTable, percentile, type BenchResult, type MemoryFigures } from './xds/results.ts';
+import { buildSharedResources } from './xds/fixture.ts';
+import { writeFixtureFile } from './xds/fixture-file.ts';
+import { ensureGcpAnchor } from './xds/gcp-anchor.ts';
+import {
+  nextMessage,
+  receiveJsonLines,
+  type GeneratorCommand,
+  type GeneratorReport,
+  type ServerCommand,
+  type ServerReport,
+  type XdsVariant,
+} from './xds/ipc.ts';
+import { formatComparison, formatTable, percentile, type BenchResult, type BenchServerKind, type MemoryFigures } from './xds/results.ts';
 
 export interface XdsBenchOptions {
   nodeCounts: number[];
   variants: XdsVariant[];
+  /** weir: Weir's control server; gcp: the go-control-plane anchor on the same fixture. */
+  servers: BenchServerKind[];
+  /** Runs of each (variant, N, server); with several servers, their order alternates per round. */
+  rounds: number;
   /** Load-generator processes (fewer when N is small). */
   generators: number;
   /** Streams per HTTP/2 connection. */
@@ -47,64 +65,131 @@ const CHILD_EXEC_ARGV = ['--import', 'tsx', '--expose-gc'];
 const children = new Set<ChildProcess>();
 const MALLOC_TRIM_ENV = { MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '1048576' };
 
+/** A server child and how to send it commands (Node IPC for Weir, JSON lines on stdin for the anchor). */
+interface ServerChild {
+  child: ChildProcess;
+  send(command: ServerCommand): void;
+}
+
 const options = parseOptions();
+// The servers write their profiles there; a directory that does not exist yet would fail the run after the initial sync.
+if (options.profileDir) fs.mkdirSync(options.profileDir, { recursive: true });
+let fixtureDir: string | undefined;
 process.on('SIGINT', () => {
   stopAll();
+  removeFixtures();
   process.exit(130);
 });
 try {
+  const anchorBinary = options.servers.includes('gcp') ? ensureGcpAnchor((message) => process.stderr.write(`bench:xds: ${message}\n`)) : undefined;
   const results: BenchResult[] = [];
   for (const variant of options.variants) {
     for (const nodeCount of options.nodeCounts) {
-      process.stderr.write(`bench:xds ${variant} N=${nodeCount} ...\n`);
-      results.push(await runOnce(variant, nodeCount));
+      const fixtures = anchorBinary ? gcpFixtureFiles(nodeCount) : undefined;
+      for (let round = 1; round <= options.rounds; round += 1) {
+        // Alternate which server goes first, so neither always runs on a host the other just heated.
+        const order = round % 2 === 1 ? options.servers : [...options.servers].reverse();
+        for (const server of order) {
+          process.stderr.write(`bench:xds ${variant} N=${nodeCount} ${server} round ${round}/${options.rounds} ...\n`);
+          const child = server === 'gcp' && anchorBinary && fixtures ? startGcpAnchor(anchorBinary, nodeCount, fixtures, variant) : startWeirServer(nodeCount, variant);
+          results.push(await runOnce(child, server, round, variant, nodeCount));
+        }
+      }
     }
   }
-  process.stdout.write(`${describeMachine()}\n\n${formatTable(results)}\n`);
+  const comparison = options.servers.length > 1 ? `\n\n${formatComparison(results)}` : '';
+  process.stdout.write(`${describeMachine()}\n\n${formatTable(results)}${comparison}\n`);
   if (options.jsonFile) fs.writeFileSync(options.jsonFile, `${JSON.stringify({ machine: describeMachine(), options, results }, null, 2)}\n`);
 } catch (error) {
   process.stderr.write(`bench:xds failed: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;
 } finally {
   stopAll();
+  removeFixtures();
 }
 
-async function runOnce(variant: XdsVariant, nodeCount: number): Promise<BenchResult> {
+function startWeirServer(nodeCount: number, variant: XdsVariant): ServerChild {
   const profileArgs = options.profileDir
     ? [
-        '--profile-change', path.resolve(options.profileDir, `server-${variant}-${nodeCount}.cpuprofile`),
-        '--heap-snapshot-idle', path.resolve(options.profileDir, `server-${variant}-${nodeCount}-idle.heapsnapshot`),
+        '--profile-change', path.resolve(options.profileDir, `weir-${variant}-${nodeCount}.cpuprofile`),
+        '--heap-snapshot-idle', path.resolve(options.profileDir, `weir-${variant}-${nodeCount}-idle.heapsnapshot`),
       ]
     : [];
-  const server = forkChild(SERVER_SCRIPT, [
+  const child = forkChild(SERVER_SCRIPT, [
     '--nodes', String(nodeCount),
     '--batch-window-ms', String(options.batchWindowMs),
     '--log-level', options.logLevel,
     ...profileArgs,
     ...(options.serverBufferPoolBytes ? ['--buffer-pool-bytes', String(options.serverBufferPoolBytes)] : []),
   ], options.serverMallocTrim ? MALLOC_TRIM_ENV : {});
+  return { child, send: (command) => sendTo(child, command) };
+}
+
+/** The go-control-plane anchor, serving the fixture files of `nodeCount` proxies; commands go as JSON lines on stdin. */
+function startGcpAnchor(binary: string, nodeCount: number, fixtures: { initial: string; changed: string }, variant: XdsVariant): ServerChild {
+  const profileArgs = options.profileDir ? ['--profile-change', path.resolve(options.profileDir, `gcp-${variant}-${nodeCount}.pprof`)] : [];
+  const child = spawn(binary, [
+    '--nodes', String(nodeCount),
+    '--resources', fixtures.initial,
+    '--change-resources', fixtures.changed,
+    '--batch-window-ms', String(options.batchWindowMs),
+    ...(options.serverMallocTrim ? ['--return-freed-memory'] : []),
+    ...profileArgs,
+  ], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  receiveJsonLines(child, 'go-control-plane anchor');
+  return {
+    child,
+    send: (command) => {
+      if (!child.stdin?.writable) throw new Error(`go-control-plane anchor ${child.pid} is gone; see its output above`);
+      child.stdin.write(`${JSON.stringify(command)}\n`);
+    },
+  };
+}
+
+/** Both revisions of the fixture for `nodeCount` proxies, written once per N for the anchor. */
+function gcpFixtureFiles(nodeCount: number): { initial: string; changed: string } {
+  fixtureDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'weir-bench-xds-'));
+  const shared = buildSharedResources();
+  const files = { initial: path.join(fixtureDir, `nodes-${nodeCount}-r1.bin`), changed: path.join(fixtureDir, `nodes-${nodeCount}-r2.bin`) };
+  writeFixtureFile(files.initial, shared, nodeCount, 1);
+  writeFixtureFile(files.changed, shared, nodeCount, 2);
+  return files;
+}
+
+function removeFixtures(): void {
+  if (fixtureDir) fs.rmSync(fixtureDir, { recursive: true, force: true });
+  fixtureDir = undefined;
+}
+
+async function runOnce(serverChild: ServerChild, serverKind: BenchServerKind, round: number, variant: XdsVariant, nodeCount: number): Promise<BenchResult> {
+  const server = serverChild.child;
+  const what = serverKind === 'gcp' ? 'go-control-plane anchor' : 'xDS server';
   try {
-    const ready = await nextMessage<ServerReport, 'ready'>(server, 'ready', 120_000 + nodeCount * 20, 'xDS server');
-    const baseline = await serverStats(server, true);
+    const ready = await nextMessage<ServerReport, 'ready'>(server, 'ready', 120_000 + nodeCount * 20, what);
+    const baseline = await serverStats(serverChild, true, what);
     const generators = startGenerators(variant, nodeCount, ready.port);
     const synced = await Promise.all(
       generators.map((generator) => nextMessage<GeneratorReport, 'synced'>(generator, 'synced', 60_000 + nodeCount * 30, 'load generator')),
     );
     await sleep(options.settleMs);
-    const idle = await serverStats(server, true);
-    sendTo<ServerCommand>(server, { kind: 'prepare-change' });
-    const prepared = await nextMessage<ServerReport, 'prepared'>(server, 'prepared', 120_000, 'xDS server');
+    const idle = await serverStats(serverChild, true, what);
+    serverChild.send({ kind: 'prepare-change' });
+    const prepared = await nextMessage<ServerReport, 'prepared'>(server, 'prepared', options.profileDir ? 600_000 : 120_000, what);
     const convergedReports = generators.map((generator) => nextMessage<GeneratorReport, 'converged'>(generator, 'converged', 120_000, 'load generator'));
     for (const generator of generators) sendTo<GeneratorCommand>(generator, { kind: 'arm' });
     const loadAverageAtChange = os.loadavg()[0] ?? Number.NaN;
-    const before = await serverStats(server, false);
-    sendTo<ServerCommand>(server, { kind: 'apply-change' });
-    const applied = await nextMessage<ServerReport, 'applied'>(server, 'applied', 60_000, 'xDS server');
+    const before = await serverStats(serverChild, false, what);
+    serverChild.send({ kind: 'apply-change' });
+    const applied = await nextMessage<ServerReport, 'applied'>(server, 'applied', 60_000, what);
     const converged = await Promise.all(convergedReports);
     await sleep(200); // let the server finish reading the last ACKs before its CPU is read
-    const after = await serverStats(server, false);
+    const after = await serverStats(serverChild, false, what);
     const latenciesMs = converged.flatMap((report) => report.ackedAt.map((at) => at - applied.startedAt)).sort((a, b) => a - b);
     return {
+      server: serverKind,
+      round,
       variant,
       streams: nodeCount,
       convergeP50Ms: percentile(latenciesMs, 0.5),
@@ -127,6 +212,8 @@ async function runOnce(variant: XdsVariant, nodeCount: number): Promise<BenchRes
       flushDelayMs: after.flushStartedAt - applied.startedAt,
       flushMs: after.flushMs,
       loadAverageAtChange: loadAverageAtChange,
+      syncSample: synced[0]?.sample,
+      changeSample: converged[0]?.sample,
     };
   } finally {
     stopAll();
@@ -153,9 +240,9 @@ function startGenerators(variant: XdsVariant, nodeCount: number, port: number): 
   return generators;
 }
 
-async function serverStats(server: ChildProcess, collectGarbage: boolean): Promise<Extract<ServerReport, { kind: 'stats' }>> {
-  sendTo<ServerCommand>(server, { kind: 'stats', collectGarbage });
-  return nextMessage<ServerReport, 'stats'>(server, 'stats', 30_000, 'xDS server');
+async function serverStats(server: ServerChild, collectGarbage: boolean, what: string): Promise<Extract<ServerReport, { kind: 'stats' }>> {
+  server.send({ kind: 'stats', collectGarbage });
+  return nextMessage<ServerReport, 'stats'>(server.child, 'stats', 30_000, what);
 }
 
 function memoryFigures(stats: Extract<ServerReport, { kind: 'stats' }>): MemoryFigures {
@@ -201,6 +288,8 @@ function parseOptions(): XdsBenchOptions {
     options: {
       nodes: { type: 'string', default: '100,1000,10000' },
       variants: { type: 'string', default: 'sotw,delta' },
+      server: { type: 'string', default: 'weir' },
+      rounds: { type: 'string' },
       generators: { type: 'string', default: '2' },
       'streams-per-channel': { type: 'string', default: '100' },
       'batch-window-ms': { type: 'string', default: '100' },
@@ -217,9 +306,16 @@ function parseOptions(): XdsBenchOptions {
     if (entry === 'sotw' || entry === 'delta') return entry;
     throw new Error(`--variants: "${entry}" is not a variant; use sotw, delta or both (sotw,delta)`);
   });
+  const servers = [...new Set(values.server.split(','))].map((entry): BenchServerKind => {
+    if (entry === 'weir' || entry === 'gcp') return entry;
+    throw new Error(`--server: "${entry}" is not a server; use weir, gcp or both (weir,gcp)`);
+  });
   return {
     nodeCounts,
     variants,
+    servers,
+    // Comparisons need several rounds to read past a busy host; a single server keeps one run.
+    rounds: positiveInteger(values.rounds ?? (servers.length > 1 ? '3' : '1'), '--rounds'),
     generators: positiveInteger(values.generators, '--generators'),
     streamsPerChannel: positiveInteger(values['streams-per-channel'], '--streams-per-channel'),
     batchWindowMs: Number(values['batch-window-ms']),

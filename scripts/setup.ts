@@ -115,6 +115,11 @@ type StepName = keyof typeof STEPS;
  */
 const PROFILES: Record<string, readonly StepName[]> = {
   test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'etcd', 'kubernetes'],
+  // One tier of test/tiers.ts each (npm run test:<tier>); test:servers is everything, as test.
+  'test:unit': ['istioGoldens'],
+  'test:wasm': ['filters'],
+  'test:envoy': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'filters', 'probe'],
+  'test:servers': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'etcd', 'kubernetes'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
   'bench:kube': ['envoy', 'memcached', 'filters', 'probe', 'etcd', 'kubernetes'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],

@@ -1,7 +1,9 @@
-// The control channel between the benchmark's processes (Node IPC over fork): the messages the
-// orchestrator (bench/xds.ts) exchanges with the server child and the load-generator children,
-// and a helper that awaits one message kind from a child with a timeout. Holds no benchmark logic.
+// The control channel between the benchmark's processes (Node IPC over fork, or JSON lines over
+// stdin and stdout for the go-control-plane anchor): the messages the orchestrator (bench/xds.ts)
+// exchanges with the server child and the load-generator children, and a helper that awaits one
+// message kind from a child with a timeout. Holds no benchmark logic.
 import type { ChildProcess } from 'node:child_process';
+import readline from 'node:readline';
 
 export type XdsVariant = 'sotw' | 'delta';
 
@@ -35,11 +37,23 @@ export type ServerReport =
 /** Orchestrator -> generator child. */
 export type GeneratorCommand = { kind: 'arm' } | { kind: 'stop' };
 
+/**
+ * What a generator's first stream received in one phase (initial sync, or the change), so the
+ * orchestrator can check that two servers sent the same resources and say how their envelopes differ.
+ */
+export interface StreamSample {
+  /** sha256 (hex) of each encoded Any received, sorted. */
+  anyHashes: string[];
+  /** The latest response of the changed type (the NetworkPolicy) in the phase. */
+  changedEnvelope: { version: string; nonce: string; controlPlane: string; resourceVersions: string[] } | undefined;
+}
+
 /** Generator child -> orchestrator. */
 export type GeneratorReport =
-  | { kind: 'synced'; streams: number; syncMs: number; bytesReceived: number }
+  | { kind: 'synced'; streams: number; syncMs: number; bytesReceived: number; sample: StreamSample }
   | {
       kind: 'converged';
+      sample: StreamSample;
       /** Epoch milliseconds (timeOrigin + now) at which each stream wrote its ACK of the change. */
       ackedAt: number[];
       bytesReceived: number;
@@ -88,6 +102,24 @@ export function nextMessage<Report extends { kind: string }, Kind extends Report
     };
     child.on('message', onMessage);
     child.on('exit', onExit);
+  });
+}
+
+/**
+ * Lets a child that speaks JSON lines on stdin and stdout (spawned with both piped) be driven like
+ * a forked one: each line it prints is emitted as a 'message' event, so nextMessage works on it.
+ */
+export function receiveJsonLines(child: ChildProcess, what: string): void {
+  if (!child.stdout) throw new Error(`${what}: spawn it with stdout piped`);
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      process.stderr.write(`${what}: ${line}\n`);
+      return;
+    }
+    child.emit('message', message);
   });
 }
 

@@ -5,10 +5,11 @@
 // when each stream ACKed the changed NetworkPolicy, and reports those times, the bytes it received
 // and its own CPU, so the orchestrator can tell when the generator, not the server, is the limit.
 import * as grpc from '@grpc/grpc-js';
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { benchNodeId, benchSubscriptions, CHANGED_TYPE_URL, type BenchSubscription } from './fixture.ts';
-import { epochNow, isReport, reportToParent, type GeneratorCommand, type XdsVariant } from './ipc.ts';
+import { epochNow, isReport, reportToParent, type GeneratorCommand, type StreamSample, type XdsVariant } from './ipc.ts';
 import { encodeDeltaRequest, encodeSotwRequest, readDeltaResponse, readSotwResponse, type ResponseSummary } from './wire.ts';
 
 const ADS_SERVICE_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -57,6 +58,8 @@ let responses = 0;
 let armedCpu = process.cpuUsage();
 let armedLoop = performance.eventLoopUtilization();
 let onStreamSynced: () => void = () => {};
+/** What the first stream received in the current phase (initial sync, then the change). */
+let sample: StreamSample = { anyHashes: [], changedEnvelope: undefined };
 
 process.on('message', (message: unknown) => {
   if (!isReport(message)) return;
@@ -83,7 +86,7 @@ async function openAllStreams(): Promise<void> {
     onStreamSynced = openMore;
     openMore();
   });
-  reportToParent({ kind: 'synced', streams: total, syncMs: performance.now() - started, bytesReceived });
+  reportToParent({ kind: 'synced', streams: total, syncMs: performance.now() - started, bytesReceived, sample: sortedSample() });
 }
 
 function openStream(index: number, localIndex: number): BenchStream {
@@ -136,6 +139,7 @@ function receive(stream: BenchStream, bytes: Buffer): void {
   responses += 1;
   const response = readResponse(bytes);
   acknowledge(stream, response);
+  if (stream.index === firstIndex) recordSample(response);
   if (stream.unsyncedTypes.delete(response.typeUrl) && stream.unsyncedTypes.size === 0) {
     syncedStreams += 1;
     onStreamSynced();
@@ -164,6 +168,18 @@ function acknowledge(stream: BenchStream, response: ResponseSummary): void {
   );
 }
 
+function recordSample(response: ResponseSummary): void {
+  for (const any of response.anys) sample.anyHashes.push(createHash('sha256').update(any).digest('hex'));
+  if (response.typeUrl === CHANGED_TYPE_URL) {
+    const { version, nonce, controlPlane, resourceVersions } = response;
+    sample.changedEnvelope = { version, nonce, controlPlane, resourceVersions };
+  }
+}
+
+function sortedSample(): StreamSample {
+  return { ...sample, anyHashes: [...sample.anyHashes].sort() };
+}
+
 function encodeRequest(fields: Parameters<typeof encodeSotwRequest>[0]): Buffer {
   return variant === 'delta' ? encodeDeltaRequest(fields) : encodeSotwRequest(fields);
 }
@@ -172,6 +188,7 @@ function arm(): void {
   bytesReceived = 0;
   responses = 0;
   convergedStreams = 0;
+  sample = { anyHashes: [], changedEnvelope: undefined };
   for (const stream of streams) stream.convergedAt = undefined;
   armedCpu = process.cpuUsage();
   armedLoop = performance.eventLoopUtilization();
@@ -183,6 +200,7 @@ function reportConverged(): void {
   const cpu = process.cpuUsage(armedCpu);
   reportToParent({
     kind: 'converged',
+    sample: sortedSample(),
     ackedAt: streams.map((stream) => stream.convergedAt ?? Number.NaN),
     bytesReceived,
     responses,

@@ -1,8 +1,15 @@
-// One row of the xDS fan-out benchmark and how the rows are summarised and printed: percentiles
-// and the single table `npm run bench:xds` prints (also pasted into docs/benchmarks.md).
-import type { XdsVariant } from './ipc.ts';
+// One row of the xDS fan-out benchmark and how the rows are summarised and printed: percentiles,
+// the table `npm run bench:xds` prints, and with two servers the ratios Weir / go-control-plane
+// and the check that both sent the same resource bytes (also pasted into docs/benchmarks.md).
+import type { StreamSample, XdsVariant } from './ipc.ts';
+
+/** weir: Weir's control server; gcp: the go-control-plane anchor (bench/xds/gcp-anchor/). */
+export type BenchServerKind = 'weir' | 'gcp';
 
 export interface BenchResult {
+  server: BenchServerKind;
+  /** 1-based round; with several servers each round runs every one of them. */
+  round: number;
   variant: XdsVariant;
   streams: number;
   convergeP50Ms: number;
@@ -34,6 +41,9 @@ export interface BenchResult {
   flushMs: number;
   /** 1-minute load average when the change was applied: above the core count, other work skews wall times. */
   loadAverageAtChange: number;
+  /** What the first generator's first stream received in the initial sync and in the change. */
+  syncSample: StreamSample | undefined;
+  changeSample: StreamSample | undefined;
 }
 
 export interface MemoryFigures {
@@ -52,10 +62,12 @@ export function percentile(sorted: readonly number[], fraction: number): number 
 
 export function formatTable(results: readonly BenchResult[]): string {
   const header = [
-    'variant', 'streams', 'p50 ms', 'p99 ms', 'max ms', 'flush ms', 'server CPU s', 'bytes/change', 'RSS/idle stream',
+    'server', 'round', 'variant', 'streams', 'p50 ms', 'p99 ms', 'max ms', 'flush ms', 'server CPU s', 'bytes/change', 'RSS/idle stream',
     'initial sync s', 'gen procs', 'gen CPU s', 'gen max ELU', 'load avg',
   ];
   const rows = results.map((result) => [
+    result.server,
+    String(result.round),
     result.variant,
     result.streams.toLocaleString('en-US'),
     result.convergeP50Ms.toFixed(0),
@@ -76,11 +88,106 @@ export function formatTable(results: readonly BenchResult[]): string {
   return markdownTable(header, rows) + note;
 }
 
+/** The figures compared between servers; lower is better for each. */
+const COMPARED: ReadonlyArray<{ title: string; value: (result: BenchResult) => number }> = [
+  { title: 'p50', value: (result) => result.convergeP50Ms },
+  { title: 'p99', value: (result) => result.convergeP99Ms },
+  { title: 'server CPU per change', value: (result) => result.serverCpuSeconds },
+  { title: 'RSS per idle stream', value: (result) => result.rssPerIdleStreamBytes },
+];
+
+/**
+ * Per (variant, N): the median over rounds of each round's ratio Weir / go-control-plane (each
+ * round ran both back to back), with the range; then whether both sent the same resource bytes.
+ */
+export function formatComparison(results: readonly BenchResult[]): string {
+  const rows: string[][] = [];
+  const checks: string[] = [];
+  for (const group of groupByCase(results)) {
+    const ratios = COMPARED.map(() => [] as number[]);
+    const loads: number[] = [];
+    for (const round of new Set(group.map((result) => result.round))) {
+      const weir = group.find((result) => result.round === round && result.server === 'weir');
+      const gcp = group.find((result) => result.round === round && result.server === 'gcp');
+      if (!weir || !gcp) continue;
+      COMPARED.forEach((figure, index) => ratios[index]?.push(figure.value(weir) / figure.value(gcp)));
+      loads.push(weir.loadAverageAtChange, gcp.loadAverageAtChange);
+    }
+    const first = group[0];
+    if (!first || loads.length === 0) continue;
+    rows.push([
+      first.variant,
+      first.streams.toLocaleString('en-US'),
+      String(loads.length / 2),
+      ...ratios.map(formatRatio),
+      `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}`,
+    ]);
+    checks.push(`${first.variant} ${first.streams.toLocaleString('en-US')}: ${describeSampleDifferences(group)}`);
+  }
+  const header = ['variant', 'streams', 'rounds', ...COMPARED.map((figure) => `${figure.title} weir/gcp`), 'load avg'];
+  return [
+    'Weir / go-control-plane, median of the per-round ratios (min-max); below 1 means Weir is ahead',
+    '',
+    markdownTable(header, rows),
+    '',
+    'Resources and envelopes, first stream of the first generator, Weir vs go-control-plane:',
+    ...checks.map((check) => `- ${check}`),
+  ].join('\n');
+}
+
+function groupByCase(results: readonly BenchResult[]): BenchResult[][] {
+  const groups = new Map<string, BenchResult[]>();
+  for (const result of results) {
+    const key = `${result.variant} ${result.streams}`;
+    const group = groups.get(key) ?? [];
+    group.push(result);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
+
+function formatRatio(values: readonly number[]): string {
+  const sorted = [...values].sort((left, right) => left - right);
+  const median = sorted.length % 2 === 1
+    ? sorted[(sorted.length - 1) / 2] ?? Number.NaN
+    : ((sorted[sorted.length / 2 - 1] ?? Number.NaN) + (sorted[sorted.length / 2] ?? Number.NaN)) / 2;
+  if (sorted.length === 1) return median.toFixed(2);
+  return `${median.toFixed(2)} (${(sorted[0] ?? Number.NaN).toFixed(2)}-${(sorted[sorted.length - 1] ?? Number.NaN).toFixed(2)})`;
+}
+
+/** Compares the resource hashes both servers sent, and names the envelope fields that differ. */
+function describeSampleDifferences(group: readonly BenchResult[]): string {
+  const weir = group.find((result) => result.server === 'weir');
+  const gcp = group.find((result) => result.server === 'gcp');
+  if (!weir?.syncSample || !gcp?.syncSample || !weir.changeSample || !gcp.changeSample) return 'no sample to compare';
+  const sameSync = sameList(weir.syncSample.anyHashes, gcp.syncSample.anyHashes);
+  const sameChange = sameList(weir.changeSample.anyHashes, gcp.changeSample.anyHashes);
+  const resources = sameSync && sameChange
+    ? `resources byte-identical (${weir.syncSample.anyHashes.length} Any in the sync, ${weir.changeSample.anyHashes.length} in the change)`
+    : `RESOURCES DIFFER (initial sync ${sameSync ? 'same' : 'differs'}, change ${sameChange ? 'same' : 'differs'})`;
+  const weirEnvelope = weir.changeSample.changedEnvelope;
+  const gcpEnvelope = gcp.changeSample.changedEnvelope;
+  if (!weirEnvelope || !gcpEnvelope) return `${resources}; no envelope of the change to compare`;
+  const differences: string[] = [];
+  if (weirEnvelope.version !== gcpEnvelope.version) differences.push(`version "${weirEnvelope.version}" vs "${gcpEnvelope.version}"`);
+  if (!sameList(weirEnvelope.resourceVersions, gcpEnvelope.resourceVersions)) differences.push('per-resource versions');
+  if (weirEnvelope.nonce !== gcpEnvelope.nonce) differences.push(`nonce "${weirEnvelope.nonce}" vs "${gcpEnvelope.nonce}"`);
+  if (weirEnvelope.controlPlane !== gcpEnvelope.controlPlane) {
+    differences.push(`control_plane "${weirEnvelope.controlPlane}" vs ${gcpEnvelope.controlPlane ? `"${gcpEnvelope.controlPlane}"` : 'none'}`);
+  }
+  return `${resources}; envelope of the change differs in: ${differences.length > 0 ? differences.join(', ') : 'nothing'}`;
+}
+
+function sameList(left: readonly string[], right: readonly string[]): boolean {
+  return left.length === right.length && left.every((value, index) => value === right[index]);
+}
+
 function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const textColumns = header.indexOf('streams');
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    `| ${cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join(' | ')} |`;
-  const rule = `|${widths.map((width, column) => (column < 2 ? `${'-'.repeat(width + 1)}-` : `${'-'.repeat(width + 1)}:`)).join('|')}|`;
+    `| ${cells.map((cell, column) => (column < textColumns ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join(' | ')} |`;
+  const rule = `|${widths.map((width, column) => (column < textColumns ? `${'-'.repeat(width + 1)}-` : `${'-'.repeat(width + 1)}:`)).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 

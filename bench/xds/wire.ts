@@ -12,7 +12,13 @@ export interface ResponseSummary {
   nonce: string;
   /** Delta: names of the resources carried (SotW leaves this empty). */
   resourceNames: string[];
+  /** Delta: each resource's version, in order (SotW leaves this empty). */
+  resourceVersions: string[];
   resourceCount: number;
+  /** control_plane.identifier, '' when the server sends none. */
+  controlPlane: string;
+  /** The encoded Any of every resource carried, in order: what must be byte-identical across servers. */
+  anys: Uint8Array[];
 }
 
 export interface RequestFields {
@@ -53,33 +59,55 @@ export function encodeDeltaRequest(fields: RequestFields): Buffer {
   return writer.finish();
 }
 
-/** DiscoveryResponse: version_info=1, resources=2, type_url=4, nonce=5. */
+/** DiscoveryResponse: version_info=1, resources=2, type_url=4, nonce=5, control_plane=6. */
 export function readSotwResponse(bytes: Uint8Array): ResponseSummary {
-  const summary: ResponseSummary = { typeUrl: '', version: '', nonce: '', resourceNames: [], resourceCount: 0 };
+  const summary = emptySummary();
   forEachField(bytes, (field, start, end) => {
     if (field === 1) summary.version = utf8(bytes, start, end);
-    else if (field === 2) summary.resourceCount += 1;
-    else if (field === 4) summary.typeUrl = utf8(bytes, start, end);
+    else if (field === 2) {
+      summary.resourceCount += 1;
+      summary.anys.push(bytes.subarray(start, end));
+    } else if (field === 4) summary.typeUrl = utf8(bytes, start, end);
     else if (field === 5) summary.nonce = utf8(bytes, start, end);
+    else if (field === 6) summary.controlPlane = controlPlaneIdentifier(bytes.subarray(start, end));
   });
   return summary;
 }
 
-/** DeltaDiscoveryResponse: system_version_info=1, resources=2 (Resource.name=3), type_url=4, nonce=5. */
+/**
+ * DeltaDiscoveryResponse: system_version_info=1, resources=2 (Resource: version=1, resource=2,
+ * name=3), type_url=4, nonce=5, control_plane=7.
+ */
 export function readDeltaResponse(bytes: Uint8Array): ResponseSummary {
-  const summary: ResponseSummary = { typeUrl: '', version: '', nonce: '', resourceNames: [], resourceCount: 0 };
+  const summary = emptySummary();
   forEachField(bytes, (field, start, end) => {
     if (field === 1) summary.version = utf8(bytes, start, end);
     else if (field === 2) {
       summary.resourceCount += 1;
       const resource = bytes.subarray(start, end);
       forEachField(resource, (inner, innerStart, innerEnd) => {
-        if (inner === 3) summary.resourceNames.push(utf8(resource, innerStart, innerEnd));
+        if (inner === 1) summary.resourceVersions.push(utf8(resource, innerStart, innerEnd));
+        else if (inner === 2) summary.anys.push(resource.subarray(innerStart, innerEnd));
+        else if (inner === 3) summary.resourceNames.push(utf8(resource, innerStart, innerEnd));
       });
     } else if (field === 4) summary.typeUrl = utf8(bytes, start, end);
     else if (field === 5) summary.nonce = utf8(bytes, start, end);
+    else if (field === 7) summary.controlPlane = controlPlaneIdentifier(bytes.subarray(start, end));
   });
   return summary;
+}
+
+function emptySummary(): ResponseSummary {
+  return { typeUrl: '', version: '', nonce: '', resourceNames: [], resourceVersions: [], resourceCount: 0, controlPlane: '', anys: [] };
+}
+
+/** ControlPlane: identifier=1. */
+function controlPlaneIdentifier(bytes: Uint8Array): string {
+  let identifier = '';
+  forEachField(bytes, (field, start, end) => {
+    if (field === 1) identifier = utf8(bytes, start, end);
+  });
+  return identifier;
 }
 
 function encodeNode(id: string, cluster: string): Buffer {

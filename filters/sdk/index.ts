@@ -7,5 +7,7 @@ export { RuleSchema, Rule, RuleSet, RequestRecord, Constraint, ConstraintKind } 
 export { useParser } from './registry';
 export { asciiBytes } from './bytes';
 export { StreamReplies, StreamDenial, MAX_STREAM_DENIALS } from './stream-replies';
+export { IdSet } from './id-set';
+export { CaseFold, foldedCompare, isAsciiRange, asciiLower } from './ascii-case';
 export { LineTokens, U64_MAX, isDecimalAtMost, decimalAtMost, isSignedDecimalWithin } from './strict-fields';
 export { closeOnDoubt } from './close-on-doubt';

@@ -16,7 +16,6 @@ import type { AgentDropCounters, AgentSessions } from './agent-sessions.ts';
 import type { FlowHub } from './flow-hub.ts';
 
 export const ACCESS_LOG_SERVICE_NAME = 'weir.AccessLogService';
-export const ACCESS_LOG_METHOD_PATH = '/weir.AccessLogService/StreamAccessLogs';
 
 /** weir.AccessLogBatch as proto-loader delivers it (keepCase, longs as strings). */
 export interface AccessLogBatchMessage {

@@ -16,17 +16,6 @@ export interface ApiTarget {
 
 export const DEFAULT_API_SOCKET = '.weir/weir.sock';
 
-/** `--api` text: a host:port, or a socket path (anything with a `/` or ending in .sock). */
-export function parseApiTarget(text: string | undefined, token?: string): ApiTarget {
-  const withToken = token !== undefined ? { token } : {};
-  if (text === undefined || text === '') return { socketPath: DEFAULT_API_SOCKET, ...withToken };
-  const hostPort = /^\[?([^\]/]+?)\]?:(\d{1,5})$/.exec(text);
-  if (hostPort?.[1] !== undefined && hostPort[2] !== undefined && !text.includes('/')) {
-    return { tcp: { host: hostPort[1], port: Number(hostPort[2]) }, ...withToken };
-  }
-  return { socketPath: text.startsWith('unix:') ? text.slice(5) : text, ...withToken };
-}
-
 export function describeApiTarget(target: ApiTarget): string {
   return target.tcp ? `https://${target.tcp.host}:${target.tcp.port}` : `unix:${target.socketPath ?? DEFAULT_API_SOCKET}`;
 }

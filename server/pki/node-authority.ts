@@ -5,7 +5,6 @@
 // validity; this checks that the certificate's SPIFFE ID names the node id the stream claims and
 // that the enrolment still honours it, and ends the session when the certificate expires.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import path from 'node:path';
 import { CertificateAuthority, type IssuedCertificate } from './certificate-authority.ts';
 import { JoinTokens, type JoinToken } from './join-tokens.ts';
 import { NodeEnrolments, type EnrolmentRecord } from './node-enrolments.ts';
@@ -155,10 +154,6 @@ export class NodeAuthority implements PeerAuthenticator {
 export class NodeAuthorityError extends Error {}
 
 /** The default PKI directory of a state directory (`.weir`): `.weir/pki`. */
-export function pkiDirectoryOf(stateDir: string): string {
-  return path.join(stateDir, 'pki');
-}
-
 /** setTimeout's longest delay; later expiries re-arm. */
 const MAX_TIMER_MS = 2_147_483_647;
 

@@ -11,7 +11,6 @@ const SERVER_PATH = 'weir-serve';
 
 /** SPIFFE path segments allow letters, digits, '.', '-' and '_' (and not '.' or '..' alone). */
 const SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
-const TRUST_DOMAIN = /^[a-z0-9._-]{1,255}$/;
 
 export function nodeSpiffeId(trustDomain: string, nodeId: string): string {
   return `spiffe://${trustDomain}/${NODE_PATH}/${nodeId}`;
@@ -25,11 +24,6 @@ export function serverSpiffeId(trustDomain: string): string {
 export function nodeIdProblem(nodeId: string): string | undefined {
   if (SEGMENT.test(nodeId) && nodeId !== '.' && nodeId !== '..') return undefined;
   return `node id "${nodeId}" cannot be certified: use 1-128 letters, digits, ".", "-" or "_" (it becomes the SPIFFE ID path segment)`;
-}
-
-export function trustDomainProblem(trustDomain: string): string | undefined {
-  if (TRUST_DOMAIN.test(trustDomain)) return undefined;
-  return `trust domain "${trustDomain}" is not valid: use lower-case letters, digits, ".", "-" or "_" (e.g. weir.local)`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { cidrContains, formatCidr, type Cidr } from '../identity/cidr.ts';
 import type { Endpoint } from '../identity/endpoints.ts';
 import { IdentityAllocator } from '../identity/identity-allocator.ts';
 import { IpIdentityMap } from '../identity/ip-identity-map.ts';
-import { formatLabel, labelSetKey, type Label } from '../identity/labels.ts';
+import { labelSetKey, type Label } from '../identity/labels.ts';
 import {
   FIRST_WORKLOAD_IDENTITY,
   LAST_LOCAL_IDENTITY,
@@ -155,6 +155,3 @@ function cidrLabels(cidrText: string): Label[] {
   ];
 }
 
-export function describeIdentity(record: IdentityRecord): string[] {
-  return record.labels.map(formatLabel);
-}

@@ -85,4 +85,3 @@ export interface PolicyRule {
 }
 
 export type EnforcementMode = 'default' | 'always' | 'never';
-export const ENFORCEMENT_MODES: readonly EnforcementMode[] = ['default', 'always', 'never'];

@@ -1,22 +1,20 @@
 // Binds the SotW and delta stream modules to gRPC: the aggregated service (ADS) and the per-type
-// services (LDS, CDS, EDS, RDS, ECDS) for proxies that do not use ADS. Adapts a grpc-js duplex call
-// to the XdsStreamTransport the stream modules speak, including the verified client certificate. Responses are serialized by response-encoder.ts (shared resource bytes copied, not
-// re-encoded per stream); requests by proto-loader. No protocol logic lives here.
+// services (LDS, CDS, EDS, RDS, ECDS) for proxies that do not use ADS. Their streams are served on
+// node:http2 directly (grpc-stream.ts), taken off the grpc-js server that owns the port
+// (http2-stream-routes.ts); grpc-js serves the other services beside them. Responses are framed by
+// response-encoder.ts (shared resource bytes copied, not re-encoded per stream); requests are read by
+// request-decoder.ts, with proto-loader's decoder behind it. No protocol logic lives here.
 import type * as grpc from '@grpc/grpc-js';
+import type http2 from 'node:http2';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { peerCertificateFacts } from '../pki/peer-authenticator.ts';
-import type {
-  DeltaDiscoveryRequest,
-  DeltaDiscoveryResponse,
-  DiscoveryRequest,
-  DiscoveryResponse,
-  StreamStatus,
-  XdsStreamTransport,
-} from './discovery-messages.ts';
+import type { DeltaDiscoveryRequest, DiscoveryRequest } from './discovery-messages.ts';
 import { xdsServicePackage } from './envoy-protos.ts';
 import { serveDeltaStream } from './delta-stream.ts';
 import { serveSotwStream } from './sotw-stream.ts';
-import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from './response-encoder.ts';
+import { answerNotGrpc, grpcStreamTransport, isGrpcRequest, type GrpcStreamLimits } from './grpc-stream.ts';
+import { routeStreamsBeforeGrpcJs, type StreamRoute } from './http2-stream-routes.ts';
+import { frameDeltaDiscoveryResponse, frameDiscoveryResponse } from './response-encoder.ts';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './request-decoder.ts';
 import type { StreamContext } from './stream-context.ts';
 import { CLUSTER_TYPE_URL } from './resources/cluster.ts';
@@ -42,83 +40,55 @@ const DISCOVERY_SERVICES: readonly DiscoveryServiceBinding[] = [
   { service: 'envoy.service.extension.v3.ExtensionConfigDiscoveryService', sotwMethod: 'StreamExtensionConfigs', deltaMethod: 'DeltaExtensionConfigs', typeUrl: EXTENSION_CONFIG_TYPE_URL },
 ];
 
-/** Adds ADS and the per-type discovery services to a grpc-js server; every stream gets `context`. */
-export function addDiscoveryServices(server: grpc.Server, context: StreamContext): void {
+/** grpc-js's default receive limit, and the send limit the control server has always set. */
+export const DISCOVERY_STREAM_LIMITS: GrpcStreamLimits = { maxReceiveMessageBytes: 4 * 1024 * 1024, maxSendMessageBytes: 64 * 1024 * 1024 };
+
+/**
+ * Serves ADS and the per-type discovery streams on the HTTP/2 servers of `server`, which must be
+ * bound already; every stream gets `context`.
+ */
+export function serveDiscoveryStreams(server: grpc.Server, context: StreamContext): void {
   const definitions = xdsServicePackage();
+  const routes = new Map<string, StreamRoute>();
   for (const binding of DISCOVERY_SERVICES) {
     const definition = definitions[binding.service];
     if (!definition || !isServiceDefinition(definition)) {
       throw new Error(`service ${binding.service} missing from the loaded Envoy protos`);
     }
-    server.addService(withResponseEncoders(definition, binding), {
-      [binding.sotwMethod]: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) =>
-        serveSotwStream(duplexTransport(call, (request) => withTypeUrl(request, binding.typeUrl)), context),
-      [binding.deltaMethod]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) =>
-        serveDeltaStream(duplexTransport(call, (request) => withTypeUrl(request, binding.typeUrl)), context),
-    });
+    const sotw = definition[binding.sotwMethod];
+    const delta = definition[binding.deltaMethod];
+    if (!sotw || !delta) {
+      throw new Error(`service ${binding.service} lacks ${binding.sotwMethod} or ${binding.deltaMethod} in the loaded Envoy protos`);
+    }
+    const typeUrl = binding.typeUrl;
+    const decodeSotw = sotw.requestDeserialize as (bytes: Buffer) => DiscoveryRequest;
+    const decodeDelta = delta.requestDeserialize as (bytes: Buffer) => DeltaDiscoveryRequest;
+    const sotwCodec = {
+      requestName: 'DiscoveryRequest',
+      decode: (bytes: Buffer) => withTypeUrl(decodeDiscoveryRequest(bytes, decodeSotw), typeUrl),
+      encodeFrame: frameDiscoveryResponse,
+    };
+    const deltaCodec = {
+      requestName: 'DeltaDiscoveryRequest',
+      decode: (bytes: Buffer) => withTypeUrl(decodeDeltaDiscoveryRequest(bytes, decodeDelta), typeUrl),
+      encodeFrame: frameDeltaDiscoveryResponse,
+    };
+    routes.set(sotw.path, grpcRoute((stream) => serveSotwStream(grpcStreamTransport(stream, sotwCodec, DISCOVERY_STREAM_LIMITS, peerCertificateFacts), context)));
+    routes.set(delta.path, grpcRoute((stream) => serveDeltaStream(grpcStreamTransport(stream, deltaCodec, DISCOVERY_STREAM_LIMITS, peerCertificateFacts), context)));
   }
+  routeStreamsBeforeGrpcJs(server, routes);
 }
 
-function duplexTransport<Request, Response>(
-  call: grpc.ServerDuplexStream<Request, Response>,
-  normalize: (request: Request) => Request,
-): XdsStreamTransport<Request, Response> {
-  let closed = false;
-  const closeListeners: Array<() => void> = [];
-  const closeOnce = (): void => {
-    if (closed) return;
-    closed = true;
-    for (const listener of closeListeners) listener();
-  };
-  call.on('end', () => {
-    closeOnce();
-    call.end();
-  });
-  call.on('cancelled', closeOnce);
-  call.on('error', closeOnce);
-  call.on('close', closeOnce);
-  return {
-    peer: call.getPeer(),
-    peerCertificate: peerCertificateFacts(call.getAuthContext().sslPeerCertificate),
-    send: (response) => {
-      if (!closed) call.write(response);
-    },
-    fail: (status: StreamStatus, message: string) => {
-      if (closed) return;
-      call.emit('error', Object.assign(new Error(message), { code: status, details: message }));
-    },
-    onRequest: (listener) => call.on('data', (request: Request) => listener(normalize(request))),
-    onClose: (listener) => closeListeners.push(listener),
+/** Answers a stream that is not a gRPC call as grpc-js would, before serving it. */
+function grpcRoute(serve: (stream: http2.ServerHttp2Stream) => void): StreamRoute {
+  return (stream, headers) => {
+    if (isGrpcRequest(headers)) serve(stream);
+    else answerNotGrpc(stream);
   };
 }
 
 function withTypeUrl<Request extends { type_url: string }>(request: Request, typeUrl: string | undefined): Request {
   return typeUrl && request.type_url === '' ? { ...request, type_url: typeUrl } : request;
-}
-
-/**
- * The service definition with proto-loader's response serializers replaced by response-encoder.ts,
- * and its request deserializers fronted by request-decoder.ts (ACKs), which falls back to them.
- */
-function withResponseEncoders(definition: ServiceDefinition, binding: DiscoveryServiceBinding): ServiceDefinition {
-  const sotw = definition[binding.sotwMethod];
-  const delta = definition[binding.deltaMethod];
-  if (!sotw || !delta) {
-    throw new Error(`service ${binding.service} lacks ${binding.sotwMethod} or ${binding.deltaMethod} in the loaded Envoy protos`);
-  }
-  return {
-    ...definition,
-    [binding.sotwMethod]: {
-      ...sotw,
-      responseSerialize: encodeDiscoveryResponse,
-      requestDeserialize: (bytes: Buffer) => decodeDiscoveryRequest(bytes, sotw.requestDeserialize),
-    },
-    [binding.deltaMethod]: {
-      ...delta,
-      responseSerialize: encodeDeltaDiscoveryResponse,
-      requestDeserialize: (bytes: Buffer) => decodeDeltaDiscoveryRequest(bytes, delta.requestDeserialize),
-    },
-  };
 }
 
 function isServiceDefinition(definition: object): definition is ServiceDefinition {

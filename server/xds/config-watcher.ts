@@ -25,16 +25,24 @@ export interface SotwWatchRequest {
 export interface SotwSubscriptionView {
   /** Version last sent on this stream (ACKed or NACKed alike), or the one Envoy reported on reconnect. */
   deliveredVersion: string | undefined;
-  /** Names that delivery covered (for named subscriptions, including names that did not exist). */
-  deliveredNames: ReadonlySet<string>;
+  /**
+   * Names that delivery covered (for named subscriptions, including names that did not exist); only
+   * looked up, so a stream may hand over a set or map it shares with the snapshot.
+   */
+  deliveredNames: NameLookup;
   /** name -> content hash of the resources that delivery carried. */
   deliveredHashes: ReadonlyMap<string, string>;
 }
+
+/** A set of names, as far as a watch needs one. */
+export type NameLookup = Pick<ReadonlySet<string>, 'has'>;
 
 export interface SotwWatchResponse {
   typeUrl: string;
   version: string;
   resources: readonly EncodedResource[];
+  /** name -> content hash of `resources` (shared with the snapshot when it is all of the type). */
+  hashes: ReadonlyMap<string, string>;
 }
 
 export interface DeltaWatchRequest {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { silentLogger } from '../log/logger.ts';
 import type { NodeAuthority } from '../pki/node-authority.ts';
 import { insecureAuthenticator, type PeerAuthenticator } from '../pki/peer-authenticator.ts';
-import { addDiscoveryServices } from './ads.ts';
+import { serveDiscoveryStreams } from './ads.ts';
 import { ProxyStatusRegistry, type ProxyStatus } from './proxy-status.ts';
 import { rotatingServerCredentials, type RotatingServerCredentials } from './server-credentials.ts';
 import { DEFAULT_SNAPSHOT_KEY, SnapshotCache } from './snapshot-cache.ts';
@@ -99,7 +99,6 @@ export async function startControlServer(options: ControlServerOptions): Promise
     ...(options.nodeConnected ? { nodeConnected: options.nodeConnected } : {}),
   };
   const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 });
-  addDiscoveryServices(server, context);
   options.registerServices?.(server, context.authenticator);
   const tls = options.security.mode === 'mtls' ? serverCredentialsFor(options.security, settings.address, logger) : undefined;
   let port: number;
@@ -109,6 +108,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
     tls?.stop();
     throw error;
   }
+  // The xDS streams are served on the bound HTTP/2 servers, beside grpc-js's services (ads.ts).
+  serveDiscoveryStreams(server, context);
   logListening(logger, options.security, settings.address, port);
   const pruning = setInterval(() => status.forgetDisconnected(settings.forgetDisconnectedAfterMs), Math.min(settings.forgetDisconnectedAfterMs, 60_000));
   pruning.unref();

@@ -56,8 +56,12 @@ export interface DeltaDiscoveryResponse {
 
 /** gRPC status codes the streams end with. */
 export const enum StreamStatus {
+  Ok = 0,
   InvalidArgument = 3,
   PermissionDenied = 7,
+  ResourceExhausted = 8,
+  Unimplemented = 12,
+  Internal = 13,
   Unauthenticated = 16,
 }
 

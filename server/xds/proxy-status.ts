@@ -47,20 +47,37 @@ export interface ProxyStatusOptions {
   now?: () => Date;
 }
 
+/** What waitForApplied's test sees of a type's state (the registry's own record, not a copy). */
+export type AppliedStateView = Readonly<Pick<TypeApplyState, 'typeUrl' | 'sentVersion' | 'awaitingReply' | 'ackedVersion' | 'ackedResources' | 'lastNack' | 'variant'>>;
+
 export interface WaitForAppliedOptions {
   nodeIds: readonly string[];
   typeUrl: string;
   /** True once the proxy's state for the type includes the change being waited for. */
-  isApplied: (state: TypeApplyState) => boolean;
+  isApplied: (state: AppliedStateView) => boolean;
   timeoutMs: number;
 }
 
 type StatusListener = () => void;
 
+/**
+ * What the registry keeps per proxy and type: TypeApplyState with times as epoch milliseconds
+ * (updated in place on every push and ACK, where Date objects would pile up for the collector),
+ * and what the proxy will hold once it ACKs the latest response.
+ */
+interface TrackedTypeState extends Omit<TypeApplyState, 'sentAt' | 'ackedAt'> {
+  sentAtMs: number | undefined;
+  ackedAtMs: number | undefined;
+  pendingResources: ReadonlyMap<string, string> | undefined;
+}
+
+interface TrackedProxy extends Omit<ProxyStatus, 'types'> {
+  types: TrackedTypeState[];
+}
+
 export class ProxyStatusRegistry {
-  readonly #proxies = new Map<string, ProxyStatus>();
+  readonly #proxies = new Map<string, TrackedProxy>();
   readonly #listeners = new Set<StatusListener>();
-  readonly #pendingResources = new WeakMap<TypeApplyState, ReadonlyMap<string, string>>();
   readonly #now: () => Date;
 
   constructor(options: ProxyStatusOptions = {}) {
@@ -88,22 +105,22 @@ export class ProxyStatusRegistry {
   }
 
   /** `holds`: name -> hash of everything the proxy will run of this type if it ACKs. */
-  recordSent(nodeId: string, typeUrl: string, version: string, holds: ReadonlyMap<string, string> = new Map(), variant?: StreamVariant): void {
+  recordSent(nodeId: string, typeUrl: string, version: string, holds: ReadonlyMap<string, string> = NOTHING_HELD, variant?: StreamVariant): void {
     const state = this.#typeState(nodeId, typeUrl);
     if (variant !== undefined) state.variant = variant;
-    this.#pendingResources.set(state, holds);
+    state.pendingResources = holds;
     state.sentVersion = version;
-    state.sentAt = this.#now();
+    state.sentAtMs = this.#now().getTime();
     state.awaitingReply = true;
     this.#changed();
   }
 
   recordAck(nodeId: string, typeUrl: string, version: string): void {
     const state = this.#typeState(nodeId, typeUrl);
-    const pending = this.#pendingResources.get(state);
+    const pending = state.pendingResources;
     if (pending && state.sentVersion === version) state.ackedResources = pending;
     state.ackedVersion = version;
-    state.ackedAt = this.#now();
+    state.ackedAtMs = this.#now().getTime();
     state.awaitingReply = false;
     if (state.lastNack && state.lastNack.version !== version) state.lastNack = undefined;
     this.#changed();
@@ -202,11 +219,11 @@ export class ProxyStatusRegistry {
     return state !== undefined && options.isApplied(state);
   }
 
-  #proxy(node: NodeIdentity): ProxyStatus {
+  #proxy(node: NodeIdentity): TrackedProxy {
     return this.#proxyById(node.id, node.cluster);
   }
 
-  #proxyById(nodeId: string, cluster = ''): ProxyStatus {
+  #proxyById(nodeId: string, cluster = ''): TrackedProxy {
     let proxy = this.#proxies.get(nodeId);
     if (!proxy) {
       proxy = {
@@ -225,18 +242,19 @@ export class ProxyStatusRegistry {
     return proxy;
   }
 
-  #typeState(nodeId: string, typeUrl: string): TypeApplyState {
+  #typeState(nodeId: string, typeUrl: string): TrackedTypeState {
     const proxy = this.#proxyById(nodeId);
     let state = proxy.types.find((candidate) => candidate.typeUrl === typeUrl);
     if (!state) {
       state = {
         typeUrl,
         sentVersion: undefined,
-        sentAt: undefined,
+        sentAtMs: undefined,
         awaitingReply: false,
         ackedVersion: undefined,
-        ackedAt: undefined,
-        ackedResources: new Map(),
+        ackedAtMs: undefined,
+        ackedResources: NOTHING_HELD,
+        pendingResources: undefined,
         lastNack: undefined,
         variant: undefined,
       };
@@ -246,17 +264,28 @@ export class ProxyStatusRegistry {
   }
 
   #changed(): void {
+    if (this.#listeners.size === 0) return;
     for (const listener of [...this.#listeners]) listener();
   }
 }
 
-function copyStatus(proxy: ProxyStatus): ProxyStatus {
+const NOTHING_HELD: ReadonlyMap<string, string> = new Map();
+
+function copyStatus(proxy: TrackedProxy): ProxyStatus {
+  return { ...proxy, types: proxy.types.map(publicTypeState) };
+}
+
+/** The public view of a tracked state: a copy, with Dates. */
+function publicTypeState(state: TrackedTypeState): TypeApplyState {
   return {
-    ...proxy,
-    types: proxy.types.map((state) => ({
-      ...state,
-      ackedResources: new Map(state.ackedResources),
-      lastNack: state.lastNack ? { ...state.lastNack } : undefined,
-    })),
+    typeUrl: state.typeUrl,
+    sentVersion: state.sentVersion,
+    sentAt: state.sentAtMs === undefined ? undefined : new Date(state.sentAtMs),
+    awaitingReply: state.awaitingReply,
+    ackedVersion: state.ackedVersion,
+    ackedAt: state.ackedAtMs === undefined ? undefined : new Date(state.ackedAtMs),
+    ackedResources: new Map(state.ackedResources),
+    lastNack: state.lastNack ? { ...state.lastNack } : undefined,
+    variant: state.variant,
   };
 }

@@ -1,10 +1,12 @@
 // Serializes the two messages the server sends most, DiscoveryResponse and DeltaDiscoveryResponse,
 // straight into one buffer: every resource's Any bytes (encoded once, shared by every proxy) are
-// copied in as they are, never re-encoded per stream. Replaces proto-loader's generic serializer
-// for these responses only (ads.ts binds it); requests are still decoded by proto-loader.
-// Field numbers: envoy/service/discovery/v3/discovery.proto. Empty strings and empty lists are
-// omitted, as proto3 allows. Knows nothing of streams, versions or gRPC calls.
+// copied in as they are, never re-encoded per stream. The frame variants leave room for gRPC's
+// five-byte message prefix and fill it in, so a response is written to HTTP/2 in the buffer it was
+// encoded into (ads.ts binds them). Field numbers: envoy/service/discovery/v3/discovery.proto.
+// Empty strings and empty lists are omitted, as proto3 allows. Knows nothing of streams, versions
+// or gRPC calls.
 import type { DeltaDiscoveryResponse, DeltaResource, DiscoveryResponse } from './discovery-messages.ts';
+import { GRPC_FRAME_PREFIX_BYTES, writeFramePrefix } from './grpc-frames.ts';
 import type { PackedAny } from './resources/encoded-resource.ts';
 
 const enum DiscoveryResponseField {
@@ -49,13 +51,31 @@ const CONTROL_PLANE_IDENTIFIER_FIELD = 1;
 const LENGTH_DELIMITED = 2;
 
 export function encodeDiscoveryResponse(response: DiscoveryResponse): Buffer {
+  return writeDiscoveryResponse(response, 0);
+}
+
+/** The response as one gRPC message frame (prefix included). */
+export function frameDiscoveryResponse(response: DiscoveryResponse): Buffer {
+  return writeDiscoveryResponse(response, GRPC_FRAME_PREFIX_BYTES);
+}
+
+export function encodeDeltaDiscoveryResponse(response: DeltaDiscoveryResponse): Buffer {
+  return writeDeltaDiscoveryResponse(response, 0);
+}
+
+/** The response as one gRPC message frame (prefix included). */
+export function frameDeltaDiscoveryResponse(response: DeltaDiscoveryResponse): Buffer {
+  return writeDeltaDiscoveryResponse(response, GRPC_FRAME_PREFIX_BYTES);
+}
+
+function writeDiscoveryResponse(response: DiscoveryResponse, prefixBytes: number): Buffer {
   let size = stringFieldSize(DiscoveryResponseField.VersionInfo, response.version_info);
   for (const resource of response.resources) size += fieldSize(DiscoveryResponseField.Resources, anySize(resource));
   size += stringFieldSize(DiscoveryResponseField.TypeUrl, response.type_url);
   size += stringFieldSize(DiscoveryResponseField.Nonce, response.nonce);
   size += fieldSize(DiscoveryResponseField.ControlPlane, controlPlaneSize(response.control_plane.identifier));
 
-  const writer = new FieldWriter(size);
+  const writer = new FieldWriter(size, prefixBytes);
   writer.string(DiscoveryResponseField.VersionInfo, response.version_info);
   for (const resource of response.resources) writeAny(writer, DiscoveryResponseField.Resources, resource);
   writer.string(DiscoveryResponseField.TypeUrl, response.type_url);
@@ -64,7 +84,7 @@ export function encodeDiscoveryResponse(response: DiscoveryResponse): Buffer {
   return writer.finish();
 }
 
-export function encodeDeltaDiscoveryResponse(response: DeltaDiscoveryResponse): Buffer {
+function writeDeltaDiscoveryResponse(response: DeltaDiscoveryResponse, prefixBytes: number): Buffer {
   let size = stringFieldSize(DeltaDiscoveryResponseField.SystemVersionInfo, response.system_version_info);
   for (const resource of response.resources) size += fieldSize(DeltaDiscoveryResponseField.Resources, deltaResourceSize(resource));
   size += stringFieldSize(DeltaDiscoveryResponseField.TypeUrl, response.type_url);
@@ -72,7 +92,7 @@ export function encodeDeltaDiscoveryResponse(response: DeltaDiscoveryResponse): 
   for (const name of response.removed_resources) size += stringFieldSize(DeltaDiscoveryResponseField.RemovedResources, name, KEEP_EMPTY);
   size += fieldSize(DeltaDiscoveryResponseField.ControlPlane, controlPlaneSize(response.control_plane.identifier));
 
-  const writer = new FieldWriter(size);
+  const writer = new FieldWriter(size, prefixBytes);
   writer.string(DeltaDiscoveryResponseField.SystemVersionInfo, response.system_version_info);
   for (const resource of response.resources) {
     writer.header(DeltaDiscoveryResponseField.Resources, deltaResourceSize(resource));
@@ -132,13 +152,18 @@ function fieldSize(field: number, length: number): number {
   return varintSize(tagOf(field)) + varintSize(length) + length;
 }
 
-/** Writes length-delimited fields into a buffer allocated once at the final size. */
+/**
+ * Writes length-delimited fields into a buffer allocated once at the final size, after
+ * `prefixBytes` for gRPC's message prefix (0: the bare message).
+ */
 class FieldWriter {
   readonly #buffer: Buffer;
-  #offset = 0;
+  #offset: number;
 
-  constructor(size: number) {
-    this.#buffer = slabs.allocate(size);
+  constructor(size: number, prefixBytes: number) {
+    this.#buffer = slabs.allocate(prefixBytes + size);
+    if (prefixBytes > 0) writeFramePrefix(this.#buffer, size);
+    this.#offset = prefixBytes;
   }
 
   string(field: number, value: string, options: StringFieldOptions = OMIT_EMPTY): void {

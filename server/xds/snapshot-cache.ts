@@ -10,6 +10,7 @@ import type {
   DeltaSubscriptionView,
   DeltaWatchRequest,
   DeltaWatchResponse,
+  NameLookup,
   NodeIdentity,
   SotwSubscriptionView,
   SotwWatchRequest,
@@ -239,16 +240,23 @@ function sotwResponseIfChanged(
   subscription: SotwSubscriptionView,
 ): SotwWatchResponse | undefined {
   const versionChanged = subscription.deliveredVersion !== ofType.version;
-  const newlyRequested =
-    !request.wildcard && [...request.resourceNames].some((name) => !subscription.deliveredNames.has(name));
+  const newlyRequested = !request.wildcard && someNotIn(request.resourceNames, subscription.deliveredNames);
   if (!versionChanged && !newlyRequested) return undefined;
-  const resources = request.wildcard
-    ? [...ofType.resources.values()]
-    : [...request.resourceNames].flatMap((name) => {
-        const resource = ofType.resources.get(name);
-        return resource ? [resource] : [];
-      });
-  return { typeUrl: request.typeUrl, version: ofType.version, resources };
+  if (request.wildcard) return { typeUrl: request.typeUrl, version: ofType.version, resources: [...ofType.resources.values()], hashes: ofType.hashes };
+  const resources: EncodedResource[] = [];
+  const hashes = new Map<string, string>();
+  for (const name of request.resourceNames) {
+    const resource = ofType.resources.get(name);
+    if (!resource) continue;
+    resources.push(resource);
+    hashes.set(name, resource.hash);
+  }
+  return { typeUrl: request.typeUrl, version: ofType.version, resources, hashes };
+}
+
+function someNotIn(names: ReadonlySet<string>, known: NameLookup): boolean {
+  for (const name of names) if (!known.has(name)) return true;
+  return false;
 }
 
 function deltaResponseIfChanged(

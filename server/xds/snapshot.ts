@@ -9,6 +9,8 @@ export interface TypeSnapshot {
   /** Content hash of every resource of this type (names and bytes). */
   readonly version: string;
   readonly resources: ReadonlyMap<string, EncodedResource>;
+  /** name -> content hash of every resource, built once and shared by every stream sent all of them. */
+  readonly hashes: ReadonlyMap<string, string>;
 }
 
 export class Snapshot {
@@ -25,17 +27,32 @@ export class Snapshot {
       grouped.set(resource.typeUrl, ofType);
     }
     for (const [typeUrl, ofType] of grouped) {
-      this.#types.set(typeUrl, { typeUrl, version: versionOf(ofType), resources: ofType });
+      this.#types.set(typeUrl, new TypeResources(typeUrl, versionOf(ofType), ofType));
     }
   }
 
   /** The resources of one type; an empty set (with its own stable version) if there are none. */
   forType(typeUrl: string): TypeSnapshot {
-    return this.#types.get(typeUrl) ?? { typeUrl, version: versionOf(new Map()), resources: new Map() };
+    return this.#types.get(typeUrl) ?? new TypeResources(typeUrl, versionOf(new Map()), new Map());
   }
 
   typeUrls(): string[] {
     return [...this.#types.keys()];
+  }
+}
+
+class TypeResources implements TypeSnapshot {
+  #hashes: ReadonlyMap<string, string> | undefined;
+
+  constructor(
+    readonly typeUrl: string,
+    readonly version: string,
+    readonly resources: ReadonlyMap<string, EncodedResource>,
+  ) {}
+
+  get hashes(): ReadonlyMap<string, string> {
+    this.#hashes ??= new Map([...this.resources.values()].map((resource) => [resource.name, resource.hash]));
+    return this.#hashes;
   }
 }
 

@@ -3,7 +3,7 @@
 // flight per type (a watch answers once; the next opens on the proxy's reply), never resends a
 // NACKed version unchanged, and records everything in the proxy status registry.
 // Knows nothing of gRPC (see ads.ts) or of how config is computed (see config-watcher.ts).
-import type { CancelWatch, NodeIdentity, SotwWatchResponse } from './config-watcher.ts';
+import type { CancelWatch, NameLookup, NodeIdentity, SotwWatchResponse } from './config-watcher.ts';
 import {
   StreamStatus,
   type DiscoveryRequest,
@@ -18,7 +18,7 @@ interface SotwTypeState {
   subscription: TypeSubscription;
   latestNonce: string | undefined;
   deliveredVersion: string | undefined;
-  deliveredNames: ReadonlySet<string>;
+  deliveredNames: NameLookup;
   deliveredHashes: ReadonlyMap<string, string>;
   cancelWatch: CancelWatch | undefined;
 }
@@ -118,10 +118,10 @@ class SotwStream {
     });
     state.latestNonce = nonce;
     state.deliveredVersion = response.version;
-    state.deliveredHashes = new Map(response.resources.map((resource) => [resource.name, resource.hash]));
-    state.deliveredNames = state.subscription.wildcard
-      ? new Set(response.resources.map((resource) => resource.name))
-      : new Set(state.subscription.names);
+    // Shared, never copied: the response's hashes belong to the snapshot (wildcard) or to this
+    // response, and SotW subscriptions replace their name set rather than change it.
+    state.deliveredHashes = response.hashes;
+    state.deliveredNames = state.subscription.wildcard ? response.hashes : state.subscription.names;
     this.context.status.recordSent(node.id, response.typeUrl, response.version, state.deliveredHashes, 'sotw');
     if (this.context.logger.isLevelEnabled('debug')) {
       this.context.logger.debug(

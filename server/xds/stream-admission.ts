@@ -2,7 +2,7 @@
 // first request (node.id required, bound to the client certificate by the authenticator), ending
 // the stream when that authentication ends (certificate expired, node revoked), reporting the
 // proxy connected and disconnected to the status registry and the node-connected hook, and logging
-// both. sotw-stream.ts and delta-stream.ts each own one; they keep the per-type protocol.
+// both once per proxy, not per stream. sotw-stream.ts and delta-stream.ts each own one; they keep the per-type protocol.
 import type { AuthenticatedSession } from '../pki/peer-authenticator.ts';
 import type { NodeIdentity } from './config-watcher.ts';
 import { StreamStatus, type DiscoveryNode, type XdsStreamTransport } from './discovery-messages.ts';
@@ -52,7 +52,11 @@ export class StreamAdmission {
     this.#node = node;
     this.context.status.streamOpened(node, { variant: this.variant, peer: this.transport.peer });
     this.#nodeDisconnected = this.context.nodeConnected?.(node, structToJson(request.node.metadata));
-    this.context.logger.info({ nodeId: node.id, cluster: node.cluster, peer: this.transport.peer, variant: this.variant }, 'proxy connected');
+    // An Envoy opens more than one stream (its own ADS, its Weir agent's): one line per proxy.
+    const openStreams = this.context.status.get(node.id)?.openStreams ?? 1;
+    const fields = { nodeId: node.id, cluster: node.cluster, peer: this.transport.peer, variant: this.variant, openStreams };
+    if (openStreams === 1) this.context.logger.info(fields, 'proxy connected');
+    else this.context.logger.debug(fields, 'proxy opened another xDS stream');
     return node;
   }
 
@@ -70,7 +74,10 @@ export class StreamAdmission {
     if (this.#node) {
       this.context.status.streamClosed(this.#node);
       this.#nodeDisconnected?.();
-      this.context.logger.info({ nodeId: this.#node.id, peer: this.transport.peer }, 'proxy disconnected');
+      const openStreams = this.context.status.get(this.#node.id)?.openStreams ?? 0;
+      const fields = { nodeId: this.#node.id, peer: this.transport.peer, openStreams };
+      if (openStreams === 0) this.context.logger.info(fields, 'proxy disconnected');
+      else this.context.logger.debug(fields, 'proxy closed one of its xDS streams');
     }
     return true;
   }

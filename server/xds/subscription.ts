@@ -23,8 +23,13 @@ export class TypeSubscription {
     return this.#names ?? NO_NAMES;
   }
 
-  /** SotW: the request carries the complete desired set. */
+  /**
+   * SotW: the request carries the complete desired set. The set is replaced, never changed in
+   * place, so a SotW stream may keep the old one as the names it delivered.
+   */
   replaceNames(requested: readonly string[]): void {
+    // An ACK repeats the names it already asked for: nothing to rebuild.
+    if (this.#sameNames(requested)) return;
     if (requested.length > 0) this.#everNamed = true;
     this.#explicitWildcard = requested.includes(WILDCARD_NAME);
     const names = requested.filter((name) => name !== WILDCARD_NAME);
@@ -54,6 +59,20 @@ export class TypeSubscription {
   covers(name: string): boolean {
     return this.wildcard || (this.#names?.has(name) ?? false);
   }
+
+  /** True when `requested` (SotW) asks for exactly what is subscribed now, wildcard included. */
+  #sameNames(requested: readonly string[]): boolean {
+    if (requested.length === 0) return !this.#everNamed || (!this.#explicitWildcard && this.#names === undefined);
+    if (!this.#everNamed) return false;
+    let wildcard = false;
+    let named = 0;
+    for (const name of requested) {
+      if (name === WILDCARD_NAME) wildcard = true;
+      else if (this.#names?.has(name)) named += 1;
+      else return false;
+    }
+    return wildcard === this.#explicitWildcard && named === (this.#names?.size ?? 0);
+  }
 }
 
 export type ResponseAcknowledgement =
@@ -71,16 +90,20 @@ export interface ErrorDetail {
   message: string;
 }
 
+const REQUEST: ResponseAcknowledgement = { kind: 'request' };
+const STALE: ResponseAcknowledgement = { kind: 'stale' };
+const ACK: ResponseAcknowledgement = { kind: 'ack' };
+
 /** Classifies a request against the latest nonce sent for its type on this stream. */
 export function classifyAcknowledgement(
   latestNonce: string | undefined,
   responseNonce: string,
   errorDetail: ErrorDetail | null | undefined,
 ): ResponseAcknowledgement {
-  if (responseNonce === '' || latestNonce === undefined) return { kind: 'request' };
-  if (responseNonce !== latestNonce) return { kind: 'stale' };
+  if (responseNonce === '' || latestNonce === undefined) return REQUEST;
+  if (responseNonce !== latestNonce) return STALE;
   if (errorDetail) return { kind: 'nack', message: errorDetail.message || `error code ${errorDetail.code}` };
-  return { kind: 'ack' };
+  return ACK;
 }
 
 /** Per-stream nonces: unique within the stream, never reused. */

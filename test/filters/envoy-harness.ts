@@ -17,6 +17,9 @@ export interface WasmEnvoyOptions {
   rootId: string; // the parser name
   configuration: string; // plugin configuration JSON
   backendPort: number;
+  // The loopback address Envoy connects to the backend from (e.g. 127.0.0.2), so the backend's own
+  // logs tell this listener's connections apart; default: the kernel's choice.
+  upstreamSourceAddress?: string;
 }
 
 export interface WasmEnvoy {
@@ -173,6 +176,7 @@ function bootstrap(listeners: WasmListenerOptions[], listenerPorts: Record<strin
         name: `backend_${listener.name}`,
         type: 'STATIC',
         connect_timeout: '1s',
+        ...(listener.upstreamSourceAddress === undefined ? {} : { upstream_bind_config: { source_address: { address: listener.upstreamSourceAddress, port_value: 0 } } }),
         load_assignment: {
           cluster_name: `backend_${listener.name}`,
           endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: listener.backendPort } } } }] }],

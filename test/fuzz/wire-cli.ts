@@ -11,6 +11,7 @@ const USAGE = 'usage: npm run fuzz:wire -- PROTOCOL --minutes N [--seed S]';
 export type WireFuzzer = (options: { seed: number; minutes: number; sessionSeed?: number }) => Promise<number>;
 
 const WIRE_FUZZERS: Readonly<Record<string, () => Promise<WireFuzzer>>> = {
+  cassandra: async () => (await import('./cassandra/wire-cli-runner.ts')).cassandraWireFuzzer,
   memcache: async () => (await import('./memcache/wire-cli-runner.ts')).memcacheWireFuzzer,
 };
 

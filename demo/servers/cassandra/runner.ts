@@ -26,6 +26,8 @@ export interface StartCassandraOptions {
   /** Keep the work dir (data and system.log) after stop(), e.g. to debug a failure. */
   keepWorkDir?: boolean;
   clusterName?: string;
+  /** Turn on Cassandra's audit log (every keyspace and category) into `auditLog`. */
+  auditLog?: boolean;
   /** The address it listens on (listen, RPC and native); default 127.0.0.1. */
   host?: string;
   /** Runs Java through this command prefix, e.g. `ip netns exec NS` for a node in a network namespace. */
@@ -43,6 +45,8 @@ export interface RunningCassandra {
   workDir: string;
   /** Cassandra's own log (logback, INFO). */
   systemLog: string;
+  /** Cassandra's audit log (FileAuditLogger lines), when started with auditLog. */
+  auditLog?: string;
   /** From process start until the native port answered STARTUP with READY. */
   startupMs: number;
   /** What the node answered to OPTIONS: protocol versions, CQL version, compression. */
@@ -60,7 +64,7 @@ export async function startCassandra(options: StartCassandraOptions = {}): Promi
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-cassandra-'));
   const { nativePort, storagePort, sslStoragePort, jmxPort } = await pickNodePorts();
   const host = options.host ?? LOOPBACK_HOST;
-  const files = writeCassandraNodeFiles(workDir, { nativePort, storagePort, sslStoragePort }, options.clusterName ?? 'weir-test', host);
+  const files = writeCassandraNodeFiles(workDir, { nativePort, storagePort, sslStoragePort }, options.clusterName ?? 'weir-test', { host, auditLog: options.auditLog });
   const javaOutput = path.join(workDir, 'java-output.log');
   const startedAt = Date.now();
   const javaBinary = options.javaBinary ?? resolveJavaBinary();
@@ -73,7 +77,8 @@ export async function startCassandra(options: StartCassandraOptions = {}): Promi
       initialHeap: options.initialHeap ?? '512m',
       maxHeap: options.maxHeap ?? '1g',
       jmxPort,
-      ...files,
+      configFile: files.configFile,
+      logbackFile: files.logbackFile,
       workDir,
     })],
     cwd: workDir,
@@ -94,6 +99,7 @@ export async function startCassandra(options: StartCassandraOptions = {}): Promi
       jmxPort,
       workDir,
       systemLog: files.systemLog,
+      ...(files.auditLog !== undefined ? { auditLog: files.auditLog } : {}),
       startupMs: Date.now() - startedAt,
       supported: handshake.supported,
       stop,

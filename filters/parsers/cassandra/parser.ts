@@ -14,6 +14,7 @@ import {
   Connection,
   ConstraintKind,
   Direction,
+  EntryType,
   ErrorCode,
   MALFORMED,
   Op,
@@ -43,12 +44,19 @@ import {
   streamOf,
   versionOf,
 } from './cql';
+import { Handshake, Phase } from './handshake';
 import { OwnedBytes, narrowView } from './owned-bytes';
 import { CassandraKey, RequestPolicy, Verdict } from './request-policy';
 import { actionByName, actionHasTable, QUERY_ACTION_NAMES } from './query-actions';
-import { optionsProbe } from './replies';
+import { optionsProbe, versionRefusalStream, versionRefusedReply } from './replies';
 import { SEGMENT_HEADER_BYTES, SegmentHeader, payloadCrcMatches, selfContainedSegment, selfContainedSegmentOf } from './segments';
 import { CqlSession } from './session';
+
+// The probe version before the start (for a refused version or STARTUP): v5, which Cassandra 5
+// always accepts (v3 and v4 only while native_transport_allow_older_protocols is on).
+const PROBE_VERSION: i32 = 5;
+// Cassandra 5.0's beta protocol version (ProtocolVersion.V6), which it serves with USE_BETA.
+const BETA_VERSION: i32 = 6;
 
 export class CassandraRuleSchema extends RuleSchema {
   constructor() {
@@ -81,6 +89,8 @@ export class CassandraParser extends Parser {
   private replyDropNext: u32 = 0;
   // Reply bytes of a large v5 envelope still to come in further segments.
   private replyEnvelopeRemaining: i64 = 0;
+  // Set by replyEffects when a reply does not fit the requests in flight (the connection fails).
+  private replyProblem: string = '';
 
   constructor(private connection: Connection) {
     super();
@@ -98,6 +108,8 @@ export class CassandraParser extends Parser {
     }
     if (this.requestDropNext > 0) return this.dropNext(Direction.Request);
     if (data.length == 0) return nop();
+    const gate = this.requestGate(data);
+    if (gate != 0) return gate;
     return this.session.segmented ? this.requestSegment(data) : this.requestFrame(data);
   }
 
@@ -112,10 +124,63 @@ export class CassandraParser extends Parser {
     const verdict = this.policy.decide(this.frameView);
     if (verdict == Verdict.Forward) return pass(<u32>frameLength);
     if (verdict == Verdict.Malformed) return this.fail(this.policy.problem);
-    const denial = this.session.replies.deny(this.policy.stream, this.policy.denyReply);
+    const denial = this.denyCurrent();
     if (denial == StreamDenial.Full) return error(ErrorCode.TooManyPendingReplies);
     if (denial == StreamDenial.Queued) return drop(<u32>frameLength);
-    return this.replaceWith(Direction.Request, optionsProbe(this.policy.version, this.policy.stream), <u32>frameLength);
+    const probeVersion = this.session.handshake.phase == Phase.Initial ? PROBE_VERSION : this.policy.version;
+    return this.replaceWith(Direction.Request, optionsProbe(probeVersion, this.policy.stream), <u32>frameLength);
+  }
+
+  // Before request bytes are framed: what the connection's phase and (for legacy frames) the first
+  // byte already decide. 0 to go on, else the op (the connection fails; or a refused protocol
+  // version is answered and its bytes dropped).
+  private requestGate(data: ByteView): Op {
+    const handshake = this.session.handshake;
+    if (handshake.phase == Phase.Refused) return this.fail(handshake.refusal);
+    if (handshake.phase == Phase.StartupPending) return this.fail('a request arrived before Cassandra answered STARTUP; Cassandra may read it in either framing');
+    if (handshake.segmented) return 0;
+    const version = versionOf(data, 0);
+    if (handshake.phase == Phase.Started && version != handshake.version) return this.fail('protocol version ' + version.toString() + ' on a connection started with v' + handshake.version.toString() + '; Cassandra refuses it');
+    if (handshake.phase != Phase.Initial || Handshake.supports(version)) return 0;
+    if (!Handshake.answersRefusal(version)) return this.fail('the first frame is in protocol version ' + version.toString() + ', which no CQL client sends (a TLS ClientHello starts with 0x16); Weir forwards v3, v4 and v5');
+    return this.refuseVersion(data, version);
+  }
+
+  // A first frame in a version Weir does not forward that a client may downgrade from (v1, v2,
+  // the v6 beta, DSE's): Cassandra would answer with a protocol error and discard every byte it
+  // had read, a number the filter cannot know; so the server never sees it. Once 9 bytes are here (Cassandra answers no
+  // sooner), the client gets Cassandra's own error through a probe, and the connection is refused.
+  private refuseVersion(data: ByteView, version: i32): Op {
+    if (data.length < HEADER_BYTES) return more(<u32>(HEADER_BYTES - data.length));
+    const reply = versionRefusedReply(data);
+    let stream = versionRefusalStream(data);
+    if (stream < 0 || this.session.inFlight.has(stream)) stream = this.freeStream();
+    this.session.handshake.refuse('protocol version ' + version.toString() + ' was refused (Weir forwards v3, v4 and v5); reconnect with one of those');
+    // Cassandra refuses every version but its v6 beta itself (drivers probe with them): only
+    // refusing the beta is Weir's own decision, so only that is logged.
+    if (version == BETA_VERSION) {
+      this.connection.fields.clear().addNumber('version', <u64>version);
+      this.connection.log(EntryType.Denied, 'protocol version 6 (Cassandra\'s beta) is not forwarded (Weir forwards v3, v4 and v5); answered with a protocol error so the client downgrades');
+    }
+    const denial = this.session.replies.deny(stream, reply);
+    if (denial == StreamDenial.Full) return error(ErrorCode.TooManyPendingReplies);
+    if (denial == StreamDenial.Queued) return drop(<u32>data.length);
+    this.session.inFlight.add(stream);
+    return this.replaceWith(Direction.Request, optionsProbe(PROBE_VERSION, stream), <u32>data.length);
+  }
+
+  // A stream id with no request in flight, for a probe of the filter's own.
+  private freeStream(): i32 {
+    let stream = 0;
+    while (this.session.inFlight.has(stream)) stream++;
+    return stream;
+  }
+
+  // Books the denial of the request just decided; a probe takes the request's stream id.
+  private denyCurrent(): StreamDenial {
+    const denial = this.session.replies.deny(this.policy.stream, this.policy.denyReply);
+    if (denial == StreamDenial.Probe) this.session.inFlight.add(this.policy.stream);
+    return denial;
   }
 
   private requestSegment(data: ByteView): Op {
@@ -138,7 +203,7 @@ export class CassandraParser extends Parser {
         changed = true;
         if (verdict == Verdict.Forward) this.rebuilt.appendFromView(data, at, envelopeLength, false);
         else {
-          const denial = this.session.replies.deny(this.policy.stream, this.policy.denyReply);
+          const denial = this.denyCurrent();
           if (denial == StreamDenial.Full) return error(ErrorCode.TooManyPendingReplies);
           if (denial == StreamDenial.Probe) this.rebuilt.appendBuffer(optionsProbe(this.policy.version, this.policy.stream));
         }
@@ -160,6 +225,7 @@ export class CassandraParser extends Parser {
       if (ready != 0) return ready;
       if (this.segment.selfContained) return this.fail('a self-contained v5 segment interrupts a large request envelope');
       if (!payloadCrcMatches(data, at, this.segment.payloadLength)) return this.fail('v5 request segment payload fails its CRC32');
+      if (at == 0 && this.segment.payloadLength < HEADER_BYTES) return this.fail('the first v5 segment of a large request holds no whole envelope header; Cassandra closes on that');
       this.assembled.appendFromView(data, at + SEGMENT_HEADER_BYTES, this.segment.payloadLength, false);
       at += this.segment.totalLength;
       const envelopeLength = this.frameLength(this.assembled.view, 0);
@@ -173,7 +239,7 @@ export class CassandraParser extends Parser {
     const verdict = this.policy.decide(this.assembled.view);
     if (verdict == Verdict.Forward) return pass(<u32>at);
     if (verdict == Verdict.Malformed) return this.fail(this.policy.problem);
-    const denial = this.session.replies.deny(this.policy.stream, this.policy.denyReply);
+    const denial = this.denyCurrent();
     if (denial == StreamDenial.Full) return error(ErrorCode.TooManyPendingReplies);
     if (denial == StreamDenial.Queued) return drop(<u32>at);
     return this.replaceWith(Direction.Request, selfContainedSegmentOf(optionsProbe(this.policy.version, this.policy.stream)), <u32>at);
@@ -190,6 +256,7 @@ export class CassandraParser extends Parser {
     if (needed > data.length) return more(<u32>(needed - data.length));
     if (needed > 0) narrowView(data, 0, <i32>frameLength, this.frameView);
     const replacement = this.replyEffects(needed > 0 ? this.frameView : data, needed > 0);
+    if (this.replyProblem.length > 0) return this.fail(this.replyProblem);
     if (replacement === null) return pass(<u32>frameLength);
     return this.replaceWith(Direction.Reply, replacement, <u32>frameLength);
   }
@@ -207,6 +274,7 @@ export class CassandraParser extends Parser {
       if (envelopeLength < 0) return this.fail('v5 reply segment holds a truncated envelope');
       narrowView(data, at, envelopeLength, this.frameView);
       const replacement = this.replyEffects(this.frameView, true);
+      if (this.replyProblem.length > 0) return this.fail(this.replyProblem);
       if (replacement !== null || changed) {
         if (!changed) this.startRebuild(data, SEGMENT_HEADER_BYTES, at);
         changed = true;
@@ -233,7 +301,9 @@ export class CassandraParser extends Parser {
     if (envelopeLength < 0 || payloadLength < HEADER_BYTES) return this.fail('large v5 reply does not start with an envelope header');
     this.replyEnvelopeRemaining = envelopeLength - <i64>payloadLength;
     narrowView(data, SEGMENT_HEADER_BYTES, payloadLength, this.frameView);
-    if (this.replyEffects(this.frameView, true) !== null) return this.fail('the answer to a probe spans several v5 segments');
+    const replacement = this.replyEffects(this.frameView, true);
+    if (this.replyProblem.length > 0) return this.fail(this.replyProblem);
+    if (replacement !== null) return this.fail('the answer to a probe spans several v5 segments');
     return pass(<u32>total);
   }
 
@@ -252,41 +322,47 @@ export class CassandraParser extends Parser {
   }
 
   // Reads what the session needs from one reply envelope (`whole`: the view holds all of it) and
-  // returns the deny reply that replaces it when it answers one of our probes.
+  // returns the deny reply that replaces it when it answers one of our probes. Sets
+  // `replyProblem` when the reply cannot be squared with the requests in flight.
   private replyEffects(view: ByteView, whole: bool): ArrayBuffer | null {
+    this.replyProblem = '';
     const stream = streamOf(view, 0);
     const opcode = opcodeOf(view, 0);
     const session = this.session;
-    if (opcode == Opcode.Error) {
-      session.prepared.forgetStream(stream);
-      session.segmentSwitchPending = false;
-    } else if (opcode == Opcode.Result && whole) {
-      this.resultEffects(view, stream);
-    } else if ((opcode == Opcode.Ready || opcode == Opcode.Authenticate) && session.segmentSwitchPending && versionOf(view, 0) >= 5) {
-      session.switchToSegments();
+    if (opcode == Opcode.Event && stream == -1) return null; // a pushed event answers no request
+    if (!session.inFlight.remove(stream)) {
+      this.replyProblem = 'Cassandra sent a reply on stream ' + stream.toString() + ', which carries no request in flight';
+      return null;
     }
-    if (stream < 0) return null;
+    if (!session.handshake.replied(stream, opcode)) {
+      this.replyProblem = 'Cassandra answered STARTUP with opcode 0x' + opcode.toString(16) + ', neither READY, AUTHENTICATE nor ERROR';
+      return null;
+    }
+    let keyspace: ArrayBuffer | null = null;
+    if (opcode == Opcode.Result && whole) keyspace = this.resultEffects(view, stream);
+    else session.prepared.forgetStream(stream);
+    session.keyspace.replied(stream, keyspace, opcode == Opcode.Error);
     return session.replies.replied(stream);
   }
 
-  private resultEffects(view: ByteView, stream: i32): void {
+  // A RESULT: binds a prepared id, or returns the keyspace of a Set_keyspace result.
+  private resultEffects(view: ByteView, stream: i32): ArrayBuffer | null {
     const kindAt = responseMessageStart(view, 0, flagsOf(view, 0));
-    if (kindAt < 0) return;
-    const kind = view.u32be(kindAt);
+    const kind = kindAt < 0 ? -1 : view.u32be(kindAt);
     if (kind == ResultKind.Prepared) {
       const idLength = view.u16be(kindAt + 4);
       if (idLength >= 0 && view.has(kindAt + 6, idLength)) this.session.prepared.bind(stream, view, kindAt + 6, idLength);
       else this.session.prepared.forgetStream(stream);
-    } else if (kind == ResultKind.SetKeyspace) {
-      const end = skipString(view, kindAt + 4);
-      if (end < 0) return;
-      const length = end - kindAt - 6;
-      const keyspace = new Uint8Array(length);
-      for (let i = 0; i < length; i++) keyspace[i] = <u8>view.byteAt(kindAt + 6 + i);
-      this.session.keyspace = keyspace.buffer;
-    } else {
-      this.session.prepared.forgetStream(stream);
+      return null;
     }
+    this.session.prepared.forgetStream(stream);
+    if (kind != ResultKind.SetKeyspace) return null;
+    const end = skipString(view, kindAt + 4);
+    if (end < 0) return null;
+    const length = end - kindAt - 6;
+    const keyspace = new Uint8Array(length);
+    for (let i = 0; i < length; i++) keyspace[i] = <u8>view.byteAt(kindAt + 6 + i);
+    return keyspace.buffer;
   }
 
   // Deny replies waiting for a reply boundary go out now (each in its own segment under v5).

@@ -12,6 +12,7 @@ export class PreparedStatement {
   id: ArrayBuffer = new ArrayBuffer(0);
   actions: Array<i32> = new Array<i32>();
   tables: Array<ArrayBuffer | null> = new Array<ArrayBuffer | null>();
+  conditional: Array<bool> = new Array<bool>(); // per statement: INSERT/UPDATE/DELETE ... IF
 }
 
 export class PreparedStatements {

@@ -1,11 +1,17 @@
 // Derives `query_action` and `query_table` from CQL query text, the way Cilium's Cassandra parser
-// defines them, but from tokens instead of split words: a statement head (SELECT ... FROM t,
-// INSERT INTO t, CREATE TABLE IF NOT EXISTS ks.t, GRANT ... ON ..., ...) gives the action and the
-// table; unquoted names are lower-cased, quoted names kept exactly; an unqualified table takes
-// the keyspace in use. `BEGIN BATCH ... APPLY BATCH` yields one statement per inner statement.
-// Anything it cannot analyse (comments, unknown statements, a second statement after `;`,
-// unterminated quotes) is refused with a reason and never guessed. Writes action names and
-// tables into an OwnedBytes; allocates only when that buffer or the statement list grows.
+// defines them, but from tokens instead of split words, with Cassandra 5.0's lexer rules
+// (Lexer.g): whitespace is space, tab, LF and CR only; unquoted names are ASCII and lower-cased,
+// quoted names kept exactly; keywords are ASCII case-insensitive. A statement head (SELECT ...
+// FROM t, INSERT INTO t, CREATE TABLE IF NOT EXISTS ks.t, GRANT ... ON ..., ...) gives the action
+// and the table; an unqualified table takes the default keyspace the caller passes (the request's
+// own keyspace parameter, else the connection's), and the analysis records that it needed it.
+// A keyspace or table name must be one Cassandra can create ([A-Za-z0-9_]+): any other name can
+// only fail at the server, so it is refused rather than matched. INSERT, UPDATE and DELETE with
+// IF (conditional, "lightweight transactions") are marked: the server answers them with the
+// current row. `BEGIN BATCH ... APPLY BATCH` yields one statement per inner statement.
+// Anything it cannot analyse (comments, bytes the lexer rejects, unknown statements, a second
+// statement after `;`, unterminated quotes) is refused with a reason and never guessed. Writes
+// action names and tables into an OwnedBytes; allocates only when that buffer or the list grows.
 import { ByteView } from '../../sdk/index';
 import { OwnedBytes } from './owned-bytes';
 import { QueryAction, actionName } from './query-actions';
@@ -18,6 +24,7 @@ export class Statement {
   actionLength: i32 = 0;
   tableOffset: i32 = 0;
   tableLength: i32 = -1; // -1: no table
+  conditional: bool = false; // INSERT/UPDATE/DELETE ... IF: the reply carries the current row
 }
 
 export class StatementList {
@@ -36,6 +43,7 @@ export class StatementList {
     if (this.count == this.items.length) this.items.push(new Statement());
     const statement = this.items[this.count++];
     statement.tableLength = -1;
+    statement.conditional = false;
     return statement;
   }
 }
@@ -48,12 +56,12 @@ const enum Token {
   Symbol = 4, // one punctuation byte
   Comment = 5, // --, // or /*: the query is refused
   Unterminated = 6, // a quote or $$ without its end: refused
+  Invalid = 7, // a byte Cassandra's lexer rejects outside quotes (controls, non-ASCII): refused
 }
 
 const enum Char {
   Tab = 0x09,
   LF = 0x0a,
-  FF = 0x0c,
   CR = 0x0d,
   Space = 0x20,
   DoubleQuote = 0x22,
@@ -81,11 +89,17 @@ const REASON_NO_KEYSPACE = 'the table is not qualified with a keyspace and no ke
 const REASON_TWO_STATEMENTS = 'the query holds more than one statement';
 const REASON_BATCH_END = 'BEGIN BATCH without APPLY BATCH';
 const REASON_EMPTY = 'the query is empty';
+const REASON_INVALID_BYTE = 'the query holds a byte outside quotes that CQL does not allow (a control character or non-ASCII)';
+const REASON_BAD_NAME = 'a keyspace or table name holds characters no Cassandra keyspace or table can have (only A-Z, a-z, 0-9 and _)';
+const REASON_BATCH_CONTENT = 'BEGIN BATCH may only hold INSERT, UPDATE and DELETE statements';
 
 // Analyses query text; the statements go to `out` (their bytes to `scratch`, which is not reset
-// here). `defaultKeyspace` qualifies bare table names (null when none is in use). Returns null,
-// or why the query cannot be analysed.
+// here). `defaultKeyspace` qualifies bare table names; when it is null a bare name is refused
+// with `noKeyspaceReason`. Returns null, or why the query cannot be analysed; afterwards
+// `usedDefaultKeyspace` says whether a bare name was qualified with `defaultKeyspace`.
 export class QueryAnalyser {
+  usedDefaultKeyspace: bool = false;
+  private noKeyspaceReason: string = REASON_NO_KEYSPACE;
   private view: ByteView = new ByteView();
   private position: i32 = 0;
   private end: i32 = 0;
@@ -93,16 +107,19 @@ export class QueryAnalyser {
   private tokenStart: i32 = 0;
   private tokenLength: i32 = 0;
   private depth: i32 = 0;
+  private sawIf: bool = false; // an IF passed in the body skipStatementBody just walked
   private defaultKeyspace: ArrayBuffer | null = null;
   private scratch: OwnedBytes = new OwnedBytes();
   private out: StatementList = new StatementList();
 
-  analyse(view: ByteView, start: i32, length: i32, defaultKeyspace: ArrayBuffer | null, out: StatementList, scratch: OwnedBytes): string | null {
+  analyse(view: ByteView, start: i32, length: i32, defaultKeyspace: ArrayBuffer | null, noKeyspaceReason: string | null, out: StatementList, scratch: OwnedBytes): string | null {
     this.view = view;
     this.position = start;
     this.end = start + length;
     this.depth = 0;
     this.defaultKeyspace = defaultKeyspace;
+    this.noKeyspaceReason = noKeyspaceReason === null ? REASON_NO_KEYSPACE : noKeyspaceReason;
+    this.usedDefaultKeyspace = false;
     this.scratch = scratch;
     this.out = out;
     this.next();
@@ -113,49 +130,66 @@ export class QueryAnalyser {
     return this.expectEnd();
   }
 
-  // BEGIN [UNLOGGED | COUNTER] BATCH [USING TIMESTAMP n] (INSERT | UPDATE | DELETE ...)* APPLY BATCH
+  // BEGIN [UNLOGGED | COUNTER] BATCH [USING TIMESTAMP n] (INSERT | UPDATE | DELETE ... [;])* APPLY BATCH
   private batch(): string | null {
     this.next();
     if (this.isWord('unlogged') || this.isWord('counter')) this.next();
     if (!this.isWord('batch')) return REASON_UNKNOWN;
     this.next();
+    if (this.isWord('using')) {
+      while (!this.atBatchStatementOrEnd()) {
+        const problem = this.tokenProblem();
+        if (problem !== null) return problem;
+        this.next();
+      }
+    }
     while (true) {
-      if (this.kind == Token.Comment) return REASON_COMMENT;
-      if (this.kind == Token.Unterminated) return REASON_UNTERMINATED;
+      const problem = this.tokenProblem();
+      if (problem !== null) return problem;
       if (this.kind == Token.End) return REASON_BATCH_END;
-      if (this.depth == 0 && this.isWord('apply')) {
+      if (this.isWord('apply')) {
         this.next();
         if (!this.isWord('batch')) return REASON_UNKNOWN;
         this.next();
         return this.expectEnd();
       }
-      if (this.depth == 0 && (this.isWord('insert') || this.isWord('update') || this.isWord('delete'))) {
-        const problem = this.statement();
-        if (problem !== null) return problem;
+      if (this.isWord('insert') || this.isWord('update') || this.isWord('delete')) {
+        const statementProblem = this.statement();
+        if (statementProblem !== null) return statementProblem;
         continue;
       }
-      this.next();
+      if (this.kind == Token.Symbol && this.symbolIs(Char.Semicolon)) {
+        this.next();
+        continue;
+      }
+      return REASON_BATCH_CONTENT;
     }
     return REASON_BATCH_END; // unreachable
   }
 
-  // One statement head; leaves the tokenizer on the first token it did not need.
-  private statement(): string | null {
+  // At depth 0 on INSERT, UPDATE, DELETE or APPLY, or at the end of the text.
+  private atBatchStatementOrEnd(): bool {
+    if (this.kind == Token.End) return true;
+    return this.depth == 0 && (this.isWord('insert') || this.isWord('update') || this.isWord('delete') || this.isWord('apply'));
+  }
+
+  // Why the current token stops the analysis (comment, unterminated quote, invalid byte), or null.
+  private tokenProblem(): string | null {
     if (this.kind == Token.Comment) return REASON_COMMENT;
     if (this.kind == Token.Unterminated) return REASON_UNTERMINATED;
+    if (this.kind == Token.Invalid) return REASON_INVALID_BYTE;
+    return null;
+  }
+
+  // One statement head; leaves the tokenizer on the first token it did not need.
+  private statement(): string | null {
+    const problem = this.tokenProblem();
+    if (problem !== null) return problem;
     if (this.kind != Token.Word) return REASON_UNKNOWN;
     if (this.isWord('select')) return this.tableAfterFrom(QueryAction.Select);
-    if (this.isWord('delete')) return this.tableAfterFrom(QueryAction.Delete);
-    if (this.isWord('insert')) {
-      this.next();
-      if (!this.isWord('into')) return REASON_UNKNOWN;
-      this.next();
-      return this.tableStatement(QueryAction.Insert);
-    }
-    if (this.isWord('update')) {
-      this.next();
-      return this.tableStatement(QueryAction.Update);
-    }
+    if (this.isWord('delete')) return this.modification(QueryAction.Delete);
+    if (this.isWord('insert')) return this.modification(QueryAction.Insert);
+    if (this.isWord('update')) return this.modification(QueryAction.Update);
     if (this.isWord('use')) {
       this.next();
       return this.keyspaceStatement(QueryAction.Use);
@@ -233,7 +267,7 @@ export class QueryAnalyser {
   private permissionOrRole(permission: i32, role: i32): string | null {
     this.next();
     let hasOn = false;
-    while (this.kind != Token.End && this.kind != Token.Comment && this.kind != Token.Unterminated) {
+    while (this.kind != Token.End && this.tokenProblem() === null) {
       if (this.depth == 0 && this.isWord('on')) hasOn = true;
       if (this.kind == Token.Symbol && this.symbolIs(Char.Semicolon)) break;
       this.next();
@@ -241,31 +275,57 @@ export class QueryAnalyser {
     return this.tableless(hasOn ? permission : role, false);
   }
 
+  // LIST ROLES, LIST USERS, or LIST ALL | <permission> [PERMISSION[S]] ...: anything else is
+  // not a CQL statement.
   private list(): string | null {
     this.next();
     if (this.isWord('roles')) return this.tableless(QueryAction.ListRoles);
     if (this.isWord('users')) return this.tableless(QueryAction.ListUsers);
+    if (!this.isPermissionWord()) return REASON_UNKNOWN;
     return this.tableless(QueryAction.ListPermissions, false);
+  }
+
+  private isPermissionWord(): bool {
+    for (let i = 0; i < PERMISSION_WORDS.length; i++) if (this.isWord(PERMISSION_WORDS[i])) return true;
+    return false;
   }
 
   // Actions without a table: the rest of the statement is skipped up to `;` or the end.
   private tableless(action: i32, advance: bool = true): string | null {
     if (advance) this.next();
     this.addStatement(action);
-    this.skipStatementBody();
-    return null;
+    return this.skipStatementBody();
   }
 
   private tableAfterFrom(action: i32): string | null {
     this.next();
     while (!(this.depth == 0 && this.isWord('from'))) {
-      if (this.kind == Token.Comment) return REASON_COMMENT;
-      if (this.kind == Token.Unterminated) return REASON_UNTERMINATED;
+      const problem = this.tokenProblem();
+      if (problem !== null) return problem;
       if (this.kind == Token.End) return REASON_NO_TABLE;
       this.next();
     }
     this.next();
     return this.tableStatement(action);
+  }
+
+  // INSERT INTO t ..., UPDATE t ..., DELETE ... FROM t ...: the table, then the rest of the
+  // statement, watching for IF (a reserved word: it can only open a condition, as IF NOT EXISTS,
+  // IF EXISTS or IF <column conditions>; a column named "if" must be quoted).
+  private modification(action: i32): string | null {
+    let problem: string | null;
+    if (action == QueryAction.Delete) problem = this.tableAfterFrom(action);
+    else {
+      this.next();
+      if (action == QueryAction.Insert) {
+        if (!this.isWord('into')) return REASON_UNKNOWN;
+        this.next();
+      }
+      problem = this.tableStatement(action);
+    }
+    if (problem !== null) return problem;
+    this.out.at(this.out.count - 1).conditional = this.sawIf;
+    return null;
   }
 
   private tableAfterIfExists(action: i32): string | null {
@@ -293,20 +353,20 @@ export class QueryAnalyser {
     if (this.kind == Token.Symbol && this.symbolIs(Char.Dot)) {
       this.next();
       if (!this.isName()) return this.missingName();
-      this.appendName(firstKind, firstStart, firstLength);
+      if (!this.appendName(firstKind, firstStart, firstLength)) return REASON_BAD_NAME;
       scratch.appendByte(Char.Dot);
-      this.appendName(this.kind, this.tokenStart, this.tokenLength);
+      if (!this.appendName(this.kind, this.tokenStart, this.tokenLength)) return REASON_BAD_NAME;
       this.next();
     } else {
       const keyspace = this.defaultKeyspace;
-      if (keyspace === null) return REASON_NO_KEYSPACE;
+      if (keyspace === null) return this.noKeyspaceReason;
+      this.usedDefaultKeyspace = true;
       scratch.appendBuffer(keyspace);
       scratch.appendByte(Char.Dot);
-      this.appendName(firstKind, firstStart, firstLength);
+      if (!this.appendName(firstKind, firstStart, firstLength)) return REASON_BAD_NAME;
     }
     statement.tableLength = scratch.length - statement.tableOffset;
-    this.skipStatementBody();
-    return null;
+    return this.skipStatementBody();
   }
 
   // A keyspace name at the current token (USE, CREATE/ALTER/DROP KEYSPACE).
@@ -314,11 +374,10 @@ export class QueryAnalyser {
     if (!this.isName()) return this.missingName();
     const statement = this.addStatement(action);
     statement.tableOffset = this.scratch.length;
-    this.appendName(this.kind, this.tokenStart, this.tokenLength);
+    if (!this.appendName(this.kind, this.tokenStart, this.tokenLength)) return REASON_BAD_NAME;
     statement.tableLength = this.scratch.length - statement.tableOffset;
     this.next();
-    this.skipStatementBody();
-    return null;
+    return this.skipStatementBody();
   }
 
   private addStatement(action: i32): Statement {
@@ -331,14 +390,19 @@ export class QueryAnalyser {
   }
 
   // Skips to the end of the current statement: `;` at the top level, the end of the text, or (in
-  // a batch) the next INSERT/UPDATE/DELETE/APPLY at the top level. Stops on comments so the
-  // caller refuses them.
-  private skipStatementBody(): void {
-    while (this.kind != Token.End && this.kind != Token.Comment && this.kind != Token.Unterminated) {
-      if (this.depth == 0 && this.kind == Token.Symbol && this.symbolIs(Char.Semicolon)) return;
-      if (this.depth == 0 && (this.isWord('insert') || this.isWord('update') || this.isWord('delete') || this.isWord('apply'))) return;
+  // a batch) the next INSERT/UPDATE/DELETE/APPLY at the top level, noting whether an IF passed
+  // (`sawIf`). Returns why a token stops the analysis (comment, unterminated quote, bad byte).
+  private skipStatementBody(): string | null {
+    this.sawIf = false;
+    while (this.kind != Token.End) {
+      const problem = this.tokenProblem();
+      if (problem !== null) return problem;
+      if (this.depth == 0 && this.kind == Token.Symbol && this.symbolIs(Char.Semicolon)) return null;
+      if (this.depth == 0 && (this.isWord('insert') || this.isWord('update') || this.isWord('delete') || this.isWord('apply'))) return null;
+      if (this.isWord('if')) this.sawIf = true;
       this.next();
     }
+    return null;
   }
 
   private skipIfExists(): void {
@@ -352,33 +416,36 @@ export class QueryAnalyser {
   private expectEnd(): string | null {
     while (true) {
       if (this.kind == Token.End) return null;
-      if (this.kind == Token.Comment) return REASON_COMMENT;
-      if (this.kind == Token.Unterminated) return REASON_UNTERMINATED;
+      const problem = this.tokenProblem();
+      if (problem !== null) return problem;
       if (!(this.kind == Token.Symbol && this.symbolIs(Char.Semicolon))) return REASON_TWO_STATEMENTS;
       this.next();
     }
     return null; // unreachable
   }
 
-  private appendName(kind: i32, start: i32, length: i32): void {
+  // Appends a keyspace or table name: unquoted lower-cased, "quoted" exactly (with "" standing
+  // for one quote). False when the name is not one Cassandra accepts for a keyspace or table
+  // (SchemaConstants.isValidName: \w+, ASCII), which then cannot name anything that exists.
+  private appendName(kind: i32, start: i32, length: i32): bool {
     if (kind == Token.Word) {
       this.scratch.appendFromView(this.view, start, length, true);
-      return;
+      return true;
     }
-    // "quoted": the bytes between the quotes, with "" standing for one quote
     const last = start + length - 1;
+    if (last <= start + 1) return false; // "" names nothing
     for (let at = start + 1; at < last; at++) {
       const byte = this.view.byteAt(at);
+      if (!isWordByte(byte)) return false;
       this.scratch.appendByte(byte);
-      if (byte == Char.DoubleQuote) at++;
     }
+    return true;
   }
 
   // Why no name stands at the current token.
   private missingName(): string {
-    if (this.kind == Token.Comment) return REASON_COMMENT;
-    if (this.kind == Token.Unterminated) return REASON_UNTERMINATED;
-    return REASON_NO_TABLE;
+    const problem = this.tokenProblem();
+    return problem !== null ? problem : REASON_NO_TABLE;
   }
 
   private isName(): bool {
@@ -422,6 +489,8 @@ export class QueryAnalyser {
       this.quoted(byte, at);
     } else if (byte == Char.Dollar && following == Char.Dollar) {
       this.dollarQuoted(at);
+    } else if (byte < Char.Space || byte >= 0x7f) {
+      this.setToken(Token.Invalid, at + 1);
     } else {
       if (byte == Char.OpenParen || byte == Char.OpenBracket || byte == Char.OpenBrace) this.depth++;
       else if ((byte == Char.CloseParen || byte == Char.CloseBracket || byte == Char.CloseBrace) && this.depth > 0) this.depth--;
@@ -463,9 +532,13 @@ export class QueryAnalyser {
   }
 }
 
+// Lexer.g WS: ' ' | '\t' | '\n' | '\r' (a form feed or vertical tab is not whitespace to CQL).
 function isSpace(byte: i32): bool {
-  return byte == Char.Space || byte == Char.Tab || byte == Char.LF || byte == Char.CR || byte == Char.FF;
+  return byte == Char.Space || byte == Char.Tab || byte == Char.LF || byte == Char.CR;
 }
+
+// The words that may follow LIST in LIST <permission> ... (Cassandra 5.0's Permission names).
+const PERMISSION_WORDS: StaticArray<string> = ['all', 'create', 'alter', 'drop', 'select', 'modify', 'authorize', 'describe', 'execute', 'unmask', 'select_masked'];
 
 function isWordByte(byte: i32): bool {
   return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte == Char.Underscore;

@@ -84,8 +84,6 @@ export const enum Opcode {
 // Binary opcode names, indexed by opcode; '' marks an opcode memcached does not define.
 const OPCODE_NAMES: Array<string> = buildOpcodeNames();
 const OPCODE_NAME_BYTES: Array<ArrayBuffer> = buildNameBytes(OPCODE_NAMES);
-// Opcodes whose success is silent (the server answers only on a miss-free hit or an error).
-const QUIET_OPCODES: Array<i32> = [0x09, 0x0d, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1e, 0x24, 0x32, 0x34, 0x36, 0x38, 0x3a, 0x3c];
 
 export function opcodeName(opcode: i32): string {
   if (<u32>opcode >= <u32>OPCODE_NAMES.length) return '';
@@ -101,10 +99,6 @@ export function opcodeNameBytes(opcode: i32): ArrayBuffer {
 export function opcodeNamed(name: string): i32 {
   for (let i = 0; i < OPCODE_NAMES.length; i++) if (OPCODE_NAMES[i].length > 0 && OPCODE_NAMES[i] == name) return i;
   return -1;
-}
-
-export function isQuietOpcode(opcode: i32): bool {
-  return QUIET_OPCODES.includes(opcode);
 }
 
 function buildOpcodeNames(): Array<string> {

@@ -28,7 +28,3 @@ export function pushRank(typeUrl: string): number {
   return rank === -1 ? PUSH_ORDER.length : rank;
 }
 
-/** Compares two type URLs for Array.sort in push order. */
-export function byPushOrder(left: string, right: string): number {
-  return pushRank(left) - pushRank(right);
-}

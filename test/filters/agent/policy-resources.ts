@@ -1,12 +1,16 @@
 // Test support: turns CiliumNetworkPolicy YAML and endpoint specs into the weir.NetworkPolicy and
 // weir.IdentityMap resources the control server serves (the real compiler and serializer), and
 // DiscoveryResponse/DiscoveryRequest bytes for tests that play the xDS server to the agent.
+import { buildPolicyResources } from '../../../server/cli/policy-resources.ts';
 import { endpointFromSpec, type EndpointSpec } from '../../../server/identity/endpoints.ts';
-import { compilePolicies, formatProblem, serializeEndpointPolicy, validatePolicyText, type CompiledPolicySet } from '../../../server/policy/index.ts';
+import { compilePolicies } from '../../../server/policy/compile.ts';
+import type { CompiledPolicySet } from '../../../server/policy/compiled-policy.ts';
+import { formatProblem } from '../../../server/policy/policy-problems.ts';
+import { serializePolicySet } from '../../../server/policy/serialize.ts';
+import { validatePolicyText } from '../../../server/policy/validate-policy.ts';
 import { envoyMessageType } from '../../../server/xds/envoy-protos.ts';
 import type { EncodedResource } from '../../../server/xds/resources/encoded-resource.ts';
-import { encodeIdentityMap } from '../../../server/xds/resources/identity-map.ts';
-import { encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
+import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
 
 export interface CompiledResources {
   policySet: CompiledPolicySet;
@@ -15,20 +19,25 @@ export interface CompiledResources {
   identityOf(endpoint: string): number;
 }
 
-export function compileResources(policyYaml: readonly string[], endpoints: readonly EndpointSpec[]): CompiledResources {
+/**
+ * Compiles policy YAML for `endpoints` and encodes it exactly as `weir serve` does
+ * (buildPolicyResources), carrying `revision` (default: the compiled set's content revision).
+ */
+export function compileResources(policyYaml: readonly string[], endpoints: readonly EndpointSpec[], options: { revision?: string } = {}): CompiledResources {
   const rules = policyYaml.flatMap((text, index) => {
     const result = validatePolicyText({ file: `policies/p${index}.yaml`, text });
     if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
     return result.policies.flatMap((policy) => policy.rules);
   });
-  const result = compilePolicies({ rules, endpoints: endpoints.map(endpointFromSpec), enforcementMode: 'default' });
+  const compiledEndpoints = endpoints.map(endpointFromSpec);
+  const result = compilePolicies({ rules, endpoints: compiledEndpoints, enforcementMode: 'default' });
   if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
   const policySet = result.policySet;
-  const policies = policySet.endpoints.map((endpoint) => {
-    const serialized = serializeEndpointPolicy(endpoint);
-    return encodeNetworkPolicy({ endpoint: endpoint.endpoint, endpointIps: endpoint.ips, identity: endpoint.identity, revision: serialized.revision, compiled: serialized.json });
-  });
-  const identityMap = encodeIdentityMap({ entries: policySet.ipIdentities });
+  const revision = options.revision ?? serializePolicySet(policySet).revision;
+  const resources = buildPolicyResources({ revision, files: [], rules, endpoints: compiledEndpoints, policySet });
+  const identityMap = resources.find((resource) => resource.typeUrl === IDENTITY_MAP_TYPE_URL);
+  if (identityMap === undefined) throw new Error('buildPolicyResources returned no identity map');
+  const policies = resources.filter((resource) => resource !== identityMap);
   const identityOf = (name: string): number => {
     const found = policySet.endpoints.find((endpoint) => endpoint.endpoint === name);
     if (found === undefined) throw new Error(`no endpoint ${name}`);

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeIdentityMap, encodeIdentityMap, identityMapJson, IDENTITY_MAP_RESOURCE_NAME } from '../../../server/xds/resources/identity-map.ts';
 import { contentRevision, decodeNetworkPolicy, encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
+import { serializeEndpointPolicy, serializePolicySet } from '../../../server/policy/serialize.ts';
 import { ENDPOINTS, R2D2_DB_POLICY, compileResources } from './policy-resources.ts';
 
 describe('weir.NetworkPolicy', () => {
@@ -28,7 +29,9 @@ describe('weir.NetworkPolicy', () => {
     const json = JSON.parse(new TextDecoder().decode(decoded.compiled)) as { endpoint: string; ingress: { enforcement: string } };
     expect(json.endpoint).toBe('db');
     expect(json.ingress.enforcement).toBe('default-deny');
-    expect(decoded.revision).toBe(contentRevision(decoded.compiled));
+    const endpoint = resources.policySet.endpoints.find((policy) => policy.endpoint === 'db');
+    expect(new TextDecoder().decode(decoded.compiled)).toBe(endpoint && serializeEndpointPolicy(endpoint).json);
+    expect(decoded.revision).toBe(serializePolicySet(resources.policySet).revision); // the store revision, as weir serve sends it
   });
 
   it('refuses a policy without an endpoint', () => {

@@ -5,7 +5,7 @@
 import type { Chunking } from '../../../server/wasm-host/index.ts';
 import { describeCase, type FuzzFailure } from './failure.ts';
 import { HostVms, runHostCase, type HostCase } from './host-check.ts';
-import { mutate } from './mutate.ts';
+import { concat, mutate } from './mutate.ts';
 import { Prng, caseSeed } from './prng.ts';
 import type { FuzzProtocol } from './protocol.ts';
 
@@ -67,11 +67,12 @@ export function makeHostCase(protocol: FuzzProtocol, seed: number): HostCase {
   const prng = new Prng(seed);
   const policy = prng.pick(protocol.policies);
   const client = prng.pick(policy.clients);
-  const bytes = sessionBytes(protocol, prng);
-  return { protocol, policy, client, bytes, chunking: chunkingFor(bytes, prng), clientFin: prng.chance(0.3) };
+  const { bytes, boundaries } = sessionBytes(protocol, prng);
+  return { protocol, policy, client, bytes, chunking: chunkingFor(bytes, boundaries, prng), clientFin: prng.chance(0.3) };
 }
 
-function sessionBytes(protocol: FuzzProtocol, prng: Prng): Uint8Array {
+// The session and, for grammar sessions of protocols with deliveries, where deliveries end.
+function sessionBytes(protocol: FuzzProtocol, prng: Prng): { bytes: Uint8Array; boundaries: number[] } {
   const recordings = protocol.recordings();
   const source = prng.weighted<'grammar' | 'recording' | 'mutated-recording' | 'mutated-grammar'>([
     [5, 'grammar'],
@@ -80,19 +81,28 @@ function sessionBytes(protocol: FuzzProtocol, prng: Prng): Uint8Array {
     [3, 'mutated-grammar'],
   ]);
   const mutation = { dictionary: protocol.dictionary, corpus: recordings, maxLength: MAX_SESSION_BYTES };
-  if (source === 'grammar' || recordings.length === 0) return protocol.generate(prng);
-  if (source === 'recording') return prng.pick(recordings);
-  if (source === 'mutated-recording') return mutate(prng.pick(recordings), prng, mutation);
-  return mutate(protocol.generate(prng), prng, mutation);
+  if ((source === 'grammar' || recordings.length === 0) && protocol.generateDeliveries !== undefined) return deliveredSession(protocol.generateDeliveries(prng));
+  if (source === 'grammar' || recordings.length === 0) return { bytes: protocol.generate(prng), boundaries: [] };
+  if (source === 'recording') return { bytes: prng.pick(recordings), boundaries: [] };
+  if (source === 'mutated-recording') return { bytes: mutate(prng.pick(recordings), prng, mutation), boundaries: [] };
+  return { bytes: mutate(protocol.generate(prng), prng, mutation), boundaries: [] };
 }
 
-function chunkingFor(bytes: Uint8Array, prng: Prng): Chunking {
+function deliveredSession(deliveries: readonly Uint8Array[]): { bytes: Uint8Array; boundaries: number[] } {
+  const boundaries: number[] = [];
+  let length = 0;
+  for (const delivery of deliveries) boundaries.push((length += delivery.length));
+  return { bytes: concat(deliveries), boundaries: boundaries.slice(0, -1) };
+}
+
+function chunkingFor(bytes: Uint8Array, boundaries: readonly number[], prng: Prng): Chunking {
   const how = prng.weighted<'whole' | 'split' | 'per-byte'>([
     [5, 'whole'],
     [4, 'split'],
     [bytes.length <= 512 ? 1 : 0, 'per-byte'],
   ]);
-  if (how === 'whole') return 'whole';
   if (how === 'per-byte') return 'per-byte';
-  return { splitAt: prng.splitPoints(bytes.length, prng.between(1, 8)) };
+  if (how === 'whole' && boundaries.length === 0) return 'whole';
+  const splits = how === 'split' ? prng.splitPoints(bytes.length, prng.between(1, 8)) : [];
+  return { splitAt: [...new Set([...boundaries, ...splits])].sort((a, b) => a - b) };
 }

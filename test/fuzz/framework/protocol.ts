@@ -2,7 +2,7 @@
 // server frames and reads client bytes, generators of sessions, recordings of real clients,
 // policies, and a fake server for the Wasm test host. The framework's runners (host-fuzz.ts,
 // wire runners per protocol) only ever use these.
-import type { FakeUpstream } from '../../../server/wasm-host/index.ts';
+import type { FakeUpstream, HostConnection } from '../../../server/wasm-host/index.ts';
 import type { L7Request } from '../../../server/policy/l7/l7-rule-types.ts';
 import type { Prng } from './prng.ts';
 import type { FuzzClient, ReferencePolicy } from './reference-policy.ts';
@@ -53,10 +53,29 @@ export interface FuzzProtocol {
   readonly policies: readonly FuzzPolicy[];
   /** One session of requests from the protocol's grammar. */
   generate(prng: Prng): Uint8Array;
+  /**
+   * Optional: the same as deliveries, for protocols where the client must wait for an answer
+   * before it may go on (a CQL client waits for STARTUP's answer). The host fuzzer then delivers
+   * grammar sessions cut at least at these boundaries, each delivery answered before the next.
+   */
+  generateDeliveries?(prng: Prng): readonly Uint8Array[];
   /** Byte recordings of real clients' sessions, the seeds of mutation. */
   recordings(): readonly Uint8Array[];
   /** Protocol words that mutation splices in (command names, numbers at their limits, delimiters). */
   readonly dictionary: readonly Uint8Array[];
   /** A fake server for the Wasm test host that answers the way the real one would. */
   fakeServer(): FakeUpstream;
+  /**
+   * Optional: the protocol's own checks of one host case, in place of the framework's checks of
+   * decisions and upstream frames (which assume one access-log entry per request frame; a CQL
+   * QUERY logs one per statement and OPTIONS none). Returns the violations.
+   */
+  checkHostCase?(testCase: HostCaseView, connection: HostConnection): readonly string[];
+}
+
+/** What a protocol's own host check sees of a case. */
+export interface HostCaseView {
+  readonly policy: FuzzPolicy;
+  readonly client: FuzzClient;
+  readonly bytes: Uint8Array;
 }

@@ -60,10 +60,16 @@ ${spec.ingressYaml}`;
     if (found === undefined) throw new Error(`fuzz policy ${spec.name}: no endpoint ${client.app}`);
     return found.identity;
   };
+  // Serialising the compiled DFAs is costly and every case asks: once per client.
+  const configs = new Map<string, string>();
   return {
     spec,
     identityOf,
-    pluginConfig: (client) => pluginConfigFor(server, spec.l7proto, identityOf(client)),
+    pluginConfig: (client) => {
+      let config = configs.get(client.app);
+      if (config === undefined) configs.set(client.app, (config = pluginConfigFor(server, spec.l7proto, identityOf(client))));
+      return config;
+    },
     verdict: (client, request) => decide(server, { direction: 'ingress', port: FUZZ_PORT, remoteIdentity: identityOf(client), l7Request: request }).verdict,
   };
 }

@@ -2,10 +2,10 @@
 // recordings of memjs and the `memcached` npm client, the policies the cases run under (a
 // read-only client, a writer with most command groups on one key prefix, a client with no rule,
 // and one allowed at L3/L4 whose requests are all allowed), and the fake server.
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FuzzPolicy, FuzzProtocol } from '../framework/protocol.ts';
+import { loadRecordings } from '../framework/recordings.ts';
 import { buildReferencePolicy, type FuzzClient } from '../framework/reference-policy.ts';
 import { fakeMemcachedServer } from './fake-server.ts';
 import { binaryRequest } from '../../filters/parsers/memcache/fake-memcached.ts';
@@ -44,11 +44,7 @@ let recordings: Uint8Array[] | undefined;
 
 /** The recorded sessions of memjs and the `memcached` npm client (recordings/*.json). */
 export function memcacheRecordings(): readonly Uint8Array[] {
-  recordings ??= fs
-    .readdirSync(RECORDINGS_DIR)
-    .filter((name) => name.endsWith('.json'))
-    .sort()
-    .flatMap((name) => (JSON.parse(fs.readFileSync(path.join(RECORDINGS_DIR, name), 'utf8')) as { sessions: string[] }).sessions.map((text) => new Uint8Array(Buffer.from(text, 'base64'))));
+  recordings ??= loadRecordings(RECORDINGS_DIR);
   return recordings;
 }
 

@@ -4,54 +4,14 @@
 // recordings/<client>.json (base64). Run once with `npx tsx test/fuzz/memcache/record-clients.ts`;
 // the recordings are kept as test data, so fuzzing needs neither client nor server.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import memjs from 'memjs';
 import Memcached from 'memcached';
 import { startMemcached } from '../../../demo/servers/memcached.ts';
+import { startRecordingRelay } from '../framework/recording-relay.ts';
 
 const RECORDINGS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'recordings');
-
-interface Relay {
-  port: number;
-  /** The client->server bytes of each connection, in accept order. */
-  sessions: Buffer[][];
-  close(): Promise<void>;
-}
-
-async function startRelay(backendPort: number): Promise<Relay> {
-  const sessions: Buffer[][] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const chunks: Buffer[] = [];
-    sessions.push(chunks);
-    const upstream = net.connect(backendPort, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    client.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as net.AddressInfo;
-  return {
-    port: address.port,
-    sessions,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 async function recordMemjs(port: number): Promise<void> {
   const client = memjs.Client.create(`127.0.0.1:${port}`, { retries: 0, timeout: 3, logger: { log: () => undefined } });
@@ -95,7 +55,7 @@ async function recordMemcachedClient(port: number): Promise<void> {
 
 async function main(): Promise<void> {
   const memcached = await startMemcached();
-  const relay = await startRelay(memcached.port);
+  const relay = await startRecordingRelay(memcached.port);
   try {
     fs.mkdirSync(RECORDINGS_DIR, { recursive: true });
     for (const [name, record] of [['memjs', recordMemjs], ['memcached-npm', recordMemcachedClient]] as const) {

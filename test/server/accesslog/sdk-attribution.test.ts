@@ -6,10 +6,8 @@
 // policy it receives, as in Envoy.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HostProcess, lineResponder, type FilterVm } from '../../../server/wasm-host/index.ts';
-import { serializeEndpointPolicy } from '../../../server/policy/index.ts';
 import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
-import { NETWORK_POLICY_TYPE_URL, encodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
-import type { EncodedResource } from '../../../server/xds/resources/encoded-resource.ts';
+import { NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
 import type { AccessLogEntry } from '../../filters/envoy-harness.ts';
 import { accessLog, ensureFiltersBuilt, loadWeirFilter, startWeirAgent } from '../../filters/host-helpers.ts';
 import { ENDPOINTS, R2D2_DB_POLICY, asAny, compileResources, discoveryResponse, type CompiledResources } from '../../filters/agent/policy-resources.ts';
@@ -22,20 +20,17 @@ let compiled: CompiledResources;
 
 beforeAll(() => {
   ensureFiltersBuilt('agent', 'r2d2');
-  compiled = compileResources([R2D2_DB_POLICY], ENDPOINTS);
+  compiled = compileResources([R2D2_DB_POLICY], ENDPOINTS, { revision: REVISION });
 }, 600_000);
 
 /** An agent that received the policies (with REVISION, as `weir serve` sends the store revision) and the identity map. */
 function agentWithPolicy(): HostProcess {
   const process = new HostProcess();
   const agent = startWeirAgent(process);
-  const policies: EncodedResource[] = compiled.policySet.endpoints.map((endpoint) =>
-    encodeNetworkPolicy({ endpoint: endpoint.endpoint, endpointIps: endpoint.ips, identity: endpoint.identity, revision: REVISION, compiled: serializeEndpointPolicy(endpoint).json }),
-  );
   const ads = agent.grpc.exchanges.filter((exchange) => exchange.kind === 'stream' && exchange.method === 'StreamAggregatedResources').at(-1);
   if (ads === undefined) throw new Error('the agent opened no ADS stream');
   const server = agent.grpc.serverSide(ads.token);
-  server.sendMessage(discoveryResponse({ versionInfo: 'v1', typeUrl: NETWORK_POLICY_TYPE_URL, nonce: 'n1', resources: policies.map(asAny) }));
+  server.sendMessage(discoveryResponse({ versionInfo: 'v1', typeUrl: NETWORK_POLICY_TYPE_URL, nonce: 'n1', resources: compiled.policies.map(asAny) }));
   agent.settle();
   server.sendMessage(discoveryResponse({ versionInfo: 'i1', typeUrl: IDENTITY_MAP_TYPE_URL, nonce: 'n2', resources: [asAny(compiled.identityMap)] }));
   agent.settle();

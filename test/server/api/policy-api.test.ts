@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IDENTITY_MAP_TYPE_URL, decodeIdentityMap } from '../../../server/xds/resources/identity-map.ts';
 import { NETWORK_POLICY_TYPE_URL, decodeNetworkPolicy } from '../../../server/xds/resources/network-policy.ts';
 import { apiTargetFrom, callApi } from '../../../server/cli/api-client.ts';
@@ -24,6 +24,15 @@ afterEach(async () => {
 async function started(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
   server = await startTestServer(options);
   return server;
+}
+
+/** Resolves once /v1/proxies shows the proxy's ACK of `version` for `typeUrl` (the server has processed it). */
+async function ackRecorded(api: TestServer['api'], nodeId: string, typeUrl: string, version: string): Promise<void> {
+  await vi.waitUntil(async () => {
+    const body = (await api('GET', '/v1/proxies')).body as { proxies: Array<{ nodeId: string; types: Array<{ typeUrl: string; ackedVersion?: string }> }> };
+    const proxy = body.proxies.find((candidate) => candidate.nodeId === nodeId);
+    return proxy?.types.some((type) => type.typeUrl === typeUrl && type.ackedVersion === version) === true;
+  }, { timeout: 20_000, interval: 20 });
 }
 
 describe('policy import', () => {
@@ -139,13 +148,11 @@ describe('policy delivery and wait', () => {
     const revision = (await api('POST', '/v1/policies', readOnlyPolicy())).body['revision'] as string;
     const policyUpdate = await agent.next(NETWORK_POLICY_TYPE_URL);
     const identityUpdate = await agent.next(IDENTITY_MAP_TYPE_URL);
-    let settled = false;
-    const waiting = api('GET', `/v1/policies/wait?revision=${revision}&timeout=10`).finally(() => (settled = true));
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(settled).toBe(false);
+    const waiting = api('GET', `/v1/policies/wait?revision=${revision}&timeout=30`);
+    expect((await api('GET', `/v1/policies/wait?revision=${revision}&timeout=0`)).status).toBe(504);
     agent.ack(NETWORK_POLICY_TYPE_URL, policyUpdate);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(settled).toBe(false); // the identity map is not ACKed yet
+    await ackRecorded(api, 'edge-1', NETWORK_POLICY_TYPE_URL, policyUpdate.version_info);
+    expect((await api('GET', `/v1/policies/wait?revision=${revision}&timeout=0`)).status).toBe(504); // the identity map is not ACKed yet
     agent.ack(IDENTITY_MAP_TYPE_URL, identityUpdate);
     const waited = await waiting;
     expect(waited.status).toBe(200);
@@ -162,14 +169,12 @@ describe('policy delivery and wait', () => {
     expect(absent.status).toBe(504);
     expect(absent.body.error).toMatch(/^timed out after 0.3 s waiting for revision [0-9a-f]{16} on edge-4 \(its Weir agent is not connected\)$/);
     expect((await api('GET', '/v1/policies/wait?timeout=10')).body).toMatchObject({ proxies: [] }); // without node=: no agent, nothing to wait for
-    let settled = false;
-    const waiting = api('GET', '/v1/policies/wait?node=edge-4&policyOnly=true&timeout=10').finally(() => (settled = true));
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(settled).toBe(false);
+    const waiting = api('GET', '/v1/policies/wait?node=edge-4&policyOnly=true&timeout=30');
     agent = openScriptedAgent(serve, 'edge-4');
-    agent.ack(NETWORK_POLICY_TYPE_URL, await agent.next(NETWORK_POLICY_TYPE_URL));
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(settled).toBe(false); // the identity map is not ACKed yet
+    const policy = await agent.next(NETWORK_POLICY_TYPE_URL);
+    agent.ack(NETWORK_POLICY_TYPE_URL, policy);
+    await ackRecorded(api, 'edge-4', NETWORK_POLICY_TYPE_URL, policy.version_info);
+    expect((await api('GET', '/v1/policies/wait?node=edge-4&policyOnly=true&timeout=0')).status).toBe(504); // the identity map is not ACKed yet
     agent.ack(IDENTITY_MAP_TYPE_URL, await agent.next(IDENTITY_MAP_TYPE_URL));
     const waited = await waiting;
     expect(waited.status).toBe(200);

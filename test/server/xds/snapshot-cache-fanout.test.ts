@@ -2,7 +2,7 @@
 // watches only, a default-snapshot change reaches every node that has no snapshot of its own,
 // clearing a node's snapshot falls back to the default, and types whose version did not change
 // stay quiet.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
 import { buildRedirectListener } from '../../../server/xds/resources/listener.ts';
 import type { NodeIdentity, SotwSubscriptionView, SotwWatchResponse } from '../../../server/xds/config-watcher.ts';
@@ -64,7 +64,7 @@ describe('snapshot cache fan-out', () => {
     const answers: string[] = [];
     watchClusters(cache, nodeA, answers, deliveredOf(own));
     cache.clearSnapshot(nodeA.id);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await vi.waitUntil(() => answers.length > 0, { timeout: 10_000 });
     expect(answers).toEqual(['node-a:shared']);
     cache.close();
   });

@@ -13,6 +13,7 @@ import { Snapshot } from '../../../server/xds/snapshot.ts';
 import { serveSotwStream } from '../../../server/xds/sotw-stream.ts';
 import type { StreamContext } from '../../../server/xds/stream-context.ts';
 import { insecureAuthenticator } from '../../../server/pki/peer-authenticator.ts';
+import { capturingLogger } from '../../support/capturing-logger.ts';
 import { FakeTransport } from './support/fake-transport.ts';
 import { cluster, loadAssignment, NODE, sotwRequest } from './support/resources.ts';
 
@@ -184,6 +185,25 @@ describe('SotW stream', () => {
     expect(proxy.failure?.status).toBe(StreamStatus.InvalidArgument);
     expect(proxy.failure?.message).toContain('node.id');
     expect(proxy.responses).toHaveLength(0);
+  });
+
+  it('logs "proxy connected" and "proxy disconnected" once per proxy, not per stream', () => {
+    const { context } = setup();
+    const { logger, entries } = capturingLogger();
+    const open = (): SotwTransport => {
+      const transport: SotwTransport = new FakeTransport();
+      serveSotwStream(transport, { ...context, logger });
+      transport.request(sotwRequest({ node: NODE }));
+      return transport;
+    };
+    const envoyStream = open();
+    const agentStream = open(); // an Envoy's own ADS stream and its Weir agent's
+    const messages = (): unknown[] => entries.map((entry) => entry['msg']).filter((msg) => msg === 'proxy connected' || msg === 'proxy disconnected');
+    expect(messages()).toEqual(['proxy connected']);
+    agentStream.disconnect();
+    expect(messages()).toEqual(['proxy connected']);
+    envoyStream.disconnect();
+    expect(messages()).toEqual(['proxy connected', 'proxy disconnected']);
   });
 
   it('refuses a node the authenticator rejects, with its reason, and records no proxy', () => {

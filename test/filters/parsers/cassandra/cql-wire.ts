@@ -60,45 +60,90 @@ export const shortBytes = (bytes: Buffer): Buffer => Buffer.concat([short(bytes.
 export const stringMap = (entries: Record<string, string>): Buffer =>
   Buffer.concat([short(Object.keys(entries).length), ...Object.entries(entries).flatMap(([key, value]) => [string(key), string(value)])]);
 
-// Query parameters: consistency ONE, the flags field ([byte] before v5, [int] in v5), and values.
-function queryParameters(version: number, values: Buffer[] = [], keyspace?: string): Buffer {
-  let flags = values.length > 0 ? 0x01 : 0;
-  if (keyspace !== undefined) flags |= 0x80;
-  const flagBytes = version >= 5 ? int(flags) : Buffer.from([flags]);
-  const valueBytes = values.length > 0 ? Buffer.concat([short(values.length), ...values.map((value) => Buffer.concat([int(value.length), value]))]) : Buffer.alloc(0);
-  return Buffer.concat([short(1), flagBytes, valueBytes, keyspace === undefined ? Buffer.alloc(0) : string(keyspace)]);
+// Query parameters (QueryOptions): consistency, the flags field ([byte] before v5, [int] from
+// v5) computed from the fields given, then the flagged fields in the order Cassandra reads them.
+// `extraFlags` ORs further bits in (e.g. unknown ones) without adding fields.
+export interface QueryParams {
+  consistency?: number;
+  values?: Buffer[];
+  names?: string[]; // with values: NAMES_FOR_VALUES (0x40)
+  skipMetadata?: boolean;
+  pageSize?: number;
+  pagingState?: Buffer;
+  serialConsistency?: number;
+  timestamp?: bigint;
+  keyspace?: string;
+  nowInSeconds?: number;
+  extraFlags?: number;
+}
+
+export function queryParams(version: number, params: QueryParams = {}): Buffer {
+  const values = params.values ?? [];
+  let flags = params.extraFlags ?? 0;
+  if (values.length > 0 || params.names !== undefined) flags |= 0x01;
+  if (params.skipMetadata === true) flags |= 0x02;
+  if (params.pageSize !== undefined) flags |= 0x04;
+  if (params.pagingState !== undefined) flags |= 0x08;
+  if (params.serialConsistency !== undefined) flags |= 0x10;
+  if (params.timestamp !== undefined) flags |= 0x20;
+  if (params.names !== undefined) flags |= 0x40;
+  if (params.keyspace !== undefined) flags |= 0x80;
+  if (params.nowInSeconds !== undefined) flags |= 0x100;
+  const parts: Buffer[] = [short(params.consistency ?? 1), version >= 5 ? int(flags) : Buffer.from([flags & 0xff])];
+  if ((flags & 0x01) !== 0) {
+    parts.push(short(values.length));
+    values.forEach((value, index) => {
+      if (params.names !== undefined) parts.push(string(params.names[index] ?? `v${index}`));
+      parts.push(int(value.length), value);
+    });
+  }
+  if (params.pageSize !== undefined) parts.push(int(params.pageSize));
+  if (params.pagingState !== undefined) parts.push(int(params.pagingState.length), params.pagingState);
+  if (params.serialConsistency !== undefined) parts.push(short(params.serialConsistency));
+  if (params.timestamp !== undefined) {
+    const bytes = Buffer.alloc(8);
+    bytes.writeBigInt64BE(params.timestamp);
+    parts.push(bytes);
+  }
+  if (params.keyspace !== undefined) parts.push(string(params.keyspace));
+  if (params.nowInSeconds !== undefined && version >= 5) parts.push(int(params.nowInSeconds));
+  return Buffer.concat(parts);
 }
 
 export const startup = (version: number, stream = 0, extra: Record<string, string> = {}): Buffer =>
   frame(version, stream, Opcode.Startup, stringMap({ CQL_VERSION: '3.0.0', ...extra }));
+// STARTUP with exactly these options (no CQL_VERSION unless given).
+export const startupWith = (version: number, stream: number, entries: Record<string, string>, options: { flags?: number } = {}): Buffer =>
+  frame(version, stream, Opcode.Startup, stringMap(entries), options);
 export const options = (version: number, stream: number): Buffer => frame(version, stream, Opcode.Options, Buffer.alloc(0));
 export const register = (version: number, stream: number): Buffer =>
   frame(version, stream, Opcode.Register, Buffer.concat([short(1), string('SCHEMA_CHANGE')]));
 export const authResponse = (version: number, stream: number): Buffer => frame(version, stream, Opcode.AuthResponse, Buffer.concat([int(4), Buffer.from('\0u\0p')]));
-export const query = (version: number, stream: number, text: string, settings: { values?: Buffer[]; keyspace?: string } = {}): Buffer =>
-  frame(version, stream, Opcode.Query, Buffer.concat([longString(text), queryParameters(version, settings.values, settings.keyspace)]));
-export const prepare = (version: number, stream: number, text: string): Buffer =>
-  frame(version, stream, Opcode.Prepare, Buffer.concat([longString(text), version >= 5 ? int(0) : Buffer.alloc(0)]));
-export const execute = (version: number, stream: number, id: Buffer, values: Buffer[] = []): Buffer =>
-  frame(version, stream, Opcode.Execute, Buffer.concat([shortBytes(id), version >= 5 ? shortBytes(id) : Buffer.alloc(0), queryParameters(version, values)]));
+export const query = (version: number, stream: number, text: string, params: QueryParams = {}): Buffer =>
+  frame(version, stream, Opcode.Query, Buffer.concat([longString(text), queryParams(version, params)]));
+export const prepare = (version: number, stream: number, text: string, keyspace?: string): Buffer =>
+  frame(version, stream, Opcode.Prepare, Buffer.concat([longString(text), version >= 5 ? (keyspace === undefined ? int(0) : Buffer.concat([int(1), string(keyspace)])) : Buffer.alloc(0)]));
+export const execute = (version: number, stream: number, id: Buffer, values: Buffer[] = [], params: QueryParams = {}): Buffer =>
+  frame(version, stream, Opcode.Execute, Buffer.concat([shortBytes(id), version >= 5 ? shortBytes(id) : Buffer.alloc(0), queryParams(version, { values, ...params })]));
 
 export type BatchEntry = { query: string; values?: Buffer[] } | { id: Buffer; values?: Buffer[] };
-export function batch(version: number, stream: number, entries: BatchEntry[]): Buffer {
-  const parts: Buffer[] = [Buffer.from([0]), short(entries.length)];
+export function batch(version: number, stream: number, entries: BatchEntry[], params: QueryParams = {}, type = 0): Buffer {
+  const parts: Buffer[] = [Buffer.from([type]), short(entries.length)];
   for (const entry of entries) {
     const values = entry.values ?? [];
     parts.push('query' in entry ? Buffer.concat([Buffer.from([0]), longString(entry.query)]) : Buffer.concat([Buffer.from([1]), shortBytes(entry.id)]));
     parts.push(short(values.length), ...values.map((value) => Buffer.concat([int(value.length), value])));
   }
-  parts.push(short(1), version >= 5 ? int(0) : Buffer.from([0]));
+  parts.push(queryParams(version, params));
   return frame(version, stream, Opcode.Batch, Buffer.concat(parts));
 }
 
 // ---- v5 segments -------------------------------------------------------------------------
 
-const CRC32_SEED = zlib.crc32(Buffer.from([0xfa, 0x2d, 0x55, 0xca]));
+// Cassandra seeds the payload CRC32 with these four bytes; the header's CRC24 covers its 3 bytes.
+export const CRC32_SEED = zlib.crc32(Buffer.from([0xfa, 0x2d, 0x55, 0xca]));
 
-function crc24(bits: number): number {
+export function crc24(bits: number): number {
   let crc = 0x875060;
   let rest = bits;
   for (let byte = 0; byte < 3; byte++) {
@@ -134,19 +179,28 @@ export function largeSegments(envelope: Buffer, size: number): Buffer {
 // Splits `bytes` into frames; with `segmentsAfter` frames, the rest is read as v5 segments
 // (checking both CRCs). Throws on bad CRCs or trailing garbage.
 export function readFrames(bytes: Uint8Array, segmentsAfter = Number.POSITIVE_INFINITY): Frame[] {
+  const { frames, incomplete } = splitFrames(bytes, segmentsAfter);
+  if (incomplete > 0) throw new Error(`readFrames: ${incomplete} bytes of an unfinished frame or envelope`);
+  return frames;
+}
+
+// The complete frames at the start of `bytes` (as readFrames reads them) and how many bytes of an
+// unfinished one follow; throws on bad CRCs.
+export function splitFrames(bytes: Uint8Array, segmentsAfter = Number.POSITIVE_INFINITY): { frames: Frame[]; incomplete: number } {
   const frames: Frame[] = [];
   let buffer = Buffer.from(bytes);
   while (buffer.length > 0 && frames.length < segmentsAfter) {
-    if (buffer.length < 9) throw new Error(`readFrames: ${buffer.length} stray bytes`);
+    if (buffer.length < 9 || buffer.length < 9 + buffer.readUInt32BE(5)) return { frames, incomplete: buffer.length };
     const length = 9 + buffer.readUInt32BE(5);
     frames.push(decodeFrame(buffer.subarray(0, length)));
     buffer = buffer.subarray(length);
   }
   let payload = Buffer.alloc(0);
-  while (buffer.length > 0) {
+  while (buffer.length >= 6) {
     const bits = buffer.readUIntLE(0, 3);
     if (crc24(bits) !== buffer.readUIntLE(3, 3)) throw new Error('readFrames: segment header CRC24 mismatch');
     const length = bits & 0x1ffff;
+    if (buffer.length < 10 + length) break;
     const body = buffer.subarray(6, 6 + length);
     if (zlib.crc32(body, CRC32_SEED) !== buffer.readUInt32LE(6 + length)) throw new Error('readFrames: segment payload CRC32 mismatch');
     payload = Buffer.concat([payload, body]);
@@ -157,8 +211,7 @@ export function readFrames(bytes: Uint8Array, segmentsAfter = Number.POSITIVE_IN
       payload = payload.subarray(envelopeLength);
     }
   }
-  if (payload.length > 0) throw new Error(`readFrames: ${payload.length} bytes of an unfinished envelope`);
-  return frames;
+  return { frames, incomplete: buffer.length + payload.length };
 }
 
 function decodeFrame(bytes: Buffer): Frame {
@@ -207,7 +260,9 @@ export function fakeCassandra(): FakeCassandra {
         send(peer, reply(Opcode.Supported, Buffer.concat([short(2), string('CQL_VERSION'), short(1), string('3.4.7'), string('COMPRESSION'), short(2), string('snappy'), string('lz4')])));
         return;
       case Opcode.Startup:
-        send(peer, reply(Opcode.Ready, Buffer.alloc(0)));
+        // Like Cassandra: an ERROR without CQL_VERSION, and v5 segments after any answer.
+        if (request.body.includes(Buffer.from('CQL_VERSION'))) send(peer, reply(Opcode.Ready, Buffer.alloc(0)));
+        else send(peer, reply(Opcode.Error, Buffer.concat([int(0x000a), string('Missing value CQL_VERSION in STARTUP message')])));
         if (request.version >= 5) segmented = true;
         return;
       case Opcode.Register:
@@ -215,8 +270,9 @@ export function fakeCassandra(): FakeCassandra {
         return;
       case Opcode.Query: {
         const text = queryTextOf(request);
-        const use = /^\s*use\s+"?(\w+)"?/i.exec(text);
-        if (use !== null) send(peer, result(3, string(use[1]!)));
+        // USE: a quoted keyspace kept exactly, an unquoted one lower-cased (as Cassandra answers)
+        const use = /^\s*use\s+(?:"(\w+)"|(\w+))/i.exec(text);
+        if (use !== null) send(peer, result(3, string(use[1] ?? use[2]!.toLowerCase())));
         else if (/^\s*select/i.test(text)) send(peer, result(2, Buffer.concat([int(0x0004), int(0), int(0)])));
         else send(peer, result(1));
         return;

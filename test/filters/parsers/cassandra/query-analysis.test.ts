@@ -22,10 +22,14 @@ function analyse(text: string) {
   return { entries, reply, reachedServer: server.queries().includes(text) };
 }
 
-const CASES: Array<[string, string, string | undefined]> = [
+// [text, query_action, query_table, further fields]
+const CASES: Array<[string, string, string | undefined, Record<string, string>?]> = [
   ['SELECT a, count(*) FROM ks1.t1 WHERE b = 1', 'select', 'ks1.t1'],
   ['select json * from T1;', 'select', 'ks0.t1'],
-  ['INSERT INTO ks1.t1 (a) VALUES (1) IF NOT EXISTS', 'insert', 'ks1.t1'],
+  ['INSERT INTO ks1.t1 (a) VALUES (1) IF NOT EXISTS', 'insert', 'ks1.t1', { conditional: 'true' }],
+  ["UPDATE t1 SET a = 1 WHERE b = 'if' IF c = 2", 'update', 'ks0.t1', { conditional: 'true' }],
+  ['DELETE FROM ks1.t1 WHERE c = 3 IF EXISTS', 'delete', 'ks1.t1', { conditional: 'true' }],
+  ['UPDATE ks1.t1 SET "if" = 1 WHERE b = 2', 'update', 'ks1.t1'],
   ["UPDATE ks1.t1 SET a = 'from x' WHERE b = 2", 'update', 'ks1.t1'],
   ['DELETE a, b[1] FROM ks1.t1 WHERE c = 3', 'delete', 'ks1.t1'],
   ['DELETE FROM t2 WHERE c = 3', 'delete', 'ks0.t2'],
@@ -70,10 +74,10 @@ const CASES: Array<[string, string, string | undefined]> = [
 ];
 
 describe('query analysis', () => {
-  it.each(CASES)('%s -> %s %s', (text, action, table) => {
+  it.each(CASES)('%s -> %s %s', (text, action, table, extra = {}) => {
     const { entries, reachedServer } = analyse(text);
     expect(entries.map((entry) => entry.type)).toEqual(['Request']);
-    expect(entries[0]?.fields).toEqual(table === undefined ? { query_action: action } : { query_action: action, query_table: table });
+    expect(entries[0]?.fields).toEqual(table === undefined ? { query_action: action, ...extra } : { query_action: action, query_table: table, ...extra });
     expect(reachedServer).toBe(true);
   });
 
@@ -95,6 +99,12 @@ describe('query analysis', () => {
     ["SELECT * FROM ks1.t1 WHERE a = 'open", 'unterminated'],
     ['BEGIN BATCH INSERT INTO t1 (a) VALUES (1)', 'without APPLY BATCH'],
     ['   ', 'empty'],
+    ['SELECT * FROM\fks1.t1', 'control character'],
+    ['SELECT * FROM ks1.t\u00e9', 'non-ASCII'],
+    ['SELECT * FROM "ks1.secret".t1', 'no Cassandra keyspace or table can have'],
+    ['SELECT * FROM "".t1', 'no Cassandra keyspace or table can have'],
+    ['LIST SUPERUSERS', 'not one Weir can analyse'],
+    ['BEGIN BATCH SELECT * FROM ks1.t1 APPLY BATCH', 'BEGIN BATCH may only hold'],
   ])('refuses %j (%s) with 0x2100, never guessing', (text, reason) => {
     const { entries, reply, reachedServer } = analyse(text);
     expect(entries).toEqual([expect.objectContaining({ type: 'Denied', reason: expect.stringContaining(reason) })]);

@@ -24,4 +24,3 @@ export const EMPIRE_HQ_RULES: readonly KafkaRuleMap[] = [
   { role: 'produce', topic: 'empire-announce' },
 ];
 export const OUTPOST_RULES: readonly KafkaRuleMap[] = [{ role: 'consume', topic: 'empire-announce' }];
-export const BACKUP_RULES: readonly KafkaRuleMap[] = [{ role: 'consume', topic: 'deathstar-plans' }];
