@@ -14,6 +14,8 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
+    // One etcd + kube-apiserver per run, started only if a test asks (test/support/kube-cluster.ts).
+    globalSetup: ['test/support/kube-cluster-broker.ts'],
     projects: TIERS.map((tier) => ({
       extends: true,
       test: { name: tier, include: filesByTier[tier] },

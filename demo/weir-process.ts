@@ -45,6 +45,8 @@ export interface WeirServeOptions {
   xdsPort: number;
   /** Truncated, then receives serve's output. */
   logFile: string;
+  /** How long to wait for the xDS port; default 15 s. */
+  startTimeoutMs?: number;
 }
 
 // A bound, not an expectation: on a busy 2-core machine the first start (tsx transform, CA key) took
@@ -56,7 +58,8 @@ export async function startWeirServe(options: WeirServeOptions): Promise<ServerP
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
   fs.writeFileSync(options.logFile, '');
   const server = spawnServer({ command: process.execPath, args: [WEIR_BIN, 'serve', '--config', options.configFile], outputFile: options.logFile });
-  const deadline = Date.now() + SERVE_START_TIMEOUT_MS;
+  const timeoutMs = options.startTimeoutMs ?? SERVE_START_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
   const where = path.relative(projectRoot, options.logFile);
   for (;;) {
     const exit = server.exitStatus();
@@ -64,7 +67,7 @@ export async function startWeirServe(options: WeirServeOptions): Promise<ServerP
     if (await acceptsConnections(options.xdsPort)) return server;
     if (Date.now() > deadline) {
       await server.stop(5_000);
-      throw new Error(`weir serve did not listen on 127.0.0.1:${options.xdsPort} within ${SERVE_START_TIMEOUT_MS} ms; see ${where}`);
+      throw new Error(`weir serve did not listen on 127.0.0.1:${options.xdsPort} within ${timeoutMs} ms; see ${where}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

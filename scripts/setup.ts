@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
 import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
-import { installCassandra, installCqlsh, installDebianPackages, installKafka, installMemcached } from '../demo/servers/index.ts';
+import { installCassandra, installCqlsh, installDebianPackages, installKafka, installKubeBinaries, installMemcached } from '../demo/servers/index.ts';
 import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
 import { downloadIstioCaptureGoldens } from '../server/interception/install.ts';
 import { installComposeChecks, installComposeV2, installDockerForTests } from '../test/compose/docker-install.ts';
@@ -114,6 +114,8 @@ const STEPS = {
   docker: (): void => installDockerForTests(say),
   // Compose v2 built from source: `npm run test:compose-v2` only (about half an hour on two cores).
   'compose-v2': (): void => installComposeV2(say),
+  etcd: (): void => installKubeBinaries({ binaries: ['etcd'], say }),
+  kubernetes: (): void => installKubeBinaries({ binaries: ['kube-apiserver', 'kubectl'], say }),
 } satisfies Record<string, () => void | Promise<void>>;
 
 type StepName = keyof typeof STEPS;
@@ -123,17 +125,18 @@ type StepName = keyof typeof STEPS;
  * installs only its own servers.
  */
 const PROFILES: Record<string, readonly StepName[]> = {
-  test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks'],
+  test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks', 'etcd', 'kubernetes'],
   // One tier of test/tiers.ts each (npm run test:<tier>); test:servers is everything, as test.
   'test:unit': ['istioGoldens'],
   'test:wasm': ['filters'],
   'test:envoy': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'filters', 'probe'],
-  'test:servers': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks'],
+  'test:servers': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks', 'etcd', 'kubernetes'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
   // The compose tests alone, all three demos on the engine, with Compose 1.29 or v2 (Envoy and the
   // Cassandra jars go into the stand-in images).
   'test:compose': ['envoy', 'cassandra', 'docker'],
   'test:compose-v2': ['envoy', 'cassandra', 'docker', 'compose-v2'],
+  'bench:kube': ['envoy', 'memcached', 'filters', 'probe', 'etcd', 'kubernetes'],
   'demo:r2d2': ['envoy', 'netcat', 'filters', 'probe'],
   'demo:fleet': ['envoy', 'netcat', 'memcached', 'filters', 'probe'],
   'demo:empire': ['envoy', 'cassandra', 'cqlsh', 'filters', 'probe'],

@@ -14,7 +14,7 @@ export type Tier = (typeof TIERS)[number];
  */
 const STARTERS: Record<Exclude<Tier, 'unit'>, RegExp> = {
   servers:
-    /\b(startMemcached|startMemcachedIn|cqlIn|cqlAnswersIn|startCassandra|startKafka|spawnServer|runMemcacheWireFuzz|deployMemcacheWire|recordCqlWire|runConsoleProducer|runConsoleConsumer|runCqlsh)\b|docker|\/demo\/main\.ts/,
+    /\b(startEtcd|startKubeApiserver|sharedKubeCluster|startMemcached|startMemcachedIn|cqlIn|cqlAnswersIn|startCassandra|startKafka|spawnServer|runMemcacheWireFuzz|deployMemcacheWire|recordCqlWire|runConsoleProducer|runConsoleConsumer|runCqlsh)\b|docker|\/demo\/main\.ts/,
   envoy:
     /\b(startEnvoy|startNamespacedEnvoy|startServeIn|createLab|startWasmEnvoy\w*|startListeningEnvoy|deployDroids|deployRebels|waitForAgentEnforcing|runWasmProbe|startWeirServe|runWeirCli|envoyVersion)\b|node:child_process/,
   wasm: /\b(loadFilter|loadWeirFilter|loadWeirAgent|startWeirAgent|ensureFiltersBuilt|buildFilters|instantiate)\b|server\/wasm-host\//,

@@ -6,5 +6,9 @@ export { installCqlsh, runCqlsh, cqlshBinary, type CqlshResult, type CqlshRun, t
 export { cqlHandshake, type CqlHandshake } from './cassandra/cql-handshake.ts';
 export { installMemcached, startMemcached, type RunningMemcached, type StartMemcachedOptions, type InstallMemcachedOptions } from './memcached.ts';
 export { installDebianPackages, type DebianInstall } from './debian-packages.ts';
+export { installKubeBinaries, kubeBinary, requireKubeBinary, KUBERNETES_VERSION, ETCD_VERSION, type KubeBinaryName } from './kubernetes/install.ts';
+export { startEtcd, type RunningEtcd, type StartEtcdOptions } from './kubernetes/etcd.ts';
+export { startKubeApiserver, kubeconfigText, type RunningKubeApiserver, type StartKubeApiserverOptions, type KubeUser } from './kubernetes/kube-apiserver.ts';
+export { kubectl, type KubectlResult } from './kubernetes/kubectl.ts';
 export { installKafka, KAFKA_VERSION, type KafkaInstallation, type InstallKafkaOptions } from './kafka/install.ts';
 export { startKafka, type RunningKafka, type StartKafkaOptions } from './kafka/runner.ts';

@@ -77,17 +77,22 @@ export interface ProxyView {
   /** The policy revision whose NetworkPolicy and IdentityMap versions the agent ACKed. */
   enforcedRevision: string | undefined;
   types: ProxyTypeView[];
+  /** The replica serving the proxy, in a `?scope=fleet` answer (server/api/fleet.ts). */
+  replica?: string;
 }
 
 export interface ProxiesView {
-  /** The revision in force on the server. */
-  revision: string | undefined;
+  /** The revision in force on the server (absent in a fleet answer: each replica has its own). */
+  revision?: string | undefined;
   proxies: ProxyView[];
+  /** In a fleet answer: every replica asked, and those that could not be reached (with why). */
+  replicas?: string[];
+  unreachable?: string[];
 }
 
 export interface WaitResultBody {
   revision: string;
-  proxies: Array<{ nodeId: string; enforcedRevision: string | undefined }>;
+  proxies: Array<{ nodeId: string; enforcedRevision: string | undefined; replica?: string }>;
 }
 
 /** GET /v1/security: how the xDS port authenticates proxies. */

@@ -15,6 +15,8 @@ export interface NodeApiContext {
   mode: 'mtls' | 'insecure';
   serverCertificateNotAfter: () => Date | undefined;
   logger: Logger;
+  /** Replicas sharing enrolments (etcd mode): an enrolment or revocation answers once it is shared. */
+  shared?: { settled(nodeId: string): Promise<void> };
 }
 
 const NODE_ROUTE = /^\/v1\/nodes\/([^/]+)\/(enrol|revoke|join-token)$/;
@@ -26,21 +28,37 @@ export const PUBLIC_NODE_ROUTES: readonly string[] = ['GET /v1/ca', 'POST /v1/en
 export const DEFAULT_JOIN_TOKEN_SECONDS = 3600;
 
 /** Answers the node routes, or returns undefined for any other path. */
-export function routeNodeRequest(request: ApiRequest, context: NodeApiContext): ApiResponse | undefined {
+export function routeNodeRequest(request: ApiRequest, context: NodeApiContext): ApiResponse | Promise<ApiResponse> | undefined {
   if (request.method === 'GET' && request.path === '/v1/security') return { status: 200, body: securityView(context) };
   if (request.method === 'GET' && request.path === '/v1/ca') return { status: 200, body: context.authority.ca.certificatePem, contentType: 'application/x-pem-file' };
   if (request.method === 'GET' && request.path === '/v1/nodes') return { status: 200, body: { nodes: nodeViews(context.authority) } };
-  if (request.method === 'POST' && request.path === '/v1/enrol') return enrolWithToken(request.body, context);
+  if (request.method === 'POST' && request.path === '/v1/enrol') return shared(enrolWithToken(request.body, context), context);
   const named = NODE_ROUTE.exec(request.path);
   if (named?.[1] === undefined || request.method !== 'POST') return undefined;
   const nodeId = decodeURIComponent(named[1]);
   switch (named[2]) {
     case 'enrol':
-      return enrol(nodeId, request.body, context);
+      return shared(enrol(nodeId, request.body, context), context);
     case 'join-token':
       return joinToken(nodeId, request.query.get('ttl'), context);
     default:
-      return revoke(nodeId, context);
+      return shared(revoke(nodeId, context), context);
+  }
+}
+
+/**
+ * A successful enrolment or revocation, answered once the other replicas can know of it (etcd
+ * mode); if it cannot be shared, a 503 says so: this replica applies it, the others do not yet.
+ */
+async function shared(answer: ApiResponse, context: NodeApiContext): Promise<ApiResponse> {
+  const nodeId = answer.status === 200 ? (answer.body as { nodeId?: unknown }).nodeId : undefined;
+  if (context.shared === undefined || typeof nodeId !== 'string') return answer;
+  try {
+    await context.shared.settled(nodeId);
+    return answer;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return failure(503, `node "${nodeId}": done at this replica, but not written to etcd (${reason}), so the other replicas do not know of it yet: run the command again once etcd answers (a replica also shares its records when it starts)`);
   }
 }
 

@@ -78,7 +78,7 @@ function checkOnce(options: RevisionWaitOptions, target: number): RevisionWaitOu
 }
 
 /** Envoy's own config types, which the Weir agent's policy types ride beside. */
-const ENVOY_CONFIG_TYPES: ReadonlySet<string> = new Set([LISTENER_TYPE_URL, CLUSTER_TYPE_URL]);
+export const ENVOY_CONFIG_TYPES: ReadonlySet<string> = new Set([LISTENER_TYPE_URL, CLUSTER_TYPE_URL]);
 
 /**
  * Whether the proxy's Envoy runs the config this server last sent it: every type other than the
@@ -100,7 +100,7 @@ function ownConfigSettled(proxy: ProxyStatus, options: RevisionWaitOptions): boo
  * reported on reconnecting that the server adopted (versions are content hashes: an equal one is
  * not resent, and a different one is sent at once, which sets sentVersion).
  */
-function holdsWhatWasSent(state: TypeApplyState): boolean {
+export function holdsWhatWasSent(state: Pick<TypeApplyState, 'awaitingReply' | 'ackedVersion' | 'sentVersion'>): boolean {
   if (state.awaitingReply || state.ackedVersion === undefined) return false;
   return state.sentVersion === undefined || state.ackedVersion === state.sentVersion;
 }

@@ -14,6 +14,7 @@ import { endpointsView, identitiesView, policiesView, proxiesView, type Redirect
 import { routeNodeRequest, type NodeApiContext } from './node-routes.ts';
 import type { RevisionHistory } from './revision-history.ts';
 import { waitForRevision } from './revision-wait.ts';
+import { fleetProxies, fleetWait, type Fleet } from './fleet.ts';
 
 export interface ApiContext {
   store: PolicyStore;
@@ -28,6 +29,8 @@ export interface ApiContext {
   redirects?: () => readonly RedirectLike[];
   /** Where the parser modules are (filters.dir): which ports a workload gets a parser on. */
   filtersDir?: string;
+  /** The replicas sharing this server's store, for `?scope=fleet` (fleet.ts); absent: this server alone. */
+  fleet?: Fleet;
 }
 
 export interface ApiRequest {
@@ -69,6 +72,7 @@ export async function routeRequest(request: ApiRequest, context: ApiContext): Pr
     case 'GET /v1/identities':
       return ok(identitiesView(context.store.current()));
     case 'GET /v1/proxies':
+      if (request.query.get('scope') === 'fleet' && context.fleet !== undefined) return asResponse(await fleetProxies(context.fleet));
       return ok(proxiesView(context.status.list(), context.history));
     case 'POST /v1/istio/layout':
       return istioLayoutRoute(request, context);
@@ -166,6 +170,9 @@ async function waitRoute(request: ApiRequest, context: ApiContext): Promise<ApiR
   }
   const nodeIds = request.query.getAll('node');
   const policyOnly = request.query.get('policyOnly') === 'true';
+  if (request.query.get('scope') === 'fleet' && context.fleet !== undefined) {
+    return asResponse(await fleetWait(context.fleet, { revision, timeoutMs: timeoutSeconds * 1000, nodeIds, policyOnly, signal: request.signal }));
+  }
   const outcome = await waitForRevision({ revision, timeoutMs: timeoutSeconds * 1000, nodeIds, policyOnly, status: context.status, history: context.history, signal: request.signal });
   switch (outcome.kind) {
     case 'enforced':
@@ -198,6 +205,10 @@ function traceRoute(request: ApiRequest, context: ApiContext): ApiResponse {
   const outcome = tracePolicy(state.policySet, state.endpoints, { source, destination, port: Number(portText), direction, protocol, ...(l7 === null ? {} : { l7 }) });
   if (!outcome.ok) return failure(400, outcome.problem);
   return ok({ revision: state.revision, ...outcome.trace } satisfies TraceResultBody);
+}
+
+function asResponse(answer: { status: number; body: unknown }): ApiResponse {
+  return { status: answer.status, body: typeof answer.body === 'object' && answer.body !== null ? answer.body : { error: String(answer.body) } };
 }
 
 function ok(body: object): ApiResponse {

@@ -85,7 +85,8 @@ export interface PolicyWaitOptions {
 
 export async function policyWait(options: PolicyWaitOptions): Promise<string> {
   const timeoutSeconds = options.timeoutSeconds ?? 30;
-  const query = new URLSearchParams({ timeout: String(timeoutSeconds) });
+  // scope=fleet: a replica sharing its store with others answers for all of them (server/api/fleet.ts).
+  const query = new URLSearchParams({ timeout: String(timeoutSeconds), scope: 'fleet' });
   if (options.revision !== undefined) query.set('revision', options.revision);
   for (const nodeId of options.nodeIds ?? []) query.append('node', nodeId);
   if (options.policyOnly) query.set('policyOnly', 'true');
@@ -93,7 +94,7 @@ export async function policyWait(options: PolicyWaitOptions): Promise<string> {
   const body = successBody<WaitResultBody>(reply, { 409: EXIT_CODES.rejected, 504: EXIT_CODES.timedOut });
   if (options.output === 'json') return JSON.stringify(body, null, 2);
   if (body.proxies.length === 0) return `revision ${body.revision} is in force; no proxy with a Weir agent is connected`;
-  return `revision ${body.revision} is enforced by ${body.proxies.length} prox${body.proxies.length === 1 ? 'y' : 'ies'}: ${body.proxies.map((proxy) => proxy.nodeId).join(', ')}`;
+  return `revision ${body.revision} is enforced by ${body.proxies.length} prox${body.proxies.length === 1 ? 'y' : 'ies'}: ${body.proxies.map((proxy) => (proxy.replica === undefined ? proxy.nodeId : `${proxy.nodeId} (replica ${proxy.replica})`)).join(', ')}`;
 }
 
 export interface PolicyTraceOptions {

@@ -13,14 +13,18 @@ export interface ProxyListOptions {
 }
 
 export async function proxyList(options: ProxyListOptions): Promise<string> {
-  const body = successBody<ProxiesView>(await callApi(options.target, { method: 'GET', path: '/v1/proxies' }));
-  return options.output === 'json' ? JSON.stringify(body.proxies, null, 2) : formatProxyTable(body.proxies);
+  // scope=fleet: a replica sharing its store with others lists their proxies too (server/api/fleet.ts).
+  const body = successBody<ProxiesView>(await callApi(options.target, { method: 'GET', path: '/v1/proxies?scope=fleet' }));
+  if (options.output === 'json') return JSON.stringify(body.proxies, null, 2);
+  const unreachable = (body.unreachable ?? []).map((problem) => `\nreplica ${problem}`).join('');
+  return `${formatProxyTable(body.proxies)}${unreachable}`;
 }
 
 export function formatProxyTable(proxies: readonly ProxyView[]): string {
   const rows: string[][] = [];
   for (const proxy of proxies) {
-    const state = proxy.connected ? `connected (${proxy.variant ?? '?'})` : 'disconnected';
+    const connected = proxy.replica === undefined ? 'connected' : `connected to ${proxy.replica}`;
+    const state = proxy.connected ? `${connected} (${proxy.variant ?? '?'})` : 'disconnected';
     const enforces = proxy.policyAgent ? proxy.enforcedRevision ?? 'none yet' : 'no agent';
     if (proxy.types.length === 0) rows.push([proxy.nodeId, state, enforces, '-', '-', '-', '-']);
     for (const type of proxy.types) {

@@ -20,7 +20,6 @@ import { NodeAuthority } from '../pki/node-authority.ts';
 import { registryWithDeclaredParsers } from '../policy/l7-rule-keys.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
-import { DirectoryStore } from '../store/directory-store.ts';
 import { SidecarAwareStore } from '../store/sidecar-aware-store.ts';
 import type { PolicyStore, PolicyStoreState, StoreEvent } from '../store/policy-store.ts';
 import { defaultServerNames, startControlServer, type ControlServer, type ControlServerSecurity } from '../xds/control-server.ts';
@@ -29,6 +28,7 @@ import { DEFAULT_SERVER_CERTIFICATE_LIFETIME_MS } from '../xds/server-credential
 import { buildRedirectSnapshot } from '../xds/redirect-snapshot.ts';
 import type { Snapshot } from '../xds/snapshot.ts';
 import { buildPolicyResources } from './policy-resources.ts';
+import { openPolicySource } from './policy-source.ts';
 import { InterceptingProxyRegistry, type InterceptingProxy } from '../interception/intercepting-proxies.ts';
 import { buildInterceptionSnapshot } from '../interception/interception-snapshots.ts';
 
@@ -75,7 +75,8 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   });
   const security: ControlServerSecurity = options.insecure === true || config.xds.insecure ? { mode: 'insecure' } : { mode: 'mtls', authority };
   const sidecars = new SidecarEndpointRegistry({ logger });
-  const store = new SidecarAwareStore({ store: await loadStore(config), sidecars, logger });
+  const source = await openPolicySource(config, logger, security.mode === 'mtls' ? authority : undefined);
+  const store = source.sharesSidecarEndpoints ? source.store : new SidecarAwareStore({ store: source.store, sidecars, logger });
   const history = new RevisionHistory();
   const interceptors = new InterceptingProxyRegistry(logger);
   let loggedWiring = '';
@@ -142,6 +143,8 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
       snapshot: snapshotNow(),
     });
     stops.push(() => controlServer.stop());
+    const attached = source.attach({ status: controlServer.status, history, sidecars, apiSocket: config.api.socket, xds: { address: config.xds.address, port: controlServer.port } });
+    stops.push(() => attached.stop());
     publishInterceptor = (proxy) => {
       try {
         controlServer.setSnapshot(interceptionSnapshotNow(proxy), proxy.nodeId);
@@ -164,9 +167,10 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
         history,
         logger,
         filtersDir: config.filtersDir,
-        nodes: { authority, mode: security.mode, serverCertificateNotAfter: () => controlServer.security().serverCertificateNotAfter, logger },
+        nodes: { authority, mode: security.mode, serverCertificateNotAfter: () => controlServer.security().serverCertificateNotAfter, logger, ...(source.sharedEnrolments === undefined ? {} : { shared: source.sharedEnrolments }) },
         wiring: (state) => checkWiring(config.redirects, state).map(formatWiringWarning),
         redirects: () => config.redirects,
+        ...(attached.fleet === undefined ? {} : { fleet: attached.fleet }),
       },
       logger,
       mounts: observability.mounts,
@@ -191,6 +195,7 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
         apiSocket: api.socket,
         apiTcpPort: api.tcpPort,
         metricsPort: metrics?.port,
+        policySource: source.description,
         policyRevision: store.current().revision,
       },
       'weir serve ready',
@@ -238,19 +243,6 @@ export function buildServeSnapshot(config: WeirConfig, state: PolicyStoreState):
     endpointDelivery: config.xds.endpointDelivery,
     extraResources: buildPolicyResources(state),
   });
-}
-
-async function loadStore(config: WeirConfig): Promise<DirectoryStore> {
-  // The parsers in filters.dir that declare their rule keys (weir parser new) get policies too.
-  const registry = registryWithDeclaredParsers(config.filtersDir);
-  const store = new DirectoryStore({ directory: config.policies.dir, enforcementMode: config.policies.enforcementMode, registry });
-  const loaded = await store.load();
-  if (!loaded.ok) {
-    await store.close();
-    const problems = loaded.problems.map(formatProblem).join('\n');
-    throw new Error(`the policies in ${config.policies.dir} do not compile; fix or remove these files and start again:\n${problems}`);
-  }
-  return store;
 }
 
 function onStoreEvent(event: StoreEvent, handlers: { logger: Logger; publish: () => void }): void {

@@ -7,6 +7,7 @@
 // `${NAME}` and `${NAME:-default}` in the file are replaced from the environment before parsing
 // (as docker-compose does, variables.ts), so one file serves a container whose ports come from variables.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { expandVariables } from './variables.ts';
@@ -41,7 +42,16 @@ export interface PoliciesConfig {
   /** Absolute directory of the policy store (CiliumNetworkPolicy and Endpoint YAML/JSON files). */
   dir: string;
   enforcementMode: EnforcementModeConfig;
+  /** Where policies and endpoints come from: the directory (default), etcd or Kubernetes. */
+  source: PolicySourceConfig;
 }
+
+export type PolicySourceConfig =
+  | { kind: 'directory' }
+  /** Several replicas share files, endpoints and identities through etcd (docs/cluster.md). */
+  | { kind: 'etcd'; endpoints: string[]; prefix: string }
+  /** CiliumNetworkPolicy objects and Pods from the Kubernetes API; kubeconfig unset: in-cluster, else $KUBECONFIG. */
+  | { kind: 'kubernetes'; kubeconfig: string | undefined };
 
 export interface ApiTcpConfig extends SocketAddressConfig {
   /** Absolute path of a file holding the bearer token every TCP request must present. */
@@ -98,6 +108,8 @@ export interface WeirConfig {
   status: StatusConfig;
   policies: PoliciesConfig;
   api: ApiConfig;
+  /** This replica's node name (status per node, the pods it serves); default $WEIR_NODE_NAME, else the host name. */
+  node: string;
   pki: PkiConfig;
   metrics: MetricsConfig | undefined;
 }
@@ -175,8 +187,38 @@ export function parseWeirConfig(text: string, origin: ConfigOrigin, env: NodeJS.
 /** Modules in a filters directory that are not parsers. */
 const NON_PARSER_MODULES = new Set(['agent', 'probe']);
 
+function readPolicySource(policies: FieldReader, resolve: (file: string) => string): PolicySourceConfig {
+  const kind = policies.oneOf('source', ['directory', 'etcd', 'kubernetes'] as const, 'directory');
+  for (const other of ['etcd', 'kubernetes'] as const) {
+    if (other !== kind && policies.has(other)) policies.problem(other, `applies only with source: ${other}`);
+  }
+  if (kind === 'etcd') {
+    const etcd = policies.child('etcd');
+    etcd.expectKeys(['endpoints', 'prefix']);
+    const endpoints = etcd.stringList('endpoints');
+    endpoints.forEach((url, index) => {
+      if (!/^https?:\/\/[^/]+$/.test(url)) etcd.problem(`endpoints[${index}]`, `"${url}" is not an etcd client URL such as http://127.0.0.1:2379`);
+    });
+    if (endpoints.length === 0) etcd.problem('endpoints', 'needs at least one etcd client URL');
+    const prefix = etcd.string('prefix', '/weir/');
+    if (!prefix.endsWith('/')) etcd.problem('prefix', 'must end with "/"');
+    return { kind, endpoints, prefix };
+  }
+  if (kind === 'kubernetes') {
+    const kubernetes = policies.child('kubernetes', {});
+    kubernetes.expectKeys(['kubeconfig']);
+    return { kind, kubeconfig: kubernetes.has('kubeconfig') ? resolve(kubernetes.string('kubeconfig')) : undefined };
+  }
+  return { kind };
+}
+
+function defaultNodeName(): string {
+  const fromEnvironment = process.env['WEIR_NODE_NAME'];
+  return fromEnvironment !== undefined && fromEnvironment !== '' ? fromEnvironment : os.hostname();
+}
+
 function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
-  root.expectKeys(['xds', 'redirects', 'filters', 'policies', 'api', 'status', 'pki', 'metrics']);
+  root.expectKeys(['xds', 'redirects', 'filters', 'policies', 'api', 'status', 'node', 'pki', 'metrics']);
   const xds = root.child('xds', {});
   if (xds.has('tls')) xds.problem('tls', 'was replaced by the pki section: weir serve runs its own CA (or pki.ca: {cert, key}, yours) and proxies get certificates from weir bootstrap; see docs/security.md');
   xds.expectKeys(['address', 'port', 'batchWindowMs', 'filterDelivery', 'endpointDelivery', 'insecure'], ['tls']);
@@ -191,7 +233,7 @@ function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
   const statusReader = root.child('status', {});
   statusReader.expectKeys(['address', 'port']);
   const policiesReader = root.child('policies', {});
-  policiesReader.expectKeys(['dir', 'enforcementMode']);
+  policiesReader.expectKeys(['dir', 'enforcementMode', 'source', 'etcd', 'kubernetes']);
   const apiReader = root.child('api', {});
   apiReader.expectKeys(['socket', 'tcp']);
   const tcpReader = apiReader.has('tcp') ? apiReader.child('tcp', {}) : undefined;
@@ -231,6 +273,7 @@ function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
     policies: {
       dir: resolve(policiesReader.string('dir', WEIR_CONFIG_DEFAULTS.policiesDir)),
       enforcementMode: policiesReader.oneOf('enforcementMode', ['default', 'always', 'never'] as const, WEIR_CONFIG_DEFAULTS.enforcementMode),
+      source: readPolicySource(policiesReader, resolve),
     },
     api: {
       socket: resolve(apiReader.string('socket', WEIR_CONFIG_DEFAULTS.apiSocket)),
@@ -243,6 +286,7 @@ function readConfig(root: FieldReader, origin: ConfigOrigin): WeirConfig {
           }
         : undefined,
     },
+    node: root.has('node') ? root.matching('node', /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'a node name (lower-case letters, digits, "." and "-")') : defaultNodeName(),
   };
 }
 
@@ -334,6 +378,15 @@ class FieldReader {
       if (!isRecord(item)) this.problems.push(`${itemPath}: must be a mapping`);
       return new FieldReader(isRecord(item) ? item : {}, itemPath, this.problems);
     });
+  }
+
+  stringList(field: string): string[] {
+    const raw = this.#record()[field] ?? [];
+    if (!Array.isArray(raw) || raw.some((item) => typeof item !== 'string' || item === '')) {
+      this.problem(field, 'must be a list of non-empty strings');
+      return [];
+    }
+    return raw as string[];
   }
 
   string(field: string, fallback?: string): string {

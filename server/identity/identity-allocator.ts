@@ -46,6 +46,21 @@ export class IdentityAllocator {
     return result;
   }
 
+  /**
+   * Records an identity decided elsewhere (a table shared by every server, identity-table.ts). A
+   * label set this allocator numbered on its own, holding that number or a different one, gives
+   * way: the shared answer is the one every server agrees on.
+   */
+  adopt(key: string, identity: number): void {
+    if (this.byLabels.get(key) === identity) return;
+    const previous = this.byLabels.get(key);
+    if (previous !== undefined) this.byIdentity.delete(previous);
+    const holder = this.byIdentity.get(identity);
+    if (holder !== undefined) this.byLabels.delete(holder);
+    this.byLabels.set(key, identity);
+    this.byIdentity.set(identity, key);
+  }
+
   /** Forgets identities whose label sets are not in `liveKeys` (canonical label texts). */
   releaseAllExcept(liveKeys: ReadonlySet<string>): void {
     for (const [key, identity] of this.byLabels) {
@@ -60,7 +75,8 @@ export class IdentityAllocator {
   }
 }
 
-function hashToOffset(key: string, size: number): number {
+/** Where probing for `key` starts in a range of `size` numbers: the SHA-256 of the canonical label text. */
+export function hashToOffset(key: string, size: number): number {
   const digest = createHash('sha256').update(key).digest();
   return digest.readUInt32BE(0) % size;
 }

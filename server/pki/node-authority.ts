@@ -7,7 +7,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { CertificateAuthority, type IssuedCertificate } from './certificate-authority.ts';
 import { JoinTokens, type JoinToken } from './join-tokens.ts';
-import { NodeEnrolments } from './node-enrolments.ts';
+import { NodeEnrolments, type EnrolmentRecord } from './node-enrolments.ts';
 import type { Admission, AuthenticatedSession, PeerAuthenticator, PeerCertificateFacts } from './peer-authenticator.ts';
 import { certifiedNodeId, nodeIdProblem } from './spiffe-id.ts';
 import { issuedAtFromSerial } from './x509.ts';
@@ -93,6 +93,15 @@ export class NodeAuthority implements PeerAuthenticator {
     if (!this.enrolments.revoke(nodeId)) return false;
     this.#endSessions(nodeId, (session) => this.enrolments.refusal(nodeId, session.issuedAtMs));
     return true;
+  }
+
+  /**
+   * Adopts another replica's enrolment record of `nodeId` (etcd mode, server/store/etcd-enrolments.ts):
+   * streams here whose certificate it no longer honours (revoked or superseded there) end at once.
+   */
+  adoptEnrolment(nodeId: string, record: EnrolmentRecord): void {
+    if (nodeIdProblem(nodeId) !== undefined || !this.enrolments.merge(nodeId, record)) return;
+    this.#endSessions(nodeId, (session) => this.enrolments.refusal(nodeId, session.issuedAtMs));
   }
 
   authenticate(claimedNodeId: string, peer: PeerCertificateFacts | undefined): Admission {

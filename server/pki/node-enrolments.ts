@@ -3,7 +3,9 @@
 // before it, so one node id never has two independent key lineages) and whether it was revoked
 // (every certificate issued up to then is refused, renewal too, until it is enrolled again).
 // Certificates carry their issue time in the serial (x509.ts timedSerial). Kept in
-// `<pki dir>/enrolments.json` (0600), so restarts keep revocations.
+// `<pki dir>/enrolments.json` (0600), so restarts keep revocations. Replicas that share proxies
+// (etcd mode) exchange records and merge them (merge(): the later enrolment and the later
+// revocation win), so every replica honours the same certificates whatever order records arrive in.
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomically } from './private-files.ts';
@@ -14,17 +16,33 @@ export interface NodeEnrolment {
   revokedAt: Date | undefined;
 }
 
-interface EnrolmentRecord {
+/** One node's record as replicas exchange it. */
+export interface EnrolmentRecord {
   enrolledAtMs: number;
   revokedAtMs?: number;
 }
 
 const FILE_NAME = 'enrolments.json';
 
+/**
+ * Two records of one node as one: the later enrolment and the later revocation win (a revocation
+ * older than the enrolment refuses nothing the enrolment's check does not, so it is dropped).
+ */
+export function mergeEnrolmentRecords(left: EnrolmentRecord | undefined, right: EnrolmentRecord): EnrolmentRecord {
+  const enrolledAtMs = Math.max(left?.enrolledAtMs ?? 0, right.enrolledAtMs);
+  const revokedAtMs = Math.max(left?.revokedAtMs ?? 0, right.revokedAtMs ?? 0);
+  return revokedAtMs >= enrolledAtMs ? { enrolledAtMs, revokedAtMs } : { enrolledAtMs };
+}
+
+export function sameEnrolmentRecord(left: EnrolmentRecord, right: EnrolmentRecord): boolean {
+  return left.enrolledAtMs === right.enrolledAtMs && left.revokedAtMs === right.revokedAtMs;
+}
+
 export class NodeEnrolments {
   readonly #file: string;
   readonly #records = new Map<string, EnrolmentRecord>();
   readonly #now: () => number;
+  readonly #listeners: Array<(nodeId: string, record: EnrolmentRecord) => void> = [];
 
   constructor(options: { dir: string; now?: () => number }) {
     this.#file = path.join(options.dir, FILE_NAME);
@@ -42,6 +60,7 @@ export class NodeEnrolments {
     const enrolledAtMs = Math.max(this.#now(), (previous?.enrolledAtMs ?? 0) + 1, (previous?.revokedAtMs ?? 0) + 1);
     this.#records.set(nodeId, { enrolledAtMs });
     this.#save();
+    this.#changed(nodeId);
     return enrolledAtMs;
   }
 
@@ -51,7 +70,33 @@ export class NodeEnrolments {
     if (!record) return false;
     record.revokedAtMs = Math.max(this.#now(), record.enrolledAtMs);
     this.#save();
+    this.#changed(nodeId);
     return true;
+  }
+
+  /** `nodeId`'s record (a copy), or undefined if it was never enrolled here. */
+  record(nodeId: string): EnrolmentRecord | undefined {
+    const record = this.#records.get(nodeId);
+    return record === undefined ? undefined : { ...record };
+  }
+
+  /**
+   * Adopts another replica's record of `nodeId`: the later enrolment and the later revocation
+   * win (a revocation before the newest enrolment no longer refuses anything). Returns whether
+   * this record changed. Local listeners are not told (the record came from elsewhere).
+   */
+  merge(nodeId: string, other: EnrolmentRecord): boolean {
+    const record = this.#records.get(nodeId);
+    const merged = mergeEnrolmentRecords(record, other);
+    if (record !== undefined && sameEnrolmentRecord(record, merged)) return false;
+    this.#records.set(nodeId, merged);
+    this.#save();
+    return true;
+  }
+
+  /** Calls `listener` after each enrolment or revocation made here (to share it with other replicas). */
+  onChange(listener: (nodeId: string, record: EnrolmentRecord) => void): void {
+    this.#listeners.push(listener);
   }
 
   /** Why a certificate of `nodeId` issued at `issuedAtMs` is not honoured, or undefined if it is. */
@@ -95,6 +140,12 @@ export class NodeEnrolments {
       }
       this.#records.set(nodeId, revokedAtMs === undefined ? { enrolledAtMs } : { enrolledAtMs, revokedAtMs });
     }
+  }
+
+  #changed(nodeId: string): void {
+    const record = this.record(nodeId);
+    if (record === undefined) return;
+    for (const listener of this.#listeners) listener(nodeId, record);
   }
 
   #save(): void {

@@ -37,6 +37,8 @@ export interface CompileStoreOptions {
   readonly enforcementMode: EnforcementMode;
   readonly registry?: L7RuleRegistry;
   readonly allocators: IdentityAllocators;
+  /** Endpoints from outside the files (Pods, leased etcd keys), compiled beside the files' own. */
+  readonly endpoints?: readonly Endpoint[];
 }
 
 export type CompileStoreResult = { ok: true; state: PolicyStoreState } | { ok: false; problems: PolicyProblem[] };
@@ -46,6 +48,7 @@ export function compileStoreFiles(files: ReadonlyMap<string, string>, options: C
   const rules: PolicyRule[] = [];
   const endpoints: Endpoint[] = [];
   const summaries: StoredFileSummary[] = [];
+  endpoints.push(...(options.endpoints ?? []));
   for (const name of [...files.keys()].sort()) {
     const read = readPolicyDocuments(name, files.get(name) ?? '');
     if (!read.ok) {

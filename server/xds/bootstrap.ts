@@ -23,6 +23,13 @@ export interface BootstrapOptions {
   /** Where the xDS server listens. Default 127.0.0.1:18000. */
   xdsAddress?: string;
   xdsPort?: number;
+  /**
+   * More replicas of the xDS server (etcd mode, docs/cluster.md), in order of preference after
+   * xdsAddress:xdsPort: `weir-xds` puts each in its own priority, so all of the proxy's streams
+   * (Envoy's ADS and the Weir agent's) go to the first replica, and when a connection to it fails
+   * that replica is set aside for a while and the streams reconnect to the next one.
+   */
+  xdsFailover?: ReadonlyArray<{ address: string; port: number }>;
   /** Admin interface port on 127.0.0.1. Default 9901. */
   adminPort?: number;
   /** 'sotw' (ads_config api_type GRPC) or 'delta' (DELTA_GRPC). Default 'sotw'. */
@@ -57,6 +64,7 @@ export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {
   cluster: 'weir',
   xdsAddress: '127.0.0.1',
   xdsPort: 18000,
+  xdsFailover: [],
   adminPort: 9901,
   variant: 'sotw',
   agentWasmFile: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'filters', 'agent.wasm'),
@@ -97,18 +105,43 @@ export function renderBootstrap(options: BootstrapOptions = {}): string {
       cds_config: adsSource,
     },
     static_resources: {
-      clusters: [xdsCluster(settings.xdsAddress, settings.xdsPort, transport)],
+      clusters: [xdsCluster(settings.xdsAddress, settings.xdsPort, transport, settings.xdsFailover)],
     },
     ...agent,
   };
   return stringify(bootstrap, { aliasDuplicateObjects: false });
 }
 
-/** The `weir-xds` cluster: the control server at `address`:`port`, spoken to over HTTP/2 (gRPC), mTLS unless insecure. */
-export function xdsCluster(address: string, port: number, transport: XdsTransport): object {
+/**
+ * The `weir-xds` cluster: the control server at `address`:`port` (and its `failover` replicas),
+ * spoken to over HTTP/2 (gRPC), mTLS unless insecure.
+ */
+export function xdsCluster(address: string, port: number, transport: XdsTransport, failover: ReadonlyArray<{ address: string; port: number }> = []): object {
+  const servers = [{ address, port }, ...failover];
+  for (const server of failover) checkPort('xdsFailover port', server.port);
+  // One priority per replica: Envoy sends every stream to the highest priority with a usable host,
+  // so a proxy's streams (Envoy's ADS and the agent's) stay together on one replica; round-robin
+  // would split them. A replica is set aside when a connection to it fails (outlier detection on
+  // local-origin errors), not by active health checks: a check that times out on a loaded machine
+  // would move the next stream, and only that one, to another replica.
+  const failoverSettings =
+    failover.length === 0
+      ? {}
+      : {
+          outlier_detection: {
+            split_external_local_origin_errors: true,
+            consecutive_local_origin_failure: 1,
+            consecutive_5xx: 1000,
+            interval: '1s',
+            base_ejection_time: '2s',
+            max_ejection_time: '10s',
+            max_ejection_percent: 100,
+          },
+        };
   return {
     name: XDS_CLUSTER_NAME,
-    ...discoveryFor([{ address, port }]),
+    ...discoveryFor(servers),
+    ...failoverSettings,
     connect_timeout: '1s',
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
@@ -118,7 +151,7 @@ export function xdsCluster(address: string, port: number, transport: XdsTranspor
     },
     load_assignment: {
       cluster_name: XDS_CLUSTER_NAME,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address, port_value: port } } } }] }],
+      endpoints: servers.map((server, priority) => ({ ...(priority === 0 ? {} : { priority }), lb_endpoints: [{ endpoint: { address: { socket_address: { address: server.address, port_value: server.port } } } }] })),
     },
     ...(transport === 'insecure' ? {} : { transport_socket: mtlsTransportSocket(transport.credentialsDir) }),
   };

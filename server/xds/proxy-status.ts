@@ -170,6 +170,12 @@ export class ProxyStatusRegistry {
     return this.#proxies.get(nodeId)?.types.find((state) => state.typeUrl === typeUrl)?.ackedVersion;
   }
 
+  /** Calls `listener` after every change of any proxy's state; returns an unsubscribe function. */
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   /**
    * Resolves when every listed proxy's state for the type satisfies `isApplied`; rejects when one of
    * them NACKs (with Envoy's message) or when the timeout passes (naming the proxies still behind).

@@ -57,6 +57,22 @@ describe('weir bootstrap', () => {
     expect(fs.readFileSync(trustFile, 'utf8')).toContain('exact: spiffe://weir.local/weir-serve');
   });
 
+  it('lists failover replicas one priority each, set aside on a failed connection, all over mTLS', () => {
+    const credentialsDir = pki.enrol('edge-2');
+    const rendered = parse(renderBootstrap({ nodeId: 'edge-2', xdsPort: 19000, xdsFailover: [{ address: '127.0.0.3', port: 19001 }, { address: '127.0.0.4', port: 19002 }], credentialsDir })) as {
+      static_resources: { clusters: Array<{ load_assignment: { endpoints: Array<{ priority?: number; lb_endpoints: Array<{ endpoint: { address: { socket_address: object } } }> }> }; outlier_detection?: { consecutive_local_origin_failure: number }; transport_socket?: object; health_checks?: object }> };
+    };
+    const cluster = rendered.static_resources.clusters[0];
+    expect(cluster?.load_assignment.endpoints.map((group) => [group.priority ?? 0, group.lb_endpoints[0]?.endpoint.address.socket_address])).toEqual([
+      [0, { address: '127.0.0.1', port_value: 19000 }],
+      [1, { address: '127.0.0.3', port_value: 19001 }],
+      [2, { address: '127.0.0.4', port_value: 19002 }],
+    ]);
+    expect(cluster?.outlier_detection?.consecutive_local_origin_failure).toBe(1);
+    expect(cluster?.health_checks).toBeUndefined();
+    expect(cluster?.transport_socket).toBeDefined();
+  });
+
   it('--delta selects the incremental protocol', () => {
     expect(renderFrom(['--delta']).dynamic_resources.ads_config.api_type).toBe('DELTA_GRPC');
   });

@@ -95,7 +95,7 @@ describe('weir.yaml', () => {
 
   it('defaults the policy store, enforcement mode and API socket next to the config file', () => {
     const config = parseWeirConfig('redirects: []', origin);
-    expect(config.policies).toEqual({ dir: '/etc/weir/.weir/policies', enforcementMode: 'default' });
+    expect(config.policies).toEqual({ dir: '/etc/weir/.weir/policies', enforcementMode: 'default', source: { kind: 'directory' } });
     expect(config.api).toEqual({ socket: '/etc/weir/.weir/weir.sock', tcp: undefined });
   });
 
@@ -110,7 +110,7 @@ describe('weir.yaml', () => {
       origin,
     );
     expect(config.redirects[0]?.endpoint).toBe('droid');
-    expect(config.policies).toEqual({ dir: '/var/lib/weir/policies', enforcementMode: 'always' });
+    expect(config.policies).toEqual({ dir: '/var/lib/weir/policies', enforcementMode: 'always', source: { kind: 'directory' } });
     expect(config.api).toEqual({ socket: '/etc/weir/run/weir.sock', tcp: { address: '127.0.0.1', port: 0, tokenFile: '/etc/weir/token', tls: undefined } });
   });
 
@@ -162,5 +162,20 @@ describe('weir.yaml', () => {
     expect(config.xds.port).toBe(31000);
     expect(config.api.socket).toBe('/run/${HOME}/w.sock');
     expect(() => parseWeirConfig(text, origin, {})).toThrow('weir.yaml: ${SOCKET_NAME}: the environment variable SOCKET_NAME is not set; set it or write ${SOCKET_NAME:-DEFAULT}');
+  });
+
+  it('reads the shared policy sources and the node name, and reports their problems with paths', () => {
+    const etcd = parseWeirConfig('node: replica-1\npolicies: { source: etcd, etcd: { endpoints: [http://127.0.0.1:2379, https://etcd-2:2379] } }', origin);
+    expect(etcd.node).toBe('replica-1');
+    expect(etcd.policies.source).toEqual({ kind: 'etcd', endpoints: ['http://127.0.0.1:2379', 'https://etcd-2:2379'], prefix: '/weir/' });
+    const kubernetes = parseWeirConfig('policies: { source: kubernetes, kubernetes: { kubeconfig: kube/config } }', origin);
+    expect(kubernetes.policies.source).toEqual({ kind: 'kubernetes', kubeconfig: '/etc/weir/kube/config' });
+    expect(parseWeirConfig('policies: { source: kubernetes }', origin).policies.source).toEqual({ kind: 'kubernetes', kubeconfig: undefined });
+    expect(problemsOf('node: Node_1\npolicies: { source: etcd, etcd: { endpoints: [127.0.0.1:2379], prefix: weir }, kubernetes: {} }')).toEqual([
+      'policies.kubernetes: applies only with source: kubernetes',
+      'policies.etcd.endpoints[0]: "127.0.0.1:2379" is not an etcd client URL such as http://127.0.0.1:2379',
+      'policies.etcd.prefix: must end with "/"',
+      'node: "Node_1" is not valid: use a node name (lower-case letters, digits, "." and "-")',
+    ]);
   });
 });

@@ -101,6 +101,35 @@ describe('node enrolments', () => {
     expect(fs.statSync(path.join(enrolmentDir, 'enrolments.json')).mode & 0o777).toBe(0o600);
   });
 
+  it('replicas that exchange enrolment records honour the same certificates, whatever order records arrive in', () => {
+    let now = 2_000_000;
+    const one = new NodeEnrolments({ dir: path.join(dir, 'replica-one'), now: () => now });
+    const two = new NodeEnrolments({ dir: path.join(dir, 'replica-two'), now: () => now });
+    const shared: Array<{ nodeId: string; enrolledAtMs: number; revokedAtMs?: number }> = [];
+    one.onChange((nodeId, record) => shared.push({ nodeId, ...record }));
+    const first = one.enrol('edge-2');
+    now += 10;
+    one.revoke('edge-2');
+    now += 10;
+    const second = one.enrol('edge-2');
+    expect(shared.map((entry) => entry.revokedAtMs !== undefined)).toEqual([false, true, false]);
+    // Newest first, then the older ones: the older revocation changes nothing, and nothing is told back.
+    const told: string[] = [];
+    two.onChange((nodeId) => told.push(nodeId));
+    for (const { nodeId, ...record } of [...shared].reverse()) two.merge(nodeId, record);
+    expect(told).toEqual([]);
+    expect(two.refusal('edge-2', second)).toBeUndefined();
+    expect(two.refusal('edge-2', first)).toMatch(/was superseded|was revoked/);
+    // A revocation made at the second replica reaches the first.
+    now += 10;
+    two.revoke('edge-2');
+    const revoked = two.record('edge-2');
+    expect(revoked?.revokedAtMs).toBe(now);
+    expect(one.merge('edge-2', revoked ?? { enrolledAtMs: 0 })).toBe(true);
+    expect(one.refusal('edge-2', second)).toMatch(/was revoked at/);
+    expect(one.merge('edge-2', revoked ?? { enrolledAtMs: 0 })).toBe(false);
+  });
+
   it('join tokens: one use, until they expire, stored only as a hash', () => {
     const ca = CertificateAuthority.open({ dir: path.join(dir, 'token-ca'), trustDomain: 'weir.local' });
     const tokenDir = path.join(dir, 'tokens');
