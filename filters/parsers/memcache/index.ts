@@ -1,6 +1,6 @@
 // Entry point of memcache.wasm: the Proxy-Wasm exports from the SDK, running the memcached parser.
 import { useParser } from '../../sdk/index';
 import { MemcacheFactory } from './parser';
-export * from '../../sdk/abi/exports';
+export * from '../../sdk/module/exports';
 
 useParser(new MemcacheFactory());

@@ -14,6 +14,7 @@ import { runOpLoop } from './op-loop';
 import { refreshOpTracing } from './op-trace';
 import { ByteBuffer } from '../bytes/byte-buffer';
 import { setRunningConnection } from './running-connection';
+import { PORT_OF_DESTINATION } from '../policy/policy-config';
 import { BufferType, LogLevel } from '../abi/imports';
 import { appendHostBuffer, logText, propertyString, propertyU64, replaceHostBuffer, setTickPeriod } from '../abi/host';
 import { closeDueConnections, closeIsDue, closeNow, forgetClosing, startClosing } from './closing';
@@ -72,11 +73,23 @@ export function configureRoot(rootId: u32, configurationSize: u32): bool {
   refreshOpTracing();
   if (!roots.has(rootId)) roots.set(rootId, new RootContext());
   roots.get(rootId).settings = settings;
-  const rules = settings.rules;
-  const ruleText = rules === null ? 'no rules (parser default)' : rules.rules.length.toString() + ' rules';
-  logText(LogLevel.Info, 'weir ' + factory.protocol + ': configured, maxBufferBytes=' + settings.maxBufferBytes.toString() + ', ' + ruleText);
+  logText(LogLevel.Info, 'weir ' + factory.protocol + ': configured, maxBufferBytes=' + settings.maxBufferBytes.toString() + ', ' + enforcedText(settings));
   reportPluginConfiguration(true, '');
   return true;
+}
+
+// What the start-up line says is enforced: the agent's policy for an endpoint (what `weir serve`
+// publishes), static rules, or the parser's documented default.
+function enforcedText(settings: PluginSettings): string {
+  const binding = settings.agentPolicy;
+  if (binding !== null) {
+    const port = binding.port == PORT_OF_DESTINATION ? 'the destination port' : 'port ' + binding.port.toString();
+    return 'the agent\'s policy for endpoint ' + binding.endpoint + ' (' + (binding.ingress ? 'ingress' : 'egress') + ', ' + port + ')';
+  }
+  const rules = settings.rules;
+  if (rules === null) return 'no rules (parser default)';
+  const count = rules.rules.length;
+  return count.toString() + (count == 1 ? ' static rule' : ' static rules');
 }
 
 export function onConnectionData(contextId: u32, direction: Direction, size: u32, endStream: bool): void {
