@@ -52,7 +52,7 @@ export function kubeBinary(name: KubeBinaryName): string {
 /** The binary's path, or an error that says how to build it. */
 export function requireKubeBinary(name: KubeBinaryName): string {
   const file = kubeBinary(name);
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing; build it with \`npm run setup -- --for test:servers\` ( npm test runs it; it builds ${name} from the Go module proxy)`);
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing; build it with \`npm run setup -- --for test:servers\` (npm test runs it; it builds ${name} from the Go module proxy)`);
   return file;
 }
 
