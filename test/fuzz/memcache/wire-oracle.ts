@@ -94,6 +94,10 @@ async function runSession(deployment: WireDeployment, watch: MemcachedWatch, cou
   if (!settled || after.lost > before.lost || watch.skipped > 0) {
     stats.inconclusive++;
     watch.skipped = 0;
+    // Quiet before the next session: a connection of this one still open, or its records still
+    // arriving, would be read as the next session's (the false reports of the 22-minute run all
+    // followed an inconclusive session).
+    await quietAfter(deployment, watch, firstEvent);
     return [];
   }
   // sessions run one at a time and the sentinel runs nothing memcached logs, so every item event
@@ -245,6 +249,15 @@ async function sentinel(deployment: WireDeployment, watch: MemcachedWatch): Prom
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   return connectionsClosed(watch, firstEvent);
+}
+
+// Every connection opened since `from` closed and a sentinel logged, tried a few times; a
+// deployment that never gets quiet ends the run (its later sessions could not be attributed).
+async function quietAfter(deployment: WireDeployment, watch: MemcachedWatch, from: number): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if ((await connectionsClosed(watch, from)) && (await sentinel(deployment, watch))) return;
+  }
+  throw new Error('wire fuzz: Envoy, Weir and memcached did not get quiet after an inconclusive session (connections still open or the sentinel not logged); later sessions could not be checked');
 }
 
 // ---- memcached's own counters ----
