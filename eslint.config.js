@@ -17,6 +17,12 @@ const BOUNDARIES = {
   config: ['xds', 'api', 'cli', 'metrics', 'observability', 'accesslog'],
   api: ['cli', 'metrics', 'observability', 'accesslog'],
   accesslog: ['cli', 'api'],
+  // Capture rules and proxy layouts; the CLI and the REST API call them, never the reverse.
+  interception: ['store', 'api', 'cli', 'metrics', 'observability', 'accesslog', 'config', 'kubernetes', 'istio'],
+  // Kubernetes as a policy source: the store's contract, nothing of how policy is served or shown.
+  kubernetes: ['xds', 'api', 'cli', 'metrics', 'observability', 'accesslog', 'config', 'interception', 'istio'],
+  istio: ['api', 'cli', 'metrics', 'observability', 'accesslog', 'config', 'kubernetes'],
+  envoy: ['xds', 'policy', 'identity', 'store', 'api', 'cli', 'metrics', 'observability', 'accesslog', 'config', 'pki', 'interception', 'kubernetes', 'istio'],
 };
 
 /** Folders where the gRPC library must not appear (the transport is the xds folder's business). */
