@@ -56,11 +56,13 @@ export async function runMemcacheWireFuzz(options: WireRunOptions): Promise<Wire
   const watch = await watchMemcached(deployment.memcached.port);
   const stats: WireStats = { sessions: 0, events: 0, allowedRequests: 0, deniedRequests: 0, inconclusive: 0, skipped: 0, violations: [] };
   const started = performance.now();
+  // false while an earlier session may still be running at memcached (see quietAfter)
+  const quiet = { now: true };
   try {
     const limit = options.sessionSeeds?.length ?? options.sessions ?? Infinity;
     for (let index = 0; index < limit && performance.now() - started < (options.milliseconds ?? Infinity); index++) {
       const seed = options.sessionSeeds?.[index] ?? caseSeed(options.seed, index);
-      const problems = await runSession(deployment, watch, counters, seed, stats);
+      const problems = await runSession(deployment, watch, counters, seed, stats, quiet);
       if (problems.length > 0) {
         stats.violations.push(...problems.map((problem) => `session ${index} (seed ${seed}): ${problem}`));
         if (options.stopAtFirstFailure === true || stats.violations.length > 50) break;
@@ -75,7 +77,7 @@ export async function runMemcacheWireFuzz(options: WireRunOptions): Promise<Wire
   return stats;
 }
 
-async function runSession(deployment: WireDeployment, watch: MemcachedWatch, counters: Counters, seed: number, stats: WireStats): Promise<string[]> {
+async function runSession(deployment: WireDeployment, watch: MemcachedWatch, counters: Counters, seed: number, stats: WireStats, quiet: { now: boolean }): Promise<string[]> {
   const prng = new Prng(seed);
   const client = prng.pick(CLIENTS);
   const bytes = sessionBytes(prng);
@@ -91,13 +93,15 @@ async function runSession(deployment: WireDeployment, watch: MemcachedWatch, cou
   const settled = (await connectionsClosed(watch, firstEvent)) && (await sentinel(deployment, watch));
   const after = await counters.read();
   stats.sessions++;
-  if (!settled || after.lost > before.lost || watch.skipped > 0) {
+  const wasQuiet = quiet.now;
+  if (!settled || after.lost > before.lost || watch.skipped > 0 || !wasQuiet) {
     stats.inconclusive++;
     watch.skipped = 0;
     // Quiet before the next session: a connection of this one still open, or its records still
     // arriving, would be read as the next session's (the false reports of the 22-minute run all
-    // followed an inconclusive session).
-    await quietAfter(deployment, watch, firstEvent);
+    // followed an inconclusive session). When that cannot be shown (watch entries were lost, so a
+    // close may never be seen), the next session is not checked either.
+    quiet.now = await quietAfter(deployment, watch, firstEvent);
     return [];
   }
   // sessions run one at a time and the sentinel runs nothing memcached logs, so every item event
@@ -251,13 +255,12 @@ async function sentinel(deployment: WireDeployment, watch: MemcachedWatch): Prom
   return connectionsClosed(watch, firstEvent);
 }
 
-// Every connection opened since `from` closed and a sentinel logged, tried a few times; a
-// deployment that never gets quiet ends the run (its later sessions could not be attributed).
-async function quietAfter(deployment: WireDeployment, watch: MemcachedWatch, from: number): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    if ((await connectionsClosed(watch, from)) && (await sentinel(deployment, watch))) return;
+// Every connection opened since `from` closed and a sentinel logged, tried a few times.
+async function quietAfter(deployment: WireDeployment, watch: MemcachedWatch, from: number): Promise<boolean> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if ((await connectionsClosed(watch, from)) && (await sentinel(deployment, watch))) return true;
   }
-  throw new Error('wire fuzz: Envoy, Weir and memcached did not get quiet after an inconclusive session (connections still open or the sentinel not logged); later sessions could not be checked');
+  return false;
 }
 
 // ---- memcached's own counters ----
