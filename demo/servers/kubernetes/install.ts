@@ -5,12 +5,12 @@
 // flags, and a build whose stamp matches is skipped. The Go build cache is Go's default, so a
 // second checkout on the same machine rebuilds in seconds. Starting them is etcd.ts's and
 // kube-apiserver.ts's job.
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { weirStateDir } from '../project-paths.ts';
+import { goBinary, goVersion, readStamp } from '../go-toolchain.ts';
 import { runInstallCommand, sayOnConsole, type SetupReporter } from '../setup-report.ts';
 
 export const KUBERNETES_VERSION = 'v1.37.2';
@@ -71,11 +71,11 @@ export function installKubeBinaries(options: InstallKubeBinariesOptions): void {
   const say = options.say ?? sayOnConsole;
   const pending: KubeBinaryName[] = [];
   for (const name of options.binaries) {
-    if (fs.existsSync(kubeBinary(name)) && readText(`${kubeBinary(name)}.stamp`) === stampOf(BINARIES[name])) say(`${name}: already built (${kubeBinary(name)})`);
+    if (fs.existsSync(kubeBinary(name)) && readStamp(`${kubeBinary(name)}.stamp`) === stampOf(BINARIES[name])) say(`${name}: already built (${kubeBinary(name)})`);
     else pending.push(name);
   }
   if (pending.length === 0) return;
-  const go = goBinary();
+  const go = goBinary('kube-apiserver, kubectl and etcd');
   const modules = new Map<string, KubeBinaryName[]>();
   for (const name of pending) modules.set(BINARIES[name].module, [...(modules.get(BINARIES[name].module) ?? []), name]);
   for (const [module, names] of modules) buildTogether(go, module, names, say);
@@ -116,25 +116,5 @@ function stampOf(binary: KubeBinary): string {
   return hash.digest('hex');
 }
 
-function readText(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
-/** Go from PATH, else Go's default install location; kubernetes 1.37 needs Go 1.26 or later. */
-function goBinary(): string {
-  for (const candidate of ['go', '/usr/local/go/bin/go']) {
-    const result = spawnSync(candidate, ['version'], { encoding: 'utf8' });
-    if (result.status !== 0) continue;
-    const match = /go(\d+)\.(\d+)/.exec(result.stdout);
-    if (match !== null && (Number(match[1]) > 1 || Number(match[2]) >= 26)) return candidate;
-  }
-  throw new Error('[weir setup] building kube-apiserver, kubectl and etcd needs Go 1.26 or later (go on PATH or /usr/local/go/bin/go); install Go from go.dev/dl, then run the set-up again');
-}
 
-function goVersion(go: string): string {
-  return spawnSync(go, ['version'], { encoding: 'utf8' }).stdout.trim().replace(/^go version /, '');
-}

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { weirStateDir } from '../../../demo/servers/project-paths.ts';
+import { goBinary, goVersion, readStamp } from '../../../demo/servers/go-toolchain.ts';
 import { runInstallCommand, sayOnConsole, type SetupReporter } from '../../../demo/servers/setup-report.ts';
 
 const moduleDir = path.dirname(fileURLToPath(import.meta.url));
@@ -34,11 +35,11 @@ export function installWeirIstiod(options: { say?: SetupReporter } = {}): void {
   const say = options.say ?? sayOnConsole;
   const stamp = stampOf();
   const stampFile = `${WEIR_ISTIOD_BINARY}.stamp`;
-  if (fs.existsSync(WEIR_ISTIOD_BINARY) && fs.existsSync(ISTIO_CRDS_FILE) && readText(stampFile) === stamp) {
+  if (fs.existsSync(WEIR_ISTIOD_BINARY) && fs.existsSync(ISTIO_CRDS_FILE) && readStamp(stampFile) === stamp) {
     say(`weir-istiod: already built (${WEIR_ISTIOD_BINARY})`);
     return;
   }
-  const go = goBinary();
+  const go = goBinary('weir-istiod');
   const env = { ...process.env, ...GO_ENV };
   fs.mkdirSync(path.dirname(WEIR_ISTIOD_BINARY), { recursive: true });
   say(`weir-istiod: building istiod (istio.io/istio from the Go module proxy) with ${goVersion(go)}; with no Go build cache this compiles about 3,000 packages (roughly 15 minutes on 2 idle cores), with one a minute or two`);
@@ -68,25 +69,5 @@ function stampOf(): string {
   return hash.digest('hex');
 }
 
-function readText(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
-/** Go from PATH, else Go's default install location; istio.io/istio's go.mod needs Go 1.26 or later. */
-function goBinary(): string {
-  for (const candidate of ['go', '/usr/local/go/bin/go']) {
-    const result = spawnSync(candidate, ['version'], { encoding: 'utf8' });
-    if (result.status !== 0) continue;
-    const match = /go(\d+)\.(\d+)/.exec(result.stdout);
-    if (match !== null && (Number(match[1]) > 1 || Number(match[2]) >= 26)) return candidate;
-  }
-  throw new Error('[weir setup] building weir-istiod needs Go 1.26 or later (go on PATH or /usr/local/go/bin/go); install Go from go.dev/dl, then run the set-up again');
-}
 
-function goVersion(go: string): string {
-  return spawnSync(go, ['version'], { encoding: 'utf8' }).stdout.trim().replace(/^go version /, '');
-}
