@@ -8,11 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
-import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
+import { PINNED_ENVOY_VERSION, envoyVersion, resolveEnvoyBinary } from '../demo/servers/envoy/binary.ts';
+import { projectRoot } from '../demo/servers/project-paths.ts';
+import { runWasmProbe } from '../demo/servers/envoy/wasm-probe.ts';
 import { installCassandra, installCqlsh, installDebianPackages, installKafka, installKubeBinaries, installMemcached } from '../demo/servers/index.ts';
 import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
-import { downloadIstioCaptureGoldens } from '../server/interception/install.ts';
+import { downloadIstioCaptureGoldens } from '../demo/servers/istio-capture-goldens.ts';
 import { installComposeChecks, installComposeV2, installDockerForTests } from '../test/compose/docker-install.ts';
 import { installWeirIstiod } from '../test/support/istiod/install.ts';
 

@@ -4,7 +4,7 @@
 // demo never collides with the r2d2 demo or a test. The scripted steps live in scenario.ts, the
 // ships in ships.ts.
 import path from 'node:path';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { projectRoot } from '../servers/project-paths.ts';
 import { attachComposeDeployment } from '../compose-services.ts';
 import { prepareStateDir, startGuardedServer, type DemoDeployment } from '../guarded-server.ts';
 import { say } from '../outcome-log.ts';

@@ -6,7 +6,7 @@
 // reads there, a jedi does anything. Each step prints like the guide and records its outcome.
 import path from 'node:path';
 import memjs from 'memjs';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { projectRoot } from '../servers/project-paths.ts';
 import { OutcomeLog, heading, importAndWait, say } from '../outcome-log.ts';
 import type { DemoOptions, Outcome } from '../r2d2/scenario.ts';
 import { attachFleet, deployFleet, type FleetDeployment } from './deployment.ts';

@@ -21,7 +21,7 @@ import { runSidecarCommand, SidecarUsageError } from './sidecar-command.ts';
 import { runNodeIptablesCommand } from './node-iptables-command.ts';
 import { SIDECAR_PORTS } from '../xds/sidecar-snapshot.ts';
 import { INTERCEPTION_METADATA_KEY } from '../interception/intercepting-proxies.ts';
-import { metricsCli, monitorCli, ObservabilityUsageError, statusCli } from '../metrics/observability-cli.ts';
+import { metricsCli, monitorCli, ObservabilityUsageError, statusCli } from './observability-cli.ts';
 import { helpFor, wantsHelp } from './usage.ts';
 import { DEFAULT_FILTERS_DIR, istioImage, istioManifests } from './istio-command.ts';
 import { ISTIO_SIDECAR_MOUNTS } from '../istio/istio-manifests.ts';

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deathStarService, DEATHSTAR_SERVICE, type Landing } from '../../demo/backends/grpc-backend.ts';
-import { runMonitor } from '../../server/accesslog/monitor-command.ts';
+import { runMonitor } from '../../server/cli/monitor-command.ts';
 import type { AccessLogRecord } from '../../server/accesslog/access-log-record.ts';
 import { curl, Http1Client, Http2Client, rawExchange } from '../support/http-clients.ts';
 import { deployRebels, HAN_IP, leiaPolicy, LUKE_IP, REBEL_ENDPOINTS_YAML, type HttpDeployment } from '../support/http-deployment.ts';
@@ -235,7 +235,7 @@ describe('HTTP rules in a real Envoy', () => {
     expect(byType('Denied', '/public-not')?.source.labels).toContain('k8s:io.cilium.k8s.policy.serviceaccount=luke');
     expect(mine.filter((record) => record.fields['path'] === '/public').map((record) => record.type)).toEqual(['Request']);
     const lines: string[] = [];
-    await runMonitor({ api: { socketPath: deployment.serve.api.socket }, filter: { protocols: ['http'], verdicts: ['denied'] }, last: 50, noFollow: true, writeLine: (line) => lines.push(line) });
+    await runMonitor({ api: { kind: 'socket', socket: deployment.serve.api.socket }, filter: { protocols: ['http'], verdicts: ['denied'] }, last: 50, noFollow: true, writeLine: (line) => lines.push(line) });
     expect(lines.some((line) => /verdict Denied .*method:GET path:\/public-not host:leia\.rebels status:403/.test(line))).toBe(true);
   }, 30_000);
 });
