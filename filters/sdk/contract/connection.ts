@@ -5,6 +5,7 @@
 // loop (op-loop.ts) works on. Created when Envoy opens the connection, released on delete.
 import { ByteBuffer } from '../bytes/byte-buffer';
 import { ByteView } from '../bytes/byte-view';
+import { CallbackBuffer } from '../abi/callback-buffer';
 import { EntryType, LogFields } from '../access-log/access-log';
 import { ConnectionEntries } from './connection-entries';
 import { ReplyQueue, SlotKind } from '../replies/reply-queue';
@@ -23,7 +24,7 @@ export const enum Direction {
 // What the op loop keeps for one direction between Envoy callbacks.
 export class DirectionStream {
   input: ByteBuffer = new ByteBuffer(); // bytes not yet passed or dropped
-  output: ByteBuffer = new ByteBuffer(); // bytes to forward at the end of this callback
+  output: CallbackBuffer = new CallbackBuffer(); // Envoy's bytes of this callback, and what it forwards
   injected: ByteBuffer = new ByteBuffer(); // bytes queued by injectHere() for an INJECT op
   view: ByteView = new ByteView();
   passAhead: u64 = 0; // PASS bytes not yet arrived
