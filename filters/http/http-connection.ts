@@ -15,6 +15,7 @@ import { RequestRecord } from '../sdk/policy/rules';
 import { PluginSettings } from '../sdk/contract/settings';
 import { HttpRuleSchema } from './http-rule-schema';
 import { HTTP_PROTOCOL } from './http-settings';
+import { nowMilliseconds } from '../sdk/abi/host';
 import { RequestTally, TALLY_WINDOW_MS } from './request-tally';
 
 // More connections than this (across all plugins of the VM) and every entry is dropped; the next
@@ -73,14 +74,15 @@ export class HttpConnection {
   // Counts one allowed request (method, path and host one after the other in `line`) answered with
   // `status`, decided as `attribution` says; writes the count so far first when this request does
   // not continue it. True when a new count was opened (the caller makes sure a tick will come).
-  countAllowed(line: ByteBuffer, methodLength: i32, pathLength: i32, status: u64, attribution: EntryAttribution, nowMs: u64): bool {
+  // Counting a request that continues the count reads nothing from Envoy, not even the clock.
+  countAllowed(line: ByteBuffer, methodLength: i32, pathLength: i32, status: u64, attribution: EntryAttribution): bool {
     const tally = this.tally;
     if (tally.continues(line, methodLength, pathLength, status, attribution)) {
       tally.requests += 1;
       return false;
     }
     if (tally.requests > 0) this.writeTally(tallyFields);
-    tally.start(line, methodLength, pathLength, status, attribution, nowMs);
+    tally.start(line, methodLength, pathLength, status, attribution, nowMilliseconds());
     if (!this.listed) {
       this.listed = true;
       counting.push(this);

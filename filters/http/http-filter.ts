@@ -141,8 +141,7 @@ function logAllowed(stream: HttpStream, status: u64): void {
   const settings = settingsOf(stream.rootContextId);
   if (settings === null) return;
   const connection = connectionFor(stream.connectionId, settings, schema);
-  const now = nowMilliseconds();
-  if (connection.countAllowed(stream.requestLine, stream.methodLength, stream.pathLength, status, stream.attribution, now)) askTallyTick(stream.rootContextId, now);
+  if (connection.countAllowed(stream.requestLine, stream.methodLength, stream.pathLength, status, stream.attribution)) askTallyTick(stream.rootContextId, nowMilliseconds());
   finishAccessLogCallback(stream.rootContextId);
 }
 

@@ -1,7 +1,7 @@
 // The metrics Weir exposes, in one place: names, help texts and labels, so `/metrics`, `weir
 // metrics list` and docs/metrics.md agree. Owns the families fed by the access-log pipeline;
 // xds-metrics.ts adds the xDS ones. Counting is done by the modules that see the events.
-import type { AccessLogRecord } from '../accesslog/access-log-record.ts';
+import { requestsOf, type AccessLogRecord } from '../accesslog/access-log-record.ts';
 import { reservedIdentityName } from '../identity/reserved-identities.ts';
 import { MetricsRegistry, type StoredMetric } from './metrics-registry.ts';
 
@@ -76,8 +76,9 @@ export function countL7Record(metrics: AccessLogMetrics, record: AccessLogRecord
   const verdict = l7VerdictOf(record);
   if (verdict === undefined) return;
   const { source, destination } = metrics.peers.of(record);
-  metrics.l7Requests.inc({ proto: record.protocol, verdict: 'received', source, destination });
-  metrics.l7Requests.inc({ proto: record.protocol, verdict, source, destination });
+  const requests = requestsOf(record);
+  metrics.l7Requests.inc({ proto: record.protocol, verdict: 'received', source, destination }, requests);
+  metrics.l7Requests.inc({ proto: record.protocol, verdict, source, destination }, requests);
 }
 
 function identityLabel(identity: number): string {
