@@ -3,7 +3,7 @@
 // reports through the AccessLogCounters this module implements; xds-metrics.ts adds the xDS ones.
 import type { AccessLogCounters, DropStage } from '../accesslog/access-log-counters.ts';
 import type { AccessLogPipeline } from '../accesslog/access-log-pipeline.ts';
-import type { AccessLogRecord } from '../accesslog/access-log-record.ts';
+import { requestsOf, type AccessLogRecord } from '../accesslog/access-log-record.ts';
 import { reservedIdentityName } from '../identity/reserved-identities.ts';
 import type { MetricsRegistry, StoredMetric } from './metrics-registry.ts';
 
@@ -80,8 +80,9 @@ function countL7Record(l7Requests: StoredMetric, peers: PeerLabels, record: Acce
   const verdict = l7VerdictOf(record);
   if (verdict === undefined) return;
   const { source, destination } = peers.of(record);
-  l7Requests.inc({ proto: record.protocol, verdict: 'received', source, destination });
-  l7Requests.inc({ proto: record.protocol, verdict, source, destination });
+  const requests = requestsOf(record);
+  l7Requests.inc({ proto: record.protocol, verdict: 'received', source, destination }, requests);
+  l7Requests.inc({ proto: record.protocol, verdict, source, destination }, requests);
 }
 
 function identityLabel(identity: number): string {

@@ -24,8 +24,14 @@ export class ConnectionEntries {
   // static rule `staticRule` allowed it (-1: none).
   write(type: EntryType, fields: LogFields, reason: string, connectionId: u64, policy: ConnectionPolicy | null, staticRule: i32): void {
     if (policy !== null && type == EntryType.Denied && policy.denyReason.length > 0) reason = policy.denyReason;
+    this.writeAttributed(type, fields, reason, connectionId, this.attribute(this.attribution, type, policy, staticRule));
+  }
+
+  // Writes one entry attributed as `attribution` says: what attribute() gave for an earlier
+  // decision (the HTTP filter logs counted requests after later decisions on the connection).
+  writeAttributed(type: EntryType, fields: LogFields, reason: string, connectionId: u64, attribution: EntryAttribution): void {
     if (this.entryMembers.length == 0) this.encodeConstants(connectionId);
-    writeAccessLog(this.entryAddresses, this.entryMembers, type, this.attribute(type, policy, staticRule), fields, reason);
+    writeAccessLog(this.entryAddresses, this.entryMembers, type, attribution, fields, reason);
   }
 
   release(): void {
@@ -41,8 +47,9 @@ export class ConnectionEntries {
     appendConnectionMembers(this.entryMembers, this.protocol, connectionId, direction, endpoint);
   }
 
-  private attribute(type: EntryType, policy: ConnectionPolicy | null, staticRule: i32): EntryAttribution {
-    const attribution = this.attribution;
+  // Fills `attribution` for an entry of `type` after the decision of `policy` (null: static rule
+  // `staticRule` decided, -1: none); returns it.
+  attribute(attribution: EntryAttribution, type: EntryType, policy: ConnectionPolicy | null, staticRule: i32): EntryAttribution {
     attribution.rule = '';
     if (policy !== null) {
       const ingress = this.settings.agentPolicy!.ingress;
