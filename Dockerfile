@@ -31,3 +31,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv .venv \
  && .venv/bin/pip install --no-cache-dir --disable-pip-version-check cqlsh
+
+# Debian's iptables (the nft backend `weir sidecar iptables` drives) and iproute2, for the fleet demo
+# with Weir as memcached's sidecar (docker-compose.sidecar.yml): its init container installs the
+# capture rules, and its ships take their own addresses on the demo container's interface.
+FROM weir AS weir-iptables
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iptables iproute2 \
+ && rm -rf /var/lib/apt/lists/*

@@ -7,6 +7,7 @@
 import { acceptsConnections } from './servers/loopback-port.ts';
 import { waitForAgent, type DemoDeployment } from './guarded-server.ts';
 import { runWeirCli, type CliRun } from './weir-process.ts';
+import { SIDECAR_PORTS } from '../server/xds/sidecar-snapshot.ts';
 
 /** What the compose file passes to the demo service. */
 export interface ComposeServices {
@@ -73,3 +74,46 @@ export async function waitForListener(port: number): Promise<void> {
   }
 }
 
+
+/**
+ * What docker-compose.fleet-sidecar.yml passes to the demo service: the server behind its sidecar,
+ * reached at its own address and port (Envoy intercepts there), and the interface the clients take
+ * their addresses on. Undefined when the compose file runs Envoy as a proxy instead (no
+ * SIDECAR_SERVER_HOST).
+ */
+export interface ComposeSidecarServices {
+  nodeId: string;
+  server: { host: string; port: number };
+  apiSocket: string;
+  /** The demo container's interface, where each client adds the address it sends from. */
+  clientInterface: string;
+}
+
+export function composeSidecarServices(env: NodeJS.ProcessEnv = process.env): ComposeSidecarServices | undefined {
+  if (env.SIDECAR_SERVER_HOST === undefined) return undefined;
+  const port = Number(env.SIDECAR_SERVER_PORT);
+  const missing = [
+    ...['WEIR_NODE_ID', 'WEIR_SOCKET', 'SIDECAR_SERVER_HOST', 'SHIP_INTERFACE'].filter((name) => (env[name] ?? '') === ''),
+    ...(Number.isInteger(port) && port >= 1 && port <= 65535 ? [] : [`SIDECAR_SERVER_PORT (a port, got ${JSON.stringify(env.SIDECAR_SERVER_PORT ?? '')})`]),
+  ];
+  if (missing.length > 0) throw new Error(`the sidecar compose file sets ${missing.join(', ')} for the demo service; run it with \`docker compose -f docker-compose.fleet-sidecar.yml up\` (see README.md)`);
+  return { nodeId: env.WEIR_NODE_ID ?? '', server: { host: env.SIDECAR_SERVER_HOST, port }, apiSocket: env.WEIR_SOCKET ?? '', clientInterface: env.SHIP_INTERFACE ?? '' };
+}
+
+/**
+ * Waits until the sidecar's agent enforces the store's policy and the sidecar is ready (Istio's
+ * readiness port 15021, which the capture rules leave alone, answers 200 once Envoy has its
+ * listeners).
+ */
+export async function attachComposeSidecar(services: ComposeSidecarServices, options: { say: (line: string) => void }): Promise<{ weir: (args: readonly string[]) => Promise<CliRun> }> {
+  const weir = (args: readonly string[]): Promise<CliRun> => runWeirCli(args, { socket: services.apiSocket });
+  await waitForAgent(weir, services.nodeId, 'the weir-server service\'s log (docker compose logs weir-server)', ATTACH_TIMEOUT_SECONDS);
+  const ready = `http://${services.server.host}:${SIDECAR_PORTS.readiness}/healthz/ready`;
+  const deadline = Date.now() + ATTACH_TIMEOUT_SECONDS * 1000;
+  while ((await fetch(ready).then((reply) => reply.status, () => 0)) !== 200) {
+    if (Date.now() > deadline) throw new Error(`the sidecar's readiness ${ready} did not answer 200 within ${ATTACH_TIMEOUT_SECONDS} s; see docker compose logs envoy`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  options.say(`attached          weir serve (API ${services.apiSocket}), the sidecar ${services.nodeId} (ready on ${ready}), the server at its own address ${services.server.host}:${services.server.port}`);
+  return { weir };
+}

@@ -10,7 +10,7 @@ import { launchShip, type Ship } from '../fleet/ships.ts';
 export type Relay = Ship;
 
 export function openRelay(member: string, sourceAddress: string, proxyPort: number): Promise<Relay> {
-  return launchShip(member, sourceAddress, proxyPort);
+  return launchShip(member, sourceAddress, { host: '127.0.0.1', port: proxyPort });
 }
 
 /**

@@ -4,8 +4,10 @@
 // `secure-fleet` policy each wing reads and writes only its own, the tracker only reads; with the
 // post's policy fleet maintenance reads and writes under `alliance/fleet/`, fleet monitoring only
 // reads there, a jedi does anything. Each step prints like the guide and records its outcome.
+import fs from 'node:fs';
 import path from 'node:path';
 import memjs from 'memjs';
+import { parseAllDocuments } from 'yaml';
 import { projectRoot } from '../servers/project-paths.ts';
 import { OutcomeLog, heading, importAndWait, say } from '../outcome-log.ts';
 import type { DemoOptions, Outcome } from '../r2d2/scenario.ts';
@@ -19,9 +21,6 @@ export interface RunningFleetDemo {
   hint?: string;
 }
 
-const FLEET_DIR = path.join(projectRoot, 'demo', 'fleet');
-/** The guide's fleet; docker-compose.fleet.yml's weir-server starts with the same file. */
-const SECURE_FLEET_ENDPOINTS = path.join(FLEET_DIR, 'endpoints', 'secure-fleet.yaml');
 const SECURE_FLEET_POLICY = path.join(projectRoot, 'examples', 'policies', 'memcached-secure-fleet.yaml');
 const REBEL_ALLIANCE_POLICY = path.join(projectRoot, 'examples', 'policies', 'memcached-rebel-alliance.yaml');
 
@@ -38,29 +37,34 @@ const DENIED_GET_BINARY = 'Error: MemJS GET: Authentication error';
 const DENIED_SET_BINARY = 'Error: MemJS SET: Authentication error';
 
 export async function runFleetDemo(options: DemoOptions = {}): Promise<RunningFleetDemo> {
-  const deployment = options.compose === true ? await attachFleet() : await deployFleet({ endpointsFile: SECURE_FLEET_ENDPOINTS });
+  const deployment = options.compose === true ? await attachFleet() : await deployFleet();
   const ships: Ship[] = [];
   const stop = async (): Promise<void> => {
     for (const ship of ships) await ship.close().catch(() => undefined);
     await deployment.stop();
   };
   try {
-    const launch = async (name: string, address: string): Promise<Ship> => {
-      const ship = await launchShip(name, address, deployment.proxyPort);
+    // Each ship sends from the address the store's endpoints give it (the guide's fleet, then the post's).
+    const addresses = endpointAddresses(path.join(deployment.endpointsDir, 'rebel-alliance.yaml'));
+    const launch = async (name: string): Promise<Ship> => {
+      const address = addresses.get(name);
+      if (address === undefined) throw new Error(`${path.join(deployment.endpointsDir, 'rebel-alliance.yaml')} has no endpoint ${name} with an address`);
+      deployment.takeAddress(address);
+      const ship = await launchShip(name, address, deployment.target);
       ships.push(ship);
       say(`${name.padEnd(18)}sends from ${address}`);
       return ship;
     };
     const fleet: Fleet = {
-      awing: await launch('a-wing', '127.0.0.31'),
-      xwing: await launch('x-wing', '127.0.0.32'),
-      tracker: await launch('alliance-tracker', '127.0.0.33'),
+      awing: await launch('a-wing'),
+      xwing: await launch('x-wing'),
+      tracker: await launch('alliance-tracker'),
     };
     const log = new OutcomeLog();
     await beforePolicy(fleet, log);
     await secureFleet(deployment, fleet, log);
-    await rebelAlliance(deployment, { maintenance: await launch('fleet-maintenance', '127.0.0.34'), monitoring: await launch('fleet-monitoring', '127.0.0.35'), jedi: await launch('jedi', '127.0.0.36'), awing: fleet.awing }, log);
-    const hint = options.compose === true ? undefined : `The demo keeps running: \`nc -C -s 127.0.0.36 127.0.0.1 ${deployment.proxyPort}\` talks to memcached through Envoy as the jedi, \`nc -C -s 127.0.0.35 127.0.0.1 ${deployment.proxyPort}\` as fleet monitoring (type \`get alliance/fleet/x\`).`;
+    await rebelAlliance(deployment, { maintenance: await launch('fleet-maintenance'), monitoring: await launch('fleet-monitoring'), jedi: await launch('jedi'), awing: fleet.awing }, log);
+    const hint = options.compose === true ? undefined : `The demo keeps running: \`nc -C -s 127.0.0.36 127.0.0.1 ${deployment.target.port}\` talks to memcached through Envoy as the jedi, \`nc -C -s 127.0.0.35 127.0.0.1 ${deployment.target.port}\` as fleet monitoring (type \`get alliance/fleet/x\`).`;
     return { outcomes: log.outcomes, stop, hint };
   } catch (error) {
     await stop();
@@ -105,7 +109,7 @@ async function secureFleet(deployment: FleetDeployment, fleet: Fleet, log: Outco
     await log.step('secure-fleet: a-wing may not read the x-wing\'s coordinates (binary status 8)', 'a-wing >>> client.get("xwing-coord")', () => awing.get('xwing-coord'), DENIED_GET_BINARY);
     await log.step('secure-fleet: the tracker may not write', 'alliance-tracker >>> client.set("awing-coord", "0.0,0.0", time=2400)', () => tracker.set('awing-coord', '0.0,0.0'), DENIED_SET_BINARY);
     await log.step('secure-fleet: x-wing\'s text client may not read the a-wing\'s coordinates', 'x-wing > memcached.get("awing-coord")', () => xwingText.get('awing-coord'), DENIED_TEXT_CLIENT);
-    log.record('secure-fleet: the tracker\'s denied write never reached memcached', AWING_COORD, await directGet(deployment, 'awing-coord'));
+    log.record('secure-fleet: the tracker\'s denied write never reached memcached', AWING_COORD, await storedValue(deployment, 'awing-coord', fleet.tracker));
 
     say('\nStill allowed:');
     await log.step('secure-fleet: x-wing stores its own coordinates (nc)', nc('x-wing', SETXC), () => netcat(fleet.xwing, SETXC), 'STORED\r\n');
@@ -132,7 +136,7 @@ interface RebelShips {
 
 async function rebelAlliance(deployment: FleetDeployment, ships: RebelShips, log: OutcomeLog): Promise<void> {
   heading('Step 2: the Cilium 1.3 release post\'s policy (the server is now labelled app: memcached)');
-  const endpoints = path.join(FLEET_DIR, 'endpoints', 'rebel-alliance.yaml');
+  const endpoints = path.join(deployment.endpointsDir, 'rebel-alliance.yaml');
   await importAndWait(deployment, log, [endpoints, '--name', 'endpoints.yaml'], 'the post\'s endpoints');
   await importAndWait(deployment, log, [REBEL_ALLIANCE_POLICY], 'secure-rebel-alliance-memcache');
   const maintenance = new TextShipClient(ships.maintenance);
@@ -154,7 +158,7 @@ async function rebelAlliance(deployment: FleetDeployment, ships: RebelShips, log
     await log.step('post: monitoring reads with a meta command (mg counts as get)', nc('fleet-monitoring', metaGet), () => netcat(ships.monitoring, metaGet), 'VA 10\r\nhyperspace\r\n');
     const metaSet = 'ms alliance/fleet/x-wing 7\r\nboarded\r\n';
     await log.step('post: monitoring may not write with a meta command (ms counts as set)', nc('fleet-monitoring', metaSet), () => netcat(ships.monitoring, metaSet), DENIED_TEXT);
-    log.record('post: the denied writes never reached memcached', 'hyperspace', await directGet(deployment, 'alliance/fleet/x-wing'));
+    log.record('post: the denied writes never reached memcached', 'hyperspace', await storedValue(deployment, 'alliance/fleet/x-wing', ships.monitoring));
 
     say('\nA jedi may do anything:');
     const jediSet = 'set alliance/plans 0 0 10\r\ndeath-star\r\n';
@@ -172,15 +176,39 @@ async function rebelAlliance(deployment: FleetDeployment, ships: RebelShips, log
   }
 }
 
-/** What memcached itself holds for `key`, read past Envoy. */
-async function directGet(deployment: FleetDeployment, key: string): Promise<string> {
-  const client = memjs.Client.create(`${deployment.backend.host}:${deployment.backend.port}`, { retries: 0, timeout: 3, logger: { log: () => undefined } });
+/**
+ * What memcached itself holds for `key`, read past Envoy; with Weir as memcached's sidecar nothing
+ * gets past Envoy, so `reader`, a ship the policy lets read the key, reads it through the sidecar.
+ */
+async function storedValue(deployment: FleetDeployment, key: string, reader: Ship): Promise<string> {
+  const backend = deployment.backend;
+  if (backend === undefined) {
+    say(`(memcached's own value of ${key}, read by ${reader.name} through the sidecar: nothing reaches memcached past it)`);
+    const client = new BinaryShipClient(reader);
+    try {
+      return await client.get(key);
+    } finally {
+      client.close();
+    }
+  }
+  const client = memjs.Client.create(`${backend.host}:${backend.port}`, { retries: 0, timeout: 3, logger: { log: () => undefined } });
   try {
     const { value } = await client.get(key);
     return value === null ? '(missing)' : value.toString();
   } finally {
     client.close();
   }
+}
+
+/** Endpoint name → its first address, from a file of `kind: Endpoint` documents. */
+function endpointAddresses(file: string): Map<string, string> {
+  const addresses = new Map<string, string>();
+  for (const document of parseAllDocuments(fs.readFileSync(file, 'utf8'))) {
+    const endpoint = document.toJS() as { kind?: string; metadata?: { name?: string }; spec?: { ips?: string[] } } | null;
+    const [address] = endpoint?.spec?.ips ?? [];
+    if (endpoint?.kind === 'Endpoint' && endpoint.metadata?.name !== undefined && address !== undefined) addresses.set(endpoint.metadata.name, address);
+  }
+  return addresses;
 }
 
 function nc(ship: string, requests: string): string {

@@ -1,6 +1,7 @@
-// The fleet's clients. Weir tells endpoints apart by source address, and there are no pods or
-// network namespaces here, so each ship gets a relay: its client connects to the relay on
-// 127.0.0.1, and the relay connects on to Envoy from the ship's own 127.x address. Through its
+// The fleet's clients. Weir tells endpoints apart by source address, and the ships share one
+// network namespace (no pods), so each ship gets a relay: its client connects to the relay on
+// 127.0.0.1, and the relay connects on from the ship's own address, to Envoy's listener or, with
+// Weir as the server's sidecar, to the server's own address, where Envoy intercepts it. Through its
 // relay a ship talks as the guide's ships do: memjs for the binary protocol (the guide's
 // python-bmemcached), the `memcached` npm client for the text protocol, and a raw socket for the
 // guide's `echo -en ... | nc` sessions. Every call resolves to the text a user would see.
@@ -11,15 +12,21 @@ import Memcached from 'memcached';
 export interface Ship {
   name: string;
   sourceAddress: string;
-  /** The relay's port on 127.0.0.1; connections to it reach Envoy from `sourceAddress`. */
+  /** The relay's port on 127.0.0.1; connections to it reach the relay's target from `sourceAddress`. */
   port: number;
   close(): Promise<void>;
 }
 
-export async function launchShip(name: string, sourceAddress: string, proxyPort: number): Promise<Ship> {
+/** Where a relay connects: Envoy's listener, or the server itself when Envoy intercepts. */
+export interface RelayTarget {
+  host: string;
+  port: number;
+}
+
+export async function launchShip(name: string, sourceAddress: string, target: RelayTarget): Promise<Ship> {
   const sockets = new Set<net.Socket>();
   const relay = net.createServer((client) => {
-    const upstream = net.connect({ host: '127.0.0.1', port: proxyPort, localAddress: sourceAddress });
+    const upstream = net.connect({ host: target.host, port: target.port, localAddress: sourceAddress });
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('error', () => {

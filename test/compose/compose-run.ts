@@ -1,10 +1,12 @@
 // Runs a repository compose file the way a user does (`up --build --exit-code-from demo`) on the
 // test's own engine, through an override file that changes only what this machine forces: the
 // official images become their local stand-ins (local-images.ts), Weir's Dockerfile builds on the
-// local node image, and every service uses host networking (no bridge here) with the other service
-// names as host entries for 127.0.0.1. The ports and the listen address are the compose file's own
-// variables, set to free loopback ports for the run. `down` removes the run's containers, networks
-// and volumes; the images stay as the cache.
+// local node image, and, on an engine in the host's network namespace (no bridge there), every
+// service uses host networking with the other service names as host entries for 127.0.0.1. The
+// ports and the listen address are the compose file's own variables, set to free loopback ports
+// for the run. On an engine in a network namespace of its own (the sidecar file: its capture rules
+// must not reach the host's netfilter) the file keeps its own networks. `down` removes the run's
+// containers, networks and volumes; the images stay as the cache.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, parseDocument, stringify } from 'yaml';
@@ -26,24 +28,31 @@ export interface ComposeService {
   volumes?: string[];
   ports?: string[];
   healthcheck?: { test: string[] };
+  cap_add?: string[];
+  user?: string;
+  networks?: Record<string, { ipv4_address?: string } | null>;
 }
 
 export interface ComposeFile {
   name?: string;
   services: Record<string, ComposeService>;
   volumes?: Record<string, unknown>;
+  networks?: Record<string, { ipam?: { config?: Array<{ subnet?: string; ip_range?: string }> } }>;
 }
 
 export function readComposeFile(file: string): ComposeFile {
   return parse(fs.readFileSync(path.join(projectRoot, file), 'utf8')) as ComposeFile;
 }
 
-/** The override for `file`: local images, host networking, host entries; nothing else. */
-export function localOverride(compose: ComposeFile): ComposeFile {
+/**
+ * The override for `file`: local images and, unless the engine has a network namespace of its own
+ * (`hostNetwork: false`), host networking and host entries; nothing else.
+ */
+export function localOverride(compose: ComposeFile, options: { hostNetwork: boolean }): ComposeFile {
   const names = Object.keys(compose.services);
   const services: Record<string, ComposeService> = {};
   for (const [name, service] of Object.entries(compose.services)) {
-    const override: ComposeService = { network_mode: 'host', extra_hosts: names.map((other) => `${other}:127.0.0.1`) };
+    const override: ComposeService = options.hostNetwork ? { network_mode: 'host', extra_hosts: names.map((other) => `${other}:127.0.0.1`) } : {};
     const builtHere = Object.values(compose.services).some((other) => other.build !== undefined && other.image === service.image);
     if (service.image !== undefined && !builtHere) {
       const local = OFFICIAL_TO_LOCAL[service.image];
@@ -80,6 +89,10 @@ export interface ComposeTool {
   /** The program and the arguments before the subcommand. */
   command: string;
   /**
+   * Compose 1.29 stops every service when any exits, also under --exit-code-from (see composeRun).
+   */
+  abortsWhenAnyServiceExits?: boolean;
+  /**
    * Compose 1.29 refuses to create a container with published `ports` and host networking ("host"
    * network_mode is incompatible with port_bindings), where Compose v2 discards the ports with a
    * warning; an override cannot remove them (1.29 concatenates `ports` lists). For such a tool the
@@ -94,42 +107,105 @@ export interface DemoRun {
   logFile: string;
 }
 
-/**
- * `compose -p PROJECT -f FILE -f OVERRIDE up --build --exit-code-from demo`, with `down -v`
- * before (what a killed run left) and after, whatever happened. `build` runs first, so that the ports, picked free just before `up`, are not
- * left unused for the minutes a cold build takes (other tests on this machine take ports too).
- * The output goes to .weir/docker/runs/<project>.log.
- */
-export async function runComposeDemo(engine: DockerEngine, tool: ComposeTool, file: string, project: string): Promise<DemoRun> {
+/** A run's compose command, bound to its files, project and log; `engine` runs it. */
+interface ComposeRun {
+  compose(engine: DockerEngine, args: string[], env?: NodeJS.ProcessEnv): Promise<CommandRun>;
+  down(engine: DockerEngine): Promise<CommandRun>;
+  /** `up --build --exit-code-from demo`, as the README says (see upArguments for Compose 1.29). */
+  up(engine: DockerEngine, env?: NodeJS.ProcessEnv): Promise<CommandRun>;
+  logFile: string;
+}
+
+function composeRun(tool: ComposeTool, file: string, project: string, options: { hostNetwork: boolean }): ComposeRun {
   const runsDir = path.join(DOCKER_DIR, 'runs');
   fs.mkdirSync(runsDir, { recursive: true });
   const overrideFile = path.join(runsDir, `${project}.override.yml`);
-  fs.writeFileSync(overrideFile, stringify(localOverride(readComposeFile(file))));
-  const composeFile = tool.refusesPortsWithHostNetwork === true ? withoutPublishedPorts(file, path.join(runsDir, `${project}.compose.yml`)) : path.join(projectRoot, file);
+  fs.writeFileSync(overrideFile, stringify(localOverride(readComposeFile(file), options)));
+  const composeFile = tool.refusesPortsWithHostNetwork === true && options.hostNetwork ? withoutPublishedPorts(file, path.join(runsDir, `${project}.compose.yml`)) : path.join(projectRoot, file);
   const logFile = path.join(runsDir, `${project}.log`);
   fs.writeFileSync(logFile, `# ${tool.name}: ${path.relative(projectRoot, composeFile)} with ${path.relative(projectRoot, overrideFile)}\n`);
   // The engine here has no BuildKit client (no buildx): the classic builder builds the Dockerfile.
-  let env: NodeJS.ProcessEnv = { COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' };
+  const builderEnv: NodeJS.ProcessEnv = { COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' };
   // Each command's duration goes into the log: where a run's minutes went.
-  const compose = async (args: string[]): Promise<CommandRun> => {
+  const compose = async (engine: DockerEngine, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandRun> => {
     const started = Date.now();
-    const result = await engine.run(tool.command, ['--project-directory', projectRoot, '-p', project, '-f', composeFile, '-f', overrideFile, ...args], { env, logFile });
+    const result = await engine.run(tool.command, ['--project-directory', projectRoot, '-p', project, '-f', composeFile, '-f', overrideFile, ...args], { env: { ...builderEnv, ...env }, logFile });
     fs.appendFileSync(logFile, `# ${args[0] ?? ''}: exit ${result.code ?? 'none'} after ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     return result;
   };
-  const down = (): Promise<CommandRun> => compose(['down', '--volumes', '--remove-orphans', '--timeout', '10']);
+  return {
+    compose,
+    logFile,
+    down: (engine) => compose(engine, ['down', '--volumes', '--remove-orphans', '--timeout', '10']),
+    up: async (engine, env = {}) => {
+      const oneShots = oneShotServices(readComposeFile(file));
+      if (!(tool.abortsWhenAnyServiceExits === true && oneShots.length > 0)) return compose(engine, ['up', '--build', '--exit-code-from', 'demo'], env);
+      // Compose 1.29 attaches to every service and stops them all when any exits, even with
+      // --exit-code-from: a one-shot init service would end the run as it completes (Compose v2
+      // stops only on the named service). Named, `up` starts demo with everything it depends on
+      // and attaches to demo alone; the other services' output follows from `logs`.
+      fs.appendFileSync(logFile, `# ${tool.name} would stop the run when ${oneShots.join(', ')} completes: up demo, then logs\n`);
+      const up = await compose(engine, ['up', '--build', '--exit-code-from', 'demo', 'demo'], env);
+      const logs = await compose(engine, ['logs', '--no-color'], env);
+      return { ...up, output: `${up.output}\n${logs.output}` };
+    },
+  };
+}
+
+/** Services others wait for with `condition: service_completed_successfully` (init containers). */
+export function oneShotServices(compose: ComposeFile): string[] {
+  const names = new Set<string>();
+  for (const service of Object.values(compose.services)) {
+    for (const [name, dependency] of Object.entries(service.depends_on ?? {})) if (dependency.condition === 'service_completed_successfully') names.add(name);
+  }
+  return [...names];
+}
+
+/**
+ * `compose -p PROJECT -f FILE -f OVERRIDE up --build --exit-code-from demo` on an engine in the
+ * host's network namespace, with host networking, with `down -v` before (what a killed run left)
+ * and after, whatever happened. `build` runs first, so that the ports, picked free just before
+ * `up`, are not left unused for the minutes a cold build takes (other tests on this machine take
+ * ports too). The output goes to .weir/docker/runs/<project>.log.
+ */
+export async function runComposeDemo(engine: DockerEngine, tool: ComposeTool, file: string, project: string): Promise<DemoRun> {
+  const run = composeRun(tool, file, project, { hostNetwork: true });
   // A run killed before its own `down` leaves this project's containers and volumes (old
   // credentials among them) in the engine's data: remove them by the project's name first.
-  await down();
+  await run.down(engine);
   try {
-    const build = await compose(['build']);
-    if (build.code !== 0) return { up: build, logFile };
-    env = { ...env, ...(await freePortVariables()) };
-    fs.appendFileSync(logFile, `# ${Object.entries(env).map(([key, value]) => `${key}=${value}`).join(' ')}\n`);
-    const up = await compose(['up', '--build', '--exit-code-from', 'demo']);
-    return { up, logFile };
+    const build = await run.compose(engine, ['build']);
+    if (build.code !== 0) return { up: build, logFile: run.logFile };
+    const ports = await freePortVariables();
+    fs.appendFileSync(run.logFile, `# ${Object.entries(ports).map(([key, value]) => `${key}=${value}`).join(' ')}\n`);
+    return { up: await run.up(engine, ports), logFile: run.logFile };
   } finally {
-    await down();
+    await run.down(engine);
+  }
+}
+
+/**
+ * The same for a file whose services must keep their own networks (the sidecar file: its capture
+ * rules go into the pod's network namespace, which host networking would make the host's): `build`
+ * on `engine`, in the host's network namespace, where the builds reach their package registries;
+ * then `engine` stops and an engine in a network namespace of its own (docker-engine.ts) brings the
+ * file up unchanged but for the images, its builds cached, and is stopped after `down`.
+ */
+export async function runIsolatedComposeDemo(engine: DockerEngine, startIsolatedEngine: () => Promise<DockerEngine>, tool: ComposeTool, file: string, project: string): Promise<DemoRun> {
+  const run = composeRun(tool, file, project, { hostNetwork: false });
+  const build = await run.compose(engine, ['build']);
+  await engine.stop();
+  if (build.code !== 0) return { up: build, logFile: run.logFile };
+  const isolated = await startIsolatedEngine();
+  try {
+    await run.down(isolated);
+    try {
+      return { up: await run.up(isolated), logFile: run.logFile };
+    } finally {
+      await run.down(isolated);
+    }
+  } finally {
+    await isolated.stop();
   }
 }
 

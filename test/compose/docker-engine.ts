@@ -2,13 +2,19 @@
 // as a child process and stopped by its pid. Its images and build cache live in .weir/docker/data
 // and stay for the next run (the cache); its sockets, pid file and state live in a fresh folder
 // under the system temp dir, removed on stop. No bridge, no iptables, no IP forwarding: the host's
-// network configuration is never touched, so containers run with host networking only.
+// network configuration is never touched, so containers run with host networking only. Or, with
+// `networkNamespace`, dockerd runs in a network namespace of the test's own (`ip netns exec`, with
+// only its loopback up): there it makes its networks, bridges and the containers' own namespaces,
+// and whatever a container does to netfilter (the sidecar file's capture rules) stays in them; no
+// image registry or package mirror is reachable from it, so images must be built before. The
+// namespace is deleted on stop.
 //
 // Clean-up is by pid and by name, also when a run dies without stopping its engine (a killed test
 // runner): the lock file names the run's pid and run folder, and the next start kills what is left
 // of it (dockerd, containerd, the shims and the containers' first processes, found by the run
-// folder in their command line) and unmounts what it left mounted (under the run folder and the
-// data root), before starting its own engine. stop() does the same after dockerd exits.
+// folder in their command line), unmounts what it left mounted (under the run folder and the
+// data root) and deletes its network namespace, before starting its own engine. stop() does the
+// same after dockerd exits.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -43,14 +49,22 @@ export interface DockerEngine {
   stop(): Promise<void>;
 }
 
-export async function startDockerEngine(): Promise<DockerEngine> {
+export interface DockerEngineOptions {
+  /** Run dockerd in a network namespace the engine creates (weir-dockerd-PID) and deletes on stop. */
+  networkNamespace?: boolean;
+}
+
+export async function startDockerEngine(options: DockerEngineOptions = {}): Promise<DockerEngine> {
   fs.mkdirSync(DOCKER_DATA_ROOT, { recursive: true });
   // Socket paths must stay short (108 bytes), so the run folder is not under the checkout.
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-dockerd-'));
+  const netns = options.networkNamespace === true ? `weir-dockerd-${process.pid}` : undefined;
   try {
-    takeLock(runDir);
+    takeLock(runDir, netns);
+    if (netns !== undefined) createNetworkNamespace(netns);
   } catch (error) {
-    fs.rmSync(runDir, { recursive: true, force: true });
+    removeRunLeftovers(runDir, netns);
+    releaseLock();
     throw error;
   }
   const socket = path.join(runDir, 'docker.sock');
@@ -65,11 +79,14 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   };
   const dockerdLog = path.join(DOCKER_DIR, 'dockerd.log');
   fs.writeFileSync(dockerdLog, '');
-  // PATH finds the engine's containerd, runc and docker-init.
+  // PATH finds the engine's containerd, runc and docker-init. `ip netns exec` execs dockerd, which
+  // keeps its pid.
+  const dockerdProgram = path.join(ENGINE_BIN_DIRS[0] ?? '', 'dockerd');
   const dockerd = spawnServer({
     env,
-    command: path.join(ENGINE_BIN_DIRS[0] ?? '', 'dockerd'),
+    command: netns === undefined ? dockerdProgram : 'ip',
     args: [
+      ...(netns === undefined ? [] : ['netns', 'exec', netns, dockerdProgram]),
       `--config-file=${configFile}`,
       `--data-root=${DOCKER_DATA_ROOT}`,
       `--exec-root=${path.join(runDir, 'exec')}`,
@@ -87,7 +104,7 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   });
   const stop = async (): Promise<void> => {
     await dockerd.stop(STOP_GRACE_MS);
-    removeRunLeftovers(runDir);
+    removeRunLeftovers(runDir, netns);
     releaseLock();
   };
   const deadline = Date.now() + START_TIMEOUT_MS;
@@ -114,15 +131,24 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   };
 }
 
+/** A network namespace with only its loopback, up. */
+function createNetworkNamespace(name: string): void {
+  for (const args of [['netns', 'add', name], ['-n', name, 'link', 'set', 'lo', 'up']]) {
+    const result = spawnSync('ip', args, { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`ip ${args.join(' ')} failed: ${result.error?.message ?? result.stderr.trim()}`);
+  }
+}
+
 /**
  * What a run folder's engine can leave once dockerd is gone (it stops its containers and containerd
  * on SIGTERM, but not when it is killed): SIGKILL to every process whose command line names the
  * run folder (dockerd, containerd, the runc shims) and to the shims' children (each container's
  * first process; its PID namespace goes with it), then unmount what is mounted under the run folder
  * and the data root (dockerd's netns bind mount, the data root's own mount, containers' overlays),
- * deepest first, and remove the run folder.
+ * deepest first, remove the run folder and delete the engine's network namespace (a dockerd in one
+ * mounted in the mount namespace `ip netns exec` gave it, which goes with its last process).
  */
-function removeRunLeftovers(runDir: string): void {
+function removeRunLeftovers(runDir: string, netns: string | undefined): void {
   const processes = listProcesses();
   const engine = processes.filter(({ cmdline }) => cmdline.includes(`${runDir}/`));
   const engineIds = new Set(engine.map(({ pid }) => pid));
@@ -137,6 +163,10 @@ function removeRunLeftovers(runDir: string): void {
     if (result.status !== 0) throw new Error(`umount ${target} failed: ${result.stderr.trim()}; the Docker engine's leftovers stay mounted (run folder ${runDir}); unmount them, then run the tests again`);
   }
   fs.rmSync(runDir, { recursive: true, force: true });
+  if (netns !== undefined && fs.existsSync(`/run/netns/${netns}`)) {
+    const result = spawnSync('ip', ['netns', 'delete', netns], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`ip netns delete ${netns} failed: ${result.stderr.trim()}; delete it, then run the tests again`);
+  }
 }
 
 interface ProcessEntry {
@@ -225,14 +255,16 @@ function runCommand(command: string, args: readonly string[], options: { env: No
 interface LockRecord {
   pid: number;
   runDir?: string;
+  /** The engine's network namespace, when it ran in one. */
+  netns?: string;
 }
 
 /**
  * One engine per data root. A lock left by a run that died without stopping its engine is taken
  * over after removing that run's leftovers (removeRunLeftovers).
  */
-function takeLock(runDir: string): void {
-  const record = JSON.stringify({ pid: process.pid, runDir } satisfies LockRecord);
+function takeLock(runDir: string, netns: string | undefined): void {
+  const record = JSON.stringify({ pid: process.pid, runDir, ...(netns === undefined ? {} : { netns }) } satisfies LockRecord);
   try {
     fs.writeFileSync(LOCK_FILE, record, { flag: 'wx' });
     return;
@@ -241,7 +273,7 @@ function takeLock(runDir: string): void {
     if (holder !== undefined && isAlive(holder.pid)) {
       throw new Error(`another test run (pid ${holder.pid}) is using the Docker engine data in ${DOCKER_DATA_ROOT}; run the compose tests once at a time per checkout`);
     }
-    if (holder?.runDir !== undefined) removeRunLeftovers(holder.runDir);
+    if (holder?.runDir !== undefined) removeRunLeftovers(holder.runDir, holder.netns);
     fs.writeFileSync(LOCK_FILE, record);
   }
 }
