@@ -266,7 +266,7 @@ describe('HTTP rules in a real Envoy', () => {
     }
     expect(forwardedHttpRequests(deployment) - forwardedBefore).toBeGreaterThanOrEqual(25);
     const lines: string[] = [];
-    await runMonitor({ api: { socketPath: deployment.serve.api.socket }, filter: { protocols: ['http'] }, last: 50, noFollow: true, writeLine: (line) => lines.push(line) });
+    await runMonitor({ api: { kind: 'socket', socket: deployment.serve.api.socket }, filter: { protocols: ['http'] }, last: 50, noFollow: true, writeLine: (line) => lines.push(line) });
     expect(lines.some((line) => /verdict Forwarded method:GET path:\/public host:counted\.rebels status:200 requests:\d+$/.test(line))).toBe(true);
   }, 30_000);
 });
