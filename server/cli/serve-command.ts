@@ -20,7 +20,6 @@ import { NodeAuthority } from '../pki/node-authority.ts';
 import { registryWithDeclaredParsers } from '../policy/l7-rule-keys.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
-import { SidecarAwareStore } from '../store/sidecar-aware-store.ts';
 import type { PolicyStore, StoreEvent } from '../store/policy-store.ts';
 import { defaultServerNames, startControlServer, type ControlServer, type ControlServerSecurity } from '../xds/control-server.ts';
 import { addNodeCertificateService } from '../xds/node-certificate-service.ts';
@@ -74,8 +73,8 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   });
   const security: ControlServerSecurity = options.insecure === true || config.xds.insecure ? { mode: 'insecure' } : { mode: 'mtls', authority };
   const sidecars = new SidecarEndpointRegistry({ logger });
-  const source = await openPolicySource(config, logger, security.mode === 'mtls' ? authority : undefined);
-  const store = source.sharesSidecarEndpoints ? source.store : new SidecarAwareStore({ store: source.store, sidecars, logger });
+  const source = await openPolicySource(config, logger, sidecars, security.mode === 'mtls' ? authority : undefined);
+  const store = source.store;
   const history = new RevisionHistory();
   const interceptors = new InterceptingProxyRegistry(logger);
   let loggedWiring = '';

@@ -13,6 +13,7 @@ import { sharedIdentityTable } from '../identity/identity-table.ts';
 import type { L7RuleRegistry } from '../policy/l7-rule-keys.ts';
 import type { EnforcementMode } from '../policy/policy-model.ts';
 import { ObjectSetStore } from '../store/object-set-store.ts';
+import type { SidecarEndpointFeed } from '../store/store-contents.ts';
 import { kubeIdentityClaims } from './kube-identities.ts';
 import { KubeClient, type CollectionWatch, type KubeObject } from './kube-client.ts';
 
@@ -21,6 +22,8 @@ export interface KubernetesStoreOptions {
   readonly enforcementMode: EnforcementMode;
   readonly registry?: L7RuleRegistry;
   readonly logger: Logger;
+  /** Endpoints of this replica's connected sidecars, compiled beside the Pods. */
+  readonly sidecars?: SidecarEndpointFeed;
 }
 
 export const CNP_PATH = '/apis/cilium.io/v2/ciliumnetworkpolicies';
@@ -59,6 +62,7 @@ export function openKubernetesStore(options: KubernetesStoreOptions): Kubernetes
     identities: sharedIdentityTable(kubeIdentityClaims(client)),
     logger,
     sourceName,
+    ...(options.sidecars === undefined ? {} : { sidecars: options.sidecars }),
     writer: { kind: 'read-only', refusal: 'policies come from Kubernetes here: apply them as CiliumNetworkPolicy objects (kubectl apply -f FILE); weir policy import is for the directory and etcd stores' },
   });
   const refs = new Map<string, PolicyObjectRef>();
