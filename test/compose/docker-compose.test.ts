@@ -255,7 +255,10 @@ describe.skipIf(!DEMOS.some(runsOnEngine))('the compose files, run on a Docker e
       if (demo.sidecar) {
         const shared = requireEngine(engine);
         engine = undefined;
+        const hostRules = hostCaptureRules();
         run = await runIsolatedComposeDemo(shared, () => startDockerEngine({ networkNamespace: true }), COMPOSE, demo.file, project);
+        // The capture rules went into the pod's namespace under the engine's own: the host's netfilter has none of them.
+        expect(hostCaptureRules()).toEqual(hostRules);
       } else {
         run = await runComposeDemo(requireEngine(engine), COMPOSE, demo.file, project);
       }
@@ -268,6 +271,12 @@ describe.skipIf(!DEMOS.some(runsOnEngine))('the compose files, run on a Docker e
     }, 30 * MINUTE);
   }
 });
+
+/** The host's own Istio capture rules (iptables-save in this namespace), normally none. */
+function hostCaptureRules(): string[] {
+  const saved = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' });
+  return saved.stdout.split('\n').filter((line) => line.includes('ISTIO_'));
+}
 
 function requireEngine(engine: DockerEngine | undefined): DockerEngine {
   if (engine === undefined) throw new Error('the Docker engine did not start (see beforeAll)');

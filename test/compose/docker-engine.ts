@@ -3,8 +3,9 @@
 // and stay for the next run (the cache); its sockets, pid file and state live in a fresh folder
 // under the system temp dir, removed on stop. No bridge, no iptables, no IP forwarding: the host's
 // network configuration is never touched, so containers run with host networking only. Or, with
-// `networkNamespace`, dockerd runs in a network namespace of the test's own (`ip netns exec`, with
-// only its loopback up): there it makes its networks, bridges and the containers' own namespaces,
+// `networkNamespace`, dockerd runs in a network namespace of the test's own (`ip netns add`, only
+// its loopback up; entered with `nsenter --net`, which keeps the host's mounts: `ip netns exec`
+// mounts a sysfs of its own, without the cgroup hierarchy dockerd needs): there it makes its networks, bridges and the containers' own namespaces,
 // and whatever a container does to netfilter (the sidecar file's capture rules) stays in them; no
 // image registry or package mirror is reachable from it, so images must be built before. The
 // namespace is deleted on stop.
@@ -79,14 +80,13 @@ export async function startDockerEngine(options: DockerEngineOptions = {}): Prom
   };
   const dockerdLog = path.join(DOCKER_DIR, 'dockerd.log');
   fs.writeFileSync(dockerdLog, '');
-  // PATH finds the engine's containerd, runc and docker-init. `ip netns exec` execs dockerd, which
-  // keeps its pid.
+  // PATH finds the engine's containerd, runc and docker-init. nsenter execs dockerd, which keeps its pid.
   const dockerdProgram = path.join(ENGINE_BIN_DIRS[0] ?? '', 'dockerd');
   const dockerd = spawnServer({
     env,
-    command: netns === undefined ? dockerdProgram : 'ip',
+    command: netns === undefined ? dockerdProgram : 'nsenter',
     args: [
-      ...(netns === undefined ? [] : ['netns', 'exec', netns, dockerdProgram]),
+      ...(netns === undefined ? [] : [`--net=/run/netns/${netns}`, '--', dockerdProgram]),
       `--config-file=${configFile}`,
       `--data-root=${DOCKER_DATA_ROOT}`,
       `--exec-root=${path.join(runDir, 'exec')}`,
@@ -145,8 +145,7 @@ function createNetworkNamespace(name: string): void {
  * run folder (dockerd, containerd, the runc shims) and to the shims' children (each container's
  * first process; its PID namespace goes with it), then unmount what is mounted under the run folder
  * and the data root (dockerd's netns bind mount, the data root's own mount, containers' overlays),
- * deepest first, remove the run folder and delete the engine's network namespace (a dockerd in one
- * mounted in the mount namespace `ip netns exec` gave it, which goes with its last process).
+ * deepest first, remove the run folder and delete the engine's network namespace.
  */
 function removeRunLeftovers(runDir: string, netns: string | undefined): void {
   const processes = listProcesses();
