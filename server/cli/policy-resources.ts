@@ -19,6 +19,6 @@ export function buildPolicyResources(state: PolicyStoreState): EncodedResource[]
       compiled: serializeEndpointPolicy(policy).json,
     }),
   );
-  const identityMap = encodeIdentityMap({ revision: state.revision, entries: state.policySet.ipIdentities });
+  const identityMap = encodeIdentityMap({ revision: state.revision, entries: state.policySet.ipIdentities, serviceAccounts: state.policySet.serviceAccountIdentities });
   return [...policies, identityMap];
 }
