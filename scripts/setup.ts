@@ -133,6 +133,10 @@ const PROFILES: Record<string, readonly StepName[]> = {
   'test:envoy': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'filters', 'probe'],
   'test:servers': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks', 'etcd', 'kubernetes'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
+  // The Istio tests alone (test/istio, test/server/istio): weir-istiod, and memcached and Cassandra
+  // behind the sidecar.
+  'test:istio': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe'],
+
   // The compose tests alone, all three demos on the engine, with Compose 1.29 or v2 (Envoy and the
   // Cassandra jars go into the stand-in images).
   'test:compose': ['envoy', 'cassandra', 'docker'],

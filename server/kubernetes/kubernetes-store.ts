@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import type { EndpointSpec } from '../identity/endpoints.ts';
 import { sharedIdentityTable } from '../identity/identity-table.ts';
+import { NAMESPACE_LABELS_PREFIX } from '../identity/labels.ts';
 import type { L7RuleRegistry } from '../policy/l7-rule-keys.ts';
 import type { EnforcementMode } from '../policy/policy-model.ts';
 import { ObjectSetStore } from '../store/object-set-store.ts';
@@ -136,8 +137,6 @@ function policyText(kind: PolicyObjectRef['kind'], object: KubeObject): string {
   for (const field of ['spec', 'specs']) if (object[field] !== undefined) document[field] = object[field];
   return JSON.stringify(document);
 }
-
-const NAMESPACE_LABELS_PREFIX = 'io.cilium.k8s.namespace.labels.';
 
 function podEndpoints(pods: ReadonlyMap<string, KubeObject>, namespaces: ReadonlyMap<string, KubeObject>): EndpointSpec[] {
   const endpoints: EndpointSpec[] = [];

@@ -84,7 +84,8 @@ function enforcedText(settings: PluginSettings): string {
   const binding = settings.agentPolicy;
   if (binding !== null) {
     const port = binding.port == PORT_OF_DESTINATION ? 'the destination port' : 'port ' + binding.port.toString();
-    return 'the agent\'s policy for endpoint ' + binding.endpoint + ' (' + (binding.ingress ? 'ingress' : 'egress') + ', ' + port + ')';
+    const peers = binding.spiffeTrustDomains.length == 0 ? '' : ', mTLS peers by SPIFFE ID from ' + binding.spiffeTrustDomains.join(', ');
+    return 'the agent\'s policy for endpoint ' + binding.endpoint + ' (' + (binding.ingress ? 'ingress' : 'egress') + ', ' + port + peers + ')';
   }
   const rules = settings.rules;
   if (rules === null) return 'no rules (parser default)';
