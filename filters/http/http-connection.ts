@@ -6,7 +6,7 @@
 // and forgotten in bulk when too many are kept (connectionFor). A forgotten connection that a
 // stream still holds stays usable: release() only empties buffers, which are encoded again.
 import { EntryType, LogFields } from '../sdk/access-log/access-log';
-import { ConnectionEntries } from '../sdk/contract/connection-entries';
+import { ConnectionEntries, EntryBasis } from '../sdk/contract/connection-entries';
 import { ConnectionPolicy } from '../sdk/policy/policy-decision';
 import { RequestRecord } from '../sdk/policy/rules';
 import { PluginSettings } from '../sdk/contract/settings';
@@ -54,7 +54,7 @@ export class HttpConnection {
   // Writes one access-log entry with `fields`, then clears them; a Denied entry after the agent's
   // policy denied carries its reason.
   log(type: EntryType, fields: LogFields, reason: string): void {
-    this.entries.write(type, fields, reason, this.id, this.policy, this.staticRule);
+    this.entries.write(type, fields, reason, this.id, this.policy, this.staticRule, EntryBasis.Decision);
     fields.clear();
   }
 

@@ -1,7 +1,8 @@
 // Applies a parser's ops to one direction of one connection for one Envoy callback: carries
 // PASS/DROP beyond the buffered bytes over to later callbacks without calling the parser, waits
-// for MORE, copies INJECTed bytes, and on the reply direction turns probe replies into deny
-// replies and emits queued deny replies when their turn comes. Produces the bytes to forward in
+// for MORE, copies INJECTed bytes (and DROPs the frame they replace, Connection.replace), and on
+// the reply direction turns probe replies into deny replies and emits queued deny replies when
+// their turn comes. Produces the bytes to forward in
 // stream.output; talking to Envoy is left to filter-context.ts.
 import { Connection, Direction, DirectionStream } from './connection';
 import { ErrorCode, OpKind, Parser, opCount, opKind } from './parser';
@@ -22,7 +23,7 @@ export function runOpLoop(connection: Connection, parser: Parser, direction: Dir
     const available = stream.input.length;
     if (<u64>available < stream.needBuffered) break;
     stream.view.setWindow(stream.input.readPtr, <i32>available);
-    connection.replyEnded = false;
+    connection.beginParse(direction);
     const op = parser.onData(reply, endStream, stream.view);
     const kind = opKind(op);
     const count = opCount(op);
@@ -48,7 +49,13 @@ export function runOpLoop(connection: Connection, parser: Parser, direction: Dir
       if (<usize>count > stream.injected.length) return ErrorCode.InjectOverflow;
       stream.output.appendBytes(stream.injected.readPtr, <usize>count);
       stream.injected.consume(<usize>count);
-      if (++injectsInARow > MAX_INJECTS_IN_A_ROW) return ErrorCode.TooManyOps;
+      if (stream.dropAfterInject > 0) {
+        // replace(): the frame the injected bytes stand for goes now, as if the parser DROPped it
+        stream.dropAhead = stream.dropAfterInject;
+        stream.dropAfterInject = 0;
+        if (reply && connection.replyEnded) endReply(connection, stream);
+        injectsInARow = 0;
+      } else if (++injectsInARow > MAX_INJECTS_IN_A_ROW) return ErrorCode.TooManyOps;
     } else {
       return ErrorCode.InvalidOpLength;
     }
