@@ -9,7 +9,7 @@
 // listed so that the root tick writes their entries when due.
 import { ByteBuffer } from '../sdk/bytes/byte-buffer';
 import { EntryAttribution, EntryType, LogFields } from '../sdk/access-log/access-log';
-import { ConnectionEntries } from '../sdk/contract/connection-entries';
+import { ConnectionEntries, EntryBasis } from '../sdk/contract/connection-entries';
 import { ConnectionPolicy } from '../sdk/policy/policy-decision';
 import { RequestRecord } from '../sdk/policy/rules';
 import { PluginSettings } from '../sdk/contract/settings';
@@ -60,14 +60,14 @@ export class HttpConnection {
 
   // Fills `attribution` with what decided the last request (allows()), for its Request entry.
   attributeAllowed(attribution: EntryAttribution): void {
-    this.entries.attribute(attribution, EntryType.Request, this.policy, this.staticRule);
+    this.entries.attribute(attribution, EntryType.Request, this.policy, this.staticRule, true);
   }
 
   // Writes one access-log entry with `fields`, then clears them; a Denied entry after the agent's
   // policy denied carries its reason. The allowed requests counted so far are written first.
   log(type: EntryType, fields: LogFields, reason: string): void {
     if (this.tally.requests > 0) this.writeTally(tallyFields); // `fields` holds this entry's
-    this.entries.write(type, fields, reason, this.id, this.policy, this.staticRule);
+    this.entries.write(type, fields, reason, this.id, this.policy, this.staticRule, EntryBasis.Decision);
     fields.clear();
   }
 

@@ -1,10 +1,10 @@
 // Applies a parser's ops to one direction of one connection for one Envoy callback: copies
 // Envoy's bytes into Wasm memory only as far as the parser reads them, carries PASS/DROP beyond
 // the buffered bytes over (to the rest of Envoy's buffer, in place, and to later callbacks)
-// without calling the parser, waits for MORE, copies INJECTed bytes, and on the reply direction
-// turns probe replies into deny replies and emits queued deny replies when their turn comes.
-// Collects what to forward in stream.output (callback-buffer.ts); writing it to Envoy is left to
-// filter-context.ts.
+// without calling the parser, waits for MORE, copies INJECTed bytes (and DROPs the frame they
+// replace, Connection.replace), and on the reply direction turns probe replies into deny replies
+// and emits queued deny replies when their turn comes. Collects what to forward in stream.output
+// (callback-buffer.ts); writing it to Envoy is left to filter-context.ts.
 import { Connection, Direction, DirectionStream } from './connection';
 import { ErrorCode, OpKind, Parser, opCount, opKind } from './parser';
 import { SlotKind } from '../replies/reply-queue';
@@ -34,7 +34,7 @@ export function runOpLoop(connection: Connection, parser: Parser, direction: Dir
     const available = input.length;
     if (<u64>available < stream.needBuffered) break;
     stream.view.setWindow(input.readPtr, <i32>available);
-    connection.replyEnded = false;
+    connection.beginParse(direction);
     // The stream ends only after the last of Envoy's bytes, which the parser may not hold yet.
     const op = parser.onData(reply, endStream && envoy.unread == 0, stream.view);
     const kind = opKind(op);
@@ -66,7 +66,13 @@ export function runOpLoop(connection: Connection, parser: Parser, direction: Dir
       if (<usize>count > stream.injected.length) return ErrorCode.InjectOverflow;
       envoy.appendBytes(stream.injected.readPtr, <usize>count);
       stream.injected.consume(<usize>count);
-      if (++injectsInARow > MAX_INJECTS_IN_A_ROW) return ErrorCode.TooManyOps;
+      if (stream.dropAfterInject > 0) {
+        // replace(): the frame the injected bytes stand for goes now, as if the parser DROPped it
+        stream.dropAhead = stream.dropAfterInject;
+        stream.dropAfterInject = 0;
+        if (reply && connection.replyEnded) endReply(connection, stream);
+        injectsInARow = 0;
+      } else if (++injectsInARow > MAX_INJECTS_IN_A_ROW) return ErrorCode.TooManyOps;
     } else {
       return ErrorCode.InvalidOpLength;
     }
