@@ -131,6 +131,7 @@ export class RuleKeys extends RuleSchema {
       const key = this.declared[id];
       const constraint = rule.constraintOn(id);
       if (constraint === null) continue;
+      if (constraint.kind == ConstraintKind.Set && key.groups.length > 0) continue; // a group, expanded by the server
       if (key.values.length > 0) {
         if (constraint.kind != ConstraintKind.Exact) return key.name + ' must be an exact ' + key.noun + ' (' + key.values.join(', ') + ')';
         const value = constraint.exactText();

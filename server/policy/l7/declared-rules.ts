@@ -2,7 +2,9 @@
 // manifest the build writes beside its module: the server compiles CiliumNetworkPolicy `l7` maps
 // for any parser in filters.dir from it, with no server change for a new protocol. A key is exact
 // (optionally limited to named values), prefix, or regex (compiled to a DFA here, like every
-// regex); a key may combine only with certain values of another key.
+// regex); a key may combine only with certain values of another key; an exact key may accept
+// named groups of values (compiled to a set of their members); a rule may constrain at most one
+// key of an exclusive list.
 import { constraintHolds, prefixConstraint, regexConstraint, textOf } from './constraint-matching.ts';
 import type { CompiledL7Constraint, CompiledL7Rule, L7ParserRules } from './l7-rule-types.ts';
 
@@ -21,6 +23,16 @@ export interface DeclaredRuleKey {
   readonly onlyWith?: { readonly key: string; readonly values: readonly string[] };
   /** The access-log field the key fills. */
   readonly logField: string;
+  /** Names a rule may give instead of a value, each standing for its members (under `groupFields`). */
+  readonly groupFields?: readonly string[];
+  readonly groups?: readonly DeclaredGroup[];
+}
+
+export interface DeclaredGroup {
+  readonly name: string;
+  readonly members: Readonly<Record<string, readonly string[]>>;
+  /** Requests of the group carry no other key, so a rule may not constrain one with it. */
+  readonly keyless?: true;
 }
 
 export interface RuleKeysDeclaration {
@@ -28,6 +40,8 @@ export interface RuleKeysDeclaration {
   readonly protocol: string;
   readonly docs: string;
   readonly keys: readonly DeclaredRuleKey[];
+  /** A rule may constrain at most one of these keys. */
+  readonly exclusive?: readonly string[];
 }
 
 /** Checks the shape of a parsed manifest; throws with what is wrong, naming `source`. */
@@ -46,7 +60,13 @@ export function readRuleKeysDeclaration(value: unknown, source: string): RuleKey
     if (names.indexOf(key.name) !== names.lastIndexOf(key.name)) fail(`key ${JSON.stringify(key.name)} is declared twice`);
     if (key.onlyWith !== undefined && !names.includes(key.onlyWith.key)) fail(`key ${JSON.stringify(key.name)} combines with undeclared key ${JSON.stringify(key.onlyWith.key)}`);
   }
-  return { format: RULE_KEYS_FORMAT, protocol, docs, keys };
+  let exclusive: readonly string[] | undefined;
+  if (object['exclusive'] !== undefined) {
+    const list = object['exclusive'];
+    if (!Array.isArray(list) || !list.every((name) => typeof name === 'string' && names.includes(name))) fail('exclusive must be a list of declared key names');
+    exclusive = list as string[];
+  }
+  return { format: RULE_KEYS_FORMAT, protocol, docs, keys, ...(exclusive === undefined ? {} : { exclusive }) };
 }
 
 function readKey(value: unknown, where: string, fail: (what: string) => never): DeclaredRuleKey {
@@ -66,7 +86,19 @@ function readKey(value: unknown, where: string, fail: (what: string) => never): 
   }
   const noun = typeof object['noun'] === 'string' && object['noun'] !== '' ? object['noun'] : name;
   const logField = typeof object['logField'] === 'string' && object['logField'] !== '' ? object['logField'] : name;
-  return { name, match: match as DeclaredKeyMatch, noun, values, ...(onlyWith === undefined ? {} : { onlyWith }), logField };
+  if (object['groups'] === undefined) return { name, match: match as DeclaredKeyMatch, noun, values, ...(onlyWith === undefined ? {} : { onlyWith }), logField };
+  if (match !== 'exact') fail(`${where}: only an exact key can have groups`);
+  const groupFields = strings(object['groupFields'], `${where}.groupFields`);
+  if (!Array.isArray(object['groups'])) fail(`${where}.groups must be a list`);
+  const groups = (object['groups'] as unknown[]).map((entry, index): DeclaredGroup => {
+    const at = `${where}.groups[${index}]`;
+    const group = asRecord(entry) ?? fail(`${at} must be an object`);
+    const groupName = typeof group['name'] === 'string' && group['name'] !== '' ? group['name'] : fail(`${at}.name must be a non-empty string`);
+    const members = asRecord(group['members']) ?? fail(`${at}.members must be an object`);
+    const lists = Object.fromEntries(groupFields.map((field) => [field, strings(members[field] ?? [], `${at}.members.${field}`)]));
+    return { name: groupName, members: lists, ...(group['keyless'] === true ? { keyless: true as const } : {}) };
+  });
+  return { name, match: 'exact', noun, values, ...(onlyWith === undefined ? {} : { onlyWith }), logField, groupFields, groups };
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
@@ -83,6 +115,11 @@ export function declaredRules(declaration: RuleKeysDeclaration): L7ParserRules {
     compileRule(rule, report) {
       const compiled: Record<string, CompiledL7Constraint> = {};
       let valid = true;
+      const exclusive = (declaration.exclusive ?? []).filter((name) => (rule[name] ?? '') !== '');
+      if (exclusive.length > 1) {
+        report(exclusive[1], `only one of ${(declaration.exclusive ?? []).join(', ')} per rule; this rule has ${exclusive.join(' and ')}`);
+        return undefined;
+      }
       for (const key of keys) {
         const value = rule[key.name] ?? '';
         if (value === '') continue;
@@ -102,6 +139,15 @@ export function declaredRules(declaration: RuleKeysDeclaration): L7ParserRules {
 }
 
 function compileKey(protocol: string, key: DeclaredRuleKey, value: string, rule: Readonly<Record<string, string>>, report: (key: string | undefined, message: string) => void): CompiledL7Constraint | undefined {
+  const group = key.groups?.find((candidate) => candidate.name === value);
+  if (group !== undefined) {
+    const other = Object.keys(rule).find((name) => name !== key.name && (rule[name] ?? '') !== '');
+    if (group.keyless === true && other !== undefined) {
+      report(other, `${key.name} ${JSON.stringify(value)} takes no ${other}, so it could never hold; remove ${other}, or name a ${key.noun} that takes one`);
+      return undefined;
+    }
+    return { match: 'set', value, members: [...new Set(Object.values(group.members).flat())] };
+  }
   if (key.values.length > 0 && !key.values.includes(value)) {
     report(key.name, `unknown ${protocol} ${key.noun} ${JSON.stringify(value)}; expected one of ${key.values.join(', ')} (case-sensitive)`);
     return undefined;

@@ -87,7 +87,9 @@ describe('rule keys declared once', () => {
     const manifest = builtManifest('cassandra');
     expect(manifest.keys.map((key) => key.name)).toEqual(cassandraRules.keys);
     const [action, table] = manifest.keys;
-    expect(new Set(action?.values)).toEqual(new Set([...CASSANDRA_TABLE_ACTIONS, ...CASSANDRA_OTHER_ACTIONS]));
+    // The filter also names ALTER MATERIALIZED VIEW statements, an action the server does not
+    // accept in a policy (so they are always denied); every other action is the same on both sides.
+    expect(new Set(action?.values)).toEqual(new Set([...CASSANDRA_TABLE_ACTIONS, ...CASSANDRA_OTHER_ACTIONS, 'alter-materialized-view']));
     expect(table?.match).toBe('regex');
     expect(table?.onlyWith?.key).toBe('query_action');
     expect(new Set(table?.onlyWith?.values)).toEqual(new Set(CASSANDRA_TABLE_ACTIONS));
