@@ -86,7 +86,7 @@ export function buildPolicyResources(state: PolicyStoreState): EncodedResource[]
       compiled: serializeEndpointPolicy(policy).json,
     }),
   );
-  const identityMap = encodeIdentityMap({ revision: state.revision, entries: state.policySet.ipIdentities });
+  const identityMap = encodeIdentityMap({ revision: state.revision, entries: state.policySet.ipIdentities, serviceAccounts: state.policySet.serviceAccountIdentities });
   return [...policies, identityMap];
 }
 
