@@ -1,4 +1,4 @@
-// `weir metrics list [--api ADDR] [-o json]`: reads `/metrics` from a running server and prints
+// `weir metrics list [--socket PATH | --server URL] [-o json]`: reads `/metrics` from a running server and prints
 // one row per sample (metric, labels, value), as `cilium metrics list` does. Owns parsing the
 // Prometheus text format back into samples (the subset metrics-registry.ts writes).
 import { METRICS_PATH } from '../observability/http.ts';

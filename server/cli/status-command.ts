@@ -1,4 +1,4 @@
-// `weir status [--api ADDR] [-o json]`: asks a running server for its health report (`/v1/status`)
+// `weir status [--socket PATH | --server URL] [-o json]`: asks a running server for its health report (`/v1/status`)
 // and prints the checks, the proxies with their enforced revisions and access-log state, and the
 // pipeline's counters. Exit status 0 when healthy, 1 when a check fails or the server is unreachable.
 import type { HealthReport } from '../observability/health-report.ts';

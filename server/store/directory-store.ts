@@ -14,7 +14,7 @@ import { createIdentityAllocators, type IdentityAllocators } from '../policy/ide
 import type { L7RuleRegistry } from '../policy/l7-rule-keys.ts';
 import type { EnforcementMode } from '../policy/policy-model.ts';
 import { checkStoreFileName, STORE_FILE_NAME, type PolicyStore, type StoreChangeResult, type StoreCompileSettings, type StoreEvent } from './policy-store.ts';
-import { compileStoreFiles, emptyStoreState, SidecarClashLog, type CompileStoreResult, type PolicyStoreState, type SidecarEndpointFeed, type StoredFileSummary } from './store-contents.ts';
+import { compileStoreFiles, emptyStoreState, SidecarClashLog, StoreFileReadings, type CompileStoreResult, type PolicyStoreState, type SidecarEndpointFeed, type StoredFileSummary } from './store-contents.ts';
 
 export interface DirectoryStoreOptions {
   readonly directory: string;
@@ -40,9 +40,11 @@ export class DirectoryStore implements PolicyStore {
   private reloadTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly clashes: SidecarClashLog;
+  private readonly readings: StoreFileReadings;
   private readonly unwatchSidecars: () => void;
 
   constructor(private readonly options: DirectoryStoreOptions) {
+    this.readings = new StoreFileReadings(options.registry);
     this.state = emptyStoreState(this.compileOptions());
     this.clashes = new SidecarClashLog(options.logger);
     this.unwatchSidecars = options.sidecars?.watch(() => void this.recompileForSidecars()) ?? (() => undefined);
@@ -115,6 +117,7 @@ export class DirectoryStore implements PolicyStore {
   private compileOptions() {
     return {
       ...this.compileSettings(),
+      readings: this.readings,
       ...(this.options.registry === undefined ? {} : { registry: this.options.registry }),
       ...(this.options.sidecars === undefined ? {} : { sidecarEndpoints: this.options.sidecars.list() }),
     };

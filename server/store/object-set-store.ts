@@ -14,7 +14,7 @@ import type { L7RuleRegistry } from '../policy/l7-rule-keys.ts';
 import type { EnforcementMode } from '../policy/policy-model.ts';
 import { formatProblem, type PolicyProblem } from '../policy/policy-problems.ts';
 import type { PolicyStore, StoreChangeResult, StoreCompileSettings, StoreEvent } from './policy-store.ts';
-import { compileStoreFiles, emptyStoreState, SidecarClashLog, type PolicyStoreState, type SidecarEndpointFeed, type StoredFileSummary } from './store-contents.ts';
+import { compileStoreFiles, emptyStoreState, SidecarClashLog, StoreFileReadings, type PolicyStoreState, type SidecarEndpointFeed, type StoredFileSummary } from './store-contents.ts';
 
 /** What became of one object's latest content. */
 export type ObjectOutcome =
@@ -64,10 +64,13 @@ export class ObjectSetStore implements PolicyStore {
   #retry: NodeJS.Timeout | undefined;
   readonly #closers: Array<() => Promise<void>> = [];
   readonly #clashes: SidecarClashLog;
+  /** Readings of the full sets compiled (put's check and the state in force). */
+  readonly #readings: StoreFileReadings;
 
   constructor(private readonly options: ObjectSetStoreOptions) {
     this.#state = emptyStoreState(this.compileSettings());
     this.#clashes = new SidecarClashLog(options.logger);
+    this.#readings = new StoreFileReadings(options.registry);
     const unwatch = options.sidecars?.watch(() => this.#schedule());
     if (unwatch !== undefined) this.#closers.push(async () => unwatch());
   }
@@ -142,7 +145,7 @@ export class ObjectSetStore implements PolicyStore {
     const writer = this.options.writer;
     if (writer.kind === 'read-only') return { ok: false, problems: [{ file: name, path: '', message: writer.refusal }] };
     const candidate = new Map([...this.#accepted].map(([key, object]) => [key, object.text])).set(name, text);
-    const checked = compileStoreFiles(candidate, { ...this.compileSettings(), allocators: createIdentityAllocators(), endpoints: this.#endpoints(), ...this.#sidecarEndpoints() });
+    const checked = compileStoreFiles(candidate, { ...this.compileSettings(), allocators: createIdentityAllocators(), endpoints: this.#endpoints(), ...this.#sidecarEndpoints(), readings: this.#readings });
     if (!checked.ok) return checked;
     try {
       await writer.put(name, text);
@@ -242,7 +245,7 @@ export class ObjectSetStore implements PolicyStore {
       for (const [key, identity] of shared) this.#allocators.workloads.adopt(key, identity);
     }
     const files = new Map([...this.#accepted].map(([name, object]) => [name, object.text]));
-    const result = compileStoreFiles(files, { ...this.compileSettings(), endpoints, ...this.#sidecarEndpoints(), ...(this.options.registry === undefined ? {} : { registry: this.options.registry }) });
+    const result = compileStoreFiles(files, { ...this.compileSettings(), endpoints, ...this.#sidecarEndpoints(), readings: this.#readings, ...(this.options.registry === undefined ? {} : { registry: this.options.registry }) });
     if (!result.ok) {
       this.options.logger.error({ source: this.options.sourceName, problems: result.problems.map(formatProblem) }, 'the policy objects do not compile together; the previous policy stays in force');
       this.#emit({ kind: 'rejected', problems: result.problems });

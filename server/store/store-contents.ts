@@ -49,6 +49,37 @@ export interface CompileStoreOptions {
    * sidecar's endpoint is left out and listed in the result's `sidecarsLeftOut`.
    */
   readonly sidecarEndpoints?: readonly SidecarEndpoint[];
+  /** The store's readings of its files, so a file's text is parsed and validated once, not on every change of another. */
+  readonly readings?: StoreFileReadings;
+}
+
+/** One file read and validated on its own: its rules, endpoints and summary, or its problems. */
+interface FileReading {
+  readonly text: string;
+  readonly problems: readonly PolicyProblem[];
+  readonly rules: readonly PolicyRule[];
+  readonly endpoints: readonly Endpoint[];
+  /** Undefined when the text is not YAML/JSON at all. */
+  readonly summary: StoredFileSummary | undefined;
+}
+
+/** Remembers the reading of each file name's current text; a store keeps one for its lifetime. */
+export class StoreFileReadings {
+  #byName = new Map<string, FileReading>();
+
+  constructor(private readonly registry: L7RuleRegistry | undefined) {}
+
+  /** The readings of exactly these files: unchanged texts are reused, names no longer present forgotten. */
+  readAll(files: ReadonlyMap<string, string>): FileReading[] {
+    const next = new Map<string, FileReading>();
+    for (const name of [...files.keys()].sort()) {
+      const text = files.get(name) ?? '';
+      const known = this.#byName.get(name);
+      next.set(name, known?.text === text ? known : readStoreFile(name, text, this.registry));
+    }
+    this.#byName = next;
+    return [...next.values()];
+  }
 }
 
 /** A sidecar endpoint left out because its name was taken. */
@@ -72,20 +103,12 @@ export function compileStoreFiles(files: ReadonlyMap<string, string>, options: C
   const endpoints: Endpoint[] = [];
   const summaries: StoredFileSummary[] = [];
   endpoints.push(...(options.endpoints ?? []));
-  for (const name of [...files.keys()].sort()) {
-    const read = readPolicyDocuments(name, files.get(name) ?? '');
-    if (!read.ok) {
-      problems.push(...read.problems);
-      continue;
-    }
-    const endpointDocuments = read.documents.filter(isEndpointDocument);
-    const fileEndpoints = endpointDocuments.map((document) => readEndpoint(name, document, problems)).filter((e): e is Endpoint => e !== undefined);
-    const policyDocuments = read.documents.filter((document) => !isEndpointDocument(document));
-    const validated = policyDocuments.length === 0 ? { ok: true as const, policies: [] } : validatePolicyDocuments(name, policyDocuments, options.registry);
-    if (!validated.ok) problems.push(...validated.problems);
-    else rules.push(...validated.policies.flatMap((policy) => policy.rules));
-    endpoints.push(...fileEndpoints);
-    summaries.push({ name, policies: validated.ok ? validated.policies.map((p) => p.name) : [], endpoints: fileEndpoints.map((e) => e.name) });
+  const readings = (options.readings ?? new StoreFileReadings(options.registry)).readAll(files);
+  for (const reading of readings) {
+    problems.push(...reading.problems);
+    rules.push(...reading.rules);
+    endpoints.push(...reading.endpoints);
+    if (reading.summary !== undefined) summaries.push(reading.summary);
   }
   checkUniqueEndpointNames(endpoints, problems);
   if (problems.length > 0) return { ok: false, problems };
@@ -143,6 +166,19 @@ export function emptyStoreState(options: CompileStoreOptions): PolicyStoreState 
   const result = compileStoreFiles(new Map(), options);
   if (!result.ok) throw new Error('unreachable: an empty store always compiles');
   return result.state;
+}
+
+function readStoreFile(name: string, text: string, registry: L7RuleRegistry | undefined): FileReading {
+  const read = readPolicyDocuments(name, text);
+  if (!read.ok) return { text, problems: read.problems, rules: [], endpoints: [], summary: undefined };
+  const problems: PolicyProblem[] = [];
+  const endpointDocuments = read.documents.filter(isEndpointDocument);
+  const endpoints = endpointDocuments.map((document) => readEndpoint(name, document, problems)).filter((e): e is Endpoint => e !== undefined);
+  const policyDocuments = read.documents.filter((document) => !isEndpointDocument(document));
+  const validated = policyDocuments.length === 0 ? { ok: true as const, policies: [] } : validatePolicyDocuments(name, policyDocuments, registry);
+  if (!validated.ok) problems.push(...validated.problems);
+  const rules = validated.ok ? validated.policies.flatMap((policy) => policy.rules) : [];
+  return { text, problems, rules, endpoints, summary: { name, policies: validated.ok ? validated.policies.map((p) => p.name) : [], endpoints: endpoints.map((e) => e.name) } };
 }
 
 function isEndpointDocument(document: RawPolicyDocument): boolean {

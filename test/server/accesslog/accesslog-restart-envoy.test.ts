@@ -1,7 +1,8 @@
-// `weir serve` restarted in the middle of a stream of requests through a real Envoy: the server is
-// stopped while clients keep sending r2d2 requests, started again on the same xDS port with the
-// same policy directory, and the Weir agent reconnects and resends what the first server did not
-// acknowledge. Every logged entry must be accounted for exactly: received by the first server,
+// `weir serve` restarted in the middle of a stream of requests through a real Envoy: the clients
+// send a third of their r2d2 requests, the server is stopped, they send the next third with no
+// server, it is started again on the same xDS port with the same policy directory, they send the
+// rest, and the Weir agent reconnects and resends what the first server did not acknowledge. Each
+// step waits for the previous one's event (replies, records), not for the clock. Every logged entry must be accounted for exactly: received by the first server,
 // received by the second, minus what both received (the resent, unacknowledged tail), plus the
 // drops the agent reported. `weir status` on the second server reports the loss, if any.
 import fs from 'node:fs';
@@ -28,7 +29,7 @@ const NODE_ID = 'accesslog-restart-node';
 const CONNECTIONS = 4;
 const CHUNKS_PER_CONNECTION = 60;
 const REQUESTS_PER_CHUNK = 25;
-const CHUNK_INTERVAL_MS = 40; // about 2.4 s of traffic
+const CHUNK_INTERVAL_MS = 40; // about 2.4 s of traffic, paced so entries travel while it flows
 const REQUESTS = CONNECTIONS * CHUNKS_PER_CONNECTION * REQUESTS_PER_CHUNK;
 const ENTRIES_PER_REQUEST = 2; // each READ logs a Request entry and a Response entry
 
@@ -113,16 +114,27 @@ describe('access logs across a restart of weir serve', () => {
     await until(() => first.observability.pipeline.sessions.get(NODE_ID)?.connected === true, 20_000, 'the agent opening its access-log stream');
     await waitForAgentEnforcing(first, NODE_ID, diagnosis); // before it, READs are denied and log one entry, not two
 
-    const traffic = Promise.all(Array.from({ length: CONNECTIONS }, (_unused, index) => paced(proxyPort, `c${index}`)));
+    const firstStopped = gate();
+    const secondStarted = gate();
+    const third = CHUNKS_PER_CONNECTION / 3;
+    const traffic = Promise.all(
+      Array.from({ length: CONNECTIONS }, (_unused, index) =>
+        paced(proxyPort, `c${index}`, [
+          { afterChunks: third, until: firstStopped.opened },
+          { afterChunks: 2 * third, until: secondStarted.opened },
+        ]),
+      ),
+    );
+    await until(() => pausedAt.get(third) === CONNECTIONS, 30_000, 'every connection answered for its first third');
     await until(() => firstRecords.length > 0, 10_000, 'the first server receiving records');
-    await new Promise((resolve) => setTimeout(resolve, 500));
     await first.stop();
     const sentBeforeRestart = sent;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    firstStopped.open();
+    await until(() => pausedAt.get(2 * third) === CONNECTIONS, 30_000, 'every connection answered for its second third, with no server');
     const second = await startServe(secondRecords);
+    secondStarted.open();
     await traffic;
-    expect(sentBeforeRestart).toBeGreaterThan(0);
-    expect(sentBeforeRestart).toBeLessThan(REQUESTS); // the restart happened in the middle of the stream
+    expect(sentBeforeRestart).toBe(REQUESTS / 3); // the restart happened in the middle of the stream
     expect(deniedReplies, 'READs denied: the policy in force is kept across the restart').toBe(0);
 
     const logged = REQUESTS * ENTRIES_PER_REQUEST;
@@ -134,20 +146,24 @@ describe('access logs across a restart of weir serve', () => {
       return before.received + after.received - bothReceived + after.lostTotal + before.rejected;
     };
     await until(() => accounted() >= logged, 60_000, `${logged} entries received by one of the servers or counted as dropped`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Nothing more is on its way: the agent ships in order, so once a later request's entries have
+    // arrived, every earlier entry (and every duplicate) has too.
+    await readMarker(proxyPort);
+    const markerConnection = (): string | undefined => secondRecords.find((record) => record.type === 'Request' && record.fields.file === 'marker')?.connectionId;
+    await until(() => secondRecords.some((record) => record.type === 'Response' && record.connectionId === markerConnection()), 20_000, 'the marker READ\'s entries');
     const after = sessionOf(second);
     expect(after.connected).toBe(true);
     expect(after.agentRun).toBe(before.agentRun); // the same agent run: Envoy was not restarted
     expect(after.runFirstSequence).toBeGreaterThan(1); // the second server did not hear the run from its start
     expect(after.runFirstSequence).toBeLessThanOrEqual(before.highestSequence + 1); // ... nor miss anything in between
-    expect(accounted()).toBe(logged);
+    expect(accounted()).toBe(logged + ENTRIES_PER_REQUEST); // the marker's two entries
     expect([before.sequenceGaps, after.sequenceGaps]).toEqual([0, 0]);
     expect(after.received).toBeGreaterThan(0); // logging resumed
 
     // The records themselves: each request seen at most once per server, every one seen or dropped.
     expect(firstRecords.length).toBe(before.received);
     expect(secondRecords.length).toBe(after.received);
-    const requestFiles = [...firstRecords, ...secondRecords].filter((record) => record.type === 'Request').map((record) => record.fields.file ?? '');
+    const requestFiles = [...firstRecords, ...secondRecords].filter((record) => record.type === 'Request' && record.fields.file !== 'marker').map((record) => record.fields.file ?? '');
     const distinct = new Set(requestFiles);
     expect(distinct.size + after.lostTotal).toBeGreaterThanOrEqual(REQUESTS);
     expect(distinct.size).toBeLessThanOrEqual(REQUESTS);
@@ -162,9 +178,44 @@ describe('access logs across a restart of weir serve', () => {
 
 let sent = 0;
 let deniedReplies = 0;
+/** Chunk count -> connections that sent that many chunks, had every reply, and wait at a pause there. */
+const pausedAt = new Map<number, number>();
 
-/** Sends READ lines in chunks at a steady pace on one connection; resolves when every reply arrived. */
-async function paced(proxyPort: number, tag: string): Promise<void> {
+interface Gate {
+  opened: Promise<void>;
+  open(): void;
+}
+
+function gate(): Gate {
+  let open = (): void => undefined;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/** One allowed READ on its own connection; resolves with the reply. */
+async function readMarker(proxyPort: number): Promise<void> {
+  const socket = net.connect({ port: proxyPort, host: '127.0.0.1', localAddress: DROID_CLIENT_IP });
+  try {
+    const reply = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        if (text.includes('\n')) resolve(text);
+      });
+      socket.once('error', reject);
+      socket.once('connect', () => socket.write('READ marker\r\n'));
+    });
+    expect(reply).toMatch(/^OK /);
+  } finally {
+    socket.destroy();
+  }
+}
+
+/**
+ * Sends READ lines in chunks at a steady pace on one connection; at each pause, once every reply so
+ * far has arrived, waits for its gate. Resolves when every reply arrived.
+ */
+async function paced(proxyPort: number, tag: string, pauses: ReadonlyArray<{ afterChunks: number; until: Promise<void> }>): Promise<void> {
   const socket = net.connect({ port: proxyPort, host: '127.0.0.1', localAddress: DROID_CLIENT_IP });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
@@ -172,6 +223,7 @@ async function paced(proxyPort: number, tag: string): Promise<void> {
   });
   const expected = CHUNKS_PER_CONNECTION * REQUESTS_PER_CHUNK;
   let replies = 0;
+  let onReply = (): void => undefined;
   const done = new Promise<void>((resolve, reject) => {
     let text = '';
     socket.on('data', (chunk: Buffer) => {
@@ -180,11 +232,24 @@ async function paced(proxyPort: number, tag: string): Promise<void> {
       text = lines.pop() ?? '';
       for (const line of lines) if (line.startsWith('ERROR')) deniedReplies += 1;
       replies += lines.length;
+      onReply();
       if (replies >= expected) resolve();
     });
     socket.once('close', () => (replies >= expected ? resolve() : reject(new Error(`connection ${tag} closed after ${replies} of ${expected} replies`))));
   });
   for (let chunk = 0; chunk < CHUNKS_PER_CONNECTION; chunk++) {
+    const pause = pauses.find((candidate) => candidate.afterChunks === chunk);
+    if (pause !== undefined) {
+      const owed = chunk * REQUESTS_PER_CHUNK;
+      await new Promise<void>((resolve) => {
+        onReply = () => {
+          if (replies >= owed) resolve();
+        };
+        onReply();
+      });
+      pausedAt.set(chunk, (pausedAt.get(chunk) ?? 0) + 1);
+      await pause.until;
+    }
     const lines = Array.from({ length: REQUESTS_PER_CHUNK }, (_unused, index) => `READ ${tag}-${chunk * REQUESTS_PER_CHUNK + index}\r\n`);
     socket.write(lines.join(''));
     sent += REQUESTS_PER_CHUNK;

@@ -132,7 +132,19 @@ describe('xDS server with a real Envoy', () => {
     const nack = await waitFor(() => typeState(server, 'envoy-nack', LISTENER_TYPE_URL)?.lastNack, 15_000, 'a NACK', () => envoy.log());
     expect(nack.message).toMatch(/wasm/i);
     expect(typeState(server, 'envoy-nack', LISTENER_TYPE_URL)?.ackedVersion).toBe(goodVersion);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await pongThrough(redirect.listen.port)).toBe('pong');
+    // Not resent: a later, valid listener travels the same ordered stream, so once Envoy has ACKed
+    // it, any resend of the broken one would have been rejected before it.
+    server.setSnapshot(buildRedirectSnapshot({ redirects: [{ ...redirect, maxBufferBytes: 65536 }], filtersDir: workDir, filterDelivery: 'inline' }));
+    await waitFor(
+      () => {
+        const listener = typeState(server, 'envoy-nack', LISTENER_TYPE_URL);
+        return listener?.ackedVersion !== undefined && listener.ackedVersion !== goodVersion && listener.ackedVersion === listener.sentVersion;
+      },
+      15_000,
+      'the next valid listener to be ACKed',
+      () => envoy.log(),
+    );
     expect(await envoyStat(envoy, 'listener_manager.lds.update_rejected')).toBe(1);
     expect(await pongThrough(redirect.listen.port)).toBe('pong');
   }, 40_000);
@@ -210,10 +222,34 @@ describe('xDS server with a real Envoy', () => {
     await first.stop();
     expect(await pongThrough(redirect.listen.port)).toBe('pong');
     const second = await startServer(redirect, port);
+    // Every listener and cluster version the new server sends to this Envoy, in order.
+    const sent: string[] = [];
+    const unsubscribe = second.status.subscribe(() => {
+      for (const typeUrl of [LISTENER_TYPE_URL, CLUSTER_TYPE_URL]) {
+        const state = typeState(second, 'envoy-delta', typeUrl);
+        const entry = `${typeUrl} ${state?.sentVersion ?? ''}`;
+        if (state?.sentVersion !== undefined && !sent.includes(entry)) sent.push(entry);
+      }
+    });
+    cleanups.push(async () => unsubscribe());
     await waitFor(() => second.status.get('envoy-delta')?.connected === true, 20_000, 'Envoy to reconnect', () => envoy.log());
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(typeState(second, 'envoy-delta', LISTENER_TYPE_URL)?.sentVersion).toBeUndefined();
-    expect(typeState(second, 'envoy-delta', CLUSTER_TYPE_URL)?.sentVersion).toBeUndefined();
     expect(await pongThrough(redirect.listen.port)).toBe('pong');
+    // A later change of the cluster alone: Envoy's reconnect requests (with the versions it holds)
+    // precede its ACK of this change on the one ADS stream, so by that ACK the server has answered
+    // them, and an unchanged listener or cluster sent again would be in `sent`.
+    const tagging = await startTaggingServer('moved:');
+    cleanups.push(() => tagging.stop());
+    second.setSnapshot(buildRedirectSnapshot({ redirects: [{ ...redirect, upstream: { address: '127.0.0.1', port: tagging.port } }], filtersDir: workDir }));
+    await waitFor(
+      () => {
+        const cluster = typeState(second, 'envoy-delta', CLUSTER_TYPE_URL);
+        return cluster?.ackedVersion !== undefined && cluster.ackedVersion === cluster.sentVersion;
+      },
+      15_000,
+      'the moved cluster to be ACKed',
+      () => envoy.log(),
+    );
+    expect(sent).toEqual([`${CLUSTER_TYPE_URL} ${typeState(second, 'envoy-delta', CLUSTER_TYPE_URL)?.ackedVersion ?? ''}`]);
+    await waitFor(async () => ((await exchange(redirect.listen.port, 'ping').catch(() => '')) === 'moved:pong'), 10_000, 'new connections to reach the moved cluster');
   }, 60_000);
 });
