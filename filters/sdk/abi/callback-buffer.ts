@@ -27,7 +27,8 @@ export class CallbackBuffer {
   private rangeEnd: u32 = 0;
   // The forwarded bytes are Envoy's first `matched` bytes unchanged (-1: they are not).
   private matched: i64 = 0;
-  // Set when Envoy refused to hand over bytes of its own buffer (the connection must fail).
+  // Set when Envoy refused to hand over bytes of its own buffer: the connection must fail, and
+  // nothing after the bytes it refused is forwarded (they would reach the server with a gap).
   unreadable: bool = false;
 
   // Starts a callback in which Envoy holds `size` new bytes, after the `held` bytes buffered in
@@ -76,6 +77,10 @@ export class CallbackBuffer {
   // Forwards the first `count` bytes of `input` (the held ones, then this callback's) and consumes them.
   forwardInput(input: ByteBuffer, count: usize): void {
     if (count == 0) return;
+    if (this.unreadable) {
+      this.dropInput(input, count);
+      return;
+    }
     const ownCount = this.takeHeld(count);
     if (ownCount < count) this.appendBytes(input.readPtr, count - ownCount);
     if (ownCount > 0) {
@@ -103,6 +108,10 @@ export class CallbackBuffer {
   // Forwards the next `count` unread bytes as Envoy holds them (the input buffer must be empty).
   forwardInPlace(count: u32): void {
     if (count == 0) return;
+    if (this.unreadable) {
+      this.dropInPlace(count);
+      return;
+    }
     const at = this.read;
     if (!(this.rangeEnd > this.rangeStart && this.rangeEnd == at)) {
       this.copyRangeOut();
@@ -123,7 +132,7 @@ export class CallbackBuffer {
 
   // Forwards bytes that are not Envoy's (injected, deny replies, probes, held bytes).
   appendBytes(pointer: usize, count: usize): void {
-    if (count == 0) return;
+    if (count == 0 || this.unreadable) return;
     this.copyRangeOut();
     this.copied.appendBytes(pointer, count);
     this.matched = -1;
@@ -137,8 +146,8 @@ export class CallbackBuffer {
   // bytes unchanged, one drain-and-prepend when they end with a range that runs to its end, else
   // one replacement of the whole buffer.
   finish(): void {
-    if (this.matched == <i64>this.size) return;
-    if (this.rangeEnd > this.rangeStart && this.rangeEnd == this.size) {
+    if (this.matched == <i64>this.size && !this.unreadable) return;
+    if (this.rangeEnd > this.rangeStart && this.rangeEnd == this.size && !this.unreadable) {
       replaceHostBuffer(this.bufferType, this.rangeStart, this.copied);
       return;
     }
@@ -168,6 +177,7 @@ export class CallbackBuffer {
     if (count == 0) return;
     const before = this.copied.length;
     if (!appendHostBufferRange(this.bufferType, this.rangeStart, count, this.copied) || this.copied.length - before != <usize>count) {
+      this.copied.truncate(before);
       this.unreadable = true;
     }
     this.rangeStart = 0;
