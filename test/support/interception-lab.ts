@@ -165,6 +165,26 @@ export function ncIn(lab: Lab, ns: string, host: string, port: number, requests:
   return lab.exec(ns, 'nc', ['-q', '1', '-w', '3', host, String(port)], { input: requests, ...options }).stdout;
 }
 
+/** Files of a TLS client identity: its certificate, its key and the root it trusts. */
+export interface TlsClientFiles {
+  certificate: string;
+  key: string;
+  ca: string;
+}
+
+/**
+ * `requests` sent from `ns` (namespace-line-client.ts), with `tls` over mTLS as an Istio sidecar's
+ * outbound side sends them (ALPN `istio`): what came back once it matches `until` (or the server
+ * closed, or 10 s passed), and whether the TLS handshake failed. Unlike ncIn it waits for the
+ * reply, not a fixed second, so a slow machine does not turn a late reply into an empty one.
+ */
+export function lineClientIn(lab: Lab, ns: string, host: string, port: number, requests: string, options: { until: RegExp; tls?: TlsClientFiles }): { reply: string; handshakeFailed: boolean; stderr: string } {
+  const script = path.join(projectRoot, 'test', 'support', 'namespace-line-client.ts');
+  const tls = options.tls === undefined ? [] : ['--tls', options.tls.certificate, options.tls.key, options.tls.ca];
+  const run = lab.exec(ns, TSX_BIN, [script, host, String(port), ...tls, '--until', options.until.source], { input: requests, timeoutMs: 60_000 });
+  return { reply: run.stdout, handshakeFailed: run.status === 2, stderr: run.stderr };
+}
+
 /** memcached's own counters (`stats`), read inside the server's namespace, where nothing captures loopback-to-self traffic. */
 export function memcachedStats(lab: Lab, server: Workload): Record<string, number> {
   const stats: Record<string, number> = {};
@@ -226,10 +246,12 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** A `weir.dev/v1` Endpoint store document. */
-export function endpointDoc(name: string, ip: string, labels: Record<string, string>): string {
+/** A `weir.dev/v1` Endpoint store document; with `account`, in that namespace under that service account. */
+export function endpointDoc(name: string, ip: string, labels: Record<string, string>, account?: { namespace: string; serviceAccount: string }): string {
   const labelLines = Object.entries(labels).map(([key, value]) => `    ${key}: ${value}`).join('\n');
-  return `apiVersion: weir.dev/v1\nkind: Endpoint\nmetadata: { name: ${name} }\nspec:\n  ips: [${ip}]\n  labels:\n${labelLines}\n`;
+  const metadata = account === undefined ? `{ name: ${name} }` : `{ name: ${name}, namespace: ${account.namespace} }`;
+  const serviceAccount = account === undefined ? '' : `  serviceAccount: ${account.serviceAccount}\n`;
+  return `apiVersion: weir.dev/v1\nkind: Endpoint\nmetadata: ${metadata}\nspec:\n  ips: [${ip}]\n${serviceAccount}  labels:\n${labelLines}\n`;
 }
 
 /** An example policy of examples/policies, as text. */

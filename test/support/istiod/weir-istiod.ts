@@ -34,14 +34,18 @@ export interface SyncStatus {
   types: Record<string, { status: string; error?: string }>;
 }
 
-/** Starts weir-istiod in `ns`, applies Istio's CRDs, and resolves once istiod serves xDS. */
-export async function startIstiodIn(lab: Lab, ns: string): Promise<RunningIstiod> {
+/**
+ * Starts weir-istiod in `ns`, applies Istio's CRDs, and resolves once istiod serves xDS. With
+ * `meshConfigFile`, istiod reads its MeshConfig from there (as from the `istio` ConfigMap).
+ */
+export async function startIstiodIn(lab: Lab, ns: string, options: { meshConfigFile?: string } = {}): Promise<RunningIstiod> {
   const child = lab.spawn(ns, WEIR_ISTIOD_BINARY, [
     'serve',
     '--grpc-addr', `0.0.0.0:${ISTIOD_GRPC_PORT}`,
     '--http-addr', `127.0.0.1:${ISTIOD_HTTP_PORT}`,
     '--monitoring-addr', `127.0.0.1:${ISTIOD_MONITORING_PORT}`,
     '--apply-addr', `127.0.0.1:${APPLY_PORT}`,
+    ...(options.meshConfigFile === undefined ? [] : ['--mesh-config', options.meshConfigFile]),
   ]);
   let output = '';
   const ready = new Promise<void>((resolve, reject) => {
@@ -121,9 +125,12 @@ export interface IstioSidecarIdentity {
  * Istio's agent: the `sidecar~IP~POD.NS~NS.svc.cluster.local` node with Istio's metadata keys, ADS
  * to istiod's plaintext port over the `xds-grpc` cluster, the admin on 127.0.0.1:15000, and
  * readiness on 15021 (pilot-agent proxies it; here Envoy serves it, as Weir's own sidecar does).
- * istiod sends everything else (virtualInbound, virtualOutbound, ECDS for WasmPlugins).
+ * With `sdsSocket`, the `sds-grpc` cluster istiod's TLS contexts fetch the workload certificate
+ * and the root from (pilot-agent's points at ./var/run/secrets/workload-spiffe-uds/socket, where
+ * istio-agent serves them; workload-sds.ts stands in). istiod sends everything else
+ * (virtualInbound, virtualOutbound, ECDS for WasmPlugins).
  */
-export function pilotAgentBootstrap(identity: IstioSidecarIdentity, istiodAddress: string): string {
+export function pilotAgentBootstrap(identity: IstioSidecarIdentity, istiodAddress: string, options: { sdsSocket?: string } = {}): string {
   const bootstrap = {
     node: {
       id: `sidecar~${identity.ip}~${identity.pod}.${identity.namespace}~${identity.namespace}.svc.cluster.local`,
@@ -161,11 +168,27 @@ export function pilotAgentBootstrap(identity: IstioSidecarIdentity, istiodAddres
           },
           load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: istiodAddress, port_value: ISTIOD_GRPC_PORT } } } }] }] },
         },
+        ...(options.sdsSocket === undefined ? [] : [sdsCluster(options.sdsSocket)]),
       ],
       listeners: [readinessListener()],
     },
   };
   return stringify(bootstrap);
+}
+
+function sdsCluster(socketPath: string): object {
+  return {
+    name: 'sds-grpc',
+    type: 'STATIC',
+    connect_timeout: '1s',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    load_assignment: { cluster_name: 'sds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: socketPath } } } }] }] },
+  };
 }
 
 function readinessListener(): object {
