@@ -23,9 +23,9 @@ import YAML from 'yaml';
 import { runWeirCli, startWeirServe } from '../demo/weir-process.ts';
 import { freeLoopbackPort } from '../demo/servers/loopback-port.ts';
 import { H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
-import { projectRoot } from '../server/envoy/binary.ts';
-import { listenerPort } from '../server/envoy/listeners.ts';
-import { startEnvoy, type EnvoyProcess } from '../server/envoy/process.ts';
+import { projectRoot } from '../demo/servers/project-paths.ts';
+import { listenerPort } from '../demo/servers/envoy/listeners.ts';
+import { startEnvoy, type EnvoyProcess } from '../demo/servers/envoy/process.ts';
 
 const OPTIONS = {
   seconds: Number(process.env['BENCH_SECONDS'] ?? 5),

@@ -19,7 +19,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { kubectl, startEtcd, startKubeApiserver, type RunningKubeApiserver } from '../demo/servers/index.ts';
-import { projectRoot } from '../server/envoy/binary.ts';
+import { projectRoot } from '../demo/servers/project-paths.ts';
 import { KubeClient, type KubeObject } from '../server/kubernetes/kube-client.ts';
 import { percentile } from './xds/results.ts';
 

@@ -4,9 +4,9 @@
 // port is a free one. Each demo starts its own real backend and passes its port in.
 import fs from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../server/envoy/binary.ts';
-import { listenerPort } from '../server/envoy/listeners.ts';
-import { startEnvoy, type EnvoyProcess } from '../server/envoy/process.ts';
+import { projectRoot } from './servers/project-paths.ts';
+import { listenerPort } from './servers/envoy/listeners.ts';
+import { startEnvoy, type EnvoyProcess } from './servers/envoy/process.ts';
 import { say } from './outcome-log.ts';
 import { freeLoopbackPort } from './servers/loopback-port.ts';
 import { runWeirCli, startWeirServe, type CliRun } from './weir-process.ts';

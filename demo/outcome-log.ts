@@ -2,7 +2,7 @@
 // output the way the guide shows a shell session and records whether the outcome matched; policy
 // imports go through `weir policy import` and `weir policy wait` like a user's.
 import path from 'node:path';
-import { projectRoot } from '../server/envoy/binary.ts';
+import { projectRoot } from './servers/project-paths.ts';
 import type { GuardedServer } from './guarded-server.ts';
 import type { Outcome } from './r2d2/scenario.ts';
 

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../server/envoy/binary.ts';
+import { projectRoot } from './servers/project-paths.ts';
 import { acceptsConnections } from './servers/loopback-port.ts';
 import { spawnServer, type ServerProcess } from './servers/server-process.ts';
 

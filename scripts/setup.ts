@@ -8,11 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PINNED_ENVOY_VERSION, envoyVersion, projectRoot, resolveEnvoyBinary } from '../server/envoy/binary.ts';
-import { runWasmProbe } from '../server/envoy/wasm-probe.ts';
+import { PINNED_ENVOY_VERSION, envoyVersion, resolveEnvoyBinary } from '../demo/servers/envoy/binary.ts';
+import { projectRoot } from '../demo/servers/project-paths.ts';
+import { runWasmProbe } from '../demo/servers/envoy/wasm-probe.ts';
 import { installCassandra, installCqlsh, installDebianPackages, installKafka, installKubeBinaries, installMemcached } from '../demo/servers/index.ts';
 import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
-import { downloadIstioCaptureGoldens } from '../server/interception/install.ts';
+import { downloadIstioCaptureGoldens } from '../demo/servers/istio-capture-goldens.ts';
 import { installComposeChecks, installComposeV2, installDockerForTests } from '../test/compose/docker-install.ts';
 import { installWeirIstiod } from '../test/support/istiod/install.ts';
 
@@ -132,6 +133,10 @@ const PROFILES: Record<string, readonly StepName[]> = {
   'test:envoy': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'filters', 'probe'],
   'test:servers': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks', 'etcd', 'kubernetes'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
+  // The Istio tests alone (test/istio, test/server/istio): weir-istiod, and memcached and Cassandra
+  // behind the sidecar.
+  'test:istio': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe'],
+
   // The compose tests alone, all three demos on the engine, with Compose 1.29 or v2 (Envoy and the
   // Cassandra jars go into the stand-in images).
   'test:compose': ['envoy', 'cassandra', 'docker'],

@@ -4,7 +4,7 @@
 // The scripted steps live in scenario.ts, the members and their clients in members.ts.
 import fs from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { projectRoot } from '../servers/project-paths.ts';
 import { attachComposeDeployment } from '../compose-services.ts';
 import { prepareStateDir, startGuardedServer, type DemoDeployment } from '../guarded-server.ts';
 import { say } from '../outcome-log.ts';

@@ -6,8 +6,8 @@
 // too), while HQ still sees everything. Each step prints like the guide and records its outcome.
 import path from 'node:path';
 import cassandra from 'cassandra-driver';
-import { runMonitor } from '../../server/accesslog/monitor-command.ts';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { runMonitor } from '../../server/cli/monitor-command.ts';
+import { projectRoot } from '../servers/project-paths.ts';
 import { OutcomeLog, heading, importAndWait, indent, say } from '../outcome-log.ts';
 import type { DemoOptions, RunningR2d2Demo } from '../r2d2/scenario.ts';
 import { EMPIRE_DEMO, attachEmpire, deployEmpire, type EmpireDeployment } from './deployment.ts';
@@ -142,7 +142,7 @@ async function visibility(deployment: EmpireDeployment, log: OutcomeLog): Promis
   say('$ weir monitor --type l7 --proto cassandra --verdict denied --last 100');
   const lines: string[] = [];
   await runMonitor({
-    api: { socketPath: deployment.apiSocket },
+    api: { kind: 'socket', socket: deployment.apiSocket },
     filter: { protocols: ['cassandra'], verdicts: ['denied'] },
     last: 100,
     noFollow: true,

@@ -6,9 +6,9 @@
 // (docker-compose.fleet-sidecar.yml). The scripted steps live in scenario.ts, the ships in ships.ts.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { projectRoot } from '../servers/project-paths.ts';
 import { attachComposeDeployment, attachComposeSidecar, composeSidecarServices } from '../compose-services.ts';
-import { prepareStateDir, startGuardedServer } from '../guarded-server.ts';
+import { prepareStateDir, startGuardedServer, type DemoDeployment } from '../guarded-server.ts';
 import { say } from '../outcome-log.ts';
 import { startMemcached } from '../servers/memcached.ts';
 import type { CliRun } from '../weir-process.ts';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import memjs from 'memjs';
 import { parseAllDocuments } from 'yaml';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { projectRoot } from '../servers/project-paths.ts';
 import { OutcomeLog, heading, importAndWait, say } from '../outcome-log.ts';
 import type { DemoOptions, Outcome } from '../r2d2/scenario.ts';
 import { attachFleet, deployFleet, type FleetDeployment } from './deployment.ts';

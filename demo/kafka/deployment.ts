@@ -5,7 +5,7 @@
 // (members.ts), so every connection a Kafka client opens after bootstrapping (to the partition
 // leader, to its group coordinator) goes through Envoy too. Every port is a free one.
 import path from 'node:path';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { projectRoot } from '../servers/project-paths.ts';
 import { prepareStateDir, startGuardedServer, type GuardedServer } from '../guarded-server.ts';
 import { say } from '../outcome-log.ts';
 import { freeLoopbackPort } from '../servers/loopback-port.ts';

@@ -8,8 +8,8 @@
 // outpost's running kafkajs consumer gets the authorization error on its next fetch.
 import fs from 'node:fs';
 import path from 'node:path';
-import { runMonitor } from '../../server/accesslog/monitor-command.ts';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { runMonitor } from '../../server/cli/monitor-command.ts';
+import { projectRoot } from '../servers/project-paths.ts';
 import { OutcomeLog, heading, importAndWait, indent, say } from '../outcome-log.ts';
 import type { RunningR2d2Demo } from '../r2d2/scenario.ts';
 import { KAFKA_DEMO, deployKafka, type KafkaDeployment } from './deployment.ts';
@@ -114,7 +114,7 @@ async function visibility(deployment: KafkaDeployment, log: OutcomeLog): Promise
   heading('Visibility: what the proxy decided');
   say('$ weir monitor --type l7 --proto kafka --verdict denied --last 100');
   const lines: string[] = [];
-  await runMonitor({ api: { socketPath: deployment.apiSocket }, filter: { protocols: ['kafka'], verdicts: ['denied'] }, last: 100, noFollow: true, writeLine: (line) => lines.push(line) });
+  await runMonitor({ api: { kind: 'socket', socket: deployment.apiSocket }, filter: { protocols: ['kafka'], verdicts: ['denied'] }, last: 100, noFollow: true, writeLine: (line) => lines.push(line) });
   say(indent(lines.join('\n')));
   const denied = (member: string, apiKey: string, topic: string): boolean => lines.some((line) => line.includes(`app=${member}`) && line.includes('verdict Denied') && line.includes(`apiKey:${apiKey}`) && line.includes(topic));
   log.record('monitor: the outpost\'s fetch of deathstar-plans logged Denied', 'true', String(denied('empire-outpost', 'metadata', 'deathstar-plans') || denied('empire-outpost', 'fetch', 'deathstar-plans')));

@@ -2,10 +2,10 @@
 // separate processes the way a user would run them, then a scripted session that shows one allowed
 // and one refused request. Every outcome is checked, so `--check` can gate CI.
 import path from 'node:path';
-import { runMonitor } from '../../server/accesslog/monitor-command.ts';
-import { projectRoot } from '../../server/envoy/binary.ts';
-import { startEnvoy } from '../../server/envoy/process.ts';
-import { listenerPort } from '../../server/envoy/listeners.ts';
+import { runMonitor } from '../../server/cli/monitor-command.ts';
+import { projectRoot } from '../servers/project-paths.ts';
+import { startEnvoy } from '../servers/envoy/process.ts';
+import { listenerPort } from '../servers/envoy/listeners.ts';
 import { startR2d2Backend } from '../backends/r2d2-backend.ts';
 import { composeServices, waitForListener } from '../compose-services.ts';
 import { waitForAgent } from '../guarded-server.ts';
@@ -108,7 +108,7 @@ async function attachR2d2Demo(): Promise<RunningR2d2Demo> {
       // The agent ships entries in batches: follow the flows until the denial arrives.
       const lines: string[] = [];
       await runMonitor({
-        api: { socketPath: services.apiSocket },
+        api: { kind: 'socket', socket: services.apiSocket },
         filter: { protocols: ['r2d2'], verdicts: ['denied'] },
         last: 20,
         maxRecords: 1,

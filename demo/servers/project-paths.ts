@@ -4,6 +4,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const weirStateDir = path.join(repoRoot, '.weir');
-export const projectVenv = path.join(repoRoot, '.venv');
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const weirStateDir = path.join(projectRoot, '.weir');
+export const projectVenv = path.join(projectRoot, '.venv');

@@ -3,21 +3,21 @@
 // (http-connection.ts) and either lets the request continue to the router, or answers it itself
 // with Cilium's denial (403, body `Access denied\r\n`; Envoy turns it into grpc-status 7
 // PERMISSION_DENIED for a gRPC request) and logs a Denied entry, so a denied request never reaches
-// the upstream. An allowed request is logged once, as a Request entry with the status, when the
-// response headers pass (proxy_on_response_headers), or when the stream ends without any
-// (proxy_on_log, status 0 if Envoy sent none): one entry per request, because each entry costs
+// the upstream. An allowed request is counted when the response headers pass
+// (proxy_on_response_headers), or when the stream ends without any (proxy_on_log, status 0 if
+// Envoy sent none): consecutive identical allowed requests of a connection share one Request entry
+// with their number (request-tally.ts), written within about a second, because each entry costs
 // more than the decision (docs/http.md). Every entry carries method, path, host and status.
 // Raw exports are in exports.ts.
 import { ByteBuffer } from '../sdk/bytes/byte-buffer';
-import { ByteView } from '../sdk/bytes/byte-view';
-import { EntryType, LogFields } from '../sdk/access-log/access-log';
-import { finishAccessLogCallback, flushAccessLogOnTick } from '../sdk/access-log/access-log-queue';
+import { EntryAttribution, EntryType, LogFields } from '../sdk/access-log/access-log';
+import { finishAccessLogCallback, flushAccessLogNow, flushAccessLogOnTick } from '../sdk/access-log/access-log-queue';
 import { enterCallbackScope, leaveCallbackScope } from '../sdk/abi/callback-scope';
 import { RequestRecord } from '../sdk/policy/rules';
 import { PluginSettings } from '../sdk/contract/settings';
 import { Action, BufferType, LogLevel, MapType, proxy_send_local_response } from '../sdk/abi/imports';
-import { appendHostBuffer, headerDecimal, logText, propertyU64, setTickPeriod } from '../sdk/abi/host';
-import { connectionFor } from './http-connection';
+import { ROOT_TICK_MS, appendHostBuffer, headerDecimal, logText, nowMilliseconds, propertyU64, setTickPeriod } from '../sdk/abi/host';
+import { connectionFor, writeDueTallies } from './http-connection';
 import { HttpRuleSchema } from './http-rule-schema';
 import { readHttpSettings } from './http-settings';
 import { RequestHeaders } from './request-headers';
@@ -33,17 +33,18 @@ const enum Verdict {
   Undecided = 0,
   Allowed = 1, // its Request entry not written yet
   Denied = 2,
-  Logged = 3, // allowed, Request entry written
+  Logged = 3, // allowed, counted for its Request entry
 }
 
 class HttpStream {
   rootContextId: u32 = 0;
   verdict: Verdict = Verdict.Undecided;
   connectionId: u64 = 0;
-  // method, path and host of an allowed request, for its Request entry.
+  // method, path and host of an allowed request, and what allowed it, for its Request entry.
   requestLine: ByteBuffer = new ByteBuffer();
   methodLength: i32 = 0;
   pathLength: i32 = 0;
+  attribution: EntryAttribution = new EntryAttribution();
 }
 
 // One rule schema, record and header reader per VM: header keys are VM-wide, and one stream's
@@ -52,7 +53,6 @@ const schema = new HttpRuleSchema();
 let record = new RequestRecord(schema.keys.length);
 const headers = new RequestHeaders();
 const fields = new LogFields();
-const requestLineView = new ByteView();
 
 const rootSettings = new Map<u32, PluginSettings>();
 const streams = new Map<u32, HttpStream>();
@@ -60,6 +60,11 @@ const idleStreams = new Array<HttpStream>();
 let deniedBody: ArrayBuffer | null = null;
 let statusHeaderName: ArrayBuffer | null = null;
 let deniedDetails: ArrayBuffer | null = null;
+// The root whose ticks write the counts of allowed requests when due (0: none asked), and when it
+// was asked or last ticked: a root silent for TALLY_STALE_MS (its plugin replaced) is replaced.
+let tallyRoot: u32 = 0;
+let tallyRootSeenMs: u64 = 0;
+const TALLY_STALE_MS: u64 = 3 * <u64>ROOT_TICK_MS;
 
 export function createContext(contextId: u32, parentId: u32): void {
   if (parentId == 0) return; // a root: configured in configureRoot
@@ -136,17 +141,34 @@ function logAllowed(stream: HttpStream, status: u64): void {
   const settings = settingsOf(stream.rootContextId);
   if (settings === null) return;
   const connection = connectionFor(stream.connectionId, settings, schema);
-  fields.clear();
-  addRequestLine(stream);
-  fields.addNumber('status', status);
-  connection.log(EntryType.Request, fields, '');
+  if (connection.countAllowed(stream.requestLine, stream.methodLength, stream.pathLength, status, stream.attribution)) askTallyTick(stream.rootContextId, nowMilliseconds());
   finishAccessLogCallback(stream.rootContextId);
 }
 
-// proxy_on_tick on a root: sends the access-log entries collected since the last tick.
+// A count was opened: makes sure some root ticks until it is written.
+function askTallyTick(rootContextId: u32, nowMs: u64): void {
+  if (tallyRoot != 0 && nowMs >= tallyRootSeenMs && nowMs - tallyRootSeenMs < TALLY_STALE_MS) return;
+  tallyRoot = rootContextId;
+  tallyRootSeenMs = nowMs;
+  setTickPeriod(ROOT_TICK_MS);
+}
+
+// proxy_on_tick on a root: writes the counts of allowed requests that are due and sends the
+// access-log entries collected since the last tick. The root that writes counts keeps ticking
+// while counts are open.
 export function onRootTick(rootContextId: u32): void {
+  enterCallbackScope();
+  let ticking = false;
+  if (rootContextId == tallyRoot) {
+    const now = nowMilliseconds();
+    tallyRootSeenMs = now;
+    ticking = writeDueTallies(now, false);
+    if (!ticking) tallyRoot = 0;
+  }
   flushAccessLogOnTick(rootContextId);
-  setTickPeriod(0);
+  flushAccessLogNow(); // the counts written just now
+  leaveCallbackScope();
+  setTickPeriod(ticking ? ROOT_TICK_MS : 0);
 }
 
 export function deleteContext(contextId: u32): void {
@@ -155,7 +177,15 @@ export function deleteContext(contextId: u32): void {
     streams.delete(contextId);
     idleStreams.push(stream);
   } else if (rootSettings.has(contextId)) {
-    flushAccessLogOnTick(contextId); // a root going away sends what waited for its tick
+    // A root going away writes every count and sends what waited for its tick.
+    if (contextId == tallyRoot) {
+      enterCallbackScope();
+      writeDueTallies(0, true);
+      leaveCallbackScope();
+      tallyRoot = 0;
+    }
+    flushAccessLogOnTick(contextId);
+    flushAccessLogNow();
     rootSettings.delete(contextId);
   }
 }
@@ -182,6 +212,7 @@ function decide(stream: HttpStream): bool {
   if (allowed) {
     stream.verdict = Verdict.Allowed;
     keepRequestLine(stream);
+    connection.attributeAllowed(stream.attribution);
   } else {
     stream.verdict = Verdict.Denied;
     headers.addLogFields(fields);
@@ -210,16 +241,6 @@ function copyRecordValue(line: ByteBuffer, key: i32): i32 {
   if (length <= 0) return 0;
   line.appendBytes(record.pointerOf(key), <usize>length);
   return length;
-}
-
-function addRequestLine(stream: HttpStream): void {
-  const line = stream.requestLine;
-  const view = requestLineView;
-  view.setWindow(line.readPtr, <i32>line.length);
-  const hostLength = <i32>line.length - stream.methodLength - stream.pathLength;
-  fields.addBytes('method', view, 0, stream.methodLength);
-  fields.addBytes('path', view, stream.methodLength, stream.pathLength);
-  fields.addBytes('host', view, stream.methodLength + stream.pathLength, hostLength);
 }
 
 function sendDenial(): void {

@@ -1,11 +1,11 @@
-// Assembles the server half of the access-log path in one call: metrics, the flow hub (pino lines,
-// ring, viewers), per-agent sessions, and the gRPC service to register on the xDS server. `weir
-// serve` and tests use this instead of wiring the parts by hand.
+// Assembles the server half of the access-log path in one call: the flow hub (pino lines, ring,
+// viewers), per-agent sessions, and the gRPC service to register on the xDS server, all reporting
+// to the counters handed in. `weir serve` (server/observability/serve-observability.ts) and tests
+// use this instead of wiring the parts by hand.
 import type * as grpc from '@grpc/grpc-js';
 import type { PeerAuthenticator } from '../pki/peer-authenticator.ts';
 import { pino, type Logger } from 'pino';
-import { MetricsRegistry } from '../metrics/metrics-registry.ts';
-import { createAccessLogMetrics, type AccessLogMetrics } from '../metrics/weir-metrics.ts';
+import { UNCOUNTED, type AccessLogCounters } from './access-log-counters.ts';
 import type { AddressIdentityResolver, IdentityLabelResolver } from './access-log-record.ts';
 import { addAccessLogService } from './access-log-service.ts';
 import { AgentSessions } from './agent-sessions.ts';
@@ -19,8 +19,8 @@ export interface AccessLogPipelineOptions {
   entryLogger?: Logger;
   /** Stream lifecycle and problems. Default: silent. */
   logger?: Logger;
-  /** The registry behind `/metrics`. Default: a new one. */
-  registry?: MetricsRegistry;
+  /** What the pipeline counts (server/observability/weir-metrics.ts). Default: nothing. */
+  counters?: AccessLogCounters;
   labelsOf?: IdentityLabelResolver;
   identityOfAddress?: AddressIdentityResolver;
 }
@@ -30,7 +30,6 @@ export interface AccessLogPipeline {
   sessions: AgentSessions;
   /** What parsers in Istio sidecars reported about their plugin configurations. */
   pluginReports: PluginConfigReports;
-  metrics: AccessLogMetrics;
   /**
    * Adds weir.AccessLogService to a grpc-js server, authenticating streams with `authenticator`
    * (the xDS server's; pass as startControlServer's registerServices).
@@ -39,25 +38,18 @@ export interface AccessLogPipeline {
 }
 
 export function createAccessLogPipeline(options: AccessLogPipelineOptions = {}): AccessLogPipeline {
-  const metrics = createAccessLogMetrics(options.registry ?? new MetricsRegistry());
+  const counters = options.counters ?? UNCOUNTED;
   const hub = new FlowHub({
-    metrics,
+    counters,
     ...(options.ringSize !== undefined ? { ringSize: options.ringSize } : {}),
     ...(options.entryLogger !== undefined ? { entryLogger: options.entryLogger } : {}),
   });
-  const sessions = new AgentSessions({ metrics });
+  const sessions = new AgentSessions({ counters });
   const pluginReports = new PluginConfigReports();
-  metrics.registry.collected('weir_accesslog_agents_connected', 'Agents with an open access-log stream', 'gauge', () => [
-    { labels: {}, value: sessions.list().filter((agent) => agent.connected).length },
-  ]);
-  metrics.registry.collected('weir_accesslog_ring_evicted_total', 'Records pushed out of the in-memory ring by newer ones (still in the JSON log)', 'counter', () => [
-    { labels: {}, value: hub.ring.evicted },
-  ]);
   return {
     hub,
     sessions,
     pluginReports,
-    metrics,
     registerServices: (server, authenticator) =>
       addAccessLogService(server, {
         hub,

@@ -38,6 +38,15 @@ export interface AccessLogRecord {
   connectionId: string;
 }
 
+/**
+ * How many requests a record stands for: the `requests` field when the filter counted identical
+ * requests into one entry (the HTTP filter does for allowed requests, docs/http.md), else 1.
+ */
+export function requestsOf(record: AccessLogRecord): number {
+  const counted = Number(record.fields['requests']);
+  return Number.isSafeInteger(counted) && counted > 0 ? counted : 1;
+}
+
 export function verdictOf(type: EntryType): Verdict {
   if (type === 'Denied') return 'denied';
   if (type === 'Error') return 'error';

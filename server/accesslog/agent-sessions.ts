@@ -2,7 +2,7 @@
 // agent the server is hearing, the highest entry sequence received, duplicates discarded, gaps,
 // and the drop counters the agent reports. Decides, for each batch, which entries are new. Speaks
 // no gRPC (see access-log-service.ts) and keeps no records (see flow-hub.ts).
-import type { AccessLogMetrics, DropStage } from '../metrics/weir-metrics.ts';
+import type { AccessLogCounters, DropStage } from './access-log-counters.ts';
 
 export interface AgentDropCounters {
   /** Parsers could not enqueue (Wasm shared queue). */
@@ -58,17 +58,17 @@ export interface AgentStatus {
 }
 
 export interface AgentSessionsOptions {
-  metrics: AccessLogMetrics;
+  counters: AccessLogCounters;
   now?: () => Date;
 }
 
 export class AgentSessions {
   readonly #agents = new Map<string, AgentStatus>();
-  readonly #metrics: AccessLogMetrics;
+  readonly #counters: AccessLogCounters;
   readonly #now: () => Date;
 
   constructor(options: AgentSessionsOptions) {
-    this.#metrics = options.metrics;
+    this.#counters = options.counters;
     this.#now = options.now ?? (() => new Date());
   }
 
@@ -92,17 +92,17 @@ export class AgentSessions {
     if (agent.agentRun !== header.agentRun) this.#startRun(agent, header);
     this.#countDrops(agent, header.drops);
     agent.lastBatchAt = this.#now();
-    this.#metrics.batches.inc({ node: agent.nodeId });
+    this.#counters.batchReceived(agent.nodeId);
     const lastSequence = header.firstSequence + header.entryCount - 1;
     const firstNewEntry = Math.min(header.entryCount, Math.max(0, agent.highestSequence + 1 - header.firstSequence));
     if (firstNewEntry > 0) {
       agent.duplicates += firstNewEntry;
-      this.#metrics.duplicates.inc({ node: agent.nodeId }, firstNewEntry);
+      this.#counters.duplicates(agent.nodeId, firstNewEntry);
     }
     const gap = header.entryCount > 0 ? header.firstSequence - (agent.highestSequence + 1) : 0;
     if (gap > 0) {
       agent.sequenceGaps += gap;
-      this.#metrics.missing.inc({ node: agent.nodeId }, gap);
+      this.#counters.sequenceGaps(agent.nodeId, gap);
     }
     agent.highestSequence = Math.max(agent.highestSequence, lastSequence);
     agent.received += header.entryCount - firstNewEntry;
@@ -116,7 +116,7 @@ export class AgentSessions {
     agent.rejected += count;
     agent.received -= count;
     agent.lostTotal += count;
-    this.#metrics.dropped.inc({ node: nodeId, stage: 'server_rejected' }, count);
+    this.#counters.lost(nodeId, 'server_rejected', count);
   }
 
   list(): AgentStatus[] {
@@ -153,7 +153,7 @@ export class AgentSessions {
       if (increase <= 0) continue;
       agent.drops[counter] = reported[counter];
       agent.lostTotal += increase;
-      this.#metrics.dropped.inc({ node: agent.nodeId, stage }, increase);
+      this.#counters.lost(agent.nodeId, stage, increase);
     }
   }
 

@@ -1,10 +1,10 @@
 // The server's fan-out point for access-log records: each record is written as a pino JSON line,
-// kept in the bounded ring, counted in metrics, and offered to every live viewer whose filter
+// kept in the bounded ring, counted (AccessLogCounters), and offered to every live viewer whose filter
 // matches (the flows stream behind `weir monitor`). Owns the viewer list; viewers own their own
 // bounded buffers and report what they could not take, which is counted here.
 import type { Logger } from 'pino';
 import { silentLogger } from '../log/logger.ts';
-import { countL7Record, createAccessLogMetrics, type AccessLogMetrics } from '../metrics/weir-metrics.ts';
+import { UNCOUNTED, type AccessLogCounters } from './access-log-counters.ts';
 import type { AccessLogRecord } from './access-log-record.ts';
 import { matchesFlowFilter, type FlowFilter } from './flow-filter.ts';
 import { FlowRing } from './flow-ring.ts';
@@ -14,7 +14,8 @@ export interface FlowHubOptions {
   ringSize?: number;
   /** Where each record goes as one JSON line (`{"flow": {...}, "msg": "access log"}`). Default: silent. */
   entryLogger?: Logger;
-  metrics?: AccessLogMetrics;
+  /** Default: count nothing. */
+  counters?: AccessLogCounters;
 }
 
 export const FLOW_HUB_DEFAULTS = { ringSize: 4096 } as const;
@@ -29,24 +30,27 @@ export interface FlowViewer {
 
 export class FlowHub {
   readonly ring: FlowRing;
-  readonly metrics: AccessLogMetrics;
+  readonly #counters: AccessLogCounters;
+  #viewerDropped = 0;
   readonly #entryLogger: Logger;
   readonly #viewers = new Set<FlowViewer>();
 
   constructor(options: FlowHubOptions = {}) {
     this.ring = new FlowRing(options.ringSize ?? FLOW_HUB_DEFAULTS.ringSize);
-    this.metrics = options.metrics ?? createAccessLogMetrics();
+    this.#counters = options.counters ?? UNCOUNTED;
     this.#entryLogger = options.entryLogger ?? silentLogger();
   }
 
   publish(record: AccessLogRecord): void {
     this.#entryLogger.info({ flow: record }, 'access log');
     this.ring.push(record);
-    this.metrics.recordsReceived.inc({ node: record.nodeId });
-    countL7Record(this.metrics, record);
+    this.#counters.recordPublished(record);
     for (const viewer of this.#viewers) {
       if (!matchesFlowFilter(record, viewer.filter)) continue;
-      if (viewer.offer(record) === 'dropped') this.metrics.viewerDropped.inc();
+      if (viewer.offer(record) === 'dropped') {
+        this.#viewerDropped += 1;
+        this.#counters.viewerDropped();
+      }
     }
   }
 
@@ -62,5 +66,10 @@ export class FlowHub {
 
   get viewerCount(): number {
     return this.#viewers.size;
+  }
+
+  /** Records not delivered to slow viewers since the hub started. */
+  get viewerDropped(): number {
+    return this.#viewerDropped;
   }
 }

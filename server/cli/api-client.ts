@@ -1,12 +1,14 @@
 // How CLI commands reach a running `weir serve`: its REST API over the unix socket (default
 // `.weir/weir.sock`, or --socket / WEIR_SOCKET) or over TCP, which is HTTPS with a bearer token
 // (--server https://HOST:PORT with --token-file FILE or WEIR_API_TOKEN, and the CA that signed the
-// server's certificate with --ca-file FILE or WEIR_CA_FILE; default: the system's CAs). Sends one request, returns status and parsed body, and
-// turns "nobody listens there" into a message that says what to do.
+// server's certificate with --ca-file FILE or WEIR_CA_FILE; default: the system's CAs). Sends one
+// request and returns status and body, or opens a live response stream (`weir monitor`); turns
+// "nobody listens there" into a message that says what to do. The only REST client of the CLI.
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { ApiErrorBody } from '../api/api-types.ts';
+import { WEIR_CONFIG_DEFAULTS } from '../config/weir-config.ts';
 
 export type ApiTarget =
   | { kind: 'socket'; socket: string }
@@ -19,7 +21,8 @@ export type ApiTarget =
       serverIdentity?: string;
     };
 
-export const API_CLIENT_DEFAULTS = { socket: '.weir/weir.sock' } as const;
+/** Where commands look for the API socket by default: the socket `weir serve` opens with the default config. */
+export const API_CLIENT_DEFAULTS = { socket: WEIR_CONFIG_DEFAULTS.apiSocket } as const;
 
 export interface ApiTargetFlags {
   socket?: string | undefined;
@@ -100,28 +103,8 @@ function callApiOnce(target: ApiTarget, call: ApiCall): Promise<ApiReply> {
     headers['content-type'] = 'application/yaml';
     headers['content-length'] = Buffer.byteLength(call.body);
   }
-  let requestOptions: http.RequestOptions;
-  if (target.kind === 'socket') {
-    requestOptions = { socketPath: target.socket, path: call.path, method: call.method, headers };
-  } else {
-    const url = new URL(call.path, `${target.url}/`);
-    if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
-    const expected = target.serverIdentity;
-    requestOptions = {
-      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: url.port,
-      path: `${url.pathname}${url.search}`,
-      method: call.method,
-      headers,
-      ...(target.ca !== undefined ? { ca: target.ca } : {}),
-      ...(expected !== undefined
-        ? { checkServerIdentity: (_host: string, certificate: { subjectaltname?: string }) => ((certificate.subjectaltname ?? '').split(', ').includes(`URI:${expected}`) ? undefined : new Error(`the server is not ${expected}`)) }
-        : {}),
-    } as https.RequestOptions;
-  }
-  const send = target.kind === 'socket' ? http.request : https.request;
   return new Promise((resolve, reject) => {
-    const request = send(requestOptions, (response) => {
+    const request = sendRequest(target, requestOptionsFor(target, call.method, call.path, headers), (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () =>
@@ -133,6 +116,59 @@ function callApiOnce(target: ApiTarget, call: ApiCall): Promise<ApiReply> {
     request.on('error', (error) => reject(unreachable(target, error)));
     request.end(call.body);
   });
+}
+
+/**
+ * Opens GET `pathAndQuery` and resolves with the response once its headers arrive, whatever the
+ * status, for commands that follow a live stream (`weir monitor` reads `/v1/flows` as it comes).
+ */
+export function openApiStream(target: ApiTarget, pathAndQuery: string, signal?: AbortSignal): Promise<http.IncomingMessage> {
+  const headers: http.OutgoingHttpHeaders = { accept: 'text/event-stream, application/json, text/plain' };
+  return new Promise((resolve, reject) => {
+    const request = sendRequest(target, { ...requestOptionsFor(target, 'GET', pathAndQuery, headers), ...(signal ? { signal } : {}) }, resolve);
+    request.on('error', (error) => reject(unreachable(target, error)));
+    request.end();
+  });
+}
+
+/** GET returning the body as text; a status other than 2xx rejects with the server's error message. */
+export async function apiGetText(target: ApiTarget, pathAndQuery: string): Promise<string> {
+  const reply = await callApi(target, { method: 'GET', path: pathAndQuery });
+  if (reply.status < 200 || reply.status >= 300) throw new Error(`${describeTarget(target)}${pathAndQuery}: HTTP ${reply.status}: ${errorMessageOf(reply.text)}`);
+  return reply.text;
+}
+
+function requestOptionsFor(target: ApiTarget, method: string, pathAndQuery: string, headers: http.OutgoingHttpHeaders): http.RequestOptions {
+  if (target.kind === 'socket') return { socketPath: target.socket, path: pathAndQuery, method, headers };
+  const url = new URL(pathAndQuery, `${target.url}/`);
+  if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
+  const expected = target.serverIdentity;
+  const options: https.RequestOptions = {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port,
+    path: `${url.pathname}${url.search}`,
+    method,
+    headers,
+    ...(target.ca !== undefined ? { ca: target.ca } : {}),
+    ...(expected !== undefined
+      ? { checkServerIdentity: (_host: string, certificate: { subjectaltname?: string }) => ((certificate.subjectaltname ?? '').split(', ').includes(`URI:${expected}`) ? undefined : new Error(`the server is not ${expected}`)) }
+      : {}),
+  };
+  return options;
+}
+
+function sendRequest(target: ApiTarget, options: http.RequestOptions, onResponse: (response: http.IncomingMessage) => void): http.ClientRequest {
+  return target.kind === 'socket' ? http.request(options, onResponse) : https.request(options, onResponse);
+}
+
+function errorMessageOf(body: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === 'object' && parsed !== null && 'error' in parsed && typeof parsed.error === 'string') return parsed.error;
+  } catch {
+    // not JSON: show the text as it is
+  }
+  return body.trim();
 }
 
 /** The parsed JSON body of a reply, or an ApiErrorBody made from a non-JSON body. */

@@ -21,10 +21,10 @@ import { runSidecarCommand, SidecarUsageError } from './sidecar-command.ts';
 import { runNodeIptablesCommand } from './node-iptables-command.ts';
 import { SIDECAR_PORTS } from '../xds/sidecar-snapshot.ts';
 import { INTERCEPTION_METADATA_KEY } from '../interception/intercepting-proxies.ts';
-import { metricsCli, monitorCli, ObservabilityUsageError, statusCli } from '../metrics/observability-cli.ts';
+import { metricsCli, monitorCli, ObservabilityUsageError, statusCli } from './observability-cli.ts';
 import { helpFor, wantsHelp } from './usage.ts';
 import { DEFAULT_FILTERS_DIR, istioImage, istioManifests } from './istio-command.ts';
-import { ISTIO_SIDECAR_MOUNTS } from '../istio/istio-manifests.ts';
+import { ISTIO_DEFAULT_TRUST_DOMAIN, ISTIO_SIDECAR_MOUNTS } from '../istio/istio-manifests.ts';
 
 export class UsageError extends Error {}
 
@@ -310,6 +310,8 @@ async function istioSubcommand(args: readonly string[]): Promise<string> {
         'bootstrap-mount': { type: 'string' },
         'credentials-mount': { type: 'string' },
         insecure: { type: 'boolean' },
+        'trust-domain': { type: 'string', multiple: true },
+        'no-spiffe': { type: 'boolean' },
       });
       if (positionals.length > 0) throw new UsageError('weir istio manifests takes flags only');
       if (values.workload === undefined || values.label === undefined) throw new UsageError('weir istio manifests needs --workload NAME and --label K=V (the pods\' labels, repeatable)');
@@ -320,6 +322,11 @@ async function istioSubcommand(args: readonly string[]): Promise<string> {
       const failStrategy = values['fail-strategy'] ?? 'FAIL_CLOSE';
       if (failStrategy !== 'FAIL_CLOSE' && failStrategy !== 'FAIL_RELOAD') throw new UsageError(`--fail-strategy ${failStrategy}: use FAIL_CLOSE or FAIL_RELOAD (FAIL_OPEN would let traffic bypass policy)`);
       const { host, port } = hostAndPort(values['weir-xds'], '--weir-xds');
+      const trustDomains = values['no-spiffe'] === true ? [] : (values['trust-domain'] ?? [ISTIO_DEFAULT_TRUST_DOMAIN]);
+      if (values['no-spiffe'] === true && values['trust-domain'] !== undefined) throw new UsageError('--no-spiffe and --trust-domain contradict each other; give one');
+      for (const domain of trustDomains) {
+        if (!/^[a-z0-9._-]+$/.test(domain)) throw new UsageError(`--trust-domain ${domain}: a SPIFFE trust domain has lowercase letters, digits, ".", "-" and "_" only (Istio's default is ${ISTIO_DEFAULT_TRUST_DOMAIN})`);
+      }
       return istioManifests({
         target,
         workload: {
@@ -335,6 +342,7 @@ async function istioSubcommand(args: readonly string[]): Promise<string> {
         filtersDir: values['filters-dir'] ?? DEFAULT_FILTERS_DIR,
         mounts: { bootstrap: values['bootstrap-mount'] ?? ISTIO_SIDECAR_MOUNTS.bootstrap, credentials: values['credentials-mount'] ?? ISTIO_SIDECAR_MOUNTS.credentials },
         insecure: values.insecure === true,
+        trustDomains,
       });
     }
     case 'image': {

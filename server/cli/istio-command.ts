@@ -38,6 +38,8 @@ export interface IstioManifestsCommand {
   readonly mounts: SidecarMounts;
   /** Plaintext to a `weir serve --insecure`: no credentials Secret. */
   readonly insecure: boolean;
+  /** Trust domains whose SPIFFE IDs name inbound mTLS peers. */
+  readonly trustDomains: readonly string[];
 }
 
 export async function istioManifests(command: IstioManifestsCommand): Promise<string> {
@@ -62,6 +64,7 @@ export async function istioManifests(command: IstioManifestsCommand): Promise<st
     agentWasm: readModule(command.filtersDir, 'agent'),
     mounts: command.mounts,
     insecure: command.insecure,
+    trustDomains: command.trustDomains,
   };
   return istioManifestsYaml(renderIstioManifests(options), options).trimEnd();
 }

@@ -46,11 +46,6 @@ export interface PolicySource {
   readonly store: PolicyStore;
   /** What the source shows in `weir status` and logs: `directory /x`, `etcd http://...`, `Kubernetes https://...`. */
   readonly description: string;
-  /**
-   * The source itself carries the sidecars' endpoints to every replica (etcd): serve must not also
-   * merge them locally (SidecarAwareStore), or each would be defined twice.
-   */
-  readonly sharesSidecarEndpoints: boolean;
   /** Starts the source's side jobs once proxies can connect. */
   attach(context: ServingContext): AttachedSource;
   /**
@@ -60,8 +55,13 @@ export interface PolicySource {
   readonly sharedEnrolments: { settled(nodeId: string): Promise<void> } | undefined;
 }
 
-/** `authority`: the replica's node authority when the xDS port runs mTLS (its enrolments are shared in etcd mode). */
-export async function openPolicySource(config: WeirConfig, logger: Logger, authority?: NodeAuthority): Promise<PolicySource> {
+/**
+ * `authority`: the replica's node authority when the xDS port runs mTLS (its enrolments are shared
+ * in etcd mode). `sidecars`: the endpoints this replica's sidecars announce. The directory and
+ * Kubernetes stores compile them in with their own (one compile per change); in etcd mode attach()
+ * publishes them to etcd, whence every replica's store reads them, so they are not added twice.
+ */
+export async function openPolicySource(config: WeirConfig, logger: Logger, sidecars: SidecarEndpointRegistry, authority?: NodeAuthority): Promise<PolicySource> {
   const source = config.policies.source;
   const enforcementMode = config.policies.enforcementMode;
   // The parsers in filters.dir that declare their rule keys (weir parser new) get policies too.
@@ -75,7 +75,6 @@ export async function openPolicySource(config: WeirConfig, logger: Logger, autho
       sharedEnrolments: enrolments,
       store: etcd.store,
       description: `etcd ${source.endpoints.join(',')} (prefix ${source.prefix})`,
-      sharesSidecarEndpoints: true,
       attach: (context) => {
         const registry = new EtcdReplicaRegistry(etcd.client, etcd.prefix, { node: config.node, apiSocket: path.resolve(context.apiSocket), xds: context.xds }, logger);
         registry.start();
@@ -105,12 +104,11 @@ export async function openPolicySource(config: WeirConfig, logger: Logger, autho
   }
   if (source.kind === 'kubernetes') {
     const client = new KubeClient(source.kubeconfig === undefined ? {} : { kubeconfig: source.kubeconfig });
-    const kubernetes = openKubernetesStore({ client, enforcementMode, registry, logger });
+    const kubernetes = openKubernetesStore({ client, enforcementMode, registry, logger, sidecars });
     await kubernetes.store.load();
     return {
       store: kubernetes.store,
       description: `Kubernetes ${client.server} (node ${config.node})`,
-      sharesSidecarEndpoints: false,
       sharedEnrolments: undefined,
       attach: (context) => {
         const writer = new PolicyStatusWriter({
@@ -126,14 +124,14 @@ export async function openPolicySource(config: WeirConfig, logger: Logger, autho
       },
     };
   }
-  const store = new DirectoryStore({ directory: config.policies.dir, enforcementMode, registry });
+  const store = new DirectoryStore({ directory: config.policies.dir, enforcementMode, registry, sidecars, logger });
   const loaded = await store.load();
   if (!loaded.ok) {
     await store.close();
     const problems = loaded.problems.map(formatProblem).join('\n');
     throw new Error(`the policies in ${config.policies.dir} do not compile; fix or remove these files and start again:\n${problems}`);
   }
-  return { store, description: `directory ${config.policies.dir}`, sharesSidecarEndpoints: false, sharedEnrolments: undefined, attach: () => ({ stop: async () => undefined, fleet: undefined }) };
+  return { store, description: `directory ${config.policies.dir}`, sharedEnrolments: undefined, attach: () => ({ stop: async () => undefined, fleet: undefined }) };
 }
 
 /** An endpoint back as the description it came from; its labels keep their sources (`k8s:app`). */

@@ -13,21 +13,19 @@ import { POLICY_TYPE_URLS, RevisionHistory } from '../api/revision-history.ts';
 import { loadWeirConfig, WEIR_CONFIG_DEFAULTS, type WeirConfig } from '../config/weir-config.ts';
 import { checkWiring, formatWiringWarning } from '../config/wiring-check.ts';
 import { createLogger } from '../log/logger.ts';
-import { startMetricsListener, type MetricsListener } from '../metrics/metrics-listener.ts';
-import { createServeObservability, type ServeObservability } from '../metrics/serve-observability.ts';
-import { UpstreamProbe } from '../metrics/upstream-probe.ts';
+import { startMetricsListener, type MetricsListener } from '../observability/metrics-listener.ts';
+import { createServeObservability, type ServeObservability } from '../observability/serve-observability.ts';
+import { UpstreamProbe } from '../observability/upstream-probe.ts';
 import { NodeAuthority } from '../pki/node-authority.ts';
 import { registryWithDeclaredParsers } from '../policy/l7-rule-keys.ts';
 import { formatProblem } from '../policy/policy-problems.ts';
 import { SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
-import { SidecarAwareStore } from '../store/sidecar-aware-store.ts';
-import type { PolicyStore, PolicyStoreState, StoreEvent } from '../store/policy-store.ts';
+import type { PolicyStore, StoreEvent } from '../store/policy-store.ts';
 import { defaultServerNames, startControlServer, type ControlServer, type ControlServerSecurity } from '../xds/control-server.ts';
 import { addNodeCertificateService } from '../xds/node-certificate-service.ts';
 import { DEFAULT_SERVER_CERTIFICATE_LIFETIME_MS } from '../xds/server-credentials.ts';
-import { buildRedirectSnapshot } from '../xds/redirect-snapshot.ts';
+import { buildPolicyResources, buildServeSnapshot } from '../snapshot/serve-snapshot.ts';
 import type { Snapshot } from '../xds/snapshot.ts';
-import { buildPolicyResources } from './policy-resources.ts';
 import { openPolicySource } from './policy-source.ts';
 import { InterceptingProxyRegistry, type InterceptingProxy } from '../interception/intercepting-proxies.ts';
 import { buildInterceptionSnapshot } from '../interception/interception-snapshots.ts';
@@ -75,8 +73,8 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
   });
   const security: ControlServerSecurity = options.insecure === true || config.xds.insecure ? { mode: 'insecure' } : { mode: 'mtls', authority };
   const sidecars = new SidecarEndpointRegistry({ logger });
-  const source = await openPolicySource(config, logger, security.mode === 'mtls' ? authority : undefined);
-  const store = source.sharesSidecarEndpoints ? source.store : new SidecarAwareStore({ store: source.store, sidecars, logger });
+  const source = await openPolicySource(config, logger, sidecars, security.mode === 'mtls' ? authority : undefined);
+  const store = source.store;
   const history = new RevisionHistory();
   const interceptors = new InterceptingProxyRegistry(logger);
   let loggedWiring = '';
@@ -232,17 +230,6 @@ export async function runServe(options: ServeOptions = {}): Promise<RunningServe
     await stopAll();
     throw error;
   }
-}
-
-/** The redirects' resources plus the policy resources of the store state. */
-export function buildServeSnapshot(config: WeirConfig, state: PolicyStoreState): Snapshot {
-  return buildRedirectSnapshot({
-    redirects: config.redirects,
-    filtersDir: config.filtersDir,
-    filterDelivery: config.xds.filterDelivery,
-    endpointDelivery: config.xds.endpointDelivery,
-    extraResources: buildPolicyResources(state),
-  });
 }
 
 function onStoreEvent(event: StoreEvent, handlers: { logger: Logger; publish: () => void }): void {

@@ -15,6 +15,8 @@ export interface Label {
 /** Kubernetes labels Cilium attaches to every pod, with source k8s. */
 export const NAMESPACE_LABEL = 'io.kubernetes.pod.namespace';
 export const SERVICE_ACCOUNT_LABEL = 'io.cilium.k8s.policy.serviceaccount';
+/** Cilium copies a pod's namespace's labels onto the pod under this prefix. */
+export const NAMESPACE_LABELS_PREFIX = 'io.cilium.k8s.namespace.labels.';
 
 /**
  * Splits `k8s:app`, `reserved.init` or `$host` into source and key. `:` always separates a source;

@@ -1,8 +1,8 @@
 // Endpoints that sidecars announce in their Envoy node metadata (`weir.endpoint`, docs/identity.md
 // "Sidecar endpoints"; or Istio's keys, forwarded by the agent in an Istio sidecar: istio-endpoints.ts). Owns reading and checking that metadata and the registry of which node holds which
 // endpoint: an endpoint lives while its node has a stream open, and for a grace period after the
-// last one closes (so an Envoy restart or reconnect does not flap policy). Compiling policy with
-// these endpoints is left to server/store/sidecar-aware-store.ts; the xDS streams only report
+// last one closes (so an Envoy restart or reconnect does not flap policy). The stores compile policy
+// with these endpoints (server/store/store-contents.ts, sidecarEndpoints); the xDS streams only report
 // connects and disconnects.
 import type { Logger } from 'pino';
 import { endpointFromSpec, validateEndpointSpec, type Endpoint, type EndpointSpec } from './endpoints.ts';

@@ -53,6 +53,11 @@ export interface IstioManifestOptions {
   readonly mounts: SidecarMounts;
   /** Plaintext to a `weir serve --insecure` (development only): no credentials Secret. Default false. */
   readonly insecure?: boolean;
+  /**
+   * The mesh's trust domain and its aliases: inbound parsers know an mTLS peer by its SPIFFE ID
+   * from one of them (Istio's own default is cluster.local); empty: by its address only.
+   */
+  readonly trustDomains: readonly string[];
 }
 
 export interface IstioManifests {
@@ -63,6 +68,9 @@ export interface IstioManifests {
 }
 
 const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'weir' };
+
+/** Istio's trust domain when the mesh configuration names none. */
+export const ISTIO_DEFAULT_TRUST_DOMAIN = 'cluster.local';
 
 export function renderIstioManifests(options: IstioManifestOptions): IstioManifests {
   const override = overrideConfigMap(options);
@@ -135,6 +143,7 @@ function extension(options: IstioManifestOptions, entry: ExtensionEntry): object
     endpoint: options.layout.endpoint,
     direction: entry.direction,
     port: entry.port,
+    ...(entry.direction === 'ingress' && options.trustDomains.length > 0 ? { spiffeTrustDomains: [...options.trustDomains] } : {}),
   };
   const metadata = {
     name: `weir-${options.workload.name}-${entry.parser}-${entry.port}${entry.direction === 'egress' ? '-egress' : ''}`,

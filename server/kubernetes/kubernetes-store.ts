@@ -10,9 +10,11 @@
 import type { Logger } from 'pino';
 import type { EndpointSpec } from '../identity/endpoints.ts';
 import { sharedIdentityTable } from '../identity/identity-table.ts';
+import { NAMESPACE_LABELS_PREFIX } from '../identity/labels.ts';
 import type { L7RuleRegistry } from '../policy/l7-rule-keys.ts';
 import type { EnforcementMode } from '../policy/policy-model.ts';
 import { ObjectSetStore } from '../store/object-set-store.ts';
+import type { SidecarEndpointFeed } from '../store/store-contents.ts';
 import { kubeIdentityClaims } from './kube-identities.ts';
 import { KubeClient, type CollectionWatch, type KubeObject } from './kube-client.ts';
 
@@ -21,6 +23,8 @@ export interface KubernetesStoreOptions {
   readonly enforcementMode: EnforcementMode;
   readonly registry?: L7RuleRegistry;
   readonly logger: Logger;
+  /** Endpoints of this replica's connected sidecars, compiled beside the Pods. */
+  readonly sidecars?: SidecarEndpointFeed;
 }
 
 export const CNP_PATH = '/apis/cilium.io/v2/ciliumnetworkpolicies';
@@ -59,6 +63,7 @@ export function openKubernetesStore(options: KubernetesStoreOptions): Kubernetes
     identities: sharedIdentityTable(kubeIdentityClaims(client)),
     logger,
     sourceName,
+    ...(options.sidecars === undefined ? {} : { sidecars: options.sidecars }),
     writer: { kind: 'read-only', refusal: 'policies come from Kubernetes here: apply them as CiliumNetworkPolicy objects (kubectl apply -f FILE); weir policy import is for the directory and etcd stores' },
   });
   const refs = new Map<string, PolicyObjectRef>();
@@ -132,8 +137,6 @@ function policyText(kind: PolicyObjectRef['kind'], object: KubeObject): string {
   for (const field of ['spec', 'specs']) if (object[field] !== undefined) document[field] = object[field];
   return JSON.stringify(document);
 }
-
-const NAMESPACE_LABELS_PREFIX = 'io.cilium.k8s.namespace.labels.';
 
 function podEndpoints(pods: ReadonlyMap<string, KubeObject>, namespaces: ReadonlyMap<string, KubeObject>): EndpointSpec[] {
   const endpoints: EndpointSpec[] = [];

@@ -34,6 +34,7 @@ export function compilePolicies(options: CompilePolicyOptions): CompilePolicyRes
       enforcementMode: options.enforcementMode,
       identities: universe.records.map((record) => ({ identity: record.identity, labels: record.labels.map(formatLabel) })),
       ipIdentities: universe.ipMap.entries(),
+      serviceAccountIdentities: universe.serviceAccounts.map((entry) => ({ namespace: entry.namespace, serviceAccount: entry.serviceAccount, identity: entry.identity })),
       endpoints,
     },
   };
@@ -73,7 +74,7 @@ function addPeerRule(
   universe: IdentityUniverse,
 ): void {
   if (entry.allowsNothing) return;
-  const resolved = universe.resolvePeers(entry.peers);
+  const resolved = universe.resolvePeers(entry.peers, verdict);
   if (resolved !== 'any' && resolved.size === 0) return;
   const remotes = resolved === 'any' ? 'any' : [...resolved].sort((a, b) => a - b);
   const origin = describeOrigin(rule, entry);

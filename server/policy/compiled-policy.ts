@@ -59,6 +59,11 @@ export interface CompiledPolicySet {
   readonly identities: readonly CompiledIdentity[];
   /** IP/CIDR -> identity; addresses outside every entry are world (2). */
   readonly ipIdentities: ReadonlyArray<{ readonly cidr: string; readonly identity: number }>;
+  /**
+   * Namespace/service account -> the identity of a peer that proves only those (a SPIFFE ID,
+   * docs/istio.md); sorted by namespace, then service account.
+   */
+  readonly serviceAccountIdentities: ReadonlyArray<{ readonly namespace: string; readonly serviceAccount: string; readonly identity: number }>;
   /** Sorted by endpoint name. */
   readonly endpoints: readonly CompiledEndpointPolicy[];
 }

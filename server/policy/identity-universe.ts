@@ -1,12 +1,20 @@
 // Every identity the compiler can name, with its labels: Cilium's reserved identities, one per
-// distinct endpoint label set, and one CIDR identity per prefix that a policy names. Resolves a
+// distinct endpoint label set, one CIDR identity per prefix that a policy names, and one per
+// service account (namespace + service account) for peers known only by a SPIFFE ID. Resolves a
 // rule's peers (selectors, entities, CIDRs) to sets of these identities, and builds the IP ->
-// identity map that goes with them.
+// identity map and the service account -> identity map that go with them.
+//
+// A SPIFFE ID (spiffe://TRUST_DOMAIN/ns/NS/sa/SA) proves a peer's namespace and service account,
+// not its pod labels. So its identity carries only the labels those two determine (namespace,
+// service account, Cilium's namespace labels): an allow rule covers it only when its selector
+// matches those labels alone (fail closed), while a deny rule covers it as soon as it covers any
+// endpoint running under that service account, so a deny on `app=x` cannot be stepped around by
+// presenting x's certificate instead of x's address.
 import { cidrContains, formatCidr, type Cidr } from '../identity/cidr.ts';
 import type { Endpoint } from '../identity/endpoints.ts';
 import { IdentityAllocator } from '../identity/identity-allocator.ts';
 import { IpIdentityMap } from '../identity/ip-identity-map.ts';
-import { labelSetKey, type Label } from '../identity/labels.ts';
+import { labelSetKey, NAMESPACE_LABEL, NAMESPACE_LABELS_PREFIX, SERVICE_ACCOUNT_LABEL, type Label } from '../identity/labels.ts';
 import {
   FIRST_WORKLOAD_IDENTITY,
   LAST_LOCAL_IDENTITY,
@@ -23,10 +31,25 @@ import { selectorMatches } from './selector.ts';
 export interface IdentityRecord {
   readonly identity: number;
   readonly labels: readonly Label[];
-  readonly kind: 'reserved' | 'endpoint' | 'cidr';
+  readonly kind: 'reserved' | 'endpoint' | 'cidr' | 'service-account';
   /** For CIDR identities: the prefix. */
   readonly cidr?: Cidr;
+  /** For endpoint and service-account identities: the namespace and service account, when both are known. */
+  readonly account?: ServiceAccountKey;
 }
+
+/** A Kubernetes service account, as a SPIFFE ID names it (`ns/NS/sa/SA`). */
+export interface ServiceAccountKey {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+}
+
+export interface ServiceAccountIdentity extends ServiceAccountKey {
+  readonly identity: number;
+}
+
+/** Whether a peer list grants (allow rules) or takes away (deny rules). */
+export type PeerPurpose = 'allow' | 'deny';
 
 /** A set of remote identities, or every remote. */
 export type RemoteSet = 'any' | ReadonlySet<number>;
@@ -46,6 +69,8 @@ export function createIdentityAllocators(): IdentityAllocators {
 export class IdentityUniverse {
   readonly records: IdentityRecord[] = [];
   readonly ipMap = new IpIdentityMap();
+  /** Namespace/service account -> the identity of a peer known by that SPIFFE ID. */
+  readonly serviceAccounts: ServiceAccountIdentity[] = [];
   private readonly endpointIdentity = new Map<string, number>();
 
   constructor(rules: readonly PolicyRule[], endpoints: readonly Endpoint[], allocators: IdentityAllocators) {
@@ -54,6 +79,7 @@ export class IdentityUniverse {
     }
     this.addCidrIdentities(rules, allocators.cidrs);
     this.addEndpointIdentities(endpoints, allocators.workloads);
+    this.addServiceAccountIdentities(allocators.workloads);
     this.records.sort((a, b) => a.identity - b.identity);
   }
 
@@ -61,8 +87,11 @@ export class IdentityUniverse {
     return this.endpointIdentity.get(name) ?? ReservedIdentity.init;
   }
 
-  /** The identities a list of peers allows; an empty list means any remote. */
-  resolvePeers(peers: readonly PeerSelector[]): RemoteSet {
+  /**
+   * The identities a list of peers covers; an empty list means any remote. For a deny rule a
+   * service account's identity is covered as soon as one endpoint under that account is.
+   */
+  resolvePeers(peers: readonly PeerSelector[], purpose: PeerPurpose = 'allow'): RemoteSet {
     if (peers.length === 0) return 'any';
     const result = new Set<number>();
     for (const peer of peers) {
@@ -70,7 +99,16 @@ export class IdentityUniverse {
       if (resolved === 'any') return 'any';
       for (const identity of resolved) result.add(identity);
     }
+    if (purpose === 'deny') this.addAccountsOfCovered(result);
     return result;
+  }
+
+  private addAccountsOfCovered(covered: Set<number>): void {
+    const coveredAccounts = new Set<string>();
+    for (const record of this.records) {
+      if (record.kind === 'endpoint' && record.account !== undefined && covered.has(record.identity)) coveredAccounts.add(accountKey(record.account));
+    }
+    for (const account of this.serviceAccounts) if (coveredAccounts.has(accountKey(account))) covered.add(account.identity);
   }
 
   private resolvePeer(peer: PeerSelector): RemoteSet {
@@ -91,7 +129,7 @@ export class IdentityUniverse {
       case 'world':
         return new Set([ReservedIdentity.world, ...of('cidr')]);
       case 'cluster':
-        return new Set([...of('reserved').filter((id) => id !== ReservedIdentity.world), ...of('endpoint')]);
+        return new Set([...of('reserved').filter((id) => id !== ReservedIdentity.world), ...of('endpoint'), ...of('service-account')]);
       default:
         return new Set([ReservedIdentity[entity]]);
     }
@@ -138,7 +176,8 @@ export class IdentityUniverse {
       this.endpointIdentity.set(endpoint.name, identity);
       if (endpoint.labelsKnown && !added.has(identity)) {
         added.add(identity);
-        this.records.push({ identity, labels: endpoint.labels, kind: 'endpoint' });
+        const account = accountOf(endpoint.labels);
+        this.records.push({ identity, labels: endpoint.labels, kind: 'endpoint', ...(account === undefined ? {} : { account }) });
       }
       for (const ip of endpoint.ips) {
         const parsed = parseCidr(ip);
@@ -146,6 +185,48 @@ export class IdentityUniverse {
       }
     }
   }
+
+  /**
+   * One identity per service account that endpoints run under, labelled with what a SPIFFE ID
+   * proves: the namespace, the service account, and the namespace's own labels (those every
+   * endpoint of the account shares). A label set equal to an endpoint's gets that endpoint's identity.
+   */
+  private addServiceAccountIdentities(allocator: IdentityAllocator): void {
+    const byAccount = new Map<string, { account: ServiceAccountKey; labels: Label[] }>();
+    for (const record of this.records) {
+      if (record.kind !== 'endpoint' || record.account === undefined) continue;
+      const key = accountKey(record.account);
+      const proven = record.labels.filter(isProvenBySpiffeId);
+      const known = byAccount.get(key);
+      if (known === undefined) byAccount.set(key, { account: record.account, labels: proven });
+      else known.labels = known.labels.filter((label) => proven.some((other) => labelSetKey([other]) === labelSetKey([label])));
+    }
+    const identities = allocator.identitiesFor([...byAccount.values()].map((entry) => entry.labels));
+    const recorded = new Set(this.records.map((record) => record.identity));
+    for (const { account, labels } of [...byAccount.values()].sort((a, b) => (accountKey(a.account) < accountKey(b.account) ? -1 : 1))) {
+      const identity = identities.get(labelSetKey(labels)) ?? ReservedIdentity.world;
+      this.serviceAccounts.push({ ...account, identity });
+      if (!recorded.has(identity)) {
+        recorded.add(identity);
+        this.records.push({ identity, labels, kind: 'service-account', account });
+      }
+    }
+  }
+}
+
+/** Labels a SPIFFE ID's namespace and service account determine. */
+function isProvenBySpiffeId(label: Label): boolean {
+  return label.source === 'k8s' && (label.key === NAMESPACE_LABEL || label.key === SERVICE_ACCOUNT_LABEL || label.key.startsWith(NAMESPACE_LABELS_PREFIX));
+}
+
+function accountOf(labels: readonly Label[]): ServiceAccountKey | undefined {
+  const namespace = labels.find((label) => label.source === 'k8s' && label.key === NAMESPACE_LABEL)?.value;
+  const serviceAccount = labels.find((label) => label.source === 'k8s' && label.key === SERVICE_ACCOUNT_LABEL)?.value;
+  return namespace === undefined || serviceAccount === undefined || namespace === '' || serviceAccount === '' ? undefined : { namespace, serviceAccount };
+}
+
+function accountKey(account: ServiceAccountKey): string {
+  return `${account.namespace}/${account.serviceAccount}`;
 }
 
 function cidrLabels(cidrText: string): Label[] {

@@ -26,6 +26,7 @@ export function serializePolicySet(policySet: CompiledPolicySet): SerializedPoli
     enforcementMode: policySet.enforcementMode,
     identities: policySet.identities.map((identity) => ({ identity: identity.identity, labels: [...identity.labels] })),
     ipIdentities: policySet.ipIdentities.map((entry) => ({ cidr: entry.cidr, identity: entry.identity })),
+    serviceAccountIdentities: policySet.serviceAccountIdentities.map((entry) => ({ namespace: entry.namespace, serviceAccount: entry.serviceAccount, identity: entry.identity })),
     endpoints: policySet.endpoints.map(endpointPolicyJson),
   });
 }

@@ -1,16 +1,20 @@
 // The default PolicyStore: a directory of YAML/JSON files. Writes go to a temporary file that is
 // renamed into place, so readers never see half a file. The directory is watched: a file edited
 // by hand is picked up, and if the new set does not compile the previous state stays in force
-// and the problems are reported to watchers. Operations run one at a time, in call order.
+// and the problems are reported to watchers. Endpoints that sidecars announce are compiled in with
+// the files (one compile per change): an import that does not compile with them is refused, and
+// a sidecar whose endpoint does not compile with the files is reported like a bad hand edit, the
+// previous state staying in force. Operations run one at a time, in call order.
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import { createIdentityAllocators, type IdentityAllocators } from '../policy/identity-universe.ts';
 import type { L7RuleRegistry } from '../policy/l7-rule-keys.ts';
 import type { EnforcementMode } from '../policy/policy-model.ts';
 import { checkStoreFileName, STORE_FILE_NAME, type PolicyStore, type StoreChangeResult, type StoreCompileSettings, type StoreEvent } from './policy-store.ts';
-import { compileStoreFiles, emptyStoreState, type PolicyStoreState, type StoredFileSummary } from './store-contents.ts';
+import { compileStoreFiles, emptyStoreState, SidecarClashLog, type CompileStoreResult, type PolicyStoreState, type SidecarEndpointFeed, type StoredFileSummary } from './store-contents.ts';
 
 export interface DirectoryStoreOptions {
   readonly directory: string;
@@ -20,6 +24,10 @@ export interface DirectoryStoreOptions {
   readonly watchDirectory?: boolean;
   /** Quiet time after the last file event before reloading. Default 100 ms. */
   readonly debounceMs?: number;
+  /** Endpoints of connected sidecars, compiled with the files' own; a change recompiles. */
+  readonly sidecars?: SidecarEndpointFeed;
+  /** Warnings (a sidecar endpoint whose name is taken). Default: none. */
+  readonly logger?: Logger;
 }
 
 export class DirectoryStore implements PolicyStore {
@@ -31,9 +39,13 @@ export class DirectoryStore implements PolicyStore {
   private watcher: FSWatcher | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly clashes: SidecarClashLog;
+  private readonly unwatchSidecars: () => void;
 
   constructor(private readonly options: DirectoryStoreOptions) {
     this.state = emptyStoreState(this.compileOptions());
+    this.clashes = new SidecarClashLog(options.logger);
+    this.unwatchSidecars = options.sidecars?.watch(() => void this.recompileForSidecars()) ?? (() => undefined);
   }
 
   load(): Promise<StoreChangeResult> {
@@ -62,7 +74,7 @@ export class DirectoryStore implements PolicyStore {
       const badName = checkStoreFileName(name);
       if (badName !== undefined) return { ok: false, problems: [badName] };
       const candidate = new Map(this.files).set(name, text);
-      const result = compileStoreFiles(candidate, this.compileOptions());
+      const result = this.compile(candidate);
       if (!result.ok) return result;
       await this.writeAtomically(name, text);
       return this.swap(candidate, result.state);
@@ -74,7 +86,7 @@ export class DirectoryStore implements PolicyStore {
       if (!this.files.has(name)) return { ok: false, problems: [{ file: name, path: '', message: 'no such file in the store' }] };
       const candidate = new Map(this.files);
       candidate.delete(name);
-      const result = compileStoreFiles(candidate, this.compileOptions());
+      const result = this.compile(candidate);
       if (!result.ok) return result;
       await rm(join(this.options.directory, name), { force: true });
       return this.swap(candidate, result.state);
@@ -88,6 +100,7 @@ export class DirectoryStore implements PolicyStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.unwatchSidecars();
     clearTimeout(this.reloadTimer);
     this.watcher?.close();
     this.watcher = undefined;
@@ -100,19 +113,39 @@ export class DirectoryStore implements PolicyStore {
   }
 
   private compileOptions() {
-    return { ...this.compileSettings(), ...(this.options.registry === undefined ? {} : { registry: this.options.registry }) };
+    return {
+      ...this.compileSettings(),
+      ...(this.options.registry === undefined ? {} : { registry: this.options.registry }),
+      ...(this.options.sidecars === undefined ? {} : { sidecarEndpoints: this.options.sidecars.list() }),
+    };
+  }
+
+  /** The one compile of a change: the files with the sidecars' endpoints, as it would be enforced. */
+  private compile(files: ReadonlyMap<string, string>): CompileStoreResult {
+    const result = compileStoreFiles(files, this.compileOptions());
+    if (result.ok) this.clashes.report(result.sidecarsLeftOut);
+    return result;
   }
 
   /** Compiles `files` and makes them current if they compile; the caller decides what to report. */
   private apply(files: Map<string, string>): StoreChangeResult {
-    const result = compileStoreFiles(files, this.compileOptions());
+    const result = this.compile(files);
     return result.ok ? this.swap(files, result.state) : result;
+  }
+
+  /** A sidecar came or went: the same files over the new endpoints, or the previous state and a report. */
+  private recompileForSidecars(): Promise<unknown> {
+    return this.serialized(async () => {
+      if (this.closed) return;
+      const result = this.apply(this.files);
+      if (!result.ok) this.emit({ kind: 'rejected', problems: [...result.problems, { file: '(sidecars)', path: '', message: SIDECARS_DO_NOT_COMPILE }] });
+    });
   }
 
   private swap(files: Map<string, string>, state: PolicyStoreState): StoreChangeResult {
     this.files = files;
-    // Rules count too: a rule that selects only endpoints from elsewhere (a sidecar's metadata, which
-    // SidecarAwareStore adds) leaves this store's own compiled revision unchanged.
+    // Rules count too: a rule that selects no endpoint yet (a sidecar may announce one later) leaves
+    // the compiled revision unchanged.
     const changed = state.revision !== this.state.revision || !sameSummaries(state.files, this.state.files) || JSON.stringify(state.rules) !== JSON.stringify(this.state.rules);
     this.state = state;
     if (changed) this.emit({ kind: 'updated', state });
@@ -169,6 +202,9 @@ export class DirectoryStore implements PolicyStore {
     return run;
   }
 }
+
+const SIDECARS_DO_NOT_COMPILE =
+  "the policy does not compile with the endpoints the connected sidecars announce; the previous policy stays in force. Fix the sidecars' weir.endpoint metadata or the policy";
 
 function sameFiles(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
   return a.size === b.size && [...a].every(([name, text]) => b.get(name) === text);

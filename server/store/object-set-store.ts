@@ -14,7 +14,7 @@ import type { L7RuleRegistry } from '../policy/l7-rule-keys.ts';
 import type { EnforcementMode } from '../policy/policy-model.ts';
 import { formatProblem, type PolicyProblem } from '../policy/policy-problems.ts';
 import type { PolicyStore, StoreChangeResult, StoreCompileSettings, StoreEvent } from './policy-store.ts';
-import { compileStoreFiles, emptyStoreState, type PolicyStoreState, type StoredFileSummary } from './store-contents.ts';
+import { compileStoreFiles, emptyStoreState, SidecarClashLog, type PolicyStoreState, type SidecarEndpointFeed, type StoredFileSummary } from './store-contents.ts';
 
 /** What became of one object's latest content. */
 export type ObjectOutcome =
@@ -35,6 +35,8 @@ export interface ObjectSetStoreOptions {
   readonly logger: Logger;
   /** Where the objects come from, for messages: `Kubernetes https://...`, `etcd http://...`. */
   readonly sourceName: string;
+  /** Endpoints of this replica's connected sidecars, compiled with the source's; a change recompiles. */
+  readonly sidecars?: SidecarEndpointFeed;
 }
 
 interface StoredObject {
@@ -61,9 +63,13 @@ export class ObjectSetStore implements PolicyStore {
   #closed = false;
   #retry: NodeJS.Timeout | undefined;
   readonly #closers: Array<() => Promise<void>> = [];
+  readonly #clashes: SidecarClashLog;
 
   constructor(private readonly options: ObjectSetStoreOptions) {
     this.#state = emptyStoreState(this.compileSettings());
+    this.#clashes = new SidecarClashLog(options.logger);
+    const unwatch = options.sidecars?.watch(() => this.#schedule());
+    if (unwatch !== undefined) this.#closers.push(async () => unwatch());
   }
 
   // --- the source's side -------------------------------------------------------------------
@@ -136,7 +142,7 @@ export class ObjectSetStore implements PolicyStore {
     const writer = this.options.writer;
     if (writer.kind === 'read-only') return { ok: false, problems: [{ file: name, path: '', message: writer.refusal }] };
     const candidate = new Map([...this.#accepted].map(([key, object]) => [key, object.text])).set(name, text);
-    const checked = compileStoreFiles(candidate, { ...this.compileSettings(), allocators: createIdentityAllocators(), endpoints: this.#endpoints() });
+    const checked = compileStoreFiles(candidate, { ...this.compileSettings(), allocators: createIdentityAllocators(), endpoints: this.#endpoints(), ...this.#sidecarEndpoints() });
     if (!checked.ok) return checked;
     try {
       await writer.put(name, text);
@@ -236,12 +242,13 @@ export class ObjectSetStore implements PolicyStore {
       for (const [key, identity] of shared) this.#allocators.workloads.adopt(key, identity);
     }
     const files = new Map([...this.#accepted].map(([name, object]) => [name, object.text]));
-    const result = compileStoreFiles(files, { ...this.compileSettings(), endpoints, ...(this.options.registry === undefined ? {} : { registry: this.options.registry }) });
+    const result = compileStoreFiles(files, { ...this.compileSettings(), endpoints, ...this.#sidecarEndpoints(), ...(this.options.registry === undefined ? {} : { registry: this.options.registry }) });
     if (!result.ok) {
       this.options.logger.error({ source: this.options.sourceName, problems: result.problems.map(formatProblem) }, 'the policy objects do not compile together; the previous policy stays in force');
       this.#emit({ kind: 'rejected', problems: result.problems });
       return;
     }
+    this.#clashes.report(result.sidecarsLeftOut);
     const previous = this.#state;
     this.#state = result.state;
     for (const name of changed) for (const listener of this.#outcomeListeners) listener(name, this.#outcomes.get(name));
@@ -259,6 +266,10 @@ export class ObjectSetStore implements PolicyStore {
       endpoints.push(endpointFromSpec(spec));
     }
     return endpoints;
+  }
+
+  #sidecarEndpoints(): { sidecarEndpoints?: ReturnType<SidecarEndpointFeed['list']> } {
+    return this.options.sidecars === undefined ? {} : { sidecarEndpoints: this.options.sidecars.list() };
   }
 
   #outcomeAsResult(name: string): StoreChangeResult {

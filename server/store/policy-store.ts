@@ -36,8 +36,9 @@ export interface PolicyStore {
   /** Removes one file; refused if the remaining set would not compile. */
   delete(name: string): Promise<StoreChangeResult>;
   /**
-   * What current() is compiled with, so that a wrapper (SidecarAwareStore) compiling the same
-   * rules over more endpoints gets the same enforcement and keeps every endpoint's identity.
+   * What current() is compiled with, so that a preview compiling the same rules over one more
+   * endpoint (an Istio workload's layout, server/istio/workload-layout.ts) gets the same
+   * enforcement and keeps every endpoint's identity.
    */
   compileSettings(): StoreCompileSettings;
   /** Calls `listener` on every state change or rejected outside change; returns an unsubscribe function. */

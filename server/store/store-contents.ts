@@ -1,7 +1,11 @@
 // Turns the files of a store (name -> YAML/JSON text) into one compiled state, all or nothing:
 // policy documents are validated, `kind: Endpoint` documents become endpoints, and the whole set
-// is compiled. Any problem in any file rejects the whole set. Knows nothing of directories or etcd.
+// is compiled, together with the endpoints sidecars announce, in one compile: what a change is
+// checked against is what is enforced. Any problem in any file rejects the whole set. Knows nothing
+// of directories or etcd.
+import type { Logger } from 'pino';
 import { endpointFromSpec, validateEndpointSpec, type Endpoint, type EndpointSpec } from '../identity/endpoints.ts';
+import { sidecarEndpointSource, type SidecarEndpoint, type SidecarEndpointRegistry } from '../identity/sidecar-endpoints.ts';
 import type { CompiledPolicySet } from '../policy/compiled-policy.ts';
 import { compilePolicies } from '../policy/compile.ts';
 import type { IdentityAllocators } from '../policy/identity-universe.ts';
@@ -39,9 +43,28 @@ export interface CompileStoreOptions {
   readonly allocators: IdentityAllocators;
   /** Endpoints from outside the files (Pods, leased etcd keys), compiled beside the files' own. */
   readonly endpoints?: readonly Endpoint[];
+  /**
+   * Endpoints sidecars announce in their node metadata, compiled with everything else. A name the
+   * files or `endpoints` (or an earlier sidecar, by node id) already use stays with its owner; the
+   * sidecar's endpoint is left out and listed in the result's `sidecarsLeftOut`.
+   */
+  readonly sidecarEndpoints?: readonly SidecarEndpoint[];
 }
 
-export type CompileStoreResult = { ok: true; state: PolicyStoreState } | { ok: false; problems: PolicyProblem[] };
+/** A sidecar endpoint left out because its name was taken. */
+export interface SidecarLeftOut {
+  readonly nodeId: string;
+  readonly endpoint: string;
+  /** `store`, or `sidecar:<node id>` of the sidecar that has the name. */
+  readonly keptFrom: string;
+}
+
+export type CompileStoreResult =
+  | { ok: true; state: PolicyStoreState; sidecarsLeftOut: readonly SidecarLeftOut[] }
+  | { ok: false; problems: PolicyProblem[] };
+
+/** Where a store gets sidecar endpoints from: serve's registry of connected sidecars. */
+export type SidecarEndpointFeed = Pick<SidecarEndpointRegistry, 'list' | 'watch'>;
 
 export function compileStoreFiles(files: ReadonlyMap<string, string>, options: CompileStoreOptions): CompileStoreResult {
   const problems: PolicyProblem[] = [];
@@ -66,10 +89,54 @@ export function compileStoreFiles(files: ReadonlyMap<string, string>, options: C
   }
   checkUniqueEndpointNames(endpoints, problems);
   if (problems.length > 0) return { ok: false, problems };
+  const { added, endpointSources, sidecarsLeftOut } = sidecarEndpointsBeside(endpoints, options.sidecarEndpoints ?? []);
+  endpoints.push(...added);
   const compiled = compilePolicies({ rules, endpoints, enforcementMode: options.enforcementMode, allocators: options.allocators });
   if (!compiled.ok) return compiled;
   const revision = serializePolicySet(compiled.policySet).revision;
-  return { ok: true, state: { revision, files: summaries, rules, endpoints, policySet: compiled.policySet } };
+  const state = { revision, files: summaries, rules, endpoints, policySet: compiled.policySet, ...(endpointSources.size > 0 ? { endpointSources } : {}) };
+  return { ok: true, state, sidecarsLeftOut };
+}
+
+function sidecarEndpointsBeside(
+  endpoints: readonly Endpoint[],
+  sidecars: readonly SidecarEndpoint[],
+): { added: Endpoint[]; endpointSources: Map<string, string>; sidecarsLeftOut: SidecarLeftOut[] } {
+  const taken = new Map(endpoints.map((endpoint) => [endpoint.name, 'store']));
+  const added: Endpoint[] = [];
+  const endpointSources = new Map<string, string>();
+  const sidecarsLeftOut: SidecarLeftOut[] = [];
+  for (const sidecar of sidecars) {
+    const owner = taken.get(sidecar.endpoint.name);
+    if (owner !== undefined) {
+      sidecarsLeftOut.push({ nodeId: sidecar.nodeId, endpoint: sidecar.endpoint.name, keptFrom: owner });
+      continue;
+    }
+    const source = sidecarEndpointSource(sidecar.nodeId);
+    taken.set(sidecar.endpoint.name, source);
+    endpointSources.set(sidecar.endpoint.name, source);
+    added.push(sidecar.endpoint);
+  }
+  return { added, endpointSources, sidecarsLeftOut };
+}
+
+/** Logs each sidecar endpoint left out for its name, once per (node, name, owner). */
+export class SidecarClashLog {
+  readonly #warned = new Set<string>();
+
+  constructor(private readonly logger: Logger | undefined) {}
+
+  report(leftOut: readonly SidecarLeftOut[]): void {
+    for (const { nodeId, endpoint, keptFrom } of leftOut) {
+      const key = `${nodeId}\u0000${endpoint}\u0000${keptFrom}`;
+      if (this.#warned.has(key)) continue;
+      this.#warned.add(key);
+      this.logger?.warn(
+        { nodeId, endpoint, keptFrom },
+        'sidecar announces an endpoint name that is already defined; the existing definition wins. Give the sidecar another --endpoint-name or remove the Endpoint document',
+      );
+    }
+  }
 }
 
 export function emptyStoreState(options: CompileStoreOptions): PolicyStoreState {

@@ -10,7 +10,7 @@ import { encodeResource, packAny, type EncodedResource, type PackedAny } from '.
 import { buildExtensionConfig } from './resources/extension-config.ts';
 import { LISTENER_TYPE_URL, TCP_PROXY_FILTER_NAME, TCP_PROXY_TYPE_URL } from './resources/listener.ts';
 import { buildAgentPolicyFilterConfig, NETWORK_WASM_FILTER_NAME, NETWORK_WASM_TYPE_URL, DEFAULT_MAX_BUFFER_BYTES, type AgentPolicyPluginConfiguration } from './resources/wasm-filter.ts';
-import type { FilterDelivery } from './redirect-snapshot.ts';
+import type { FilterDelivery } from './resources/listener.ts';
 
 /** Istio's cluster names. */
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';

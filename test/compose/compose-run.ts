@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, parseDocument, stringify } from 'yaml';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { projectRoot } from '../../demo/servers/project-paths.ts';
 import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
 import type { CommandRun, DockerEngine } from './docker-engine.ts';
 import { DOCKER_DIR } from './docker-install.ts';

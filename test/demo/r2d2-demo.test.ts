@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { projectRoot } from '../../demo/servers/project-paths.ts';
 
 it('npm run demo -- --check: every outcome of the r2d2 demo matches', () => {
   const result = spawnSync(path.join(projectRoot, 'node_modules', '.bin', 'tsx'), ['demo/main.ts', '--check'], {

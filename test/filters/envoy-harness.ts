@@ -1,6 +1,6 @@
 // Runs a real Envoy in front of TCP backends with Weir Wasm network filters, for filter tests:
 // builds a static bootstrap (listeners on free loopback ports -> Wasm filter -> tcp_proxy), starts
-// it with server/envoy/process.ts (--concurrency 1, stopped by pid), waits until the listeners are
+// it with demo/servers/envoy/process.ts (--concurrency 1, stopped by pid), waits until the listeners are
 // bound, parses the access-log lines of Envoy's log and reads admin stats. Also builds the filters.
 // Talks to no xDS server.
 import { execFileSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acceptsConnections, freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
-import { startEnvoy, type EnvoyProcess, type EnvoyProcessOptions } from '../../server/envoy/process.ts';
+import { startEnvoy, type EnvoyProcess, type EnvoyProcessOptions } from '../../demo/servers/envoy/process.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 

@@ -16,11 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startR2d2Backend, type R2d2Backend } from '../../demo/backends/r2d2-backend.ts';
 import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
 import { runWeirCli } from '../../demo/weir-process.ts';
-import { apiGetText } from '../../server/accesslog/api-stream.ts';
+import { apiGetText } from '../../server/cli/api-client.ts';
 import { accessLogServicePackage, type AccessLogAckMessage, type AccessLogBatchMessage } from '../../server/accesslog/access-log-service.ts';
 import { runServe, type RunningServe } from '../../server/cli/serve-command.ts';
-import { listenerPort } from '../../server/envoy/listeners.ts';
-import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
+import { listenerPort } from '../../demo/servers/envoy/listeners.ts';
+import { startEnvoy, type EnvoyProcess } from '../../demo/servers/envoy/process.ts';
 import { silentLogger } from '../../server/log/logger.ts';
 import { generateNodeKey, readNodeCredentials, writeNodeCredentials } from '../../server/pki/node-credentials.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
@@ -179,7 +179,7 @@ describe('control plane authentication (real Envoy, default configuration)', () 
       expect(acks, kind).toEqual([]);
       client.close();
     }
-    const flows = await apiGetText({ socketPath: serve.api.socket }, '/v1/flows?last=4096&follow=false');
+    const flows = await apiGetText({ kind: 'socket', socket: serve.api.socket }, '/v1/flows?last=4096&follow=false');
     expect(flows).toContain('event: flow');
     expect(flows).not.toContain('forged-flow');
     expect(serve.observability.pipeline.hub.recent(4096).some((record) => record.fields.file === 'forged-flow')).toBe(false);

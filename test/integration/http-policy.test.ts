@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deathStarService, DEATHSTAR_SERVICE, type Landing } from '../../demo/backends/grpc-backend.ts';
-import { runMonitor } from '../../server/accesslog/monitor-command.ts';
+import { runMonitor } from '../../server/cli/monitor-command.ts';
 import type { AccessLogRecord } from '../../server/accesslog/access-log-record.ts';
 import { curl, Http1Client, Http2Client, rawExchange } from '../support/http-clients.ts';
 import { deployRebels, HAN_IP, leiaPolicy, LUKE_IP, REBEL_ENDPOINTS_YAML, type HttpDeployment } from '../support/http-deployment.ts';
@@ -235,10 +235,47 @@ describe('HTTP rules in a real Envoy', () => {
     expect(byType('Denied', '/public-not')?.source.labels).toContain('k8s:io.cilium.k8s.policy.serviceaccount=luke');
     expect(mine.filter((record) => record.fields['path'] === '/public').map((record) => record.type)).toEqual(['Request']);
     const lines: string[] = [];
-    await runMonitor({ api: { socketPath: deployment.serve.api.socket }, filter: { protocols: ['http'], verdicts: ['denied'] }, last: 50, noFollow: true, writeLine: (line) => lines.push(line) });
+    await runMonitor({ api: { kind: 'socket', socket: deployment.serve.api.socket }, filter: { protocols: ['http'], verdicts: ['denied'] }, last: 50, noFollow: true, writeLine: (line) => lines.push(line) });
     expect(lines.some((line) => /verdict Denied .*method:GET path:\/public-not host:leia\.rebels status:403/.test(line))).toBe(true);
   }, 30_000);
+
+  it('counts identical allowed requests of a connection into Request entries with their number (`requests`); a denial in between keeps its place; metrics count requests', async () => {
+    await deployment.putPolicy('leia.yaml', SERVICE_ACCOUNT_POLICY);
+    const host = 'counted.rebels';
+    const forwardedBefore = forwardedHttpRequests(deployment);
+    const luke = new Http1Client(deployment.webPort, LUKE_IP);
+    try {
+      for (let i = 0; i < 20; i++) expect((await luke.request({ path: '/public', headers: { host } })).status).toBe(200);
+      expect((await luke.request({ path: '/publicity', headers: { host } })).status).toBe(403);
+      for (let i = 0; i < 5; i++) expect((await luke.request({ path: '/public', headers: { host } })).status).toBe(200);
+    } finally {
+      luke.close();
+    }
+    const mine = (records: AccessLogRecord[]): AccessLogRecord[] => records.filter((record) => record.fields['host'] === host);
+    const counted = (records: AccessLogRecord[]): number => records.filter((record) => record.type === 'Request').reduce((total, record) => total + Number(record.fields['requests']), 0);
+    const records = mine(await waitForRecords(deployment, (all) => counted(mine(all)) === 25));
+    // A run is cut into several entries only when a root tick finds it a second old: the counts
+    // before and after the denial are exact however the runs were cut.
+    const denial = records.findIndex((record) => record.type === 'Denied');
+    expect(records[denial]).toMatchObject({ fields: { method: 'GET', path: '/publicity', host, status: '403' } });
+    expect(counted(records.slice(0, denial))).toBe(20);
+    expect(counted(records.slice(denial + 1))).toBe(5);
+    for (const record of records.filter((entry) => entry.type === 'Request')) {
+      expect(record).toMatchObject({ protocol: 'http', endpoint: 'leia', fields: { method: 'GET', path: '/public', host, status: '200' } });
+      expect(record.rule).toMatch(/leia\.yaml spec\.ingress\[0\] l7\[0\]$/);
+    }
+    expect(forwardedHttpRequests(deployment) - forwardedBefore).toBeGreaterThanOrEqual(25);
+    const lines: string[] = [];
+    await runMonitor({ api: { kind: 'socket', socket: deployment.serve.api.socket }, filter: { protocols: ['http'] }, last: 50, noFollow: true, writeLine: (line) => lines.push(line) });
+    expect(lines.some((line) => /verdict Forwarded method:GET path:\/public host:counted\.rebels status:200 requests:\d+$/.test(line))).toBe(true);
+  }, 30_000);
 });
+
+/** weir_policy_l7_total{proto="http",verdict="forwarded"} summed over the peers. */
+function forwardedHttpRequests(deployment: HttpDeployment): number {
+  const lines = deployment.serve.observability.registry.exposition().split('\n');
+  return lines.filter((line) => line.startsWith('weir_policy_l7_total{proto="http",verdict="forwarded"')).reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
 
 async function watchHangar(client: grpc.Client, count: number): Promise<{ landings: Landing[]; error?: grpc.ServiceError }> {
   const call = (client as unknown as Record<string, (request: object) => grpc.ClientReadableStream<Landing>>)['WatchHangar']!({ count });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { projectRoot } from '../../demo/servers/project-paths.ts';
 import { waitFor } from '../filters/envoy-harness.ts';
 import { createLab, labPrerequisites, type Lab, type Workload } from '../support/netns-lab.ts';
 import { curlIn, endpointDoc, examplePolicy, memcacheClientsIn, memcachedStats, memcachedValue, ncIn, startMemcachedIn, startNamespacedEnvoy, startServeIn, type NamespacedServe, type ProxyDeployment } from '../support/interception-lab.ts';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCassandra, type RunningCassandra } from '../../demo/servers/index.ts';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { projectRoot } from '../../demo/servers/project-paths.ts';
 import { waitFor } from '../filters/envoy-harness.ts';
 import { createLab, gatewayOf, labPrerequisites, type Lab, type Workload } from '../support/netns-lab.ts';
 import { cqlAnswersIn, cqlIn, curlIn, endpointDoc, startNamespacedEnvoy, startServeIn, type NamespacedServe, type ProxyDeployment } from '../support/interception-lab.ts';

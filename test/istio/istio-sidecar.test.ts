@@ -14,8 +14,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { projectRoot } from '../../server/envoy/binary.ts';
-import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
+import { projectRoot } from '../../demo/servers/project-paths.ts';
+import { startEnvoy, type EnvoyProcess } from '../../demo/servers/envoy/process.ts';
 import { waitFor } from '../filters/envoy-harness.ts';
 import { createLab, gatewayOf, labPrerequisites, type Lab, type Workload } from '../support/netns-lab.ts';
 import {

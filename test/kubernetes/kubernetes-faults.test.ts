@@ -10,8 +10,8 @@ import { kubectl, startEtcd, startKubeApiserver, startMemcached, type RunningEtc
 import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
 import type { ServerProcess } from '../../demo/servers/server-process.ts';
 import { runWeirCli, startWeirServe } from '../../demo/weir-process.ts';
-import { listenerPort } from '../../server/envoy/listeners.ts';
-import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
+import { listenerPort } from '../../demo/servers/envoy/listeners.ts';
+import { startEnvoy, type EnvoyProcess } from '../../demo/servers/envoy/process.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { KUBE_MANIFESTS } from '../support/kube-cluster-broker.ts';
 import { createPod, kubectlOk, temporaryDirectory, type SharedKubeCluster, type TestPod } from '../support/kube-cluster.ts';

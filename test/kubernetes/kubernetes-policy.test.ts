@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMemcached, type RunningMemcached } from '../../demo/servers/index.ts';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { projectRoot } from '../../demo/servers/project-paths.ts';
 import { createPod, kubectlOk, sharedKubeCluster, temporaryDirectory, testNamespace, weirKubeconfig, type SharedKubeCluster, type TestPod } from '../support/kube-cluster.ts';
 import { memcachedOnce, openMemcachedSession } from '../support/memcached-session.ts';
 import { startWeirNode, type WeirNode } from '../support/weir-node.ts';

@@ -11,9 +11,9 @@ import { startGrpcBackend, type GrpcBackend } from '../../demo/backends/grpc-bac
 import { startHttpBackend, type HttpBackend } from '../../demo/backends/http-backend.ts';
 import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
 import { runServe, type RunningServe } from '../../server/cli/serve-command.ts';
-import { projectRoot } from '../../server/envoy/binary.ts';
-import { listenerPort } from '../../server/envoy/listeners.ts';
-import { startEnvoy, type EnvoyProcess } from '../../server/envoy/process.ts';
+import { projectRoot } from '../../demo/servers/project-paths.ts';
+import { listenerPort } from '../../demo/servers/envoy/listeners.ts';
+import { startEnvoy, type EnvoyProcess } from '../../demo/servers/envoy/process.ts';
 import { silentLogger } from '../../server/log/logger.ts';
 import { renderBootstrap } from '../../server/xds/bootstrap.ts';
 import { requireBuiltFilters } from '../filters/envoy-harness.ts';

@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { kubectl, startEtcd, startKubeApiserver, type RunningEtcd, type RunningKubeApiserver } from '../../demo/servers/index.ts';
-import { projectRoot } from '../../server/envoy/binary.ts';
+import { projectRoot } from '../../demo/servers/project-paths.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

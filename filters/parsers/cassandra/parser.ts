@@ -4,32 +4,12 @@
 // decided by request-policy.ts; a denied one never reaches the server and is answered on its own
 // stream id with ERROR 0x2100 "Request Unauthorized" (or UNPREPARED 0x2500 for an unknown prepared
 // id): at the next reply boundary when a reply is outstanding, else by an OPTIONS probe on that
-// stream id whose SUPPORTED answer is replaced (the SDK's StreamReplies keeps the books). Reply
+// stream id whose SUPPORTED answer is replaced (the SDK's stream-id reply correlation). Reply
 // frames are passed, reading only what the session needs: prepared ids, the keyspace of USE,
 // the switch to v5 segments. Segments that change are rebuilt with fresh CRCs; nothing the
 // parser could not inspect is passed (compressed frames fail the connection).
 // See README.md for rules, logs and limits.
-import {
-  ByteView,
-  Connection,
-  ConstraintKind,
-  Direction,
-  EntryType,
-  ErrorCode,
-  MALFORMED,
-  Op,
-  Parser,
-  ParserFactory,
-  Rule,
-  RuleSchema,
-  StreamDenial,
-  drop,
-  error,
-  inject,
-  more,
-  nop,
-  pass,
-} from '../../sdk/index';
+import { ByteBuffer, ByteView, Connection, Denial, Direction, EntryType, ErrorCode, MALFORMED, Op, Parser, ParserFactory, RuleSchema, drop, error, inject, more, nop, pass } from '../../sdk/index';
 import {
   FrameFlag,
   HEADER_BYTES,
@@ -45,9 +25,9 @@ import {
   versionOf,
 } from './cql';
 import { Handshake, Phase } from './handshake';
-import { OwnedBytes, narrowView } from './owned-bytes';
-import { CassandraKey, RequestPolicy, Verdict } from './request-policy';
-import { actionByName, actionHasTable, QUERY_ACTION_NAMES } from './query-actions';
+import { MAX_STREAM_IDS } from './keyspace-tracking';
+import { RequestPolicy, Verdict } from './request-policy';
+import { CASSANDRA_RULE_KEYS } from './rule-keys';
 import { optionsProbe, versionRefusalStream, versionRefusedReply } from './replies';
 import { SEGMENT_HEADER_BYTES, SegmentHeader, payloadCrcMatches, selfContainedSegment, selfContainedSegmentOf } from './segments';
 import { CqlSession } from './session';
@@ -58,23 +38,15 @@ const PROBE_VERSION: i32 = 5;
 // Cassandra 5.0's beta protocol version (ProtocolVersion.V6), which it serves with USE_BETA.
 const BETA_VERSION: i32 = 6;
 
-export class CassandraRuleSchema extends RuleSchema {
-  constructor() {
-    super(['query_action', 'query_table']);
-  }
+// How much of a reply envelope the view passed to replyEffects holds.
+const enum Body {
+  Whole = 0,
+  Streaming = 1, // only its start: the rest is passed as it arrives
+}
 
-  validateRule(rule: Rule): string | null {
-    const action = rule.constraintOn(CassandraKey.QueryAction);
-    if (action === null) return null;
-    if (action.kind != ConstraintKind.Exact) return 'query_action must be one exact action name';
-    const name = action.exactText();
-    const id = actionByName(name);
-    if (id < 0) return 'unknown query_action "' + name + '"; use one of ' + QUERY_ACTION_NAMES.join(', ');
-    if (!actionHasTable(id) && rule.constraintOn(CassandraKey.QueryTable) !== null) {
-      return 'query_table does not apply to query_action "' + name + '" (it names no table)';
-    }
-    return null;
-  }
+const enum Framing {
+  Frame = 0, // a v3/v4 frame
+  Segment = 1, // a v5 segment
 }
 
 export class CassandraParser extends Parser {
@@ -82,11 +54,10 @@ export class CassandraParser extends Parser {
   private policy: RequestPolicy;
   private frameView: ByteView = new ByteView();
   private segment: SegmentHeader = new SegmentHeader();
-  private rebuilt: OwnedBytes = new OwnedBytes();
-  private assembled: OwnedBytes = new OwnedBytes();
-  // Bytes to DROP on the next call of a direction, after an INJECT that replaces them.
-  private requestDropNext: u32 = 0;
-  private replyDropNext: u32 = 0;
+  // A segment being rebuilt, and a large envelope reassembled from its segments.
+  private rebuilt: ByteBuffer;
+  private assembled: ByteBuffer;
+  private assembledView: ByteView = new ByteView();
   // Reply bytes of a large v5 envelope still to come in further segments.
   private replyEnvelopeRemaining: i64 = 0;
   // Set by replyEffects when a reply does not fit the requests in flight (the connection fails).
@@ -94,19 +65,21 @@ export class CassandraParser extends Parser {
 
   constructor(private connection: Connection) {
     super();
+    connection.answersByStreamId(MAX_STREAM_IDS);
     const session = new CqlSession();
     this.session = session;
     this.policy = new RequestPolicy(connection, session);
+    this.rebuilt = connection.buffer();
+    this.assembled = connection.buffer();
   }
 
   onData(reply: bool, endStream: bool, data: ByteView): Op {
     if (reply) {
-      if (this.replyDropNext > 0) return this.dropNext(Direction.Reply);
-      if (this.session.replies.hasPending && this.replyEnvelopeRemaining == 0) return this.flushDenials();
+      const denials = this.replyEnvelopeRemaining == 0 ? this.queueDenials() : 0;
+      if (denials > 0) return inject(denials);
       if (data.length == 0) return nop();
       return this.session.segmented ? this.replySegment(data) : this.replyFrame(data);
     }
-    if (this.requestDropNext > 0) return this.dropNext(Direction.Request);
     if (data.length == 0) return nop();
     const gate = this.requestGate(data);
     if (gate != 0) return gate;
@@ -118,17 +91,21 @@ export class CassandraParser extends Parser {
   private requestFrame(data: ByteView): Op {
     const frameLength = this.frameLength(data, 0);
     if (frameLength < 0) return frameLength == -1 ? more(<u32>(HEADER_BYTES - data.length)) : this.fail('request frame body is over the protocol limit of 256 MB');
-    if (frameLength > <i64>this.connection.settings.maxBufferBytes) return this.tooLarge(frameLength);
+    if (!this.connection.fitsBuffer(frameLength)) return this.connection.tooLarge(frameLength, 'CQL frame');
     if (<i64>data.length < frameLength) return more(<u32>(frameLength - <i64>data.length));
-    narrowView(data, 0, <i32>frameLength, this.frameView);
+    this.frameView.narrowTo(data, 0, <i32>frameLength);
     const verdict = this.policy.decide(this.frameView);
-    if (verdict == Verdict.Forward) return pass(<u32>frameLength);
-    if (verdict == Verdict.Malformed) return this.fail(this.policy.problem);
-    const denial = this.denyCurrent();
-    if (denial == StreamDenial.Full) return error(ErrorCode.TooManyPendingReplies);
-    if (denial == StreamDenial.Queued) return drop(<u32>frameLength);
     const probeVersion = this.session.handshake.phase == Phase.Initial ? PROBE_VERSION : this.policy.version;
-    return this.replaceWith(Direction.Request, optionsProbe(probeVersion, this.policy.stream), <u32>frameLength);
+    return this.settle(verdict, <u32>frameLength, probeVersion, Framing.Frame);
+  }
+
+  // The op for a decided request of `length` bytes: PASS, fail, or refused (the deny reply on its
+  // stream id, queued or through an OPTIONS probe in its place, framed as the request was).
+  private settle(verdict: Verdict, length: u32, probeVersion: i32, framing: Framing): Op {
+    if (verdict == Verdict.Forward) return pass(length);
+    if (verdict == Verdict.Malformed) return this.fail(this.policy.problem);
+    const probe = optionsProbe(probeVersion, this.policy.stream);
+    return this.connection.refuse(length, this.policy.denyReply, framing == Framing.Segment ? selfContainedSegmentOf(probe) : probe, this.policy.stream);
   }
 
   // Before request bytes are framed: what the connection's phase and (for legacy frames) the first
@@ -154,7 +131,7 @@ export class CassandraParser extends Parser {
     if (data.length < HEADER_BYTES) return more(<u32>(HEADER_BYTES - data.length));
     const reply = versionRefusedReply(data);
     let stream = versionRefusalStream(data);
-    if (stream < 0 || this.session.inFlight.has(stream)) stream = this.freeStream();
+    if (stream < 0 || this.connection.awaitsReply(stream)) stream = this.freeStream();
     this.session.handshake.refuse('protocol version ' + version.toString() + ' was refused (Weir forwards v3, v4 and v5); reconnect with one of those');
     // Cassandra refuses every version but its v6 beta itself (drivers probe with them): only
     // refusing the beta is Weir's own decision, so only that is logged.
@@ -162,25 +139,14 @@ export class CassandraParser extends Parser {
       this.connection.fields.clear().addNumber('version', <u64>version);
       this.connection.log(EntryType.Denied, 'protocol version 6 (Cassandra\'s beta) is not forwarded (Weir forwards v3, v4 and v5); answered with a protocol error so the client downgrades');
     }
-    const denial = this.session.replies.deny(stream, reply);
-    if (denial == StreamDenial.Full) return error(ErrorCode.TooManyPendingReplies);
-    if (denial == StreamDenial.Queued) return drop(<u32>data.length);
-    this.session.inFlight.add(stream);
-    return this.replaceWith(Direction.Request, optionsProbe(PROBE_VERSION, stream), <u32>data.length);
+    return this.connection.refuse(<u32>data.length, reply, optionsProbe(PROBE_VERSION, stream), stream);
   }
 
   // A stream id with no request in flight, for a probe of the filter's own.
   private freeStream(): i32 {
     let stream = 0;
-    while (this.session.inFlight.has(stream)) stream++;
+    while (this.connection.awaitsReply(stream)) stream++;
     return stream;
-  }
-
-  // Books the denial of the request just decided; a probe takes the request's stream id.
-  private denyCurrent(): StreamDenial {
-    const denial = this.session.replies.deny(this.policy.stream, this.policy.denyReply);
-    if (denial == StreamDenial.Probe) this.session.inFlight.add(this.policy.stream);
-    return denial;
   }
 
   private requestSegment(data: ByteView): Op {
@@ -195,30 +161,30 @@ export class CassandraParser extends Parser {
     while (at < payloadEnd) {
       const envelopeLength = this.envelopeIn(data, at, payloadEnd);
       if (envelopeLength < 0) return this.fail('v5 request segment holds a truncated envelope');
-      narrowView(data, at, envelopeLength, this.frameView);
+      this.frameView.narrowTo(data, at, envelopeLength);
       const verdict = this.policy.decide(this.frameView);
       if (verdict == Verdict.Malformed) return this.fail(this.policy.problem);
       if (verdict == Verdict.Deny || changed) {
         if (!changed) this.startRebuild(data, SEGMENT_HEADER_BYTES, at);
         changed = true;
-        if (verdict == Verdict.Forward) this.rebuilt.appendFromView(data, at, envelopeLength, false);
+        if (verdict == Verdict.Forward) this.rebuilt.appendFromView(data, at, envelopeLength);
         else {
-          const denial = this.denyCurrent();
-          if (denial == StreamDenial.Full) return error(ErrorCode.TooManyPendingReplies);
-          if (denial == StreamDenial.Probe) this.rebuilt.appendBuffer(optionsProbe(this.policy.version, this.policy.stream));
+          // one envelope of several: the probe, if any, goes into the rebuilt segment
+          const denial = this.connection.denyOn(this.policy.stream, this.policy.denyReply);
+          if (denial == Denial.Full) return this.connection.tooManyPending();
+          if (denial == Denial.Probe) this.rebuilt.appendArrayBuffer(optionsProbe(this.policy.version, this.policy.stream));
         }
       }
       at += envelopeLength;
     }
     if (!changed) return pass(<u32>total);
-    if (this.rebuilt.length == 0) return drop(<u32>total);
-    return this.replaceWith(Direction.Request, selfContainedSegment(this.rebuilt.toUint8Array()), <u32>total);
+    return this.connection.replace(<u32>total, this.rebuiltSegment());
   }
 
   // A request envelope larger than one segment: reassembled from consecutive segments that are
   // not self-contained, decided as a whole, passed or replaced as a whole.
   private largeRequest(data: ByteView): Op {
-    this.assembled.reset();
+    this.assembled.clear();
     let at = 0;
     while (true) {
       const ready = this.readSegment(data, at);
@@ -226,23 +192,18 @@ export class CassandraParser extends Parser {
       if (this.segment.selfContained) return this.fail('a self-contained v5 segment interrupts a large request envelope');
       if (!payloadCrcMatches(data, at, this.segment.payloadLength)) return this.fail('v5 request segment payload fails its CRC32');
       if (at == 0 && this.segment.payloadLength < HEADER_BYTES) return this.fail('the first v5 segment of a large request holds no whole envelope header; Cassandra closes on that');
-      this.assembled.appendFromView(data, at + SEGMENT_HEADER_BYTES, this.segment.payloadLength, false);
+      this.assembled.appendFromView(data, at + SEGMENT_HEADER_BYTES, this.segment.payloadLength);
       at += this.segment.totalLength;
-      const envelopeLength = this.frameLength(this.assembled.view, 0);
+      const envelopeLength = this.frameLength(this.assembled.viewInto(this.assembledView), 0);
       if (envelopeLength == -2) return this.fail('large request envelope is over the protocol limit of 256 MB');
-      if (envelopeLength > <i64>this.connection.settings.maxBufferBytes) return this.tooLarge(envelopeLength);
+      if (!this.connection.fitsBuffer(envelopeLength)) return this.connection.tooLarge(envelopeLength, 'CQL frame');
       if (envelopeLength > 0 && <i64>this.assembled.length >= envelopeLength) {
         if (<i64>this.assembled.length > envelopeLength) return this.fail('v5 segments of a large envelope carry extra bytes');
         break;
       }
     }
-    const verdict = this.policy.decide(this.assembled.view);
-    if (verdict == Verdict.Forward) return pass(<u32>at);
-    if (verdict == Verdict.Malformed) return this.fail(this.policy.problem);
-    const denial = this.denyCurrent();
-    if (denial == StreamDenial.Full) return error(ErrorCode.TooManyPendingReplies);
-    if (denial == StreamDenial.Queued) return drop(<u32>at);
-    return this.replaceWith(Direction.Request, selfContainedSegmentOf(optionsProbe(this.policy.version, this.policy.stream)), <u32>at);
+    const verdict = this.policy.decide(this.assembled.viewInto(this.assembledView));
+    return this.settle(verdict, <u32>at, this.policy.version, Framing.Segment);
   }
 
   // ---- replies --------------------------------------------------------------------------
@@ -254,11 +215,11 @@ export class CassandraParser extends Parser {
     if ((flagsOf(data, 0) & FrameFlag.Compression) != 0) return this.fail('the server sent a compressed frame; Weir inspects only uncompressed CQL');
     const needed = this.replyBytesNeeded(data, <i32>frameLength);
     if (needed > data.length) return more(<u32>(needed - data.length));
-    if (needed > 0) narrowView(data, 0, <i32>frameLength, this.frameView);
-    const replacement = this.replyEffects(needed > 0 ? this.frameView : data, needed > 0);
+    if (needed > 0) this.frameView.narrowTo(data, 0, <i32>frameLength);
+    const replacement = needed > 0 ? this.replyEffects(this.frameView, Body.Whole) : this.replyEffects(data, Body.Streaming);
     if (this.replyProblem.length > 0) return this.fail(this.replyProblem);
     if (replacement === null) return pass(<u32>frameLength);
-    return this.replaceWith(Direction.Reply, replacement, <u32>frameLength);
+    return this.connection.replace(<u32>frameLength, replacement);
   }
 
   private replySegment(data: ByteView): Op {
@@ -272,20 +233,20 @@ export class CassandraParser extends Parser {
     while (at < payloadEnd) {
       const envelopeLength = this.envelopeIn(data, at, payloadEnd);
       if (envelopeLength < 0) return this.fail('v5 reply segment holds a truncated envelope');
-      narrowView(data, at, envelopeLength, this.frameView);
-      const replacement = this.replyEffects(this.frameView, true);
+      this.frameView.narrowTo(data, at, envelopeLength);
+      const replacement = this.replyEffects(this.frameView, Body.Whole);
       if (this.replyProblem.length > 0) return this.fail(this.replyProblem);
       if (replacement !== null || changed) {
         if (!changed) this.startRebuild(data, SEGMENT_HEADER_BYTES, at);
         changed = true;
-        if (replacement !== null) this.rebuilt.appendBuffer(replacement);
-        else this.rebuilt.appendFromView(data, at, envelopeLength, false);
+        if (replacement !== null) this.rebuilt.appendArrayBuffer(replacement);
+        else this.rebuilt.appendFromView(data, at, envelopeLength);
       }
       at += envelopeLength;
     }
     if (!changed) return pass(<u32>total);
     if (!payloadCrcMatches(data, 0, this.segment.payloadLength)) return this.fail('v5 reply segment payload fails its CRC32');
-    return this.replaceWith(Direction.Reply, selfContainedSegment(this.rebuilt.toUint8Array()), <u32>total);
+    return this.connection.replace(<u32>total, this.rebuiltSegment());
   }
 
   // One segment of a large reply envelope: the first names the envelope (stream, opcode), the
@@ -300,8 +261,8 @@ export class CassandraParser extends Parser {
     const envelopeLength = this.frameLength(data, SEGMENT_HEADER_BYTES);
     if (envelopeLength < 0 || payloadLength < HEADER_BYTES) return this.fail('large v5 reply does not start with an envelope header');
     this.replyEnvelopeRemaining = envelopeLength - <i64>payloadLength;
-    narrowView(data, SEGMENT_HEADER_BYTES, payloadLength, this.frameView);
-    const replacement = this.replyEffects(this.frameView, true);
+    this.frameView.narrowTo(data, SEGMENT_HEADER_BYTES, payloadLength);
+    const replacement = this.replyEffects(this.frameView, Body.Whole);
     if (this.replyProblem.length > 0) return this.fail(this.replyProblem);
     if (replacement !== null) return this.fail('the answer to a probe spans several v5 segments');
     return pass(<u32>total);
@@ -321,16 +282,16 @@ export class CassandraParser extends Parser {
     return data.length + 1 < frameLength ? data.length + 1 : frameLength;
   }
 
-  // Reads what the session needs from one reply envelope (`whole`: the view holds all of it) and
+  // Reads what the session needs from one reply envelope (Body.Whole: the view holds all of it) and
   // returns the deny reply that replaces it when it answers one of our probes. Sets
   // `replyProblem` when the reply cannot be squared with the requests in flight.
-  private replyEffects(view: ByteView, whole: bool): ArrayBuffer | null {
+  private replyEffects(view: ByteView, body: Body): ArrayBuffer | null {
     this.replyProblem = '';
     const stream = streamOf(view, 0);
     const opcode = opcodeOf(view, 0);
     const session = this.session;
     if (opcode == Opcode.Event && stream == -1) return null; // a pushed event answers no request
-    if (!session.inFlight.remove(stream)) {
+    if (!this.connection.awaitsReply(stream)) {
       this.replyProblem = 'Cassandra sent a reply on stream ' + stream.toString() + ', which carries no request in flight';
       return null;
     }
@@ -339,10 +300,10 @@ export class CassandraParser extends Parser {
       return null;
     }
     let keyspace: ArrayBuffer | null = null;
-    if (opcode == Opcode.Result && whole) keyspace = this.resultEffects(view, stream);
+    if (opcode == Opcode.Result && body == Body.Whole) keyspace = this.resultEffects(view, stream);
     else session.prepared.forgetStream(stream);
     session.keyspace.replied(stream, keyspace, opcode == Opcode.Error);
-    return session.replies.replied(stream);
+    return this.connection.answered(stream);
   }
 
   // A RESULT: binds a prepared id, or returns the keyspace of a Set_keyspace result.
@@ -365,17 +326,18 @@ export class CassandraParser extends Parser {
     return keyspace.buffer;
   }
 
-  // Deny replies waiting for a reply boundary go out now (each in its own segment under v5).
-  private flushDenials(): Op {
+  // At a reply boundary: queues the deny replies whose turn has come (each in its own segment
+  // under v5) for an INJECT of the returned byte count (0: none).
+  private queueDenials(): u32 {
     let count: u32 = 0;
     while (true) {
-      const denyReply = this.session.replies.takePending();
+      const denyReply = this.connection.takeDueReply();
       if (denyReply === null) break;
       const bytes = this.session.segmented ? selfContainedSegmentOf(denyReply) : denyReply;
       this.connection.injectHere(Direction.Reply, bytes);
       count += <u32>bytes.byteLength;
     }
-    return inject(count);
+    return count;
   }
 
   // ---- shared framing -------------------------------------------------------------------
@@ -407,29 +369,14 @@ export class CassandraParser extends Parser {
   }
 
   private startRebuild(data: ByteView, from: i32, to: i32): void {
-    this.rebuilt.reset();
-    this.rebuilt.appendFromView(data, from, to - from, false);
+    this.rebuilt.clear();
+    this.rebuilt.appendFromView(data, from, to - from);
   }
 
-  // INJECT `bytes` where the next `count` bytes were, then DROP those on the next call.
-  private replaceWith(direction: Direction, bytes: ArrayBuffer, count: u32): Op {
-    if (direction == Direction.Request) this.requestDropNext = count;
-    else this.replyDropNext = count;
-    if (bytes.byteLength == 0) return this.dropNext(direction);
-    this.connection.injectHere(direction, bytes);
-    return inject(<u32>bytes.byteLength);
-  }
-
-  private dropNext(direction: Direction): Op {
-    const count = direction == Direction.Request ? this.requestDropNext : this.replyDropNext;
-    if (direction == Direction.Request) this.requestDropNext = 0;
-    else this.replyDropNext = 0;
-    return drop(count);
-  }
-
-  private tooLarge(frameLength: i64): Op {
-    this.connection.errorDetail = 'CQL frame of ' + frameLength.toString() + ' bytes exceeds maxBufferBytes (' + this.connection.settings.maxBufferBytes.toString() + '); raise maxBufferBytes in the plugin configuration if such frames are legitimate';
-    return error(ErrorCode.InvalidFrameLength);
+  // The rebuilt payload as one self-contained segment; empty when no envelope is left.
+  private rebuiltSegment(): ArrayBuffer {
+    if (this.rebuilt.length == 0) return new ArrayBuffer(0);
+    return selfContainedSegment(Uint8Array.wrap(this.rebuilt.copyOut(0, <i32>this.rebuilt.length)));
   }
 
   private fail(problem: string): Op {
@@ -439,14 +386,12 @@ export class CassandraParser extends Parser {
 }
 
 export class CassandraFactory extends ParserFactory {
-  private schema: CassandraRuleSchema = new CassandraRuleSchema();
-
   get protocol(): string {
     return 'cassandra';
   }
 
   ruleSchema(): RuleSchema {
-    return this.schema;
+    return CASSANDRA_RULE_KEYS;
   }
 
   create(connection: Connection): Parser {

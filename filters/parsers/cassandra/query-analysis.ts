@@ -11,13 +11,12 @@
 // current row. `BEGIN BATCH ... APPLY BATCH` yields one statement per inner statement.
 // Anything it cannot analyse (comments, bytes the lexer rejects, unknown statements, a second
 // statement after `;`, unterminated quotes) is refused with a reason and never guessed. Writes
-// action names and tables into an OwnedBytes; allocates only when that buffer or the list grows.
-import { ByteView } from '../../sdk/index';
-import { OwnedBytes } from './owned-bytes';
+// action names and tables into a byte buffer; allocates only when that buffer or the list grows.
+import { ByteBuffer, ByteView, LetterCase } from '../../sdk/index';
 import { QueryAction, actionName } from './query-actions';
 
 // One analysed statement: its action and, for actions with a table, the `keyspace.table` (or
-// keyspace) bytes, both as ranges of the OwnedBytes the analysis wrote into.
+// keyspace) bytes, both as ranges of the byte buffer the analysis wrote into.
 export class Statement {
   action: i32 = 0;
   actionOffset: i32 = 0;
@@ -109,10 +108,10 @@ export class QueryAnalyser {
   private depth: i32 = 0;
   private sawIf: bool = false; // an IF passed in the body skipStatementBody just walked
   private defaultKeyspace: ArrayBuffer | null = null;
-  private scratch: OwnedBytes = new OwnedBytes();
+  private scratch: ByteBuffer = new ByteBuffer(); // replaced by analyse()'s; never written itself
   private out: StatementList = new StatementList();
 
-  analyse(view: ByteView, start: i32, length: i32, defaultKeyspace: ArrayBuffer | null, noKeyspaceReason: string | null, out: StatementList, scratch: OwnedBytes): string | null {
+  analyse(view: ByteView, start: i32, length: i32, defaultKeyspace: ArrayBuffer | null, noKeyspaceReason: string | null, out: StatementList, scratch: ByteBuffer): string | null {
     this.view = view;
     this.position = start;
     this.end = start + length;
@@ -345,7 +344,7 @@ export class QueryAnalyser {
     if (!this.isName()) return this.missingName();
     const statement = this.addStatement(action);
     const scratch = this.scratch;
-    statement.tableOffset = scratch.length;
+    statement.tableOffset = <i32>scratch.length;
     const firstStart = this.tokenStart;
     const firstLength = this.tokenLength;
     const firstKind = this.kind;
@@ -354,18 +353,18 @@ export class QueryAnalyser {
       this.next();
       if (!this.isName()) return this.missingName();
       if (!this.appendName(firstKind, firstStart, firstLength)) return REASON_BAD_NAME;
-      scratch.appendByte(Char.Dot);
+      scratch.appendByte(<u8>Char.Dot);
       if (!this.appendName(this.kind, this.tokenStart, this.tokenLength)) return REASON_BAD_NAME;
       this.next();
     } else {
       const keyspace = this.defaultKeyspace;
       if (keyspace === null) return this.noKeyspaceReason;
       this.usedDefaultKeyspace = true;
-      scratch.appendBuffer(keyspace);
-      scratch.appendByte(Char.Dot);
+      scratch.appendArrayBuffer(keyspace);
+      scratch.appendByte(<u8>Char.Dot);
       if (!this.appendName(firstKind, firstStart, firstLength)) return REASON_BAD_NAME;
     }
-    statement.tableLength = scratch.length - statement.tableOffset;
+    statement.tableLength = <i32>scratch.length - statement.tableOffset;
     return this.skipStatementBody();
   }
 
@@ -373,9 +372,9 @@ export class QueryAnalyser {
   private keyspaceStatement(action: i32): string | null {
     if (!this.isName()) return this.missingName();
     const statement = this.addStatement(action);
-    statement.tableOffset = this.scratch.length;
+    statement.tableOffset = <i32>this.scratch.length;
     if (!this.appendName(this.kind, this.tokenStart, this.tokenLength)) return REASON_BAD_NAME;
-    statement.tableLength = this.scratch.length - statement.tableOffset;
+    statement.tableLength = <i32>this.scratch.length - statement.tableOffset;
     this.next();
     return this.skipStatementBody();
   }
@@ -383,9 +382,9 @@ export class QueryAnalyser {
   private addStatement(action: i32): Statement {
     const statement = this.out.add();
     statement.action = action;
-    statement.actionOffset = this.scratch.length;
+    statement.actionOffset = <i32>this.scratch.length;
     this.scratch.appendAscii(actionName(action));
-    statement.actionLength = this.scratch.length - statement.actionOffset;
+    statement.actionLength = <i32>this.scratch.length - statement.actionOffset;
     return statement;
   }
 
@@ -429,7 +428,7 @@ export class QueryAnalyser {
   // (SchemaConstants.isValidName: \w+, ASCII), which then cannot name anything that exists.
   private appendName(kind: i32, start: i32, length: i32): bool {
     if (kind == Token.Word) {
-      this.scratch.appendFromView(this.view, start, length, true);
+      this.scratch.appendFromView(this.view, start, length, LetterCase.Lower);
       return true;
     }
     const last = start + length - 1;
@@ -437,7 +436,7 @@ export class QueryAnalyser {
     for (let at = start + 1; at < last; at++) {
       const byte = this.view.byteAt(at);
       if (!isWordByte(byte)) return false;
-      this.scratch.appendByte(byte);
+      this.scratch.appendByte(<u8>byte);
     }
     return true;
   }

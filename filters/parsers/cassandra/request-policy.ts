@@ -13,7 +13,7 @@
 // entry per statement; one denied statement denies the whole request. USE passes (Cilium's rule)
 // unless the in-flight rules refuse it. Framing (v3/v4 frames, v5 segments) and writing the
 // replies are parser.ts's job.
-import { ByteView, Connection, EntryType, MALFORMED, NEED_MORE } from '../../sdk/index';
+import { ByteBuffer, ByteView, Connection, EntryType, MALFORMED, NEED_MORE } from '../../sdk/index';
 import {
   FrameFlag,
   Opcode,
@@ -29,7 +29,6 @@ import {
 } from './cql';
 import { Handshake, Phase } from './handshake';
 import { NO_KEYSPACE_WHILE_USE_IN_FLIGHT, USE_WHILE_DEPENDENTS_IN_FLIGHT } from './keyspace-tracking';
-import { OwnedBytes } from './owned-bytes';
 import { PreparedStatement } from './prepared-statements';
 import { QueryAnalyser, Statement, StatementList } from './query-analysis';
 import { QueryAction, actionHasTable, actionName } from './query-actions';
@@ -37,11 +36,7 @@ import { QueryOptions, readQueryOptions, skipBoundValues } from './query-options
 import { compressionRefusedReply, nonAsciiOptionReply, unauthorizedReply, unpreparedReply } from './replies';
 import { CqlSession } from './session';
 import { StartupCheck, checkStartupOptions } from './startup-options';
-
-export const enum CassandraKey {
-  QueryAction = 0,
-  QueryTable = 1,
-}
+import { CassandraKey } from './rule-keys';
 
 export const enum Verdict {
   Forward = 0, // pass the request; one reply will come on its stream id
@@ -62,10 +57,13 @@ export class RequestPolicy {
   version: i32 = 0;
   private analyser: QueryAnalyser = new QueryAnalyser();
   private statements: StatementList = new StatementList();
-  private scratch: OwnedBytes = new OwnedBytes();
+  // The statements' action names and tables (connection.buffer(), freed with the connection).
+  private scratch: ByteBuffer;
+  private scratchView: ByteView = new ByteView();
   private options: QueryOptions = new QueryOptions();
   // `select`, the action a conditional statement also needs, as bytes for the rule record.
-  private selectAction: OwnedBytes = new OwnedBytes();
+  private selectAction: ByteView = new ByteView();
+  private selectBytes: ArrayBuffer = String.UTF8.encode(actionName(QueryAction.Select));
   // What the request being decided does to the connection's keyspace state.
   private usedConnectionKeyspace: bool = false;
   private changesKeyspace: bool = false;
@@ -74,7 +72,8 @@ export class RequestPolicy {
     private connection: Connection,
     private session: CqlSession,
   ) {
-    this.selectAction.appendAscii(actionName(QueryAction.Select));
+    this.scratch = connection.buffer();
+    this.selectAction.setWindow(changetype<usize>(this.selectBytes), this.selectBytes.byteLength);
   }
 
   // `frame` holds exactly one request envelope at offset 0.
@@ -94,7 +93,7 @@ export class RequestPolicy {
     }
     if ((flags & FrameFlag.Compression) != 0) return this.malformed('a compressed frame (flag 0x01); Weir inspects only uncompressed CQL');
     if (this.stream < 0) return this.malformed('stream id ' + this.stream.toString() + ' is negative; negative ids are reserved for the server\'s events');
-    if (this.session.inFlight.has(this.stream)) return this.malformed('stream id ' + this.stream.toString() + ' is reused before its reply; replies could not be told apart');
+    if (this.connection.awaitsReply(this.stream)) return this.malformed('stream id ' + this.stream.toString() + ' is reused before its reply; replies could not be told apart');
     if (handshake.phase == Phase.Initial) {
       if (!Handshake.supports(this.version)) return this.malformed('protocol version ' + this.version.toString() + ' is not supported');
       return this.beforeStartup(frame, flags, opcode);
@@ -109,8 +108,7 @@ export class RequestPolicy {
   }
 
   private forward(): Verdict {
-    this.session.inFlight.add(this.stream);
-    this.session.replies.expect(this.stream);
+    this.connection.expectReply(this.stream); // true: the stream id was checked to be free
     this.session.keyspace.forwarded(this.stream, this.usedConnectionKeyspace, this.changesKeyspace);
     return Verdict.Forward;
   }
@@ -231,7 +229,7 @@ export class RequestPolicy {
 
   private clearStatements(): void {
     this.statements.clear();
-    this.scratch.reset();
+    this.scratch.clear();
   }
 
   // Analyses the [long string] at `queryAt` into `statements`. `keyspaceAt` is the offset of the
@@ -260,13 +258,13 @@ export class RequestPolicy {
       const statement = this.statements.add();
       statement.action = prepared.actions[i];
       statement.conditional = prepared.conditional[i];
-      statement.actionOffset = this.scratch.length;
+      statement.actionOffset = <i32>this.scratch.length;
       this.scratch.appendAscii(actionName(statement.action));
-      statement.actionLength = this.scratch.length - statement.actionOffset;
+      statement.actionLength = <i32>this.scratch.length - statement.actionOffset;
       const table = prepared.tables[i];
       if (table !== null) {
-        statement.tableOffset = this.scratch.length;
-        this.scratch.appendBuffer(table);
+        statement.tableOffset = <i32>this.scratch.length;
+        this.scratch.appendArrayBuffer(table);
         statement.tableLength = table.byteLength;
       }
     }
@@ -309,10 +307,10 @@ export class RequestPolicy {
   // Null when the rules allow `statement`, else why not. USE is always allowed (Cilium's rule).
   private statementAllowed(statement: Statement): string | null {
     if (statement.action == QueryAction.Use) return null;
-    const view = this.scratch.view;
+    const view = this.scratch.viewInto(this.scratchView);
     if (!this.allows(view, statement.actionOffset, statement.actionLength, statement)) return REASON_DENIED;
     if (!statement.conditional) return null;
-    return this.allows(this.selectAction.view, 0, this.selectAction.length, statement) ? null : REASON_CONDITIONAL;
+    return this.allows(this.selectAction, 0, this.selectAction.length, statement) ? null : REASON_CONDITIONAL;
   }
 
   // Whether the rules allow the action at `actionView` on the statement's table.
@@ -320,12 +318,12 @@ export class RequestPolicy {
     const record = this.connection.record;
     record.clear();
     record.set(CassandraKey.QueryAction, actionView, actionOffset, actionLength);
-    if (statement.tableLength >= 0) record.set(CassandraKey.QueryTable, this.scratch.view, statement.tableOffset, statement.tableLength);
-    return this.connection.allows(true);
+    if (statement.tableLength >= 0) record.set(CassandraKey.QueryTable, this.scratch.viewInto(this.scratchView), statement.tableOffset, statement.tableLength);
+    return this.connection.allowsRequest();
   }
 
   private fillFields(statement: Statement): void {
-    const view = this.scratch.view;
+    const view = this.scratch.viewInto(this.scratchView);
     const fields = this.connection.fields.clear();
     fields.addBytes('query_action', view, statement.actionOffset, statement.actionLength);
     if (statement.tableLength >= 0) fields.addBytes('query_table', view, statement.tableOffset, statement.tableLength);

@@ -5,14 +5,13 @@
 // connection, because memcached would either close or read part of it as the next request.
 // Every request is decided on its opcode name and key; a denied
 // one is replaced by a NOOP with the same opaque, and that NOOP's reply becomes status 0x0008
-// `access denied` echoing the denied request's opcode and opaque (probe-answers.ts explains why
-// quiet opcodes and NOOP-terminated multi-gets cannot misplace it). Quiet (q) requests get the
+// `access denied` echoing the denied request's opcode and opaque (the SDK's probe-answers.ts
+// explains why quiet opcodes and NOOP-terminated multi-gets cannot misplace it). Quiet (q) requests get the
 // deny reply too: the protocol answers quiet requests when they fail.
-import { ByteView, Direction, LogFields, Op, closeOnDoubt, more, pass } from '../../sdk/index';
-import { MemcacheKey, Opcode, opcodeName, opcodeNameBytes } from './commands';
+import { ByteView, Connection, LogFields, Op, ReplyKind, closeOnDoubt, more, pass } from '../../sdk/index';
+import { Opcode, opcodeName, opcodeNameBytes } from './commands';
 import { shapeProblem } from './binary-shapes';
-import { AnswerOwner } from './probe-answers';
-import { MemcacheSession } from './session';
+import { MemcacheKey } from './rule-keys';
 
 const HEADER_BYTES: i32 = 24;
 const REQUEST_MAGIC: i32 = 0x80;
@@ -25,41 +24,39 @@ const DENIED_TEXT = 'access denied';
 export class BinaryProtocol {
   private nameView: ByteView = new ByteView();
   private probe: ArrayBuffer = new ArrayBuffer(HEADER_BYTES);
-  private denyReply: ArrayBuffer = new ArrayBuffer(HEADER_BYTES + DENIED_TEXT.length);
 
-  constructor(private session: MemcacheSession) {
-    const bytes = Uint8Array.wrap(this.denyReply);
-    for (let i = 0; i < DENIED_TEXT.length; i++) bytes[HEADER_BYTES + i] = <u8>DENIED_TEXT.charCodeAt(i);
-  }
+  constructor(private connection: Connection) {}
 
   onRequest(data: ByteView): Op {
     if (data.length < HEADER_BYTES) return more(<u32>(HEADER_BYTES - data.length));
-    if (data.byteAt(0) != REQUEST_MAGIC) return this.session.malformed('binary request without magic 0x80');
+    if (data.byteAt(0) != REQUEST_MAGIC) return closeOnDoubt(this.connection, 'binary request without magic 0x80');
     const opcode = data.byteAt(1);
     const keyLength = data.u16be(2);
     const extrasLength = data.byteAt(4);
     const bodyLength = data.u32be(8);
-    if (bodyLength > MAX_BODY_BYTES) return this.session.malformed('binary request body over 2 GiB');
+    if (bodyLength > MAX_BODY_BYTES) return closeOnDoubt(this.connection, 'binary request body over 2 GiB');
     const keyStart = HEADER_BYTES + extrasLength;
     const keyEnd = keyStart + keyLength;
     const problem = shapeProblem(opcode, extrasLength, keyLength, bodyLength);
-    if (problem !== null) return closeOnDoubt(this.session.connection, problem);
+    if (problem !== null) return closeOnDoubt(this.connection, problem);
     if (data.length < keyEnd) return more(<u32>(keyEnd - data.length));
     const opaque = <u32>data.u32be(12);
     this.decodeRequest(data, opcode, keyStart, keyLength);
     const frameLength = <u32>(<i64>HEADER_BYTES + bodyLength);
-    return this.session.decide(frameLength, true, opcode == Opcode.Noop, this.probeFor(opaque), <u8>opcode, opaque);
+    // The client's own NOOP is answered like our probe: its answer is counted, not replaced.
+    if (this.connection.decide()) return this.connection.forward(frameLength, opcode == Opcode.Noop ? ReplyKind.LikeProbe : ReplyKind.Other);
+    return this.connection.refuse(frameLength, denyReplyFor(<u8>opcode, opaque), this.probeFor(opaque));
   }
 
   onReply(data: ByteView): Op {
     if (data.length < HEADER_BYTES) return more(<u32>(HEADER_BYTES - data.length));
-    if (data.byteAt(0) != REPLY_MAGIC) return this.session.malformed('binary reply without magic 0x81');
+    if (data.byteAt(0) != REPLY_MAGIC) return closeOnDoubt(this.connection, 'binary reply without magic 0x81');
     const bodyLength = data.u32be(8);
-    if (bodyLength > MAX_BODY_BYTES) return this.session.malformed('binary reply body over 2 GiB');
+    if (bodyLength > MAX_BODY_BYTES) return closeOnDoubt(this.connection, 'binary reply body over 2 GiB');
     const frameLength = <u32>(<i64>HEADER_BYTES + bodyLength);
-    const probes = this.session.probes;
-    if (data.byteAt(1) == Opcode.Noop && probes.takeAnswer() == AnswerOwner.Ours) {
-      return this.session.injectInstead(Direction.Reply, this.denyReplyFor(probes.deniedOpcode, probes.deniedOpaque), frameLength);
+    if (data.byteAt(1) == Opcode.Noop) {
+      const denyReply = this.connection.answered(ReplyKind.LikeProbe);
+      if (denyReply !== null) return this.connection.replace(frameLength, denyReply);
     }
     this.logReplyStatus(data);
     return pass(frameLength);
@@ -68,27 +65,24 @@ export class BinaryProtocol {
   // A Response entry with the reply's opcode name and its status code (0 = no error, 1 = key not
   // found, 0x08 = access denied by the server, ...).
   private logReplyStatus(data: ByteView): void {
-    const fields = this.session.connection.fields;
-    fields.clear();
+    const fields = this.connection.fields.clear();
     addOpcodeField(fields, <i32>data.byteAt(1));
     fields.addNumber('status', <u64>data.u16be(6));
-    this.session.connection.logResponse();
+    this.connection.logResponse();
   }
 
   private decodeRequest(data: ByteView, opcode: i32, keyStart: i32, keyLength: i32): void {
-    const connection = this.session.connection;
-    const record = connection.record;
-    const fields = connection.fields;
+    const record = this.connection.record;
     record.clear();
-    fields.clear();
+    this.connection.fields.clear();
     const name = opcodeNameBytes(opcode);
     if (name.byteLength > 0) {
       this.nameView.setWindow(changetype<usize>(name), name.byteLength);
       record.set(MemcacheKey.Command, this.nameView, 0, name.byteLength);
+    } else {
+      this.connection.fields.addNumber('opcode', <u64>opcode); // decide() logs a named one as `command`
     }
-    addOpcodeField(fields, opcode);
     if (keyLength == 0) return;
-    fields.addBytes('keys', data, keyStart, keyLength);
     record.add(MemcacheKey.KeyExact, data, keyStart, keyLength);
     record.add(MemcacheKey.KeyPrefix, data, keyStart, keyLength);
     record.add(MemcacheKey.KeyRegex, data, keyStart, keyLength);
@@ -104,18 +98,20 @@ export class BinaryProtocol {
     return this.probe;
   }
 
-  // Status 0x0008 with body `access denied`, echoing the denied request's opcode and opaque.
-  private denyReplyFor(opcode: u8, opaque: u32): ArrayBuffer {
-    const bytes = Uint8Array.wrap(this.denyReply);
-    for (let i = 0; i < HEADER_BYTES; i++) bytes[i] = 0;
-    bytes[0] = <u8>REPLY_MAGIC;
-    bytes[1] = opcode;
-    bytes[6] = <u8>(STATUS_ACCESS_DENIED >> 8);
-    bytes[7] = <u8>(STATUS_ACCESS_DENIED & 0xff);
-    writeU32be(bytes, 8, <u32>DENIED_TEXT.length);
-    writeU32be(bytes, 12, opaque);
-    return this.denyReply;
-  }
+}
+
+// Status 0x0008 with body `access denied`, echoing the denied request's opcode and opaque (made
+// per denial: it waits for the probe's answer).
+function denyReplyFor(opcode: u8, opaque: u32): ArrayBuffer {
+  const bytes = new Uint8Array(HEADER_BYTES + DENIED_TEXT.length);
+  bytes[0] = <u8>REPLY_MAGIC;
+  bytes[1] = opcode;
+  bytes[6] = <u8>(STATUS_ACCESS_DENIED >> 8);
+  bytes[7] = <u8>(STATUS_ACCESS_DENIED & 0xff);
+  writeU32be(bytes, 8, <u32>DENIED_TEXT.length);
+  writeU32be(bytes, 12, opaque);
+  for (let i = 0; i < DENIED_TEXT.length; i++) bytes[HEADER_BYTES + i] = <u8>DENIED_TEXT.charCodeAt(i);
+  return bytes.buffer;
 }
 
 function writeU32be(bytes: Uint8Array, offset: i32, value: u32): void {

@@ -1,18 +1,8 @@
-// memcached's vocabulary as the parser needs it: the rule keys, the text commands of memcached
+// memcached's vocabulary as the parser needs it: the text commands of memcached
 // 1.6 (what each takes: keys, a data block, `noreply`), and the binary opcodes with the names the
 // access log and the rules use (Cilium's names where Cilium had one; quiet variants end in `q`).
-// Framing lives in text-protocol.ts and binary-protocol.ts.
+// Rule keys are in rule-keys.ts; framing in text-protocol.ts and binary-protocol.ts.
 import { ByteView } from '../../sdk/index';
-
-// Rule keys. The three key constraints all apply to the request's keys (every key must match).
-export const enum MemcacheKey {
-  Command = 0,
-  KeyExact = 1,
-  KeyPrefix = 2,
-  KeyRegex = 3,
-}
-
-export const RULE_KEYS: Array<string> = ['command', 'keyExact', 'keyPrefix', 'keyRegex'];
 
 export const enum TextCommand {
   Unknown = 0,

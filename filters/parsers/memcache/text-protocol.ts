@@ -2,20 +2,28 @@
 // a data block for storage commands (set add replace append prepend cas: <bytes>; ms: <datalen>),
 // whose value bytes are counted and passed, never read. Replies are framed by their content: a
 // line, or a `VALUE`/`VA` line with its data block; `VERSION` lines answer `version` requests,
-// which is where denials take their place (probe-answers.ts). A storage line memcached would
+// which is where denials take their place (the SDK's probe-answer correlation). Each reply is one
+// Response entry: the status line that ends it, not the items before it (VALUE, STAT, ...) nor
+// the events `watch` streams. A storage line memcached would
 // reject without reading its data block (process_update_command / process_mset_command: token
 // count, key over 250 bytes, a number safe_strto* refuses) closes the connection: memcached would
 // read that block as commands. So does a number in any form but plain digits in range, which
 // memcached may read differently (signs, whitespace, truncation); see README.md for each rule.
-import { ByteBuffer, ByteView, Direction, LineTokens, Op, U64_MAX, asciiBytes, decimalAtMost, isDecimalAtMost, isSignedDecimalWithin, more, pass } from '../../sdk/index';
-import { MemcacheKey, TextCommand, acceptsNoreply, textCommandOf } from './commands';
+import { ByteBuffer, ByteView, Connection, LineTokens, Op, ReplyKind, U64_MAX, asciiBytes, closeOnDoubt, drop, decimalAtMost, isDecimalAtMost, isSignedDecimalWithin, more, pass } from '../../sdk/index';
+import { TextCommand, acceptsNoreply, textCommandOf } from './commands';
 import { LineBounds } from './text-line';
 import { decodeBase64Key } from './base64-key';
-import { AnswerOwner } from './probe-answers';
-import { MemcacheSession } from './session';
+import { MemcacheKey } from './rule-keys';
 
 export const TEXT_DENY_REPLY: ArrayBuffer = asciiBytes('CLIENT_ERROR access denied\r\n');
 export const TEXT_PROBE: ArrayBuffer = asciiBytes('version\r\n');
+
+const NOREPLY_NOTE = 'noreply: nothing sent to the client';
+
+const enum ClientWaits {
+  ForReply = 0,
+  ForNothing = 1, // noreply, quit
+}
 
 const KEY_MAX_LENGTH: i32 = 250; // memcached's KEY_MAX_LENGTH
 const MAX_DATA_BYTES: i64 = 2147483645; // process_update_command: vlen > INT_MAX - 2 is refused
@@ -26,36 +34,37 @@ const EXPTIME_MAX_MAGNITUDE: u64 = 9999999999;
 export class TextProtocol {
   private line: LineBounds = new LineBounds();
   private tokens: LineTokens = new LineTokens();
-  private decodedKey: ByteBuffer = new ByteBuffer();
+  private decodedKey: ByteBuffer;
   private decodedKeyView: ByteView = new ByteView();
 
-  constructor(private session: MemcacheSession) {}
+  constructor(private connection: Connection) {
+    this.decodedKey = connection.buffer();
+  }
 
   onRequest(data: ByteView): Op {
     const line = this.line;
     line.locate(data);
     if (!line.found) return more(1);
-    if (data.indexOfBefore(0, 0, line.lineEnd) >= 0) return this.session.malformed('request line contains a NUL byte');
+    if (data.indexOfBefore(0, 0, line.lineEnd) >= 0) return closeOnDoubt(this.connection, 'request line contains a NUL byte');
     const tokens = this.tokens;
     tokens.scan(data, 0, line.lineEnd);
-    const connection = this.session.connection;
+    const connection = this.connection;
     connection.record.clear();
     connection.fields.clear();
-    if (tokens.count == 0) return this.session.decide(<u32>line.next, true, false, TEXT_PROBE, 0, 0);
+    if (tokens.count == 0) return verdict(connection, <u32>line.next, ClientWaits.ForReply, ReplyKind.Other);
     const commandStart = tokens.start(0);
     const commandLength = tokens.length(0);
     connection.record.set(MemcacheKey.Command, data, commandStart, commandLength);
-    connection.fields.addBytes('command', data, commandStart, commandLength);
     const command = textCommandOf(data, commandStart, commandLength);
     let frameLength: i64 = <i64>line.next;
     if (command == TextCommand.Storage || command == TextCommand.Cas || command == TextCommand.MetaSet) {
       const dataBytes = command == TextCommand.MetaSet ? this.metaSetDataBytes(data) : this.storageDataBytes(data, command == TextCommand.Cas);
-      if (dataBytes < 0) return this.session.malformed('invalid storage command line (memcached would not read its data block the same way)');
+      if (dataBytes < 0) return closeOnDoubt(connection, 'invalid storage command line (memcached would not read its data block the same way)');
       frameLength += dataBytes + 2;
     }
     this.recordKeys(data, command);
-    const expectsReply = this.expectsReply(data, command);
-    return this.session.decide(<u32>frameLength, expectsReply, command == TextCommand.Version, TEXT_PROBE, 0, 0);
+    const kind = command == TextCommand.Version ? ReplyKind.LikeProbe : ReplyKind.Other;
+    return verdict(connection, <u32>frameLength, this.clientWaits(data, command), kind);
   }
 
   onReply(data: ByteView): Op {
@@ -69,23 +78,23 @@ export class TextProtocol {
     if (sizeToken > 0) {
       this.tokens.scan(data, 0, line.lineEnd);
       const size = decimalAtMost(data, this.tokens.start(sizeToken), this.tokens.length(sizeToken), MAX_DATA_BYTES);
-      if (size < 0) return this.session.malformed('VALUE/VA reply line without a valid size');
+      if (size < 0) return closeOnDoubt(this.connection, 'VALUE/VA reply line without a valid size');
       frameLength += size + 2;
-    } else if (this.isVersionLine(data) && this.session.probes.takeAnswer() == AnswerOwner.Ours) {
-      return this.session.injectInstead(Direction.Reply, TEXT_DENY_REPLY, <u32>frameLength);
+    } else if (this.isVersionLine(data)) {
+      const denyReply = this.connection.answered(ReplyKind.LikeProbe);
+      if (denyReply !== null) return this.connection.replace(<u32>frameLength, denyReply);
     }
-    if (!isValueItem) this.logReplyStatus(data);
+    if (!isValueItem && !isReplyItem(data)) this.logReplyStatus(data);
     return pass(<u32>frameLength);
   }
 
   // A Response entry whose status is the reply line's first word (END, STORED, NOT_FOUND, VA, HD,
-  // EN, CLIENT_ERROR, ...). VALUE lines of a multi-get are items, not statuses: its END is logged.
+  // EN, CLIENT_ERROR, ...).
   private logReplyStatus(data: ByteView): void {
     const lineEnd = this.line.lineEnd;
     const firstSpace = data.indexOfBefore(<u8>0x20, 0, lineEnd);
-    const connection = this.session.connection;
-    connection.fields.clear().addBytes('status', data, 0, firstSpace < 0 ? lineEnd : firstSpace);
-    connection.logResponse();
+    this.connection.fields.clear().addBytes('status', data, 0, firstSpace < 0 ? lineEnd : firstSpace);
+    this.connection.logResponse();
   }
 
   private isVersionLine(data: ByteView): bool {
@@ -121,7 +130,7 @@ export class TextProtocol {
     if (command == TextCommand.Get) this.addKeyTokens(data, 1);
     else if (command == TextCommand.Gat) this.addKeyTokens(data, 2);
     else if (command == TextCommand.Storage || command == TextCommand.Cas || command == TextCommand.KeyCommand) {
-      if (tokens.count >= 2) this.addKey(data, tokens.start(1), tokens.length(1));
+      if (tokens.count >= 2) this.recordKey(data, tokens.start(1), tokens.length(1));
     } else if (command == TextCommand.MetaKey || command == TextCommand.MetaSet) {
       if (tokens.count >= 2) this.addMetaKey(data, this.hasMetaFlag(data, command == TextCommand.MetaSet ? 3 : 2, 0x62));
     } else if (command == TextCommand.MetaDebug) {
@@ -136,7 +145,6 @@ export class TextProtocol {
     const start = tokens.start(first);
     if (start < 0) return;
     const end = tokens.lastEnd;
-    this.session.connection.fields.addBytes('keys', data, start, end - start);
     let at = start;
     while (at < end) {
       while (at < end && data.byteAt(at) == 0x20) at++;
@@ -146,33 +154,27 @@ export class TextProtocol {
     }
   }
 
-  private addKey(data: ByteView, start: i32, length: i32): void {
-    this.session.connection.fields.addBytes('keys', data, start, length);
-    this.recordKey(data, start, length);
-  }
-
   // Meta commands: the key is token 1; when memcached decodes it (`base64`) rules see the decoded
   // key, decoded as memcached's base64_decode does (an undecodable key is left out, so key
   // constraints fail; memcached refuses it too).
   private addMetaKey(data: ByteView, base64: bool): void {
     const tokens = this.tokens;
     if (!base64) {
-      this.addKey(data, tokens.start(1), tokens.length(1));
+      this.recordKey(data, tokens.start(1), tokens.length(1));
       return;
     }
+    const fields = this.connection.fields;
     if (!decodeBase64Key(data, tokens.start(1), tokens.length(1), this.decodedKey)) {
-      this.session.connection.fields.addBytes('keys', data, tokens.start(1), tokens.length(1));
-      this.session.connection.fields.addString('keyEncoding', 'invalid base64');
+      fields.addBytes('keys', data, tokens.start(1), tokens.length(1)).addString('keyEncoding', 'invalid base64');
       return;
     }
-    const view = this.decodedKeyView;
-    view.setWindow(this.decodedKey.readPtr, <i32>this.decodedKey.length);
-    this.addKey(view, 0, view.length);
-    this.session.connection.fields.addString('keyEncoding', 'base64');
+    const view = this.decodedKey.viewInto(this.decodedKeyView);
+    this.recordKey(view, 0, view.length);
+    fields.addString('keyEncoding', 'base64');
   }
 
   private recordKey(view: ByteView, start: i32, length: i32): void {
-    const record = this.session.connection.record;
+    const record = this.connection.record;
     record.add(MemcacheKey.KeyExact, view, start, length);
     record.add(MemcacheKey.KeyPrefix, view, start, length);
     record.add(MemcacheKey.KeyRegex, view, start, length);
@@ -180,12 +182,12 @@ export class TextProtocol {
 
   // Whether the client waits for a reply: not after `noreply` (classic commands), nor `quit`.
   // Meta commands with `q` still get error replies, so a denial is answered.
-  private expectsReply(data: ByteView, command: TextCommand): bool {
-    if (command == TextCommand.Quit) return false;
-    if (command == TextCommand.MetaKey || command == TextCommand.MetaSet || command == TextCommand.MetaNoop || command == TextCommand.MetaDebug) return true;
+  private clientWaits(data: ByteView, command: TextCommand): ClientWaits {
+    if (command == TextCommand.Quit) return ClientWaits.ForNothing;
+    if (command == TextCommand.MetaKey || command == TextCommand.MetaSet || command == TextCommand.MetaNoop || command == TextCommand.MetaDebug) return ClientWaits.ForReply;
     const tokens = this.tokens;
-    if (tokens.count < 2 || !tokens.is(data, tokens.count - 1, 'noreply')) return true;
-    return !acceptsNoreply(data, tokens.start(0), tokens.length(0));
+    if (tokens.count < 2 || !tokens.is(data, tokens.count - 1, 'noreply')) return ClientWaits.ForReply;
+    return acceptsNoreply(data, tokens.start(0), tokens.length(0)) ? ClientWaits.ForNothing : ClientWaits.ForReply;
   }
 
   // _meta_flag_preparse: any token from `firstFlag` on whose first byte is `flag` (memcached
@@ -196,4 +198,20 @@ export class TextProtocol {
     for (let i = firstFlag; i < last; i++) if (data.byteAt(tokens.start(i)) == flag) return true;
     return false;
   }
+}
+
+// A line that is one item of a longer reply, logged with the status line that ends it: `stats`
+// (STAT), `stats cachedump` (ITEM), `stats detail dump` (PREFIX), `lru_crawler metadump` (key=)
+// and `mgdump` (mg), or an event `watch` streams (ts=), which answers no request.
+function isReplyItem(data: ByteView): bool {
+  return data.startsWithAscii(0, 'STAT ') || data.startsWithAscii(0, 'ITEM ') || data.startsWithAscii(0, 'PREFIX ') || data.startsWithAscii(0, 'key=') || data.startsWithAscii(0, 'mg ') || data.startsWithAscii(0, 'ts=');
+}
+
+// The verdict on a decoded request: PASS when allowed (`kind` LikeProbe: the client's own
+// `version`, whose answer is counted, not replaced); a denied one never reaches the server:
+// dropped silently when the client expects no reply, else replaced by our `version` probe.
+function verdict(connection: Connection, frameLength: u32, waits: ClientWaits, kind: ReplyKind): Op {
+  const silent = waits == ClientWaits.ForNothing;
+  if (connection.decide(silent ? NOREPLY_NOTE : '')) return connection.forward(frameLength, kind);
+  return silent ? drop(frameLength) : connection.refuse(frameLength, TEXT_DENY_REPLY, TEXT_PROBE);
 }

@@ -48,11 +48,20 @@ export function logText(level: LogLevel, text: string): void {
 // Appends the first `size` bytes of Envoy's buffer `bufferType` to `target`. Returns false when
 // the host refused (the buffer is then left as it was).
 export function appendHostBuffer(bufferType: BufferType, size: u32, target: ByteBuffer): bool {
+  return appendHostBufferRange(bufferType, 0, size, target);
+}
+
+// Appends `size` bytes of Envoy's buffer `bufferType` from offset `start` to `target` (fewer when
+// the buffer ends sooner), so a caller copies only the bytes it reads. False when the host refused.
+export function appendHostBufferRange(bufferType: BufferType, start: u32, size: u32, target: ByteBuffer): bool {
   if (size == 0) return true;
   const slot = target.writePtr(<usize>size);
   allocationTarget = slot;
   allocationTargetSize = <usize>size;
-  const status = proxy_get_buffer_bytes(bufferType, 0, size, returnSlots, returnSlots + 8);
+  // The host leaves the slots as they were when it copies nothing (start at or past the end).
+  store<usize>(returnSlots, 0);
+  store<usize>(returnSlots + 8, 0);
+  const status = proxy_get_buffer_bytes(bufferType, start, size, returnSlots, returnSlots + 8);
   allocationTarget = 0;
   if (status != Status.Ok) return false;
   const returnedPtr = load<usize>(returnSlots);

@@ -61,7 +61,22 @@ export class LogFields {
     return this;
   }
 
-  addString(key: string, value: string): LogFields {
+  // Appends a space and the `length` bytes at `pointer` to the value of the field added last
+  // (a string): the next value of a key that has several. The caller vouches for the range.
+  appendToLastValue(pointer: usize, length: i32): LogFields {
+    const buffer = this.buffer;
+    buffer.truncate(buffer.length - 1); // the closing quote
+    buffer.appendByte(0x20);
+    const offset = buffer.length;
+    appendJsonStringBytes(buffer, pointer, <usize>length);
+    // the new string's opening quote goes: the rest moves one byte left
+    const at = buffer.readPtr + offset;
+    memory.copy(at, at + 1, buffer.length - offset - 1);
+    buffer.truncate(buffer.length - 1);
+    return this;
+  }
+
+    addString(key: string, value: string): LogFields {
     this.beginField(key);
     appendJsonString(this.buffer, value);
     return this;

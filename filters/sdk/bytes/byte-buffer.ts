@@ -2,6 +2,13 @@
 // per-direction input and output buffers of the op loop, and scratch space for log lines.
 // Owns its heap block and frees it in release(). Knows nothing about frames or ops.
 
+import { ByteView } from './byte-view';
+
+export const enum LetterCase {
+  AsIs = 0,
+  Lower = 1,
+}
+
 export class ByteBuffer {
   ptr: usize = 0;
   capacity: usize = 0;
@@ -89,6 +96,35 @@ export class ByteBuffer {
       rest /= 10;
     }
     this.end += digits;
+  }
+
+  // Appends bytes [offset, offset + length) of `view` (nothing when out of range); with
+  // LetterCase.Lower, ASCII capitals lower-cased (names a server folds).
+  appendFromView(view: ByteView, offset: i32, length: i32, letters: LetterCase = LetterCase.AsIs): void {
+    if (!view.has(offset, length)) return;
+    const target = this.writePtr(<usize>length);
+    memory.copy(target, view.pointer + <usize>offset, <usize>length); // safe: view.has checked the range
+    if (letters == LetterCase.Lower) {
+      for (let i: usize = 0; i < <usize>length; i++) {
+        const byte = load<u8>(target + i); // safe: i < length bytes just reserved
+        if (byte >= 0x41 && byte <= 0x5a) store<u8>(target + i, byte + 0x20);
+      }
+    }
+    this.end += <usize>length;
+  }
+
+  // Points `view` at the unread bytes; again after every change (the buffer moves as it grows).
+  viewInto(view: ByteView): ByteView {
+    view.setWindow(this.readPtr, <i32>this.length);
+    return view;
+  }
+
+  // A copy of unread bytes [offset, offset + length), empty when out of range.
+  copyOut(offset: i32, length: i32): ArrayBuffer {
+    if (offset < 0 || length < 0 || <usize>offset + <usize>length > this.length) return new ArrayBuffer(0);
+    const copy = new ArrayBuffer(length);
+    memory.copy(changetype<usize>(copy), this.readPtr + <usize>offset, <usize>length);
+    return copy;
   }
 
   // Marks `count` unread bytes as consumed (count must not exceed length).

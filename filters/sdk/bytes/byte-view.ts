@@ -35,6 +35,14 @@ export class ByteView {
     this.count = count;
   }
 
+  // Points this view at bytes [offset, offset + length) of `parent` (one frame of a read, so
+  // reads past the frame return NEED_MORE); false, the view untouched, when out of range.
+  narrowTo(parent: ByteView, offset: i32, length: i32): bool {
+    if (!parent.has(offset, length)) return false;
+    this.setWindow(parent.pointer + <usize>offset, length);
+    return true;
+  }
+
   // True when [offset, offset + size) lies inside the window; one unsigned compare per bound
   // catches negative offsets and overruns together.
   has(offset: i32, size: i32): bool {

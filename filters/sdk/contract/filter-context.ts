@@ -1,8 +1,8 @@
 // Binds Envoy's per-plugin (root) and per-connection contexts to Weir's objects and runs each
-// data callback: append Envoy's bytes to the direction's buffer, run the op loop, replace Envoy's
-// buffer with exactly the bytes to forward (one proxy_set_buffer_bytes call, none when they are
-// the bytes Envoy handed over), and on an ERROR log
-// the reason and hand the connection to closing.ts. Always answers Continue: holding bytes is
+// data callback: run the op loop over Envoy's bytes (copied into Wasm memory only as far as the
+// parser reads them), make Envoy's buffer hold exactly the bytes to forward (at most one
+// proxy_set_buffer_bytes call, none when they are the bytes Envoy handed over), and on an ERROR
+// log the reason and hand the connection to closing.ts. Always answers Continue: holding bytes is
 // done in Wasm memory, never by pausing Envoy. The raw exports are in module/exports.ts.
 import { Connection, Direction } from './connection';
 import { EntryType } from '../access-log/access-log';
@@ -16,7 +16,7 @@ import { ByteBuffer } from '../bytes/byte-buffer';
 import { setRunningConnection } from './running-connection';
 import { PORT_OF_DESTINATION } from '../policy/policy-config';
 import { BufferType, LogLevel } from '../abi/imports';
-import { appendHostBuffer, logText, propertyString, propertyU64, replaceHostBuffer, setTickPeriod } from '../abi/host';
+import { appendHostBuffer, logText, propertyString, propertyU64, setTickPeriod } from '../abi/host';
 import { closeDueConnections, closeIsDue, closeNow, forgetClosing, startClosing } from './closing';
 import { enterCallbackScope, leaveCallbackScope } from '../abi/callback-scope';
 import { finishAccessLogCallback, flushAccessLogOnTick } from '../access-log/access-log-queue';
@@ -84,7 +84,8 @@ function enforcedText(settings: PluginSettings): string {
   const binding = settings.agentPolicy;
   if (binding !== null) {
     const port = binding.port == PORT_OF_DESTINATION ? 'the destination port' : 'port ' + binding.port.toString();
-    return 'the agent\'s policy for endpoint ' + binding.endpoint + ' (' + (binding.ingress ? 'ingress' : 'egress') + ', ' + port + ')';
+    const peers = binding.spiffeTrustDomains.length == 0 ? '' : ', mTLS peers by SPIFFE ID from ' + binding.spiffeTrustDomains.join(', ');
+    return 'the agent\'s policy for endpoint ' + binding.endpoint + ' (' + (binding.ingress ? 'ingress' : 'egress') + ', ' + port + peers + ')';
   }
   const rules = settings.rules;
   if (rules === null) return 'no rules (parser default)';
@@ -97,12 +98,12 @@ export function onConnectionData(contextId: u32, direction: Direction, size: u32
   const context = connections.get(contextId);
   const connection = context.connection;
   const stream = connection.streamOf(direction);
-  stream.output.clear();
+  stream.output.begin(hostBufferOf(direction), size, stream.input.length);
   setRunningConnection(connection);
   enterCallbackScope();
-  if (!connection.failed) runCallback(context, direction, size, endStream);
-  else if (direction == Direction.Reply && !connection.replyFailed && !closeIsDue(connection)) runCallback(context, direction, size, endStream);
-  else discardWhileClosing(connection, direction, size);
+  if (!connection.failed) runCallback(context, direction, endStream);
+  else if (direction == Direction.Reply && !connection.replyFailed && !closeIsDue(connection)) runCallback(context, direction, endStream);
+  else discardWhileClosing(connection, direction);
   finishAccessLogCallback(context.rootContextId); // inside the scope: uses the callback's clock
   leaveCallbackScope();
   setRunningConnection(null);
@@ -156,37 +157,25 @@ export function deleteContext(contextId: u32): void {
 }
 
 // One data callback of a healthy connection (or the reply side of a failed one that still owes
-// replies): append Envoy's bytes, run the op loop, forward exactly the output. When the output is
-// byte for byte what Envoy handed over (the usual case: every request allowed, nothing held), its
-// buffer already says that and is left alone, saving a host call and a copy per callback.
-function runCallback(context: ConnectionContext, direction: Direction, size: u32, endStream: bool): void {
+// replies): run the op loop over Envoy's bytes, then make Envoy's buffer hold exactly the bytes
+// to forward. Envoy's bytes are copied into Wasm memory only as far as the parser reads them;
+// those it forwards unchanged (the usual case: every request allowed, nothing held) stay in
+// Envoy's buffer untouched (callback-buffer.ts).
+function runCallback(context: ConnectionContext, direction: Direction, endStream: bool): void {
   const connection = context.connection;
   const stream = connection.streamOf(direction);
-  // Bytes inside a PASS that goes on past them (the body of a large frame whose header was
-  // decided) are forwarded as Envoy holds them: not copied in, not compared, not replaced.
-  if (<u64>size < stream.passAhead && stream.input.length == 0 && stream.dropAhead == 0) {
-    stream.passAhead -= <u64>size;
-    return;
-  }
-  const bufferType = hostBufferOf(direction);
-  const held = stream.input.length;
-  const appended = appendHostBuffer(bufferType, size, stream.input);
-  // Where this callback's bytes are: the op loop only consumes input, so they stay there.
-  const arrived = appended ? stream.input.length - held : 0;
-  const arrivedPtr = stream.input.readPtr + held;
   const failure = runOpLoop(connection, context.parser, direction, endStream);
-  const output = stream.output;
-  const unchanged = arrived == <usize>size && output.length == arrived && memory.compare(output.readPtr, arrivedPtr, arrived) == 0;
-  if (!unchanged) replaceHostBuffer(bufferType, size, output);
+  stream.output.finish();
   if (failure != 0) failConnection(context, direction, failure);
+  else if (stream.output.unreadable) failConnection(context, direction, ErrorCode.HostBufferUnreadable);
 }
 
 // A failed connection's bytes that nobody is owed are dropped; the close happens here when due
 // (dropping this callback's bytes loses nothing), else on a later callback or tick.
-function discardWhileClosing(connection: Connection, direction: Direction, size: u32): void {
+function discardWhileClosing(connection: Connection, direction: Direction): void {
   const stream = connection.streamOf(direction);
   stream.input.clear();
-  replaceHostBuffer(hostBufferOf(direction), size, stream.output);
+  stream.output.finish();
   if (closeIsDue(connection)) closeNow(connection);
 }
 
@@ -223,6 +212,7 @@ function errorReason(connection: Connection, direction: Direction, code: u32): s
   if (code == ErrorCode.InvalidFrameLength) return 'invalid ' + side + ' frame length' + detail;
   if (code == ErrorCode.TooManyPendingReplies) return 'too many denied requests waiting for earlier replies' + detail;
   if (code == ErrorCode.PolicyDenied) return 'denied by policy' + detail;
+  if (code == ErrorCode.HostBufferUnreadable) return 'Envoy refused to hand over the ' + side + ' bytes it holds, so they could not be checked';
   if (code == ErrorCode.InvalidOpLength) return connection.protocol + ' parser bug: op with length 0 or unknown op on the ' + side + ' direction';
   if (code == ErrorCode.InjectOverflow) return connection.protocol + ' parser bug: INJECT of more bytes than were queued';
   if (code == ErrorCode.TooManyOps) return connection.protocol + ' parser bug: INJECT loop without consuming input';

@@ -30,6 +30,9 @@ export const enum ErrorCode {
   // The policy denies the connection, and its protocol has no way to refuse one request (the
   // opaque `tcp` guard): the connection is closed.
   PolicyDenied = 8,
+  // Envoy refused to hand over bytes of the connection's own buffer: they cannot be forwarded or
+  // checked, so the connection is closed.
+  HostBufferUnreadable = 9,
 }
 
 // Keep everything unconsumed; call again once at least `count` more bytes have arrived.

@@ -23,7 +23,7 @@ export function weirAbort(message: string | null, fileName: string | null, line:
     const connection = runningConnection();
     if (connection !== null) {
       connection.fields.clear();
-      connection.log(EntryType.Denied, reason);
+      connection.logAsIs(EntryType.Denied, reason);
     }
     flushAccessLogNow(); // send what was collected, the Denied entry included
   }

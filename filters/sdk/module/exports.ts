@@ -7,18 +7,20 @@ import { Action } from '../abi/imports';
 import { enterEntryPoint, leaveEntryPoint } from '../abi/garbage-collection';
 import { Direction } from '../contract/connection';
 import { configureRoot, createContext, deleteContext, onConnectionData, onDownstreamClose, onRootTick } from '../contract/filter-context';
-import { parserFactory } from '../contract/registry';
+import { declaredRuleKeys, parserFactory } from '../contract/registry';
 import { RuleKeys } from '../policy/rule-keys';
 export * from './common-exports';
 
 // Not a Proxy-Wasm callback (Envoy never calls it): the parser's rule-key declaration as UTF-8
 // JSON (rule-keys.ts), read by scripts/build-filters.mjs into `<name>.rules.json` beside the
-// module. Empty when the parser declares its keys with a plain RuleSchema.
+// module: the parser's RuleKeys, or the declaration given to declareRuleKeys(); else empty.
 export function weir_rule_keys(): ArrayBuffer {
   const factory = parserFactory();
   if (factory === null) return new ArrayBuffer(0);
   const schema = factory.ruleSchema();
-  return schema instanceof RuleKeys ? String.UTF8.encode((<RuleKeys>schema).toJson()) : new ArrayBuffer(0);
+  if (schema instanceof RuleKeys) return String.UTF8.encode((<RuleKeys>schema).toJson());
+  const declared = declaredRuleKeys();
+  return declared !== null ? String.UTF8.encode(declared.toJson()) : new ArrayBuffer(0);
 }
 
 export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {

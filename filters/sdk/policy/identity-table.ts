@@ -1,6 +1,8 @@
 // The IP -> security identity map the Weir agent publishes in shared data (`weir/identities`,
-// JSON {"entries":[{"cidr":"127.0.0.2/32","identity":1234}, ...]}, see docs/policy-wire.md):
-// reading and validating it, and longest-prefix lookup of an address. An address no entry covers
+// JSON {"entries":[{"cidr":"127.0.0.2/32","identity":1234}, ...], "serviceAccounts":
+// [{"namespace":"default","serviceAccount":"a-wing","identity":5678}, ...]}, see
+// docs/policy-wire.md): reading and validating it, longest-prefix lookup of an address, and the
+// identity of a service account (for SPIFFE peers, spiffe-id.ts). An address no entry covers
 // is `world` (2). Reading allocates (configuration time); lookup allocates nothing but parses the
 // address text it is given. Knows nothing about where the JSON comes from (policy-shared-data.ts).
 import { JsonReader } from '../bytes/json-reader';
@@ -23,6 +25,8 @@ class IdentityPrefix {
 
 export class IdentityTable {
   private prefixes: Array<IdentityPrefix> = new Array<IdentityPrefix>();
+  // "namespace/serviceAccount" -> identity
+  private accounts: Map<string, u32> = new Map<string, u32>();
 
   get size(): i32 {
     return this.prefixes.length;
@@ -45,6 +49,16 @@ export class IdentityTable {
     return best;
   }
 
+  // The identity of a peer proven to run as this service account; -1 when the map has none.
+  serviceAccountIdentity(namespace: string, serviceAccount: string): i64 {
+    const key = namespace + '/' + serviceAccount;
+    return this.accounts.has(key) ? <i64>this.accounts.get(key) : -1;
+  }
+
+  addServiceAccount(namespace: string, serviceAccount: string, identity: u32): void {
+    this.accounts.set(namespace + '/' + serviceAccount, identity);
+  }
+
   add(high: u64, low: u64, bits: i32, identity: u32): void {
     this.prefixes.push(new IdentityPrefix(high & maskHigh(bits), low & maskLow(bits), bits, identity));
   }
@@ -59,6 +73,7 @@ export function readIdentityTable(base: usize, length: i32, problem: Array<strin
       const key = reader.nextKey();
       if (key === null) break;
       if (key == 'entries') readEntries(reader, table);
+      else if (key == 'serviceAccounts') readServiceAccounts(reader, table);
       else reader.skipValue();
     }
   }
@@ -94,6 +109,33 @@ function readEntries(reader: JsonReader, table: IdentityTable): void {
       reader.fail(where + '.cidr: "' + cidr + '" is not an IPv4 or IPv6 prefix');
       return;
     }
+    index++;
+  }
+}
+
+function readServiceAccounts(reader: JsonReader, table: IdentityTable): void {
+  if (!reader.beginArray()) return;
+  let index = 0;
+  while (reader.nextElement()) {
+    const where = 'serviceAccounts[' + index.toString() + ']';
+    let namespace = '';
+    let serviceAccount = '';
+    let identity: i64 = -1;
+    if (!reader.beginObject()) return;
+    while (true) {
+      const key = reader.nextKey();
+      if (key === null) break;
+      if (key == 'namespace') namespace = reader.readString();
+      else if (key == 'serviceAccount') serviceAccount = reader.readString();
+      else if (key == 'identity') identity = reader.readInteger(where + '.identity', 0, 4294967295.0, 0);
+      else reader.skipValue();
+    }
+    if (reader.failed) return;
+    if (identity < 0 || namespace.length == 0 || serviceAccount.length == 0) {
+      reader.fail(where + ': needs "namespace", "serviceAccount" and "identity"');
+      return;
+    }
+    table.addServiceAccount(namespace, serviceAccount, <u32>identity);
     index++;
   }
 }

@@ -8,13 +8,20 @@
 // `denyReason` for the access log, every allow the rule that allowed it in `allowingRule` (its
 // origins, plus ` l7[n]` for the L7 rule that matched); the names are built per generation, so a
 // request allocates nothing.
+//
+// The remote identity: with `spiffeTrustDomains` configured (ingress), a peer that presented a
+// certificate is known by its SPIFFE ID alone (Envoy's TLS verified it; the source address is not
+// consulted), and one Weir cannot map (untrusted trust domain, other URI, unknown service account)
+// is denied; a connection without a peer certificate, and every connection otherwise, is known by
+// its source (ingress) or destination (egress) address through the identity map.
 import { endpointPolicyAt, identityMapPublished, identityTableAt } from './policy-cache';
 import { AgentPolicyBinding, PORT_OF_DESTINATION } from './policy-config';
 import { readGeneration } from './policy-shared-data';
 import { DirectionPolicy, Enforcement, EndpointPolicy, PolicyRule } from './policy-table';
 import { hostOf } from './identity-table';
+import { resolveSpiffeId } from './spiffe-id';
 import { RequestRecord, RuleSchema, RuleSet } from './rules';
-import { propertyString, propertyU64 } from '../abi/host';
+import { propertyBytes, propertyString, propertyU64 } from '../abi/host';
 
 const NO_IDENTITY_MAP_YET = ' (the Weir agent has published no identity map yet, so every remote counts as world)';
 
@@ -27,6 +34,11 @@ const enum Layer4 {
 export class ConnectionPolicy {
   private generation: u64 = u64.MAX_VALUE;
   private remoteAddress: string = '';
+  // The peer certificate's first URI SAN, read once; `peerPresentedCertificate` says whether there was a certificate.
+  private peerUri: string = '';
+  private peerPresentedCertificate: bool = false;
+  private peerRead: bool = false;
+  private spiffeProblem: string = '';
   private port: i32 = 0; // the binding's port, or the connection's destination port
   private layer4: Layer4 = Layer4.Deny;
   private layer4Reason: string = '';
@@ -90,7 +102,7 @@ export class ConnectionPolicy {
       this.remoteAddress = hostOf(address);
     }
     if (this.port == 0) this.port = this.binding.port == PORT_OF_DESTINATION ? <i32>propertyU64('destination.port', 0) : this.binding.port;
-    this.remoteIdentity = identityTableAt(generation).lookup(this.remoteAddress);
+    this.resolveRemoteIdentity(generation);
     this.l7Sets = new Array<RuleSet>();
     this.l7RuleNames = new Array<Array<string>>();
     this.layer4Rule = '';
@@ -103,7 +115,34 @@ export class ConnectionPolicy {
       this.setLayer4(Layer4.Deny, why + '; denied until the Weir agent publishes one (fail closed)');
       return;
     }
+    if (this.spiffeProblem.length > 0) {
+      this.setLayer4(Layer4.Deny, this.spiffeProblem + '; denied (fail closed)' + (identityMapPublished() ? '' : NO_IDENTITY_MAP_YET));
+      return;
+    }
     this.decideLayer4(policy);
+  }
+
+  // The SPIFFE ID's identity when the plugin trusts SPIFFE IDs and the peer presented a
+  // certificate, else the address's. A SPIFFE ID that maps to nothing leaves `spiffeProblem`.
+  private resolveRemoteIdentity(generation: u64): void {
+    const table = identityTableAt(generation);
+    this.spiffeProblem = '';
+    const trustDomains = this.binding.spiffeTrustDomains;
+    if (trustDomains.length > 0 && this.binding.ingress) {
+      if (!this.peerRead) {
+        this.peerRead = true;
+        const mtls = propertyBytes('connection.mtls');
+        this.peerPresentedCertificate = mtls !== null && mtls.byteLength == 1 && load<u8>(changetype<usize>(mtls)) != 0;
+        this.peerUri = propertyString('connection.uri_san_peer_certificate', '');
+      }
+      if (this.peerPresentedCertificate || this.peerUri.length > 0) {
+        const resolved = resolveSpiffeId(this.peerUri, trustDomains, table);
+        this.remoteIdentity = resolved.identity;
+        this.spiffeProblem = resolved.problem;
+        return;
+      }
+    }
+    this.remoteIdentity = table.lookup(this.remoteAddress);
   }
 
   // decide.ts without the L7 request: which verdict the connection gets, or which L7 rules apply.

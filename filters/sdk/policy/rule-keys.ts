@@ -27,6 +27,11 @@ export class RuleKey {
   onlyWithValues: Array<string> = new Array<string>();
   // The access-log field the key's value fills; the key name by default.
   logField: string;
+  // Named groups a rule may give as the key's value, each expanding to member lists under
+  // `groupFields` (memcached: `writeGroup` to its text commands and binary opcodes). The server
+  // writes a group as {"exact": "<name>", "<field>": [...], ...}; setFields/setMember read it.
+  groupFields: Array<string> = new Array<string>();
+  groups: Array<KeyGroup> = new Array<KeyGroup>();
 
   constructor(
     public name: string,
@@ -37,8 +42,20 @@ export class RuleKey {
   }
 }
 
+// A named group of values (see RuleKey.groups); `keyless`: no other key of the rule can hold for
+// its requests (memcached's stats, version, ...), so a rule may not combine them.
+export class KeyGroup {
+  constructor(
+    public name: string,
+    public members: Array<Array<string>>,
+    public keyless: bool,
+  ) {}
+}
+
 export class RuleKeys extends RuleSchema {
   declared: Array<RuleKey> = new Array<RuleKey>();
+  // Keys of which a rule may constrain at most one.
+  exclusiveKeys: Array<string> = new Array<string>();
 
   // `docs`: where a policy author reads about the keys (named in the server's problems).
   constructor(
@@ -68,6 +85,38 @@ export class RuleKeys extends RuleSchema {
     const key = this.last();
     key.onlyWithKey = other;
     key.onlyWithValues = values;
+    return this;
+  }
+
+  // The last declared key's groups list their members under these fields (one or two).
+  groupFields(first: string, second: string = ''): RuleKeys {
+    const fields = this.last().groupFields;
+    fields.push(first);
+    if (second.length > 0) fields.push(second);
+    return this;
+  }
+
+  // A group for the last declared key: its members under each group field, space-separated.
+  group(name: string, first: string, second: string = ''): RuleKeys {
+    return this.addGroup(name, first, second, false);
+  }
+
+  // A group whose requests carry no other key (see KeyGroup.keyless).
+  keylessGroup(name: string, first: string, second: string = ''): RuleKeys {
+    return this.addGroup(name, first, second, true);
+  }
+
+  // A rule may constrain at most one of `keys`.
+  exclusive(keys: Array<string>): RuleKeys {
+    this.exclusiveKeys = keys;
+    return this;
+  }
+
+  private addGroup(name: string, first: string, second: string, keyless: bool): RuleKeys {
+    const members = new Array<Array<string>>();
+    members.push(words(first));
+    if (this.last().groupFields.length > 1) members.push(words(second));
+    this.last().groups.push(new KeyGroup(name, members, keyless));
     return this;
   }
 
@@ -108,9 +157,12 @@ export class RuleKeys extends RuleSchema {
       if (i > 0) keys += ',';
       keys += '{"name":' + jsonString(key.name) + ',"match":' + jsonString(matchName(key.match)) + ',"noun":' + jsonString(key.noun) + ',"values":' + jsonStrings(key.values);
       if (key.onlyWithKey.length > 0) keys += ',"onlyWith":{"key":' + jsonString(key.onlyWithKey) + ',"values":' + jsonStrings(key.onlyWithValues) + '}';
-      keys += ',"logField":' + jsonString(key.logField) + '}';
+      keys += ',"logField":' + jsonString(key.logField);
+      if (key.groups.length > 0) keys += ',"groupFields":' + jsonStrings(key.groupFields) + ',"groups":[' + groupsJson(key) + ']';
+      keys += '}';
     }
-    return '{"format":' + jsonString(RULE_KEYS_FORMAT) + ',"protocol":' + jsonString(this.protocol) + ',"docs":' + jsonString(this.docs) + ',"keys":[' + keys + ']}';
+    const exclusive = this.exclusiveKeys.length > 0 ? ',"exclusive":' + jsonStrings(this.exclusiveKeys) : '';
+    return '{"format":' + jsonString(RULE_KEYS_FORMAT) + ',"protocol":' + jsonString(this.protocol) + ',"docs":' + jsonString(this.docs) + ',"keys":[' + keys + ']' + exclusive + '}';
   }
 
   private last(): RuleKey {
@@ -148,4 +200,23 @@ function jsonString(text: string): string {
 function spokenList(values: Array<string>): string {
   if (values.length <= 1) return values.join('');
   return values.slice(0, values.length - 1).join(', ') + ' and ' + values[values.length - 1];
+}
+
+function groupsJson(key: RuleKey): string {
+  let text = '';
+  for (let g = 0; g < key.groups.length; g++) {
+    const group = key.groups[g];
+    text += (g > 0 ? ',' : '') + '{"name":' + jsonString(group.name) + ',"members":{';
+    for (let f = 0; f < key.groupFields.length; f++) text += (f > 0 ? ',' : '') + jsonString(key.groupFields[f]) + ':' + jsonStrings(group.members[f]);
+    text += '}' + (group.keyless ? ',"keyless":true' : '') + '}';
+  }
+  return text;
+}
+
+// The words of a space-separated list ('' is none).
+function words(list: string): Array<string> {
+  const out = new Array<string>();
+  const parts = list.split(' ');
+  for (let i = 0; i < parts.length; i++) if (parts[i].length > 0) out.push(parts[i]);
+  return out;
 }

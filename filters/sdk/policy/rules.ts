@@ -188,6 +188,27 @@ export class RequestRecord {
   lengthOf(key: i32): i32 {
     return this.has(key) ? this.lengths[key] : -1;
   }
+
+  // The `index`-th value of `key` (0: the first; add() order), for logging every value.
+  pointerOfValue(key: i32, index: i32): usize {
+    const slot = this.extraSlot(key, index);
+    return slot < 0 ? this.pointerOf(key) : this.extraPointers[slot];
+  }
+
+  lengthOfValue(key: i32, index: i32): i32 {
+    const slot = this.extraSlot(key, index);
+    return slot < 0 ? this.lengthOf(key) : this.extraLengths[slot];
+  }
+
+  // Where the `index`-th value (index >= 1) of `key` is among the extra values; -1 for the first.
+  private extraSlot(key: i32, index: i32): i32 {
+    let seen = 0;
+    for (let i = 0; i < this.extraCount && index > 0; i++) {
+      if (this.extraKeys[i] != key) continue;
+      if (++seen == index) return i;
+    }
+    return -1;
+  }
 }
 
 export class RuleSet {

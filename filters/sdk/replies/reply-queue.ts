@@ -1,7 +1,9 @@
 // The per-connection FIFO of replies the client is owed, in request order: replies the server
 // will send (runs of them are counted, so forwarding a request allocates nothing), deny replies
 // waiting for their turn, and probes whose server reply must be rewritten into a deny reply.
-// The op loop (op-loop.ts) consumes it on the reply direction; connection.ts fills it.
+// The in-order strategy of reply-correlation.ts: the op loop (op-loop.ts) consumes it on the
+// reply direction (a probe's answer may span several frames, all dropped); connection.ts fills it.
+import { Denial, MAX_PENDING_DENIALS, ReplyCorrelation } from './reply-correlation';
 
 export const enum SlotKind {
   FromServer = 0, // `count` replies the server will send, passed unchanged
@@ -19,9 +21,9 @@ export class ReplySlot {
 
 // Bounds the slots (not the replies: a run of forwarded requests is one slot), so a client that
 // pipelines denied requests without reading cannot grow memory without limit.
-export const MAX_REPLY_SLOTS: i32 = 4096;
+export const MAX_REPLY_SLOTS: i32 = MAX_PENDING_DENIALS;
 
-export class ReplyQueue {
+export class ReplyQueue extends ReplyCorrelation {
   private slots: Array<ReplySlot> = new Array<ReplySlot>();
   private head: i32 = 0;
 
@@ -59,6 +61,43 @@ export class ReplyQueue {
 
   pushProbe(denyReply: ArrayBuffer): void {
     this.slots.push(new ReplySlot(SlotKind.Probe, 1, denyReply));
+  }
+
+  expect(id: i32): bool {
+    this.expectServerReply();
+    return true;
+  }
+
+  // A probe when nothing is outstanding (the caller writes it where the request was).
+  deny(id: i32, denyReply: ArrayBuffer): Denial {
+    if (this.isFull) return Denial.Full;
+    if (this.isEmpty) {
+      this.pushProbe(denyReply);
+      return Denial.Probe;
+    }
+    this.pushDenied(denyReply);
+    return Denial.Queued;
+  }
+
+  answered(id: i32): ArrayBuffer | null {
+    const denyReply = this.headKind() == SlotKind.Probe ? this.peek().denyReply : null;
+    this.popOne();
+    return denyReply;
+  }
+
+  takeDue(): ArrayBuffer | null {
+    if (this.headKind() != SlotKind.Denied) return null;
+    const denyReply = this.peek().denyReply;
+    this.popOne();
+    return denyReply;
+  }
+
+  awaits(id: i32): bool {
+    return !this.isEmpty;
+  }
+
+  get fullDetail(): string {
+    return '';
   }
 
   // Retires one reply from the head slot.

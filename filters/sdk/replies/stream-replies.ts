@@ -1,63 +1,47 @@
-// Reply bookkeeping for multiplexed protocols (CQL stream ids, and any protocol whose replies
-// carry the id of the request they answer): replies are matched to requests by stream id, not by
-// position, so a deny reply may reach the client at any reply frame boundary. Keeps how many
-// forwarded requests still await a reply, the deny replies waiting for a boundary, and the probes
-// whose answer (recognised by stream id) must be replaced by a deny reply. The parser frames both
-// directions and writes the bytes (probes and deny replies may need protocol framing such as CQL
-// v5 segments), and makes one StreamReplies per connection in ParserFactory.create(); the FIFO
-// bookkeeping for ordered protocols is reply-queue.ts (Connection.deny/endOfReply).
+// The stream-id strategy of reply-correlation.ts, for multiplexed protocols (CQL stream ids, and
+// any protocol whose replies carry the id of the request they answer): replies are matched to
+// requests by id, not by position, so a deny reply may reach the client at any reply frame
+// boundary. Keeps the ids in flight at the server (forwarded requests and our probes), the deny
+// replies waiting for a boundary, and the probes whose answer must be replaced by a deny reply.
+// The parser frames both directions and writes the bytes (probes and deny replies may need
+// protocol framing such as CQL v5 segments).
+import { IdSet } from '../bytes/id-set';
+import { Denial, MAX_PENDING_DENIALS, ReplyCorrelation } from './reply-correlation';
 
-// What deny() decided for one denied request.
-export const enum StreamDenial {
-  // A reply is outstanding: the deny reply waits in the pending list; the parser emits it at the
-  // next reply frame boundary (takePending) and the server never sees the request.
-  Queued = 0,
-  // Nothing is outstanding: the parser forwards a probe on the same stream id in place of the
-  // request; replied(streamId) hands back the deny reply when the probe's answer arrives.
-  Probe = 1,
-  // Too many deny replies are waiting; the parser should fail the connection
-  // (ErrorCode.TooManyPendingReplies).
-  Full = 2,
-}
-
-// Bounds probes plus pending deny replies, so a client that sends denied requests without
-// reading cannot grow memory without limit.
-export const MAX_STREAM_DENIALS: i32 = 4096;
-
-export class StreamReplies {
-  private outstanding: i32 = 0; // forwarded requests (probes included) whose reply has not come
+export class StreamReplies extends ReplyCorrelation {
+  private inFlight: IdSet;
   private probeStreams: Array<i32> = new Array<i32>();
   private probeReplies: Array<ArrayBuffer> = new Array<ArrayBuffer>();
   private pending: Array<ArrayBuffer> = new Array<ArrayBuffer>();
   private pendingHead: i32 = 0;
 
-  // Request direction: a request about to be forwarded will get one reply on `streamId`.
-  expect(streamId: i32): void {
-    this.outstanding += 1;
+  // Stream ids 0 .. maxIds - 1 (allocated once per connection, one bit each).
+  constructor(maxIds: i32) {
+    super();
+    this.inFlight = new IdSet(maxIds);
   }
 
-  get outstandingReplies(): i32 {
-    return this.outstanding;
+  // False when `streamId` is out of range or already in flight (the caller refuses such requests first).
+  expect(streamId: i32): bool {
+    return this.inFlight.add(streamId);
   }
 
-  // Request direction: the request on `streamId` is denied and will not reach the server.
-  deny(streamId: i32, denyReply: ArrayBuffer): StreamDenial {
-    if (this.probeStreams.length + this.pendingCount >= MAX_STREAM_DENIALS) return StreamDenial.Full;
-    if (this.outstanding > 0) {
+  deny(streamId: i32, denyReply: ArrayBuffer): Denial {
+    if (this.probeStreams.length + this.pendingCount >= MAX_PENDING_DENIALS) return Denial.Full;
+    if (this.inFlight.count > 0) {
       this.pending.push(denyReply);
-      return StreamDenial.Queued;
+      return Denial.Queued;
     }
     this.probeStreams.push(streamId);
     this.probeReplies.push(denyReply);
-    this.outstanding += 1;
-    return StreamDenial.Probe;
+    this.inFlight.add(streamId);
+    return Denial.Probe;
   }
 
-  // Reply direction: a complete reply frame on `streamId` (>= 0; server-initiated frames such as
-  // CQL events are not replies) has arrived. Returns the deny reply that must replace it when it
-  // answers one of our probes, else null.
-  replied(streamId: i32): ArrayBuffer | null {
-    if (this.outstanding > 0) this.outstanding -= 1;
+  // `streamId` >= 0 (server-initiated frames such as CQL events answer nothing; check awaits()
+  // first: a reply on an id not in flight cannot be squared with the requests).
+  answered(streamId: i32): ArrayBuffer | null {
+    this.inFlight.remove(streamId);
     for (let i = 0; i < this.probeStreams.length; i++) {
       if (this.probeStreams[i] != streamId) continue;
       const denyReply = this.probeReplies[i];
@@ -68,22 +52,8 @@ export class StreamReplies {
     return null;
   }
 
-  // True when `streamId` carries one of our probes (its answer will be replaced).
-  isProbe(streamId: i32): bool {
-    return this.probeStreams.includes(streamId);
-  }
-
-  get hasPending(): bool {
-    return this.pendingHead < this.pending.length;
-  }
-
-  get pendingCount(): i32 {
-    return this.pending.length - this.pendingHead;
-  }
-
-  // Reply direction, at a frame boundary: the oldest deny reply waiting to be sent, or null.
-  takePending(): ArrayBuffer | null {
-    if (!this.hasPending) return null;
+  takeDue(): ArrayBuffer | null {
+    if (!this.hasDue) return null;
     const denyReply = this.pending[this.pendingHead];
     this.pendingHead += 1;
     if (this.pendingHead >= this.pending.length) {
@@ -91,5 +61,22 @@ export class StreamReplies {
       this.pendingHead = 0;
     }
     return denyReply;
+  }
+
+  awaits(streamId: i32): bool {
+    return this.inFlight.has(streamId);
+  }
+
+  get fullDetail(): string {
+    return '';
+  }
+
+  // True when deny replies wait for the next reply boundary.
+  get hasDue(): bool {
+    return this.pendingHead < this.pending.length;
+  }
+
+  private get pendingCount(): i32 {
+    return this.pending.length - this.pendingHead;
   }
 }

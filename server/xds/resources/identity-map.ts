@@ -1,6 +1,7 @@
 // weir.IdentityMap resources (protos/weir/identity_map.proto): the type URL, an encoder for the IP
-// prefix -> identity map (one resource named "default", its entries as compact JSON inside the
-// message) and a decoder. Wire contract: docs/policy-wire.md.
+// prefix -> identity map and the service account -> identity map of SPIFFE peers (one resource
+// named "default", both as compact JSON inside the message) and a decoder. Wire contract:
+// docs/policy-wire.md.
 import { envoyMessageType } from '../envoy-protos.ts';
 import { encodeResource, type EncodedResource } from './encoded-resource.ts';
 import { contentRevision } from './network-policy.ts';
@@ -15,8 +16,16 @@ export interface IdentityMapEntry {
   readonly identity: number;
 }
 
+/** The identity of a peer whose SPIFFE ID names this namespace and service account. */
+export interface ServiceAccountMapEntry {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly identity: number;
+}
+
 export interface IdentityMapResource {
   readonly entries: readonly IdentityMapEntry[];
+  readonly serviceAccounts?: readonly ServiceAccountMapEntry[];
   /** Default: the content hash of the compiled JSON. */
   readonly revision?: string;
 }
@@ -27,26 +36,38 @@ interface IdentityMapMessage {
 }
 
 export function encodeIdentityMap(map: IdentityMapResource): EncodedResource {
-  const json = identityMapJson(map.entries);
+  const json = identityMapJson(map.entries, map.serviceAccounts ?? []);
   const compiled = new TextEncoder().encode(json);
   const message: IdentityMapMessage = { revision: map.revision ?? contentRevision(compiled), compiled };
   return encodeResource(IDENTITY_MAP_TYPE_URL, IDENTITY_MAP_RESOURCE_NAME, message);
 }
 
-/** The JSON the agent publishes as `weir/identities`: entries in the given order, keys in a fixed order. */
-export function identityMapJson(entries: readonly IdentityMapEntry[]): string {
-  for (const [index, entry] of entries.entries()) {
-    if (!Number.isInteger(entry.identity) || entry.identity < 0 || entry.identity > 0xffffffff) {
-      throw new Error(`encodeIdentityMap: entries[${index}].identity ${entry.identity} is not a 32-bit unsigned integer`);
-    }
-  }
+/**
+ * The JSON the agent publishes as `weir/identities`: entries in the given order, keys in a fixed
+ * order; `serviceAccounts` only when there are some, so a map without them reads as before.
+ */
+export function identityMapJson(entries: readonly IdentityMapEntry[], serviceAccounts: readonly ServiceAccountMapEntry[] = []): string {
+  checkIdentities('entries', entries);
+  checkIdentities('serviceAccounts', serviceAccounts);
   const body = entries.map((entry) => `{"cidr":${JSON.stringify(entry.cidr)},"identity":${entry.identity}}`).join(',');
-  return `{"entries":[${body}]}`;
+  if (serviceAccounts.length === 0) return `{"entries":[${body}]}`;
+  const accounts = serviceAccounts
+    .map((entry) => `{"namespace":${JSON.stringify(entry.namespace)},"serviceAccount":${JSON.stringify(entry.serviceAccount)},"identity":${entry.identity}}`)
+    .join(',');
+  return `{"entries":[${body}],"serviceAccounts":[${accounts}]}`;
 }
 
-export function decodeIdentityMap(value: Uint8Array): { revision: string; entries: IdentityMapEntry[] } {
+function checkIdentities(field: string, entries: ReadonlyArray<{ readonly identity: number }>): void {
+  for (const [index, entry] of entries.entries()) {
+    if (!Number.isInteger(entry.identity) || entry.identity < 0 || entry.identity > 0xffffffff) {
+      throw new Error(`encodeIdentityMap: ${field}[${index}].identity ${entry.identity} is not a 32-bit unsigned integer`);
+    }
+  }
+}
+
+export function decodeIdentityMap(value: Uint8Array): { revision: string; entries: IdentityMapEntry[]; serviceAccounts?: ServiceAccountMapEntry[] } {
   const type = envoyMessageType('weir.IdentityMap');
   const message = type.toObject(type.decode(value), { defaults: true, bytes: Uint8Array }) as IdentityMapMessage;
-  const parsed = JSON.parse(new TextDecoder().decode(message.compiled)) as { entries: IdentityMapEntry[] };
-  return { revision: message.revision, entries: parsed.entries };
+  const parsed = JSON.parse(new TextDecoder().decode(message.compiled)) as { entries: IdentityMapEntry[]; serviceAccounts?: ServiceAccountMapEntry[] };
+  return { revision: message.revision, entries: parsed.entries, ...(parsed.serviceAccounts === undefined ? {} : { serviceAccounts: parsed.serviceAccounts }) };
 }

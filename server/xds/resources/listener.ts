@@ -12,6 +12,9 @@ export type ListenerTypeUrl = typeof LISTENER_TYPE_URL;
 export const TCP_PROXY_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy' as const;
 export const TCP_PROXY_FILTER_NAME = 'envoy.filters.network.tcp_proxy';
 
+/** How a listener gets its Wasm filter: 'ecds' (by name, default) or 'inline' (inside the listener). */
+export type FilterDelivery = ParserFilterDelivery['kind'];
+
 export type ParserFilterDelivery =
   /** typed_config of the parser's Wasm filter (see wasm-filter.ts), inside the listener. */
   | { kind: 'inline'; typedConfig: PackedAny }

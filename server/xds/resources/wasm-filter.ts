@@ -56,6 +56,12 @@ export interface AgentPolicyPluginConfiguration {
   direction: 'ingress' | 'egress';
   /** The endpoint port whose rules apply; 'destination': the port each connection was addressed to. */
   port: number | 'destination';
+  /**
+   * Ingress only: a peer that presented a certificate (a TLS chain that verifies client
+   * certificates, as Istio's inbound mTLS chain) is known by its SPIFFE ID from one of these trust
+   * domains instead of its address (docs/istio.md).
+   */
+  spiffeTrustDomains?: string[];
 }
 
 export interface AgentPolicyFilterSpec {

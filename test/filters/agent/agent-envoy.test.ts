@@ -6,12 +6,12 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startR2d2Backend, type R2d2Backend } from '../../../demo/backends/r2d2-backend.ts';
-import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts';
+import { startEnvoy, type EnvoyProcess } from '../../../demo/servers/envoy/process.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
 import { startControlServer, type ControlServer } from '../../../server/xds/control-server.ts';
 import { createTestPki } from '../../support/test-pki.ts';
 import type { TypeApplyState } from '../../../server/xds/proxy-status.ts';
-import { buildRedirectSnapshot } from '../../../server/xds/redirect-snapshot.ts';
+import { buildRedirectSnapshot } from '../../../server/snapshot/serve-snapshot.ts';
 import type { EncodedResource } from '../../../server/xds/resources/encoded-resource.ts';
 import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
 import { encodeNetworkPolicy, NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';

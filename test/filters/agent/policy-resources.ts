@@ -1,7 +1,7 @@
 // Test support: turns CiliumNetworkPolicy YAML and endpoint specs into the weir.NetworkPolicy and
 // weir.IdentityMap resources the control server serves (the real compiler and serializer), and
 // DiscoveryResponse/DiscoveryRequest bytes for tests that play the xDS server to the agent.
-import { buildPolicyResources } from '../../../server/cli/policy-resources.ts';
+import { buildPolicyResources } from '../../../server/snapshot/serve-snapshot.ts';
 import { endpointFromSpec, type EndpointSpec } from '../../../server/identity/endpoints.ts';
 import { compilePolicies } from '../../../server/policy/compile.ts';
 import type { CompiledPolicySet } from '../../../server/policy/compiled-policy.ts';

@@ -13,11 +13,14 @@ import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-ma
 import { NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
 import { declaredRules, readRuleKeysDeclaration } from '../../../server/policy/l7/declared-rules.ts';
 import { R2D2_RULE_KEYS } from '../../../server/policy/l7/r2d2-rules.ts';
+import { MEMCACHE_COMMANDS, memcacheRules } from '../../../server/policy/l7/memcache-rules.ts';
+import { CASSANDRA_OTHER_ACTIONS, CASSANDRA_TABLE_ACTIONS, cassandraRules } from '../../../server/policy/l7/cassandra-rules.ts';
+import { KAFKA_ROLES, kafkaApiName, kafkaRules } from '../../../server/policy/l7/kafka-rules.ts';
 import { HostProcess, silentUpstream, type FakeUpstream } from '../../../server/wasm-host/index.ts';
 import { ENDPOINTS, asAny, compileResources, discoveryResponse, type CompiledResources } from '../agent/policy-resources.ts';
 import { repoRoot } from '../envoy-harness.ts';
 import { accessLog, ensureFiltersBuilt, loadWeirFilter, startWeirAgent } from '../host-helpers.ts';
-import { fakeCassandra } from '../parsers/cassandra/cql-wire.ts';
+import { fakeCassandra, frame as cqlFrame, query, queryParams, shortBytes, startup } from '../parsers/cassandra/cql-wire.ts';
 import { fakeBroker } from '../parsers/kafka/kafka-wire.ts';
 import { fakeMemcached } from '../parsers/memcache/fake-memcached.ts';
 import { DECISION_TABLES, tablePolicy, type Peer, type Protocol, type ProtocolTable } from './cases.ts';
@@ -47,10 +50,17 @@ function processWithPublishedPolicy(compiled: CompiledResources): HostProcess {
   return process;
 }
 
-/** The built-in registry with `protocol`'s rules compiled from the manifest its build wrote, when it declares its keys (RuleKeys). */
+/**
+ * Protocols whose server rules are their declaration run by the generic code. memcache, Cassandra
+ * and Kafka declare their keys too (manifests checked below), but the server compiles them with
+ * its own code (command groups, one key constraint per rule, role expansion).
+ */
+const DECLARATION_DRIVEN: ReadonlySet<Protocol> = new Set(['r2d2']);
+
+/** The built-in registry with `protocol`'s rules compiled from the manifest its build wrote, when the server runs its declaration. */
 function registryFromManifest(protocol: Protocol): L7RuleRegistry | undefined {
   const file = path.join(repoRoot, 'build', 'filters', `${protocol}.rules.json`);
-  if (!fs.existsSync(file)) return undefined;
+  if (!DECLARATION_DRIVEN.has(protocol) || !fs.existsSync(file)) return undefined;
   const declared = declaredRules(readRuleKeysDeclaration(JSON.parse(fs.readFileSync(file, 'utf8')), file));
   return createL7RuleRegistry([...defaultL7RuleRegistry().values()].map((rules) => (rules.l7proto === protocol ? declared : rules)));
 }
@@ -60,7 +70,61 @@ describe('rule keys declared once', () => {
     const file = path.join(repoRoot, 'build', 'filters', 'r2d2.rules.json');
     expect(readRuleKeysDeclaration(JSON.parse(fs.readFileSync(file, 'utf8')), file)).toEqual(R2D2_RULE_KEYS);
   });
+
+  it("memcache's module declares the keys, command groups and exclusivity the server enforces", () => {
+    const manifest = builtManifest('memcache');
+    expect(manifest.keys.map((key) => key.name)).toEqual(memcacheRules.keys);
+    expect(manifest.exclusive).toEqual(['keyExact', 'keyPrefix', 'keyRegex']);
+    expect(Object.fromEntries(manifest.keys.map((key) => [key.name, key.logField]))).toEqual({ command: 'command', keyExact: 'keys', keyPrefix: 'keys', keyRegex: 'keys' });
+    const command = manifest.keys.find((key) => key.name === 'command');
+    expect(command?.groupFields).toEqual(['textCommands', 'binaryOpcodes']);
+    const declared = Object.fromEntries((command?.groups ?? []).map((group) => [group.name, { text: group.members['textCommands'], binary: (group.members['binaryOpcodes'] ?? []).map(Number), keyless: group.keyless === true }]));
+    const enforced = Object.fromEntries(Object.entries(MEMCACHE_COMMANDS).map(([name, group]) => [name, { text: [...group.text], binary: [...group.binary], keyless: group.keyless === true }]));
+    expect(declared).toEqual(enforced);
+  });
+
+  it("Cassandra's module declares the actions, and those that take a table, the server enforces", () => {
+    const manifest = builtManifest('cassandra');
+    expect(manifest.keys.map((key) => key.name)).toEqual(cassandraRules.keys);
+    const [action, table] = manifest.keys;
+    expect(new Set(action?.values)).toEqual(new Set([...CASSANDRA_TABLE_ACTIONS, ...CASSANDRA_OTHER_ACTIONS]));
+    expect(table?.match).toBe('regex');
+    expect(table?.onlyWith?.key).toBe('query_action');
+    expect(new Set(table?.onlyWith?.values)).toEqual(new Set(CASSANDRA_TABLE_ACTIONS));
+  });
+
+  it("Kafka's module declares the keys, roles and exclusivity the server enforces", () => {
+    const manifest = builtManifest('kafka');
+    expect(manifest.keys.map((key) => key.name)).toEqual(kafkaRules.keys);
+    expect(manifest.exclusive).toEqual(['role', 'apiKey']);
+    const role = manifest.keys.find((key) => key.name === 'role');
+    const declared = Object.fromEntries((role?.groups ?? []).map((group) => [group.name, [...(group.members['apiKey'] ?? [])].sort()]));
+    const enforced = Object.fromEntries(Object.entries(KAFKA_ROLES).map(([name, keys]) => [name, keys.map(kafkaApiName).sort()]));
+    expect(declared).toEqual(enforced);
+    expect(role?.values).toEqual(Object.keys(KAFKA_ROLES));
+  });
 });
+
+interface BuiltManifest {
+  readonly exclusive?: readonly string[];
+  readonly keys: readonly {
+    readonly name: string;
+    readonly match: string;
+    readonly values: readonly string[];
+    readonly logField: string;
+    readonly onlyWith?: { readonly key: string; readonly values: readonly string[] };
+    readonly groupFields?: readonly string[];
+    readonly groups?: readonly { readonly name: string; readonly members: Readonly<Record<string, readonly string[]>>; readonly keyless?: boolean }[];
+  }[];
+}
+
+/** The rule-key manifest the build wrote for `protocol` (read as the server reads one, then as JSON). */
+function builtManifest(protocol: Protocol): BuiltManifest {
+  const file = path.join(repoRoot, 'build', 'filters', `${protocol}.rules.json`);
+  const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+  expect(readRuleKeysDeclaration(parsed, file).protocol).toBe(protocol);
+  return parsed as BuiltManifest;
+}
 
 describe.each(DECISION_TABLES.map((table) => [table.protocol, table] as const))('%s: one decision semantics', (_protocol, table: ProtocolTable) => {
   let compiled: CompiledResources;
@@ -92,5 +156,29 @@ describe.each(DECISION_TABLES.map((table) => [table.protocol, table] as const))(
     const filterVerdict = entry === undefined ? `no Request or Denied entry (connection ${connection.isOpen ? 'open' : 'closed'})` : entry.type === 'Request' ? 'allow' : 'deny';
 
     expect({ reference: reference.verdict, manifest: manifestVerdict, filter: filterVerdict }).toEqual({ reference: decisionCase.expected, manifest: decisionCase.expected, filter: decisionCase.expected });
+  });
+});
+
+describe('entries written without a decision carry the revision and both identities', () => {
+  it('Cassandra: a query with a comment, USE and an unknown prepared id', () => {
+    const table = DECISION_TABLES.find((candidate) => candidate.protocol === 'cassandra');
+    if (table === undefined) throw new Error('no cassandra decision table');
+    const compiled = compileResources([tablePolicy(table)], ENDPOINTS);
+    const process = processWithPublishedPolicy(compiled);
+    const filter = loadWeirFilter('cassandra', 'cassandra', { parser: 'cassandra', policy: 'agent', endpoint: 'db', direction: 'ingress', port: table.port }, UPSTREAM['cassandra'], process);
+    const connection = filter.openConnection({ source: { address: PEER_ADDRESS['web'], port: 40000 }, destination: { address: '127.0.0.10', port: table.port } });
+    connection.fromClient(startup(4));
+    connection.fromClient(query(4, 1, 'SELECT * FROM deathstar.scrum_notes -- why'));
+    connection.fromClient(query(4, 2, 'USE deathstar'));
+    connection.fromClient(cqlFrame(4, 3, 0x0a, Buffer.concat([shortBytes(Buffer.from('unknown-id')), queryParams(4)])));
+    const entries = accessLog(connection).filter((entry) => entry.type === 'Request' || entry.type === 'Denied');
+    expect(entries.map((entry) => [entry.type, entry.fields['query_action'] ?? entry.fields['error'] ?? ''])).toEqual([
+      ['Denied', ''],
+      ['Request', 'use'],
+      ['Denied', 'unknown prepared query id'],
+    ]);
+    for (const entry of entries) {
+      expect(entry).toMatchObject({ revision: expect.stringMatching(/.+/), sourceIdentity: compiled.identityOf('web'), destinationIdentity: compiled.identityOf('db') });
+    }
   });
 });

@@ -6,6 +6,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createAccessLogPipeline, type AccessLogPipeline } from '../../../server/accesslog/access-log-pipeline.ts';
 import { accessLogServicePackage, type AccessLogAckMessage, type AccessLogBatchMessage } from '../../../server/accesslog/access-log-service.ts';
 import type { AccessLogEntryMessage } from '../../../server/accesslog/access-log-record.ts';
+import { MetricsRegistry } from '../../../server/observability/metrics-registry.ts';
+import { createAccessLogCounters, registerAccessLogPipelineMetrics } from '../../../server/observability/weir-metrics.ts';
 import { startControlServer, type ControlServer } from '../../../server/xds/control-server.ts';
 import { createTestPki, grpcCredentialsOf } from '../../support/test-pki.ts';
 
@@ -28,13 +30,15 @@ afterEach(async () => {
   }
 });
 
-async function startServerWithPipeline(credentials: grpc.ChannelCredentials = nodeA): Promise<{ pipeline: AccessLogPipeline; client: AccessLogClient }> {
-  const pipeline = createAccessLogPipeline({ ringSize: 100, labelsOf: (identity) => (identity === 16168 ? ['k8s:app=cass-server'] : undefined) });
+async function startServerWithPipeline(credentials: grpc.ChannelCredentials = nodeA): Promise<{ pipeline: AccessLogPipeline; registry: MetricsRegistry; client: AccessLogClient }> {
+  const registry = new MetricsRegistry();
+  const pipeline = createAccessLogPipeline({ ringSize: 100, counters: createAccessLogCounters(registry), labelsOf: (identity) => (identity === 16168 ? ['k8s:app=cass-server'] : undefined) });
+  registerAccessLogPipelineMetrics(registry, pipeline);
   const server = await startControlServer({ security: pki.security, port: 0, registerServices: pipeline.registerServices });
   const loaded = grpc.loadPackageDefinition(accessLogServicePackage()) as unknown as { weir: { AccessLogService: grpc.ServiceClientConstructor } };
   const client = new loaded.weir.AccessLogService(`127.0.0.1:${server.port}`, credentials) as unknown as AccessLogClient;
   running.push({ server, client });
-  return { pipeline, client };
+  return { pipeline, registry, client };
 }
 
 function streamError(stream: AgentStream): Promise<grpc.ServiceError> {
@@ -70,7 +74,7 @@ function nextAck(stream: AgentStream): Promise<string> {
 
 describe('weir.AccessLogService', () => {
   it('turns batches into records with labels, acknowledges the highest sequence and counts metrics', async () => {
-    const { pipeline, client } = await startServerWithPipeline();
+    const { pipeline, registry, client } = await startServerWithPipeline();
     const stream = client.StreamAccessLogs();
     stream.write(batch(1, [entry(1), entry(2, { type: 'ACCESS_LOG_ENTRY_TYPE_DENIED', reason: 'no rule allows WRITE' })]));
     expect(await nextAck(stream)).toBe('2');
@@ -87,7 +91,7 @@ describe('weir.AccessLogService', () => {
       time: '2026-01-02T03:04:05.006Z',
     });
     expect(records[1]).toMatchObject({ type: 'Denied', reason: 'no rule allows WRITE' });
-    const exposition = pipeline.metrics.registry.exposition();
+    const exposition = registry.exposition();
     expect(exposition).toContain('weir_policy_l7_total{proto="r2d2",verdict="received",source="12443",destination="16168"} 2');
     expect(exposition).toContain('weir_policy_l7_total{proto="r2d2",verdict="denied",source="12443",destination="16168"} 1');
     expect(exposition).toContain('weir_accesslog_agents_connected 1');
@@ -95,7 +99,7 @@ describe('weir.AccessLogService', () => {
   });
 
   it('discards entries resent after a reconnect and counts gaps and reported drops exactly', async () => {
-    const { pipeline, client } = await startServerWithPipeline();
+    const { pipeline, registry, client } = await startServerWithPipeline();
     const first = client.StreamAccessLogs();
     first.write(batch(1, [entry(1), entry(2), entry(3)]));
     expect(await nextAck(first)).toBe('3');
@@ -109,7 +113,7 @@ describe('weir.AccessLogService', () => {
     const agent = pipeline.sessions.get('node-a');
     expect(agent).toMatchObject({ received: 5, duplicates: 2, sequenceGaps: 2, drops: { queue: 7, buffer: 2, malformed: 0 }, lostTotal: 9 });
     expect(pipeline.hub.recent(10).map((record) => record.fields.file)).toEqual(['file-1', 'file-2', 'file-3', 'file-4', 'file-7']);
-    const exposition = pipeline.metrics.registry.exposition();
+    const exposition = registry.exposition();
     expect(exposition).toContain('weir_accesslog_dropped_total{node="node-a",stage="agent_queue"} 7');
     expect(exposition).toContain('weir_accesslog_dropped_total{node="node-a",stage="agent_buffer"} 2');
     expect(exposition).toContain('weir_accesslog_sequence_gaps_total{node="node-a"} 2');

@@ -3,9 +3,9 @@
 // connect from 127.0.0.2 (droid-client) so identities and labels come from the policy store.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runMonitor } from '../../../server/accesslog/monitor-command.ts';
+import { runMonitor } from '../../../server/cli/monitor-command.ts';
 import type { RunningServe } from '../../../server/cli/serve-command.ts';
-import type { EnvoyProcess } from '../../../server/envoy/process.ts';
+import type { EnvoyProcess } from '../../../demo/servers/envoy/process.ts';
 import { waitFor } from '../../filters/envoy-harness.ts';
 import { waitForAgentEnforcing } from '../../support/agent-enforcement.ts';
 import { DROID_CLIENT_IP, DROID_READ_ONLY_POLICIES, deployDroids, type DroidDeployment } from '../../support/droid-deployment.ts';
@@ -88,7 +88,7 @@ describe('access logs from a real Envoy', () => {
     expect(serve.observability.registry.exposition()).toMatch(/weir_policy_l7_total\{proto="r2d2",verdict="denied",source="[0-9a-z:]+",destination="[0-9a-z:]+"\} [1-9]/);
 
     const lines: string[] = [];
-    await runMonitor({ api: { socketPath: serve.api.socket }, filter: { verdicts: ['denied'] }, last: 1, noFollow: true, writeLine: (line) => lines.push(line) });
+    await runMonitor({ api: { kind: 'socket', socket: serve.api.socket }, filter: { verdicts: ['denied'] }, last: 1, noFollow: true, writeLine: (line) => lines.push(line) });
     expect(lines).toEqual([
       `<- Request r2d2 from [app=droid-client] to [app=droid-server], identity ${identityOf('droid-client')}->${identityOf('droid-server')}, verdict Denied cmd:WRITE file:beta reason:${JSON.stringify(denied?.reason)}`,
     ]);

@@ -13,10 +13,10 @@ import { startR2d2Backend, type R2d2Backend } from '../../../demo/backends/r2d2-
 import type { AccessLogRecord } from '../../../server/accesslog/access-log-record.ts';
 import type { AgentStatus } from '../../../server/accesslog/agent-sessions.ts';
 import { runServe, type RunningServe } from '../../../server/cli/serve-command.ts';
-import { listenerPort } from '../../../server/envoy/listeners.ts';
-import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts';
+import { listenerPort } from '../../../demo/servers/envoy/listeners.ts';
+import { startEnvoy, type EnvoyProcess } from '../../../demo/servers/envoy/process.ts';
 import { silentLogger } from '../../../server/log/logger.ts';
-import { weirStatus } from '../../../server/metrics/status-command.ts';
+import { weirStatus } from '../../../server/cli/status-command.ts';
 import { renderBootstrap } from '../../../server/xds/bootstrap.ts';
 import { enrolNode } from '../../support/test-pki.ts';
 import { parseAccessLog, waitFor } from '../../filters/envoy-harness.ts';
@@ -154,7 +154,7 @@ describe('access logs across a restart of weir serve', () => {
     expect([...distinct].every((file) => /^c\d-\d+$/.test(file))).toBe(true);
 
     // `weir status` on the restarted server: the access-log check states what was lost.
-    const status = await weirStatus({ api: { socketPath: second.api.socket } });
+    const status = await weirStatus({ api: { kind: 'socket', socket: second.api.socket } });
     expect(status.text).toContain(`${NODE_ID}: ${after.received} received, lost ${after.lostTotal} (`);
     expect(status.text).toMatch(new RegExp(`accesslog\\s+${after.lostTotal > 0 ? 'warning' : 'ok'}\\s+${after.received} records received, ${after.lostTotal} lost before the server`));
   }, 120_000);

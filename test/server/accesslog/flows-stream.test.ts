@@ -5,10 +5,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ApiTarget } from '../../../server/accesslog/api-stream.ts';
+import type { ApiTarget } from '../../../server/cli/api-client.ts';
 import { FlowHub } from '../../../server/accesslog/flow-hub.ts';
 import { handleFlowsRequest, type FlowsRouteOptions } from '../../../server/accesslog/flows-http.ts';
-import { runMonitor } from '../../../server/accesslog/monitor-command.ts';
+import { runMonitor } from '../../../server/cli/monitor-command.ts';
 import { sampleRecord } from './sample-records.ts';
 
 const servers: http.Server[] = [];
@@ -31,7 +31,7 @@ async function serveFlows(hub: FlowHub, options: FlowsRouteOptions = {}): Promis
   const socketPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'weir-http-')), 'api.sock');
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   server.once('close', () => fs.rmSync(path.dirname(socketPath), { recursive: true, force: true }));
-  return { socketPath };
+  return { kind: 'socket', socket: socketPath };
 }
 
 async function until(condition: () => boolean): Promise<void> {
@@ -79,13 +79,13 @@ describe('/v1/flows and weir monitor', () => {
     const hub = new FlowHub();
     const api = await serveFlows(hub, { maxBufferedBytes: 1024 });
     const response = await new Promise<http.IncomingMessage>((resolve) =>
-      http.get({ socketPath: api.socketPath ?? '', path: '/v1/flows' }, resolve),
+      http.get({ socketPath: api.kind === 'socket' ? api.socket : '', path: '/v1/flows' }, resolve),
     );
     response.pause();
     await until(() => hub.viewerCount === 1);
     const big = 'x'.repeat(64 * 1024);
     for (let index = 0; index < 200; index++) hub.publish(sampleRecord({ fields: { file: big } }));
-    const dropped = hub.metrics.viewerDropped.value();
+    const dropped = hub.viewerDropped;
     expect(dropped).toBeGreaterThan(0);
     let text = '';
     response.setEncoding('utf8');

@@ -12,7 +12,7 @@ import { proxyList } from '../../../server/cli/proxy-command.ts';
 import { runServe } from '../../../server/cli/serve-command.ts';
 import * as grpc from '@grpc/grpc-js';
 import { runWeirCli } from '../../../demo/weir-process.ts';
-import { weirStatus } from '../../../server/metrics/status-command.ts';
+import { weirStatus } from '../../../server/cli/status-command.ts';
 import { LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
 import { openAds } from '../xds/support/grpc-client.ts';
 import { sotwRequest } from '../xds/support/resources.ts';
@@ -118,7 +118,7 @@ describe('weir serve', () => {
   it('weir status reports mTLS for the default configuration', async () => {
     const serve = await runServe({ configFile, logger: silentLogger() });
     try {
-      const status = await weirStatus({ api: { socketPath: serve.api.socket } });
+      const status = await weirStatus({ api: { kind: 'socket', socket: serve.api.socket } });
       expect(status.text).toMatch(/security +ok +mTLS, trust domain weir\.local; \d+ nodes enrolled, 0 revoked/);
     } finally {
       await serve.stop();

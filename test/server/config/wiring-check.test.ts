@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RedirectConfig } from '../../../server/config/weir-config.ts';
 import { checkWiring, formatWiringWarning } from '../../../server/config/wiring-check.ts';
-import { projectRoot } from '../../../server/envoy/binary.ts';
+import { projectRoot } from '../../../demo/servers/project-paths.ts';
 import { createIdentityAllocators } from '../../../server/policy/identity-universe.ts';
 import { compileStoreFiles } from '../../../server/store/store-contents.ts';
 

@@ -1,12 +1,13 @@
 // Sidecar endpoints from node metadata: validation, registration for as long as the node is
-// connected plus a grace period, and merging into the compiled store state (store wins a clash).
+// connected plus a grace period, and compiling them with the store's (store wins a clash; an
+// import that does not compile with them is refused).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readSidecarEndpoint, SidecarEndpointRegistry } from '../../../server/identity/sidecar-endpoints.ts';
 import { DirectoryStore } from '../../../server/store/directory-store.ts';
-import { SidecarAwareStore } from '../../../server/store/sidecar-aware-store.ts';
+import type { StoreEvent } from '../../../server/store/policy-store.ts';
 import { structToJson } from '../../../server/xds/node-metadata.ts';
 import { capturingLogger } from '../../support/capturing-logger.ts';
 
@@ -130,7 +131,7 @@ describe('SidecarEndpointRegistry', () => {
   });
 });
 
-describe('SidecarAwareStore', () => {
+describe('a store with sidecar endpoints', () => {
   let directory: string | undefined;
   afterEach(async () => {
     if (directory !== undefined) await rm(directory, { recursive: true, force: true });
@@ -141,9 +142,19 @@ describe('SidecarAwareStore', () => {
     for (const [name, text] of Object.entries(files)) await writeFile(path.join(directory, name), text);
     const captured = capturingLogger('debug');
     const sidecars = new SidecarEndpointRegistry({ logger: captured.logger, timers: new ManualTimers() });
-    const store = new SidecarAwareStore({ store: new DirectoryStore({ directory, enforcementMode: 'default', watchDirectory: false }), sidecars, logger: captured.logger });
+    const store = new DirectoryStore({ directory, enforcementMode: 'default', watchDirectory: false, sidecars, logger: captured.logger });
     expect((await store.load()).ok).toBe(true);
     return { store, sidecars, lines: captured.entries };
+  }
+
+  /** The store's next event (a sidecar change recompiles in the store's queue). */
+  function nextEvent(store: DirectoryStore): Promise<StoreEvent> {
+    return new Promise((resolve) => {
+      const stop = store.watch((event) => {
+        stop();
+        resolve(event);
+      });
+    });
   }
 
   const policy = `apiVersion: cilium.io/v2
@@ -158,12 +169,11 @@ spec:
   it('compiles policy for a sidecar endpoint and maps its IP to its identity', async () => {
     const { store, sidecars } = await storeWith({ 'web.yaml': policy });
     const before = store.current().revision;
-    const events: string[] = [];
-    store.watch((event) => events.push(event.kind));
+    const updated = nextEvent(store);
     sidecars.streamOpened('node-a', webMetadata);
+    expect((await updated).kind).toBe('updated');
     const state = store.current();
     expect(state.revision).not.toBe(before);
-    expect(events).toEqual(['updated']);
     const compiled = state.policySet.endpoints.find((entry) => entry.endpoint === 'web');
     expect(compiled?.ingress.enforcement).toBe('default-deny');
     expect(state.policySet.ipIdentities).toContainEqual({ cidr: '127.0.0.5/32', identity: compiled?.identity });
@@ -179,10 +189,67 @@ spec: { labels: { app: other }, ips: [127.0.0.9] }
 `;
     const { store, sidecars, lines } = await storeWith({ 'web.yaml': policy, 'endpoint.yaml': endpoint });
     sidecars.streamOpened('node-a', webMetadata);
+    // Nothing changes for enforcement, so there is no event to wait for: wait for the warning.
+    await expect.poll(() => lines.find((line) => line['level'] === 40)).toMatchObject({ nodeId: 'node-a', endpoint: 'web', keptFrom: 'store' });
     const state = store.current();
     expect(state.endpoints.filter((entry) => entry.name === 'web').map((entry) => entry.ips)).toEqual([['127.0.0.9']]);
     expect(state.endpointSources?.get('web')).toBeUndefined();
-    expect(lines.find((line) => line['level'] === 40)).toMatchObject({ nodeId: 'node-a', endpoint: 'web', keptFrom: 'store' });
+    await store.close();
+  });
+
+  // Two policies that each compile alone but put two L7 protocols on one port of an endpoint that
+  // both select: only the sidecar `cache` (labels app=cache, tier=hot) is selected by both.
+  const memcachePolicy = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: cache-memcache }
+spec:
+  endpointSelector: { matchLabels: { app: cache } }
+  ingress:
+    - toPorts: [{ ports: [{ port: "11211", protocol: TCP }], rules: { l7proto: memcache, l7: [{ command: get }] } }]
+`;
+  const r2d2Policy = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: hot-r2d2 }
+spec:
+  endpointSelector: { matchLabels: { tier: hot } }
+  ingress:
+    - toPorts: [{ ports: [{ port: "11211", protocol: TCP }], rules: { l7proto: r2d2, l7: [{ cmd: READ }] } }]
+`;
+  const cacheMetadata = { 'weir.endpoint': { name: 'cache', labels: { app: 'cache', tier: 'hot' }, namespace: 'ns', serviceAccount: 'sa', ips: ['127.0.0.7'] } };
+
+  it('refuses an import that does not compile with the connected sidecars, and the previous policy keeps enforcing', async () => {
+    const { store, sidecars } = await storeWith({ 'cache.yaml': memcachePolicy });
+    const joined = nextEvent(store);
+    sidecars.streamOpened('node-cache', cacheMetadata);
+    expect((await joined).kind).toBe('updated');
+    const before = store.current();
+    const enforced = before.policySet.endpoints.find((entry) => entry.endpoint === 'cache');
+    expect(enforced?.ingress.ports.map((port) => port.rules.map((rule) => rule.l7?.l7proto))).toEqual([['memcache']]);
+
+    const result = await store.put('hot.yaml', r2d2Policy);
+
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems.map((problem) => problem.message).join('\n')).toMatch(/endpoint "cache" ingress port 11211.*l7proto "(r2d2|memcache)" conflicts with "(memcache|r2d2)"/);
+    // Nothing was written and nothing changed: the sidecar's endpoint is still enforced as before.
+    expect(store.list().map((file) => file.name)).toEqual(['cache.yaml']);
+    expect(await store.read('hot.yaml')).toBeUndefined();
+    expect(store.current().revision).toBe(before.revision);
+    expect(store.current().policySet.endpoints.find((entry) => entry.endpoint === 'cache')).toEqual(enforced);
+    await store.close();
+  });
+
+  it('keeps the previous policy, for every endpoint, when a joining sidecar makes it fail to compile', async () => {
+    const { store, sidecars } = await storeWith({ 'cache.yaml': memcachePolicy, 'hot.yaml': r2d2Policy });
+    const before = store.current().revision;
+    const event = nextEvent(store);
+    sidecars.streamOpened('node-cache', cacheMetadata);
+    const rejected = await event;
+    expect(rejected.kind).toBe('rejected');
+    if (rejected.kind !== 'rejected') return;
+    expect(rejected.problems.map((problem) => problem.message).join('\n')).toMatch(/conflicts with[\s\S]*the connected sidecars announce; the previous policy stays in force/);
+    expect(store.current().revision).toBe(before);
+    expect(store.current().endpoints.map((entry) => entry.name)).not.toContain('cache');
     await store.close();
   });
 });

@@ -1,14 +1,14 @@
 // `weir sidecar iptables --dry-run` against Istio's own golden files: for each istio-iptables test
 // case Weir's flags can express, the iptables-restore input Weir prints must be the rules
 // istio-iptables records for that configuration, line for line. The golden files are read from the
-// istio.io/istio module the set-up downloads (server/interception/install.ts); their
+// istio.io/istio module the set-up downloads (demo/servers/istio-capture-goldens.ts); their
 // `iptables-save` / `ip6tables-save` lines are the state checks istio-iptables runs around the
 // restore, not rules, and Weir's dry run prints `#` comments instead; both are left out.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSidecarCommand, sidecarIptablesFrom } from '../../../server/cli/sidecar-command.ts';
-import { istioCaptureGoldenDir, ISTIO_MODULE_VERSION } from '../../../server/interception/install.ts';
+import { istioCaptureGoldenDir, ISTIO_MODULE_VERSION } from '../../../demo/servers/istio-capture-goldens.ts';
 import { GOLDEN_CASES, GOLDEN_CASES_NOT_COMPARED } from './istio-golden-cases.ts';
 
 const goldenDir = istioCaptureGoldenDir();

@@ -21,6 +21,7 @@ function options(overrides: Partial<IstioManifestOptions> = {}): IstioManifestOp
     weirServe: { address: 'weir.weir-system.svc', port: 18000 },
     agentWasm: MODULE,
     mounts: ISTIO_SIDECAR_MOUNTS,
+    trustDomains: ['cluster.local'],
     ...overrides,
   };
 }
@@ -38,9 +39,13 @@ describe('weir istio manifests', () => {
       match: [{ mode: 'SERVER', ports: [{ number: 11211 }] }],
       url: 'oci://r.example/weir/memcache:v1',
       sha256: buildWasmImage(MODULE).manifestSha256,
-      pluginConfig: { parser: 'memcache', policy: 'agent', endpoint: 'memcd-server.default', direction: 'ingress', port: 11211 },
+      pluginConfig: { parser: 'memcache', policy: 'agent', endpoint: 'memcd-server.default', direction: 'ingress', port: 11211, spiffeTrustDomains: ['cluster.local'] },
     });
     expect(plugins[1]?.spec).toMatchObject({ match: [{ mode: 'CLIENT', ports: [{ number: 9042 }] }], pluginConfig: { direction: 'egress' } });
+    // The peer of an outbound connection is the server, whose certificate the sidecar's own TLS origination checks.
+    expect((plugins[1]?.spec['pluginConfig'] as Record<string, unknown>)['spiffeTrustDomains']).toBeUndefined();
+    const addressesOnly = renderIstioManifests(options({ trustDomains: [] })).objects[1] as { spec: { pluginConfig: Record<string, unknown> } };
+    expect(addressesOnly.spec.pluginConfig['spiffeTrustDomains']).toBeUndefined();
     const traffic = renderIstioManifests(options({ api: 'TrafficExtension' })).objects[1] as { kind: string; spec: { wasm: Record<string, unknown> } };
     expect(traffic.kind).toBe('TrafficExtension');
     expect(traffic.spec.wasm).toMatchObject({ type: 'NETWORK', failStrategy: 'FAIL_CLOSE' });

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { projectRoot } from '../../../server/envoy/binary.ts';
+import { projectRoot } from '../../../demo/servers/project-paths.ts';
 import { KAFKA_ROLES, kafkaApiName, kafkaRules } from '../../../server/policy/l7/kafka-rules.ts';
 import type { CompiledL7Rule, L7Request } from '../../../server/policy/l7/l7-rule-types.ts';
 import { CompiledFixture } from './compile-support.ts';

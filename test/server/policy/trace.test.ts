@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createIdentityAllocators } from '../../../server/policy/identity-universe.ts';
 import { parseL7Fields, tracePolicy, type TraceQuery } from '../../../server/policy/trace.ts';
 import { compileStoreFiles } from '../../../server/store/store-contents.ts';
-import { projectRoot } from '../../../server/envoy/binary.ts';
+import { projectRoot } from '../../../demo/servers/project-paths.ts';
 
 const files = new Map([
   ['endpoints.yaml', fs.readFileSync(path.join(projectRoot, 'demo/fleet/endpoints/secure-fleet.yaml'), 'utf8')],

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderBootstrap, type XdsVariant } from '../../../server/xds/bootstrap.ts';
 import { startControlServer, type ControlServer } from '../../../server/xds/control-server.ts';
-import { buildRedirectSnapshot, clusterNameOf, listenerNameOf, type FilterDelivery, type RedirectSpec } from '../../../server/xds/redirect-snapshot.ts';
+import { buildRedirectSnapshot, clusterNameOf, listenerNameOf, type RedirectSpec } from '../../../server/snapshot/serve-snapshot.ts';
+import type { FilterDelivery } from '../../../server/xds/resources/listener.ts';
 import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
 import { LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
 import { ENDPOINT_TYPE_URL } from '../../../server/xds/resources/endpoint.ts';
@@ -24,7 +25,7 @@ import {
   configDump,
   type ConfigDump,
 } from './support/envoy-process.ts';
-import { startEnvoy, type EnvoyProcess } from '../../../server/envoy/process.ts';
+import { startEnvoy, type EnvoyProcess } from '../../../demo/servers/envoy/process.ts';
 import { waitFor } from '../../filters/envoy-harness.ts';
 import { freeLoopbackPort } from '../../../demo/servers/loopback-port.ts';
 import { createTestPki } from '../../support/test-pki.ts';

@@ -302,6 +302,22 @@ describe('framing', () => {
     expect(accessLog(vm).find((e) => e.type === 'Error')?.reason).toMatch(/does not parse after its record batch/);
   });
 
+  it('forwards 1 MiB record batches, pipelined, byte for byte while reading only the frames\' first KiBs', () => {
+    const batch = Buffer.alloc(1024 * 1024, 0x5a);
+    const first = produce(9, 1, [{ topic: 'empire-announce', partitions: [0] }], -1, batch);
+    const second = produce(9, 2, [{ topic: 'empire-announce', partitions: [0, 1] }], -1, batch);
+    const { broker, connection, vm } = open(HQ, [PLANS, ANNOUNCE], { maxBufferBytes: 4 * 1024 * 1024 });
+    connection.fromClient(Buffer.concat([first, second]), { chunking: { sizes: [first.length + 100] } });
+    expect(broker.received.map((r) => r.frame.equals(r.correlationId === 1 ? first : second))).toEqual([true, true]);
+    // What the filter copied out of Envoy's buffers: each frame's header and prefix, not its batches.
+    const copied = connection.callsTo('proxy_on_downstream_data')
+      .flatMap((record) => record.hostCalls)
+      .filter((call) => call.name === 'proxy_get_buffer_bytes')
+      .reduce((sum, call) => sum + Number(call.args[2]), 0);
+    expect(copied).toBeLessThan(64 * 1024);
+    expect(accessLog(vm).filter((e) => e.type === 'Request').map((e) => e.fields['topic'])).toEqual(['empire-announce', 'empire-announce']);
+  });
+
   it('answers ApiVersions newer than it reads with UNSUPPORTED_VERSION, as the broker does', () => {
     const { broker, connection } = open([{}]);
     connection.fromClient(request({ apiKey: 18, version: 42, correlationId: 3, flexible: true }, () => undefined));

@@ -189,4 +189,11 @@ describe('memcache access log', () => {
     ]);
     expect(entries[0]?.connection).toBe(connection.connectionId);
   });
+
+  it('logs a multi-line reply (stats) as one Response entry, with the status that ends it', () => {
+    const { connection, vm } = open();
+    connection.fromClient('stats\r\nversion\r\n');
+    expect(connection.clientText).toMatch(/^STAT pid 1\r\nSTAT version .*\r\nEND\r\nVERSION /);
+    expect(accessLog(vm).filter((entry) => entry.type === 'Response').map((entry) => entry.fields)).toEqual([{ status: 'END' }, { status: 'VERSION' }]);
+  });
 });

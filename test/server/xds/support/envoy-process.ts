@@ -1,12 +1,12 @@
-// Helpers for xDS tests against a real Envoy (which server/envoy/process.ts runs): reads
+// Helpers for xDS tests against a real Envoy (which demo/servers/envoy/process.ts runs): reads
 // /config_dump, runs loopback backends and connections, and compiles the lead's Wasm probe
 // (filters/probe) so these tests do not depend on the parser SDK's build.
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { projectRoot } from '../../../../server/envoy/binary.ts';
-import type { EnvoyProcess } from '../../../../server/envoy/process.ts';
+import { projectRoot } from '../../../../demo/servers/project-paths.ts';
+import type { EnvoyProcess } from '../../../../demo/servers/envoy/process.ts';
 
 export interface ConfigDump {
   configs: Array<Record<string, unknown> & { '@type': string }>;

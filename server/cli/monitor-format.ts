@@ -3,7 +3,7 @@
 // The kind is Request or Response (Cilium's flow type); Denied and Error show in the verdict.
 // `<-` is ingress (traffic into the local endpoint), `->` egress. Labels show without the `k8s:`
 // source; a peer without labels shows its address. `-o json` prints the record as one JSON line.
-import type { AccessLogRecord, PeerRecord } from './access-log-record.ts';
+import type { AccessLogRecord, PeerRecord } from '../accesslog/access-log-record.ts';
 
 export type MonitorOutput = 'text' | 'json';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatMonitorLine } from '../../../server/accesslog/monitor-format.ts';
-import { sampleRecord } from './sample-records.ts';
+import { formatMonitorLine } from '../../../server/cli/monitor-format.ts';
+import { sampleRecord } from '../accesslog/sample-records.ts';
 
 describe('weir monitor lines', () => {
   it('prints a denied request like cilium monitor -t l7', () => {

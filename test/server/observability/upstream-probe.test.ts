@@ -2,7 +2,7 @@
 // a closed port is refused, and a change is logged once.
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { UpstreamProbe } from '../../../server/metrics/upstream-probe.ts';
+import { UpstreamProbe } from '../../../server/observability/upstream-probe.ts';
 import { freeLoopbackPort } from '../../../demo/servers/loopback-port.ts';
 import { capturingLogger } from '../../support/capturing-logger.ts';
 

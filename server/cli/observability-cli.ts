@@ -1,13 +1,11 @@
 // Flag parsing for the observability commands `weir monitor`, `weir metrics list` and `weir status`
 // (cli.ts dispatches to these). Each turns its flags into the command's options object, runs it and
 // returns the exit status; API flags (--socket, --server, --token-file, env WEIR_SOCKET, ...) mean
-// what they mean for every other API command (server/cli/api-client.ts).
+// what they mean for every other API command (api-client.ts).
 import { parseArgs } from 'node:util';
-import type { ApiTarget as CliApiTarget } from '../cli/api-client.ts';
-import { apiTargetFrom } from '../cli/api-client.ts';
-import type { ApiTarget } from '../accesslog/api-stream.ts';
+import { apiTargetFrom, type ApiTarget } from './api-client.ts';
 import { parseFlowFilter } from '../accesslog/flow-filter.ts';
-import { runMonitor } from '../accesslog/monitor-command.ts';
+import { runMonitor } from './monitor-command.ts';
 import { metricsList } from './metrics-command.ts';
 import { weirStatus } from './status-command.ts';
 
@@ -66,17 +64,6 @@ export async function statusCli(args: readonly string[], environment: NodeJS.Pro
   return outcome.exitCode;
 }
 
-/** The CLI's API target (server/cli/api-client.ts) in the shape api-stream.ts opens. */
-export function streamTargetOf(target: CliApiTarget): ApiTarget {
-  if (target.kind === 'socket') return { socketPath: target.socket };
-  const url = new URL(target.url);
-  return {
-    tcp: { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 443) },
-    ...(target.token !== undefined ? { token: target.token } : {}),
-    ...(target.ca !== undefined ? { ca: target.ca } : {}),
-  };
-}
-
 type ParseSpec = Parameters<typeof parseArgs>[0] extends infer Config ? (Config extends { options?: infer Options } ? NonNullable<Options> : never) : never;
 
 function parse<T extends ParseSpec>(args: readonly string[], options: T) {
@@ -88,7 +75,7 @@ function parse<T extends ParseSpec>(args: readonly string[], options: T) {
 }
 
 function targetOf(values: { socket?: string | undefined; server?: string | undefined; 'token-file'?: string | undefined; 'ca-file'?: string | undefined }, environment: NodeJS.ProcessEnv): ApiTarget {
-  return streamTargetOf(apiTargetFrom({ socket: values.socket, server: values.server, tokenFile: values['token-file'], caFile: values['ca-file'] }, environment));
+  return apiTargetFrom({ socket: values.socket, server: values.server, tokenFile: values['token-file'], caFile: values['ca-file'] }, environment);
 }
 
 function outputOf(output: string | undefined, structured: 'json'): 'text' | 'json' {

@@ -1,11 +1,11 @@
 // `weir monitor [--type l7] [--verdict denied] [--proto memcache] [--endpoint LABELS] [--node ID]
 // [--last N] [-o json]`: follows `GET /v1/flows` on a running server and prints one line per
 // record (monitor-format.ts) until stopped, plus a note whenever the server had to drop records
-// for this viewer. The CLI (server/cli) parses flags into MonitorOptions and calls runMonitor.
-import type { AccessLogRecord } from './access-log-record.ts';
-import { describeApiTarget, openApiStream, type ApiTarget } from './api-stream.ts';
-import { flowFilterQuery, type FlowFilter } from './flow-filter.ts';
-import { FLOWS_PATH } from './flows-http.ts';
+// for this viewer. observability-cli.ts parses flags into MonitorOptions and calls runMonitor.
+import type { AccessLogRecord } from '../accesslog/access-log-record.ts';
+import { flowFilterQuery, type FlowFilter } from '../accesslog/flow-filter.ts';
+import { FLOWS_PATH } from '../accesslog/flows-http.ts';
+import { describeTarget, openApiStream, type ApiTarget } from './api-client.ts';
 import { formatMonitorLine, type MonitorOutput } from './monitor-format.ts';
 import { readServerSentEvents } from './sse-reader.ts';
 
@@ -38,7 +38,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   let printed = 0;
   try {
     const response = await openApiStream(options.api, pathAndQuery, controller.signal);
-    if (response.statusCode !== 200) throw new Error(`${describeApiTarget(options.api)}${pathAndQuery}: HTTP ${response.statusCode ?? 0}: ${await bodyText(response)}`);
+    if (response.statusCode !== 200) throw new Error(`${describeTarget(options.api)}${pathAndQuery}: HTTP ${response.statusCode ?? 0}: ${await bodyText(response)}`);
     for await (const event of readServerSentEvents(response)) {
       if (event.event === 'dropped') {
         const { dropped } = JSON.parse(event.data) as { dropped: number };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MetricsRegistry } from '../../../server/metrics/metrics-registry.ts';
-import { CountingProxyStatusRegistry, createXdsCounters, registerProxyStatusMetrics } from '../../../server/metrics/xds-metrics.ts';
+import { MetricsRegistry } from '../../../server/observability/metrics-registry.ts';
+import { CountingProxyStatusRegistry, createXdsCounters, registerProxyStatusMetrics } from '../../../server/observability/xds-metrics.ts';
 import { NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
 
 const CLUSTER = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';

@@ -209,7 +209,7 @@ function accessLogCheck(agents: readonly AgentStatus[], sources: HealthSources):
     const list = unexplained.map((agent) => `${agent.nodeId}: ${agent.sequenceGaps} missing, ${agent.drops.buffer} reported dropped`).join('; ');
     return { name: 'accesslog', status: 'failing', detail: `entries missing that no agent reported: ${list}` };
   }
-  const viewerDropped = sources.hub?.metrics.viewerDropped.value() ?? 0;
+  const viewerDropped = sources.hub?.viewerDropped ?? 0;
   const detail = `${received} records received, ${lost} lost before the server, ${viewerDropped} not delivered to slow viewers`;
   return { name: 'accesslog', status: lost > 0 || viewerDropped > 0 ? 'warning' : 'ok', detail };
 }
@@ -220,7 +220,7 @@ function pipelineHealth(hub: FlowHub, agents: readonly AgentStatus[]): PipelineH
     ringCapacity: hub.ring.capacity,
     ringEvicted: hub.ring.evicted,
     viewers: hub.viewerCount,
-    viewerDropped: hub.metrics.viewerDropped.value(),
+    viewerDropped: hub.viewerDropped,
     agents: agents.map(({ nodeId, connected, received, duplicates, sequenceGaps, drops, lostTotal, rejected }) => ({
       nodeId,
       connected,

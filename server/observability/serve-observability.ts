@@ -15,6 +15,7 @@ import type { SecurityHealth, StoreHealth } from './health-report.ts';
 import { handleMetricsRequest, handleStatusRequest } from './http.ts';
 import { MetricsRegistry } from './metrics-registry.ts';
 import type { UpstreamHealth } from './upstream-probe.ts';
+import { createAccessLogCounters, registerAccessLogPipelineMetrics } from './weir-metrics.ts';
 import { CountingProxyStatusRegistry, createXdsCounters, registerProxyStatusMetrics } from './xds-metrics.ts';
 
 export interface ServeObservabilityOptions {
@@ -52,13 +53,14 @@ export function createServeObservability(options: ServeObservabilityOptions): Se
   registerProxyStatusMetrics(registry, status);
   const identities = identityLookups(options.currentState);
   const pipeline = createAccessLogPipeline({
-    registry,
+    counters: createAccessLogCounters(registry),
     logger: options.logger,
     entryLogger: options.accessLogFile !== undefined ? accessLogEntryLogger({ file: options.accessLogFile }) : options.logger.child({ component: 'accesslog' }),
     labelsOf: identities.labelsOf,
     identityOfAddress: identities.identityOfAddress,
     ...(options.ringSize !== undefined ? { ringSize: options.ringSize } : {}),
   });
+  registerAccessLogPipelineMetrics(registry, pipeline);
   const healthSources = {
     status,
     sessions: pipeline.sessions,

@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ApiTarget } from '../../../server/accesslog/api-stream.ts';
-import { handleMetricsRequest, handleStatusRequest } from '../../../server/metrics/http.ts';
-import { metricsList } from '../../../server/metrics/metrics-command.ts';
-import { MetricsRegistry } from '../../../server/metrics/metrics-registry.ts';
-import { weirStatus } from '../../../server/metrics/status-command.ts';
+import type { ApiTarget } from '../../../server/cli/api-client.ts';
+import { handleMetricsRequest, handleStatusRequest } from '../../../server/observability/http.ts';
+import { metricsList } from '../../../server/cli/metrics-command.ts';
+import { MetricsRegistry } from '../../../server/observability/metrics-registry.ts';
+import { weirStatus } from '../../../server/cli/status-command.ts';
 import { ProxyStatusRegistry } from '../../../server/xds/proxy-status.ts';
 
 const servers: http.Server[] = [];
@@ -31,7 +31,7 @@ async function serve(registry: MetricsRegistry, status: ProxyStatusRegistry): Pr
   const socketPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'weir-http-')), 'api.sock');
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   server.once('close', () => fs.rmSync(path.dirname(socketPath), { recursive: true, force: true }));
-  return { socketPath };
+  return { kind: 'socket', socket: socketPath };
 }
 
 describe('observability commands', () => {
@@ -58,8 +58,8 @@ describe('observability commands', () => {
   });
 
   it('reports an unreachable server with the address and what to do', async () => {
-    await expect(weirStatus({ api: { socketPath: '/nonexistent/weir.sock' } })).rejects.toThrow(
-      /cannot reach the weir API at unix:\/nonexistent\/weir.sock\/v1\/status .*is `weir serve` running\? pass --socket PATH/,
+    await expect(weirStatus({ api: { kind: 'socket', socket: '/nonexistent/weir.sock' } })).rejects.toThrow(
+      /cannot reach weir serve at unix socket \/nonexistent\/weir.sock \(ENOENT\); is `weir serve` running in this directory\? pass --socket PATH/,
     );
   });
 });

@@ -1,22 +1,35 @@
-// Turns per-node redirects (listen here, parse with this parser, forward there) into the listeners,
-// clusters (endpoints inline or over EDS) and extension configs of a snapshot: listener `weir-<name>` runs the parser's Wasm
-// filter then tcp_proxy to cluster `weir-<name>-backend`. The Wasm filter travels over ECDS as
-// `weir.<name>` (default) or inline in the listener. A redirect that guards an endpoint gets a
-// filter that decides with the policy the Weir agent publishes (vm_id `weir`, "policy":"agent");
-// the policy resources themselves are built elsewhere and only added here. A redirect with parser
-// `http` gets Envoy's HTTP connection manager instead, with Weir's HTTP Wasm filter (http.wasm)
-// before the router, and a cluster that speaks the downstream's HTTP version (resources/http-listener.ts).
-// Reads each parser module once.
+// Builds the xDS snapshot `weir serve` gives every proxy, from the config's redirects and the
+// policy store's state, in one place:
+// - the redirects (listen here, parse with this parser, forward there) become listeners, clusters
+//   (endpoints inline or over EDS) and extension configs: listener `weir-<name>` runs the parser's
+//   Wasm filter then tcp_proxy to cluster `weir-<name>-backend`. The Wasm filter travels over ECDS
+//   as `weir.<name>` (default) or inline in the listener. A redirect that guards an endpoint gets a
+//   filter that decides with the policy the Weir agent publishes (vm_id `weir`, "policy":"agent").
+//   A redirect with parser `http` gets Envoy's HTTP connection manager instead, with Weir's HTTP
+//   Wasm filter (http.wasm) before the router, and a cluster that speaks the downstream's HTTP
+//   version (xds/resources/http-listener.ts). Reads each parser module once.
+// - the store's compiled state becomes the two Weir resource types the agent subscribes to
+//   (docs/policy-wire.md): one weir.NetworkPolicy per endpoint, whose `compiled` bytes are the
+//   canonical JSON of serializeEndpointPolicy(), and the weir.IdentityMap `default`. Both carry the
+//   store revision, so "a proxy ACKed a version containing revision R" can be read from its ACKed
+//   versions.
+// The protobuf encoding of each resource belongs to server/xds/resources; the xDS server only
+// serves what this module built, and never reads policy or the store itself.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Snapshot } from './snapshot.ts';
-import { buildEdsCluster, buildStaticCluster, type SocketAddressSpec } from './resources/cluster.ts';
-import { buildLoadAssignment } from './resources/endpoint.ts';
-import { buildRedirectListener, type ParserFilterDelivery } from './resources/listener.ts';
-import { buildHttpRedirectListener, HTTP_WASM_TYPE_URL } from './resources/http-listener.ts';
-import { buildExtensionConfig } from './resources/extension-config.ts';
-import { buildAgentPolicyFilterConfig, buildParserFilterConfig, DEFAULT_MAX_BUFFER_BYTES, type AgentPolicyPluginConfiguration } from './resources/wasm-filter.ts';
-import type { EncodedResource } from './resources/encoded-resource.ts';
+import type { WeirConfig } from '../config/weir-config.ts';
+import { serializeEndpointPolicy } from '../policy/serialize.ts';
+import type { PolicyStoreState } from '../store/policy-store.ts';
+import { Snapshot } from '../xds/snapshot.ts';
+import { buildEdsCluster, buildStaticCluster, type SocketAddressSpec } from '../xds/resources/cluster.ts';
+import { buildLoadAssignment } from '../xds/resources/endpoint.ts';
+import { buildRedirectListener, type FilterDelivery, type ParserFilterDelivery } from '../xds/resources/listener.ts';
+import { buildHttpRedirectListener, HTTP_WASM_TYPE_URL } from '../xds/resources/http-listener.ts';
+import { buildExtensionConfig } from '../xds/resources/extension-config.ts';
+import { buildAgentPolicyFilterConfig, buildParserFilterConfig, DEFAULT_MAX_BUFFER_BYTES, type AgentPolicyPluginConfiguration } from '../xds/resources/wasm-filter.ts';
+import type { EncodedResource } from '../xds/resources/encoded-resource.ts';
+import { encodeIdentityMap } from '../xds/resources/identity-map.ts';
+import { encodeNetworkPolicy } from '../xds/resources/network-policy.ts';
 
 export interface RedirectSpec {
   name: string;
@@ -49,8 +62,33 @@ export interface RedirectSnapshotOptions {
   extraResources?: readonly EncodedResource[];
 }
 
-export type FilterDelivery = 'ecds' | 'inline';
 export type EndpointDelivery = 'inline' | 'eds';
+
+/** The snapshot for every proxy: the redirects' resources plus the policy resources of the store state. */
+export function buildServeSnapshot(config: WeirConfig, state: PolicyStoreState): Snapshot {
+  return buildRedirectSnapshot({
+    redirects: config.redirects,
+    filtersDir: config.filtersDir,
+    filterDelivery: config.xds.filterDelivery,
+    endpointDelivery: config.xds.endpointDelivery,
+    extraResources: buildPolicyResources(state),
+  });
+}
+
+/** weir.NetworkPolicy per endpoint and the weir.IdentityMap, both carrying the store revision. */
+export function buildPolicyResources(state: PolicyStoreState): EncodedResource[] {
+  const policies = state.policySet.endpoints.map((policy) =>
+    encodeNetworkPolicy({
+      endpoint: policy.endpoint,
+      endpointIps: policy.ips,
+      identity: policy.identity,
+      revision: state.revision,
+      compiled: serializeEndpointPolicy(policy).json,
+    }),
+  );
+  const identityMap = encodeIdentityMap({ revision: state.revision, entries: state.policySet.ipIdentities });
+  return [...policies, identityMap];
+}
 
 export function listenerNameOf(redirectName: string): string {
   return `weir-${redirectName}`;

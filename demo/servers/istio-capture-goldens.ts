@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../envoy/binary.ts';
+import { weirStateDir } from './project-paths.ts';
 
 type Say = (message: string) => void;
 
@@ -13,8 +13,8 @@ type Say = (message: string) => void;
 export const ISTIO_MODULE = 'istio.io/istio';
 export const ISTIO_MODULE_VERSION = 'v0.0.0-20260827124520-eed52ebb66ad';
 const GOLDEN_SUBDIR = path.join('tools', 'istio-iptables', 'pkg', 'capture', 'testdata');
-const goModCache = path.join(projectRoot, '.weir', 'go-mod');
-const goldenStamp = path.join(projectRoot, '.weir', 'istio-iptables-golden.json');
+const goModCache = path.join(weirStateDir, 'go-mod');
+const goldenStamp = path.join(weirStateDir, 'istio-iptables-golden.json');
 
 /** Downloads istio.io/istio at ISTIO_MODULE_VERSION from the Go module proxy into .weir/go-mod, once. */
 export function downloadIstioCaptureGoldens(say: Say): void {
@@ -25,7 +25,7 @@ export function downloadIstioCaptureGoldens(say: Say): void {
   say(`Istio's istio-iptables golden files: go mod download ${ISTIO_MODULE}@${ISTIO_MODULE_VERSION} into .weir/go-mod (about 70 MB, once)`);
   fs.mkdirSync(goModCache, { recursive: true });
   const result = spawnSync('go', ['mod', 'download', '-json', `${ISTIO_MODULE}@${ISTIO_MODULE_VERSION}`], {
-    cwd: path.join(projectRoot, '.weir'),
+    cwd: weirStateDir,
     encoding: 'utf8',
     env: { ...process.env, GOMODCACHE: goModCache, GOFLAGS: '-modcacherw', GO111MODULE: 'on' },
   });

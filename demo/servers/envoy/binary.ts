@@ -3,10 +3,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectVenv } from '../project-paths.ts';
 
 export const PINNED_ENVOY_VERSION = '1.40.0';
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface EnvoyBinary {
   path: string;
@@ -21,7 +20,7 @@ export function resolveEnvoyBinary(env: NodeJS.ProcessEnv = process.env): EnvoyB
     }
     return { path: fromEnv, source: 'ENVOY_BIN' };
   }
-  const venvEnvoy = path.join(projectRoot, '.venv', 'bin', 'envoy');
+  const venvEnvoy = path.join(projectVenv, 'bin', 'envoy');
   if (existsSync(venvEnvoy)) return { path: venvEnvoy, source: '.venv' };
   const onPath = findOnPath('envoy', env.PATH ?? '');
   if (onPath !== undefined) return { path: onPath, source: 'PATH' };

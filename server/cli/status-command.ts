@@ -1,9 +1,9 @@
 // `weir status [--api ADDR] [-o json]`: asks a running server for its health report (`/v1/status`)
 // and prints the checks, the proxies with their enforced revisions and access-log state, and the
 // pipeline's counters. Exit status 0 when healthy, 1 when a check fails or the server is unreachable.
-import { describeApiTarget, openApiStream, type ApiTarget } from '../accesslog/api-stream.ts';
-import type { HealthReport } from './health-report.ts';
-import { STATUS_PATH } from './http.ts';
+import type { HealthReport } from '../observability/health-report.ts';
+import { STATUS_PATH } from '../observability/http.ts';
+import { callApi, describeTarget, type ApiTarget } from './api-client.ts';
 
 export interface StatusOptions {
   api: ApiTarget;
@@ -22,13 +22,10 @@ export async function weirStatus(options: StatusOptions): Promise<StatusOutcome>
 }
 
 async function fetchHealthReport(api: ApiTarget): Promise<HealthReport> {
-  const response = await openApiStream(api, STATUS_PATH);
-  let body = '';
-  for await (const chunk of response) body += chunk.toString();
-  if (response.statusCode !== 200 && response.statusCode !== 503) {
-    throw new Error(`${describeApiTarget(api)}${STATUS_PATH}: HTTP ${response.statusCode ?? 0}: ${body.trim()}`);
-  }
-  return JSON.parse(body) as HealthReport;
+  const reply = await callApi(api, { method: 'GET', path: STATUS_PATH });
+  // 503 carries the report of an unhealthy server; anything else is not a report.
+  if (reply.status !== 200 && reply.status !== 503) throw new Error(`${describeTarget(api)}${STATUS_PATH}: HTTP ${reply.status}: ${reply.text.trim()}`);
+  return JSON.parse(reply.text) as HealthReport;
 }
 
 export function formatHealthReport(report: HealthReport): string {

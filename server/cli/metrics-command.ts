@@ -1,8 +1,8 @@
 // `weir metrics list [--api ADDR] [-o json]`: reads `/metrics` from a running server and prints
 // one row per sample (metric, labels, value), as `cilium metrics list` does. Owns parsing the
 // Prometheus text format back into samples (the subset metrics-registry.ts writes).
-import { apiGetText, type ApiTarget } from '../accesslog/api-stream.ts';
-import { METRICS_PATH } from './http.ts';
+import { METRICS_PATH } from '../observability/http.ts';
+import { apiGetText, type ApiTarget } from './api-client.ts';
 
 export interface MetricsListOptions {
   api: ApiTarget;

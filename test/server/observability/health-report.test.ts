@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createAccessLogPipeline } from '../../../server/accesslog/access-log-pipeline.ts';
-import { buildHealthReport } from '../../../server/metrics/health-report.ts';
-import { formatHealthReport } from '../../../server/metrics/status-command.ts';
+import { buildHealthReport } from '../../../server/observability/health-report.ts';
+import { formatHealthReport } from '../../../server/cli/status-command.ts';
 import { ProxyStatusRegistry } from '../../../server/xds/proxy-status.ts';
 import { NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
 

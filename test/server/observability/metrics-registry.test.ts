@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MetricsRegistry } from '../../../server/metrics/metrics-registry.ts';
-import { formatMetricsTable, parsePrometheusText } from '../../../server/metrics/metrics-command.ts';
+import { MetricsRegistry } from '../../../server/observability/metrics-registry.ts';
+import { formatMetricsTable, parsePrometheusText } from '../../../server/cli/metrics-command.ts';
 
 describe('MetricsRegistry', () => {
   it('writes the Prometheus text format with HELP, TYPE, labels and escaping', () => {
