@@ -89,10 +89,6 @@ export interface ComposeTool {
   /** The program and the arguments before the subcommand. */
   command: string;
   /**
-   * Compose 1.29 stops every service when any exits, also under --exit-code-from (see composeRun).
-   */
-  abortsWhenAnyServiceExits?: boolean;
-  /**
    * Compose 1.29 refuses to create a container with published `ports` and host networking ("host"
    * network_mode is incompatible with port_bindings), where Compose v2 discards the ports with a
    * warning; an override cannot remove them (1.29 concatenates `ports` lists). For such a tool the
@@ -111,7 +107,7 @@ export interface DemoRun {
 interface ComposeRun {
   compose(engine: DockerEngine, args: string[], env?: NodeJS.ProcessEnv): Promise<CommandRun>;
   down(engine: DockerEngine): Promise<CommandRun>;
-  /** `up --build --exit-code-from demo`, as the README says (see upArguments for Compose 1.29). */
+  /** `up --build --exit-code-from demo` (`... demo` for a file with a one-shot service), as the docs say. */
   up(engine: DockerEngine, env?: NodeJS.ProcessEnv): Promise<CommandRun>;
   logFile: string;
 }
@@ -139,11 +135,11 @@ function composeRun(tool: ComposeTool, file: string, project: string, options: {
     down: (engine) => compose(engine, ['down', '--volumes', '--remove-orphans', '--timeout', '10']),
     up: async (engine, env = {}) => {
       const oneShots = oneShotServices(readComposeFile(file));
-      if (!(tool.abortsWhenAnyServiceExits === true && oneShots.length > 0)) return compose(engine, ['up', '--build', '--exit-code-from', 'demo'], env);
-      // Compose 1.29 attaches to every service and stops them all when any exits, even with
-      // --exit-code-from: a one-shot init service would end the run as it completes (Compose v2
-      // stops only on the named service). Named, `up` starts demo with everything it depends on
-      // and attaches to demo alone; the other services' output follows from `logs`.
+      if (oneShots.length === 0) return compose(engine, ['up', '--build', '--exit-code-from', 'demo'], env);
+      // --exit-code-from implies --abort-on-container-exit: Compose 1.29 and v2 stop every service
+      // when any attached one exits, so a one-shot init service would end the run as it completes
+      // (docker/compose#13800). Named, `up` starts demo with everything it depends on and attaches
+      // to demo alone; the other services' output follows from `logs`.
       fs.appendFileSync(logFile, `# ${tool.name} would stop the run when ${oneShots.join(', ')} completes: up demo, then logs\n`);
       const up = await compose(engine, ['up', '--build', '--exit-code-from', 'demo', 'demo'], env);
       const logs = await compose(engine, ['logs', '--no-color'], env);

@@ -40,7 +40,7 @@ const DEMOS = [
 ] as const;
 
 /** The Compose that runs the demos: Debian's 1.29, or with WEIR_COMPOSE=v2 (npm run test:compose-v2) Compose v2. */
-const COMPOSE: ComposeTool = process.env.WEIR_COMPOSE === 'v2' ? { name: `Compose ${COMPOSE_V2_VERSION}`, command: COMPOSE_V2_BINARY } : { name: 'Compose 1.29', command: COMPOSE_V1_BINARY, refusesPortsWithHostNetwork: true, abortsWhenAnyServiceExits: true };
+const COMPOSE: ComposeTool = process.env.WEIR_COMPOSE === 'v2' ? { name: `Compose ${COMPOSE_V2_VERSION}`, command: COMPOSE_V2_BINARY } : { name: 'Compose 1.29', command: COMPOSE_V1_BINARY, refusesPortsWithHostNetwork: true };
 /**
  * The demos that run on the engine: WEIR_COMPOSE_DEMOS=all (`npm run test:compose`, `npm run
  * test:compose-v2`) or a comma list of demo names (`r2d2`: about 1.3 minutes warm, 12.5 cold).
