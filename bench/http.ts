@@ -166,6 +166,7 @@ function perRequestUs(cpuSeconds: number, requests: number): string {
 async function measure(protocol: Protocol, port: number, envoyPid: number, servePid: number, logFile: string): Promise<Measurement> {
   const load = protocol === 'h2' ? ['-c', String(OPTIONS.h2Connections), '-m', String(OPTIONS.h2Streams)] : ['--h1', '-c', String(OPTIONS.connections), '-m', '1'];
   const args = [...load, '-t', '1', '-D', String(OPTIONS.seconds), '--warm-up-time', '1', '-H', TOKEN_HEADER, '--log-file', logFile, `http://127.0.0.1:${port}${REQUEST_PATH}`];
+  await settle(servePid);
   const envoyBefore = cpuSeconds(envoyPid);
   const serveBefore = cpuSeconds(servePid);
   const output = await run(H2LOAD_BINARY, args);
@@ -176,6 +177,19 @@ async function measure(protocol: Protocol, port: number, envoyPid: number, serve
   if (done === null || codes === null) throw new Error(`unexpected h2load output:\n${output}`);
   if (Number(codes[3]) + Number(codes[4]) + Number(done[3]) + Number(done[4]) > 0) throw new Error(`requests were not all answered 2xx (h2load ${args.join(' ')}):\n${output}`);
   return { requests: Number(codes[1]), seconds: OPTIONS.seconds, p99Ms: p99FromLog(logFile), envoyCpuSeconds, serveCpuSeconds };
+}
+
+// Waits (at most 10 s) until `weir serve` used at most one clock tick of CPU in 250 ms: a target
+// that logs faster than the server takes entries leaves a backlog, which the agent (in the Envoy
+// under test) and the server would otherwise work off during the next target's measurement and
+// charge to it (seen: a build measured right after the one-entry-per-request build).
+async function settle(servePid: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const before = cpuSeconds(servePid);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    if (cpuSeconds(servePid) - before <= 0.01) return;
+  }
 }
 
 // h2load --log-file: one line per request, `start time (us)\tstatus\tduration (us)`.

@@ -64,6 +64,8 @@ let deniedDetails: ArrayBuffer | null = null;
 let tallyRoot: u32 = 0;
 let tallyRootSeenMs: u64 = 0;
 const TALLY_STALE_MS: u64 = 3 * <u64>ROOT_TICK_MS;
+// A count that keeps growing checks its root every this many requests (one clock read).
+const TALLY_CHECK_REQUESTS: u64 = 1024;
 
 export function createContext(contextId: u32, parentId: u32): void {
   if (parentId == 0) return; // a root: configured in configureRoot
@@ -125,7 +127,9 @@ function logAllowed(stream: HttpStream, status: u64): void {
   const settings = settingsOf(stream.rootContextId);
   if (settings === null) return;
   const connection = connectionFor(stream.connectionId, settings, schema);
-  if (connection.countAllowed(stream.requestLine, stream.methodLength, stream.pathLength, status, stream.attribution)) askTallyTick(stream.rootContextId, nowMilliseconds());
+  const counted = connection.countAllowed(stream.requestLine, stream.methodLength, stream.pathLength, status, stream.attribution);
+  // A new count needs a ticking root; a long count checks now and then that its root still ticks.
+  if (counted == 1 || counted % TALLY_CHECK_REQUESTS == 0) askTallyTick(stream.rootContextId, nowMilliseconds());
   finishAccessLogCallback(stream.rootContextId);
 }
 
