@@ -73,13 +73,14 @@ export class HttpConnection {
 
   // Counts one allowed request (method, path and host one after the other in `line`) answered with
   // `status`, decided as `attribution` says; writes the count so far first when this request does
-  // not continue it. True when a new count was opened (the caller makes sure a tick will come).
-  // Counting a request that continues the count reads nothing from Envoy, not even the clock.
-  countAllowed(line: ByteBuffer, methodLength: i32, pathLength: i32, status: u64, attribution: EntryAttribution): bool {
+  // not continue it. Returns the number of requests counted now, 1 when a new count was opened (the
+  // caller makes sure a tick will come). Counting a request that continues the count reads nothing
+  // from Envoy, not even the clock.
+  countAllowed(line: ByteBuffer, methodLength: i32, pathLength: i32, status: u64, attribution: EntryAttribution): u64 {
     const tally = this.tally;
     if (tally.continues(line, methodLength, pathLength, status, attribution)) {
       tally.requests += 1;
-      return false;
+      return tally.requests;
     }
     if (tally.requests > 0) this.writeTally(tallyFields);
     tally.start(line, methodLength, pathLength, status, attribution, nowMilliseconds());
@@ -87,7 +88,7 @@ export class HttpConnection {
       this.listed = true;
       counting.push(this);
     }
-    return true;
+    return 1;
   }
 
   // Writes the open count's entry when it is at least TALLY_WINDOW_MS old (or `force`); true when

@@ -3,20 +3,20 @@
 // (http-connection.ts) and either lets the request continue to the router, or answers it itself
 // with Cilium's denial (403, body `Access denied\r\n`; Envoy turns it into grpc-status 7
 // PERMISSION_DENIED for a gRPC request) and logs a Denied entry, so a denied request never reaches
-// the upstream. An allowed request is counted when the response headers pass
-// (proxy_on_response_headers), or when the stream ends without any (proxy_on_log, status 0 if
-// Envoy sent none): consecutive identical allowed requests of a connection share one Request entry
-// with their number (request-tally.ts), written within about a second, because each entry costs
-// more than the decision (docs/http.md). Every entry carries method, path, host and status.
-// Raw exports are in exports.ts.
+// the upstream. An allowed request is counted when its stream ends (proxy_on_log), with the status
+// Envoy sent downstream (0 if none): consecutive identical allowed requests of a connection share
+// one Request entry with their number (request-tally.ts), written within about a second, because
+// each entry costs more than the decision (docs/http.md). Every entry carries method, path, host
+// and status. Each Wasm callback costs Envoy several microseconds per request, so the module
+// exports no callback it can do without (exports.ts). Raw exports are in exports.ts.
 import { ByteBuffer } from '../sdk/bytes/byte-buffer';
 import { EntryAttribution, EntryType, LogFields } from '../sdk/access-log/access-log';
 import { finishAccessLogCallback, flushAccessLogNow, flushAccessLogOnTick } from '../sdk/access-log/access-log-queue';
 import { enterCallbackScope, leaveCallbackScope } from '../sdk/abi/callback-scope';
 import { RequestRecord } from '../sdk/policy/rules';
 import { PluginSettings } from '../sdk/contract/settings';
-import { Action, BufferType, LogLevel, MapType, proxy_send_local_response } from '../sdk/abi/imports';
-import { ROOT_TICK_MS, appendHostBuffer, headerDecimal, logText, nowMilliseconds, propertyU64, setTickPeriod } from '../sdk/abi/host';
+import { Action, BufferType, LogLevel, proxy_send_local_response } from '../sdk/abi/imports';
+import { ROOT_TICK_MS, appendHostBuffer, logText, nowMilliseconds, propertyU64, setTickPeriod } from '../sdk/abi/host';
 import { connectionFor, writeDueTallies } from './http-connection';
 import { HttpRuleSchema } from './http-rule-schema';
 import { readHttpSettings } from './http-settings';
@@ -58,13 +58,14 @@ const rootSettings = new Map<u32, PluginSettings>();
 const streams = new Map<u32, HttpStream>();
 const idleStreams = new Array<HttpStream>();
 let deniedBody: ArrayBuffer | null = null;
-let statusHeaderName: ArrayBuffer | null = null;
 let deniedDetails: ArrayBuffer | null = null;
 // The root whose ticks write the counts of allowed requests when due (0: none asked), and when it
 // was asked or last ticked: a root silent for TALLY_STALE_MS (its plugin replaced) is replaced.
 let tallyRoot: u32 = 0;
 let tallyRootSeenMs: u64 = 0;
 const TALLY_STALE_MS: u64 = 3 * <u64>ROOT_TICK_MS;
+// A count that keeps growing checks its root every this many requests (one clock read).
+const TALLY_CHECK_REQUESTS: u64 = 1024;
 
 export function createContext(contextId: u32, parentId: u32): void {
   if (parentId == 0) return; // a root: configured in configureRoot
@@ -110,23 +111,8 @@ export function onRequestHeaders(contextId: u32): u32 {
   return Action.Pause;
 }
 
-// proxy_on_response_headers: an allowed request is logged with the response's status.
-export function onResponseHeaders(contextId: u32): void {
-  if (!streams.has(contextId)) return;
-  const stream = streams.get(contextId);
-  if (stream.verdict != Verdict.Allowed) return;
-  enterCallbackScope();
-  let names = statusHeaderName;
-  if (names === null) {
-    names = String.UTF8.encode(':status');
-    statusHeaderName = names;
-  }
-  logAllowed(stream, headerDecimal(MapType.ResponseHeaders, names, 0));
-  leaveCallbackScope();
-}
-
-// proxy_on_log: the stream is over; an allowed request whose response headers never passed (the
-// stream was reset) is logged now, with the status Envoy recorded (0: none).
+// proxy_on_log: the stream is over; an allowed request is counted with the status Envoy sent
+// downstream (its own answers included; 0 when the stream was reset before any).
 export function onStreamLog(contextId: u32): void {
   if (!streams.has(contextId)) return;
   const stream = streams.get(contextId);
@@ -141,7 +127,9 @@ function logAllowed(stream: HttpStream, status: u64): void {
   const settings = settingsOf(stream.rootContextId);
   if (settings === null) return;
   const connection = connectionFor(stream.connectionId, settings, schema);
-  if (connection.countAllowed(stream.requestLine, stream.methodLength, stream.pathLength, status, stream.attribution)) askTallyTick(stream.rootContextId, nowMilliseconds());
+  const counted = connection.countAllowed(stream.requestLine, stream.methodLength, stream.pathLength, status, stream.attribution);
+  // A new count needs a ticking root; a long count checks now and then that its root still ticks.
+  if (counted == 1 || counted % TALLY_CHECK_REQUESTS == 0) askTallyTick(stream.rootContextId, nowMilliseconds());
   finishAccessLogCallback(stream.rootContextId);
 }
 

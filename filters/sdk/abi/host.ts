@@ -207,11 +207,19 @@ export function propertyBytes(path: string): ArrayBuffer | null {
   return copy;
 }
 
-// An integer property (Envoy encodes int/uint as 8 little-endian bytes), or `fallback`.
+// An integer property (Envoy encodes int/uint as 8 little-endian bytes), or `fallback`. Read
+// straight from the host's copy: the HTTP filter reads two per request (connection.id,
+// response.code), and garbage per request makes collections more frequent.
 export function propertyU64(path: string, fallback: u64): u64 {
-  const bytes = propertyBytes(path);
-  if (bytes === null || bytes.byteLength != 8) return fallback;
-  return load<u64>(changetype<usize>(bytes));
+  const encodedPath = encodePropertyPath(path);
+  const status = proxy_get_property(changetype<usize>(encodedPath), <usize>encodedPath.byteLength, returnSlots, returnSlots + 8);
+  if (status != Status.Ok) return fallback;
+  const pointer = load<usize>(returnSlots);
+  const size = load<usize>(returnSlots + 8);
+  if (pointer == 0) return fallback;
+  const value = size == 8 ? load<u64>(pointer) : fallback; // safe: the host copied `size` bytes there
+  heap.free(pointer);
+  return value;
 }
 
 // A string property decoded as UTF-8, or `fallback`.
@@ -221,10 +229,20 @@ export function propertyString(path: string, fallback: string): string {
   return String.UTF8.decode(bytes);
 }
 
-// Envoy separates property path segments with NUL bytes.
+// Envoy separates property path segments with NUL bytes. Paths are a few constants, encoded once
+// each (the map is made on first use: no allocating initializers in this module).
+let encodedPaths: Map<string, ArrayBuffer> | null = null;
+
 function encodePropertyPath(path: string): ArrayBuffer {
+  let known = encodedPaths;
+  if (known === null) {
+    known = new Map<string, ArrayBuffer>();
+    encodedPaths = known;
+  }
+  if (known.has(path)) return known.get(path);
   const encoded = String.UTF8.encode(path);
   const bytes = Uint8Array.wrap(encoded);
   for (let i = 0; i < bytes.length; i++) if (bytes[i] == 0x2e) bytes[i] = 0;
+  known.set(path, encoded);
   return encoded;
 }
