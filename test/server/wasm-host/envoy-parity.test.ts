@@ -86,7 +86,11 @@ describe('test host and Envoy 1.40 agree', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function runInEnvoy(script: Script): Promise<Outcome> {
+  // Runs `script` through Envoy and returns what client and server saw once that equals `expected`
+  // (the host's outcome), or, when it never does, what they saw after 10 s: the comparison then
+  // fails with both. Waiting on the expected outcome instead of "wait a while, then look" keeps the
+  // test green on a loaded machine without letting a late difference pass.
+  async function runInEnvoy(script: Script, expected: Outcome): Promise<Outcome> {
     serverReceived = '';
     const socket = net.connect(envoy.listenerPort, '127.0.0.1');
     let clientReceived = '';
@@ -97,17 +101,22 @@ describe('test host and Envoy 1.40 agree', () => {
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     for (const write of script) {
       socket.write(write);
+      // Spaces the writes so that Envoy is likely to read them in separate callbacks; the outcome
+      // must equal the host's however Envoy cuts them.
       await new Promise((resolve) => setTimeout(resolve, 150));
     }
-    await waitFor(() => closed, 400, 'close').catch(() => undefined);
+    const seen = (): Outcome => ({ serverReceived, clientReceived, closed });
+    const matches = (): boolean => JSON.stringify(seen()) === JSON.stringify(expected);
+    await waitFor(matches, 10_000, 'the outcome the test host gives').catch(() => undefined);
+    const outcome = seen();
     socket.destroy();
-    return { serverReceived, clientReceived, closed };
+    return outcome;
   }
 
   for (const [name, script] of Object.entries(scripts)) {
     it(`${name}`, async () => {
-      const inEnvoy = await runInEnvoy(script);
-      expect(runInHost(script)).toEqual(inEnvoy);
-    });
+      const inHost = runInHost(script);
+      expect(await runInEnvoy(script, inHost)).toEqual(inHost);
+    }, 30_000);
   }
 });
