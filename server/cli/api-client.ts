@@ -24,6 +24,15 @@ export type ApiTarget =
 /** Where commands look for the API socket by default: the socket `weir serve` opens with the default config. */
 export const API_CLIENT_DEFAULTS = { socket: WEIR_CONFIG_DEFAULTS.apiSocket } as const;
 
+/** The flags of every command that talks to the API (`parseArgs` options), with `--output`. */
+export const API_TARGET_FLAGS = {
+  output: { type: 'string', short: 'o' },
+  socket: { type: 'string' },
+  server: { type: 'string' },
+  'token-file': { type: 'string' },
+  'ca-file': { type: 'string' },
+} as const;
+
 export interface ApiTargetFlags {
   socket?: string | undefined;
   server?: string | undefined;

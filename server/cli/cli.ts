@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/weir-config.ts';
 import { createLogger } from '../log/logger.ts';
 import type { BootstrapOptions } from '../xds/bootstrap.ts';
-import { apiTargetFrom, type ApiTarget } from './api-client.ts';
+import { API_TARGET_FLAGS, apiTargetFrom, type ApiTarget } from './api-client.ts';
 import { bootstrapCommand, DEFAULT_NODES_DIR, type BootstrapCommandOptions } from './bootstrap-command.ts';
 import { nodeList, nodeRenew, nodeRevoke, nodeToken } from './node-command.ts';
 import { CommandFailure, EXIT_CODES } from './command-failure.ts';
@@ -28,14 +28,7 @@ import { ISTIO_DEFAULT_TRUST_DOMAIN, ISTIO_SIDECAR_MOUNTS } from '../istio/istio
 
 export class UsageError extends Error {}
 
-const API_FLAGS = {
-  output: { type: 'string', short: 'o' },
-  socket: { type: 'string' },
-  server: { type: 'string' },
-  'token-file': { type: 'string' },
-  'ca-file': { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
+const API_FLAGS = { ...API_TARGET_FLAGS, json: { type: 'boolean' } } as const;
 
 export async function runCli(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;

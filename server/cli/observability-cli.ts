@@ -3,7 +3,7 @@
 // returns the exit status; API flags (--socket, --server, --token-file, env WEIR_SOCKET, ...) mean
 // what they mean for every other API command (api-client.ts).
 import { parseArgs } from 'node:util';
-import { apiTargetFrom, type ApiTarget } from './api-client.ts';
+import { API_TARGET_FLAGS, apiTargetFrom, type ApiTarget } from './api-client.ts';
 import { parseFlowFilter } from '../accesslog/flow-filter.ts';
 import { runMonitor } from './monitor-command.ts';
 import { metricsList } from './metrics-command.ts';
@@ -12,13 +12,7 @@ import { weirStatus } from './status-command.ts';
 /** A usage problem: the caller prints it with the usage text and exits 2. */
 export class ObservabilityUsageError extends Error {}
 
-const API_FLAGS = {
-  output: { type: 'string', short: 'o' },
-  socket: { type: 'string' },
-  server: { type: 'string' },
-  'token-file': { type: 'string' },
-  'ca-file': { type: 'string' },
-} as const;
+const API_FLAGS = API_TARGET_FLAGS;
 
 export async function monitorCli(args: readonly string[], environment: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { values } = parse(args, {

@@ -1,7 +1,10 @@
 // Shared helpers for filter tests on the TypeScript Proxy-Wasm test host (server/wasm-host/):
 // load a built filter with a plugin configuration, read the weir-accesslog entries it wrote and
 // the 8-byte counters Weir keeps in shared data.
-import { loadFilter, type FilterVm, type HostConnection, type FakeUpstream, type HostProcess } from '../../server/wasm-host/index.ts';
+import { HostProcess, loadFilter, type FilterVm, type HostConnection, type FakeUpstream } from '../../server/wasm-host/index.ts';
+import { IDENTITY_MAP_TYPE_URL } from '../../server/xds/resources/identity-map.ts';
+import { NETWORK_POLICY_TYPE_URL } from '../../server/xds/resources/network-policy.ts';
+import { asAny, discoveryResponse, type CompiledResources } from './agent/policy-resources.ts';
 import { AGENT_ROOT_ID, AGENT_VM_ID } from '../../server/xds/bootstrap.ts';
 import { buildFilters, filterWasm, type AccessLogEntry } from './envoy-harness.ts';
 
@@ -39,6 +42,21 @@ export function startWeirAgent(process: HostProcess, configuration = ''): Filter
   const agent = loadWeirAgent(process, configuration);
   agent.advanceTime(100);
   return agent;
+}
+
+// A new host process whose agent received `compiled`'s policies and identity map over its ADS
+// stream, as from `weir serve`: parsers loaded into it decide with that policy.
+export function agentWithPublishedPolicy(compiled: CompiledResources): HostProcess {
+  const process = new HostProcess();
+  const agent = startWeirAgent(process);
+  const ads = agent.grpc.exchanges.filter((exchange) => exchange.kind === 'stream' && exchange.method === 'StreamAggregatedResources').at(-1);
+  if (ads === undefined) throw new Error('the agent opened no ADS stream');
+  const server = agent.grpc.serverSide(ads.token);
+  server.sendMessage(discoveryResponse({ versionInfo: 'v1', typeUrl: NETWORK_POLICY_TYPE_URL, nonce: 'n1', resources: compiled.policies.map(asAny) }));
+  agent.settle();
+  server.sendMessage(discoveryResponse({ versionInfo: 'i1', typeUrl: IDENTITY_MAP_TYPE_URL, nonce: 'n2', resources: [asAny(compiled.identityMap)] }));
+  agent.settle();
+  return process;
 }
 
 // A little-endian u64 in shared data of the agent's vm_id (`weir/generation`,

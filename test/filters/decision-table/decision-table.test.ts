@@ -9,17 +9,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { decide } from '../../../server/policy/decide.ts';
 import { createL7RuleRegistry, defaultL7RuleRegistry, type L7RuleRegistry } from '../../../server/policy/l7-rule-keys.ts';
-import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
-import { NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
 import { declaredRules, readRuleKeysDeclaration } from '../../../server/policy/l7/declared-rules.ts';
 import { R2D2_RULE_KEYS } from '../../../server/policy/l7/r2d2-rules.ts';
 import { MEMCACHE_COMMANDS, memcacheRules } from '../../../server/policy/l7/memcache-rules.ts';
 import { CASSANDRA_OTHER_ACTIONS, CASSANDRA_TABLE_ACTIONS, cassandraRules } from '../../../server/policy/l7/cassandra-rules.ts';
 import { KAFKA_ROLES, kafkaApiName, kafkaRules } from '../../../server/policy/l7/kafka-rules.ts';
 import { HostProcess, silentUpstream, type FakeUpstream } from '../../../server/wasm-host/index.ts';
-import { ENDPOINTS, asAny, compileResources, discoveryResponse, type CompiledResources } from '../agent/policy-resources.ts';
+import { ENDPOINTS, compileResources, type CompiledResources } from '../agent/policy-resources.ts';
 import { repoRoot } from '../envoy-harness.ts';
-import { accessLog, ensureFiltersBuilt, loadWeirFilter, startWeirAgent } from '../host-helpers.ts';
+import { accessLog, agentWithPublishedPolicy, ensureFiltersBuilt, loadWeirFilter } from '../host-helpers.ts';
 import { fakeCassandra, frame as cqlFrame, query, queryParams, shortBytes, startup } from '../parsers/cassandra/cql-wire.ts';
 import { fakeBroker } from '../parsers/kafka/kafka-wire.ts';
 import { fakeMemcached } from '../parsers/memcache/fake-memcached.ts';
@@ -35,20 +33,6 @@ const UPSTREAM: Record<Protocol, () => FakeUpstream> = {
 };
 
 beforeAll(() => ensureFiltersBuilt('agent', ...DECISION_TABLES.map((table) => table.protocol)), 600_000);
-
-/** A host process whose Weir agent received `compiled` as an ADS server sends it (policies, then the identity map). */
-function processWithPublishedPolicy(compiled: CompiledResources): HostProcess {
-  const process = new HostProcess();
-  const agent = startWeirAgent(process);
-  const ads = agent.grpc.exchanges.filter((exchange) => exchange.kind === 'stream' && exchange.method === 'StreamAggregatedResources').at(-1);
-  if (ads === undefined) throw new Error('the agent opened no ADS stream');
-  const server = agent.grpc.serverSide(ads.token);
-  server.sendMessage(discoveryResponse({ versionInfo: 'v1', typeUrl: NETWORK_POLICY_TYPE_URL, nonce: 'n1', resources: compiled.policies.map(asAny) }));
-  agent.settle();
-  server.sendMessage(discoveryResponse({ versionInfo: 'i1', typeUrl: IDENTITY_MAP_TYPE_URL, nonce: 'n2', resources: [asAny(compiled.identityMap)] }));
-  agent.settle();
-  return process;
-}
 
 /**
  * Protocols whose server rules are their declaration run by the generic code. memcache, Cassandra
@@ -134,7 +118,7 @@ describe.each(DECISION_TABLES.map((table) => [table.protocol, table] as const))(
 
   beforeAll(() => {
     compiled = compileResources([tablePolicy(table)], ENDPOINTS);
-    process = processWithPublishedPolicy(compiled);
+    process = agentWithPublishedPolicy(compiled);
   });
 
   const identityOf = (peer: Peer): number => (peer === 'stranger' ? 2 /* world */ : compiled.identityOf(peer));
@@ -166,7 +150,7 @@ describe('entries written without a decision carry the revision and both identit
     const table = DECISION_TABLES.find((candidate) => candidate.protocol === 'cassandra');
     if (table === undefined) throw new Error('no cassandra decision table');
     const compiled = compileResources([tablePolicy(table)], ENDPOINTS);
-    const process = processWithPublishedPolicy(compiled);
+    const process = agentWithPublishedPolicy(compiled);
     const filter = loadWeirFilter('cassandra', 'cassandra', { parser: 'cassandra', policy: 'agent', endpoint: 'db', direction: 'ingress', port: table.port }, UPSTREAM['cassandra'], process);
     const connection = filter.openConnection({ source: { address: PEER_ADDRESS['web'], port: 40000 }, destination: { address: '127.0.0.10', port: table.port } });
     connection.fromClient(startup(4));

@@ -7,10 +7,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FilterLoadError, HostProcess } from '../../../server/wasm-host/index.ts';
 import type { EndpointSpec } from '../../../server/identity/endpoints.ts';
-import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
-import { NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
-import { asAny, compileResources, discoveryResponse } from '../agent/policy-resources.ts';
-import { accessLog, ensureFiltersBuilt, loadWeirFilter, startWeirAgent } from '../host-helpers.ts';
+import { compileResources } from '../agent/policy-resources.ts';
+import { accessLog, agentWithPublishedPolicy, ensureFiltersBuilt, loadWeirFilter } from '../host-helpers.ts';
 import { fakeMemcached } from '../parsers/memcache/fake-memcached.ts';
 
 // db takes gets of `web-key` from service account web, of `public` from anyone in namespace
@@ -46,15 +44,7 @@ describe('the remote identity from the peer certificate\'s SPIFFE ID', () => {
 
   beforeAll(() => {
     const compiled = compileResources([POLICY], ENDPOINTS);
-    process = new HostProcess();
-    const agent = startWeirAgent(process);
-    const ads = agent.grpc.exchanges.filter((exchange) => exchange.kind === 'stream' && exchange.method === 'StreamAggregatedResources').at(-1);
-    if (ads === undefined) throw new Error('the agent opened no ADS stream');
-    const server = agent.grpc.serverSide(ads.token);
-    server.sendMessage(discoveryResponse({ versionInfo: 'v1', typeUrl: NETWORK_POLICY_TYPE_URL, nonce: 'n1', resources: compiled.policies.map(asAny) }));
-    agent.settle();
-    server.sendMessage(discoveryResponse({ versionInfo: 'i1', typeUrl: IDENTITY_MAP_TYPE_URL, nonce: 'n2', resources: [asAny(compiled.identityMap)] }));
-    agent.settle();
+    process = agentWithPublishedPolicy(compiled);
   });
 
   /** One `get KEY` from `address`, with a peer certificate when `certificate` says so; the access-log entry. */

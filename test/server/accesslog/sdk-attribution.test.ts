@@ -6,11 +6,9 @@
 // policy it receives, as in Envoy.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HostProcess, lineResponder, type FilterVm } from '../../../server/wasm-host/index.ts';
-import { IDENTITY_MAP_TYPE_URL } from '../../../server/xds/resources/identity-map.ts';
-import { NETWORK_POLICY_TYPE_URL } from '../../../server/xds/resources/network-policy.ts';
 import type { AccessLogEntry } from '../../filters/envoy-harness.ts';
-import { accessLog, ensureFiltersBuilt, loadWeirFilter, startWeirAgent } from '../../filters/host-helpers.ts';
-import { ENDPOINTS, R2D2_DB_POLICY, asAny, compileResources, discoveryResponse, type CompiledResources } from '../../filters/agent/policy-resources.ts';
+import { accessLog, agentWithPublishedPolicy, ensureFiltersBuilt, loadWeirFilter } from '../../filters/host-helpers.ts';
+import { ENDPOINTS, R2D2_DB_POLICY, compileResources, type CompiledResources } from '../../filters/agent/policy-resources.ts';
 
 const REVISION = 'store-revision-7';
 const ALLOW_WEB = 'policies/p0.yaml specs[0].ingress[0]';
@@ -22,20 +20,6 @@ beforeAll(() => {
   ensureFiltersBuilt('agent', 'r2d2');
   compiled = compileResources([R2D2_DB_POLICY], ENDPOINTS, { revision: REVISION });
 }, 600_000);
-
-/** An agent that received the policies (with REVISION, as `weir serve` sends the store revision) and the identity map. */
-function agentWithPolicy(): HostProcess {
-  const process = new HostProcess();
-  const agent = startWeirAgent(process);
-  const ads = agent.grpc.exchanges.filter((exchange) => exchange.kind === 'stream' && exchange.method === 'StreamAggregatedResources').at(-1);
-  if (ads === undefined) throw new Error('the agent opened no ADS stream');
-  const server = agent.grpc.serverSide(ads.token);
-  server.sendMessage(discoveryResponse({ versionInfo: 'v1', typeUrl: NETWORK_POLICY_TYPE_URL, nonce: 'n1', resources: compiled.policies.map(asAny) }));
-  agent.settle();
-  server.sendMessage(discoveryResponse({ versionInfo: 'i1', typeUrl: IDENTITY_MAP_TYPE_URL, nonce: 'n2', resources: [asAny(compiled.identityMap)] }));
-  agent.settle();
-  return process;
-}
 
 function loadR2d2(process: HostProcess, configuration: object): FilterVm {
   return loadWeirFilter('r2d2', 'r2d2', { parser: 'r2d2', ...configuration }, () => lineResponder((line) => (line === '' ? 'ERROR\r\n' : 'OK done\r\n')), process);
@@ -50,7 +34,7 @@ function attributionOf(entry: AccessLogEntry): Attribution {
 
 describe('access-log entries from the parser SDK', () => {
   it('carry direction, endpoint, both identities, the revision and the allowing rule; replies become Response entries', () => {
-    const r2d2 = loadR2d2(agentWithPolicy(), { policy: 'agent', endpoint: 'db', direction: 'ingress', port: 9000 });
+    const r2d2 = loadR2d2(agentWithPublishedPolicy(compiled), { policy: 'agent', endpoint: 'db', direction: 'ingress', port: 9000 });
     const web = r2d2.openConnection({ source: { address: '127.0.0.2', port: 40001 } });
     web.fromClient('READ sloop\r\n').fromClient('WRITE logs\r\n');
     expect(web.clientText).toBe('OK done\r\nERROR\r\n');
@@ -73,7 +57,7 @@ describe('access-log entries from the parser SDK', () => {
   });
 
   it('egress entries have the local endpoint as source and the remote (by destination address) as destination', () => {
-    const r2d2 = loadR2d2(agentWithPolicy(), { policy: 'agent', endpoint: 'web', direction: 'egress', port: 9000 });
+    const r2d2 = loadR2d2(agentWithPublishedPolicy(compiled), { policy: 'agent', endpoint: 'web', direction: 'egress', port: 9000 });
     const toDb = r2d2.openConnection({ source: { address: '127.0.0.2', port: 40000 }, destination: { address: '127.0.0.10', port: 9000 } });
     toDb.fromClient('READ sloop\r\n');
     const [request] = accessLog(toDb);
