@@ -7,11 +7,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCassandra, type RunningCassandra } from '../../demo/servers/index.ts';
+import type { RunningCassandra } from '../../demo/servers/index.ts';
 import { projectRoot } from '../../demo/servers/project-paths.ts';
 import { waitFor } from '../filters/envoy-harness.ts';
 import { createLab, gatewayOf, labPrerequisites, type Lab, type Workload } from '../support/netns-lab.ts';
-import { cqlAnswersIn, cqlIn, curlIn, endpointDoc, startNamespacedEnvoy, startServeIn, type NamespacedServe, type ProxyDeployment } from '../support/interception-lab.ts';
+import { cqlIn, curlIn, endpointDoc, startNamespacedEnvoy, startCassandraIn, startServeIn, type NamespacedServe, type ProxyDeployment } from '../support/interception-lab.ts';
 
 const missing = labPrerequisites();
 const UNAUTHORIZED = 0x2100;
@@ -29,16 +29,7 @@ describe.skipIf(missing !== undefined)(`Cassandra behind a sidecar in network na
   beforeAll(async () => {
     lab = createLab(['srv', 'op', 'hq']);
     ({ srv: server, op: outpost, hq } = lab.workloads as Record<'srv' | 'op' | 'hq', Workload>);
-    cassandraNode = await startCassandra({
-      host: server.ip,
-      launcher: lab.launcher(server.ns),
-      // The JVM starts slowly on a busy 2-core machine; the default 90 s is for a quiet one.
-      readyTimeoutMs: 180_000,
-      probe: async (host, port) => {
-        if (!cqlAnswersIn(lab, server.ns, host, port)) throw new Error('no SUPPORTED yet');
-        return { supported: {} };
-      },
-    });
+    cassandraNode = await startCassandraIn(lab, server);
     const port = cassandraNode.nativePort;
     // Created past the sidecar, as the guide's populate script runs inside the server pod.
     const setup = cqlIn(lab, server.ns, server.ip, port, [

@@ -20,11 +20,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { projectRoot } from '../../demo/servers/project-paths.ts';
 import { startEnvoy, type EnvoyProcess } from '../../demo/servers/envoy/process.ts';
-import { startCassandra, type RunningCassandra } from '../../demo/servers/index.ts';
+import type { RunningCassandra } from '../../demo/servers/index.ts';
 import { waitFor } from '../filters/envoy-harness.ts';
 import { createLab, gatewayOf, labPrerequisites, type Lab, type Workload } from '../support/netns-lab.ts';
 import {
-  cqlAnswersIn,
+  startCassandraIn,
   cqlIn,
   curlIn,
   endpointDoc,
@@ -193,16 +193,7 @@ describe.skipIf(missing !== undefined)(`Weir parsers as Istio WasmPlugins, confi
 
   /** Cassandra on its own address in its namespace, with the Empire's keyspaces, created past the sidecar as the guide's populate script does. */
   async function startEmpireCassandra(): Promise<RunningCassandra> {
-    const node = await startCassandra({
-      host: cassandraServer.ip,
-      launcher: lab.launcher(cassandraServer.ns),
-      // The JVM starts slowly on a busy 2-core machine; the default 90 s is for a quiet one.
-      readyTimeoutMs: 180_000,
-      probe: async (host, port) => {
-        if (!cqlAnswersIn(lab, cassandraServer.ns, host, port)) throw new Error('no SUPPORTED yet');
-        return { supported: {} };
-      },
-    });
+    const node = await startCassandraIn(lab, cassandraServer);
     const setup = cqlIn(lab, cassandraServer.ns, cassandraServer.ip, node.nativePort, [
       "CREATE KEYSPACE deathstar WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
       "CREATE KEYSPACE attendance WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { startEnvoy, type EnvoyProcess } from '../../demo/servers/envoy/process.ts';
+import { startCassandra, type RunningCassandra } from '../../demo/servers/index.ts';
 import { projectRoot } from '../../demo/servers/project-paths.ts';
 import { bootstrapCommandFrom } from '../../server/cli/cli.ts';
 import { bootstrapCommand } from '../../server/cli/bootstrap-command.ts';
@@ -272,6 +273,20 @@ export function cqlAnswersIn(lab: Lab, ns: string, host: string, port: number): 
   const reply = lab.exec(ns, 'nc', ['-q', '1', '-w', '2', host, String(port)], { input: '\u0004\u0000\u0000\u0000\u0005\u0000\u0000\u0000\u0000' }).stdout;
   // Header: version 0x84 (one replacement character once decoded), flags, stream (2), opcode SUPPORTED (6).
   return reply.length > 4 && reply.charCodeAt(4) === 0x06;
+}
+
+/** A real Cassandra on `workload`'s address in its namespace, ready once its native port answers there. */
+export function startCassandraIn(lab: Lab, workload: Workload): Promise<RunningCassandra> {
+  return startCassandra({
+    host: workload.ip,
+    launcher: lab.launcher(workload.ns),
+    // The JVM starts slowly on a busy 2-core machine; the default 90 s is for a quiet one.
+    readyTimeoutMs: 180_000,
+    probe: async (host, port) => {
+      if (!cqlAnswersIn(lab, workload.ns, host, port)) throw new Error('no SUPPORTED yet');
+      return { supported: {} };
+    },
+  });
 }
 
 /** Starts `nc -l IP PORT` in `ns` (with -k: keeps accepting) and resolves once it listens. */
