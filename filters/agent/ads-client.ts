@@ -38,6 +38,7 @@ export class AdsClient {
 
   // Called on every tick: opens the stream when none is open and the backoff has passed.
   onTick(): void {
+    this.publisher.onTick();
     if (this.token != 0 || nowMilliseconds() < this.retryAtMs) return;
     this.connect();
   }

@@ -7,7 +7,7 @@
 // request is counted in proxy_on_log, not at the response headers, and proxy_on_done is left out
 // (Envoy then treats every context as done, as the SDK's proxy_on_done would).
 import { enterEntryPoint, leaveEntryPoint } from '../sdk/abi/garbage-collection';
-import { configureRoot, createContext, deleteContext, onRequestHeaders, onRootTick, onStreamLog } from './http-filter';
+import { configureRoot, createContext, deleteContext, onQueueReady, onRequestHeaders, onRootTick, onStreamLog } from './http-filter';
 export { proxy_abi_version_0_2_1, proxy_on_memory_allocate, proxy_on_vm_start } from '../sdk/module/common-exports';
 
 export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
@@ -26,6 +26,13 @@ export function proxy_on_configure(rootContextId: u32, pluginConfigurationSize: 
 export function proxy_on_tick(rootContextId: u32): void {
   enterEntryPoint();
   onRootTick(rootContextId);
+  leaveEntryPoint();
+}
+
+// The agent rang this VM's generation queue (sdk/policy/generation-push.ts).
+export function proxy_on_queue_ready(rootContextId: u32, token: u32): void {
+  enterEntryPoint();
+  onQueueReady(token);
   leaveEntryPoint();
 }
 

@@ -17,6 +17,7 @@ import { RequestRecord } from '../sdk/policy/rules';
 import { PluginSettings } from '../sdk/contract/settings';
 import { Action, BufferType, LogLevel, proxy_send_local_response } from '../sdk/abi/imports';
 import { ROOT_TICK_MS, appendHostBuffer, logText, nowMilliseconds, propertyU64, setTickPeriod } from '../sdk/abi/host';
+import { generationPushRootDeleted, generationPushed, subscribeToGenerationPush } from '../sdk/policy/generation-push';
 import { connectionFor, writeDueTallies } from './http-connection';
 import { HttpRuleSchema } from './http-rule-schema';
 import { readHttpSettings } from './http-settings';
@@ -159,6 +160,11 @@ export function onRootTick(rootContextId: u32): void {
   setTickPeriod(ticking ? ROOT_TICK_MS : 0);
 }
 
+// proxy_on_queue_ready: the agent published; the next request reads the new generation.
+export function onQueueReady(token: u32): void {
+  generationPushed(token);
+}
+
 export function deleteContext(contextId: u32): void {
   if (streams.has(contextId)) {
     const stream = streams.get(contextId);
@@ -174,6 +180,7 @@ export function deleteContext(contextId: u32): void {
     }
     flushAccessLogOnTick(contextId);
     flushAccessLogNow();
+    generationPushRootDeleted(contextId);
     rootSettings.delete(contextId);
   }
 }
@@ -185,6 +192,8 @@ function decide(stream: HttpStream): bool {
     stream.verdict = Verdict.Denied; // Envoy accepted no configuration for this root: nothing to enforce with
     return false;
   }
+  // Once per VM: until the agent pushes the generation here, it is read on every request.
+  if (settings.agentPolicy !== null) subscribeToGenerationPush(stream.rootContextId);
   stream.connectionId = propertyU64('connection.id', 0);
   const connection = connectionFor(stream.connectionId, settings, schema);
   connection.update();

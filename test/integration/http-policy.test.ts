@@ -105,6 +105,9 @@ describe('HTTP rules in a real Envoy', () => {
       const first2 = await http2.request({ path: '/public' });
       expect([first1.status, first2.status]).toEqual([200, 200]);
       expect((await http1.request({ path: '/secret' })).status).toBe(403);
+      // The worker's VM has the generation pushed by the agent (no shared-data read per request):
+      // the change below must reach it that way.
+      await deployment.envoy.waitForLog(/the agent pushes policy generations to this VM/);
 
       await deployment.putPolicy('leia.yaml', leiaPolicy('secret-only', LUKE, '[{ method: GET, path: "/secret" }]'));
       const after1 = await http1.request({ path: '/public' });

@@ -4,6 +4,7 @@
 // the agent bumps after each complete publish, so parsers re-read only when it changed.
 import { Status, proxy_get_shared_data, proxy_set_shared_data } from '../abi/imports';
 import { callbackEpoch } from '../abi/callback-scope';
+import { noteGenerationRead, pushedGenerationCurrent } from './generation-push';
 
 export const GENERATION_KEY = 'weir/generation';
 export const IDENTITIES_KEY = 'weir/identities';
@@ -45,12 +46,14 @@ let generationInEpoch: u64 = 0;
 
 // The publish counter; 0 when the agent has published nothing yet. Read from the host once per
 // data callback (every call outside one), so a publish lands at the next callback, not in the
-// middle of one: a shared-data read takes Envoy's global lock.
+// middle of one: a shared-data read takes Envoy's global lock. In a VM the agent pushes the
+// generation to (generation-push.ts), read only after the agent rang since the last read.
 export function readGeneration(): u64 {
   const epoch = callbackEpoch();
-  if (epoch != 0 && epoch == generationEpoch) return generationInEpoch;
+  if (epoch != 0 && (epoch == generationEpoch || pushedGenerationCurrent())) return generationInEpoch;
   generationInEpoch = readGenerationFromHost();
   generationEpoch = epoch;
+  noteGenerationRead();
   return generationInEpoch;
 }
 
