@@ -194,7 +194,14 @@ function decide(stream: HttpStream): bool {
   }
   // Once per VM: until the agent pushes the generation here, it is read on every request.
   if (settings.agentPolicy !== null) subscribeToGenerationPush(stream.rootContextId);
-  stream.connectionId = propertyU64('connection.id', 0);
+  const connectionId = downstreamConnectionId();
+  if (connectionId == NO_CONNECTION_ID) {
+    // Without it the request could be decided with another connection's identity: fail closed.
+    stream.verdict = Verdict.Denied;
+    logText(LogLevel.Error, 'weir http: Envoy did not tell the downstream connection of a request; denied');
+    return false;
+  }
+  stream.connectionId = connectionId;
   const connection = connectionFor(stream.connectionId, settings, schema);
   connection.update();
   if (!headers.read()) {
@@ -217,6 +224,16 @@ function decide(stream: HttpStream): bool {
     connection.log(EntryType.Denied, fields, 'no rule allows this request');
   }
   return allowed;
+}
+
+const NO_CONNECTION_ID: u64 = u64.MAX_VALUE;
+
+// Envoy's id of the request's downstream connection. The top-level `connection_id` costs Envoy
+// less than `connection.id` (no connection wrapper is built for it) and is read on every request;
+// `connection.id` is the fallback for a host without it.
+function downstreamConnectionId(): u64 {
+  const id = propertyU64('connection_id', NO_CONNECTION_ID);
+  return id != NO_CONNECTION_ID ? id : propertyU64('connection.id', NO_CONNECTION_ID);
 }
 
 function settingsOf(rootContextId: u32): PluginSettings | null {
