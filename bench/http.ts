@@ -121,28 +121,41 @@ async function runRounds(ports: Record<Target, number>, envoy: EnvoyProcess, ser
   console.log(`${'protocol'.padEnd(9)} ${'target'.padEnd(WIDTH)} ${'req/s'.padStart(10)} ${'p99 ms'.padStart(8)} ${'envoy CPU us/req'.padStart(17)} ${'serve CPU us/req'.padStart(17)}`);
   const totals = new Map<string, Measurement>();
   const roundRatios = new Map<string, number[]>();
+  const roundCpuRatios = new Map<string, number[]>();
+  // The least Envoy CPU per request of each target over the rounds: contention from other work on
+  // the machine only adds CPU time (cache misses, migrations), so the lowest is the least disturbed.
+  const lowestCpu = new Map<string, number>();
   for (let round = 0; round < OPTIONS.rounds; round++) {
     for (const protocol of PROTOCOLS) {
       let baseline = 0;
+      let baselineCpu = 0;
       for (const target of TARGETS) {
         const measured = await measure(protocol, ports[target]!, envoy.pid, servePid, path.join(workDir, `h2load-${protocol.replace('/', '')}-${target}.log`));
         const key = `${protocol} ${target}`;
         const total = totals.get(key);
         totals.set(key, total === undefined ? measured : sum(total, measured));
-        if (target === 'envoy') baseline = measured.requests;
+        const cpuPerRequest = measured.requests === 0 ? 0 : measured.envoyCpuSeconds / measured.requests;
+        if (target === 'envoy') {
+          baseline = measured.requests;
+          baselineCpu = cpuPerRequest;
+        }
         roundRatios.set(key, [...(roundRatios.get(key) ?? []), baseline === 0 ? 0 : measured.requests / baseline]);
+        roundCpuRatios.set(key, [...(roundCpuRatios.get(key) ?? []), baselineCpu === 0 ? 0 : cpuPerRequest / baselineCpu]);
+        if (cpuPerRequest > 0) lowestCpu.set(key, Math.min(lowestCpu.get(key) ?? Infinity, cpuPerRequest));
         console.log(`${protocol.padEnd(9)} ${target.padEnd(WIDTH)} ${(measured.requests / measured.seconds).toFixed(0).padStart(10)} ${measured.p99Ms.toFixed(2).padStart(8)} ${perRequestUs(measured.envoyCpuSeconds, measured.requests).padStart(17)} ${perRequestUs(measured.serveCpuSeconds, measured.requests).padStart(17)}`);
       }
     }
   }
-  console.log('\nsummed over the rounds (ratio = target req/s / envoy req/s; the median of the rounds\' ratios compares measurements taken minutes apart at most):');
+  console.log('\nsummed over the rounds (ratio = target req/s / envoy req/s; the medians of the rounds\' ratios, of throughput and of Envoy CPU per request, compare measurements taken a minute apart at most, which a shared machine needs):');
   for (const protocol of PROTOCOLS) {
     const baseline = totals.get(`${protocol} envoy`)!;
     for (const target of TARGETS) {
       const total = totals.get(`${protocol} ${target}`)!;
       const ratio = total.requests / total.seconds / (baseline.requests / baseline.seconds);
       const median = medianOf(roundRatios.get(`${protocol} ${target}`) ?? []);
-      console.log(`${protocol.padEnd(9)} ${target.padEnd(WIDTH)} ${(total.requests / total.seconds).toFixed(0).padStart(10)} req/s  ratio ${ratio.toFixed(3)}  median round ratio ${median.toFixed(3)}  worst p99 ${total.p99Ms.toFixed(2)} ms  envoy CPU ${perRequestUs(total.envoyCpuSeconds, total.requests)} us/req  serve CPU ${perRequestUs(total.serveCpuSeconds, total.requests)} us/req`);
+      const cpuMedian = medianOf(roundCpuRatios.get(`${protocol} ${target}`) ?? []);
+      const cpuLowest = lowestCpu.get(`${protocol} ${target}`) ?? 0;
+      console.log(`${protocol.padEnd(9)} ${target.padEnd(WIDTH)} ${(total.requests / total.seconds).toFixed(0).padStart(10)} req/s  ratio ${ratio.toFixed(3)}  median round ratio ${median.toFixed(3)}  worst p99 ${total.p99Ms.toFixed(2)} ms  envoy CPU ${perRequestUs(total.envoyCpuSeconds, total.requests)} us/req (median round ratio ${cpuMedian.toFixed(2)}x, lowest round ${(cpuLowest * 1e6).toFixed(1)} us/req = ${(cpuLowest / (lowestCpu.get(`${protocol} envoy`) ?? cpuLowest)).toFixed(2)}x)  serve CPU ${perRequestUs(total.serveCpuSeconds, total.requests)} us/req`);
     }
   }
 }
