@@ -310,3 +310,41 @@ async function waitForRecords(deployment: HttpDeployment, done: (records: Access
     });
   }
 }
+
+describe('HTTP rules in an Envoy with two workers', () => {
+  let deployment: HttpDeployment;
+
+  beforeAll(async () => {
+    deployment = await deployRebels({ nodeId: 'http-rules-workers', policies: { 'rebels.yaml': REBEL_ENDPOINTS_YAML, 'leia.yaml': SERVICE_ACCOUNT_POLICY }, concurrency: 2 });
+  }, 90_000);
+
+  afterAll(async () => {
+    await deployment?.stop();
+  });
+
+  it('each worker\'s VM has the policy generation pushed by the agent; a change reaches the open connections on both workers', async () => {
+    // Eight keep-alive connections: the kernel spreads them over the two workers (SO_REUSEPORT).
+    const clients = Array.from({ length: 8 }, () => new Http1Client(deployment.webPort, LUKE_IP));
+    try {
+      const first = await Promise.all(clients.map((client) => client.request({ path: '/public' })));
+      expect(first.map((answer) => answer.status)).toEqual(first.map(() => 200));
+      const workers = await workersWithConnections(deployment);
+      // One line per worker VM once the agent rang its own queue (a queue wakes one VM only).
+      await deployment.envoy.waitForLog(new RegExp(`(?:the agent pushes policy generations to this VM[\\s\\S]*){${workers}}`));
+
+      await deployment.putPolicy('leia.yaml', leiaPolicy('secret-only', LUKE, '[{ method: GET, path: "/secret" }]'));
+      const after = await Promise.all(clients.map((client) => client.request({ path: '/public' })));
+      expect(after.map((answer) => [answer.status, answer.localPort])).toEqual(first.map((answer) => [403, answer.localPort]));
+    } finally {
+      for (const client of clients) client.close();
+    }
+  }, 30_000);
+});
+
+/** How many of Envoy's workers accepted connections on the `weir-web` listener (admin stats). */
+async function workersWithConnections(deployment: HttpDeployment): Promise<number> {
+  const stats = await deployment.envoy.admin(`/stats?filter=${encodeURIComponent(`_${deployment.webPort}\\.worker_[0-9]+\\.downstream_cx_total`)}`);
+  const counts = [...stats.body.matchAll(/worker_\d+\.downstream_cx_total: (\d+)/g)].map((match) => Number(match[1]));
+  if (counts.length === 0) throw new Error(`no per-worker connection stats for port ${deployment.webPort}:\n${stats.body}`);
+  return counts.filter((count) => count > 0).length;
+}

@@ -75,7 +75,8 @@ export interface HttpDeployment {
   stop(): Promise<void>;
 }
 
-export async function deployRebels(options: { nodeId: string; policies: Record<string, string> }): Promise<HttpDeployment> {
+/** `concurrency`: Envoy's worker threads (default 1), each with its own VM of the HTTP filter. */
+export async function deployRebels(options: { nodeId: string; policies: Record<string, string>; concurrency?: number }): Promise<HttpDeployment> {
   requireBuiltFilters('http.wasm', 'agent.wasm');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-rebels-'));
   const stops: Array<() => Promise<void>> = [async () => fs.rmSync(dir, { recursive: true, force: true })];
@@ -92,7 +93,7 @@ export async function deployRebels(options: { nodeId: string; policies: Record<s
     const serve = await runServe({ configFile, logger: silentLogger() });
     stops.push(() => serve.stop());
     const credentialsDir = enrolNode(serve.authority, options.nodeId, path.join(dir, 'nodes', options.nodeId));
-    const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: options.nodeId, xdsPort: serve.controlServer.port, adminPort: 0, credentialsDir }) });
+    const envoy = await startEnvoy({ bootstrapYaml: renderBootstrap({ nodeId: options.nodeId, xdsPort: serve.controlServer.port, adminPort: 0, credentialsDir }), concurrency: options.concurrency ?? 1 });
     stops.push(() => envoy.stop());
     await envoy.waitReady();
     const webPort = await listenerPort(envoy, 'weir-web');
