@@ -377,7 +377,7 @@ export class Connection {
     for (let i = 0; i < this.owned.length; i++) this.owned[i].release();
     this.requestStream.release();
     this.replyStream.release();
-    this.fields.buffer.release();
+    this.fields.release();
     this.entries.release();
   }
 }

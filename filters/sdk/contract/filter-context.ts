@@ -20,7 +20,7 @@ import { appendHostBuffer, logText, propertyString, propertyU64, setTickPeriod }
 import { closeDueConnections, closeIsDue, closeNow, forgetClosing, startClosing } from './closing';
 import { enterCallbackScope, leaveCallbackScope } from '../abi/callback-scope';
 import { finishAccessLogCallback, flushAccessLogOnTick } from '../access-log/access-log-queue';
-import { reportPluginConfiguration } from '../access-log/config-report';
+import { PluginConfigOutcome, reportPluginConfiguration } from '../access-log/config-report';
 
 class RootContext {
   settings: PluginSettings = new PluginSettings();
@@ -67,14 +67,14 @@ export function configureRoot(rootId: u32, configurationSize: u32): bool {
   raw.release();
   if (settings === null) {
     logText(LogLevel.Error, 'weir ' + factory.protocol + ': plugin configuration rejected: ' + problem[0] + '; expected JSON such as {"parser":"' + factory.protocol + '","maxBufferBytes":1048576}');
-    reportPluginConfiguration(false, problem[0]);
+    reportPluginConfiguration(PluginConfigOutcome.Rejected, problem[0]);
     return false;
   }
   refreshOpTracing();
   if (!roots.has(rootId)) roots.set(rootId, new RootContext());
   roots.get(rootId).settings = settings;
   logText(LogLevel.Info, 'weir ' + factory.protocol + ': configured, maxBufferBytes=' + settings.maxBufferBytes.toString() + ', ' + enforcedText(settings));
-  reportPluginConfiguration(true, '');
+  reportPluginConfiguration(PluginConfigOutcome.Configured, '');
   return true;
 }
 
