@@ -17,7 +17,7 @@ import { ProbeAnswers } from '../replies/probe-answers';
 import { StreamReplies } from '../replies/stream-replies';
 import { RequestRecord, RuleSchema } from '../policy/rules';
 import { RuleKey, RuleKeys } from '../policy/rule-keys';
-import { Op, ErrorCode, drop, error, inject, pass } from './parser';
+import { Op, ErrorCode, drop, error, inject, pass } from './ops';
 import { PluginSettings } from './settings';
 import { propertyString, propertyU64 } from '../abi/host';
 import { ConnectionPolicy } from '../policy/policy-decision';

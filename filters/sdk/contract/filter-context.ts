@@ -6,7 +6,8 @@
 // done in Wasm memory, never by pausing Envoy. The raw exports are in module/exports.ts.
 import { Connection, Direction } from './connection';
 import { EntryType } from '../access-log/access-log';
-import { ErrorCode, Parser, ParserFactory } from './parser';
+import { ErrorCode } from './ops';
+import { Parser, ParserFactory } from './parser';
 import { PluginSettings } from './settings';
 import { readPluginSettings } from './plugin-config';
 import { parserFactory } from './registry';
