@@ -7,7 +7,7 @@
 import { ByteBuffer } from '../bytes/byte-buffer';
 import { Utf8Units } from '../bytes/utf8';
 import { LogLevel, proxy_log } from '../abi/imports';
-import { LogFields, PAIR_HEADER_BYTES } from './log-fields';
+import { LogFields, NUMBER_VALUE, PAIR_HEADER_BYTES } from './log-fields';
 
 export const ACCESS_LOG_PREFIX = 'weir-accesslog ';
 
@@ -58,20 +58,22 @@ export function logEntryLine(
   proxy_log(level, text.readPtr, text.length);
 }
 
-// `"key":"value"` per pair, comma-separated.
+// `"key":"value"` per pair (`"key":123` for a number), comma-separated.
 function appendPairs(text: ByteBuffer, fields: LogFields): void {
   const pairs = fields.pairs;
   const base = pairs.readPtr;
   const total = pairs.length;
   let at: usize = 0;
   while (at + PAIR_HEADER_BYTES <= total) {
-    const keyLength = <usize>load<u32>(base + at); // safe: at + PAIR_HEADER_BYTES <= total
+    const keyWord = load<u32>(base + at); // safe: at + PAIR_HEADER_BYTES <= total
+    const keyLength = <usize>(keyWord & ~NUMBER_VALUE);
     const valueLength = <usize>load<u32>(base + at + 4);
     const key = base + at + PAIR_HEADER_BYTES;
     if (at > 0) text.appendByte(0x2c); // ,
     appendJsonUtf8(text, key, keyLength); // LogFields wrote the pair within `pairs`
     text.appendByte(0x3a); // :
-    appendJsonUtf8(text, key + keyLength, valueLength);
+    if ((keyWord & NUMBER_VALUE) != 0) text.appendBytes(key + keyLength, valueLength); // decimal digits
+    else appendJsonUtf8(text, key + keyLength, valueLength);
     at += PAIR_HEADER_BYTES + keyLength + valueLength;
   }
 }

@@ -8,7 +8,7 @@
 import { ByteBuffer } from '../bytes/byte-buffer';
 import { WireType, appendTag, appendVarint, varintSize } from '../bytes/protobuf';
 import { appendUtf8OfString, utf8LengthOfString } from '../bytes/utf8';
-import { LogFields, PAIR_HEADER_BYTES } from './log-fields';
+import { LogFields, NUMBER_VALUE, PAIR_HEADER_BYTES } from './log-fields';
 
 const enum EntryField {
   TimeUnixNano = 1,
@@ -154,7 +154,7 @@ function appendPairs(target: ByteBuffer, fields: LogFields): void {
   const total = pairs.length;
   let at: usize = 0;
   while (at + PAIR_HEADER_BYTES <= total) {
-    const keyLength = <usize>load<u32>(base + at); // safe: at + PAIR_HEADER_BYTES <= total
+    const keyLength = <usize>(load<u32>(base + at) & ~NUMBER_VALUE); // safe: at + PAIR_HEADER_BYTES <= total
     const valueLength = <usize>load<u32>(base + at + 4);
     const key = base + at + PAIR_HEADER_BYTES;
     appendTag(target, EntryField.Fields, WireType.LengthDelimited);

@@ -8,8 +8,11 @@ import { ByteView } from '../bytes/byte-view';
 import { appendUtf8OfBytes, appendUtf8OfString } from '../bytes/utf8';
 
 // Layout of `pairs`, pair after pair: [u32 key length][u32 value length][key][value] (lengths in
-// bytes, little-endian), so the value of the last pair can grow in place (appendToLastValue).
+// bytes, little-endian), so the value of the last pair can grow in place (appendToLastValue). The
+// key length's top bit marks a number (addNumber), which the `weir-accesslog` line writes as a JSON
+// number; the agent gets every value as text.
 export const PAIR_HEADER_BYTES: usize = 8;
+export const NUMBER_VALUE: u32 = 0x80000000;
 
 export class LogFields {
   readonly pairs: ByteBuffer = new ByteBuffer();
@@ -55,7 +58,10 @@ export class LogFields {
   addNumber(key: string, value: u64): LogFields {
     this.beginPair(key);
     this.pairs.appendDecimal(value);
-    return this.endPair();
+    this.endPair();
+    const header = this.pairs.readPtr + <usize>this.lastPairAt;
+    store<u32>(header, load<u32>(header) | NUMBER_VALUE); // safe: the header is inside pairs
+    return this;
   }
 
   // Frees the buffer (the connection is gone).
@@ -79,7 +85,7 @@ export class LogFields {
   // The last pair's value runs to the end of `pairs`.
   private endPair(): LogFields {
     const header = this.pairs.readPtr + <usize>this.lastPairAt;
-    const keyLength = <usize>load<u32>(header); // safe: the header is inside pairs
+    const keyLength = <usize>(load<u32>(header) & ~NUMBER_VALUE); // safe: the header is inside pairs
     store<u32>(header + 4, <u32>(this.pairs.length - <usize>this.lastPairAt - PAIR_HEADER_BYTES - keyLength)); // safe: as above
     return this;
   }
