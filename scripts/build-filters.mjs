@@ -16,6 +16,9 @@ const ascBin = fileURLToPath(new URL('../node_modules/assemblyscript/bin/asc.js'
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = path.join(repoRoot, 'build', 'filters');
 const checkedDir = path.join(outDir, 'checked');
+// The built-in parsers' declarations the control server compiles their policies from
+// (server/policy/l7/built-in-declarations.ts): refreshed from each build of those parsers.
+const builtInDeclarationsDir = path.join(repoRoot, 'server', 'policy', 'l7', 'declarations');
 
 // Every import a module may have: Proxy-Wasm 0.2.1 host calls live in `env`; WASI calls that
 // proxy-wasm-cpp-host provides live in `wasi_snapshot_preview1`. Anything else (env.abort,
@@ -178,7 +181,9 @@ async function checkModule(builtFile, outFile) {
 // learns the rule keys of every parser in filters.dir from these files. The module runs here with
 // every host call stubbed (returning 0): only its initializer and that export run, and neither
 // calls the host. A module without the export (the agent, the probe, the HTTP filter) or with an
-// empty declaration gets no manifest.
+// empty declaration gets no manifest. A parser Weir ships (its declaration tracked in
+// server/policy/l7/declarations/) gets that copy rewritten too, so the server enforces what the
+// parser declares.
 async function writeRuleKeysManifest(builtFile, outFile) {
   const manifestFile = `${outFile.slice(0, -'.wasm'.length)}.rules.json`;
   const module = await WebAssembly.compile(await readFile(builtFile));
@@ -204,9 +209,15 @@ async function writeRuleKeysManifest(builtFile, outFile) {
     return;
   }
   JSON.parse(text); // a malformed declaration fails the build here, not the server later
-  const tempManifest = `${manifestFile}.${process.pid}.tmp`;
-  await writeFile(tempManifest, `${text}\n`);
-  await rename(tempManifest, manifestFile);
+  await writeFileAtomically(manifestFile, `${text}\n`);
+  const builtInCopy = path.join(builtInDeclarationsDir, path.basename(manifestFile));
+  if (path.dirname(outFile) === outDir && existsSync(builtInCopy) && (await readFile(builtInCopy, 'utf8')) !== `${text}\n`) await writeFileAtomically(builtInCopy, `${text}\n`);
+}
+
+async function writeFileAtomically(file, text) {
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, file);
 }
 
 async function main() {

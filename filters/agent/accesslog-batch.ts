@@ -1,8 +1,8 @@
 // The access-log messages of weir.AccessLogService (protos/weir/accesslog.proto) as far as the agent
-// needs them: AccessLogBatch out (node, run, first sequence, entries carrying the parser's JSON,
-// drop counters) and AccessLogAck in (acked_sequence). Wire format only; when to send is
+// needs them: AccessLogBatch out (node, run, first sequence, the entries as parser VMs encoded
+// them, drop counters) and AccessLogAck in (acked_sequence). Wire format only; when to send is
 // accesslog-shipper.ts.
-import { ProtoReader, ProtoWriter } from './protobuf';
+import { ProtoReader, ProtoWriter } from '../sdk/bytes/protobuf';
 
 const enum BatchField {
   NodeId = 1,
@@ -10,10 +10,6 @@ const enum BatchField {
   FirstSequence = 3,
   Entries = 4,
   Drops = 5,
-}
-
-const enum EntryField {
-  ParserJson = 14,
 }
 
 const enum DropsField {
@@ -33,7 +29,7 @@ export class DropCounts {
 // Builds one AccessLogBatch in `batch` (cleared first); entries are added with addEntry.
 export class BatchWriter {
   readonly batch: ProtoWriter = new ProtoWriter();
-  private entry: ProtoWriter = new ProtoWriter();
+  private drops: ProtoWriter = new ProtoWriter();
 
   begin(nodeId: string, agentRun: u64, firstSequence: u64): void {
     this.batch.buffer.clear();
@@ -42,19 +38,18 @@ export class BatchWriter {
     this.batch.varintField(BatchField.FirstSequence, firstSequence);
   }
 
-  // One AccessLogEntry carrying the parser's JSON object as parser_json.
-  addEntry(json: ArrayBuffer): void {
-    this.entry.buffer.clear();
-    this.entry.bytesField(EntryField.ParserJson, changetype<usize>(json), <usize>json.byteLength);
-    this.batch.messageField(BatchField.Entries, this.entry);
+  // One AccessLogEntry, encoded by the parser VM that logged it (filters/sdk/access-log/
+  // entry-protobuf.ts): the agent adds nothing to an entry.
+  addEntry(entry: ArrayBuffer): void {
+    this.batch.bytesField(BatchField.Entries, changetype<usize>(entry), <usize>entry.byteLength);
   }
 
   finish(drops: DropCounts): ProtoWriter {
-    this.entry.buffer.clear();
-    this.entry.varintField(DropsField.Queue, drops.queue);
-    this.entry.varintField(DropsField.Buffer, drops.buffer);
-    this.entry.varintField(DropsField.Malformed, drops.malformed);
-    this.batch.messageField(BatchField.Drops, this.entry);
+    this.drops.buffer.clear();
+    this.drops.varintField(DropsField.Queue, drops.queue);
+    this.drops.varintField(DropsField.Buffer, drops.buffer);
+    this.drops.varintField(DropsField.Malformed, drops.malformed);
+    this.batch.messageField(BatchField.Drops, this.drops);
     return this.batch;
   }
 }

@@ -4,9 +4,10 @@
 // the weir-xds cluster, reconnecting with backoff and resending what was not acknowledged. Every
 // entry is either acknowledged or counted: parser-side enqueue failures (shared-data counter
 // `weir/accesslog/dropped`), a full buffer (`buffer`, dropped before numbering, so the sequence has
-// no gaps), or an empty entry (`malformed`). docs/accesslog.md has the whole path.
+// no gaps), or an empty entry or a message not in the queue's framing (`malformed`). Entries
+// travel as the parser VMs encoded them. docs/accesslog.md has the whole path.
 import { LogLevel, Status, proxy_dequeue_shared_queue, proxy_register_shared_queue } from '../sdk/abi/imports';
-import { ACCESS_LOG_DROPPED_KEY, ACCESS_LOG_QUEUE, ENTRY_SEPARATOR } from '../sdk/access-log/access-log-wire';
+import { ACCESS_LOG_DROPPED_KEY, ACCESS_LOG_QUEUE, ENTRY_LENGTH_BYTES } from '../sdk/access-log/access-log-wire';
 import { logText, nowMilliseconds, nowNanoseconds } from '../sdk/abi/host';
 import { ByteBuffer } from '../sdk/bytes/byte-buffer';
 import { readSharedData } from '../sdk/policy/policy-shared-data';
@@ -44,6 +45,7 @@ export class AccessLogShipper {
   private reportedDrops: DropCounts = new DropCounts();
   private writer: BatchWriter = new BatchWriter();
   private received: ByteBuffer = new ByteBuffer();
+  private warnedOfFraming: bool = false;
 
   constructor(
     private nodeId: string,
@@ -111,8 +113,8 @@ export class AccessLogShipper {
     this.token = 0;
   }
 
-  // Takes every message off the queue; a message holds one or more entries separated by newlines
-  // (filters/sdk/access-log-queue.ts).
+  // Takes every message off the queue; a message holds one or more entries, each after its length
+  // (filters/sdk/access-log/access-log-wire.ts).
   private drainQueue(): void {
     while (true) {
       store<usize>(slots, 0);
@@ -125,14 +127,34 @@ export class AccessLogShipper {
         if (pointer != 0) heap.free(pointer);
         continue;
       }
-      let start: usize = 0;
-      for (let at: usize = 0; at <= size; at++) {
-        if (at < size && load<u8>(pointer + at) != ENTRY_SEPARATOR) continue; // safe: at < size
-        this.hold(pointer + start, at - start);
-        start = at + 1;
-      }
+      this.holdEntries(pointer, size);
       heap.free(pointer);
     }
+  }
+
+  // Keeps the entries of one message; the rest of a message whose framing breaks counts as one
+  // malformed entry.
+  private holdEntries(pointer: usize, size: usize): void {
+    let at: usize = 0;
+    while (at < size) {
+      const left = size - at;
+      const length = left >= ENTRY_LENGTH_BYTES ? <usize>load<u32>(pointer + at) : left; // safe: ENTRY_LENGTH_BYTES left
+      if (left < ENTRY_LENGTH_BYTES || length > left - ENTRY_LENGTH_BYTES) {
+        this.drops.malformed += 1;
+        this.warnOfFraming();
+        return;
+      }
+      this.hold(pointer + at + ENTRY_LENGTH_BYTES, length);
+      at += ENTRY_LENGTH_BYTES + length;
+    }
+  }
+
+  // Once per run: a message the agent cannot frame comes from a parser module built with another
+  // SDK (before entries were protobuf, they were JSON lines).
+  private warnOfFraming(): void {
+    if (this.warnedOfFraming) return;
+    this.warnedOfFraming = true;
+    logText(LogLevel.Warn, 'weir agent: a parser VM sent an access-log message this agent cannot read (a module built with another Weir SDK?); its entries are counted as malformed. Rebuild the module with this Weir (npm run build:filters)');
   }
 
   // Keeps one entry of a queue message (an empty one is malformed), or counts it as dropped when

@@ -2,7 +2,7 @@
 // DiscoveryRequest out (node, version_info, type_url, response_nonce, error_detail) and
 // DiscoveryResponse in (version_info, resources as Any{type_url, value}, type_url, nonce).
 // Field numbers from envoy/service/discovery/v3/discovery.proto and envoy/config/core/v3/base.proto.
-import { ProtoReader, ProtoWriter, WireType } from './protobuf';
+import { ProtoReader, ProtoWriter, WireType } from '../sdk/bytes/protobuf';
 
 const enum RequestField {
   VersionInfo = 1,

@@ -4,7 +4,7 @@
 import { ByteBuffer } from '../sdk/bytes/byte-buffer';
 import { BufferType, Status } from '../sdk/abi/imports';
 import { appendHostBuffer } from '../sdk/abi/host';
-import { ProtoWriter } from './protobuf';
+import { ProtoWriter } from '../sdk/bytes/protobuf';
 
 @external("env", "proxy_grpc_stream")
 declare function proxy_grpc_stream(upstreamPtr: usize, upstreamLen: usize, servicePtr: usize, serviceLen: usize, methodPtr: usize, methodLen: usize, metadataPtr: usize, metadataLen: usize, tokenPtr: usize): u32;

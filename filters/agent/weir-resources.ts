@@ -3,7 +3,7 @@
 // SDK's own reading of the compiled JSON (policy-table.ts, identity-table.ts) with L7 rules
 // checked for shape, so what the agent ACKs is what parser VMs can read. Any problem is returned
 // as one message naming the resource; the ADS client NACKs with it.
-import { ProtoReader } from './protobuf';
+import { ProtoReader } from '../sdk/bytes/protobuf';
 import { AnyResource, DiscoveryResponse } from './discovery';
 import { readEndpointPolicy } from '../sdk/policy/policy-table';
 import { readIdentityTable } from '../sdk/policy/identity-table';

@@ -5,7 +5,8 @@
 // it), replies/ (reply correlation), policy/ (rules, rule keys, the agent's policy), access-log/
 // (entries and their queue to the agent), module/ (the exports of a built parser module).
 export { ByteView, NEED_MORE, MALFORMED, Ascii } from './bytes/byte-view';
-export { Op, OpKind, ErrorCode, more, pass, drop, inject, error, nop, Parser, ParserFactory } from './contract/parser';
+export { Op, OpKind, ErrorCode, more, pass, drop, inject, error, nop } from './contract/ops';
+export { Parser, ParserFactory } from './contract/parser';
 export { Connection, Direction } from './contract/connection';
 export { EntryType, LogFields } from './access-log/access-log';
 export { RuleSchema, Rule, RuleSet, RequestRecord, Constraint, ConstraintKind } from './policy/rules';

@@ -68,14 +68,20 @@ export interface AccessLogEntryMessage {
   fields?: Record<string, string>;
   reason?: string;
   connection_id?: string | number;
-  /** The parser's own JSON object (see protos/weir/accesslog.proto). */
-  parser_json?: Uint8Array;
+  /** Set on a parser's plugin configuration report, which is no record (plugin-config-reports.ts). */
+  plugin_config?: PluginConfigMessage | null;
 }
 
 export interface PeerMessage {
   address?: string;
   identity?: number;
   labels?: string[];
+}
+
+export interface PluginConfigMessage {
+  plugin?: string;
+  state?: string | number;
+  reason?: string;
 }
 
 const ENTRY_TYPE_BY_WIRE_NAME: Readonly<Record<string, EntryType>> = {
@@ -86,6 +92,7 @@ const ENTRY_TYPE_BY_WIRE_NAME: Readonly<Record<string, EntryType>> = {
 };
 
 const DIRECTION_BY_WIRE_NAME: Readonly<Record<string, Direction>> = {
+  TRAFFIC_DIRECTION_UNSPECIFIED: 'unknown',
   TRAFFIC_DIRECTION_INGRESS: 'ingress',
   TRAFFIC_DIRECTION_EGRESS: 'egress',
 };
@@ -109,90 +116,41 @@ export interface RecordContext {
 }
 
 /**
- * Converts one wire entry: typed fields first, then the parser's JSON for whatever they leave
- * empty (the agent sends only the JSON today). Returns a problem text instead of throwing for
- * entries that cannot be a record (unknown type, bad JSON), so one bad entry never costs a batch.
+ * Converts one wire entry, as the parser VM filled it (filters/sdk/access-log/entry-protobuf.ts),
+ * adding what only the server knows: the authenticated node, and peer identities and labels the
+ * entry leaves empty. Returns a problem text instead of throwing for an entry that cannot be a
+ * record (an unknown type), so one bad entry never costs a batch.
  */
 export function recordFromMessage(message: AccessLogEntryMessage, context: RecordContext): AccessLogRecord | { problem: string } {
   const claimedNode = nonEmpty(message.node_id);
   if (claimedNode !== undefined && claimedNode !== context.batchNodeId) {
     return { problem: `entry claims node "${claimedNode}" but its stream is authenticated as node "${context.batchNodeId}"; a proxy may only log for itself` };
   }
-  const parsed = parserJsonOf(message.parser_json);
-  if ('problem' in parsed) return parsed;
-  const json = parsed.json;
-  const type = json.type !== undefined ? json.type : enumValue(message.type, ENTRY_TYPE_BY_WIRE_NAME, ENTRY_TYPES);
-  if (type === undefined || !(ENTRY_TYPES as readonly string[]).includes(type)) {
-    return { problem: `entry type ${String(json.type ?? message.type)} is not one of ${ENTRY_TYPES.join(', ')}` };
-  }
-  const wireTime = BigInt(message.time_unix_nano ?? 0);
-  const timeUnixNano = wireTime !== 0n ? wireTime : BigInt(json.time ?? 0);
-  const wireDirection = enumValue(message.direction, DIRECTION_BY_WIRE_NAME, ['unknown', 'ingress', 'egress']) ?? 'unknown';
+  const type = enumValue(message.type, ENTRY_TYPE_BY_WIRE_NAME, ENTRY_TYPES);
+  if (type === undefined) return { problem: `entry type ${String(message.type)} is not one of ${ENTRY_TYPES.join(', ')}` };
+  const direction = enumValue(message.direction, DIRECTION_BY_WIRE_NAME, ['unknown', 'ingress', 'egress']) ?? 'unknown';
+  const timeUnixNano = BigInt(message.time_unix_nano ?? 0);
   return {
     time: new Date(Number(timeUnixNano / 1_000_000n)).toISOString(),
     timeUnixNano: timeUnixNano.toString(),
     nodeId: context.batchNodeId,
-    direction: wireDirection !== 'unknown' ? wireDirection : (json.direction ?? 'unknown'),
-    type: type as EntryType,
-    protocol: nonEmpty(message.protocol) ?? json.proto ?? '',
-    source: peerRecord(message.source, json.source, json.sourceIdentity, context),
-    destination: peerRecord(message.destination, json.destination, json.destinationIdentity, context),
-    endpoint: nonEmpty(message.endpoint) ?? json.endpoint ?? '',
-    policyRevision: nonEmpty(message.policy_revision) ?? json.revision ?? '',
-    rule: nonEmpty(message.rule) ?? json.rule ?? '',
-    fields: { ...(json.fields ?? {}), ...(message.fields ?? {}) },
-    reason: nonEmpty(message.reason) ?? json.reason ?? '',
-    connectionId: String(message.connection_id !== undefined && String(message.connection_id) !== '0' ? message.connection_id : (json.connection ?? 0)),
+    direction,
+    type,
+    protocol: message.protocol ?? '',
+    source: peerRecord(message.source, context),
+    destination: peerRecord(message.destination, context),
+    endpoint: message.endpoint ?? '',
+    policyRevision: message.policy_revision ?? '',
+    rule: message.rule ?? '',
+    fields: { ...(message.fields ?? {}) },
+    reason: message.reason ?? '',
+    connectionId: String(message.connection_id ?? 0),
   };
 }
 
-/** The members of the parser's JSON the server reads; anything else is ignored. */
-interface ParserJson {
-  time?: number | string;
-  source?: string;
-  destination?: string;
-  type?: string;
-  proto?: string;
-  connection?: number;
-  fields?: Record<string, string>;
-  reason?: string;
-  direction?: Direction;
-  endpoint?: string;
-  revision?: string;
-  rule?: string;
-  sourceIdentity?: number;
-  destinationIdentity?: number;
-}
-
-function parserJsonOf(bytes: Uint8Array | undefined): { json: ParserJson } | { problem: string } {
-  if (bytes === undefined || bytes.length === 0) return { json: {} };
-  const text = Buffer.from(bytes).toString('utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return { problem: `parser_json is not JSON (${error instanceof Error ? error.message : String(error)}): ${text.slice(0, 120)}` };
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: `parser_json is not a JSON object: ${text.slice(0, 120)}` };
-  const object = value as Record<string, unknown>;
-  const json: ParserJson = {};
-  for (const key of ['source', 'destination', 'type', 'proto', 'reason', 'endpoint', 'revision', 'rule'] as const) {
-    if (typeof object[key] === 'string') json[key] = object[key];
-  }
-  for (const key of ['connection', 'sourceIdentity', 'destinationIdentity'] as const) {
-    if (typeof object[key] === 'number') json[key] = object[key];
-  }
-  if (typeof object.time === 'number' || typeof object.time === 'string') json.time = object.time;
-  if (object.direction === 'ingress' || object.direction === 'egress') json.direction = object.direction;
-  if (typeof object.fields === 'object' && object.fields !== null) {
-    json.fields = Object.fromEntries(Object.entries(object.fields).map(([key, fieldValue]) => [key, typeof fieldValue === 'string' ? fieldValue : JSON.stringify(fieldValue)]));
-  }
-  return { json };
-}
-
-function peerRecord(peer: PeerMessage | null | undefined, jsonAddress: string | undefined, jsonIdentity: number | undefined, context: RecordContext): PeerRecord {
-  const address = nonEmpty(peer?.address) ?? jsonAddress ?? '';
-  const identity = peer?.identity || jsonIdentity || context.identityOfAddress?.(ipOf(address)) || 0;
+function peerRecord(peer: PeerMessage | null | undefined, context: RecordContext): PeerRecord {
+  const address = peer?.address ?? '';
+  const identity = peer?.identity || context.identityOfAddress?.(ipOf(address)) || 0;
   const labels = peer?.labels !== undefined && peer.labels.length > 0 ? [...peer.labels] : [...(context.labelsOf?.(identity) ?? [])];
   return { address, identity, labels };
 }

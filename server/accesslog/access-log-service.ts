@@ -40,7 +40,7 @@ export interface AccessLogServiceOptions {
   labelsOf?: IdentityLabelResolver;
   /** Fills peer identities the agent did not send, from the peer's IP. */
   identityOfAddress?: AddressIdentityResolver;
-  /** Where plugin configuration reports (entries with a `plugin` member) go; without it they are ignored. */
+  /** Where plugin configuration reports (entries with `plugin_config`) go; without it they are ignored. */
   pluginReports?: PluginConfigReports;
   /** Binds each stream to the node of its client certificate (the xDS server's authenticator). */
   authenticator: PeerAuthenticator;

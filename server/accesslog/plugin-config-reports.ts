@@ -1,8 +1,9 @@
-// What parsers inside Istio's sidecars report about their plugin configurations (filters/sdk/
-// config-report.ts): a WasmPlugin's pluginConfig that the parser refused, which Envoy NACKs to
-// istiod and weir serve would otherwise never hear of. They ride the access-log stream as entries
-// with a `plugin` member; this module reads them and keeps the latest report per node and plugin,
-// which `weir status` shows beside the proxy's own NACKs. Owns no stream and no records.
+// What parsers inside Istio's sidecars report about their plugin configurations
+// (filters/sdk/access-log/config-report.ts): a WasmPlugin's pluginConfig that the parser refused,
+// which Envoy NACKs to istiod and weir serve would otherwise never hear of. They ride the
+// access-log stream as entries with `plugin_config` set (protos/weir/accesslog.proto); this module
+// reads them and keeps the latest report per node and plugin, which `weir status` shows beside the
+// proxy's own NACKs. Owns no stream and no records.
 import type { AccessLogEntryMessage } from './access-log-record.ts';
 
 export interface PluginConfigReport {
@@ -15,19 +16,10 @@ export interface PluginConfigReport {
 
 /** The report an entry carries, or undefined when it is an ordinary access-log entry. */
 export function pluginConfigReportOf(message: AccessLogEntryMessage): PluginConfigReport | undefined {
-  if (message.parser_json === undefined || message.parser_json.length === 0) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(message.parser_json).toString('utf8'));
-  } catch {
-    return undefined; // recordFromMessage reports it
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { plugin, time } = value as { plugin?: unknown; time?: unknown };
-  if (typeof plugin !== 'object' || plugin === null) return undefined;
-  const { name, state, reason } = plugin as Record<string, unknown>;
-  if (typeof name !== 'string' || (state !== 'configured' && state !== 'rejected')) return undefined;
-  return { plugin: name, state, reason: typeof reason === 'string' ? reason : '', timeUnixNano: String(typeof time === 'number' || typeof time === 'string' ? time : 0) };
+  const report = message.plugin_config;
+  if (report === undefined || report === null) return undefined;
+  const state = report.state === 'PLUGIN_CONFIG_STATE_REJECTED' || report.state === 1 ? 'rejected' : 'configured';
+  return { plugin: report.plugin ?? '', state, reason: report.reason ?? '', timeUnixNano: String(message.time_unix_nano ?? 0) };
 }
 
 /** The latest report per node and plugin. */

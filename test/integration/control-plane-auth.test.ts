@@ -174,7 +174,7 @@ describe('control plane authentication (real Envoy, default configuration)', () 
       const acks: AccessLogAckMessage[] = [];
       stream.on('data', (ack: AccessLogAckMessage) => acks.push(ack));
       const error = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
-      stream.write({ node_id: NODE_ID, agent_run: '1', first_sequence: '1', entries: [{ parser_json: Buffer.from(JSON.stringify({ type: 'Request', proto: 'r2d2', fields: { cmd: 'READ', file: 'forged-flow' } })) }] });
+      stream.write({ node_id: NODE_ID, agent_run: '1', first_sequence: '1', entries: [{ type: 'ACCESS_LOG_ENTRY_TYPE_REQUEST', protocol: 'r2d2', fields: { cmd: 'READ', file: 'forged-flow' } }] });
       expect([grpc.status.UNAVAILABLE, grpc.status.PERMISSION_DENIED], kind).toContain((await error).code);
       expect(acks, kind).toEqual([]);
       client.close();

@@ -99,9 +99,7 @@ export class KafkaParser extends Parser {
     if (size < smallest) {
       return this.fail(ErrorCode.InvalidFrameLength, 'Kafka ' + (reply ? 'response' : 'request') + ' size ' + size.toString() + ' is below the smallest ' + (reply ? 'response' : 'request') + ' header');
     }
-    if (<u32>size > this.connection.settings.maxBufferBytes - SIZE_BYTES) {
-      return this.fail(ErrorCode.FrameTooLarge, 'Kafka ' + (reply ? 'response' : 'request') + ' of ' + size.toString() + ' bytes exceeds maxBufferBytes (' + this.connection.settings.maxBufferBytes.toString() + '); raise maxBufferBytes in the plugin configuration if such frames are legitimate');
-    }
+    if (!this.connection.fitsBuffer(<i64>size + SIZE_BYTES)) return this.connection.tooLarge(size, reply ? 'Kafka response' : 'Kafka request', ErrorCode.FrameTooLarge);
     return reply ? this.onResponse(data, size) : this.onRequest(data, size);
   }
 
@@ -246,13 +244,13 @@ export class KafkaParser extends Parser {
     if (!api.namesTopics || (facts.topicCount == 0 && !facts.allTopics && !facts.pattern)) {
       this.fillRecord(frame);
       this.connection.record.setUnconstrained(KafkaKey.Topic);
-      return this.connection.allows(true);
+      return this.connection.allowsRequest();
     }
     let allowed = true;
     if (facts.allTopics || facts.pattern) {
       // Every topic (or a pattern): only a rule without a topic constraint allows it.
       this.fillRecord(frame);
-      if (!this.connection.allows(true)) allowed = false;
+      if (!this.connection.allowsRequest()) allowed = false;
     }
     for (let e = 0; e < facts.topicCount; e++) {
       const code = this.decideTopic(frame, e);
@@ -272,12 +270,12 @@ export class KafkaParser extends Parser {
     const record = this.connection.record;
     if (facts.hasName(e)) {
       record.set(KafkaKey.Topic, frame, facts.nameOffset[e], facts.nameLength[e]);
-      return this.connection.allows(true) ? KafkaError.None : KafkaError.TopicAuthorizationFailed;
+      return this.connection.allowsRequest() ? KafkaError.None : KafkaError.TopicAuthorizationFailed;
     }
     const name = facts.hasId(e) ? TOPIC_IDS.nameOf(frame, facts.idOffset[e]) : null;
-    if (name === null) return this.connection.allows(true) ? KafkaError.None : KafkaError.UnknownTopicId;
+    if (name === null) return this.connection.allowsRequest() ? KafkaError.None : KafkaError.UnknownTopicId;
     this.values.topicFromBuffer(record, name);
-    return this.connection.allows(true) ? KafkaError.None : KafkaError.TopicAuthorizationFailed;
+    return this.connection.allowsRequest() ? KafkaError.None : KafkaError.TopicAuthorizationFailed;
   }
 
   // apiKey, apiVersion and clientID of the current request; topic absent.
@@ -376,7 +374,7 @@ export class KafkaParser extends Parser {
     if (all) {
       this.fillRecord(frame);
       this.connection.record.setUnconstrained(KafkaKey.Topic);
-      const allowed = this.connection.allows(true);
+      const allowed = this.connection.allowsRequest();
       this.logRequest(frame, allowed);
       if (!allowed) return this.deny(frame, frameLength);
       this.connection.expectReply();

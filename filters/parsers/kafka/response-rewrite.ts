@@ -196,7 +196,7 @@ export class ResponseRewriter {
     this.values.start(record, entry.apiKey, entry.version);
     this.values.clientIdFromBuffer(record, entry.clientId);
     record.set(KafkaKey.Topic, frame, nameOffset, nameLength);
-    return connection.allows(true);
+    return connection.allowsRequest();
   }
 
   // Metadata whose denied topics the request left out: adds an entry per denied topic.

@@ -13,8 +13,8 @@ export const enum MemcacheKey {
   KeyRegex = 3,
 }
 
-// The groups a rule's `command` may name, as text commands and binary opcodes (what
-// server/policy/l7/memcache-rules.ts expands them to; a test compares the two). Meta commands sit
+// The groups a rule's `command` may name, as text commands and binary opcodes (the control server
+// compiles policies from them: server/policy/l7/declarations/memcache.rules.json). Meta commands sit
 // in the groups of what they can do: `mg` in get/gets/gat/gats, `ms` in set, `md` in delete, `ma`
 // in incr and decr. A group whose every command takes no key is keyless.
 const STORAGE_TEXT = 'add set replace append prepend cas incr decr ms ma';

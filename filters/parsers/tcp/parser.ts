@@ -22,7 +22,7 @@ export class TcpGuard extends Parser {
     const connection = this.connection;
     connection.record.clear();
     connection.fields.clear().addNumber('bytes', <u64>data.length);
-    if (connection.allows(true)) {
+    if (connection.allowsRequest()) {
       // One Request entry per connection: the first bytes it sends.
       if (!this.logged) connection.log(EntryType.Request, '');
       else connection.fields.clear();

@@ -1,6 +1,6 @@
 // Hands access-log entries from a parser VM to the Weir agent on the Wasm shared queue
-// `weir/accesslog` of vm_id `weir` (or the empty vm_id inside Istio; docs/accesslog.md). A queue message holds one or more entries,
-// each one JSON object, separated by newlines (JSON encoding leaves none inside an entry).
+// `weir/accesslog` of vm_id `weir` (or the empty vm_id inside Istio; docs/accesslog.md). A queue
+// message holds one or more entries, each a weir.AccessLogEntry after its length (access-log-wire.ts).
 // Entries written in data callbacks are collected per VM and enqueued as one message on the next
 // root tick (every ROOT_TICK_MS, asked for by the first callback with entries), or at once when
 // the message reaches MAX_MESSAGE_BYTES: each enqueue wakes the agent's thread (Envoy's main
@@ -9,15 +9,15 @@
 // An entry that cannot be enqueued (no agent registered the queue yet) is counted, never silently
 // lost: the count is added to the shared-data counter `weir/accesslog/dropped` (8 bytes
 // little-endian, compare-and-swap), which the agent reports to the server. Owns the queue protocol
-// on the parser side (names and framing: access-log-wire.ts); the JSON is built by
-// access-log.ts.
+// on the parser side (names and framing: access-log-wire.ts); entries are encoded by
+// entry-protobuf.ts.
 //
 // Host calls per data callback with entries: none here but one tick-period call when the
 // collection starts (the clock read is the entry's, abi/host.ts); resolving the queue, enqueuing
 // and counting drops happen on the tick. Host calls are dear in Envoy (about 2 us each when a callback
 // runs on a cold CPU).
 import { ByteBuffer } from '../bytes/byte-buffer';
-import { ACCESS_LOG_DROPPED_KEY, ACCESS_LOG_QUEUE, ACCESS_LOG_VM_ID, ENTRY_SEPARATOR } from './access-log-wire';
+import { ACCESS_LOG_DROPPED_KEY, ACCESS_LOG_QUEUE, ACCESS_LOG_VM_ID, ENTRY_LENGTH_BYTES } from './access-log-wire';
 import { Status, proxy_enqueue_shared_queue, proxy_get_shared_data, proxy_resolve_shared_queue, proxy_set_shared_data } from '../abi/imports';
 import { ROOT_TICK_MS, clockReadThisCallback, nowMilliseconds, setTickPeriod } from '../abi/host';
 
@@ -60,10 +60,10 @@ function hostNames(): HostNames {
   return names;
 }
 
-// Where the next entry, `{"time":..,"source":..,"destination":..,..}`, is written by access-log.ts:
-// straight into the collected message, after a separator. An entry left unfinished (the abort
-// handler logging while an entry was being written) is cut off first, so the message stays
-// well-formed.
+// Where the next entry is written (access-log.ts, config-report.ts): straight into the collected
+// message, after room for its length, which endAccessLogEntry() fills in. An entry left unfinished
+// (the abort handler logging while an entry was being written) is cut off first, so the message
+// stays well-formed.
 export function beginAccessLogEntry(): ByteBuffer {
   let batch = pending;
   if (batch === null) {
@@ -72,13 +72,18 @@ export function beginAccessLogEntry(): ByteBuffer {
   }
   if (openEntryAt >= 0) batch.truncate(<usize>openEntryAt);
   openEntryAt = <isize>batch.length;
-  if (pendingEntries > 0) batch.appendByte(ENTRY_SEPARATOR);
+  const lengthAt = batch.writePtr(ENTRY_LENGTH_BYTES);
+  store<u32>(lengthAt, 0); // safe: ENTRY_LENGTH_BYTES reserved
+  batch.advanceEnd(ENTRY_LENGTH_BYTES);
   return batch;
 }
 
 // The entry begun with beginAccessLogEntry() is complete: it waits for the tick, or goes out with
 // the message once that reaches MAX_MESSAGE_BYTES.
 export function endAccessLogEntry(): void {
+  const batch = pending!;
+  const lengthAt = batch.readPtr + <usize>openEntryAt;
+  store<u32>(lengthAt, <u32>(batch.length - <usize>openEntryAt - ENTRY_LENGTH_BYTES)); // safe: written by beginAccessLogEntry
   openEntryAt = -1;
   pendingEntries += 1;
   if (pending!.length >= MAX_MESSAGE_BYTES) flushAccessLogNow();

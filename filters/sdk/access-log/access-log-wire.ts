@@ -6,5 +6,6 @@ export const ACCESS_LOG_VM_ID = 'weir';
 export const ACCESS_LOG_QUEUE = 'weir/accesslog';
 // Shared-data counter (8 bytes little-endian) of entries parser VMs could not enqueue.
 export const ACCESS_LOG_DROPPED_KEY = 'weir/accesslog/dropped';
-// Between the entries of one queue message (JSON encoding leaves none inside an entry).
-export const ENTRY_SEPARATOR: u8 = 0x0a; // \n
+// A queue message is one or more entries, each an encoded weir.AccessLogEntry
+// (protos/weir/accesslog.proto) after its length in bytes as a u32, little-endian.
+export const ENTRY_LENGTH_BYTES: usize = 4;

@@ -3,7 +3,7 @@
 // re-frames), it closes the connection before any byte of that request is forwarded. The reason
 // goes into the access log's Error entry, written for the person reading it.
 import { Connection } from './connection';
-import { ErrorCode, Op, error } from './parser';
+import { ErrorCode, Op, error } from './ops';
 
 // The ERROR op that closes the connection, with `reason` (what was seen, and what the server
 // would do with it) recorded for the Error entry.

@@ -3,8 +3,7 @@
 // (addresses, proto, connection id, direction, endpoint), attributes each entry to what decided
 // it (with the agent's policy: both identities, the revision and, on a Request, the rule that
 // allowed it; with static rules: the rule), and gives a Denied entry the policy's reason.
-import { ByteBuffer } from '../bytes/byte-buffer';
-import { EntryAttribution, EntryType, LogFields, appendConnectionMembers, appendEntryAddresses, writeAccessLog } from '../access-log/access-log';
+import { ConnectionConstants, EntryAttribution, EntryType, LogFields, writeAccessLog } from '../access-log/access-log';
 import { ConnectionPolicy } from '../policy/policy-decision';
 import { PluginSettings } from './settings';
 
@@ -18,8 +17,7 @@ export const enum EntryBasis {
 export class ConnectionEntries {
   // Empty until the first entry, which is always written where the connection's properties are
   // visible (a data callback, or an HTTP stream callback).
-  private entryAddresses: ByteBuffer = new ByteBuffer();
-  private entryMembers: ByteBuffer = new ByteBuffer();
+  private constants: ConnectionConstants = new ConnectionConstants();
   private attribution: EntryAttribution = new EntryAttribution();
 
   constructor(
@@ -40,21 +38,19 @@ export class ConnectionEntries {
   // Writes one entry attributed as `attribution` says: what attribute() gave for an earlier
   // decision (the HTTP filter logs counted requests after later decisions on the connection).
   writeAttributed(type: EntryType, fields: LogFields, reason: string, connectionId: u64, attribution: EntryAttribution): void {
-    if (this.entryMembers.length == 0) this.encodeConstants(connectionId);
-    writeAccessLog(this.entryAddresses, this.entryMembers, type, attribution, fields, reason);
+    if (!this.constants.isFilled) this.fillConstants(connectionId);
+    writeAccessLog(this.constants, type, attribution, fields, reason);
   }
 
   release(): void {
-    this.entryAddresses.release();
-    this.entryMembers.release();
+    this.constants.release();
   }
 
-  private encodeConstants(connectionId: u64): void {
-    appendEntryAddresses(this.entryAddresses);
+  private fillConstants(connectionId: u64): void {
     const binding = this.settings.agentPolicy;
     const direction = binding !== null ? (binding.ingress ? 'ingress' : 'egress') : this.settings.direction;
     const endpoint = binding !== null ? binding.endpoint : this.settings.endpoint;
-    appendConnectionMembers(this.entryMembers, this.protocol, connectionId, direction, endpoint);
+    this.constants.fill(this.protocol, connectionId, direction, endpoint);
   }
 
   // Fills `attribution` for an entry of `type` after the decision of `policy` (null: static rule

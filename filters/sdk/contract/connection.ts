@@ -17,7 +17,7 @@ import { ProbeAnswers } from '../replies/probe-answers';
 import { StreamReplies } from '../replies/stream-replies';
 import { RequestRecord, RuleSchema } from '../policy/rules';
 import { RuleKey, RuleKeys } from '../policy/rule-keys';
-import { Op, ErrorCode, drop, error, inject, pass } from './parser';
+import { Op, ErrorCode, drop, error, inject, pass } from './ops';
 import { PluginSettings } from './settings';
 import { propertyString, propertyU64 } from '../abi/host';
 import { ConnectionPolicy } from '../policy/policy-decision';
@@ -113,9 +113,9 @@ export class Connection {
   }
 
   // True when the configured rules allow the request decoded into `record`. Without configured
-  // rules this returns `whenNoRules`, so the parser decides its documented default. With
+  // rules this returns `whenNoRules` (see allowsRequest, decide, decideDefaultDeny). With
   // "policy": "agent" the policy the Weir agent published decides (policy-decision.ts).
-  allows(whenNoRules: bool): bool {
+  private allows(whenNoRules: bool): bool {
     this.staticRule = -1;
     this.decided = true;
     if (this.settings.agentPolicy !== null) return this.agentPolicy().decide(this.record);
@@ -254,11 +254,12 @@ export class Connection {
     return length <= <i64>this.settings.maxBufferBytes;
   }
 
-  // The ERROR op for a `noun` ("CQL frame") of `length` bytes that does not fit the buffer.
-  tooLarge(length: i64, noun: string): Op {
+  // The ERROR op with `code` for a `noun` ("CQL frame") of `length` bytes that does not fit the
+  // buffer.
+  tooLarge(length: i64, noun: string, code: ErrorCode = ErrorCode.InvalidFrameLength): Op {
     const limit = this.settings.maxBufferBytes.toString();
     this.errorDetail = noun + ' of ' + length.toString() + ' bytes exceeds maxBufferBytes (' + limit + '); raise maxBufferBytes in the plugin configuration if such frames are legitimate';
-    return error(ErrorCode.InvalidFrameLength);
+    return error(code);
   }
 
   // A byte buffer for the parser's own bytes (names it normalises, frames it reassembles or
@@ -377,7 +378,7 @@ export class Connection {
     for (let i = 0; i < this.owned.length; i++) this.owned[i].release();
     this.requestStream.release();
     this.replyStream.release();
-    this.fields.buffer.release();
+    this.fields.release();
     this.entries.release();
   }
 }

@@ -6,7 +6,8 @@
 // done in Wasm memory, never by pausing Envoy. The raw exports are in module/exports.ts.
 import { Connection, Direction } from './connection';
 import { EntryType } from '../access-log/access-log';
-import { ErrorCode, Parser, ParserFactory } from './parser';
+import { ErrorCode } from './ops';
+import { Parser, ParserFactory } from './parser';
 import { PluginSettings } from './settings';
 import { readPluginSettings } from './plugin-config';
 import { parserFactory } from './registry';
@@ -20,7 +21,7 @@ import { appendHostBuffer, logText, propertyString, propertyU64, setTickPeriod }
 import { closeDueConnections, closeIsDue, closeNow, forgetClosing, startClosing } from './closing';
 import { enterCallbackScope, leaveCallbackScope } from '../abi/callback-scope';
 import { finishAccessLogCallback, flushAccessLogOnTick } from '../access-log/access-log-queue';
-import { reportPluginConfiguration } from '../access-log/config-report';
+import { PluginConfigOutcome, reportPluginConfiguration } from '../access-log/config-report';
 
 class RootContext {
   settings: PluginSettings = new PluginSettings();
@@ -67,14 +68,14 @@ export function configureRoot(rootId: u32, configurationSize: u32): bool {
   raw.release();
   if (settings === null) {
     logText(LogLevel.Error, 'weir ' + factory.protocol + ': plugin configuration rejected: ' + problem[0] + '; expected JSON such as {"parser":"' + factory.protocol + '","maxBufferBytes":1048576}');
-    reportPluginConfiguration(false, problem[0]);
+    reportPluginConfiguration(PluginConfigOutcome.Rejected, problem[0]);
     return false;
   }
   refreshOpTracing();
   if (!roots.has(rootId)) roots.set(rootId, new RootContext());
   roots.get(rootId).settings = settings;
   logText(LogLevel.Info, 'weir ' + factory.protocol + ': configured, maxBufferBytes=' + settings.maxBufferBytes.toString() + ', ' + enforcedText(settings));
-  reportPluginConfiguration(true, '');
+  reportPluginConfiguration(PluginConfigOutcome.Configured, '');
   return true;
 }
 

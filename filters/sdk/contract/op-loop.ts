@@ -6,7 +6,8 @@
 // and emits queued deny replies when their turn comes. Collects what to forward in stream.output
 // (callback-buffer.ts); writing it to Envoy is left to filter-context.ts.
 import { Connection, Direction, DirectionStream } from './connection';
-import { ErrorCode, OpKind, Parser, opCount, opKind } from './parser';
+import { ErrorCode, OpKind, opCount, opKind } from './ops';
+import { Parser } from './parser';
 import { SlotKind } from '../replies/reply-queue';
 import { isTracingOps, traceOp } from './op-trace';
 

@@ -4,7 +4,7 @@
 // one flag test per op when tracing is off.
 import { ByteBuffer } from '../bytes/byte-buffer';
 import { Direction } from './connection';
-import { OpKind } from './parser';
+import { OpKind } from './ops';
 import { LogLevel, proxy_log } from '../abi/imports';
 import { hostLogLevel } from '../abi/host';
 

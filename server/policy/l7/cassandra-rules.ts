@@ -1,55 +1,25 @@
-// Cassandra (CQL) rule keys, as Cilium's proxylib defined them: `query_action` (exact, lowercase,
-// from the list below) and `query_table` (a regex, unanchored search, over `keyspace.table`),
-// which only actions that name a table may carry. A request that is not a query (no
-// query_action, e.g. OPTIONS or STARTUP) matches any rule, as in Cilium.
-import { constraintHolds, regexConstraint, textOf } from './constraint-matching.ts';
-import type { CompiledL7Constraint, L7ParserRules } from './l7-rule-types.ts';
+// Cassandra (CQL) rule keys, as filters/parsers/cassandra/rule-keys.ts declares them (Cilium's
+// keys): `query_action` (exact, lowercase, one of the declared actions) and `query_table` (a regex,
+// unanchored search, over `keyspace.table`), which only actions that name a table may carry.
+// The extension (declared-rules.ts DeclarationExtension) keeps what the declaration cannot say:
+// the problem texts policy authors know, and the reference matcher, because a request that is not
+// a query (no query_action, e.g. OPTIONS or STARTUP) matches any rule, as in Cilium.
+import { builtInDeclaration } from './built-in-declarations.ts';
+import { constraintHolds, textOf } from './constraint-matching.ts';
+import { declaredRules, type DeclarationExtension } from './declared-rules.ts';
+import type { L7ParserRules } from './l7-rule-types.ts';
 
-export const CASSANDRA_TABLE_ACTIONS = [
-  'select', 'delete', 'insert', 'update', 'use',
-  'create-table', 'drop-table', 'alter-table', 'truncate-table',
-  'create-keyspace', 'alter-keyspace', 'drop-keyspace',
-] as const;
+const DECLARATION = builtInDeclaration('cassandra');
+const [ACTION, TABLE] = DECLARATION.keys;
 
-export const CASSANDRA_OTHER_ACTIONS = [
-  'create-index', 'drop-index', 'create-materialized-view', 'drop-materialized-view',
-  'create-role', 'alter-role', 'drop-role', 'grant-role', 'revoke-role', 'list-roles',
-  'grant-permission', 'revoke-permission', 'list-permissions',
-  'create-user', 'alter-user', 'drop-user', 'list-users',
-  'create-function', 'drop-function', 'create-aggregate', 'drop-aggregate',
-  'create-type', 'alter-type', 'drop-type', 'create-trigger', 'drop-trigger',
-] as const;
+/** Actions that name a table: the only ones that may carry query_table. */
+export const CASSANDRA_TABLE_ACTIONS: readonly string[] = TABLE?.onlyWith?.values ?? [];
+export const CASSANDRA_OTHER_ACTIONS: readonly string[] = (ACTION?.values ?? []).filter((action) => !CASSANDRA_TABLE_ACTIONS.includes(action));
 
-const TABLE_ACTIONS: readonly string[] = CASSANDRA_TABLE_ACTIONS;
-const ALL_ACTIONS: readonly string[] = [...CASSANDRA_TABLE_ACTIONS, ...CASSANDRA_OTHER_ACTIONS];
-
-export const cassandraRules: L7ParserRules = {
-  l7proto: 'cassandra',
-  docsPath: 'docs/parsers/cassandra.md',
-  keys: ['query_action', 'query_table'],
-  compileRule(rule, report) {
-    const compiled: Record<string, CompiledL7Constraint> = {};
-    let valid = true;
-    const action = rule['query_action'] ?? '';
-    if (action !== '') {
-      if (ALL_ACTIONS.includes(action)) compiled['query_action'] = { match: 'exact', value: action };
-      else {
-        report('query_action', `unknown cassandra query_action ${JSON.stringify(action)}; see docs/parsers/cassandra.md for the list`);
-        valid = false;
-      }
-    }
-    const table = rule['query_table'] ?? '';
-    if (table !== '') {
-      if (action !== '' && ALL_ACTIONS.includes(action) && !TABLE_ACTIONS.includes(action)) {
-        report('query_table', `query_action ${JSON.stringify(action)} names no table, so it cannot carry query_table`);
-        valid = false;
-      } else {
-        const constraint = regexConstraint('query_table', table, report);
-        if (constraint === undefined) valid = false;
-        else compiled['query_table'] = constraint;
-      }
-    }
-    return valid ? compiled : undefined;
+const CASSANDRA_EXTENSION: DeclarationExtension = {
+  problems: {
+    unknownValue: (key, value) => `unknown cassandra ${key.noun} ${JSON.stringify(value)}; see ${DECLARATION.docs} for the list`,
+    onlyWith: (key, action) => `${key.onlyWith?.key ?? 'query_action'} ${JSON.stringify(action)} names no table, so it cannot carry ${key.name}`,
   },
   matches(rule, request) {
     const action = textOf(request['query_action']);
@@ -61,3 +31,5 @@ export const cassandraRules: L7ParserRules = {
     return tableConstraint === undefined || table === '' || constraintHolds(tableConstraint, table);
   },
 };
+
+export const cassandraRules: L7ParserRules = declaredRules(DECLARATION, CASSANDRA_EXTENSION);

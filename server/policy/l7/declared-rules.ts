@@ -6,7 +6,7 @@
 // named groups of values (compiled to a set of their members); a rule may constrain at most one
 // key of an exclusive list.
 import { constraintHolds, prefixConstraint, regexConstraint, textOf } from './constraint-matching.ts';
-import type { CompiledL7Constraint, CompiledL7Rule, L7ParserRules } from './l7-rule-types.ts';
+import type { CompiledL7Constraint, CompiledL7Rule, L7ParserRules, L7Request, RuleProblemSink } from './l7-rule-types.ts';
 
 export const RULE_KEYS_FORMAT = 'weir.rule-keys/v1';
 
@@ -105,8 +105,39 @@ function asRecord(value: unknown): Record<string, unknown> | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
-/** The server's rules for a declared protocol: compile and reference matching from the declaration alone. */
-export function declaredRules(declaration: RuleKeysDeclaration): L7ParserRules {
+/**
+ * What a built-in protocol's declaration cannot say, kept as named code beside the declaration
+ * (memcache-rules.ts, cassandra-rules.ts, kafka-rules.ts). Every protocol compiles through
+ * declaredRules(); a hook replaces one generic step, never the whole compiler:
+ * - `problems`: the protocol's own problem texts, which its users' tools and the docs quote;
+ * - `checkRule`: a rule-wide condition the format has no word for (memcached: a key constraint
+ *   needs a command);
+ * - `compileKey`: a key whose values the declaration cannot spell or check (Kafka: API names and
+ *   numbers in any case, a version range, the topic alphabet) or whose group reaches the filter in
+ *   another shape (memcached: text commands and binary opcodes; Kafka: a role is an apiKey set);
+ *   it reads the key's groups and values from the declaration;
+ * - `matches`: the reference matcher, where a decoded request is not "one value per constrained
+ *   key" (memcached's keys, Cassandra's non-queries, Kafka's topics).
+ */
+export interface DeclarationExtension {
+  readonly problems?: {
+    /** A value the key does not accept (`key.values`, or neither a value nor a group). */
+    readonly unknownValue?: (key: DeclaredRuleKey, value: string) => string;
+    /** `key` constrained while `onlyWith.key` has `other`, a value it does not combine with. */
+    readonly onlyWith?: (key: DeclaredRuleKey, other: string) => string;
+    /** Two keys of `exclusive` in one rule: `present` in declaration order. */
+    readonly exclusive?: (rule: Readonly<Record<string, string>>, present: readonly string[]) => string;
+  };
+  readonly checkRule?: (rule: Readonly<Record<string, string>>, report: RuleProblemSink) => boolean;
+  readonly compileKey?: Readonly<Record<string, KeyCompiler>>;
+  readonly matches?: (rule: CompiledL7Rule, request: L7Request) => boolean;
+}
+
+/** Compiles one key's value; returns the key of the compiled rule it constrains (its own, or another) and the constraint, or undefined after reporting. */
+export type KeyCompiler = (value: string, key: DeclaredRuleKey, rule: Readonly<Record<string, string>>, report: RuleProblemSink) => { readonly key: string; readonly constraint: CompiledL7Constraint } | undefined;
+
+/** The server's rules for a declared protocol: compile and reference matching from the declaration, with `extension`'s hooks. */
+export function declaredRules(declaration: RuleKeysDeclaration, extension: DeclarationExtension = {}): L7ParserRules {
   const { protocol, keys } = declaration;
   return {
     l7proto: protocol,
@@ -117,19 +148,23 @@ export function declaredRules(declaration: RuleKeysDeclaration): L7ParserRules {
       let valid = true;
       const exclusive = (declaration.exclusive ?? []).filter((name) => (rule[name] ?? '') !== '');
       if (exclusive.length > 1) {
-        report(exclusive[1], `only one of ${(declaration.exclusive ?? []).join(', ')} per rule; this rule has ${exclusive.join(' and ')}`);
+        const message = extension.problems?.exclusive?.(rule, exclusive) ?? `only one of ${(declaration.exclusive ?? []).join(', ')} per rule; this rule has ${exclusive.join(' and ')}`;
+        report(exclusive[1], message);
         return undefined;
       }
+      if (extension.checkRule !== undefined && !extension.checkRule(rule, report)) valid = false;
       for (const key of keys) {
         const value = rule[key.name] ?? '';
         if (value === '') continue;
-        const constraint = compileKey(protocol, key, value, rule, report);
-        if (constraint === undefined) valid = false;
-        else compiled[key.name] = constraint;
+        const compiler = extension.compileKey?.[key.name];
+        const result = compiler !== undefined ? compiler(value, key, rule, report) : compileKey(declaration, key, value, rule, report, extension);
+        if (result === undefined) valid = false;
+        else compiled[result.key] = result.constraint;
       }
       return valid ? compiled : undefined;
     },
     matches(rule: CompiledL7Rule, request) {
+      if (extension.matches !== undefined) return extension.matches(rule, request);
       return keys.every((key) => {
         const constraint = rule[key.name];
         return constraint === undefined || constraintHolds(constraint, textOf(request[key.name]));
@@ -138,7 +173,14 @@ export function declaredRules(declaration: RuleKeysDeclaration): L7ParserRules {
   };
 }
 
-function compileKey(protocol: string, key: DeclaredRuleKey, value: string, rule: Readonly<Record<string, string>>, report: (key: string | undefined, message: string) => void): CompiledL7Constraint | undefined {
+function compileKey(
+  declaration: RuleKeysDeclaration,
+  key: DeclaredRuleKey,
+  value: string,
+  rule: Readonly<Record<string, string>>,
+  report: RuleProblemSink,
+  extension: DeclarationExtension,
+): { key: string; constraint: CompiledL7Constraint } | undefined {
   const group = key.groups?.find((candidate) => candidate.name === value);
   if (group !== undefined) {
     const other = Object.keys(rule).find((name) => name !== key.name && (rule[name] ?? '') !== '');
@@ -146,18 +188,30 @@ function compileKey(protocol: string, key: DeclaredRuleKey, value: string, rule:
       report(other, `${key.name} ${JSON.stringify(value)} takes no ${other}, so it could never hold; remove ${other}, or name a ${key.noun} that takes one`);
       return undefined;
     }
-    return { match: 'set', value, members: [...new Set(Object.values(group.members).flat())] };
+    return { key: key.name, constraint: { match: 'set', value, members: [...new Set(Object.values(group.members).flat())] } };
   }
   if (key.values.length > 0 && !key.values.includes(value)) {
-    report(key.name, `unknown ${protocol} ${key.noun} ${JSON.stringify(value)}; expected one of ${key.values.join(', ')} (case-sensitive)`);
+    report(key.name, extension.problems?.unknownValue?.(key, value) ?? `unknown ${declaration.protocol} ${key.noun} ${JSON.stringify(value)}; expected one of ${key.values.join(', ')} (case-sensitive)`);
     return undefined;
   }
-  const other = key.onlyWith === undefined ? '' : (rule[key.onlyWith.key] ?? '');
-  if (key.onlyWith !== undefined && other !== '' && !key.onlyWith.values.includes(other)) {
-    report(key.name, `a ${key.name} constraint needs ${key.onlyWith.key} ${key.onlyWith.values.join(', ')} or no ${key.onlyWith.key}; ${other} takes no ${key.name}`);
+  const combination = key.onlyWith;
+  const other = combination === undefined ? '' : (rule[combination.key] ?? '');
+  if (combination !== undefined && other !== '' && !combination.values.includes(other) && acceptsValue(declaration, combination.key, other)) {
+    report(key.name, extension.problems?.onlyWith?.(key, other) ?? `a ${key.name} constraint needs ${combination.key} ${combination.values.join(', ')} or no ${combination.key}; ${other} takes no ${key.name}`);
     return undefined;
   }
-  if (key.match === 'regex') return regexConstraint(key.name, value, report);
-  if (key.match === 'prefix') return prefixConstraint(key.name, value, report);
-  return { match: 'exact', value };
+  if (key.match === 'regex') return withKey(key.name, regexConstraint(key.name, value, report));
+  if (key.match === 'prefix') return withKey(key.name, prefixConstraint(key.name, value, report));
+  return { key: key.name, constraint: { match: 'exact', value } };
+}
+
+/** False when `name`'s declaration refuses `value` (reported on that key already). */
+function acceptsValue(declaration: RuleKeysDeclaration, name: string, value: string): boolean {
+  const key = declaration.keys.find((candidate) => candidate.name === name);
+  if (key === undefined || key.values.length === 0) return true;
+  return key.values.includes(value) || (key.groups ?? []).some((group) => group.name === value);
+}
+
+function withKey(key: string, constraint: CompiledL7Constraint | undefined): { key: string; constraint: CompiledL7Constraint } | undefined {
+  return constraint === undefined ? undefined : { key, constraint };
 }

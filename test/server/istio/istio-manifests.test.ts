@@ -71,7 +71,10 @@ describe('weir istio manifests', () => {
 });
 
 describe('plugin configuration reports', () => {
-  const entry = (plugin: object, time: number): AccessLogEntryMessage => ({ parser_json: Buffer.from(JSON.stringify({ time, plugin })) }) as AccessLogEntryMessage;
+  const entry = (plugin: { name: string; state: 'configured' | 'rejected'; reason: string }, time: number): AccessLogEntryMessage => ({
+    time_unix_nano: String(time),
+    plugin_config: { plugin: plugin.name, state: plugin.state === 'rejected' ? 'PLUGIN_CONFIG_STATE_REJECTED' : 'PLUGIN_CONFIG_STATE_CONFIGURED', reason: plugin.reason },
+  });
 
   it('keeps the newest report per node and plugin and lists the refused ones', () => {
     const reports = new PluginConfigReports();
@@ -83,6 +86,6 @@ describe('plugin configuration reports', () => {
     expect(reports.rejected('n1').map((report) => report.reason)).toEqual(['maxBufferBytes: not an integer']);
     reports.record('n1', pluginConfigReportOf(entry({ name: 'default.weir-x', state: 'configured', reason: '' }, 3))!);
     expect(reports.rejected('n1')).toEqual([]);
-    expect(pluginConfigReportOf({ parser_json: Buffer.from('{"time":1,"memcache":{}}') } as AccessLogEntryMessage)).toBeUndefined();
+    expect(pluginConfigReportOf({ time_unix_nano: '1', protocol: 'memcache', plugin_config: null })).toBeUndefined();
   });
 });

@@ -1,14 +1,38 @@
-// The little protobuf the agent speaks: a writer for the fields of DiscoveryRequest (varints,
-// strings, nested messages) and a bounds-checked reader that walks the fields of a message without
-// trapping (a malformed message sets `failed` and stops). Wire format only; which fields mean what
-// is in discovery.ts and weir-resources.ts.
-import { ByteBuffer } from '../sdk/bytes/byte-buffer';
+// The little protobuf Weir's filters speak: tags and varints appended to a ByteBuffer (parser VMs
+// encode their access-log entries with them, access-log/entry-protobuf.ts), a writer for the
+// agent's messages (varints, strings, nested messages) and a bounds-checked reader that walks the
+// fields of a message without trapping (a malformed message sets `failed` and stops). Wire format
+// only; which fields mean what is in the modules that use it (filters/agent/discovery.ts,
+// weir-resources.ts, accesslog-batch.ts).
+import { ByteBuffer } from './byte-buffer';
 
 export const enum WireType {
   Varint = 0,
   Fixed64 = 1,
   LengthDelimited = 2,
   Fixed32 = 5,
+}
+
+// Appends `value` as a base-128 varint.
+export function appendVarint(buffer: ByteBuffer, value: u64): void {
+  let rest = value;
+  while (rest >= 0x80) {
+    buffer.appendByte(<u8>((rest & 0x7f) | 0x80));
+    rest >>= 7;
+  }
+  buffer.appendByte(<u8>rest);
+}
+
+// Bytes appendVarint() writes for `value`.
+export function varintSize(value: u64): usize {
+  let size: usize = 1;
+  for (let rest = value; rest >= 0x80; rest >>= 7) size++;
+  return size;
+}
+
+// Appends the key of field `field` with wire type `wireType`.
+export function appendTag(buffer: ByteBuffer, field: u32, wireType: WireType): void {
+  appendVarint(buffer, <u64>((field << 3) | <u32>wireType));
 }
 
 export class ProtoWriter {
@@ -43,12 +67,7 @@ export class ProtoWriter {
   }
 
   private varint(value: u64): void {
-    let rest = value;
-    while (rest >= 0x80) {
-      this.buffer.appendByte(<u8>((rest & 0x7f) | 0x80));
-      rest >>= 7;
-    }
-    this.buffer.appendByte(<u8>rest);
+    appendVarint(this.buffer, value);
   }
 }
 
