@@ -48,7 +48,7 @@ const GO_REMEDY = 'Check that go is installed and the Go module proxy is reachab
 const APT_REMEDY = 'Check that the Debian mirror is reachable (apt-get update), then run the set-up again.';
 
 /** What `npm test` needs to read the compose files: Debian's Compose 1.29 and the Compose Specification schema. */
-export function installComposeChecks(say: SetupReporter): void {
+function installComposeChecks(say: SetupReporter): void {
   const tools = { what: 'docker-compose 1.29', packages: ['docker-compose'], probes: [COMPOSE_V1_BINARY], say };
   if (!installDebianPackages(tools)) say(`${tools.what}: already installed`);
   downloadComposeSpec(say);
