@@ -121,7 +121,8 @@ function composeRun(tool: ComposeTool, file: string, project: string, options: {
   const composeFile = tool.refusesPortsWithHostNetwork === true && options.hostNetwork ? withoutPublishedPorts(file, path.join(runsDir, `${project}.compose.yml`)) : path.join(projectRoot, file);
   const logFile = options.logFile ?? path.join(runsDir, `${project}.log`);
   fs.writeFileSync(logFile, `# ${tool.name}: ${path.relative(projectRoot, composeFile)} with ${path.relative(projectRoot, overrideFile)}\n`);
-  // The engine here has no BuildKit client (no buildx): the classic builder builds the Dockerfile.
+  // The classic builder for both Compose versions: Compose v2 builds with BuildKit only through
+  // buildx 0.17+, which Debian's docker.io lacks (Docker 20.10's own `docker build` has BuildKit).
   const builderEnv: NodeJS.ProcessEnv = { COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' };
   // Each command's duration goes into the log: where a run's minutes went.
   const compose = async (engine: DockerEngine, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandRun> => {

@@ -5,11 +5,11 @@
 // network and runs on an engine in a network namespace of the test's own, so that its capture
 // rules never reach the host's netfilter. Each demo's scripted client must
 // report every outcome matched, as `npm run demo -- NAME --check` does, with Envoy enrolled over
-// mTLS as users run it: `npm run test:compose` (Debian's Compose 1.29) and `npm run
-// test:compose-v2` (Compose v2, built from source: half an hour) run all three. `npm test` reads
-// every file, checks it against the Compose Specification schema that Compose v2 validates with
-// (compose-spec.ts) and has Compose 1.29 accept it, but starts no engine: a cold engine run costs
-// about 12 minutes (the image builds), more than the suite's budget allows (docs/docker-compose.md).
+// mTLS as users run it. `npm test` reads every file, checks it against the Compose Specification
+// schema that Compose v2 validates with (compose-spec.ts), has Compose 1.29 accept it, and runs
+// r2d2 and the fleet sidecar on the engine; `npm run test:compose` (Debian's Compose 1.29) and `npm
+// run test:compose-v2` (Compose v2, built from source: half an hour) run all four (cost in
+// docs/docker-compose.md).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
