@@ -137,7 +137,7 @@ const PROFILES: Record<string, readonly StepName[]> = {
   // behind the sidecar.
   'test:istio': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe'],
 
-  // The compose tests alone, all three demos on the engine, with Compose 1.29 or v2 (Envoy and the
+  // The compose tests alone, every compose file on the engine, with Compose 1.29 or v2 (Envoy and the
   // Cassandra jars go into the stand-in images).
   'test:compose': ['envoy', 'cassandra', 'docker'],
   'test:compose-v2': ['envoy', 'cassandra', 'docker', 'compose-v2'],
