@@ -14,7 +14,7 @@ import { runWasmProbe } from '../demo/servers/envoy/wasm-probe.ts';
 import { installCassandra, installCqlsh, installDebianPackages, installKafka, installKubeBinaries, installMemcached } from '../demo/servers/index.ts';
 import { CURL_BINARY, H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
 import { downloadIstioCaptureGoldens } from '../demo/servers/istio-capture-goldens.ts';
-import { installComposeChecks, installComposeV2, installDockerForTests } from '../test/compose/docker-install.ts';
+import { installComposeV2, installDockerForTests } from '../test/compose/docker-install.ts';
 import { installWeirIstiod } from '../test/support/istiod/install.ts';
 
 const say = (message: string): void => console.log(`[weir setup] ${message}`);
@@ -109,9 +109,9 @@ const STEPS = {
   kafka: (): void => void installKafka({ say }),
   filters: buildFilters,
   probe: proveWasm,
-  // The compose files read and checked (npm test), and run on a Docker engine of the tests' own
-  // (npm run test:compose).
-  composeChecks: (): void => installComposeChecks(say),
+  // The compose files read and checked (Compose 1.29, the Compose Specification schema), and run on a
+  // Docker engine of the tests' own: npm test runs r2d2 and the fleet sidecar on it, npm run
+  // test:compose every file.
   docker: (): void => installDockerForTests(say),
   // Compose v2 built from source: `npm run test:compose-v2` only (about half an hour on two cores).
   'compose-v2': (): void => installComposeV2(say),
@@ -126,18 +126,18 @@ type StepName = keyof typeof STEPS;
  * installs only its own servers.
  */
 const PROFILES: Record<string, readonly StepName[]> = {
-  test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks', 'etcd', 'kubernetes'],
+  test: ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'docker', 'etcd', 'kubernetes'],
   // One tier of test/tiers.ts each (npm run test:<tier>); test:servers is everything, as test.
   'test:unit': ['istioGoldens'],
   'test:wasm': ['filters'],
   'test:envoy': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'filters', 'probe'],
-  'test:servers': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'composeChecks', 'etcd', 'kubernetes'],
+  'test:servers': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istioGoldens', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'kafka', 'filters', 'probe', 'docker', 'etcd', 'kubernetes'],
   'bench:http': ['envoy', 'h2load', 'filters', 'probe'],
   // The Istio tests alone (test/istio, test/server/istio): weir-istiod, and memcached and Cassandra
   // behind the sidecar.
   'test:istio': ['envoy', 'netcat', 'curl', 'openssl', 'iptables', 'istiod', 'memcached', 'cassandra', 'cqlsh', 'filters', 'probe'],
 
-  // The compose tests alone, all three demos on the engine, with Compose 1.29 or v2 (Envoy and the
+  // The compose tests alone, every compose file on the engine, with Compose 1.29 or v2 (Envoy and the
   // Cassandra jars go into the stand-in images).
   'test:compose': ['envoy', 'cassandra', 'docker'],
   'test:compose-v2': ['envoy', 'cassandra', 'docker', 'compose-v2'],

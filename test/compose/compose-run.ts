@@ -112,15 +112,17 @@ interface ComposeRun {
   logFile: string;
 }
 
-function composeRun(tool: ComposeTool, file: string, project: string, options: { hostNetwork: boolean }): ComposeRun {
+/** `logFile`: the run's log, started afresh; default .weir/docker/runs/<project>.log. */
+function composeRun(tool: ComposeTool, file: string, project: string, options: { hostNetwork: boolean; logFile?: string }): ComposeRun {
   const runsDir = path.join(DOCKER_DIR, 'runs');
   fs.mkdirSync(runsDir, { recursive: true });
   const overrideFile = path.join(runsDir, `${project}.override.yml`);
-  fs.writeFileSync(overrideFile, stringify(localOverride(readComposeFile(file), options)));
+  fs.writeFileSync(overrideFile, stringify(localOverride(readComposeFile(file), { hostNetwork: options.hostNetwork })));
   const composeFile = tool.refusesPortsWithHostNetwork === true && options.hostNetwork ? withoutPublishedPorts(file, path.join(runsDir, `${project}.compose.yml`)) : path.join(projectRoot, file);
-  const logFile = path.join(runsDir, `${project}.log`);
+  const logFile = options.logFile ?? path.join(runsDir, `${project}.log`);
   fs.writeFileSync(logFile, `# ${tool.name}: ${path.relative(projectRoot, composeFile)} with ${path.relative(projectRoot, overrideFile)}\n`);
-  // The engine here has no BuildKit client (no buildx): the classic builder builds the Dockerfile.
+  // The classic builder for both Compose versions: Compose v2 builds with BuildKit only through
+  // buildx 0.17+, which Debian's docker.io lacks (Docker 20.10's own `docker build` has BuildKit).
   const builderEnv: NodeJS.ProcessEnv = { COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' };
   // Each command's duration goes into the log: where a run's minutes went.
   const compose = async (engine: DockerEngine, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandRun> => {
@@ -155,6 +157,21 @@ export function oneShotServices(compose: ComposeFile): string[] {
     for (const [name, dependency] of Object.entries(service.depends_on ?? {})) if (dependency.condition === 'service_completed_successfully') names.add(name);
   }
   return [...names];
+}
+
+/**
+ * `compose build` of each file, in turn, on `engine` (in the host's network namespace, where the
+ * builds reach their package registries), with the override its run uses; the output goes to
+ * .weir/docker/runs/<project>.build.log. Run before the demos, beside the stand-ins that only they
+ * need, so that a cold run's image builds overlap (the Weir image's build is mostly CPU, the
+ * stand-ins' mostly downloads); each run's own `up --build` then finds every step cached.
+ */
+export async function buildComposeImages(engine: DockerEngine, tool: ComposeTool, runs: ReadonlyArray<{ file: string; project: string; hostNetwork: boolean }>): Promise<void> {
+  for (const { file, project, hostNetwork } of runs) {
+    const run = composeRun(tool, file, project, { hostNetwork, logFile: path.join(DOCKER_DIR, 'runs', `${project}.build.log`) });
+    const build = await run.compose(engine, ['build']);
+    if (build.code !== 0) throw new Error(`${tool.name} build of ${file} exited with ${build.code}; its output is in ${run.logFile}:\n${build.output.split('\n').slice(-40).join('\n')}`);
+  }
 }
 
 /**

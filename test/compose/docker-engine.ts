@@ -230,9 +230,19 @@ function runCommand(command: string, args: readonly string[], options: { env: No
   process.once('exit', killIfRunning);
   const log = options.logFile === undefined ? undefined : fs.createWriteStream(options.logFile, { flags: 'a' });
   let output = '';
+  // In the log each line starts with the seconds since the command started: where a run's minutes go.
+  const started = Date.now();
+  let atLineStart = true;
+  const stamp = (text: string): string => {
+    const prefix = `[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] `;
+    const stamped = text.replace(/\n(?=.)/gs, `\n${prefix}`);
+    const result = atLineStart && text !== '' ? `${prefix}${stamped}` : stamped;
+    atLineStart = text.endsWith('\n');
+    return result;
+  };
   const collect = (chunk: Buffer): void => {
     output += chunk.toString();
-    log?.write(chunk);
+    log?.write(stamp(chunk.toString()));
   };
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);

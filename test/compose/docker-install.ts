@@ -13,6 +13,7 @@
 // for `npm run test:compose-v2` (installComposeV2), not for `npm test`.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { weirStateDir } from '../../demo/servers/project-paths.ts';
 import { installDebianPackages } from '../../demo/servers/debian-packages.ts';
@@ -29,6 +30,13 @@ export const ENGINE_BIN_DIRS = [path.join(ENGINE_ROOT, 'usr', 'sbin'), path.join
 /** Debian bookworm minbase, as a tarball for `docker import`. */
 export const BASE_ROOTFS_TAR = path.join(DOCKER_DIR, 'bookworm-minbase.tar');
 export const BASE_SUITE = 'bookworm';
+/**
+ * A copy of the tarball shared by every checkout of this user, as Go's and Maven's caches are
+ * (`$XDG_CACHE_HOME/weir`, else `~/.cache/weir`): `debootstrap` is most of the `docker` set-up step
+ * cold (about 4 minutes here), and a fresh clone, or CI keeping that folder between runs, copies it
+ * instead. Only a cache: filled by the set-up, never needed by hand; delete it to rebuild.
+ */
+const SHARED_BASE_ROOTFS_TAR = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'weir', 'docker', path.basename(BASE_ROOTFS_TAR));
 
 export const COMPOSE_V1_BINARY = '/usr/bin/docker-compose';
 /** The Compose v2 release `npm run test:compose-v2` builds, and the compose-go it builds with (its go.mod). */
@@ -48,7 +56,7 @@ const GO_REMEDY = 'Check that go is installed and the Go module proxy is reachab
 const APT_REMEDY = 'Check that the Debian mirror is reachable (apt-get update), then run the set-up again.';
 
 /** What `npm test` needs to read the compose files: Debian's Compose 1.29 and the Compose Specification schema. */
-export function installComposeChecks(say: SetupReporter): void {
+function installComposeChecks(say: SetupReporter): void {
   const tools = { what: 'docker-compose 1.29', packages: ['docker-compose'], probes: [COMPOSE_V1_BINARY], say };
   if (!installDebianPackages(tools)) say(`${tools.what}: already installed`);
   downloadComposeSpec(say);
@@ -159,6 +167,12 @@ export function installComposeV2(say: SetupReporter): void {
 function buildBaseRootfs(say: SetupReporter): void {
   if (fs.existsSync(BASE_ROOTFS_TAR)) {
     say(`Debian ${BASE_SUITE} minbase root filesystem: already in ${path.relative(process.cwd(), BASE_ROOTFS_TAR)}`);
+    if (!fs.existsSync(SHARED_BASE_ROOTFS_TAR)) copyWhole(BASE_ROOTFS_TAR, SHARED_BASE_ROOTFS_TAR);
+    return;
+  }
+  if (fs.existsSync(SHARED_BASE_ROOTFS_TAR)) {
+    say(`Debian ${BASE_SUITE} minbase root filesystem: copied from the shared cache ${SHARED_BASE_ROOTFS_TAR} (delete it to run debootstrap again)`);
+    copyWhole(SHARED_BASE_ROOTFS_TAR, BASE_ROOTFS_TAR);
     return;
   }
   const mirror = debianMirror();
@@ -170,6 +184,15 @@ function buildBaseRootfs(say: SetupReporter): void {
   runInstallCommand({ command: 'tar', args: ['--numeric-owner', '-C', target, '-cf', partial, '.'], remedy: 'tar could not pack the root filesystem; delete .weir/docker/rootfs and run the set-up again.' });
   fs.renameSync(partial, BASE_ROOTFS_TAR);
   fs.rmSync(target, { recursive: true, force: true });
+  copyWhole(BASE_ROOTFS_TAR, SHARED_BASE_ROOTFS_TAR);
+}
+
+/** Copies `source` to `target` through a partial file and a rename, so that no reader (another checkout's set-up) sees half a file. */
+function copyWhole(source: string, target: string): void {
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const partial = `${target}.${process.pid}.partial`;
+  fs.copyFileSync(source, partial);
+  fs.renameSync(partial, target);
 }
 
 /** The Debian mirror this machine's apt uses for the main archive. */
