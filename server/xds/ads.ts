@@ -14,7 +14,7 @@ import { serveDeltaStream } from './delta-stream.ts';
 import { serveSotwStream } from './sotw-stream.ts';
 import { answerNotGrpc, grpcStreamTransport, isGrpcRequest, type GrpcStreamLimits } from './grpc-stream.ts';
 import { routeStreamsBeforeGrpcJs, type StreamRoute } from './http2-stream-routes.ts';
-import { frameDeltaDiscoveryResponse, frameDiscoveryResponse } from './response-encoder.ts';
+import { frameDeltaDiscoveryResponse, frameDiscoveryResponse, releaseFrame } from './response-encoder.ts';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './request-decoder.ts';
 import type { StreamContext } from './stream-context.ts';
 import { CLUSTER_TYPE_URL } from './resources/cluster.ts';
@@ -67,11 +67,13 @@ export function serveDiscoveryStreams(server: grpc.Server, context: StreamContex
       requestName: 'DiscoveryRequest',
       decode: (bytes: Buffer) => withTypeUrl(decodeDiscoveryRequest(bytes, decodeSotw), typeUrl),
       encodeFrame: frameDiscoveryResponse,
+      frameWritten: releaseFrame,
     };
     const deltaCodec = {
       requestName: 'DeltaDiscoveryRequest',
       decode: (bytes: Buffer) => withTypeUrl(decodeDeltaDiscoveryRequest(bytes, decodeDelta), typeUrl),
       encodeFrame: frameDeltaDiscoveryResponse,
+      frameWritten: releaseFrame,
     };
     routes.set(sotw.path, grpcRoute((stream) => serveSotwStream(grpcStreamTransport(stream, sotwCodec, DISCOVERY_STREAM_LIMITS, peerCertificateFacts), context)));
     routes.set(delta.path, grpcRoute((stream) => serveDeltaStream(grpcStreamTransport(stream, deltaCodec, DISCOVERY_STREAM_LIMITS, peerCertificateFacts), context)));

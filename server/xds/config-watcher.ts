@@ -1,7 +1,10 @@
 // The boundary between the xDS streams and whatever computes config (go-control-plane's
-// ConfigWatcher): a stream opens a watch for one proxy and type with a view of what that proxy
-// already has, and the watcher answers at most once, when there is something new to send. Nothing
-// here knows gRPC, nonces or how config is computed.
+// ConfigWatcher): a stream opens one watch per proxy and type, over its request and a view of what
+// that proxy already has, and arms it on every request the protocol lets it answer; an armed watch
+// answers at most once, when there is something new to send, and waits to be armed again. Kept for
+// the life of the stream rather than created and cancelled per ACK: at thousands of proxies per
+// push, a watch object, its closures and its registration per ACK were a fair part of the work.
+// Nothing here knows gRPC, nonces or how config is computed.
 import type { EncodedResource } from './resources/encoded-resource.ts';
 
 export interface NodeIdentity {
@@ -11,7 +14,16 @@ export interface NodeIdentity {
   cluster: string;
 }
 
-export type CancelWatch = () => void;
+/** One proxy's watch on one type; the request and view it was opened with are read again at each arming. */
+export interface ConfigWatch {
+  /**
+   * Answers at once if the request and view (as they are now) call for a response, else on the
+   * first change that does; at most once per arming. Arming an armed watch looks again.
+   */
+  arm(): void;
+  /** Disarms the watch for good (the stream ended). */
+  cancel(): void;
+}
 
 export interface SotwWatchRequest {
   node: NodeIdentity;
@@ -65,15 +77,19 @@ export interface DeltaWatchResponse {
   removed: readonly string[];
 }
 
+/**
+ * `request` and `subscription` belong to the stream, which may change them between armings (not
+ * while a watch is armed without arming it again); a new watch is not armed.
+ */
 export interface ConfigWatcher {
-  createWatch(
+  openWatch(
     request: SotwWatchRequest,
     subscription: SotwSubscriptionView,
     respond: (response: SotwWatchResponse) => void,
-  ): CancelWatch;
-  createDeltaWatch(
+  ): ConfigWatch;
+  openDeltaWatch(
     request: DeltaWatchRequest,
     subscription: DeltaSubscriptionView,
     respond: (response: DeltaWatchResponse) => void,
-  ): CancelWatch;
+  ): ConfigWatch;
 }

@@ -3,7 +3,7 @@
 // pushed again and deleted ones are removed, per-resource versions (content hashes), removals in
 // `removed_resources`, one response in flight per type (latest wins), NACKed content never resent
 // unchanged. Knows nothing of gRPC (see ads.ts) or of how config is computed.
-import type { CancelWatch, DeltaWatchResponse, NodeIdentity } from './config-watcher.ts';
+import type { ConfigWatch, DeltaWatchRequest, DeltaWatchResponse, NodeIdentity } from './config-watcher.ts';
 import {
   StreamStatus,
   type DeltaDiscoveryRequest,
@@ -14,6 +14,7 @@ import { StreamAdmission } from './stream-admission.ts';
 import type { StreamContext } from './stream-context.ts';
 import { classifyAcknowledgement, NonceSequence, TypeSubscription } from './subscription.ts';
 
+/** Also the watch's view of what the proxy holds (knownVersions). */
 interface DeltaTypeState {
   subscription: TypeSubscription;
   /** name -> version the proxy holds (or was sent and rejected: never resent unchanged). */
@@ -27,7 +28,8 @@ interface DeltaTypeState {
   latestNonce: string | undefined;
   latestSystemVersion: string | undefined;
   awaitingReply: boolean;
-  cancelWatch: CancelWatch | undefined;
+  /** The type's watch, opened with the first request and re-armed after every reply; its request is updated in place. */
+  watch: { handle: ConfigWatch; request: DeltaWatchRequest } | undefined;
 }
 
 export function serveDeltaStream(
@@ -69,7 +71,7 @@ class DeltaStream {
 
   close(): void {
     if (!this.#admission.close()) return;
-    for (const state of this.#types.values()) state.cancelWatch?.();
+    for (const state of this.#types.values()) state.watch?.handle.cancel();
   }
 
   #adoptInitialVersions(state: DeltaTypeState, request: DeltaDiscoveryRequest): void {
@@ -112,16 +114,15 @@ class DeltaStream {
   }
 
   #watch(node: NodeIdentity, typeUrl: string, state: DeltaTypeState): void {
-    state.cancelWatch?.();
-    state.cancelWatch = undefined;
-    const request = { node, typeUrl, wildcard: state.subscription.wildcard, resourceNames: state.subscription.names };
-    let answeredAtOnce = false;
-    const cancel = this.context.watcher.createDeltaWatch(request, { knownVersions: state.knownVersions }, (response) => {
-      answeredAtOnce = true;
-      state.cancelWatch = undefined;
-      this.#send(node, state, response);
-    });
-    if (!answeredAtOnce) state.cancelWatch = cancel;
+    if (!state.watch) {
+      const request: DeltaWatchRequest = { node, typeUrl, wildcard: state.subscription.wildcard, resourceNames: state.subscription.names };
+      const handle = this.context.watcher.openDeltaWatch(request, state, (response) => this.#send(node, state, response));
+      state.watch = { handle, request };
+    } else {
+      state.watch.request.wildcard = state.subscription.wildcard;
+      state.watch.request.resourceNames = state.subscription.names;
+    }
+    state.watch.handle.arm();
   }
 
   #send(node: NodeIdentity, state: DeltaTypeState, response: DeltaWatchResponse): void {
@@ -165,7 +166,7 @@ class DeltaStream {
         latestNonce: undefined,
         latestSystemVersion: undefined,
         awaitingReply: false,
-        cancelWatch: undefined,
+        watch: undefined,
       };
       this.#types.set(typeUrl, state);
     }

@@ -20,6 +20,8 @@ export interface GrpcStreamCodec<Request, Response> {
   decode(message: Buffer): Request;
   /** Encodes one response as a whole gRPC frame (five-byte prefix included). */
   encodeFrame(response: Response): Buffer;
+  /** Told when HTTP/2 has written a frame from encodeFrame (or dropped it unwritten): its memory may be reused. */
+  frameWritten?(frame: Buffer): void;
   /** Names the request message in errors, e.g. DiscoveryRequest. */
   requestName: string;
 }
@@ -102,6 +104,7 @@ class GrpcServerStream<Request, Response> implements XdsStreamTransport<Request,
     if (this.#finished || this.stream.destroyed) return;
     const frame = this.codec.encodeFrame(response);
     if (frame.length - GRPC_FRAME_PREFIX_BYTES > this.limits.maxSendMessageBytes) {
+      this.codec.frameWritten?.(frame);
       this.fail(StreamStatus.ResourceExhausted, `response of ${frame.length - GRPC_FRAME_PREFIX_BYTES} bytes exceeds the ${this.limits.maxSendMessageBytes}-byte limit`);
       return;
     }
@@ -109,7 +112,10 @@ class GrpcServerStream<Request, Response> implements XdsStreamTransport<Request,
       this.#headersSent = true;
       this.stream.respond(RESPONSE_HEADERS, RESPONSE_OPTIONS);
     }
-    this.stream.write(frame);
+    const written = this.codec.frameWritten;
+    // The write callback runs once HTTP/2 no longer holds the bytes: written to the socket, or
+    // dropped with the stream.
+    this.stream.write(frame, written ? () => written(frame) : undefined);
   }
 
   fail(status: StreamStatus, message: string): void {

@@ -79,9 +79,13 @@ export class ProxyStatusRegistry {
   readonly #proxies = new Map<string, TrackedProxy>();
   readonly #listeners = new Set<StatusListener>();
   readonly #now: () => Date;
+  /** Epoch milliseconds for the per-push and per-ACK records: no Date object per record with the wall clock. */
+  readonly #nowMs: () => number;
 
   constructor(options: ProxyStatusOptions = {}) {
-    this.#now = options.now ?? (() => new Date());
+    const now = options.now;
+    this.#now = now ?? (() => new Date());
+    this.#nowMs = now ? () => now().getTime() : Date.now;
   }
 
   streamOpened(node: NodeIdentity, stream: { variant: StreamVariant; peer: string }): void {
@@ -110,7 +114,7 @@ export class ProxyStatusRegistry {
     if (variant !== undefined) state.variant = variant;
     state.pendingResources = holds;
     state.sentVersion = version;
-    state.sentAtMs = this.#now().getTime();
+    state.sentAtMs = this.#nowMs();
     state.awaitingReply = true;
     this.#changed();
   }
@@ -120,7 +124,7 @@ export class ProxyStatusRegistry {
     const pending = state.pendingResources;
     if (pending && state.sentVersion === version) state.ackedResources = pending;
     state.ackedVersion = version;
-    state.ackedAtMs = this.#now().getTime();
+    state.ackedAtMs = this.#nowMs();
     state.awaitingReply = false;
     if (state.lastNack && state.lastNack.version !== version) state.lastNack = undefined;
     this.#changed();

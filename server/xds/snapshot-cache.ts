@@ -5,7 +5,7 @@
 // go first, in push order (clusters before listeners); answers that only remove go last, in reverse
 // (listeners before the clusters they used). Knows nothing of gRPC or nonces.
 import type {
-  CancelWatch,
+  ConfigWatch,
   ConfigWatcher,
   DeltaSubscriptionView,
   DeltaWatchRequest,
@@ -32,14 +32,20 @@ export const DEFAULT_BATCH_WINDOW_MS = 100;
 
 /** An answer computed for an open watch; `removalOnly`: it only takes resources away. */
 type PendingAnswer =
-  | { kind: 'sotw'; watch: SotwWatch; response: SotwWatchResponse; removalOnly: boolean }
-  | { kind: 'delta'; watch: DeltaWatch; response: DeltaWatchResponse; removalOnly: boolean };
+  | { kind: 'sotw'; watch: SotwWatch; arming: number; response: SotwWatchResponse; removalOnly: boolean }
+  | { kind: 'delta'; watch: DeltaWatch; arming: number; response: DeltaWatchResponse; removalOnly: boolean };
 
 type OpenWatch = SotwWatch | DeltaWatch;
 
 interface WatchBase {
   node: NodeIdentity;
   typeUrl: string;
+  /** Waiting for a change to answer (armed and not answered since). */
+  armed: boolean;
+  /** Counts armings, so an answer computed for one arming is not delivered after the next. */
+  arming: number;
+  /** In its node's watch set (from the first arming until cancelled). */
+  registered: boolean;
   /**
    * The type's content version in the snapshot this watch was last checked against. A snapshot
    * whose type has the same version cannot change the answer (nothing else the answer depends on
@@ -64,7 +70,7 @@ interface DeltaWatch extends WatchBase {
 
 export class SnapshotCache implements ConfigWatcher {
   readonly #snapshots = new Map<string, Snapshot>();
-  /** Open watches by node id, so a change to one node's snapshot visits only that node's watches. */
+  /** Watches by node id, armed or not, until cancelled: a change to one node's snapshot visits only that node's watches. */
   readonly #watchesByNode = new Map<string, Set<OpenWatch>>();
   /** Snapshot keys set since the last flush. */
   readonly #changedKeys = new Set<string>();
@@ -105,6 +111,7 @@ export class SnapshotCache implements ConfigWatcher {
     for (const watches of this.#watchSetsAffectedByChanges()) {
       let snapshot: Snapshot | undefined;
       for (const watch of watches) {
+        if (!watch.armed) continue;
         // Every watch in the set belongs to one node, so they share one snapshot.
         snapshot ??= this.snapshotFor(watch.node);
         if (!snapshot) break;
@@ -119,7 +126,9 @@ export class SnapshotCache implements ConfigWatcher {
     this.#changedKeys.clear();
     for (const rank of [...answersByRank.keys()].sort((left, right) => left - right)) {
       for (const answer of answersByRank.get(rank) ?? []) {
-        if (!this.#forget(answer.watch)) continue;
+        // Answered, re-armed or cancelled while earlier answers were delivered: this one is stale.
+        if (!answer.watch.armed || answer.watch.arming !== answer.arming) continue;
+        this.#disarm(answer.watch);
         deliver(answer);
       }
     }
@@ -129,55 +138,80 @@ export class SnapshotCache implements ConfigWatcher {
   close(): void {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
+    for (const watches of this.#watchesByNode.values()) {
+      for (const watch of watches) {
+        watch.armed = false;
+        watch.registered = false;
+      }
+    }
     this.#watchesByNode.clear();
     this.#changedKeys.clear();
     this.#watchCount = 0;
   }
 
+  /** Armed watches: waiting for a change to answer. */
   openWatchCount(): number {
     return this.#watchCount;
   }
 
-  createWatch(
+  openWatch(
     request: SotwWatchRequest,
     subscription: SotwSubscriptionView,
     respond: (response: SotwWatchResponse) => void,
-  ): CancelWatch {
-    return this.#open({ kind: 'sotw', node: request.node, typeUrl: request.typeUrl, checkedVersion: undefined, request, subscription, respond });
+  ): ConfigWatch {
+    return this.#open({ kind: 'sotw', node: request.node, typeUrl: request.typeUrl, armed: false, arming: 0, registered: false, checkedVersion: undefined, request, subscription, respond });
   }
 
-  createDeltaWatch(
+  openDeltaWatch(
     request: DeltaWatchRequest,
     subscription: DeltaSubscriptionView,
     respond: (response: DeltaWatchResponse) => void,
-  ): CancelWatch {
-    return this.#open({ kind: 'delta', node: request.node, typeUrl: request.typeUrl, checkedVersion: undefined, request, subscription, respond });
+  ): ConfigWatch {
+    return this.#open({ kind: 'delta', node: request.node, typeUrl: request.typeUrl, armed: false, arming: 0, registered: false, checkedVersion: undefined, request, subscription, respond });
   }
 
-  #open(watch: OpenWatch): CancelWatch {
+  #open(watch: OpenWatch): ConfigWatch {
+    return { arm: () => this.#arm(watch), cancel: () => this.#cancel(watch) };
+  }
+
+  #arm(watch: OpenWatch): void {
+    watch.arming += 1;
+    // The request or the view may have changed since the last look.
+    watch.checkedVersion = undefined;
     const snapshot = this.snapshotFor(watch.node);
     const answer = snapshot ? pendingAnswer(watch, snapshot) : undefined;
     if (answer) {
+      this.#disarm(watch);
       deliver(answer);
-      return doNothing;
+      return;
     }
+    if (!watch.armed) {
+      watch.armed = true;
+      this.#watchCount += 1;
+    }
+    if (watch.registered) return;
     let watches = this.#watchesByNode.get(watch.node.id);
     if (!watches) {
       watches = new Set();
       this.#watchesByNode.set(watch.node.id, watches);
     }
     watches.add(watch);
-    this.#watchCount += 1;
-    return this.#forget.bind(this, watch);
+    watch.registered = true;
   }
 
-  /** Removes an open watch; false if it was answered, cancelled or dropped already. */
-  #forget(watch: OpenWatch): boolean {
-    const watches = this.#watchesByNode.get(watch.node.id);
-    if (!watches?.delete(watch)) return false;
-    if (watches.size === 0) this.#watchesByNode.delete(watch.node.id);
+  #disarm(watch: OpenWatch): void {
+    if (!watch.armed) return;
+    watch.armed = false;
     this.#watchCount -= 1;
-    return true;
+  }
+
+  #cancel(watch: OpenWatch): void {
+    this.#disarm(watch);
+    if (!watch.registered) return;
+    watch.registered = false;
+    const watches = this.#watchesByNode.get(watch.node.id);
+    if (!watches?.delete(watch)) return;
+    if (watches.size === 0) this.#watchesByNode.delete(watch.node.id);
   }
 
   /** Every node's watches when the default snapshot changed, else only those of nodes whose own snapshot did. */
@@ -200,8 +234,6 @@ export class SnapshotCache implements ConfigWatcher {
   }
 }
 
-function doNothing(): void {}
-
 /** What `watch` would answer with `snapshot`, if anything; records the version it was checked against. */
 function pendingAnswer(watch: OpenWatch, snapshot: Snapshot): PendingAnswer | undefined {
   const ofType = snapshot.forType(watch.typeUrl);
@@ -210,11 +242,11 @@ function pendingAnswer(watch: OpenWatch, snapshot: Snapshot): PendingAnswer | un
   if (watch.kind === 'sotw') {
     const response = sotwResponseIfChanged(ofType, watch.request, watch.subscription);
     if (!response) return undefined;
-    return { kind: 'sotw', watch, response, removalOnly: sotwRemovesOnly(response, watch.subscription) };
+    return { kind: 'sotw', watch, arming: watch.arming, response, removalOnly: sotwRemovesOnly(response, watch.subscription) };
   }
   const response = deltaResponseIfChanged(ofType, watch.request, watch.subscription);
   if (!response) return undefined;
-  return { kind: 'delta', watch, response, removalOnly: response.changed.length === 0 };
+  return { kind: 'delta', watch, arming: watch.arming, response, removalOnly: response.changed.length === 0 };
 }
 
 function deliver(answer: PendingAnswer): void {

@@ -3,7 +3,7 @@
 // flight per type (a watch answers once; the next opens on the proxy's reply), never resends a
 // NACKed version unchanged, and records everything in the proxy status registry.
 // Knows nothing of gRPC (see ads.ts) or of how config is computed (see config-watcher.ts).
-import type { CancelWatch, NameLookup, NodeIdentity, SotwWatchResponse } from './config-watcher.ts';
+import type { ConfigWatch, NameLookup, NodeIdentity, SotwWatchRequest, SotwWatchResponse } from './config-watcher.ts';
 import {
   StreamStatus,
   type DiscoveryRequest,
@@ -14,13 +14,15 @@ import { StreamAdmission } from './stream-admission.ts';
 import type { StreamContext } from './stream-context.ts';
 import { classifyAcknowledgement, NonceSequence, TypeSubscription } from './subscription.ts';
 
+/** Also the watch's view of what was delivered (deliveredVersion, deliveredNames, deliveredHashes). */
 interface SotwTypeState {
   subscription: TypeSubscription;
   latestNonce: string | undefined;
   deliveredVersion: string | undefined;
   deliveredNames: NameLookup;
   deliveredHashes: ReadonlyMap<string, string>;
-  cancelWatch: CancelWatch | undefined;
+  /** The type's watch, opened with the first request and re-armed on every later one; its request is updated in place. */
+  watch: { handle: ConfigWatch; request: SotwWatchRequest } | undefined;
 }
 
 export function serveSotwStream(
@@ -81,7 +83,7 @@ class SotwStream {
 
   close(): void {
     if (!this.#admission.close()) return;
-    for (const state of this.#types.values()) state.cancelWatch?.();
+    for (const state of this.#types.values()) state.watch?.handle.cancel();
   }
 
   /** A reconnecting proxy reports the version it runs; versions are content hashes, so an equal one needs no resend. */
@@ -93,17 +95,15 @@ class SotwStream {
   }
 
   #watch(node: NodeIdentity, typeUrl: string, state: SotwTypeState): void {
-    state.cancelWatch?.();
-    state.cancelWatch = undefined;
-    const request = { node, typeUrl, wildcard: state.subscription.wildcard, resourceNames: state.subscription.names };
-    const subscription = { deliveredVersion: state.deliveredVersion, deliveredNames: state.deliveredNames, deliveredHashes: state.deliveredHashes };
-    let answeredAtOnce = false;
-    const cancel = this.context.watcher.createWatch(request, subscription, (response) => {
-      answeredAtOnce = true;
-      state.cancelWatch = undefined;
-      this.#send(node, state, response);
-    });
-    if (!answeredAtOnce) state.cancelWatch = cancel;
+    if (!state.watch) {
+      const request: SotwWatchRequest = { node, typeUrl, wildcard: state.subscription.wildcard, resourceNames: state.subscription.names };
+      const handle = this.context.watcher.openWatch(request, state, (response) => this.#send(node, state, response));
+      state.watch = { handle, request };
+    } else {
+      state.watch.request.wildcard = state.subscription.wildcard;
+      state.watch.request.resourceNames = state.subscription.names;
+    }
+    state.watch.handle.arm();
   }
 
   #send(node: NodeIdentity, state: SotwTypeState, response: SotwWatchResponse): void {
@@ -140,7 +140,7 @@ class SotwStream {
         deliveredVersion: undefined,
         deliveredNames: new Set(),
         deliveredHashes: new Map(),
-        cancelWatch: undefined,
+        watch: undefined,
       };
       this.#types.set(typeUrl, state);
     }

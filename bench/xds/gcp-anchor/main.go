@@ -204,6 +204,9 @@ func (a *anchor) prepareChange() error {
 	a.mu.Lock()
 	a.next = next
 	a.mu.Unlock()
+	// Loading the next revision is not part of the change: its garbage is collected before the
+	// change is measured, as Weir's server process collects the garbage of building its own.
+	runtime.GC()
 	if a.opts.profileChange != "" {
 		file, err := os.Create(a.opts.profileChange)
 		if err != nil {

@@ -4,7 +4,7 @@ import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import type { DeltaDiscoveryResponse, DiscoveryResponse } from '../../../server/xds/discovery-messages.ts';
 import { xdsServicePackage } from '../../../server/xds/envoy-protos.ts';
-import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from '../../../server/xds/response-encoder.ts';
+import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse, frameDiscoveryResponse, releaseFrame } from '../../../server/xds/response-encoder.ts';
 import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
 import { EXTENSION_CONFIG_TYPE_URL } from '../../../server/xds/resources/extension-config.ts';
 import { cluster } from './support/resources.ts';
@@ -103,5 +103,45 @@ describe('response encoder', () => {
     expect(decoded.system_version_info).toBe('');
     expect(decoded.removed_resources).toEqual(['a']);
     expect(decoded.nonce).toBe('3');
+  });
+
+  it('reuses a slab only after every frame carved from it was released: a frame being written is never overwritten', () => {
+    const responseNumbered = (nonce: number): DiscoveryResponse => ({
+      version_info: 'v1',
+      resources: [{ type_url: CLUSTER_TYPE_URL, value: bytesOf(4000, nonce) }],
+      type_url: CLUSTER_TYPE_URL,
+      nonce: String(nonce),
+      control_plane: CONTROL_PLANE,
+    });
+    let nonce = 0;
+    /** Frames until one lands in another slab than the first; returns them all. */
+    const fillSlab = (): Buffer[] => {
+      const frames = [frameDiscoveryResponse(responseNumbered(nonce++))];
+      const slab = frames[0]?.buffer;
+      while (frames[frames.length - 1]?.buffer === slab) frames.push(frameDiscoveryResponse(responseNumbered(nonce++)));
+      return frames;
+    };
+    // The slab in use may hold frames of other tests, never released: start on a fresh one.
+    const firstSlabFrames = fillSlab().slice(-1);
+    const firstSlab = firstSlabFrames[0]?.buffer;
+    const untilSecond = fillSlab();
+    firstSlabFrames.push(...untilSecond.slice(0, -1));
+    const secondSlabFrames = untilSecond.slice(-1);
+    // Every frame of the first slab written: the slab after the second is the first again.
+    for (const frame of firstSlabFrames) releaseFrame(frame);
+    const untilThird = fillSlab();
+    secondSlabFrames.push(...untilThird.slice(0, -1));
+    expect(untilThird[untilThird.length - 1]?.buffer === firstSlab).toBe(true);
+
+    // One frame of the second slab still being written: that slab is not handed out again.
+    const held = secondSlabFrames[1];
+    const heldBytes = Buffer.from(held ?? []);
+    for (const frame of [...secondSlabFrames, ...untilThird.slice(-1)]) if (frame !== held) releaseFrame(frame);
+    for (let round = 0; round < 3; round += 1) {
+      const frames = fillSlab();
+      expect(frames.some((frame) => frame.buffer === held?.buffer)).toBe(false);
+      for (const frame of frames) releaseFrame(frame);
+    }
+    expect(Buffer.compare(held ?? Buffer.alloc(0), heldBytes)).toBe(0);
   });
 });

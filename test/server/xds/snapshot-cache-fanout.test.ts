@@ -15,9 +15,11 @@ const nodeB: NodeIdentity = { id: 'node-b', cluster: 'test' };
 const nothingDelivered: SotwSubscriptionView = { deliveredVersion: undefined, deliveredNames: new Set<string>(), deliveredHashes: new Map<string, string>() };
 
 function watchClusters(cache: SnapshotCache, node: NodeIdentity, answers: string[], delivered = nothingDelivered): void {
-  cache.createWatch({ node, typeUrl: CLUSTER_TYPE_URL, wildcard: true, resourceNames: new Set() }, delivered, (response: SotwWatchResponse) =>
-    answers.push(`${node.id}:${response.resources.map((resource) => resource.name).join(',')}`),
-  );
+  cache
+    .openWatch({ node, typeUrl: CLUSTER_TYPE_URL, wildcard: true, resourceNames: new Set() }, delivered, (response: SotwWatchResponse) =>
+      answers.push(`${node.id}:${response.resources.map((resource) => resource.name).join(',')}`),
+    )
+    .arm();
 }
 
 function listenerNamed(name: string) {

@@ -35,10 +35,12 @@ describe('SnapshotCache', () => {
     const versions: string[] = [];
     const delivered = { ...nothingDelivered, deliveredVersion: new Snapshot([cluster('a')]).forType(CLUSTER_TYPE_URL).version };
     const answered = new Promise<void>((resolve) => {
-      cache.createWatch(wildcard(CLUSTER_TYPE_URL), delivered, (response) => {
-        versions.push(response.version);
-        resolve();
-      });
+      cache
+        .openWatch(wildcard(CLUSTER_TYPE_URL), delivered, (response) => {
+          versions.push(response.version);
+          resolve();
+        })
+        .arm();
     });
     cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a', 1)]));
     cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a', 2)]));
@@ -52,8 +54,8 @@ describe('SnapshotCache', () => {
   it('answers waiting watches in push order: clusters before listeners', () => {
     const cache = new SnapshotCache({ batchWindowMs: 0 });
     const order: string[] = [];
-    cache.createWatch(wildcard(LISTENER_TYPE_URL), nothingDelivered, (response) => order.push(response.typeUrl));
-    cache.createWatch(wildcard(CLUSTER_TYPE_URL), nothingDelivered, (response) => order.push(response.typeUrl));
+    cache.openWatch(wildcard(LISTENER_TYPE_URL), nothingDelivered, (response) => order.push(response.typeUrl)).arm();
+    cache.openWatch(wildcard(CLUSTER_TYPE_URL), nothingDelivered, (response) => order.push(response.typeUrl)).arm();
     cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a')]));
     expect(order).toEqual([CLUSTER_TYPE_URL, LISTENER_TYPE_URL]);
   });
@@ -68,19 +70,32 @@ describe('SnapshotCache', () => {
       return { deliveredVersion: ofType.version, deliveredNames: new Set(hashes.keys()), deliveredHashes: hashes };
     };
     const order: string[] = [];
-    cache.createWatch(wildcard(CLUSTER_TYPE_URL), deliveredOf(CLUSTER_TYPE_URL), (response) => order.push(response.typeUrl));
-    cache.createWatch(wildcard(EXTENSION_CONFIG_TYPE_URL), deliveredOf(EXTENSION_CONFIG_TYPE_URL), (response) => order.push(response.typeUrl));
+    cache.openWatch(wildcard(CLUSTER_TYPE_URL), deliveredOf(CLUSTER_TYPE_URL), (response) => order.push(response.typeUrl)).arm();
+    cache.openWatch(wildcard(EXTENSION_CONFIG_TYPE_URL), deliveredOf(EXTENSION_CONFIG_TYPE_URL), (response) => order.push(response.typeUrl)).arm();
     cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a'), filterConfig('f')]));
     expect(order).toEqual([EXTENSION_CONFIG_TYPE_URL, CLUSTER_TYPE_URL]);
   });
 
-  it('answers a watch once and forgets a cancelled one', () => {
+  it('answers an armed watch once, again only when armed again, and forgets a cancelled one', () => {
     const cache = new SnapshotCache({ batchWindowMs: 0 });
     let answers = 0;
-    const cancel = cache.createWatch(wildcard(CLUSTER_TYPE_URL), nothingDelivered, () => answers++);
-    cancel();
+    const watch = cache.openWatch(wildcard(CLUSTER_TYPE_URL), nothingDelivered, () => answers++);
+    watch.arm();
+    expect(cache.openWatchCount()).toBe(1);
     cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a')]));
-    expect(answers).toBe(0);
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a', 1)]));
+    expect(answers).toBe(1);
+    expect(cache.openWatchCount()).toBe(0);
+    // Armed again with nothing delivered: the current snapshot is new to it, answered at once.
+    watch.arm();
+    expect(answers).toBe(2);
+
+    const cancelled = cache.openWatch(wildcard(CLUSTER_TYPE_URL), { ...nothingDelivered, deliveredVersion: new Snapshot([cluster('a', 1)]).forType(CLUSTER_TYPE_URL).version }, () => answers++);
+    cancelled.arm();
+    expect(cache.openWatchCount()).toBe(1);
+    cancelled.cancel();
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a', 2)]));
+    expect(answers).toBe(2);
     expect(cache.openWatchCount()).toBe(0);
   });
 });
