@@ -20,6 +20,9 @@ export function kubectl(kubeconfig: string, args: readonly string[], stdin?: str
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     child.once('error', reject);
     child.once('close', (status) => resolve({ status, stdout, stderr }));
+    // kubectl may exit before it reads stdin (a refused flag, an unreachable server): the write then
+    // fails with EPIPE, and its exit status and stderr, resolved above, say what happened.
+    child.stdin.once('error', () => undefined);
     child.stdin.end(stdin ?? '');
   });
 }
