@@ -102,6 +102,8 @@ export function readFileTail(file: string, maxBytes: number): string {
 
 /** Sends `signal` to `pid`; a process already gone is nothing to stop. */
 export function signalPid(pid: number, signal: NodeJS.Signals): void {
+  // kill(2) with 0 or a negative number signals a whole process group (the test runner's own).
+  if (!Number.isInteger(pid) || pid <= 0) return;
   try {
     process.kill(pid, signal);
   } catch {

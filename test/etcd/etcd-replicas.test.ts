@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, startMemcached, type RunningEtcd, type RunningMemcached } from '../../demo/servers/index.ts';
 import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
-import type { ServerProcess } from '../../demo/servers/server-process.ts';
+import { signalPid, type ServerProcess } from '../../demo/servers/server-process.ts';
 import { runWeirCli, startWeirServe } from '../../demo/weir-process.ts';
 import * as grpc from '@grpc/grpc-js';
 import { callApi } from '../../server/cli/api-client.ts';
@@ -216,7 +216,7 @@ describe('etcd mode: three replicas share state, proxies fail over', () => {
       expect(await writer.command('set alliance/fleet/a 0 0 1\r\n1\r\n')).toBe('STORED');
       expect(await reader.command('set alliance/fleet/a 0 0 1\r\n2\r\n')).toBe(DENIED);
       // SIGKILL: no goodbye to the proxy.
-      process.kill(serving.process?.pid ?? 0, 'SIGKILL');
+      signalPid(serving.process?.pid ?? 0, 'SIGKILL');
       await serving.process?.exited;
       // Nothing is wrongly allowed meanwhile, on open and on new connections.
       expect(await reader.command('set alliance/fleet/a 0 0 1\r\n3\r\n')).toBe(DENIED);

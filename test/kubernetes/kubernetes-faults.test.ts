@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectl, startEtcd, startKubeApiserver, startMemcached, type RunningEtcd, type RunningKubeApiserver, type RunningMemcached } from '../../demo/servers/index.ts';
 import { freeLoopbackPort } from '../../demo/servers/loopback-port.ts';
-import type { ServerProcess } from '../../demo/servers/server-process.ts';
+import { signalPid, type ServerProcess } from '../../demo/servers/server-process.ts';
 import { runWeirCli, startWeirServe } from '../../demo/weir-process.ts';
 import { listenerPort } from '../../demo/servers/envoy/listeners.ts';
 import { startEnvoy, type EnvoyProcess } from '../../demo/servers/envoy/process.ts';
@@ -103,7 +103,7 @@ describe('Kubernetes mode under faults', () => {
     const reader = await openMemcachedSession(proxyPort, READER_IP);
     try {
       expect(await reader.command('set f/1 0 0 1\r\n1\r\n')).toBe(DENIED);
-      process.kill(serve?.pid ?? 0, 'SIGKILL');
+      signalPid(serve?.pid ?? 0, 'SIGKILL');
       await serve?.exited;
       expect(await reader.command('set f/1 0 0 1\r\n2\r\n')).toBe(DENIED);
       expect(await memcachedOnce(proxyPort, READER_IP, 'set f/1 0 0 1\r\n3\r\n')).toBe(DENIED);

@@ -12,6 +12,7 @@ import { proxyList } from '../../../server/cli/proxy-command.ts';
 import { runServe } from '../../../server/cli/serve-command.ts';
 import * as grpc from '@grpc/grpc-js';
 import { runWeirCli } from '../../../demo/weir-process.ts';
+import { signalPid } from '../../../demo/servers/server-process.ts';
 import { weirStatus } from '../../../server/cli/status-command.ts';
 import { LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
 import { openAds } from '../xds/support/grpc-client.ts';
@@ -148,7 +149,7 @@ describe('weir serve', () => {
       expect(bootstrap.code, bootstrap.stderr).toBe(0);
       expect(bootstrap.stderr).toContain('the server runs with --insecure, so node dev-1 gets a plaintext bootstrap and no certificate');
       expect(bootstrap.stdout).not.toContain('transport_socket');
-      process.kill(child.pid ?? 0, 'SIGTERM');
+      signalPid(child.pid ?? 0, 'SIGTERM');
       expect(await exited).toBe(0);
     } finally {
       if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
