@@ -109,21 +109,35 @@ export function generationPushRootDeleted(rootContextId: u32): void {
 function claimSubscriberNumber(): u64 {
   const key = String.UTF8.encode(GENERATION_SUBSCRIBERS_KEY);
   for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-    store<usize>(slots, 0);
-    store<usize>(slots + 8, 0);
-    store<u32>(slots + 16, 0);
-    if (proxy_get_shared_data(changetype<usize>(key), <usize>key.byteLength, slots, slots + 8, slots + 16) != Status.Ok) return 0;
-    const pointer = load<usize>(slots);
-    const size = load<usize>(slots + 8);
-    const cas = load<u32>(slots + 16);
-    let current: u64 = 0;
-    if (pointer != 0 && size == 8) current = load<u64>(pointer); // safe: the host gave 8 bytes
-    if (pointer != 0) heap.free(pointer);
-    if (size != 8 || cas == 0) return 0; // a counter Weir did not write: leave it alone
-    store<u64>(slots + 24, current + 1);
-    if (proxy_set_shared_data(changetype<usize>(key), <usize>key.byteLength, slots + 24, 8, cas) == Status.Ok) return current + 1;
+    if (readCounter(key) != CounterRead.Ok || counterCas == 0) return 0; // none yet, or not Weir's
+    store<u64>(slots + 24, counterValue + 1);
+    if (proxy_set_shared_data(changetype<usize>(key), <usize>key.byteLength, slots + 24, 8, counterCas) == Status.Ok) return counterValue + 1;
   }
   return 0;
+}
+
+const enum CounterRead {
+  Missing,
+  NotACounter, // a value that is not 8 bytes: not one Weir wrote
+  Ok,
+}
+
+// The last readCounter's value and CAS.
+let counterValue: u64 = 0;
+let counterCas: u32 = 0;
+
+// Reads an 8-byte little-endian counter from shared data into counterValue / counterCas.
+function readCounter(key: ArrayBuffer): CounterRead {
+  store<usize>(slots, 0);
+  store<usize>(slots + 8, 0);
+  store<u32>(slots + 16, 0);
+  if (proxy_get_shared_data(changetype<usize>(key), <usize>key.byteLength, slots, slots + 8, slots + 16) != Status.Ok) return CounterRead.Missing;
+  const pointer = load<usize>(slots);
+  const size = load<usize>(slots + 8);
+  counterCas = load<u32>(slots + 16);
+  counterValue = pointer != 0 && size == 8 ? load<u64>(pointer) : 0; // safe: the host gave 8 bytes
+  if (pointer != 0) heap.free(pointer);
+  return size == 8 ? CounterRead.Ok : CounterRead.NotACounter;
 }
 
 function drainQueue(token: u32): void {
@@ -146,12 +160,7 @@ const subscriberRung = new Array<bool>();
 // can never both claim a number from a missing key). A restarted agent keeps the count.
 export function createGenerationSubscribers(): void {
   const key = String.UTF8.encode(GENERATION_SUBSCRIBERS_KEY);
-  store<usize>(slots, 0);
-  store<usize>(slots + 8, 0);
-  const status = proxy_get_shared_data(changetype<usize>(key), <usize>key.byteLength, slots, slots + 8, slots + 16);
-  const pointer = load<usize>(slots);
-  if (pointer != 0) heap.free(pointer);
-  if (status == Status.Ok) return;
+  if (readCounter(key) != CounterRead.Missing) return;
   store<u64>(slots + 24, 0);
   if (proxy_set_shared_data(changetype<usize>(key), <usize>key.byteLength, slots + 24, 8, 0) != Status.Ok) {
     logText(LogLevel.Error, 'weir agent: Envoy refused to store ' + GENERATION_SUBSCRIBERS_KEY + '; parser VMs read the policy generation on every request');
@@ -182,16 +191,7 @@ export function ringGenerationSubscribers(generation: u64, onlyNew: bool): void 
 }
 
 function readSubscriberCount(): u64 {
-  const key = String.UTF8.encode(GENERATION_SUBSCRIBERS_KEY);
-  store<usize>(slots, 0);
-  store<usize>(slots + 8, 0);
-  if (proxy_get_shared_data(changetype<usize>(key), <usize>key.byteLength, slots, slots + 8, slots + 16) != Status.Ok) return 0;
-  const pointer = load<usize>(slots);
-  const size = load<usize>(slots + 8);
-  let count: u64 = 0;
-  if (pointer != 0 && size == 8) count = load<u64>(pointer); // safe: the host gave 8 bytes
-  if (pointer != 0) heap.free(pointer);
-  return count;
+  return readCounter(String.UTF8.encode(GENERATION_SUBSCRIBERS_KEY)) == CounterRead.Ok ? counterValue : 0;
 }
 
 // The queue of subscriber `n`, under vm_id `weir` or else the empty vm_id (Istio); 0: none yet.
