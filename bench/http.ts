@@ -37,6 +37,10 @@ const OPTIONS = {
   h2Connections: Number(process.env['BENCH_H2_CONNECTIONS'] ?? 4),
   h2Streams: Number(process.env['BENCH_H2_STREAMS'] ?? 16),
   envoyThreads: Number(process.env['BENCH_ENVOY_THREADS'] ?? 1),
+  // Total requests per second offered to each target (0: as fast as the target answers). At a
+  // fixed rate below saturation every target does the same work per second, so Envoy's CPU per
+  // request compares the filters without the batching that saturation brings.
+  rps: Number(process.env['BENCH_RPS'] ?? 0),
   compareWasm: (process.env['BENCH_COMPARE_WASM'] ?? '').split(',').filter((file) => file !== '').map((file) => path.resolve(file)),
 };
 
@@ -117,7 +121,7 @@ async function main(): Promise<void> {
 const WIDTH = Math.max(...TARGETS.map((target) => target.length));
 
 async function runRounds(ports: Record<Target, number>, envoy: EnvoyProcess, servePid: number, workDir: string): Promise<void> {
-  console.log(`http bench: ${OPTIONS.seconds} s per measurement, ${OPTIONS.rounds} round(s); HTTP/1.1 ${OPTIONS.connections} keep-alive connections x 1 request in flight, HTTP/2 ${OPTIONS.h2Connections} connections x ${OPTIONS.h2Streams} streams; h2load 1 thread; Envoy --concurrency ${OPTIONS.envoyThreads}; ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`);
+  console.log(`http bench: ${OPTIONS.seconds} s per measurement, ${OPTIONS.rounds} round(s); HTTP/1.1 ${OPTIONS.connections} keep-alive connections x 1 request in flight, HTTP/2 ${OPTIONS.h2Connections} connections x ${OPTIONS.h2Streams} streams; h2load 1 thread${OPTIONS.rps > 0 ? `, offering ${OPTIONS.rps} req/s (fixed rate: compare the CPU per request, not the throughput)` : ""}; Envoy --concurrency ${OPTIONS.envoyThreads}; ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`);
   console.log(`${'protocol'.padEnd(9)} ${'target'.padEnd(WIDTH)} ${'req/s'.padStart(10)} ${'p99 ms'.padStart(8)} ${'envoy CPU us/req'.padStart(17)} ${'serve CPU us/req'.padStart(17)}`);
   const totals = new Map<string, Measurement>();
   const roundRatios = new Map<string, number[]>();
@@ -177,7 +181,9 @@ function perRequestUs(cpuSeconds: number, requests: number): string {
 
 // One h2load run; fails when any request was not answered 2xx (the rules must allow the load).
 async function measure(protocol: Protocol, port: number, envoyPid: number, servePid: number, logFile: string): Promise<Measurement> {
-  const load = protocol === 'h2' ? ['-c', String(OPTIONS.h2Connections), '-m', String(OPTIONS.h2Streams)] : ['--h1', '-c', String(OPTIONS.connections), '-m', '1'];
+  const clients = protocol === 'h2' ? OPTIONS.h2Connections : OPTIONS.connections;
+  const load = protocol === 'h2' ? ['-c', String(clients), '-m', String(OPTIONS.h2Streams)] : ['--h1', '-c', String(clients), '-m', '1'];
+  if (OPTIONS.rps > 0) load.push(`--rps=${Math.max(1, Math.round(OPTIONS.rps / clients))}`);
   const args = [...load, '-t', '1', '-D', String(OPTIONS.seconds), '--warm-up-time', '1', '-H', TOKEN_HEADER, '--log-file', logFile, `http://127.0.0.1:${port}${REQUEST_PATH}`];
   await settle(servePid);
   const envoyBefore = cpuSeconds(envoyPid);

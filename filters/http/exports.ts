@@ -2,12 +2,13 @@
 // ABI arguments and hand over to http-filter.ts, inside enterEntryPoint()/leaveEntryPoint() so
 // that garbage is collected only between callbacks (sdk/abi/garbage-collection.ts). Only the
 // callbacks the filter needs are exported: Envoy skips the others (request body and trailers,
-// response headers, body and trailers, proxy_on_done) without entering the VM, and each entry
-// into the VM costs Envoy several microseconds per request (docs/benchmarks.md "HTTP"). So the
-// request is counted in proxy_on_log, not at the response headers, and proxy_on_done is left out
-// (Envoy then treats every context as done, as the SDK's proxy_on_done would).
+// response headers, body and trailers, proxy_on_log, proxy_on_done) without entering the VM, and
+// each entry into the VM costs Envoy several microseconds per request (docs/benchmarks.md "HTTP").
+// So the request is counted in proxy_on_delete, not at the response headers or in proxy_on_log,
+// and proxy_on_done is left out (Envoy then treats every context as done, as the SDK's
+// proxy_on_done would).
 import { enterEntryPoint, leaveEntryPoint } from '../sdk/abi/garbage-collection';
-import { configureRoot, createContext, deleteContext, onQueueReady, onRequestHeaders, onRootTick, onStreamLog } from './http-filter';
+import { configureRoot, createContext, deleteContext, onQueueReady, onRequestHeaders, onRootTick } from './http-filter';
 export { proxy_abi_version_0_2_1, proxy_on_memory_allocate, proxy_on_vm_start } from '../sdk/module/common-exports';
 
 export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
@@ -41,12 +42,6 @@ export function proxy_on_request_headers(contextId: u32, headerCount: u32, endOf
   const action = onRequestHeaders(contextId);
   leaveEntryPoint();
   return action;
-}
-
-export function proxy_on_log(contextId: u32): void {
-  enterEntryPoint();
-  onStreamLog(contextId);
-  leaveEntryPoint();
 }
 
 export function proxy_on_delete(contextId: u32): void {
