@@ -6,6 +6,7 @@
 // 'insecure'), said so in docs/benchmarks.md: the bench measures snapshot fan-out and encoding
 // against earlier runs of the same bench, and its load generators play thousands of proxies.
 import fs from 'node:fs';
+import path from 'node:path';
 import { Session } from 'node:inspector';
 import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
@@ -21,7 +22,10 @@ const { values } = parseArgs({
     nodes: { type: 'string' },
     'batch-window-ms': { type: 'string', default: '100' },
     'log-level': { type: 'string', default: 'info' },
-    /** Writes a V8 CPU profile of the change (from just before it is applied until the next stats request) to this file. */
+    /**
+     * Writes a V8 CPU profile of each change (from just before it is applied until the next stats
+     * request) to this file, with `-change<N>` before its extension.
+     */
     'profile-change': { type: 'string' },
     /** Buffer.poolSize for the server process (Node's default is 8 KiB). */
     'buffer-pool-bytes': { type: 'string' },
@@ -47,6 +51,8 @@ const lastFlush = timeFlushes();
 let nextSnapshots: Snapshot[] = [];
 let profiler: Session | undefined;
 let changeApplied = false;
+/** Changes prepared so far; change N serves revision N + 1 (revision 1 is the initial sync). */
+let changesPrepared = 0;
 
 process.on('message', (message: unknown) => {
   if (!isReport(message)) return;
@@ -68,7 +74,7 @@ let statsRequests = 0;
 
 function reportStats(collectGarbage: boolean): void {
   statsRequests += 1;
-  if (profiler && changeApplied) stopProfiling(profiler, values['profile-change'] ?? 'change.cpuprofile');
+  if (profiler && changeApplied) stopProfiling(profiler, changeProfileFile(values['profile-change'] ?? 'change.cpuprofile', changesPrepared));
   if (collectGarbage) {
     // Two collections let weak maps and finalizers settle before RSS is read.
     globalThis.gc?.();
@@ -94,7 +100,9 @@ function reportStats(collectGarbage: boolean): void {
 
 function prepareChange(): void {
   const started = performance.now();
-  nextSnapshots = buildSnapshots(2);
+  changesPrepared += 1;
+  changeApplied = false;
+  nextSnapshots = buildSnapshots(changesPrepared + 1);
   // Building the next revision is not part of the change; without this, the collection of its
   // garbage (encodings, hashes, maps of every proxy) fell into the measured change. The anchor
   // collects after loading its next revision too.
@@ -110,6 +118,11 @@ function applyChange(): void {
   const started = performance.now();
   nextSnapshots.forEach((snapshot, index) => server.setSnapshot(snapshot, benchNodeId(index)));
   reportToParent({ kind: 'applied', startedAt, setSnapshotMs: performance.now() - started });
+}
+
+function changeProfileFile(file: string, change: number): string {
+  const extension = path.extname(file);
+  return `${file.slice(0, file.length - extension.length)}-change${change}${extension}`;
 }
 
 function startProfiling(): void {
