@@ -70,6 +70,8 @@ export interface XdsBenchOptions {
   serverMallocTrim: boolean;
   /** Buffer.poolSize in the server process; undefined keeps Node's 8 KiB. */
   serverBufferPoolBytes: number | undefined;
+  /** Extra Node/V8 options for Weir's server process (e.g. --trace-deopt), for experiments. */
+  serverNodeOptions: string[];
   /** Directory for V8 CPU profiles of the server during each change, and heap snapshots with idle streams. */
   profileDir: string | undefined;
 }
@@ -137,7 +139,7 @@ function startWeirServer(nodeCount: number, variant: XdsVariant): ServerChild {
     '--log-level', options.logLevel,
     ...profileArgs,
     ...(options.serverBufferPoolBytes ? ['--buffer-pool-bytes', String(options.serverBufferPoolBytes)] : []),
-  ], options.serverMallocTrim ? MALLOC_TRIM_ENV : {});
+  ], options.serverMallocTrim ? MALLOC_TRIM_ENV : {}, options.serverNodeOptions);
   return { child, send: (command) => sendTo(child, command) };
 }
 
@@ -189,6 +191,7 @@ function medianOfChanges(changes: readonly ChangeFigures[]): LaterChanges {
     convergeP50Ms: median((figures) => figures.convergeP50Ms),
     convergeP99Ms: median((figures) => figures.convergeP99Ms),
     serverCpuSeconds: median((figures) => figures.serverCpuSeconds),
+    serverMainThreadCpuSeconds: median((figures) => figures.serverMainThreadCpuSeconds),
   };
 }
 
@@ -227,6 +230,7 @@ async function runOnce(serverChild: ServerChild, serverKind: BenchServerKind, ro
       convergeP99Ms: first.convergeP99Ms,
       convergeMaxMs: first.convergeMaxMs,
       serverCpuSeconds: first.serverCpuSeconds,
+      serverMainThreadCpuSeconds: first.serverMainThreadCpuSeconds,
       bytesSentPerChange: first.bytesSent,
       responsesPerChange: first.responses,
       later: later.length > 0 ? medianOfChanges(later) : undefined,
@@ -279,6 +283,7 @@ async function measureChange(serverChild: ServerChild, generators: readonly Chil
       convergeP99Ms: percentile(latenciesMs, 0.99),
       convergeMaxMs: latenciesMs[latenciesMs.length - 1] ?? Number.NaN,
       serverCpuSeconds: (after.cpuMicros - before.cpuMicros) / 1e6,
+      serverMainThreadCpuSeconds: ((after.mainThreadCpuMicros ?? Number.NaN) - (before.mainThreadCpuMicros ?? Number.NaN)) / 1e6,
       bytesSent: sum(converged.map((report) => report.bytesReceived)),
       responses: sum(converged.map((report) => report.responses)),
       generatorCpuSeconds: sum(converged.map((report) => report.cpuMicros)) / 1e6,
@@ -321,9 +326,9 @@ function memoryFigures(stats: Extract<ServerReport, { kind: 'stats' }>): MemoryF
   return { rssBytes: stats.rssBytes, heapUsedBytes: stats.heapUsedBytes, heapTotalBytes: stats.heapTotalBytes, externalBytes: stats.externalBytes };
 }
 
-function forkChild(script: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+function forkChild(script: string, args: string[], extraEnv: Record<string, string> = {}, nodeOptions: readonly string[] = []): ChildProcess {
   const child = fork(script, args, {
-    execArgv: CHILD_EXEC_ARGV,
+    execArgv: [...CHILD_EXEC_ARGV, ...nodeOptions],
     env: { ...process.env, ...extraEnv },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -372,6 +377,7 @@ function parseOptions(): XdsBenchOptions {
       'profile-dir': { type: 'string' },
       'server-malloc-trim': { type: 'boolean', default: false },
       'server-buffer-pool-bytes': { type: 'string' },
+      'server-node-options': { type: 'string', default: '' },
     },
   });
   const nodeCounts = values.nodes.split(',').map((entry) => positiveInteger(entry, '--nodes'));
@@ -398,6 +404,7 @@ function parseOptions(): XdsBenchOptions {
     jsonFile: values.json,
     profileDir: values['profile-dir'],
     serverMallocTrim: values['server-malloc-trim'],
+    serverNodeOptions: values['server-node-options'].split(' ').filter((option) => option !== ''),
     serverBufferPoolBytes: values['server-buffer-pool-bytes'] ? positiveInteger(values['server-buffer-pool-bytes'], '--server-buffer-pool-bytes') : undefined,
   };
 }

@@ -18,6 +18,8 @@ export interface BenchResult {
   convergeMaxMs: number;
   /** Server process CPU (user + system) from the change until the last ACK was read. */
   serverCpuSeconds: number;
+  /** Its main thread's share (Weir only; NaN for the anchor): the rest ran on V8's and libuv's helper threads. */
+  serverMainThreadCpuSeconds: number;
   /** gRPC message bytes the generators received for the change (HTTP/2 framing excluded). */
   bytesSentPerChange: number;
   responsesPerChange: number;
@@ -57,6 +59,7 @@ export interface ChangeFigures {
   convergeP99Ms: number;
   convergeMaxMs: number;
   serverCpuSeconds: number;
+  serverMainThreadCpuSeconds: number;
   bytesSent: number;
   responses: number;
   generatorCpuSeconds: number;
@@ -74,6 +77,7 @@ export interface LaterChanges {
   convergeP50Ms: number;
   convergeP99Ms: number;
   serverCpuSeconds: number;
+  serverMainThreadCpuSeconds: number;
 }
 
 export interface MemoryFigures {
@@ -92,8 +96,8 @@ export function percentile(sorted: readonly number[], fraction: number): number 
 
 export function formatTable(results: readonly BenchResult[]): string {
   const header = [
-    'server', 'round', 'variant', 'streams', 'p50 ms', 'p99 ms', 'max ms', 'flush ms', 'server CPU s', 'later p50 ms', 'later p99 ms',
-    'later CPU s', 'bytes/change', 'RSS/idle stream', 'initial sync s', 'gen procs', 'gen CPU s', 'gen max ELU', 'load avg',
+    'server', 'round', 'variant', 'streams', 'p50 ms', 'p99 ms', 'max ms', 'flush ms', 'server CPU s', 'main thread s', 'later p50 ms',
+    'later p99 ms', 'later CPU s', 'later main s', 'bytes/change', 'RSS/idle stream', 'initial sync s', 'gen procs', 'gen CPU s', 'gen max ELU', 'load avg',
   ];
   const rows = results.map((result) => [
     result.server,
@@ -104,10 +108,12 @@ export function formatTable(results: readonly BenchResult[]): string {
     result.convergeP99Ms.toFixed(0),
     result.convergeMaxMs.toFixed(0),
     result.flushMs.toFixed(0),
-    result.serverCpuSeconds.toFixed(2),
+    result.serverCpuSeconds.toFixed(3),
+    Number.isNaN(result.serverMainThreadCpuSeconds) ? '-' : result.serverMainThreadCpuSeconds.toFixed(3),
     result.later ? result.later.convergeP50Ms.toFixed(0) : '-',
     result.later ? result.later.convergeP99Ms.toFixed(0) : '-',
     result.later ? result.later.serverCpuSeconds.toFixed(3) : '-',
+    result.later && !Number.isNaN(result.later.serverMainThreadCpuSeconds) ? result.later.serverMainThreadCpuSeconds.toFixed(3) : '-',
     formatBytes(result.bytesSentPerChange),
     formatBytes(result.rssPerIdleStreamBytes),
     result.initialSyncSeconds.toFixed(1),
