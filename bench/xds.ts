@@ -1,10 +1,11 @@
 // `npm run bench:xds`: measures how fast the xDS server fans one policy change out to N proxies.
 // For each variant (SotW, delta) and each N it starts the real control server in its own process
 // (bench/xds/server-process.ts) and load generators in others (bench/xds/load-generator.ts) that
-// open N ADS streams and ACK like Envoy; then it applies one policy change (every proxy's
-// weir.NetworkPolicy gets a new revision) and reports convergence (change -> each stream has
-// received and ACKed it) p50/p99, server CPU and bytes sent per change, server RSS per idle stream,
-// and the generators' own load. `--server weir,gcp` also runs the go-control-plane anchor
+// open N ADS streams and ACK like Envoy; then it applies `--changes` policy changes in turn (every
+// proxy's weir.NetworkPolicy gets a new revision each time) and reports, for the first change and
+// as the median of the later ones, convergence (change -> each stream has received and ACKed it)
+// p50/p99 and server CPU per change, plus bytes sent per change, server RSS per idle stream, and
+// the generators' own load. `--server weir,gcp` also runs the go-control-plane anchor
 // (bench/xds/gcp-anchor/) on the same fixture and load, interleaved round by round, checks that
 // both sent the same resource bytes, and prints the ratios Weir / go-control-plane. Prints the
 // tables; `--json FILE` also writes the raw results.
