@@ -1,10 +1,11 @@
 // `npm run bench:xds`: measures how fast the xDS server fans one policy change out to N proxies.
 // For each variant (SotW, delta) and each N it starts the real control server in its own process
 // (bench/xds/server-process.ts) and load generators in others (bench/xds/load-generator.ts) that
-// open N ADS streams and ACK like Envoy; then it applies one policy change (every proxy's
-// weir.NetworkPolicy gets a new revision) and reports convergence (change -> each stream has
-// received and ACKed it) p50/p99, server CPU and bytes sent per change, server RSS per idle stream,
-// and the generators' own load. `--server weir,gcp` also runs the go-control-plane anchor
+// open N ADS streams and ACK like Envoy; then it applies `--changes` policy changes in turn (every
+// proxy's weir.NetworkPolicy gets a new revision each time) and reports, for the first change and
+// as the median of the later ones, convergence (change -> each stream has received and ACKed it)
+// p50/p99 and server CPU per change, plus bytes sent per change, server RSS per idle stream, and
+// the generators' own load. `--server weir,gcp` also runs the go-control-plane anchor
 // (bench/xds/gcp-anchor/) on the same fixture and load, interleaved round by round, checks that
 // both sent the same resource bytes, and prints the ratios Weir / go-control-plane. Prints the
 // tables; `--json FILE` also writes the raw results.
@@ -24,9 +25,19 @@ import {
   type GeneratorReport,
   type ServerCommand,
   type ServerReport,
+  type StreamSample,
   type XdsVariant,
 } from './xds/ipc.ts';
-import { formatComparison, formatTable, percentile, type BenchResult, type BenchServerKind, type MemoryFigures } from './xds/results.ts';
+import {
+  formatComparison,
+  formatTable,
+  percentile,
+  type BenchResult,
+  type BenchServerKind,
+  type ChangeFigures,
+  type LaterChanges,
+  type MemoryFigures,
+} from './xds/results.ts';
 
 export interface XdsBenchOptions {
   nodeCounts: number[];
@@ -35,6 +46,14 @@ export interface XdsBenchOptions {
   servers: BenchServerKind[];
   /** Runs of each (variant, N, server); with several servers, their order alternates per round. */
   rounds: number;
+  /**
+   * Policy changes applied one after another in each run's server process (revisions 2, 3, ...):
+   * the first runs on a freshly started server, the later ones on a warm one, as in a
+   * long-running control plane; both are reported ("later": the median of changes 2..N). Default 6:
+   * on Weir the second and third changes still pay for V8 optimizing the push path on its helper
+   * threads, so the median of five later changes is that of a warm server.
+   */
+  changes: number;
   /** Load-generator processes (fewer when N is small). */
   generators: number;
   /** Streams per HTTP/2 connection. */
@@ -54,6 +73,8 @@ export interface XdsBenchOptions {
   serverMallocTrim: boolean;
   /** Buffer.poolSize in the server process; undefined keeps Node's 8 KiB. */
   serverBufferPoolBytes: number | undefined;
+  /** Extra Node/V8 options for Weir's server process (e.g. --trace-deopt), for experiments. */
+  serverNodeOptions: string[];
   /** Directory for V8 CPU profiles of the server during each change, and heap snapshots with idle streams. */
   profileDir: string | undefined;
 }
@@ -121,17 +142,17 @@ function startWeirServer(nodeCount: number, variant: XdsVariant): ServerChild {
     '--log-level', options.logLevel,
     ...profileArgs,
     ...(options.serverBufferPoolBytes ? ['--buffer-pool-bytes', String(options.serverBufferPoolBytes)] : []),
-  ], options.serverMallocTrim ? MALLOC_TRIM_ENV : {});
+  ], options.serverMallocTrim ? MALLOC_TRIM_ENV : {}, options.serverNodeOptions);
   return { child, send: (command) => sendTo(child, command) };
 }
 
 /** The go-control-plane anchor, serving the fixture files of `nodeCount` proxies; commands go as JSON lines on stdin. */
-function startGcpAnchor(binary: string, nodeCount: number, fixtures: { initial: string; changed: string }, variant: XdsVariant): ServerChild {
+function startGcpAnchor(binary: string, nodeCount: number, fixtures: { initial: string; changes: string[] }, variant: XdsVariant): ServerChild {
   const profileArgs = options.profileDir ? ['--profile-change', path.resolve(options.profileDir, `gcp-${variant}-${nodeCount}.pprof`)] : [];
   const child = spawn(binary, [
     '--nodes', String(nodeCount),
     '--resources', fixtures.initial,
-    '--change-resources', fixtures.changed,
+    '--change-resources', fixtures.changes.join(','),
     '--batch-window-ms', String(options.batchWindowMs),
     ...(options.serverMallocTrim ? ['--return-freed-memory'] : []),
     ...profileArgs,
@@ -148,14 +169,33 @@ function startGcpAnchor(binary: string, nodeCount: number, fixtures: { initial: 
   };
 }
 
-/** Both revisions of the fixture for `nodeCount` proxies, written once per N for the anchor. */
-function gcpFixtureFiles(nodeCount: number): { initial: string; changed: string } {
+/** Every revision of the fixture for `nodeCount` proxies (1, then one per change), written once per N for the anchor. */
+function gcpFixtureFiles(nodeCount: number): { initial: string; changes: string[] } {
   fixtureDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'weir-bench-xds-'));
+  const directory = fixtureDir;
   const shared = buildSharedResources();
-  const files = { initial: path.join(fixtureDir, `nodes-${nodeCount}-r1.bin`), changed: path.join(fixtureDir, `nodes-${nodeCount}-r2.bin`) };
-  writeFixtureFile(files.initial, shared, nodeCount, 1);
-  writeFixtureFile(files.changed, shared, nodeCount, 2);
-  return files;
+  const file = (revision: number): string => {
+    const name = path.join(directory, `nodes-${nodeCount}-r${revision}.bin`);
+    writeFixtureFile(name, shared, nodeCount, revision);
+    return name;
+  };
+  return { initial: file(1), changes: Array.from({ length: options.changes }, (_, index) => file(index + 2)) };
+}
+
+/** The median of each figure over `changes` (the later changes of one run). */
+function medianOfChanges(changes: readonly ChangeFigures[]): LaterChanges {
+  const median = (value: (figures: ChangeFigures) => number): number => {
+    const sorted = changes.map(value).sort((left, right) => left - right);
+    const middle = (sorted.length - 1) / 2;
+    return ((sorted[Math.floor(middle)] ?? Number.NaN) + (sorted[Math.ceil(middle)] ?? Number.NaN)) / 2;
+  };
+  return {
+    count: changes.length,
+    convergeP50Ms: median((figures) => figures.convergeP50Ms),
+    convergeP99Ms: median((figures) => figures.convergeP99Ms),
+    serverCpuSeconds: median((figures) => figures.serverCpuSeconds),
+    serverMainThreadCpuSeconds: median((figures) => figures.serverMainThreadCpuSeconds),
+  };
 }
 
 function removeFixtures(): void {
@@ -175,50 +215,90 @@ async function runOnce(serverChild: ServerChild, serverKind: BenchServerKind, ro
     );
     await sleep(options.settleMs);
     const idle = await serverStats(serverChild, true, what);
-    serverChild.send({ kind: 'prepare-change' });
-    const prepared = await nextMessage<ServerReport, 'prepared'>(server, 'prepared', options.profileDir ? 600_000 : 120_000, what);
-    const convergedReports = generators.map((generator) => nextMessage<GeneratorReport, 'converged'>(generator, 'converged', 120_000, 'load generator'));
-    for (const generator of generators) sendTo<GeneratorCommand>(generator, { kind: 'arm' });
-    const loadAverageAtChange = os.loadavg()[0] ?? Number.NaN;
-    const before = await serverStats(serverChild, false, what);
-    serverChild.send({ kind: 'apply-change' });
-    const applied = await nextMessage<ServerReport, 'applied'>(server, 'applied', 60_000, what);
-    const converged = await Promise.all(convergedReports);
-    await sleep(200); // let the server finish reading the last ACKs before its CPU is read
-    const after = await serverStats(serverChild, false, what);
-    const latenciesMs = converged.flatMap((report) => report.ackedAt.map((at) => at - applied.startedAt)).sort((a, b) => a - b);
+    const changes: ChangeFigures[] = [];
+    let firstChangeSample: StreamSample | undefined;
+    for (let change = 1; change <= options.changes; change += 1) {
+      const measured = await measureChange(serverChild, generators, what);
+      changes.push(measured.figures);
+      firstChangeSample ??= measured.sample;
+    }
+    const [first, ...later] = changes;
+    if (!first) throw new Error('bench:xds: --changes must be at least 1');
     return {
       server: serverKind,
       round,
       variant,
       streams: nodeCount,
-      convergeP50Ms: percentile(latenciesMs, 0.5),
-      convergeP99Ms: percentile(latenciesMs, 0.99),
-      convergeMaxMs: latenciesMs[latenciesMs.length - 1] ?? Number.NaN,
-      serverCpuSeconds: (after.cpuMicros - before.cpuMicros) / 1e6,
-      bytesSentPerChange: sum(converged.map((report) => report.bytesReceived)),
-      responsesPerChange: sum(converged.map((report) => report.responses)),
+      convergeP50Ms: first.convergeP50Ms,
+      convergeP99Ms: first.convergeP99Ms,
+      convergeMaxMs: first.convergeMaxMs,
+      serverCpuSeconds: first.serverCpuSeconds,
+      serverMainThreadCpuSeconds: first.serverMainThreadCpuSeconds,
+      bytesSentPerChange: first.bytesSent,
+      responsesPerChange: first.responses,
+      later: later.length > 0 ? medianOfChanges(later) : undefined,
+      changes,
       rssPerIdleStreamBytes: (idle.rssBytes - baseline.rssBytes) / nodeCount,
       heapPerIdleStreamBytes: (idle.heapUsedBytes - baseline.heapUsedBytes) / nodeCount,
       memoryWithIdleStreams: { baseline: memoryFigures(baseline), idle: memoryFigures(idle) },
       initialSyncSeconds: Math.max(...synced.map((report) => report.syncMs)) / 1000,
       initialSyncBytes: sum(synced.map((report) => report.bytesReceived)),
       generatorProcesses: generators.length,
-      generatorCpuSeconds: sum(converged.map((report) => report.cpuMicros)) / 1e6,
-      generatorMaxEventLoopUtilization: Math.max(...converged.map((report) => report.eventLoopUtilization)),
-      changeBuildMs: prepared.buildMs,
-      setSnapshotMs: applied.setSnapshotMs,
+      generatorCpuSeconds: first.generatorCpuSeconds,
+      generatorMaxEventLoopUtilization: Math.max(...changes.map((figures) => figures.generatorMaxEventLoopUtilization)),
+      changeBuildMs: first.changeBuildMs,
+      setSnapshotMs: first.setSnapshotMs,
       batchWindowMs: options.batchWindowMs,
-      flushDelayMs: after.flushStartedAt - applied.startedAt,
-      flushMs: after.flushMs,
-      loadAverageAtChange: loadAverageAtChange,
+      flushDelayMs: first.flushDelayMs,
+      flushMs: first.flushMs,
+      loadAverageAtChange: first.loadAverageAtChange,
       syncSample: synced[0]?.sample,
-      changeSample: converged[0]?.sample,
+      changeSample: firstChangeSample,
     };
   } finally {
     stopAll();
     await sleep(300);
   }
+}
+
+/**
+ * One policy change on a synced server: the server prepares the next revision (not timed, its
+ * garbage collected), the generators are armed, the change is applied, and it is measured until
+ * every stream ACKed it.
+ */
+async function measureChange(serverChild: ServerChild, generators: readonly ChildProcess[], what: string): Promise<{ figures: ChangeFigures; sample: StreamSample | undefined }> {
+  const server = serverChild.child;
+  serverChild.send({ kind: 'prepare-change' });
+  const prepared = await nextMessage<ServerReport, 'prepared'>(server, 'prepared', options.profileDir ? 600_000 : 120_000, what);
+  const convergedReports = generators.map((generator) => nextMessage<GeneratorReport, 'converged'>(generator, 'converged', 120_000, 'load generator'));
+  for (const generator of generators) sendTo<GeneratorCommand>(generator, { kind: 'arm' });
+  const loadAverageAtChange = os.loadavg()[0] ?? Number.NaN;
+  const before = await serverStats(serverChild, false, what);
+  serverChild.send({ kind: 'apply-change' });
+  const applied = await nextMessage<ServerReport, 'applied'>(server, 'applied', 60_000, what);
+  const converged = await Promise.all(convergedReports);
+  await sleep(200); // let the server finish reading the last ACKs before its CPU is read
+  const after = await serverStats(serverChild, false, what);
+  const latenciesMs = converged.flatMap((report) => report.ackedAt.map((at) => at - applied.startedAt)).sort((a, b) => a - b);
+  return {
+    figures: {
+      convergeP50Ms: percentile(latenciesMs, 0.5),
+      convergeP99Ms: percentile(latenciesMs, 0.99),
+      convergeMaxMs: latenciesMs[latenciesMs.length - 1] ?? Number.NaN,
+      serverCpuSeconds: (after.cpuMicros - before.cpuMicros) / 1e6,
+      serverMainThreadCpuSeconds: ((after.mainThreadCpuMicros ?? Number.NaN) - (before.mainThreadCpuMicros ?? Number.NaN)) / 1e6,
+      bytesSent: sum(converged.map((report) => report.bytesReceived)),
+      responses: sum(converged.map((report) => report.responses)),
+      generatorCpuSeconds: sum(converged.map((report) => report.cpuMicros)) / 1e6,
+      generatorMaxEventLoopUtilization: Math.max(...converged.map((report) => report.eventLoopUtilization)),
+      changeBuildMs: prepared.buildMs,
+      setSnapshotMs: applied.setSnapshotMs,
+      flushDelayMs: after.flushStartedAt - applied.startedAt,
+      flushMs: after.flushMs,
+      loadAverageAtChange,
+    },
+    sample: converged[0]?.sample,
+  };
 }
 
 function startGenerators(variant: XdsVariant, nodeCount: number, port: number): ChildProcess[] {
@@ -249,9 +329,9 @@ function memoryFigures(stats: Extract<ServerReport, { kind: 'stats' }>): MemoryF
   return { rssBytes: stats.rssBytes, heapUsedBytes: stats.heapUsedBytes, heapTotalBytes: stats.heapTotalBytes, externalBytes: stats.externalBytes };
 }
 
-function forkChild(script: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+function forkChild(script: string, args: string[], extraEnv: Record<string, string> = {}, nodeOptions: readonly string[] = []): ChildProcess {
   const child = fork(script, args, {
-    execArgv: CHILD_EXEC_ARGV,
+    execArgv: [...CHILD_EXEC_ARGV, ...nodeOptions],
     env: { ...process.env, ...extraEnv },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -290,6 +370,7 @@ function parseOptions(): XdsBenchOptions {
       variants: { type: 'string', default: 'sotw,delta' },
       server: { type: 'string', default: 'weir' },
       rounds: { type: 'string' },
+      changes: { type: 'string', default: '6' },
       generators: { type: 'string', default: '2' },
       'streams-per-channel': { type: 'string', default: '100' },
       'batch-window-ms': { type: 'string', default: '100' },
@@ -299,6 +380,7 @@ function parseOptions(): XdsBenchOptions {
       'profile-dir': { type: 'string' },
       'server-malloc-trim': { type: 'boolean', default: false },
       'server-buffer-pool-bytes': { type: 'string' },
+      'server-node-options': { type: 'string', default: '' },
     },
   });
   const nodeCounts = values.nodes.split(',').map((entry) => positiveInteger(entry, '--nodes'));
@@ -316,6 +398,7 @@ function parseOptions(): XdsBenchOptions {
     servers,
     // Comparisons need several rounds to read past a busy host; a single server keeps one run.
     rounds: positiveInteger(values.rounds ?? (servers.length > 1 ? '3' : '1'), '--rounds'),
+    changes: positiveInteger(values.changes, '--changes'),
     generators: positiveInteger(values.generators, '--generators'),
     streamsPerChannel: positiveInteger(values['streams-per-channel'], '--streams-per-channel'),
     batchWindowMs: Number(values['batch-window-ms']),
@@ -324,6 +407,7 @@ function parseOptions(): XdsBenchOptions {
     jsonFile: values.json,
     profileDir: values['profile-dir'],
     serverMallocTrim: values['server-malloc-trim'],
+    serverNodeOptions: values['server-node-options'].split(' ').filter((option) => option !== ''),
     serverBufferPoolBytes: values['server-buffer-pool-bytes'] ? positiveInteger(values['server-buffer-pool-bytes'], '--server-buffer-pool-bytes') : undefined,
   };
 }

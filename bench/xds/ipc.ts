@@ -26,6 +26,8 @@ export type ServerReport =
       /** Memory outside the V8 heap that V8 knows of (Buffers). */
       externalBytes: number;
       cpuMicros: number;
+      /** The main thread's share of cpuMicros; absent or NaN when the server cannot tell (the anchor: Go runs goroutines on any thread). */
+      mainThreadCpuMicros?: number;
       openWatches: number;
       /** The latest flush of the snapshot cache: when it started (epoch ms) and how long it ran synchronously. */
       flushStartedAt: number;

@@ -12,14 +12,21 @@ export interface BenchResult {
   round: number;
   variant: XdsVariant;
   streams: number;
+  // The figures of the first change, on a freshly started server that has done only the initial sync.
   convergeP50Ms: number;
   convergeP99Ms: number;
   convergeMaxMs: number;
   /** Server process CPU (user + system) from the change until the last ACK was read. */
   serverCpuSeconds: number;
+  /** Its main thread's share (Weir only; NaN for the anchor): the rest ran on V8's and libuv's helper threads. */
+  serverMainThreadCpuSeconds: number;
   /** gRPC message bytes the generators received for the change (HTTP/2 framing excluded). */
   bytesSentPerChange: number;
   responsesPerChange: number;
+  /** The medians over the changes after the first (same process, warm); undefined with --changes 1. */
+  later: LaterChanges | undefined;
+  /** Every change of the run, in order. */
+  changes: ChangeFigures[];
   /** (server RSS with N idle synced streams - RSS with none) / N. */
   rssPerIdleStreamBytes: number;
   heapPerIdleStreamBytes: number;
@@ -46,6 +53,33 @@ export interface BenchResult {
   changeSample: StreamSample | undefined;
 }
 
+/** One policy change applied to a synced server. */
+export interface ChangeFigures {
+  convergeP50Ms: number;
+  convergeP99Ms: number;
+  convergeMaxMs: number;
+  serverCpuSeconds: number;
+  serverMainThreadCpuSeconds: number;
+  bytesSent: number;
+  responses: number;
+  generatorCpuSeconds: number;
+  generatorMaxEventLoopUtilization: number;
+  changeBuildMs: number;
+  setSnapshotMs: number;
+  flushDelayMs: number;
+  flushMs: number;
+  loadAverageAtChange: number;
+}
+
+/** Medians over the changes after the first in one server process. */
+export interface LaterChanges {
+  count: number;
+  convergeP50Ms: number;
+  convergeP99Ms: number;
+  serverCpuSeconds: number;
+  serverMainThreadCpuSeconds: number;
+}
+
 export interface MemoryFigures {
   rssBytes: number;
   heapUsedBytes: number;
@@ -62,8 +96,8 @@ export function percentile(sorted: readonly number[], fraction: number): number 
 
 export function formatTable(results: readonly BenchResult[]): string {
   const header = [
-    'server', 'round', 'variant', 'streams', 'p50 ms', 'p99 ms', 'max ms', 'flush ms', 'server CPU s', 'bytes/change', 'RSS/idle stream',
-    'initial sync s', 'gen procs', 'gen CPU s', 'gen max ELU', 'load avg',
+    'server', 'round', 'variant', 'streams', 'p50 ms', 'p99 ms', 'max ms', 'flush ms', 'server CPU s', 'main thread s', 'later p50 ms',
+    'later p99 ms', 'later CPU s', 'later main s', 'bytes/change', 'RSS/idle stream', 'initial sync s', 'gen procs', 'gen CPU s', 'gen max ELU', 'load avg',
   ];
   const rows = results.map((result) => [
     result.server,
@@ -74,7 +108,12 @@ export function formatTable(results: readonly BenchResult[]): string {
     result.convergeP99Ms.toFixed(0),
     result.convergeMaxMs.toFixed(0),
     result.flushMs.toFixed(0),
-    result.serverCpuSeconds.toFixed(2),
+    result.serverCpuSeconds.toFixed(3),
+    Number.isNaN(result.serverMainThreadCpuSeconds) ? '-' : result.serverMainThreadCpuSeconds.toFixed(3),
+    result.later ? result.later.convergeP50Ms.toFixed(0) : '-',
+    result.later ? result.later.convergeP99Ms.toFixed(0) : '-',
+    result.later ? result.later.serverCpuSeconds.toFixed(3) : '-',
+    result.later && !Number.isNaN(result.later.serverMainThreadCpuSeconds) ? result.later.serverMainThreadCpuSeconds.toFixed(3) : '-',
     formatBytes(result.bytesSentPerChange),
     formatBytes(result.rssPerIdleStreamBytes),
     result.initialSyncSeconds.toFixed(1),
@@ -84,15 +123,20 @@ export function formatTable(results: readonly BenchResult[]): string {
     result.loadAverageAtChange.toFixed(1),
   ]);
   const batch = results[0]?.batchWindowMs;
-  const note = batch === undefined ? '' : `\nconvergence includes the server's ${batch} ms batching window; bytes are gRPC message bytes`;
+  const laterCount = results[0]?.later?.count;
+  const laterNote = laterCount === undefined ? '' : `; p50, p99 and CPU are of the first change on a fresh server, "later" the medians of the ${laterCount} changes after it in the same process`;
+  const note = batch === undefined ? '' : `\nconvergence includes the server's ${batch} ms batching window; bytes are gRPC message bytes${laterNote}`;
   return markdownTable(header, rows) + note;
 }
 
-/** The figures compared between servers; lower is better for each. */
+/** The figures compared between servers; lower is better for each. "later": the changes after the first. */
 const COMPARED: ReadonlyArray<{ title: string; value: (result: BenchResult) => number }> = [
   { title: 'p50', value: (result) => result.convergeP50Ms },
   { title: 'p99', value: (result) => result.convergeP99Ms },
   { title: 'server CPU per change', value: (result) => result.serverCpuSeconds },
+  { title: 'later p50', value: (result) => result.later?.convergeP50Ms ?? Number.NaN },
+  { title: 'later p99', value: (result) => result.later?.convergeP99Ms ?? Number.NaN },
+  { title: 'later CPU per change', value: (result) => result.later?.serverCpuSeconds ?? Number.NaN },
   { title: 'RSS per idle stream', value: (result) => result.rssPerIdleStreamBytes },
 ];
 
@@ -126,7 +170,8 @@ export function formatComparison(results: readonly BenchResult[]): string {
   }
   const header = ['variant', 'streams', 'rounds', ...COMPARED.map((figure) => `${figure.title} weir/gcp`), 'load avg'];
   return [
-    'Weir / go-control-plane, median of the per-round ratios (min-max); below 1 means Weir is ahead',
+    'Weir / go-control-plane, median of the per-round ratios (min-max); below 1 means Weir is ahead; p50, p99 and CPU of the first change',
+    'on a freshly started server, "later" of the median of the changes after it in the same process (n/a with --changes 1)',
     '',
     markdownTable(header, rows),
     '',
@@ -147,6 +192,7 @@ function groupByCase(results: readonly BenchResult[]): BenchResult[][] {
 }
 
 function formatRatio(values: readonly number[]): string {
+  if (values.some((value) => Number.isNaN(value))) return 'n/a';
   const sorted = [...values].sort((left, right) => left - right);
   const median = sorted.length % 2 === 1
     ? sorted[(sorted.length - 1) / 2] ?? Number.NaN

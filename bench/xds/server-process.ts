@@ -6,6 +6,7 @@
 // 'insecure'), said so in docs/benchmarks.md: the bench measures snapshot fan-out and encoding
 // against earlier runs of the same bench, and its load generators play thousands of proxies.
 import fs from 'node:fs';
+import path from 'node:path';
 import { Session } from 'node:inspector';
 import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
@@ -21,7 +22,10 @@ const { values } = parseArgs({
     nodes: { type: 'string' },
     'batch-window-ms': { type: 'string', default: '100' },
     'log-level': { type: 'string', default: 'info' },
-    /** Writes a V8 CPU profile of the change (from just before it is applied until the next stats request) to this file. */
+    /**
+     * Writes a V8 CPU profile of each change (from just before it is applied until the next stats
+     * request) to this file, with `-change<N>` before its extension.
+     */
     'profile-change': { type: 'string' },
     /** Buffer.poolSize for the server process (Node's default is 8 KiB). */
     'buffer-pool-bytes': { type: 'string' },
@@ -47,6 +51,8 @@ const lastFlush = timeFlushes();
 let nextSnapshots: Snapshot[] = [];
 let profiler: Session | undefined;
 let changeApplied = false;
+/** Changes prepared so far; change N serves revision N + 1 (revision 1 is the initial sync). */
+let changesPrepared = 0;
 
 process.on('message', (message: unknown) => {
   if (!isReport(message)) return;
@@ -68,7 +74,7 @@ let statsRequests = 0;
 
 function reportStats(collectGarbage: boolean): void {
   statsRequests += 1;
-  if (profiler && changeApplied) stopProfiling(profiler, values['profile-change'] ?? 'change.cpuprofile');
+  if (profiler && changeApplied) stopProfiling(profiler, changeProfileFile(values['profile-change'] ?? 'change.cpuprofile', changesPrepared));
   if (collectGarbage) {
     // Two collections let weak maps and finalizers settle before RSS is read.
     globalThis.gc?.();
@@ -83,6 +89,7 @@ function reportStats(collectGarbage: boolean): void {
     heapTotalBytes: memory.heapTotal,
     externalBytes: memory.external,
     cpuMicros: cpu.user + cpu.system,
+    mainThreadCpuMicros: mainThreadCpuMicros(),
     openWatches: server.cache.openWatchCount(),
     flushStartedAt: lastFlush.startedAt,
     flushMs: lastFlush.durationMs,
@@ -92,9 +99,25 @@ function reportStats(collectGarbage: boolean): void {
   if (heapSnapshotFile && statsRequests === 2) v8.writeHeapSnapshot(heapSnapshotFile);
 }
 
+/**
+ * CPU time of the main thread alone (the event loop and JavaScript), from the scheduler's
+ * nanosecond count; process.cpuUsage() also counts V8's helper threads (concurrent compilation
+ * and marking, parallel scavenges) and libuv's. NaN where /proc does not say (not Linux).
+ */
+function mainThreadCpuMicros(): number {
+  try {
+    const schedstat = fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8');
+    return Number(schedstat.split(' ')[0]) / 1000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function prepareChange(): void {
   const started = performance.now();
-  nextSnapshots = buildSnapshots(2);
+  changesPrepared += 1;
+  changeApplied = false;
+  nextSnapshots = buildSnapshots(changesPrepared + 1);
   // Building the next revision is not part of the change; without this, the collection of its
   // garbage (encodings, hashes, maps of every proxy) fell into the measured change. The anchor
   // collects after loading its next revision too.
@@ -110,6 +133,11 @@ function applyChange(): void {
   const started = performance.now();
   nextSnapshots.forEach((snapshot, index) => server.setSnapshot(snapshot, benchNodeId(index)));
   reportToParent({ kind: 'applied', startedAt, setSnapshotMs: performance.now() - started });
+}
+
+function changeProfileFile(file: string, change: number): string {
+  const extension = path.extname(file);
+  return `${file.slice(0, file.length - extension.length)}-change${change}${extension}`;
 }
 
 function startProfiling(): void {

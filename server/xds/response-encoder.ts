@@ -53,6 +53,7 @@ const MAX_FREE_SLABS = 16;
 /** ControlPlane.identifier. */
 const CONTROL_PLANE_IDENTIFIER_FIELD = 1;
 const LENGTH_DELIMITED = 2;
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 export function encodeDiscoveryResponse(response: DiscoveryResponse): Buffer {
   return writeDiscoveryResponse(response, 0);
@@ -79,7 +80,7 @@ function writeDiscoveryResponse(response: DiscoveryResponse, prefixBytes: number
   size += stringFieldSize(DiscoveryResponseField.Nonce, response.nonce);
   size += fieldSize(DiscoveryResponseField.ControlPlane, controlPlaneSize(response.control_plane.identifier));
 
-  const writer = new FieldWriter(size, prefixBytes);
+  const writer = fieldWriter.begin(size, prefixBytes);
   writer.string(DiscoveryResponseField.VersionInfo, response.version_info);
   for (const resource of response.resources) writeAny(writer, DiscoveryResponseField.Resources, resource);
   writer.string(DiscoveryResponseField.TypeUrl, response.type_url);
@@ -96,7 +97,7 @@ function writeDeltaDiscoveryResponse(response: DeltaDiscoveryResponse, prefixByt
   for (const name of response.removed_resources) size += stringFieldSize(DeltaDiscoveryResponseField.RemovedResources, name, KEEP_EMPTY);
   size += fieldSize(DeltaDiscoveryResponseField.ControlPlane, controlPlaneSize(response.control_plane.identifier));
 
-  const writer = new FieldWriter(size, prefixBytes);
+  const writer = fieldWriter.begin(size, prefixBytes);
   writer.string(DeltaDiscoveryResponseField.SystemVersionInfo, response.system_version_info);
   for (const resource of response.resources) {
     writer.header(DeltaDiscoveryResponseField.Resources, deltaResourceSize(resource));
@@ -158,16 +159,21 @@ function fieldSize(field: number, length: number): number {
 
 /**
  * Writes length-delimited fields into a buffer allocated once at the final size, after
- * `prefixBytes` for gRPC's message prefix (0: the bare message).
+ * `prefixBytes` for gRPC's message prefix (0: the bare message). One writer serves every response
+ * (encoding is synchronous and never nested): a writer per response died with its response, and
+ * once none was alive a full collection dropped the object layout V8's optimized encoder code
+ * relies on, so every policy change after one deoptimized and recompiled the encoder (seen with
+ * --trace-deopt: "weak objects").
  */
 class FieldWriter {
-  readonly #buffer: Buffer;
-  #offset: number;
+  #buffer: Buffer = EMPTY_BUFFER;
+  #offset = 0;
 
-  constructor(size: number, prefixBytes: number) {
+  begin(size: number, prefixBytes: number): this {
     this.#buffer = slabs.allocate(prefixBytes + size);
     if (prefixBytes > 0) writeFramePrefix(this.#buffer, size);
     this.#offset = prefixBytes;
+    return this;
   }
 
   string(field: number, value: string, options: StringFieldOptions = OMIT_EMPTY): void {
@@ -190,10 +196,12 @@ class FieldWriter {
   }
 
   finish(): Buffer {
-    if (this.#offset !== this.#buffer.length) {
-      throw new Error(`response encoder wrote ${this.#offset} bytes into a ${this.#buffer.length}-byte buffer; the size and write passes disagree`);
+    const buffer = this.#buffer;
+    this.#buffer = EMPTY_BUFFER;
+    if (this.#offset !== buffer.length) {
+      throw new Error(`response encoder wrote ${this.#offset} bytes into a ${buffer.length}-byte buffer; the size and write passes disagree`);
     }
-    return this.#buffer;
+    return buffer;
   }
 
   #varint(value: number): void {
@@ -270,6 +278,7 @@ class SlabAllocator {
 }
 
 const slabs = new SlabAllocator();
+const fieldWriter = new FieldWriter();
 
 /**
  * Tells the encoder that a frame from frameDiscoveryResponse or frameDeltaDiscoveryResponse was

@@ -25,6 +25,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -50,12 +51,12 @@ const (
 )
 
 type options struct {
-	resourcesFile       string
-	changeResourcesFile string
-	nodes               int
-	batchWindow         time.Duration
-	profileChange       string
-	returnFreedMemory   bool
+	resourcesFile        string
+	changeResourcesFiles []string
+	nodes                int
+	batchWindow          time.Duration
+	profileChange        string
+	returnFreedMemory    bool
 }
 
 func main() {
@@ -70,19 +71,23 @@ func parseOptions() options {
 	var opts options
 	var batchWindowMs int
 	flag.StringVar(&opts.resourcesFile, "resources", "", "fixture file with every node's initial config")
-	flag.StringVar(&opts.changeResourcesFile, "change-resources", "", "fixture file with the changed config, loaded on prepare-change")
+	var changeResources string
+	flag.StringVar(&changeResources, "change-resources", "", "fixture files with the changed configs, comma-separated; the Nth prepare-change loads the Nth")
 	flag.IntVar(&opts.nodes, "nodes", 0, "number of benchmark proxies (bench-node-0 ...)")
 	flag.IntVar(&batchWindowMs, "batch-window-ms", 100, "debounce before SetSnapshot, like Weir's batching window; 0 = at once")
-	flag.StringVar(&opts.profileChange, "profile-change", "", "write a Go CPU profile of the change to this file")
+	flag.StringVar(&opts.profileChange, "profile-change", "", "write a Go CPU profile of each change to this file, with -change<N> before its extension")
 	flag.BoolVar(&opts.returnFreedMemory, "return-freed-memory", false, "before reading RSS, return freed pages to the OS (debug.FreeOSMemory), as bench:xds --server-malloc-trim makes glibc do for Weir")
 	flag.Parse()
 	opts.batchWindow = time.Duration(batchWindowMs) * time.Millisecond
+	if changeResources != "" {
+		opts.changeResourcesFiles = strings.Split(changeResources, ",")
+	}
 	return opts
 }
 
 func run(opts options) error {
-	if opts.resourcesFile == "" || opts.changeResourcesFile == "" || opts.nodes < 1 {
-		return errors.New("usage: gcp-anchor --nodes N --resources FILE --change-resources FILE [--batch-window-ms MS]")
+	if opts.resourcesFile == "" || len(opts.changeResourcesFiles) == 0 || opts.nodes < 1 {
+		return errors.New("usage: gcp-anchor --nodes N --resources FILE --change-resources FILE[,FILE...] [--batch-window-ms MS]")
 	}
 	started := time.Now()
 	initial, err := loadSnapshots(opts.resourcesFile, opts.nodes)
@@ -122,6 +127,7 @@ type anchor struct {
 	mu             sync.Mutex
 	out            *json.Encoder
 	next           []cachev3.ResourceSnapshot
+	changesLoaded  int
 	flushStartedAt float64
 	flushMs        float64
 	profiling      bool
@@ -197,20 +203,26 @@ func (a *anchor) reportStats(collectGarbage bool) {
 
 func (a *anchor) prepareChange() error {
 	started := time.Now()
-	next, err := loadSnapshots(a.opts.changeResourcesFile, a.opts.nodes)
+	if a.changesLoaded >= len(a.opts.changeResourcesFiles) {
+		return fmt.Errorf("prepare-change %d: only %d --change-resources files were given", a.changesLoaded+1, len(a.opts.changeResourcesFiles))
+	}
+	next, err := loadSnapshots(a.opts.changeResourcesFiles[a.changesLoaded], a.opts.nodes)
 	if err != nil {
 		return err
 	}
 	a.mu.Lock()
 	a.next = next
+	a.changesLoaded++
+	a.changeApplied = false
 	a.mu.Unlock()
 	// Loading the next revision is not part of the change: its garbage is collected before the
 	// change is measured, as Weir's server process collects the garbage of building its own.
 	runtime.GC()
 	if a.opts.profileChange != "" {
-		file, err := os.Create(a.opts.profileChange)
+		name := changeProfileFile(a.opts.profileChange, a.changesLoaded)
+		file, err := os.Create(name)
 		if err != nil {
-			return fmt.Errorf("CPU profile %s: %w", a.opts.profileChange, err)
+			return fmt.Errorf("CPU profile %s: %w", name, err)
 		}
 		if err := pprof.StartCPUProfile(file); err != nil {
 			return fmt.Errorf("CPU profile: %w", err)
@@ -418,6 +430,12 @@ func (r *recordReader) u32() uint32 {
 func (r *recordReader) bytes() []byte { return r.take(int(r.u32())) }
 
 func (r *recordReader) text() string { return string(r.bytes()) }
+
+// changeProfileFile names change N's profile: file with -change<N> before its extension.
+func changeProfileFile(file string, change int) string {
+	extension := filepath.Ext(file)
+	return fmt.Sprintf("%s-change%d%s", strings.TrimSuffix(file, extension), change, extension)
+}
 
 func nodeID(index int) string { return "bench-node-" + strconv.Itoa(index) }
 
