@@ -248,7 +248,14 @@ export class ProxyStatusRegistry {
 
   #typeState(nodeId: string, typeUrl: string): TrackedTypeState {
     const proxy = this.#proxyById(nodeId);
-    let state = proxy.types.find((candidate) => candidate.typeUrl === typeUrl);
+    // A loop, not find(): this runs for every response and every ACK of every proxy.
+    let state: TrackedTypeState | undefined;
+    for (const candidate of proxy.types) {
+      if (candidate.typeUrl === typeUrl) {
+        state = candidate;
+        break;
+      }
+    }
     if (!state) {
       state = {
         typeUrl,

@@ -25,15 +25,16 @@ const LENGTH_DELIMITED = 2;
 /** Decodes a DiscoveryRequest, falling back to `fullDecode` for anything but the common ACK fields. */
 export function decodeDiscoveryRequest(bytes: Buffer, fullDecode: (bytes: Buffer) => DiscoveryRequest): DiscoveryRequest {
   const request: DiscoveryRequest = { version_info: '', node: null, resource_names: [], type_url: '', response_nonce: '', error_detail: null };
-  const complete = forEachStringField(bytes, (field, value) => {
-    if (field === DiscoveryRequestField.VersionInfo) request.version_info = value;
-    else if (field === DiscoveryRequestField.ResourceNames) request.resource_names.push(value);
-    else if (field === DiscoveryRequestField.TypeUrl) request.type_url = value;
-    else if (field === DiscoveryRequestField.ResponseNonce) request.response_nonce = value;
-    else return false;
-    return true;
-  });
-  return complete ? request : fullDecode(bytes);
+  return forEachStringField(bytes, request, takeDiscoveryRequestField) ? request : fullDecode(bytes);
+}
+
+function takeDiscoveryRequestField(request: DiscoveryRequest, field: number, value: string): boolean {
+  if (field === DiscoveryRequestField.VersionInfo) request.version_info = value;
+  else if (field === DiscoveryRequestField.ResourceNames) request.resource_names.push(value);
+  else if (field === DiscoveryRequestField.TypeUrl) request.type_url = value;
+  else if (field === DiscoveryRequestField.ResponseNonce) request.response_nonce = value;
+  else return false;
+  return true;
 }
 
 /** Decodes a DeltaDiscoveryRequest, falling back to `fullDecode` for anything but the common ACK fields. */
@@ -47,47 +48,58 @@ export function decodeDeltaDiscoveryRequest(bytes: Buffer, fullDecode: (bytes: B
     response_nonce: '',
     error_detail: null,
   };
-  // initial_resource_versions entries are messages; they only come with the first request, which also carries the node.
-  const complete = forEachStringField(bytes, (field, value) => {
-    if (field === DeltaDiscoveryRequestField.TypeUrl) request.type_url = value;
-    else if (field === DeltaDiscoveryRequestField.ResourceNamesSubscribe) request.resource_names_subscribe.push(value);
-    else if (field === DeltaDiscoveryRequestField.ResourceNamesUnsubscribe) request.resource_names_unsubscribe.push(value);
-    else if (field === DeltaDiscoveryRequestField.ResponseNonce) request.response_nonce = value;
-    else return false;
-    return true;
-  });
-  return complete ? request : fullDecode(bytes);
+  return forEachStringField(bytes, request, takeDeltaDiscoveryRequestField) ? request : fullDecode(bytes);
+}
+
+// initial_resource_versions entries are messages; they only come with the first request, which also carries the node.
+function takeDeltaDiscoveryRequestField(request: DeltaDiscoveryRequest, field: number, value: string): boolean {
+  if (field === DeltaDiscoveryRequestField.TypeUrl) request.type_url = value;
+  else if (field === DeltaDiscoveryRequestField.ResourceNamesSubscribe) request.resource_names_subscribe.push(value);
+  else if (field === DeltaDiscoveryRequestField.ResourceNamesUnsubscribe) request.resource_names_unsubscribe.push(value);
+  else if (field === DeltaDiscoveryRequestField.ResponseNonce) request.response_nonce = value;
+  else return false;
+  return true;
 }
 
 /**
- * Visits each field as a UTF-8 string. Returns false, having stopped, at a field `visit` does not
+ * Visits each field as a UTF-8 string. Returns false, having stopped, at a field `take` does not
  * take, at any wire type other than length-delimited, or at malformed bytes: the caller then
  * decodes the whole message the slow, complete way (which also reports malformed input).
+ * Top-level functions and no object per varint: this runs for every ACK of every proxy.
  */
-function forEachStringField(bytes: Buffer, visit: (field: number, value: string) => boolean): boolean {
+function forEachStringField<Request>(bytes: Buffer, request: Request, take: (request: Request, field: number, value: string) => boolean): boolean {
   let offset = 0;
   while (offset < bytes.length) {
     const key = readVarint(bytes, offset);
-    if (!key) return false;
-    if (key.value % 8 !== LENGTH_DELIMITED) return false;
-    const length = readVarint(bytes, key.next);
-    if (!length) return false;
-    const end = length.next + length.value;
+    if (key < 0) return false;
+    offset = varintEnd;
+    if (key % 8 !== LENGTH_DELIMITED) return false;
+    const length = readVarint(bytes, offset);
+    if (length < 0) return false;
+    const start = varintEnd;
+    const end = start + length;
     if (end > bytes.length) return false;
-    if (!visit(Math.floor(key.value / 8), bytes.toString('utf8', length.next, end))) return false;
+    if (!take(request, Math.floor(key / 8), bytes.toString('utf8', start, end))) return false;
     offset = end;
   }
   return true;
 }
 
-function readVarint(bytes: Buffer, start: number): { value: number; next: number } | undefined {
+/** Where the varint readVarint last read ended (decoding is synchronous, never nested). */
+let varintEnd = 0;
+
+/** The varint (at most 5 bytes) at `start`, with its end in varintEnd; -1 if it is malformed or cut off. */
+function readVarint(bytes: Buffer, start: number): number {
   let value = 0;
   let scale = 1;
   for (let offset = start; offset < bytes.length && offset < start + 5; offset += 1) {
     const byte = bytes[offset] ?? 0;
     value += (byte & 0x7f) * scale;
-    if (byte < 0x80) return { value, next: offset + 1 };
+    if (byte < 0x80) {
+      varintEnd = offset + 1;
+      return value;
+    }
     scale *= 128;
   }
-  return undefined;
+  return -1;
 }

@@ -37,6 +37,20 @@ type PendingAnswer =
 
 type OpenWatch = SotwWatch | DeltaWatch;
 
+/**
+ * One node id's own snapshot and open watches, kept together so a flush reaches a changed node's
+ * watches and snapshot without looking either up. Lives while it has a snapshot or a watch.
+ */
+interface NodeRecord {
+  readonly id: string;
+  /** The node's own snapshot; undefined = the default snapshot applies. */
+  snapshot: Snapshot | undefined;
+  /** Registered watches (from the first arming until cancelled), in registration order. */
+  readonly watches: OpenWatch[];
+  /** In the list of records changed since the last flush. */
+  changed: boolean;
+}
+
 interface WatchBase {
   node: NodeIdentity;
   typeUrl: string;
@@ -44,8 +58,8 @@ interface WatchBase {
   armed: boolean;
   /** Counts armings, so an answer computed for one arming is not delivered after the next. */
   arming: number;
-  /** In its node's watch set (from the first arming until cancelled). */
-  registered: boolean;
+  /** The node's record while registered (from the first arming until cancelled). */
+  record: NodeRecord | undefined;
   /**
    * The type's content version in the snapshot this watch was last checked against. A snapshot
    * whose type has the same version cannot change the answer (nothing else the answer depends on
@@ -69,11 +83,13 @@ interface DeltaWatch extends WatchBase {
 }
 
 export class SnapshotCache implements ConfigWatcher {
-  readonly #snapshots = new Map<string, Snapshot>();
-  /** Watches by node id, armed or not, until cancelled: a change to one node's snapshot visits only that node's watches. */
-  readonly #watchesByNode = new Map<string, Set<OpenWatch>>();
-  /** Snapshot keys set since the last flush. */
-  readonly #changedKeys = new Set<string>();
+  /** Records by node id: a change to one node's snapshot visits only that node's watches. */
+  readonly #nodes = new Map<string, NodeRecord>();
+  #defaultSnapshot: Snapshot | undefined;
+  /** Records whose own snapshot was set or cleared since the last flush. */
+  #changedRecords: NodeRecord[] = [];
+  /** The default snapshot was set since the last flush: every record is affected. */
+  #defaultChanged = false;
   readonly #batchWindowMs: number;
   #watchCount = 0;
   #flushTimer: NodeJS.Timeout | undefined;
@@ -87,20 +103,35 @@ export class SnapshotCache implements ConfigWatcher {
 
   /** Sets the snapshot for one node id, or for every proxy with DEFAULT_SNAPSHOT_KEY. */
   setSnapshot(key: string, snapshot: Snapshot): void {
-    this.#snapshots.set(key, snapshot);
-    this.#changedKeys.add(key);
+    if (key === DEFAULT_SNAPSHOT_KEY) {
+      this.#defaultSnapshot = snapshot;
+      this.#defaultChanged = true;
+    } else {
+      const record = this.#recordFor(key);
+      record.snapshot = snapshot;
+      this.#markChanged(record);
+    }
     this.#scheduleFlush();
   }
 
   /** Drops a node's own snapshot; its open watches are then answered from the default snapshot. */
   clearSnapshot(key: string): void {
-    if (!this.#snapshots.delete(key)) return;
-    this.#changedKeys.add(key);
+    if (key === DEFAULT_SNAPSHOT_KEY) {
+      if (!this.#defaultSnapshot) return;
+      this.#defaultSnapshot = undefined;
+      this.#defaultChanged = true;
+    } else {
+      const record = this.#nodes.get(key);
+      if (!record?.snapshot) return;
+      record.snapshot = undefined;
+      this.#markChanged(record);
+      this.#dropIfUnused(record);
+    }
     this.#scheduleFlush();
   }
 
   snapshotFor(node: NodeIdentity): Snapshot | undefined {
-    return this.#snapshots.get(node.id) ?? this.#snapshots.get(DEFAULT_SNAPSHOT_KEY);
+    return this.#nodes.get(node.id)?.snapshot ?? this.#defaultSnapshot;
   }
 
   /** Answers pending watches now instead of at the end of the batching window. */
@@ -108,13 +139,11 @@ export class SnapshotCache implements ConfigWatcher {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     const answersByRank = new Map<number, PendingAnswer[]>();
-    for (const watches of this.#watchSetsAffectedByChanges()) {
-      let snapshot: Snapshot | undefined;
-      for (const watch of watches) {
+    const collect = (record: NodeRecord): void => {
+      const snapshot = record.snapshot ?? this.#defaultSnapshot;
+      if (!snapshot) return;
+      for (const watch of record.watches) {
         if (!watch.armed) continue;
-        // Every watch in the set belongs to one node, so they share one snapshot.
-        snapshot ??= this.snapshotFor(watch.node);
-        if (!snapshot) break;
         const answer = pendingAnswer(watch, snapshot);
         if (!answer) continue;
         const rank = answerRank(answer);
@@ -122,8 +151,16 @@ export class SnapshotCache implements ConfigWatcher {
         if (sameRank) sameRank.push(answer);
         else answersByRank.set(rank, [answer]);
       }
+    };
+    const changed = this.#changedRecords;
+    this.#changedRecords = [];
+    for (const record of changed) record.changed = false;
+    if (this.#defaultChanged) {
+      this.#defaultChanged = false;
+      for (const record of this.#nodes.values()) collect(record);
+    } else {
+      for (const record of changed) collect(record);
     }
-    this.#changedKeys.clear();
     for (const rank of [...answersByRank.keys()].sort((left, right) => left - right)) {
       for (const answer of answersByRank.get(rank) ?? []) {
         // Answered, re-armed or cancelled while earlier answers were delivered: this one is stale.
@@ -138,14 +175,17 @@ export class SnapshotCache implements ConfigWatcher {
   close(): void {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    for (const watches of this.#watchesByNode.values()) {
-      for (const watch of watches) {
+    for (const record of this.#nodes.values()) {
+      for (const watch of record.watches) {
         watch.armed = false;
-        watch.registered = false;
+        watch.record = undefined;
       }
+      record.watches.length = 0;
+      record.changed = false;
+      if (!record.snapshot) this.#nodes.delete(record.id);
     }
-    this.#watchesByNode.clear();
-    this.#changedKeys.clear();
+    this.#changedRecords = [];
+    this.#defaultChanged = false;
     this.#watchCount = 0;
   }
 
@@ -159,7 +199,7 @@ export class SnapshotCache implements ConfigWatcher {
     subscription: SotwSubscriptionView,
     respond: (response: SotwWatchResponse) => void,
   ): ConfigWatch {
-    return this.#open({ kind: 'sotw', node: request.node, typeUrl: request.typeUrl, armed: false, arming: 0, registered: false, checkedVersion: undefined, request, subscription, respond });
+    return this.#open({ kind: 'sotw', node: request.node, typeUrl: request.typeUrl, armed: false, arming: 0, record: undefined, checkedVersion: undefined, request, subscription, respond });
   }
 
   openDeltaWatch(
@@ -167,7 +207,7 @@ export class SnapshotCache implements ConfigWatcher {
     subscription: DeltaSubscriptionView,
     respond: (response: DeltaWatchResponse) => void,
   ): ConfigWatch {
-    return this.#open({ kind: 'delta', node: request.node, typeUrl: request.typeUrl, armed: false, arming: 0, registered: false, checkedVersion: undefined, request, subscription, respond });
+    return this.#open({ kind: 'delta', node: request.node, typeUrl: request.typeUrl, armed: false, arming: 0, record: undefined, checkedVersion: undefined, request, subscription, respond });
   }
 
   #open(watch: OpenWatch): ConfigWatch {
@@ -178,7 +218,7 @@ export class SnapshotCache implements ConfigWatcher {
     watch.arming += 1;
     // The request or the view may have changed since the last look.
     watch.checkedVersion = undefined;
-    const snapshot = this.snapshotFor(watch.node);
+    const snapshot = watch.record ? (watch.record.snapshot ?? this.#defaultSnapshot) : this.snapshotFor(watch.node);
     const answer = snapshot ? pendingAnswer(watch, snapshot) : undefined;
     if (answer) {
       this.#disarm(watch);
@@ -189,14 +229,10 @@ export class SnapshotCache implements ConfigWatcher {
       watch.armed = true;
       this.#watchCount += 1;
     }
-    if (watch.registered) return;
-    let watches = this.#watchesByNode.get(watch.node.id);
-    if (!watches) {
-      watches = new Set();
-      this.#watchesByNode.set(watch.node.id, watches);
-    }
-    watches.add(watch);
-    watch.registered = true;
+    if (watch.record) return;
+    const record = this.#recordFor(watch.node.id);
+    record.watches.push(watch);
+    watch.record = record;
   }
 
   #disarm(watch: OpenWatch): void {
@@ -207,22 +243,33 @@ export class SnapshotCache implements ConfigWatcher {
 
   #cancel(watch: OpenWatch): void {
     this.#disarm(watch);
-    if (!watch.registered) return;
-    watch.registered = false;
-    const watches = this.#watchesByNode.get(watch.node.id);
-    if (!watches?.delete(watch)) return;
-    if (watches.size === 0) this.#watchesByNode.delete(watch.node.id);
+    const record = watch.record;
+    if (!record) return;
+    watch.record = undefined;
+    const index = record.watches.indexOf(watch);
+    if (index >= 0) record.watches.splice(index, 1);
+    this.#dropIfUnused(record);
   }
 
-  /** Every node's watches when the default snapshot changed, else only those of nodes whose own snapshot did. */
-  #watchSetsAffectedByChanges(): Iterable<ReadonlySet<OpenWatch>> {
-    if (this.#changedKeys.has(DEFAULT_SNAPSHOT_KEY)) return [...this.#watchesByNode.values()];
-    const affected: Array<ReadonlySet<OpenWatch>> = [];
-    for (const key of this.#changedKeys) {
-      const watches = this.#watchesByNode.get(key);
-      if (watches) affected.push(watches);
+  #recordFor(nodeId: string): NodeRecord {
+    let record = this.#nodes.get(nodeId);
+    if (!record) {
+      record = { id: nodeId, snapshot: undefined, watches: [], changed: false };
+      this.#nodes.set(nodeId, record);
     }
-    return affected;
+    return record;
+  }
+
+  #markChanged(record: NodeRecord): void {
+    if (record.changed) return;
+    record.changed = true;
+    this.#changedRecords.push(record);
+  }
+
+  /** A record with neither snapshot nor watches leaves the map (a pending flush still holds it, harmlessly). */
+  #dropIfUnused(record: NodeRecord): void {
+    if (record.snapshot || record.watches.length > 0) return;
+    if (this.#nodes.get(record.id) === record) this.#nodes.delete(record.id);
   }
 
   #scheduleFlush(): void {

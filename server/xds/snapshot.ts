@@ -33,7 +33,7 @@ export class Snapshot {
 
   /** The resources of one type; an empty set (with its own stable version) if there are none. */
   forType(typeUrl: string): TypeSnapshot {
-    return this.#types.get(typeUrl) ?? new TypeResources(typeUrl, versionOf(new Map()), new Map());
+    return this.#types.get(typeUrl) ?? new TypeResources(typeUrl, EMPTY_VERSION, NO_RESOURCES);
   }
 
   typeUrls(): string[] {
@@ -64,3 +64,7 @@ function versionOf(resources: ReadonlyMap<string, EncodedResource>): string {
   }
   return digest.digest('hex').slice(0, 16);
 }
+
+const NO_RESOURCES: ReadonlyMap<string, EncodedResource> = new Map();
+/** The version of a type with no resources, hashed once: every watch on an absent type asks for it on every flush. */
+const EMPTY_VERSION = versionOf(NO_RESOURCES);

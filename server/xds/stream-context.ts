@@ -22,3 +22,15 @@ export interface StreamContext {
    */
   nodeConnected?: (node: NodeIdentity, metadata: { [key: string]: PlainJson }) => () => void;
 }
+
+const controlPlanes = new WeakMap<StreamContext, { readonly identifier: string }>();
+
+/** control_plane of every response under `context`: one object shared by all its streams, not one per response. */
+export function controlPlaneOf(context: StreamContext): { readonly identifier: string } {
+  let controlPlane = controlPlanes.get(context);
+  if (controlPlane?.identifier !== context.controlPlaneId) {
+    controlPlane = { identifier: context.controlPlaneId };
+    controlPlanes.set(context, controlPlane);
+  }
+  return controlPlane;
+}
