@@ -4,12 +4,12 @@
 // with Cilium's denial (403, body `Access denied\r\n`; Envoy turns it into grpc-status 7
 // PERMISSION_DENIED for a gRPC request) and logs a Denied entry, so a denied request never reaches
 // the upstream. An allowed request is counted when Envoy deletes its stream context
-// (proxy_on_delete, after the access-log phase, while the stream's information is still readable),
-// with the status Envoy sent downstream (0 if none): consecutive identical allowed requests of a connection share
-// one Request entry with their number (request-tally.ts), written within about a second, because
-// each entry costs more than the decision (docs/http.md). Every entry carries method, path, host
-// and status. Each Wasm callback costs Envoy several microseconds per request, so the module
-// exports no callback it can do without (exports.ts). Raw exports are in exports.ts.
+// (proxy_on_delete, after the access-log phase, while the stream's information is still
+// readable), with the status Envoy sent downstream (0 if none): consecutive identical allowed
+// requests of a connection share one Request entry with their number (request-tally.ts),
+// written within about a second, because each entry costs more than the decision (docs/http.md).
+// Every entry carries method, path, host and status. Each Wasm callback costs Envoy several
+// microseconds per request, so the module exports no callback it can do without (exports.ts).
 import { ByteBuffer } from '../sdk/bytes/byte-buffer';
 import { EntryAttribution, EntryType, LogFields } from '../sdk/access-log/access-log';
 import { finishAccessLogCallback, flushAccessLogNow, flushAccessLogOnTick } from '../sdk/access-log/access-log-queue';
@@ -33,9 +33,8 @@ const NO_GRPC_STATUS: i32 = -1; // Envoy derives it from the HTTP status for gRP
 
 const enum Verdict {
   Undecided = 0,
-  Allowed = 1, // its Request entry not written yet
+  Allowed = 1, // counted for its Request entry when its context is deleted
   Denied = 2,
-  Logged = 3, // allowed, counted for its Request entry
 }
 
 class HttpStream {
@@ -114,7 +113,6 @@ export function onRequestHeaders(contextId: u32): u32 {
 }
 
 function logAllowed(stream: HttpStream, status: u64): void {
-  stream.verdict = Verdict.Logged;
   const settings = settingsOf(stream.rootContextId);
   if (settings === null) return;
   const connection = connectionFor(stream.connectionId, settings, schema);

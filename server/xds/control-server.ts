@@ -94,7 +94,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     watcher: cache,
     status,
     logger,
-    controlPlaneId: settings.controlPlaneId,
+    controlPlane: { identifier: settings.controlPlaneId },
     authenticator: options.security.mode === 'mtls' ? options.security.authority : insecureAuthenticator,
     ...(options.nodeConnected ? { nodeConnected: options.nodeConnected } : {}),
   };

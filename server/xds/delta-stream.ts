@@ -11,7 +11,7 @@ import {
   type XdsStreamTransport,
 } from './discovery-messages.ts';
 import { StreamAdmission } from './stream-admission.ts';
-import { controlPlaneOf, type StreamContext } from './stream-context.ts';
+import type { StreamContext } from './stream-context.ts';
 import { classifyAcknowledgement, NonceSequence, TypeSubscription } from './subscription.ts';
 
 /** Also the watch's view of what the proxy holds (knownVersions). */
@@ -44,7 +44,6 @@ export function serveDeltaStream(
 class DeltaStream {
   readonly #types = new Map<string, DeltaTypeState>();
   readonly #nonces = new NonceSequence();
-  readonly #controlPlane: { readonly identifier: string };
   readonly #admission: StreamAdmission;
 
   constructor(
@@ -52,7 +51,6 @@ class DeltaStream {
     private readonly context: StreamContext,
   ) {
     this.#admission = new StreamAdmission(transport, context, 'delta');
-    this.#controlPlane = controlPlaneOf(context);
   }
 
   receive(request: DeltaDiscoveryRequest): void {
@@ -140,7 +138,7 @@ class DeltaStream {
       type_url: response.typeUrl,
       removed_resources: [...response.removed],
       nonce,
-      control_plane: this.#controlPlane,
+      control_plane: this.context.controlPlane,
     });
     const knownVersions = mutableKnownVersions(state);
     for (const resource of response.changed) knownVersions.set(resource.name, resource.hash);

@@ -131,7 +131,7 @@ export class SnapshotCache implements ConfigWatcher {
   }
 
   snapshotFor(node: NodeIdentity): Snapshot | undefined {
-    return this.#nodes.get(node.id)?.snapshot ?? this.#defaultSnapshot;
+    return this.#snapshotOf(this.#nodes.get(node.id));
   }
 
   /** Answers pending watches now instead of at the end of the batching window. */
@@ -140,7 +140,7 @@ export class SnapshotCache implements ConfigWatcher {
     this.#flushTimer = undefined;
     const answersByRank = new Map<number, PendingAnswer[]>();
     const collect = (record: NodeRecord): void => {
-      const snapshot = record.snapshot ?? this.#defaultSnapshot;
+      const snapshot = this.#snapshotOf(record);
       if (!snapshot) return;
       for (const watch of record.watches) {
         if (!watch.armed) continue;
@@ -218,7 +218,7 @@ export class SnapshotCache implements ConfigWatcher {
     watch.arming += 1;
     // The request or the view may have changed since the last look.
     watch.checkedVersion = undefined;
-    const snapshot = watch.record ? (watch.record.snapshot ?? this.#defaultSnapshot) : this.snapshotFor(watch.node);
+    const snapshot = this.#snapshotOf(watch.record ?? this.#nodes.get(watch.node.id));
     const answer = snapshot ? pendingAnswer(watch, snapshot) : undefined;
     if (answer) {
       this.#disarm(watch);
@@ -249,6 +249,11 @@ export class SnapshotCache implements ConfigWatcher {
     const index = record.watches.indexOf(watch);
     if (index >= 0) record.watches.splice(index, 1);
     this.#dropIfUnused(record);
+  }
+
+  /** A node's own snapshot, else the default one. */
+  #snapshotOf(record: NodeRecord | undefined): Snapshot | undefined {
+    return record?.snapshot ?? this.#defaultSnapshot;
   }
 
   #recordFor(nodeId: string): NodeRecord {

@@ -11,7 +11,7 @@ import {
   type XdsStreamTransport,
 } from './discovery-messages.ts';
 import { StreamAdmission } from './stream-admission.ts';
-import { controlPlaneOf, type StreamContext } from './stream-context.ts';
+import type { StreamContext } from './stream-context.ts';
 import { classifyAcknowledgement, NonceSequence, TypeSubscription } from './subscription.ts';
 
 /** Also the watch's view of what was delivered (deliveredVersion, deliveredNames, deliveredHashes). */
@@ -37,7 +37,6 @@ export function serveSotwStream(
 class SotwStream {
   readonly #types = new Map<string, SotwTypeState>();
   readonly #nonces = new NonceSequence();
-  readonly #controlPlane: { readonly identifier: string };
   readonly #admission: StreamAdmission;
 
   constructor(
@@ -45,7 +44,6 @@ class SotwStream {
     private readonly context: StreamContext,
   ) {
     this.#admission = new StreamAdmission(transport, context, 'sotw');
-    this.#controlPlane = controlPlaneOf(context);
   }
 
   receive(request: DiscoveryRequest): void {
@@ -116,7 +114,7 @@ class SotwStream {
       resources: response.resources.map((resource) => ({ type_url: resource.typeUrl, value: resource.value })),
       type_url: response.typeUrl,
       nonce,
-      control_plane: this.#controlPlane,
+      control_plane: this.context.controlPlane,
     });
     state.latestNonce = nonce;
     state.deliveredVersion = response.version;

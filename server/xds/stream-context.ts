@@ -12,8 +12,8 @@ export interface StreamContext {
   watcher: ConfigWatcher;
   status: ProxyStatusRegistry;
   logger: Logger;
-  /** Sent as control_plane.identifier on every response. */
-  controlPlaneId: string;
+  /** control_plane of every response: one object shared by every response of every stream. */
+  readonly controlPlane: { readonly identifier: string };
   /** Admits the node a stream claims, given the client certificate TLS verified, or refuses it. */
   authenticator: PeerAuthenticator;
   /**
@@ -21,16 +21,4 @@ export interface StreamContext {
    * returned function is called when that stream closes. Used to register sidecar endpoints.
    */
   nodeConnected?: (node: NodeIdentity, metadata: { [key: string]: PlainJson }) => () => void;
-}
-
-const controlPlanes = new WeakMap<StreamContext, { readonly identifier: string }>();
-
-/** control_plane of every response under `context`: one object shared by all its streams, not one per response. */
-export function controlPlaneOf(context: StreamContext): { readonly identifier: string } {
-  let controlPlane = controlPlanes.get(context);
-  if (controlPlane?.identifier !== context.controlPlaneId) {
-    controlPlane = { identifier: context.controlPlaneId };
-    controlPlanes.set(context, controlPlane);
-  }
-  return controlPlane;
 }

@@ -21,7 +21,7 @@ function setup(initial: Snapshot) {
   const status = new ProxyStatusRegistry();
   const open = (): DeltaTransport => {
     const transport: DeltaTransport = new FakeTransport();
-    serveDeltaStream(transport, { watcher: cache, status, logger: silentLogger(), controlPlaneId: 'weir-test', authenticator: insecureAuthenticator });
+    serveDeltaStream(transport, { watcher: cache, status, logger: silentLogger(), controlPlane: { identifier: 'weir-test' }, authenticator: insecureAuthenticator });
     return transport;
   };
   const update = (snapshot: Snapshot): void => cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, snapshot);

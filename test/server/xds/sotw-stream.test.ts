@@ -23,7 +23,7 @@ function setup(initial = new Snapshot([cluster('a'), cluster('b')])) {
   const cache = new SnapshotCache({ batchWindowMs: 0 });
   cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, initial);
   const status = new ProxyStatusRegistry();
-  const context: StreamContext = { watcher: cache, status, logger: silentLogger(), controlPlaneId: 'weir-test', authenticator: insecureAuthenticator };
+  const context: StreamContext = { watcher: cache, status, logger: silentLogger(), controlPlane: { identifier: 'weir-test' }, authenticator: insecureAuthenticator };
   const open = (): SotwTransport => {
     const transport: SotwTransport = new FakeTransport();
     serveSotwStream(transport, context);
