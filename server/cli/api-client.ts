@@ -87,10 +87,14 @@ export function describeTarget(target: ApiTarget): string {
 
 /** How long a command keeps trying while nobody listens yet (`weir serve` may be starting). */
 export const API_START_RETRY_MS = 3_000;
-const NOT_LISTENING = new Set(['ENOENT', 'ECONNREFUSED']);
+// ENOENT, ECONNREFUSED: nothing listens yet. EPIPE: the server closed the connection before it had
+// read the whole request, so it cannot have acted on it and sending it again is safe (seen once
+// per few CI runs right after `weir serve` started, in test/istio).
+const NOT_LISTENING = new Set(['ENOENT', 'ECONNREFUSED', 'EPIPE']);
 
 /**
- * Sends one request. While nothing listens at the target (ENOENT, ECONNREFUSED), retries for up to
+ * Sends one request. While nothing listens at the target (ENOENT, ECONNREFUSED) or the server
+ * closed the connection before reading the request (EPIPE), retries for up to
  * API_START_RETRY_MS, so a command run right after `weir serve` was started still reaches it.
  */
 export async function callApi(target: ApiTarget, call: ApiCall): Promise<ApiReply> {
