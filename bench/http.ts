@@ -4,7 +4,9 @@
 // deciding with the policy the Weir agent publishes, every request matched against the issue's
 // rules and access-logged: allowed requests counted into Request entries shipped to `weir serve`,
 // docs/http.md "Access log") and `rbac`
-// (Envoy's native RBAC filter with the same rule, for the choice of mechanism in docs/http.md).
+// (Envoy's native RBAC filter with the same rule, for the choice of mechanism in docs/http.md), and
+// `rbac-als`: the same RBAC plus Envoy's gRPC access log (`http_grpc`, every request's entry
+// streamed to a sink in this process), what a native mechanism would need for the access log.
 // Load: h2load (Debian's nghttp2-client, installed by `node scripts/setup.mjs --for bench:http`).
 // The upstream is a second Envoy answering 200 itself (direct_response), so the upstream costs
 // little and the same for every target. `weir serve` runs as its own process, as in production.
@@ -23,6 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import * as grpc from '@grpc/grpc-js';
 import { runWeirCli, startWeirServe } from '../demo/weir-process.ts';
 import { freeLoopbackPort } from '../demo/servers/loopback-port.ts';
 import { H2LOAD_BINARY } from '../demo/servers/http-clients.ts';
@@ -44,7 +47,7 @@ const OPTIONS = {
   compareWasm: (process.env['BENCH_COMPARE_WASM'] ?? '').split(',').filter((file) => file !== '').map((file) => path.resolve(file)),
 };
 
-const TARGETS = ['envoy', 'weir', 'rbac', ...OPTIONS.compareWasm.map(compareTargetOf)];
+const TARGETS = ['envoy', 'weir', 'rbac', 'rbac-als', ...OPTIONS.compareWasm.map(compareTargetOf)];
 type Target = string;
 
 function compareTargetOf(file: string): string {
@@ -104,7 +107,9 @@ async function main(): Promise<void> {
     // `weir bootstrap` enrols the bench's node (mTLS, as every proxy) and prints Weir's bootstrap.
     const enrolled = await runWeirCli(['bootstrap', '--node-id', 'bench-http', '--xds', `127.0.0.1:${xdsPort}`, '--admin-port', '0', '--certs', path.join(workDir, 'node')], { socket: path.join(workDir, 'weir.sock') });
     if (enrolled.code !== 0) throw new Error(`weir bootstrap failed (${enrolled.code}): ${enrolled.stderr}`);
-    const envoy = await startEnvoy({ bootstrapYaml: benchBootstrap(enrolled.stdout, upstreamPort), concurrency: OPTIONS.envoyThreads, logLevel: 'warning' });
+    const accessLogSink = await startAccessLogSink();
+    stops.push(accessLogSink.stop);
+    const envoy = await startEnvoy({ bootstrapYaml: benchBootstrap(enrolled.stdout, upstreamPort, accessLogSink.port), concurrency: OPTIONS.envoyThreads, logLevel: 'warning' });
     stops.push(() => envoy.stop());
     await envoy.waitReady();
     const ports: Record<Target, number> = {};
@@ -113,6 +118,7 @@ async function main(): Promise<void> {
     if (waited.code !== 0) throw new Error(`the Weir agent did not enforce the bench policy: ${waited.stderr}\n${envoy.log().slice(-3000)}`);
     for (const target of TARGETS.filter((name) => name === 'weir' || (name.startsWith('compare:') && !name.startsWith('compare:noop')))) await checkRulesApply(ports[target]!, workDir);
     await runRounds(ports, envoy, serve.pid, workDir);
+    console.log(`rbac-als: the access-log sink received ${accessLogSink.messages()} messages (Envoy batches entries per message)`);
   } finally {
     for (const stop of stops.reverse()) await stop();
   }
@@ -257,7 +263,7 @@ function writeServeConfig(dir: string, xdsPort: number, upstreamPort: number, li
 // The Envoy under test: Weir's bootstrap from `weir bootstrap` (agent, ADS over mTLS to weir serve, which adds the `weir-web`
 // listener) plus two static listeners with the same connection manager settings as Weir's
 // (server/xds/resources/http-listener.ts): without filters, and with native RBAC.
-function benchBootstrap(weirBootstrapYaml: string, upstreamPort: number): string {
+function benchBootstrap(weirBootstrapYaml: string, upstreamPort: number, accessLogPort: number): string {
   const bootstrap = YAML.parse(weirBootstrapYaml) as { static_resources: { clusters: object[]; listeners?: object[] } };
   bootstrap.static_resources.clusters.push({
     name: 'bench-upstream',
@@ -293,8 +299,26 @@ function benchBootstrap(weirBootstrapYaml: string, upstreamPort: number): string
       },
     },
   };
+  bootstrap.static_resources.clusters.push({
+    name: 'bench-access-log',
+    type: 'STATIC',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    load_assignment: { cluster_name: 'bench-access-log', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: accessLogPort } } } }] }] },
+  });
+  const grpcAccessLog = {
+    name: 'envoy.access_loggers.http_grpc',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
+      common_config: { log_name: 'rbac-als', transport_api_version: 'V3', grpc_service: { envoy_grpc: { cluster_name: 'bench-access-log' } } },
+    },
+  };
   const compared = OPTIONS.compareWasm.map((file) => staticListener(compareTargetOf(file), [weirFilter(file, upstreamPort)]));
-  bootstrap.static_resources.listeners = [staticListener('plain', []), staticListener('rbac', [rbac]), ...compared];
+  bootstrap.static_resources.listeners = [staticListener('plain', []), staticListener('rbac', [rbac]), staticListener('rbac-als', [rbac], [grpcAccessLog]), ...compared];
   return YAML.stringify(bootstrap);
 }
 
@@ -315,7 +339,7 @@ function weirFilter(file: string, upstreamPort: number): object {
   };
 }
 
-function staticListener(name: string, filters: object[]): object {
+function staticListener(name: string, filters: object[], accessLog: object[] = []): object {
   return {
     name,
     address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
@@ -326,6 +350,7 @@ function staticListener(name: string, filters: object[]): object {
           '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
           stat_prefix: name,
           codec_type: 'AUTO',
+          access_log: accessLog,
           use_remote_address: true,
           normalize_path: true,
           merge_slashes: true,
@@ -336,6 +361,35 @@ function staticListener(name: string, filters: object[]): object {
       }],
     }],
   };
+}
+
+// Envoy's access-log service (envoy.service.accesslog.v3), receiving and dropping what the
+// `rbac-als` listener streams: the messages are counted, never decoded.
+async function startAccessLogSink(): Promise<{ port: number; messages: () => number; stop: () => Promise<void> }> {
+  const server = new grpc.Server();
+  let messages = 0;
+  const passThrough = (bytes: Buffer): Buffer => bytes;
+  server.addService({
+    StreamAccessLogs: {
+      path: '/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs',
+      requestStream: true,
+      responseStream: false,
+      requestSerialize: passThrough,
+      requestDeserialize: passThrough,
+      responseSerialize: passThrough,
+      responseDeserialize: passThrough,
+    },
+  }, {
+    StreamAccessLogs: (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+      call.on('data', () => {
+        messages += 1;
+      });
+      call.on('end', () => callback(null, Buffer.alloc(0)));
+      call.on('error', () => undefined);
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))));
+  return { port, messages: () => messages, stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())) };
 }
 
 // The upstream: an Envoy that answers every request itself, HTTP/1.1 or HTTP/2.
