@@ -87,15 +87,12 @@ export function describeTarget(target: ApiTarget): string {
 
 /** How long a command keeps trying while nobody listens yet (`weir serve` may be starting). */
 export const API_START_RETRY_MS = 3_000;
-// ENOENT, ECONNREFUSED: nothing listens yet. EPIPE: the server closed the connection before it had
-// read the whole request, so it cannot have acted on it and sending it again is safe (seen once
-// per few CI runs right after `weir serve` started, in test/istio).
-const NOT_LISTENING = new Set(['ENOENT', 'ECONNREFUSED', 'EPIPE']);
+// ENOENT, ECONNREFUSED: nothing listens yet.
+const NOT_LISTENING = new Set(['ENOENT', 'ECONNREFUSED']);
 
 /**
- * Sends one request. While nothing listens at the target (ENOENT, ECONNREFUSED) or the server
- * closed the connection before reading the request (EPIPE), retries for up to
- * API_START_RETRY_MS, so a command run right after `weir serve` was started still reaches it.
+ * Sends one request. While nothing listens at the target (ENOENT, ECONNREFUSED), retries for up
+ * to API_START_RETRY_MS, so a command run right after `weir serve` was started still reaches it.
  */
 export async function callApi(target: ApiTarget, call: ApiCall): Promise<ApiReply> {
   const giveUp = Date.now() + API_START_RETRY_MS;
@@ -151,8 +148,14 @@ export async function apiGetText(target: ApiTarget, pathAndQuery: string): Promi
   return reply.text;
 }
 
+// Every call opens its own connection (`agent: false`). Node's global agent keeps connections
+// alive and hands an idle one to the next call without checking it; `weir serve` closes idle
+// connections after 5 s, and a caller whose event loop was busy meanwhile (a test running a
+// command synchronously) has not seen the close yet, so its next call was written into a closed
+// connection and failed with EPIPE or ECONNRESET. One connection per call costs nothing that
+// matters here: a command makes a handful of calls.
 function requestOptionsFor(target: ApiTarget, method: string, pathAndQuery: string, headers: http.OutgoingHttpHeaders): http.RequestOptions {
-  if (target.kind === 'socket') return { socketPath: target.socket, path: pathAndQuery, method, headers };
+  if (target.kind === 'socket') return { socketPath: target.socket, path: pathAndQuery, method, headers, agent: false };
   const url = new URL(pathAndQuery, `${target.url}/`);
   if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
   const expected = target.serverIdentity;
@@ -162,6 +165,7 @@ function requestOptionsFor(target: ApiTarget, method: string, pathAndQuery: stri
     path: `${url.pathname}${url.search}`,
     method,
     headers,
+    agent: false,
     ...(target.ca !== undefined ? { ca: target.ca } : {}),
     ...(expected !== undefined
       ? { checkServerIdentity: (_host: string, certificate: { subjectaltname?: string }) => ((certificate.subjectaltname ?? '').split(', ').includes(`URI:${expected}`) ? undefined : new Error(`the server is not ${expected}`)) }
