@@ -136,7 +136,8 @@ class DeltaStream {
         resource: { type_url: resource.typeUrl, value: resource.value },
       })),
       type_url: response.typeUrl,
-      removed_resources: [...response.removed],
+      // The answer's own list, made for this response: no copy.
+      removed_resources: response.removed,
       nonce,
       control_plane: this.context.controlPlane,
     });

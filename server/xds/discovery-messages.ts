@@ -49,7 +49,7 @@ export interface DeltaDiscoveryResponse {
   system_version_info: string;
   resources: DeltaResource[];
   type_url: string;
-  removed_resources: string[];
+  removed_resources: readonly string[];
   nonce: string;
   control_plane: { identifier: string };
 }

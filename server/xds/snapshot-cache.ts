@@ -30,11 +30,6 @@ export interface SnapshotCacheOptions {
 
 export const DEFAULT_BATCH_WINDOW_MS = 100;
 
-/** An answer computed for an open watch; `removalOnly`: it only takes resources away. */
-type PendingAnswer =
-  | { kind: 'sotw'; watch: SotwWatch; arming: number; response: SotwWatchResponse; removalOnly: boolean }
-  | { kind: 'delta'; watch: DeltaWatch; arming: number; response: DeltaWatchResponse; removalOnly: boolean };
-
 type OpenWatch = SotwWatch | DeltaWatch;
 
 /**
@@ -56,8 +51,12 @@ interface WatchBase {
   typeUrl: string;
   /** Waiting for a change to answer (armed and not answered since). */
   armed: boolean;
-  /** Counts armings, so an answer computed for one arming is not delivered after the next. */
-  arming: number;
+  /**
+   * The answer a flush computed and has not delivered yet: the flush sorts every answer into push
+   * order before delivering any. Kept on the watch rather than in an object per answer; arming or
+   * cancelling the watch meanwhile drops it (it was computed for the earlier arming).
+   */
+  answerRemovesOnly: boolean;
   /** The node's record while registered (from the first arming until cancelled). */
   record: NodeRecord | undefined;
   /**
@@ -70,6 +69,7 @@ interface WatchBase {
 
 interface SotwWatch extends WatchBase {
   kind: 'sotw';
+  answer: SotwWatchResponse | undefined;
   request: SotwWatchRequest;
   subscription: SotwSubscriptionView;
   respond: (response: SotwWatchResponse) => void;
@@ -77,6 +77,7 @@ interface SotwWatch extends WatchBase {
 
 interface DeltaWatch extends WatchBase {
   kind: 'delta';
+  answer: DeltaWatchResponse | undefined;
   request: DeltaWatchRequest;
   subscription: DeltaSubscriptionView;
   respond: (response: DeltaWatchResponse) => void;
@@ -138,36 +139,40 @@ export class SnapshotCache implements ConfigWatcher {
   flush(): void {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    const answersByRank = new Map<number, PendingAnswer[]>();
-    const collect = (record: NodeRecord): void => {
-      const snapshot = this.#snapshotOf(record);
-      if (!snapshot) return;
-      for (const watch of record.watches) {
-        if (!watch.armed) continue;
-        const answer = pendingAnswer(watch, snapshot);
-        if (!answer) continue;
-        const rank = answerRank(answer);
-        const sameRank = answersByRank.get(rank);
-        if (sameRank) sameRank.push(answer);
-        else answersByRank.set(rank, [answer]);
-      }
-    };
+    const answeredByRank = new Map<number, OpenWatch[]>();
     const changed = this.#changedRecords;
     this.#changedRecords = [];
     for (const record of changed) record.changed = false;
     if (this.#defaultChanged) {
       this.#defaultChanged = false;
-      for (const record of this.#nodes.values()) collect(record);
+      for (const record of this.#nodes.values()) this.#collectAnswers(record, answeredByRank);
     } else {
-      for (const record of changed) collect(record);
+      for (const record of changed) this.#collectAnswers(record, answeredByRank);
     }
-    for (const rank of [...answersByRank.keys()].sort((left, right) => left - right)) {
-      for (const answer of answersByRank.get(rank) ?? []) {
-        // Answered, re-armed or cancelled while earlier answers were delivered: this one is stale.
-        if (!answer.watch.armed || answer.watch.arming !== answer.arming) continue;
-        this.#disarm(answer.watch);
-        deliver(answer);
+    for (const rank of [...answeredByRank.keys()].sort((left, right) => left - right)) {
+      for (const watch of answeredByRank.get(rank) ?? []) {
+        // Answered, re-armed or cancelled while earlier answers were delivered: nothing to deliver.
+        if (!watch.armed || !watch.answer) continue;
+        this.#disarm(watch);
+        deliverAnswer(watch);
       }
+    }
+  }
+
+  /**
+   * Computes the answers of a record's armed watches and files the answered watches by push rank.
+   * A method, not a closure made per flush: a closure's optimized code dies with it, and V8 then
+   * recompiled this loop on every policy change.
+   */
+  #collectAnswers(record: NodeRecord, answeredByRank: Map<number, OpenWatch[]>): void {
+    const snapshot = this.#snapshotOf(record);
+    if (!snapshot) return;
+    for (const watch of record.watches) {
+      if (!watch.armed || !computeAnswer(watch, snapshot)) continue;
+      const rank = answerRank(watch);
+      const sameRank = answeredByRank.get(rank);
+      if (sameRank) sameRank.push(watch);
+      else answeredByRank.set(rank, [watch]);
     }
   }
 
@@ -178,6 +183,7 @@ export class SnapshotCache implements ConfigWatcher {
     for (const record of this.#nodes.values()) {
       for (const watch of record.watches) {
         watch.armed = false;
+        watch.answer = undefined;
         watch.record = undefined;
       }
       record.watches.length = 0;
@@ -199,7 +205,7 @@ export class SnapshotCache implements ConfigWatcher {
     subscription: SotwSubscriptionView,
     respond: (response: SotwWatchResponse) => void,
   ): ConfigWatch {
-    return this.#open({ kind: 'sotw', node: request.node, typeUrl: request.typeUrl, armed: false, arming: 0, record: undefined, checkedVersion: undefined, request, subscription, respond });
+    return this.#open({ kind: 'sotw', node: request.node, typeUrl: request.typeUrl, armed: false, answer: undefined, answerRemovesOnly: false, record: undefined, checkedVersion: undefined, request, subscription, respond });
   }
 
   openDeltaWatch(
@@ -207,7 +213,7 @@ export class SnapshotCache implements ConfigWatcher {
     subscription: DeltaSubscriptionView,
     respond: (response: DeltaWatchResponse) => void,
   ): ConfigWatch {
-    return this.#open({ kind: 'delta', node: request.node, typeUrl: request.typeUrl, armed: false, arming: 0, record: undefined, checkedVersion: undefined, request, subscription, respond });
+    return this.#open({ kind: 'delta', node: request.node, typeUrl: request.typeUrl, armed: false, answer: undefined, answerRemovesOnly: false, record: undefined, checkedVersion: undefined, request, subscription, respond });
   }
 
   #open(watch: OpenWatch): ConfigWatch {
@@ -215,14 +221,14 @@ export class SnapshotCache implements ConfigWatcher {
   }
 
   #arm(watch: OpenWatch): void {
-    watch.arming += 1;
+    // An answer a flush in progress computed for the previous arming is not delivered.
+    watch.answer = undefined;
     // The request or the view may have changed since the last look.
     watch.checkedVersion = undefined;
     const snapshot = this.#snapshotOf(watch.record ?? this.#nodes.get(watch.node.id));
-    const answer = snapshot ? pendingAnswer(watch, snapshot) : undefined;
-    if (answer) {
+    if (snapshot && computeAnswer(watch, snapshot)) {
       this.#disarm(watch);
-      deliver(answer);
+      deliverAnswer(watch);
       return;
     }
     if (!watch.armed) {
@@ -243,6 +249,7 @@ export class SnapshotCache implements ConfigWatcher {
 
   #cancel(watch: OpenWatch): void {
     this.#disarm(watch);
+    watch.answer = undefined;
     const record = watch.record;
     if (!record) return;
     watch.record = undefined;
@@ -286,30 +293,45 @@ export class SnapshotCache implements ConfigWatcher {
   }
 }
 
-/** What `watch` would answer with `snapshot`, if anything; records the version it was checked against. */
-function pendingAnswer(watch: OpenWatch, snapshot: Snapshot): PendingAnswer | undefined {
+/**
+ * Sets `watch.answer` to what it would answer with `snapshot`, if anything (true then); records the
+ * version it was checked against.
+ */
+function computeAnswer(watch: OpenWatch, snapshot: Snapshot): boolean {
   const ofType = snapshot.forType(watch.typeUrl);
-  if (watch.checkedVersion === ofType.version) return undefined;
+  if (watch.checkedVersion === ofType.version) return false;
   watch.checkedVersion = ofType.version;
   if (watch.kind === 'sotw') {
     const response = sotwResponseIfChanged(ofType, watch.request, watch.subscription);
-    if (!response) return undefined;
-    return { kind: 'sotw', watch, arming: watch.arming, response, removalOnly: sotwRemovesOnly(response, watch.subscription) };
+    if (!response) return false;
+    watch.answer = response;
+    watch.answerRemovesOnly = sotwRemovesOnly(response, watch.subscription);
+    return true;
   }
   const response = deltaResponseIfChanged(ofType, watch.request, watch.subscription);
-  if (!response) return undefined;
-  return { kind: 'delta', watch, arming: watch.arming, response, removalOnly: response.changed.length === 0 };
+  if (!response) return false;
+  watch.answer = response;
+  watch.answerRemovesOnly = response.changed.length === 0;
+  return true;
 }
 
-function deliver(answer: PendingAnswer): void {
-  if (answer.kind === 'sotw') answer.watch.respond(answer.response);
-  else answer.watch.respond(answer.response);
+/** Hands the computed answer to the stream, once. */
+function deliverAnswer(watch: OpenWatch): void {
+  if (watch.kind === 'sotw') {
+    const answer = watch.answer;
+    watch.answer = undefined;
+    if (answer) watch.respond(answer);
+  } else {
+    const answer = watch.answer;
+    watch.answer = undefined;
+    if (answer) watch.respond(answer);
+  }
 }
 
 /** Adds and changes in push order first, then removal-only answers in reverse push order. */
-function answerRank(answer: PendingAnswer): number {
-  const rank = pushRank(answer.watch.typeUrl);
-  return answer.removalOnly ? 1000 - rank : rank;
+function answerRank(watch: OpenWatch): number {
+  const rank = pushRank(watch.typeUrl);
+  return watch.answerRemovesOnly ? 1000 - rank : rank;
 }
 
 /** True when every resource sent is one the proxy already has, and some it had are gone. */

@@ -1,7 +1,9 @@
 // Fan-out bookkeeping of the snapshot cache: a change to one node's snapshot answers that node's
 // watches only, a default-snapshot change reaches every node that has no snapshot of its own,
 // clearing a node's snapshot falls back to the default, and types whose version did not change
-// stay quiet.
+// stay quiet. The flush visits only the types a change touched, so the changes within one batching
+// window must add up: a type that changed and changed back, a node that leaves the default snapshot
+// while the default changes, and a watch armed between two changes are all still answered.
 import { describe, expect, it, vi } from 'vitest';
 import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
 import { buildRedirectListener } from '../../../server/xds/resources/listener.ts';
@@ -82,6 +84,58 @@ describe('snapshot cache fan-out', () => {
     expect(answers).toEqual([]);
     expect(cache.openWatchCount()).toBe(1);
     cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a', 9001), listenerNamed('l')]));
+    expect(answers).toEqual(['node-a:a']);
+  });
+
+  it('answers a watch armed between two changes in one window when the second change restores the first version', () => {
+    const cache = new SnapshotCache({ batchWindowMs: 60_000 });
+    const before = new Snapshot([cluster('a')]);
+    const between = new Snapshot([cluster('a', 2)]);
+    cache.setSnapshot(nodeA.id, before);
+    cache.flush();
+    cache.setSnapshot(nodeA.id, between);
+    const answers: string[] = [];
+    // The proxy already has the in-between version (e.g. it was sent on another stream), so arming does not answer.
+    watchClusters(cache, nodeA, answers, deliveredOf(between));
+    expect(answers).toEqual([]);
+    cache.setSnapshot(nodeA.id, new Snapshot([cluster('a')]));
+    cache.flush();
+    expect(answers).toEqual(['node-a:a']);
+    cache.close();
+  });
+
+  it('answers a node that gets its own snapshot while the default snapshot changes in the same window', () => {
+    const cache = new SnapshotCache({ batchWindowMs: 60_000 });
+    const shared = new Snapshot([cluster('shared')]);
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, shared);
+    cache.flush();
+    const answers: string[] = [];
+    watchClusters(cache, nodeA, answers, deliveredOf(shared));
+    // The default changes clusters; then node A gets its own snapshot with the new default's clusters.
+    const next = new Snapshot([cluster('shared', 2)]);
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, next);
+    cache.setSnapshot(nodeA.id, new Snapshot([cluster('shared', 2)]));
+    cache.flush();
+    expect(answers).toEqual(['node-a:shared']);
+    cache.close();
+  });
+
+  it('answers the types that differ between a node snapshot and the default when the node snapshot is cleared', () => {
+    const cache = new SnapshotCache({ batchWindowMs: 0 });
+    const own = new Snapshot([cluster('mine'), listenerNamed('l')]);
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('shared'), listenerNamed('l')]));
+    cache.setSnapshot(nodeA.id, own);
+    const answers: string[] = [];
+    watchClusters(cache, nodeA, answers, deliveredOf(own));
+    cache.clearSnapshot(nodeA.id);
+    expect(answers).toEqual(['node-a:shared']);
+  });
+
+  it('answers every type of a node whose watches waited for a first snapshot', () => {
+    const cache = new SnapshotCache({ batchWindowMs: 0 });
+    const answers: string[] = [];
+    watchClusters(cache, nodeA, answers);
+    cache.setSnapshot(nodeA.id, new Snapshot([cluster('a')]));
     expect(answers).toEqual(['node-a:a']);
   });
 });
