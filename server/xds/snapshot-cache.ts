@@ -51,12 +51,6 @@ interface WatchBase {
   typeUrl: string;
   /** Waiting for a change to answer (armed and not answered since). */
   armed: boolean;
-  /**
-   * The answer a flush computed and has not delivered yet: the flush sorts every answer into push
-   * order before delivering any. Kept on the watch rather than in an object per answer; arming or
-   * cancelling the watch meanwhile drops it (it was computed for the earlier arming).
-   */
-  answerRemovesOnly: boolean;
   /** The node's record while registered (from the first arming until cancelled). */
   record: NodeRecord | undefined;
   /**
@@ -67,6 +61,10 @@ interface WatchBase {
   checkedVersion: string | undefined;
 }
 
+// `answer` (below): the answer a flush computed and has not delivered yet, because the flush sorts
+// every answer into push order before delivering any. Kept on the watch rather than in an object
+// per answer; arming or cancelling the watch meanwhile drops it (it was computed for the earlier
+// arming).
 interface SotwWatch extends WatchBase {
   kind: 'sotw';
   answer: SotwWatchResponse | undefined;
@@ -205,7 +203,7 @@ export class SnapshotCache implements ConfigWatcher {
     subscription: SotwSubscriptionView,
     respond: (response: SotwWatchResponse) => void,
   ): ConfigWatch {
-    return this.#open({ kind: 'sotw', node: request.node, typeUrl: request.typeUrl, armed: false, answer: undefined, answerRemovesOnly: false, record: undefined, checkedVersion: undefined, request, subscription, respond });
+    return this.#open({ kind: 'sotw', node: request.node, typeUrl: request.typeUrl, armed: false, answer: undefined, record: undefined, checkedVersion: undefined, request, subscription, respond });
   }
 
   openDeltaWatch(
@@ -213,7 +211,7 @@ export class SnapshotCache implements ConfigWatcher {
     subscription: DeltaSubscriptionView,
     respond: (response: DeltaWatchResponse) => void,
   ): ConfigWatch {
-    return this.#open({ kind: 'delta', node: request.node, typeUrl: request.typeUrl, armed: false, answer: undefined, answerRemovesOnly: false, record: undefined, checkedVersion: undefined, request, subscription, respond });
+    return this.#open({ kind: 'delta', node: request.node, typeUrl: request.typeUrl, armed: false, answer: undefined, record: undefined, checkedVersion: undefined, request, subscription, respond });
   }
 
   #open(watch: OpenWatch): ConfigWatch {
@@ -305,13 +303,11 @@ function computeAnswer(watch: OpenWatch, snapshot: Snapshot): boolean {
     const response = sotwResponseIfChanged(ofType, watch.request, watch.subscription);
     if (!response) return false;
     watch.answer = response;
-    watch.answerRemovesOnly = sotwRemovesOnly(response, watch.subscription);
     return true;
   }
   const response = deltaResponseIfChanged(ofType, watch.request, watch.subscription);
   if (!response) return false;
   watch.answer = response;
-  watch.answerRemovesOnly = response.changed.length === 0;
   return true;
 }
 
@@ -328,10 +324,19 @@ function deliverAnswer(watch: OpenWatch): void {
   }
 }
 
-/** Adds and changes in push order first, then removal-only answers in reverse push order. */
+/**
+ * Adds and changes in push order first, then removal-only answers in reverse push order. For a
+ * watch whose answer was just computed (the subscription it was computed against is unchanged).
+ */
 function answerRank(watch: OpenWatch): number {
   const rank = pushRank(watch.typeUrl);
-  return watch.answerRemovesOnly ? 1000 - rank : rank;
+  return removesOnly(watch) ? 1000 - rank : rank;
+}
+
+/** True when the watch's computed answer only takes resources away. */
+function removesOnly(watch: OpenWatch): boolean {
+  if (watch.kind === 'sotw') return watch.answer !== undefined && sotwRemovesOnly(watch.answer, watch.subscription);
+  return watch.answer !== undefined && watch.answer.changed.length === 0;
 }
 
 /** True when every resource sent is one the proxy already has, and some it had are gone. */

@@ -1,9 +1,9 @@
 // Fan-out bookkeeping of the snapshot cache: a change to one node's snapshot answers that node's
 // watches only, a default-snapshot change reaches every node that has no snapshot of its own,
 // clearing a node's snapshot falls back to the default, and types whose version did not change
-// stay quiet. The flush visits only the types a change touched, so the changes within one batching
-// window must add up: a type that changed and changed back, a node that leaves the default snapshot
-// while the default changes, and a watch armed between two changes are all still answered.
+// stay quiet. Several changes within one batching window add up: a type that changed and changed
+// back, a node that leaves the default snapshot while the default changes, and a watch armed
+// between two changes are all still answered (what any cheaper flush must keep doing).
 import { describe, expect, it, vi } from 'vitest';
 import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
 import { buildRedirectListener } from '../../../server/xds/resources/listener.ts';
@@ -131,7 +131,7 @@ describe('snapshot cache fan-out', () => {
     expect(answers).toEqual(['node-a:shared']);
   });
 
-  it('answers every type of a node whose watches waited for a first snapshot', () => {
+  it('answers a watch that waited for its node\'s first snapshot', () => {
     const cache = new SnapshotCache({ batchWindowMs: 0 });
     const answers: string[] = [];
     watchClusters(cache, nodeA, answers);
