@@ -17,6 +17,7 @@ import { routeStreamsBeforeGrpcJs, type StreamRoute } from './http2-stream-route
 import { frameDeltaDiscoveryResponse, frameDiscoveryResponse, releaseFrame } from './response-encoder.ts';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './request-decoder.ts';
 import type { StreamContext } from './stream-context.ts';
+import { keepWriteRequestShape } from './write-request-shape.ts';
 import { CLUSTER_TYPE_URL } from './resources/cluster.ts';
 import { ENDPOINT_TYPE_URL } from './resources/endpoint.ts';
 import { EXTENSION_CONFIG_TYPE_URL } from './resources/extension-config.ts';
@@ -48,6 +49,8 @@ export const DISCOVERY_STREAM_LIMITS: GrpcStreamLimits = { maxReceiveMessageByte
  * bound already; every stream gets `context`.
  */
 export function serveDiscoveryStreams(server: grpc.Server, context: StreamContext): void {
+  // Every push writes on thousands of streams; keep V8's code for Node's write path between pushes.
+  keepWriteRequestShape();
   const definitions = xdsServicePackage();
   const routes = new Map<string, StreamRoute>();
   for (const binding of DISCOVERY_SERVICES) {
