@@ -2,6 +2,8 @@
 // client's half-close ends the call with OK after its answer; a compressed, oversized or undecodable
 // request ends that call with a status that says why, and the server goes on serving the next call;
 // a raw HTTP/2 client sending a non-gRPC request or a malformed frame gets a clear refusal too.
+// Every frame the transport writes is handed back to its codec once HTTP/2 is done with it (the
+// response encoder reuses its memory then), exactly once and in the order written.
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +12,7 @@ import { startControlServer, type ControlServer } from '../../../server/xds/cont
 import type { DiscoveryRequest } from '../../../server/xds/discovery-messages.ts';
 import { envoyMessageType } from '../../../server/xds/envoy-protos.ts';
 import { Snapshot } from '../../../server/xds/snapshot.ts';
+import { grpcStreamTransport, type GrpcStreamCodec } from '../../../server/xds/grpc-stream.ts';
 import { cluster, NODE, sotwRequest } from './support/resources.ts';
 import { createTestPki, grpcCredentialsOf } from '../../support/test-pki.ts';
 
@@ -145,3 +148,64 @@ describe('xDS streams served on HTTP/2 directly', () => {
     await stillServes(server);
   });
 });
+
+describe('frames handed back to the codec once written', () => {
+  // A plaintext HTTP/2 server whose one stream sends `count` numbered frames as fast as HTTP/2
+  // takes them (the client reads only once all are queued, so most wait behind flow control), and
+  // records every frame the transport hands back. Returns the frames sent and the ones handed back.
+  async function sendFrames(count: number, clientAction: (request: http2.ClientHttp2Stream) => void): Promise<{ sent: Buffer[]; released: Buffer[]; closed: Promise<void> }> {
+    const sent: Buffer[] = [];
+    const released: Buffer[] = [];
+    const codec: GrpcStreamCodec<Buffer, number> = {
+      requestName: 'test request',
+      decode: (message) => message,
+      encodeFrame: (index) => {
+        const frame = Buffer.alloc(5 + 16 * 1024, index % 251);
+        frame.writeUInt32BE(frame.length - 5, 1);
+        sent.push(frame);
+        return frame;
+      },
+      frameWritten: (frame) => released.push(frame),
+    };
+    const server = http2.createServer();
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    let closed!: Promise<void>;
+    const served = new Promise<void>((resolve) => {
+      server.once('stream', (stream) => {
+        const transport = grpcStreamTransport(stream, codec, { maxReceiveMessageBytes: 1024, maxSendMessageBytes: 1024 * 1024 }, () => undefined);
+        closed = new Promise<void>((done) => transport.onClose(done));
+        for (let index = 0; index < count; index += 1) transport.send(index);
+        resolve();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    cleanups.push(() => client.destroy());
+    const request = client.request({ ':method': 'POST', ':path': ADS_PATH, 'content-type': 'application/grpc' });
+    await served;
+    clientAction(request);
+    return { sent, released, closed };
+  }
+
+  it('hands back every frame once, in the order written, when the client reads them all', async () => {
+    let received = 0;
+    const { sent, released } = await sendFrames(64, (request) => request.on('data', (chunk: Buffer) => (received += chunk.length)));
+    await until(() => released.length === sent.length);
+    expect(released).toHaveLength(64);
+    released.forEach((frame, index) => expect(frame).toBe(sent[index]));
+    await until(() => received === sent.reduce((total, frame) => total + frame.length, 0));
+  });
+
+  it('hands back every frame once, oldest first, when the client resets the stream with frames still queued', async () => {
+    const { sent, released, closed } = await sendFrames(64, (request) => request.close(http2.constants.NGHTTP2_CANCEL));
+    await closed;
+    await until(() => released.length === sent.length);
+    released.forEach((frame, index) => expect(frame).toBe(sent[index]));
+  });
+});
+
+/** Waits for `condition` on every turn of the event loop (HTTP/2 callbacks run between turns). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
