@@ -157,7 +157,7 @@ function stopProfiling(session: Session, file: string): void {
   });
 }
 
-/** Wraps the cache's flush (run when the batching window closes) to time the synchronous fan-out. */
+/** Wraps the cache's flush (run when the batching window closes) to time its synchronous part: the first slice of nodes answered. */
 function timeFlushes(): { startedAt: number; durationMs: number } {
   const timing = { startedAt: Number.NaN, durationMs: Number.NaN };
   const flush = server.cache.flush.bind(server.cache);

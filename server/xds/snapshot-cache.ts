@@ -30,6 +30,9 @@ export interface SnapshotCacheOptions {
 
 export const DEFAULT_BATCH_WINDOW_MS = 100;
 
+/** Nodes a flush answers per turn of the event loop. */
+const RECORDS_PER_TURN = 500;
+
 type OpenWatch = SotwWatch | DeltaWatch;
 
 /**
@@ -92,6 +95,12 @@ export class SnapshotCache implements ConfigWatcher {
   readonly #batchWindowMs: number;
   #watchCount = 0;
   #flushTimer: NodeJS.Timeout | undefined;
+  /** A flush is answering its nodes over several turns of the event loop. */
+  #answering = false;
+  /** flush() was called while answering: flush again once done. */
+  #flushWhenAnswered = false;
+  /** Reused by every turn of a flush. */
+  readonly #answeredByRank = new Map<number, OpenWatch[]>();
 
   constructor(options: SnapshotCacheOptions = {}) {
     this.#batchWindowMs = options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS;
@@ -133,20 +142,40 @@ export class SnapshotCache implements ConfigWatcher {
     return this.#snapshotOf(this.#nodes.get(node.id));
   }
 
-  /** Answers pending watches now instead of at the end of the batching window. */
+  /**
+   * Answers pending watches now instead of at the end of the batching window. The first
+   * RECORDS_PER_TURN changed nodes are answered before this returns, the rest on later turns of
+   * the event loop (see #answerRecords); a flush called while one is still answering runs when
+   * it has finished.
+   */
   flush(): void {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    const answeredByRank = new Map<number, OpenWatch[]>();
+    if (this.#answering) {
+      this.#flushWhenAnswered = true;
+      return;
+    }
     const changed = this.#changedRecords;
     this.#changedRecords = [];
     for (const record of changed) record.changed = false;
+    let records = changed;
     if (this.#defaultChanged) {
       this.#defaultChanged = false;
-      for (const record of this.#nodes.values()) this.#collectAnswers(record, answeredByRank);
-    } else {
-      for (const record of changed) this.#collectAnswers(record, answeredByRank);
+      records = [...this.#nodes.values()];
     }
+    this.#answerRecords(records, 0);
+  }
+
+  /**
+   * Answers the watches of `records` from `start` on, RECORDS_PER_TURN nodes per turn of the event
+   * loop: the first responses are on the wire (and their ACKs come back) while later nodes are
+   * still computed, instead of every proxy waiting for the whole fleet's answers. A node's answers
+   * are delivered together, in push order, from the snapshot it has at that turn.
+   */
+  #answerRecords(records: readonly NodeRecord[], start: number): void {
+    const end = Math.min(records.length, start + RECORDS_PER_TURN);
+    const answeredByRank = this.#answeredByRank;
+    for (let index = start; index < end; index += 1) this.#collectAnswers(records[index] as NodeRecord, answeredByRank);
     for (const rank of [...answeredByRank.keys()].sort((left, right) => left - right)) {
       for (const watch of answeredByRank.get(rank) ?? []) {
         // Answered, re-armed or cancelled while earlier answers were delivered: nothing to deliver.
@@ -154,6 +183,17 @@ export class SnapshotCache implements ConfigWatcher {
         this.#disarm(watch);
         deliverAnswer(watch);
       }
+    }
+    answeredByRank.clear();
+    if (end < records.length) {
+      this.#answering = true;
+      setImmediate(() => this.#answerRecords(records, end));
+      return;
+    }
+    this.#answering = false;
+    if (this.#flushWhenAnswered) {
+      this.#flushWhenAnswered = false;
+      this.flush();
     }
   }
 

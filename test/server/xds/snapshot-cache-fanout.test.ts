@@ -3,10 +3,13 @@
 // clearing a node's snapshot falls back to the default, and types whose version did not change
 // stay quiet. Several changes within one batching window add up: a type that changed and changed
 // back, a node that leaves the default snapshot while the default changes, and a watch armed
-// between two changes are all still answered (what any cheaper flush must keep doing).
+// between two changes are all still answered (what any cheaper flush must keep doing). A flush
+// over a large fleet answers it a slice of nodes per turn of the event loop: every node is still
+// answered, each node's answers in push order, a second flush waits for the first, and closing
+// the cache stops the rest.
 import { describe, expect, it, vi } from 'vitest';
 import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
-import { buildRedirectListener } from '../../../server/xds/resources/listener.ts';
+import { buildRedirectListener, LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
 import type { NodeIdentity, SotwSubscriptionView, SotwWatchResponse } from '../../../server/xds/config-watcher.ts';
 import { DEFAULT_SNAPSHOT_KEY, SnapshotCache } from '../../../server/xds/snapshot-cache.ts';
 import { Snapshot } from '../../../server/xds/snapshot.ts';
@@ -137,5 +140,85 @@ describe('snapshot cache fan-out', () => {
     watchClusters(cache, nodeA, answers);
     cache.setSnapshot(nodeA.id, new Snapshot([cluster('a')]));
     expect(answers).toEqual(['node-a:a']);
+  });
+
+  describe('a fleet larger than one turn of the event loop', () => {
+    const FLEET = 1_200;
+    const fleet: NodeIdentity[] = Array.from({ length: FLEET }, (_, index) => ({ id: `node-${index}`, cluster: 'test' }));
+
+    // Every node watches listeners, then clusters (the reverse of push order); an answer re-arms the
+    // watch as the proxy's ACK would. Records `node:type:resource names` per answer.
+    function watchFleet(cache: SnapshotCache, answers: string[]): void {
+      for (const node of fleet) {
+        for (const typeUrl of [LISTENER_TYPE_URL, CLUSTER_TYPE_URL]) {
+          const delivered = { deliveredVersion: undefined as string | undefined, deliveredNames: new Set<string>(), deliveredHashes: new Map<string, string>() };
+          const watch = cache.openWatch({ node, typeUrl, wildcard: true, resourceNames: new Set() }, delivered, (response: SotwWatchResponse) => {
+            answers.push(`${node.id}:${typeUrl === CLUSTER_TYPE_URL ? 'cds' : 'lds'}:${response.resources.map((resource) => resource.name).join(',')}`);
+            delivered.deliveredVersion = response.version;
+            delivered.deliveredHashes = new Map(response.hashes);
+            delivered.deliveredNames = new Set(response.hashes.keys());
+            watch.arm();
+          });
+          watch.arm();
+        }
+      }
+    }
+
+    async function untilAnswered(answers: string[], count: number): Promise<void> {
+      while (answers.length < count) await new Promise((resolve) => setImmediate(resolve));
+    }
+
+    it('answers some nodes before flush returns and every node after, each node clusters before listeners', async () => {
+      const cache = new SnapshotCache({ batchWindowMs: 10_000 });
+      const answers: string[] = [];
+      watchFleet(cache, answers);
+      cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('c1'), listenerNamed('l1')]));
+      cache.flush();
+      expect(answers.length).toBeGreaterThan(0);
+      expect(answers.length).toBeLessThan(2 * FLEET);
+      await untilAnswered(answers, 2 * FLEET);
+      for (const node of fleet) {
+        expect(answers.filter((answer) => answer.startsWith(`${node.id}:`))).toEqual([`${node.id}:cds:c1`, `${node.id}:lds:l1`]);
+      }
+      cache.close();
+    });
+
+    it('a second change while a flush is still answering: every node ends on the newer snapshot, never an older answer after a newer one', async () => {
+      const cache = new SnapshotCache({ batchWindowMs: 10_000 });
+      const answers: string[] = [];
+      watchFleet(cache, answers);
+      cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('c1'), listenerNamed('l1')]));
+      cache.flush();
+      cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('c2'), listenerNamed('l2')]));
+      cache.flush();
+      // Every node's last cluster and listener answers are the newer ones, and none got an older one after a newer.
+      await untilAnswered(answers, 2 * FLEET);
+      const settled = (): boolean => fleet.every((node) => {
+        const own = answers.filter((answer) => answer.startsWith(`${node.id}:`));
+        return own.at(-1) === `${node.id}:lds:l2` && own.includes(`${node.id}:cds:c2`);
+      });
+      while (!settled()) await new Promise((resolve) => setImmediate(resolve));
+      for (const node of fleet) {
+        const own = answers.filter((answer) => answer.startsWith(`${node.id}:`));
+        const newerFrom = own.findIndex((answer) => answer.endsWith('2'));
+        expect(own.slice(newerFrom).every((answer) => answer.endsWith('2'))).toBe(true);
+        expect(own.indexOf(`${node.id}:cds:c2`)).toBeLessThan(own.indexOf(`${node.id}:lds:l2`));
+      }
+      cache.close();
+    });
+
+    it('answers no more nodes once closed mid-flush', async () => {
+      const cache = new SnapshotCache({ batchWindowMs: 10_000 });
+      const answers: string[] = [];
+      watchFleet(cache, answers);
+      cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('c1'), listenerNamed('l1')]));
+      cache.flush();
+      const answeredBeforeClose = answers.length;
+      cache.close();
+      // Enough turns for the remaining slices to have run.
+      for (let turn = 0; turn < 10; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+      expect(answers.length).toBe(answeredBeforeClose);
+      expect(answeredBeforeClose).toBeLessThan(2 * FLEET);
+    });
   });
 });
