@@ -164,16 +164,24 @@ describe('snapshot cache fan-out', () => {
       }
     }
 
+    const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
     async function untilAnswered(answers: string[], count: number): Promise<void> {
-      while (answers.length < count) await new Promise((resolve) => setImmediate(resolve));
+      while (answers.length < count) await nextTurn();
     }
 
-    it('answers some nodes before flush returns and every node after, each node clusters before listeners', async () => {
+    /** A cache whose whole fleet watches, after a flush of a default snapshot with cluster c1 and listener l1. */
+    function flushedFleet(): { cache: SnapshotCache; answers: string[] } {
       const cache = new SnapshotCache({ batchWindowMs: 10_000 });
       const answers: string[] = [];
       watchFleet(cache, answers);
       cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('c1'), listenerNamed('l1')]));
       cache.flush();
+      return { cache, answers };
+    }
+
+    it('answers some nodes before flush returns and every node after, each node clusters before listeners', async () => {
+      const { cache, answers } = flushedFleet();
       expect(answers.length).toBeGreaterThan(0);
       expect(answers.length).toBeLessThan(2 * FLEET);
       await untilAnswered(answers, 2 * FLEET);
@@ -184,11 +192,7 @@ describe('snapshot cache fan-out', () => {
     });
 
     it('a second change while a flush is still answering: every node ends on the newer snapshot, never an older answer after a newer one', async () => {
-      const cache = new SnapshotCache({ batchWindowMs: 10_000 });
-      const answers: string[] = [];
-      watchFleet(cache, answers);
-      cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('c1'), listenerNamed('l1')]));
-      cache.flush();
+      const { cache, answers } = flushedFleet();
       cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('c2'), listenerNamed('l2')]));
       cache.flush();
       // Every node's last cluster and listener answers are the newer ones, and none got an older one after a newer.
@@ -197,7 +201,7 @@ describe('snapshot cache fan-out', () => {
         const own = answers.filter((answer) => answer.startsWith(`${node.id}:`));
         return own.at(-1) === `${node.id}:lds:l2` && own.includes(`${node.id}:cds:c2`);
       });
-      while (!settled()) await new Promise((resolve) => setImmediate(resolve));
+      while (!settled()) await nextTurn();
       for (const node of fleet) {
         const own = answers.filter((answer) => answer.startsWith(`${node.id}:`));
         const newerFrom = own.findIndex((answer) => answer.endsWith('2'));
@@ -208,15 +212,11 @@ describe('snapshot cache fan-out', () => {
     });
 
     it('answers no more nodes once closed mid-flush', async () => {
-      const cache = new SnapshotCache({ batchWindowMs: 10_000 });
-      const answers: string[] = [];
-      watchFleet(cache, answers);
-      cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('c1'), listenerNamed('l1')]));
-      cache.flush();
+      const { cache, answers } = flushedFleet();
       const answeredBeforeClose = answers.length;
       cache.close();
       // Enough turns for the remaining slices to have run.
-      for (let turn = 0; turn < 10; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+      for (let turn = 0; turn < 10; turn += 1) await nextTurn();
       expect(answers.length).toBe(answeredBeforeClose);
       expect(answeredBeforeClose).toBeLessThan(2 * FLEET);
     });
