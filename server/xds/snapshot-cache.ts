@@ -95,7 +95,7 @@ export class SnapshotCache implements ConfigWatcher {
   readonly #batchWindowMs: number;
   #watchCount = 0;
   #flushTimer: NodeJS.Timeout | undefined;
-  /** A flush is answering its nodes over several turns of the event loop. */
+  /** A flush is answering its nodes (over one or more turns of the event loop). */
   #answering = false;
   /** flush() was called while answering: flush again once done. */
   #flushWhenAnswered = false;
@@ -173,6 +173,8 @@ export class SnapshotCache implements ConfigWatcher {
    * are delivered together, in push order, from the snapshot it has at that turn.
    */
   #answerRecords(records: readonly NodeRecord[], start: number): void {
+    // Set before delivering: a flush that a delivery causes waits for this one.
+    this.#answering = true;
     const end = Math.min(records.length, start + RECORDS_PER_TURN);
     const answeredByRank = this.#answeredByRank;
     for (let index = start; index < end; index += 1) this.#collectAnswers(records[index] as NodeRecord, answeredByRank);
@@ -186,7 +188,6 @@ export class SnapshotCache implements ConfigWatcher {
     }
     answeredByRank.clear();
     if (end < records.length) {
-      this.#answering = true;
       setImmediate(() => this.#answerRecords(records, end));
       return;
     }

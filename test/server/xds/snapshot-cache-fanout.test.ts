@@ -142,6 +142,24 @@ describe('snapshot cache fan-out', () => {
     expect(answers).toEqual(['node-a:a']);
   });
 
+  it('a snapshot set from inside a delivery is answered after the delivery in progress', () => {
+    const cache = new SnapshotCache({ batchWindowMs: 0 });
+    const answers: string[] = [];
+    const ownOfB = new Snapshot([cluster('mine')]);
+    cache.setSnapshot(nodeB.id, ownOfB);
+    watchClusters(cache, nodeB, answers, deliveredOf(ownOfB));
+    cache
+      .openWatch({ node: nodeA, typeUrl: CLUSTER_TYPE_URL, wildcard: true, resourceNames: new Set() }, nothingDelivered, (response: SotwWatchResponse) => {
+        answers.push(`node-a:${response.resources.map((resource) => resource.name).join(',')}`);
+        // With no batching window this flushes at once, in the middle of the flush delivering to node A.
+        cache.setSnapshot(nodeB.id, new Snapshot([cluster('b')]));
+      })
+      .arm();
+    watchClusters(cache, { id: 'node-c', cluster: 'test' }, answers);
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('shared')]));
+    expect(answers).toEqual(['node-a:shared', 'node-c:shared', 'node-b:b']);
+  });
+
   describe('a fleet larger than one turn of the event loop', () => {
     const FLEET = 1_200;
     const fleet: NodeIdentity[] = Array.from({ length: FLEET }, (_, index) => ({ id: `node-${index}`, cluster: 'test' }));
