@@ -1,4 +1,5 @@
-// The snapshot cache: content-hash versions, batching window, push order across types.
+// The snapshot cache: content-hash versions, batching window, push order across types, what a
+// named SotW watch is sent.
 import { describe, expect, it } from 'vitest';
 import { CLUSTER_TYPE_URL } from '../../../server/xds/resources/cluster.ts';
 import { LISTENER_TYPE_URL } from '../../../server/xds/resources/listener.ts';
@@ -97,5 +98,24 @@ describe('SnapshotCache', () => {
     cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, new Snapshot([cluster('a', 2)]));
     expect(answers).toBe(2);
     expect(cache.openWatchCount()).toBe(0);
+  });
+
+  it('sends a named SotW watch the resources it names that exist, with their hashes, whether it names all of the type or some', () => {
+    const cache = new SnapshotCache({ batchWindowMs: 0 });
+    const snapshot = new Snapshot([cluster('a'), cluster('b'), cluster('c')]);
+    cache.setSnapshot(DEFAULT_SNAPSHOT_KEY, snapshot);
+    const sent = (names: string[]): Array<[string, string]> => {
+      let answer: Array<[string, string]> = [];
+      const request = { node: NODE, typeUrl: CLUSTER_TYPE_URL, wildcard: false, resourceNames: new Set(names) };
+      cache.openWatch(request, nothingDelivered, (response) => {
+        answer = response.resources.map((resource) => [resource.name, response.hashes.get(resource.name) ?? 'no hash']);
+        expect(response.resources).toHaveLength(response.hashes.size);
+      }).arm();
+      return answer.sort(([left], [right]) => left.localeCompare(right));
+    };
+    const hashOf = (name: string): string => snapshot.forType(CLUSTER_TYPE_URL).resources.get(name)?.hash ?? 'absent';
+    expect(sent(['c', 'a', 'b'])).toEqual([['a', hashOf('a')], ['b', hashOf('b')], ['c', hashOf('c')]]);
+    expect(sent(['b', 'a'])).toEqual([['a', hashOf('a')], ['b', hashOf('b')]]);
+    expect(sent(['a', 'b', 'gone'])).toEqual([['a', hashOf('a')], ['b', hashOf('b')]]);
   });
 });
