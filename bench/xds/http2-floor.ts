@@ -7,10 +7,11 @@
 // all N. No gRPC, protobuf, snapshot cache or proxy status: compare its CPU per change with
 // bench:xds's `later CPU s` at the same N to see how much of Weir's is Node's stream machinery.
 import { fork, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { mainThreadCpuMicros } from './main-thread-cpu.ts';
+import { percentile } from './results.ts';
 
 const RESPONSE_BYTES = 4_700;
 const ACK_BYTES = 60;
@@ -106,12 +107,12 @@ function runServer(nodes: number): void {
     globalThis.gc?.();
     globalThis.gc?.();
     const cpuBefore = process.cpuUsage();
-    const mainBefore = mainThreadSeconds();
+    const mainBefore = mainThreadCpuMicros();
     const started = performance.now();
     awaitedAcks = acks + nodes;
     allAcked = () => {
       const cpu = process.cpuUsage(cpuBefore);
-      report({ kind: 'changed', change: message.change, wallMs: performance.now() - started, cpuSeconds: (cpu.user + cpu.system) / 1e6, mainThreadSeconds: mainThreadSeconds() - mainBefore });
+      report({ kind: 'changed', change: message.change, wallMs: performance.now() - started, cpuSeconds: (cpu.user + cpu.system) / 1e6, mainThreadSeconds: (mainThreadCpuMicros() - mainBefore) / 1e6 });
     };
     for (const stream of streams) stream.write(response, noop);
   });
@@ -128,18 +129,8 @@ function runClient(port: number, streams: number): void {
   }
 }
 
-/** The main thread's CPU time from the scheduler (Linux), as bench:xds's server reads it. */
-function mainThreadSeconds(): number {
-  try {
-    return Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 function median(values: number[]): number {
-  const sorted = [...values].sort((left, right) => left - right);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+  return percentile([...values].sort((left, right) => left - right), 0.5);
 }
 
 function noop(): void {}

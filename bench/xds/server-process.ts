@@ -16,6 +16,7 @@ import type { LogLevel } from '../../server/log/logger.ts';
 import type { Snapshot } from '../../server/xds/snapshot.ts';
 import { benchNodeId, buildNodeSnapshot, buildSharedResources } from './fixture.ts';
 import { epochNow, isReport, reportToParent, type ServerCommand } from './ipc.ts';
+import { mainThreadCpuMicros } from './main-thread-cpu.ts';
 
 const { values } = parseArgs({
   options: {
@@ -97,20 +98,6 @@ function reportStats(collectGarbage: boolean): void {
   // After the report: writing a snapshot inflates RSS.
   const heapSnapshotFile = values['heap-snapshot-idle'];
   if (heapSnapshotFile && statsRequests === 2) v8.writeHeapSnapshot(heapSnapshotFile);
-}
-
-/**
- * CPU time of the main thread alone (the event loop and JavaScript), from the scheduler's
- * nanosecond count; process.cpuUsage() also counts V8's helper threads (concurrent compilation
- * and marking, parallel scavenges) and libuv's. NaN where /proc does not say (not Linux).
- */
-function mainThreadCpuMicros(): number {
-  try {
-    const schedstat = fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8');
-    return Number(schedstat.split(' ')[0]) / 1000;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 function prepareChange(): void {
